@@ -1,0 +1,129 @@
+"""``evaluate``: measure a model's performance under a protocol, in worker processes."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from honed import fingerprint as fingerprints
+from honed.measure.executor import run_job
+from honed.measure.summary import summarize
+from honed.measure.worker import Job
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.record import Measurement, RunRecord
+from honed.store import Store
+from honed.target import measure_peaks, peaks_key, resolve_device
+
+ProgressCallback = Callable[[int, int, Measurement], None]
+
+
+def evaluate(
+    model: Any,
+    protocol: Protocol | None = None,
+    inputs: InputSpec | None = None,
+    target: TargetSpec | None = None,
+    name: str | None = None,
+    store: Store | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> RunRecord:
+    """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module).
+
+    Each (batch size, repetition) runs in a fresh worker process; a worker that crashes or
+    times out becomes a failed Measurement and the sweep goes on. The record is added to
+    ``store`` when one is given.
+    """
+    protocol = protocol or Protocol()
+    inputs = inputs or InputSpec()
+    target = target or TargetSpec()
+    notes: list[str] = []
+    device = resolve_device(target)
+    host = fingerprints.collect()
+    peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)
+
+    with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
+        workdir = Path(tmp)
+        ref, recipe = _model_ref(model, workdir, notes)
+        jobs = [
+            Job(model=ref, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
+                repetition=repetition, collect_model_stats=(repetition == 0 and i == 0),
+                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"))
+            # Repetitions are interleaved across batch sizes so slow drift touches all of them.
+            for repetition in range(protocol.repetitions)
+            for i, batch_size in enumerate(protocol.batch_sizes)
+        ]
+        measurements = []
+        for done, job in enumerate(jobs, start=1):
+            measurement = run_job(job, workdir)
+            measurements.append(measurement)
+            if on_progress:
+                on_progress(done, len(jobs), measurement)
+
+    ok = [m for m in measurements if m.status == "ok"]
+    stats = next((m.model_stats for m in ok if m.model_stats), None)
+    runtime = ok[0].runtime if ok else {}
+    record = RunRecord(
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(timezone.utc),
+        name=name,
+        status="ok" if len(ok) == len(measurements) else ("failed" if not ok else "partial"),
+        model=ref,
+        model_stats=stats,
+        recipe=recipe,
+        inputs=inputs,
+        protocol=protocol,
+        target=target,
+        device=device,
+        peaks=peaks,
+        peaks_note=peaks_note,
+        fingerprint=host.model_copy(update={"runtime": runtime}),
+        measurements=measurements,
+        results=summarize(measurements, protocol, target, peaks, stats),
+        notes=notes,
+    )
+    if store is not None:
+        store.add(record)
+    return record
+
+
+def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, list[dict[str, Any]]]:
+    if isinstance(model, ModelRef):
+        return model, []
+    from honed.models.handle import ModelHandle
+
+    if isinstance(model, ModelHandle):
+        if getattr(model.ref, "options", {}).get("in_memory"):
+            return _in_memory(model.module, workdir, notes, model.name), model.recipe
+        return model.ref, model.recipe
+    import torch
+
+    if isinstance(model, torch.nn.Module):
+        return _in_memory(model, workdir, notes, type(model).__name__), []
+    raise TypeError(f"evaluate() takes a ModelRef, a ModelHandle or a torch.nn.Module, not {type(model).__name__}")
+
+
+def _in_memory(module: Any, workdir: Path, notes: list[str], name: str) -> ModelRef:
+    import torch
+
+    path = workdir / "model.pt"
+    torch.save(module, path)  # written by us for our own workers, so unpickling it is safe
+    notes.append("model passed in memory: the workers loaded a copy; this record cannot reload the model")
+    return ModelRef(kind="torch", source=str(path), allow_pickle=True, name=name, options={"in_memory": True})
+
+
+def _peaks(target: TargetSpec, host: fingerprints.Fingerprint, device: str, threads: int | None, store: Store | None):
+    if not target.measure_peaks:
+        return None, "peak measurement disabled (target.measure_peaks = false)"
+    key = peaks_key(host, device, threads)
+    if store is not None and (cached := store.peaks(key)) is not None:
+        return cached, None
+    try:
+        peaks = measure_peaks(device, threads)
+    except Exception as error:
+        return None, f"peak measurement failed: {error}"
+    if store is not None:
+        store.save_peaks(key, peaks)
+    return peaks, None

@@ -1,0 +1,1 @@
+"""Measurement: statistics, meters, target peaks and the worker that times a model."""

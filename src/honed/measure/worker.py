@@ -1,0 +1,156 @@
+"""The worker process: loads the model, times it under the protocol, writes one Measurement.
+
+Run as ``python -m honed.measure.worker JOB.json``. The parent never trusts the worker to
+finish: a crash, an OOM kill or a hang leaves no result file, and the parent records that.
+"""
+
+from __future__ import annotations
+
+import time
+
+WORKER_STARTED_NS = time.monotonic_ns()  # first thing: the end of interpreter start-up
+
+import json  # noqa: E402
+import os  # noqa: E402
+import random  # noqa: E402
+import sys  # noqa: E402
+import traceback  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+from honed.protocol import InputSpec, ModelRef, Protocol  # noqa: E402
+
+
+class Job(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    model: ModelRef
+    inputs: InputSpec
+    protocol: Protocol
+    device: str
+    batch_size: int
+    repetition: int
+    collect_model_stats: bool
+    result_path: str
+
+
+def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
+    return ((now_ns or time.monotonic_ns()) - start_ns) / 1e9
+
+
+def _timed_loop(timer: Any, call: Any, protocol: Protocol) -> tuple[list[int], float]:
+    """Sample until both min_samples and min_seconds are reached, capped by the max_* bounds."""
+    samples: list[int] = []
+    start = time.perf_counter_ns()
+    while True:
+        samples.append(timer.time(call))
+        elapsed = (time.perf_counter_ns() - start) / 1e9
+        if len(samples) >= protocol.min_samples and elapsed >= protocol.min_seconds:
+            break
+        if len(samples) >= protocol.max_samples or elapsed >= protocol.max_seconds:
+            break
+    return samples, elapsed
+
+
+def _warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
+    count, start = 0, time.perf_counter()
+    while count < protocol.warmup_iterations or time.perf_counter() - start < protocol.warmup_min_seconds:
+        call()
+        sync()
+        count += 1
+    return count
+
+
+def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
+    from honed.measure.energy import meter_for
+    from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
+    from honed.measure.timers import timer_for
+    from honed.models import load_model
+
+    protocol = job.protocol
+    random.seed(protocol.seed)
+    handle = load_model(job.model, job.device, protocol.threads, protocol.seed)
+    loaded_ns = time.monotonic_ns()
+    rss_after_load = current_rss_bytes()
+
+    if protocol.scope == "pipeline":
+        data = handle.raw_inputs(job.batch_size, job.inputs, protocol.seed)
+        call = lambda: handle.run_pipeline(data)  # noqa: E731
+    else:
+        data = handle.example_inputs(job.batch_size, job.inputs, protocol.seed)
+        call = lambda: handle.run(data)  # noqa: E731
+
+    with handle.inference_context():
+        call()
+        handle.synchronize()
+        first_result_ns = time.monotonic_ns()
+        flops = None
+        if job.repetition == 0:
+            model_batch = data if protocol.scope == "model" else handle.example_inputs(job.batch_size, job.inputs, protocol.seed)
+            flops = handle.count_flops(model_batch)
+        warmups = _warm_up(call, handle.synchronize, protocol)
+
+        meter = meter_for(handle.device) if protocol.measure_energy else None
+        if meter is not None:
+            meter.measure_idle(protocol.energy_idle_seconds)
+        torch = sys.modules.get("torch")
+        on_cuda = handle.device.startswith("cuda") and torch is not None
+        if on_cuda:
+            torch.cuda.reset_peak_memory_stats(handle.device)
+        reset_peak_rss()
+        timer = timer_for(handle)
+        if meter is not None:
+            with meter:
+                samples, seconds = _timed_loop(timer, call, protocol)
+        else:
+            samples, seconds = _timed_loop(timer, call, protocol)
+
+    memory = {"rss_after_load_bytes": rss_after_load, "peak_rss_bytes": peak_rss_bytes()}
+    if on_cuda:
+        memory.update(cuda_peaks(torch, handle.device))
+    return {
+        "batch_size": job.batch_size,
+        "repetition": job.repetition,
+        "status": "ok",
+        "timer": timer.name,
+        "samples_ns": samples,
+        "warmup_iterations": warmups,
+        "timed_seconds": seconds,
+        "cold_start": {
+            "interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
+            "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
+            "first_result_s": _seconds_since(spawned_at_ns, first_result_ns),
+        },
+        "memory": memory,
+        "energy": meter.reading.model_dump() if meter is not None and meter.reading else None,
+        "flops_per_batch": flops,
+        "model_stats": handle.stats().model_dump() if job.collect_model_stats else None,
+        "runtime": handle.runtime_info(),
+    }
+
+
+def _write_atomically(path: str, payload: dict[str, Any]) -> None:
+    tmp = Path(path + ".tmp")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, path)
+
+
+def main(argv: list[str]) -> int:
+    job = Job.model_validate_json(Path(argv[1]).read_text())
+    spawned_at_ns = int(argv[2])  # taken by the parent just before spawning this process
+    try:
+        result = measure(job, spawned_at_ns)
+    except Exception as error:
+        # A Python-level failure is reported with its message; crashes never reach here.
+        from honed.errors import HonedError
+
+        message = str(error) if isinstance(error, HonedError) else traceback.format_exc(limit=8)
+        result = {"batch_size": job.batch_size, "repetition": job.repetition, "status": "error",
+                  "error": f"{type(error).__name__}: {message}".strip()}
+    _write_atomically(job.result_path, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,99 @@
+"""ModelHandle: a loaded model and how to call it, whatever library it comes from."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from honed.protocol import InputSpec, ModelRef
+
+
+class ModelStats(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    parameters: int
+    bytes_in_memory: int
+    bytes_on_disk: int | None = None
+    dtype: str | None = None
+    device: str
+    weights_sha256: str | None = None
+
+
+class ModelHandle(ABC):
+    """Subclasses register with ``@ADAPTERS.register(kind)`` in honed.models.registry."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, ref: ModelRef, device: str):
+        self.ref = ref
+        self.device = device
+        self.recipe: list[dict[str, Any]] = []
+
+    @property
+    def name(self) -> str:
+        return self.ref.display_name
+
+    @abstractmethod
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
+        """Synthetic model-scope inputs (prepared tensors) for one batch."""
+
+    @abstractmethod
+    def run(self, batch: Any) -> Any:
+        """The model-scope call: forward pass on prepared inputs."""
+
+    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
+        """Synthetic raw inputs for pipeline scope (text for language models)."""
+        return self.example_inputs(batch_size, inputs, seed)
+
+    def run_pipeline(self, raw: Any) -> Any:
+        """Pre-processing + model + post-processing, from raw input to a host-side result."""
+        return self.run(raw)
+
+    def synchronize(self) -> None:
+        """Wait for queued device work; a no-op on CPU."""
+
+    def inference_context(self) -> Any:
+        """The context calls run in (torch: inference_mode)."""
+        return contextlib.nullcontext()
+
+    @abstractmethod
+    def stats(self) -> ModelStats: ...
+
+    def count_flops(self, batch: Any) -> int | None:
+        """FLOPs of one model-scope call, or None where the library cannot count them."""
+        return None
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Facts of the loaded runtime recorded in the fingerprint (threads, device name)."""
+        return {}
+
+    def save(self, directory: str | Path) -> Path:
+        from honed.models.persist import save_handle
+
+        return save_handle(self, Path(directory))
+
+    @abstractmethod
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        """Write the model's files into ``directory``; return manifest fields needed to load it."""
+
+
+def sha256_of_files(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def bytes_on_disk(source: str) -> int | None:
+    path = Path(source)
+    if path.is_file():
+        return path.stat().st_size
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return None

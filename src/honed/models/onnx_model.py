@@ -1,0 +1,111 @@
+"""ONNX models run by onnxruntime."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from honed.errors import ModelLoadError, SpecError
+from honed.models.handle import ModelHandle, ModelStats, bytes_on_disk, sha256_of_files
+from honed.models.registry import ADAPTERS
+from honed.protocol import InputSpec, ModelRef
+
+_ORT_DTYPES = {
+    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
+    "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+}
+
+
+@ADAPTERS.register("onnx")
+class OnnxHandle(ModelHandle):
+    kind = "onnx"
+
+    def __init__(self, ref: ModelRef, device: str, session: Any):
+        super().__init__(ref, device)
+        self.session = session
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> OnnxHandle:
+        import onnxruntime as ort
+
+        if not Path(ref.source).is_file():
+            raise ModelLoadError(f"model.source: no such ONNX file {ref.source!r}")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        available = ort.get_available_providers()
+        if device in ("auto", "cuda") or device.startswith("cuda:"):
+            if "CUDAExecutionProvider" not in available:
+                if device != "auto":
+                    raise SpecError("target.device", device, "'cpu' or 'auto' (onnxruntime has no CUDA provider here)")
+                device = "cpu"
+            else:
+                device = "cuda"
+        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        try:
+            session = ort.InferenceSession(ref.source, sess_options=options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ModelLoadError(f"model.source: onnxruntime cannot load {ref.source!r}: {error}") from None
+        return cls(ref, device, session)
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        feed = {}
+        for arg in self.session.get_inputs():
+            dims = list(arg.shape)
+            if inputs.shape is not None:
+                shape = (batch_size, *inputs.shape)
+            else:
+                # First dimension is the batch; other symbolic dimensions are sequence lengths.
+                shape = tuple(batch_size if i == 0 else (d if isinstance(d, int) else inputs.seq_len) for i, d in enumerate(dims))
+            dtype = _ORT_DTYPES.get(arg.type)
+            if dtype is None:
+                raise SpecError(f"onnx input {arg.name!r}", arg.type, ", ".join(_ORT_DTYPES))
+            if "mask" in arg.name:
+                feed[arg.name] = np.ones(shape, dtype=dtype)
+            elif np.issubdtype(dtype, np.integer):
+                feed[arg.name] = rng.integers(0, 100, size=shape, dtype=dtype)
+            else:
+                feed[arg.name] = rng.standard_normal(shape).astype(dtype)
+        return feed
+
+    def run(self, batch: dict[str, np.ndarray]) -> Any:
+        return self.session.run(None, batch)
+
+    def stats(self) -> ModelStats:
+        import onnx
+        from onnx import numpy_helper
+
+        graph = onnx.load(self.ref.source, load_external_data=False).graph
+        arrays = [numpy_helper.to_array(t) for t in graph.initializer if not t.external_data]
+        return ModelStats(
+            parameters=int(sum(a.size for a in arrays)),
+            bytes_in_memory=int(sum(a.nbytes for a in arrays)),
+            bytes_on_disk=bytes_on_disk(self.ref.source),
+            dtype=",".join(sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})) or None,
+            device=self.device,
+            weights_sha256=sha256_of_files([Path(self.ref.source)]),
+        )
+
+    def runtime_info(self) -> dict[str, Any]:
+        import onnxruntime as ort
+
+        options = self.session.get_session_options()
+        return {
+            "device": self.device,
+            "device_name": self.device,
+            "threads": options.intra_op_num_threads or None,
+            "onnxruntime_providers": self.session.get_providers(),
+            "onnxruntime": ort.__version__,
+        }
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        shutil.copyfile(self.ref.source, directory / "model.onnx")
+        return {"files": ["model.onnx"]}
+
+    @classmethod
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> OnnxHandle:
+        return cls.load(ModelRef(kind="onnx", source=str(directory / "model.onnx"), name=manifest.get("name")), device, threads)

@@ -1,0 +1,63 @@
+"""Saved models: the adapter's files (safetensors, or ONNX) plus a JSON manifest that names
+the adapter, the recipe that produced the model, and the library versions it was saved with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from honed.errors import ModelLoadError
+from honed.models.handle import ModelHandle
+from honed.models.registry import ADAPTERS, adapter
+from honed.protocol import ModelRef
+
+MANIFEST = "honed-manifest.json"
+FORMAT = "honed.model"
+FORMAT_VERSION = 1
+
+
+def save_handle(handle: ModelHandle, directory: Path) -> Path:
+    from honed.fingerprint import PACKAGES, _version
+
+    directory.mkdir(parents=True, exist_ok=True)
+    if (directory / MANIFEST).exists():
+        raise FileExistsError(f"{directory} already holds a saved model; choose an empty directory")
+    fields = handle.save_files(directory)
+    manifest = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "kind": handle.ref.kind if handle.ref.kind != "factory" else "torch",
+        "name": handle.name,
+        "recipe": handle.recipe,
+        "libraries": {name: v for name in PACKAGES if (v := _version(name))},
+        **fields,
+    }
+    (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    return directory
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise ModelLoadError(f"model.source: {directory} has no {MANIFEST}; was it written by ModelHandle.save?")
+    manifest = json.loads(path.read_text())
+    if manifest.get("format") != FORMAT or manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise ModelLoadError(
+            f"{path}: format {manifest.get('format')!r} version {manifest.get('format_version')!r} "
+            f"is not {FORMAT!r} version <= {FORMAT_VERSION}; upgrade honed to load it"
+        )
+    return manifest
+
+
+@ADAPTERS.register("honed")
+class SavedModel:
+    """Loads a directory written by ``ModelHandle.save`` with the adapter its manifest names."""
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> ModelHandle:
+        directory = Path(ref.source)
+        manifest = read_manifest(directory)
+        handle = adapter(manifest["kind"]).load_saved(directory, manifest, device, threads)  # type: ignore[attr-defined]
+        handle.recipe = manifest.get("recipe", [])
+        return handle

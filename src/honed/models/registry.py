@@ -1,0 +1,40 @@
+"""The adapter registry and ``load_model``: ModelRef -> ModelHandle."""
+
+from __future__ import annotations
+
+import importlib
+
+from honed.models.handle import ModelHandle
+from honed.protocol import ModelRef
+from honed.registry import Registry
+
+ADAPTERS: Registry[type[ModelHandle]] = Registry("model kind", entry_point_group="honed.adapters")
+
+# Built-in adapters are imported on first use so that importing honed stays cheap.
+_BUILTIN = {
+    "torch": "honed.models.torch_module",
+    "factory": "honed.models.torch_module",
+    "transformers": "honed.models.transformers_model",
+    "sentence-transformers": "honed.models.sentence_model",
+    "onnx": "honed.models.onnx_model",
+    "honed": "honed.models.persist",
+}
+
+
+def adapter(kind: str) -> type[ModelHandle]:
+    if kind in _BUILTIN and kind not in ADAPTERS:
+        importlib.import_module(_BUILTIN[kind])
+    if kind not in ADAPTERS and kind not in _BUILTIN:
+        from honed.errors import UnknownNameError
+
+        raise UnknownNameError("model kind", kind, set(_BUILTIN) | set(ADAPTERS.names()))
+    return ADAPTERS.get(kind)
+
+
+def known_kinds() -> list[str]:
+    return sorted(set(_BUILTIN) | set(ADAPTERS.names()))
+
+
+def load_model(ref: ModelRef, device: str = "cpu", threads: int | None = None, seed: int | None = None) -> ModelHandle:
+    """Load the model that ``ref`` describes onto ``device`` (``auto``: CUDA when visible)."""
+    return adapter(ref.kind).load(ref, device, threads, seed)  # type: ignore[attr-defined]

@@ -1,0 +1,63 @@
+"""sentence-transformers models: model scope is the forward on tokenized features,
+pipeline scope is ``encode`` on raw sentences (tokenization + forward + pooling + host copy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from honed.errors import ModelLoadError
+from honed.models.registry import ADAPTERS
+from honed.models.text import synthetic_sentences
+from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_device
+from honed.protocol import InputSpec, ModelRef
+
+
+@ADAPTERS.register("sentence-transformers")
+class SentenceTransformerHandle(TorchBackedHandle):
+    kind = "sentence-transformers"
+
+    def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module):
+        super().__init__(ref, device)
+        self.module = module.to(device).eval()
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> SentenceTransformerHandle:
+        from sentence_transformers import SentenceTransformer
+
+        device = prepare_torch(device, threads, seed)
+        local = Path(ref.source).exists()
+        try:
+            model = SentenceTransformer(ref.source, device=device, local_files_only=local)
+        except (OSError, ValueError) as error:
+            raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}") from None
+        return cls(ref, device, model)
+
+    def _sentences(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
+        # Every item is cut to exactly seq_len tokens: sentences are longer and truncated.
+        self.module.max_seq_length = inputs.seq_len
+        return synthetic_sentences(batch_size, inputs.seq_len, seed)
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, Any]:
+        features = self.module.preprocess(self._sentences(batch_size, inputs, seed))
+        return to_device(dict(features), self.device)
+
+    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
+        return self._sentences(batch_size, inputs, seed)
+
+    def run(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.module(batch)["sentence_embedding"]
+
+    def run_pipeline(self, raw: list[str]) -> torch.Tensor:
+        return self.module.encode(raw, batch_size=len(raw), convert_to_tensor=True, show_progress_bar=False).cpu()
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        self.module.save(str(directory / "model"), safe_serialization=True)
+        return {"files": ["model/"]}
+
+    @classmethod
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> SentenceTransformerHandle:
+        ref = ModelRef(kind="sentence-transformers", source=str(directory / "model"), name=manifest.get("name"))
+        return cls.load(ref, device, threads)

@@ -1,0 +1,118 @@
+"""What every torch-backed handle shares: stats, FLOP counting, sync, device moves."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import torch
+
+from honed.models.handle import ModelHandle, ModelStats, bytes_on_disk
+
+DTYPES = {
+    "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+    "int64": torch.int64, "int32": torch.int32,
+}
+PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
+
+
+def prepare_torch(device: str, threads: int | None, seed: int | None) -> str:
+    """Apply the protocol's thread count and seed before a model is built; resolve 'auto'."""
+    if threads:
+        torch.set_num_threads(threads)
+    if seed is not None:
+        torch.manual_seed(seed)
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        from honed.errors import SpecError
+
+        raise SpecError("target.device", device, "'cpu' or 'auto' (no CUDA device is visible)")
+    return device
+
+
+def to_device(value: Any, device: str) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: to_device(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_device(v, device) for v in value)
+    return value
+
+
+def to_host(value: Any) -> Any:
+    """Post-processing common to every pipeline: results back on the host."""
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    if isinstance(value, dict):
+        return {k: to_host(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(to_host(v) for v in value)
+    return value
+
+
+def module_stats(module: torch.nn.Module, device: str, source: str | None) -> ModelStats:
+    tensors = list(module.parameters()) + list(module.buffers())
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
+    return ModelStats(
+        parameters=sum(p.numel() for p in module.parameters()),
+        bytes_in_memory=sum(t.numel() * t.element_size() for t in tensors),
+        bytes_on_disk=bytes_on_disk(source) if source else None,
+        dtype=",".join(sorted(dtypes)) or None,
+        device=device,
+        weights_sha256=digest.hexdigest(),
+    )
+
+
+def count_flops(call: Any, batch: Any) -> int | None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    try:
+        with FlopCounterMode(display=False) as counter, torch.inference_mode():
+            call(batch)
+    except Exception:  # some custom ops cannot be traced by the counter; say "unknown"
+        return None
+    return int(counter.get_total_flops())
+
+
+def random_tensor(shape: tuple[int, ...], dtype: str, generator: torch.Generator) -> torch.Tensor:
+    torch_dtype = DTYPES[dtype]
+    if torch_dtype.is_floating_point:
+        return torch.randn(shape, generator=generator).to(torch_dtype)
+    return torch.randint(0, 100, shape, generator=generator, dtype=torch_dtype)
+
+
+class TorchBackedHandle(ModelHandle):
+    """Base for handles whose model is a torch.nn.Module (``self.module``)."""
+
+    module: torch.nn.Module
+
+    def stats(self) -> ModelStats:
+        return module_stats(self.module, self.device, self.ref.source)
+
+    def count_flops(self, batch: Any) -> int | None:
+        return count_flops(self.run, batch)
+
+    def inference_context(self) -> Any:
+        return torch.inference_mode()
+
+    def synchronize(self) -> None:
+        if self.device.startswith("cuda"):
+            torch.cuda.synchronize(self.device)
+
+    def runtime_info(self) -> dict[str, Any]:
+        info: dict[str, Any] = {"threads": torch.get_num_threads(), "device": self.device}
+        if self.device.startswith("cuda"):
+            info.update(
+                device_name=torch.cuda.get_device_name(self.device),
+                cuda_runtime=torch.version.cuda,
+                cudnn=torch.backends.cudnn.version(),
+            )
+        else:
+            info["device_name"] = "cpu"
+        return info

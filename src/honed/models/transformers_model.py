@@ -1,0 +1,88 @@
+"""Hugging Face transformers models, from a local directory or (with a network) a hub id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from honed.errors import ModelLoadError, SpecError
+from honed.models.registry import ADAPTERS
+from honed.models.text import synthetic_sentences
+from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
+from honed.protocol import InputSpec, ModelRef
+
+
+def _auto_class(name: str) -> Any:
+    import transformers
+
+    if not name.startswith("Auto") or not hasattr(transformers, name):
+        raise SpecError("model.options.auto_class", name, "a transformers Auto class such as 'AutoModel' or 'AutoModelForCausalLM'")
+    return getattr(transformers, name)
+
+
+@ADAPTERS.register("transformers")
+class TransformersHandle(TorchBackedHandle):
+    kind = "transformers"
+
+    def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None):
+        super().__init__(ref, device)
+        self.module = module.to(device).eval()
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> TransformersHandle:
+        import transformers
+
+        device = prepare_torch(device, threads, seed)
+        local = Path(ref.source).exists()
+        auto = _auto_class(ref.options.get("auto_class", "AutoModel"))
+        kwargs: dict[str, Any] = {"local_files_only": local}
+        if not ref.allow_pickle:
+            kwargs["use_safetensors"] = True  # never unpickle pytorch_model.bin unless allowed
+        if "dtype" in ref.options:
+            if ref.options["dtype"] not in DTYPES:
+                raise SpecError("model.options.dtype", ref.options["dtype"], ", ".join(DTYPES))
+            kwargs["dtype"] = DTYPES[ref.options["dtype"]]
+        try:
+            module = auto.from_pretrained(ref.source, **kwargs)
+        except OSError as error:
+            hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
+            raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.source, local_files_only=local)
+        except (OSError, ValueError, TypeError):
+            tokenizer = None  # vision/audio models, or a bare config: model scope still works
+        return cls(ref, device, module, tokenizer)
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, torch.Tensor]:
+        generator = torch.Generator().manual_seed(seed)
+        vocab = int(getattr(self.module.config, "vocab_size", 1000))
+        ids = torch.randint(0, vocab, (batch_size, inputs.seq_len), generator=generator)
+        return {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
+
+    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
+        if self.tokenizer is None:
+            raise SpecError("protocol.scope", "pipeline", "'model' (this model has no tokenizer for raw text)")
+        return synthetic_sentences(batch_size, inputs.seq_len, seed)
+
+    def run(self, batch: dict[str, torch.Tensor]) -> Any:
+        return self.module(**batch)
+
+    def run_pipeline(self, raw: list[str]) -> Any:
+        encoded = self.tokenizer(raw, padding=True, truncation=True, return_tensors="pt")
+        output = self.module(**to_device(dict(encoded), self.device))
+        return to_host(output[0])
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        self.module.save_pretrained(directory / "model", safe_serialization=True)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(directory / "model")
+        return {"auto_class": self.ref.options.get("auto_class", "AutoModel"), "files": ["model/"]}
+
+    @classmethod
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> TransformersHandle:
+        ref = ModelRef(kind="transformers", source=str(directory / "model"), name=manifest.get("name"),
+                       options={"auto_class": manifest.get("auto_class", "AutoModel")})
+        return cls.load(ref, device, threads)

@@ -1,0 +1,105 @@
+"""What is measured and how: the model reference, the inputs, the protocol and the target.
+
+All of it is recorded with every run, so a run can be repeated exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ModelRef(_Frozen):
+    """How a worker process loads the model: an adapter kind and a source it understands.
+
+    kinds: ``torch`` (a ``.safetensors`` file with ``options.factory``, or a pickled module
+    with ``allow_pickle``), ``factory`` (``"package.module:function"`` returning an
+    ``nn.Module``), ``transformers`` and ``sentence-transformers`` (a local path or a hub id),
+    ``onnx`` (a ``.onnx`` file), ``honed`` (a directory written by ``ModelHandle.save``).
+    """
+
+    kind: str
+    source: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    allow_pickle: bool = False
+    name: str | None = None
+
+    @property
+    def display_name(self) -> str:
+        if self.name:
+            return self.name
+        return self.source.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class InputSpec(_Frozen):
+    """The shape of one synthetic input item (the batch dimension is added by the protocol)."""
+
+    shape: tuple[int, ...] | None = Field(
+        default=None, description="per-item tensor shape for plain torch/ONNX models"
+    )
+    dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = "float32"
+    seq_len: int = Field(default=32, ge=1, description="tokens per item for language models")
+
+    @field_validator("shape")
+    @classmethod
+    def _positive(cls, shape: tuple[int, ...] | None) -> tuple[int, ...] | None:
+        if shape is not None and any(d < 1 for d in shape):
+            raise ValueError("every dimension must be >= 1")
+        return shape
+
+
+class Protocol(_Frozen):
+    """How performance is measured. Every field is recorded with the run."""
+
+    scope: Literal["model", "pipeline"] = Field(
+        default="model",
+        description="model: the forward pass on prepared tensors; pipeline: raw input -> "
+        "pre-processing -> model -> post-processing",
+    )
+    warmup_iterations: int = Field(default=5, ge=0)
+    warmup_min_seconds: float = Field(default=0.2, ge=0)
+    min_samples: int = Field(default=30, ge=2)
+    min_seconds: float = Field(default=1.0, ge=0)
+    max_samples: int = Field(default=100_000, ge=2)
+    max_seconds: float = Field(default=60.0, gt=0)
+    batch_sizes: tuple[int, ...] = (1,)
+    repetitions: int = Field(default=3, ge=1, description="separate worker processes per batch size")
+    timeout_seconds: float = Field(default=600.0, gt=0, description="per worker process")
+    threads: int | None = Field(default=None, ge=1, description="intra-op threads; None = library default")
+    seed: int = 0
+    measure_energy: bool = True
+    energy_idle_seconds: float = Field(default=0.5, ge=0, description="idle baseline window")
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
+    bootstrap_resamples: int = Field(default=2000, ge=100)
+
+    @field_validator("batch_sizes")
+    @classmethod
+    def _batch_sizes(cls, sizes: tuple[int, ...]) -> tuple[int, ...]:
+        if not sizes:
+            raise ValueError("give at least one batch size")
+        if any(b < 1 for b in sizes):
+            raise ValueError("batch sizes must be >= 1")
+        if len(set(sizes)) != len(sizes):
+            raise ValueError("batch sizes must not repeat")
+        return sizes
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Protocol:
+        if self.max_samples < self.min_samples:
+            raise ValueError(f"max_samples ({self.max_samples}) is below min_samples ({self.min_samples})")
+        if self.max_seconds < self.min_seconds:
+            raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
+        return self
+
+
+class TargetSpec(_Frozen):
+    """Where it runs. The peaks are measured, not declared (see honed.measure.peaks)."""
+
+    device: Literal["cpu", "cuda", "auto"] = "auto"
+    price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of this machine")
+    measure_peaks: bool = True

@@ -1,0 +1,128 @@
+"""Run records: immutable, versioned, and self-describing (environment, protocol, raw samples)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from honed.fingerprint import Fingerprint
+from honed.measure.energy import EnergyReading
+from honed.measure.peaks import Peaks
+from honed.measure.stats import LatencySummary
+from honed.models.handle import ModelStats
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+
+SCHEMA = "honed.run"
+SCHEMA_VERSION = 1
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ColdStart(_Record):
+    """Seconds from the worker process being spawned to each point."""
+
+    interpreter_s: float = Field(description="spawn -> worker code running (interpreter + imports of honed)")
+    loaded_s: float = Field(description="spawn -> model loaded on its device")
+    first_result_s: float = Field(description="spawn -> first result synchronised: the cold start")
+
+
+class Measurement(_Record):
+    """What one worker process measured for one batch size; failed ones say why."""
+
+    batch_size: int
+    repetition: int
+    status: Literal["ok", "crashed", "timeout", "error"]
+    error: str | None = None
+    exit_code: int | None = None
+    timer: str | None = None
+    samples_ns: list[int] = Field(default_factory=list)
+    warmup_iterations: int = 0
+    timed_seconds: float | None = None
+    cold_start: ColdStart | None = None
+    memory: dict[str, int] = Field(default_factory=dict)
+    energy: EnergyReading | None = None
+    flops_per_batch: int | None = None
+    model_stats: ModelStats | None = None
+    runtime: dict[str, Any] = Field(default_factory=dict)
+
+
+class Efficiency(_Record):
+    achieved_flops_per_s: float
+    flops_utilisation: float = Field(description="achieved FLOP/s / measured peak FLOP/s")
+    weight_bandwidth_utilisation: float = Field(description="weight bytes per call / latency / measured peak bandwidth")
+    arithmetic_intensity: float = Field(description="FLOPs per weight byte")
+    roofline_bound_flops_per_s: float
+    roofline_efficiency: float = Field(description="achieved / min(peak FLOP/s, intensity x peak bandwidth)")
+
+
+class EnergySummary(_Record):
+    status: Literal["measured", "unavailable"]
+    source: str
+    joules_per_item: float | None = None
+    joules_per_item_above_idle: float | None = None
+    idle_watts: float | None = None
+    mean_watts: float | None = None
+    reason: str | None = None
+
+
+class BatchResult(_Record):
+    """Everything measured at one batch size, pooled over the successful repetitions."""
+
+    batch_size: int
+    repetitions_ok: int
+    repetitions_failed: int
+    latency_ms: LatencySummary | None = None
+    p50_ms_by_repetition: list[float] = Field(default_factory=list)
+    throughput_items_per_s: float | None = None
+    cold_start_s: list[float] = Field(default_factory=list)
+    peak_rss_bytes: int | None = None
+    cuda_peak_allocated_bytes: int | None = None
+    cuda_peak_reserved_bytes: int | None = None
+    energy: EnergySummary | None = None
+    cost_per_million_usd: float | None = None
+    efficiency: Efficiency | None = None
+
+
+class RunRecord(_Record):
+    schema_version: int = SCHEMA_VERSION
+    id: str
+    created_at: datetime
+    name: str | None = None
+    status: Literal["ok", "partial", "failed"]
+    model: ModelRef
+    model_stats: ModelStats | None = None
+    recipe: list[dict[str, Any]] = Field(default_factory=list)
+    task: str = "performance"
+    inputs: InputSpec
+    protocol: Protocol
+    target: TargetSpec
+    device: str
+    peaks: Peaks | None = None
+    peaks_note: str | None = None
+    fingerprint: Fingerprint
+    measurements: list[Measurement]
+    results: list[BatchResult]
+    notes: list[str] = Field(default_factory=list)
+
+    def result(self, batch_size: int) -> BatchResult | None:
+        return next((r for r in self.results if r.batch_size == batch_size), None)
+
+    def to_json(self, indent: int | None = None) -> str:
+        """The versioned export form: ``{"schema": ..., "version": ..., "record": ...}``."""
+        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "record": self.model_dump(mode="json")}, indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRecord:
+        from honed.errors import SpecError
+
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise SpecError("schema", data.get("schema") if isinstance(data, dict) else type(data).__name__, repr(SCHEMA))
+        if not isinstance(data.get("version"), int) or data["version"] > SCHEMA_VERSION:
+            raise SpecError("version", data.get("version"), f"an integer <= {SCHEMA_VERSION} (upgrade honed to read newer records)")
+        return cls.model_validate(data["record"])

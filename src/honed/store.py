@@ -1,0 +1,131 @@
+"""Where runs live: SQLAlchemy over a SQLite file (default) or PostgreSQL (by URL).
+
+Run rows are immutable: an attempt to update one raises. Each row keeps the whole versioned
+record (raw samples included) plus a few columns to list and filter by.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from honed.errors import HonedError, SpecError
+from honed.measure.peaks import Peaks
+from honed.record import RunRecord
+
+DEFAULT_URL = "sqlite:///honed.db"
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ImmutableRecordError(HonedError):
+    pass
+
+
+class _Base(DeclarativeBase):
+    pass
+
+
+class RunRow(_Base):
+    __tablename__ = "runs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    model_name: Mapped[str] = mapped_column(String(300), index=True)
+    model_kind: Mapped[str] = mapped_column(String(50))
+    device: Mapped[str] = mapped_column(String(50))
+    status: Mapped[str] = mapped_column(String(20))
+    schema_version: Mapped[int] = mapped_column(Integer)
+    record: Mapped[dict[str, Any]] = mapped_column(_JSON)
+
+
+class PeaksRow(_Base):
+    __tablename__ = "target_peaks"
+    key: Mapped[str] = mapped_column(String(500), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    peaks: Mapped[dict[str, Any]] = mapped_column(_JSON)
+
+
+@event.listens_for(RunRow, "before_update")
+def _refuse_update(mapper: Any, connection: Any, target: RunRow) -> None:
+    raise ImmutableRecordError(f"run {target.id} is immutable; store a new run instead")
+
+
+def default_url() -> str:
+    return os.environ.get("HONED_STORE", DEFAULT_URL)
+
+
+def normalise_url(url: str) -> str:
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///"):]
+        if path and path != ":memory:":
+            Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return url
+    if "://" not in url:  # a bare path means a SQLite file
+        Path(url).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{url}"
+    return url
+
+
+class Store:
+    def __init__(self, url: str | None = None):
+        self.url = normalise_url(url or default_url())
+        try:
+            self._engine = create_engine(self.url)
+            _Base.metadata.create_all(self._engine)
+        except Exception as error:
+            raise SpecError("store", url or default_url(), "a SQLAlchemy URL such as sqlite:///honed.db or "
+                            "postgresql://user@host/db", hint=str(error).splitlines()[0]) from None
+
+    def add(self, record: RunRecord) -> None:
+        row = RunRow(
+            id=record.id, created_at=record.created_at, name=record.name, model_name=record.model.display_name,
+            model_kind=record.model.kind, device=record.device, status=record.status,
+            schema_version=record.schema_version, record=record.model_dump(mode="json"),
+        )
+        with Session(self._engine) as session:
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:
+                raise ImmutableRecordError(f"run {record.id} is already stored; records are immutable") from None
+
+    def get(self, run_id: str) -> RunRecord:
+        """A run by id or by a unique prefix of its id."""
+        with Session(self._engine) as session:
+            rows = session.scalars(select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)).all()
+        if not rows:
+            raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
+        if len(rows) > 1:
+            raise HonedError(f"run id prefix {run_id!r} is ambiguous; give more characters")
+        return RunRecord.model_validate(rows[0].record)
+
+    def list(self, limit: int = 20, model: str | None = None) -> list[RunRow]:
+        query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        if model:
+            query = query.where(RunRow.model_name == model)
+        with Session(self._engine) as session:
+            rows = session.scalars(query).all()
+            session.expunge_all()
+        return list(rows)
+
+    def peaks(self, key: str) -> Peaks | None:
+        with Session(self._engine) as session:
+            row = session.get(PeaksRow, key)
+            return Peaks.model_validate(row.peaks) if row else None
+
+    def save_peaks(self, key: str, peaks: Peaks) -> None:
+        with Session(self._engine) as session:
+            session.merge(PeaksRow(key=key, created_at=datetime.now(timezone.utc), peaks=peaks.model_dump()))
+            session.commit()
+
+    def dispose(self) -> None:
+        self._engine.dispose()

@@ -1,0 +1,47 @@
+"""Turns pydantic validation errors into messages that name field, value and what is allowed."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from honed.errors import SpecError
+
+
+def build(model_cls: type[BaseModel], data: Any, where: str) -> Any:
+    """Validate ``data`` into ``model_cls``; raise SpecError naming ``where.field``."""
+    try:
+        return model_cls.model_validate(data)
+    except ValidationError as error:
+        raise to_spec_error(error, model_cls, where) from None
+
+
+def to_spec_error(error: ValidationError, model_cls: type[BaseModel], where: str) -> SpecError:
+    first = error.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    field = f"{where}.{loc}" if loc else where
+    value = first.get("input")
+    if first["type"] == "extra_forbidden":
+        known = _field_names(model_cls, first["loc"][:-1])
+        name = str(first["loc"][-1])
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else None
+        return SpecError(field, name, f"one of {', '.join(sorted(known))}", hint="unknown field" + (f"; {hint}" if hint else ""))
+    message = first["msg"]
+    if message.startswith("Value error, "):
+        message = message[len("Value error, "):]
+    extra = f" ({len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
+    return SpecError(field, value, message + extra)
+
+
+def _field_names(model_cls: type[BaseModel], loc: tuple) -> list[str]:
+    cls: Any = model_cls
+    for part in loc:
+        field = cls.model_fields.get(str(part)) if hasattr(cls, "model_fields") else None
+        annotation = getattr(field, "annotation", None)
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        cls = annotation
+    return list(cls.model_fields)

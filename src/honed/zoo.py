@@ -1,0 +1,57 @@
+"""Small reference models for checking the harness itself; no download needed.
+
+``sleeper`` takes a known time per call, so a measurement of it must report that time:
+it is the calibration check for the timing path (tests and ``examples/sleeper.toml``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import torch
+
+
+class Sleeper(torch.nn.Module):
+    """Sleeps ``milliseconds`` per call and returns its input doubled."""
+
+    def __init__(self, milliseconds: float = 10.0):
+        super().__init__()
+        self.milliseconds = milliseconds
+        self.scale = torch.nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        time.sleep(self.milliseconds / 1e3)
+        return x * self.scale
+
+
+class CrashAt(torch.nn.Module):
+    """Kills its own process (no Python exception, as a segfault would) at one batch size."""
+
+    def __init__(self, batch_size: int = 2):
+        super().__init__()
+        self.batch_size = batch_size
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == self.batch_size:
+            os._exit(139)
+        return self.linear(x)
+
+
+def sleeper(milliseconds: float = 10.0) -> Sleeper:
+    return Sleeper(milliseconds)
+
+
+def crash_at(batch_size: int = 2) -> CrashAt:
+    return CrashAt(batch_size)
+
+
+def mlp(features: int = 256, hidden: int = 1024, layers: int = 3) -> torch.nn.Sequential:
+    blocks: list[torch.nn.Module] = []
+    width = features
+    for _ in range(layers):
+        blocks += [torch.nn.Linear(width, hidden), torch.nn.GELU()]
+        width = hidden
+    blocks.append(torch.nn.Linear(width, features))
+    return torch.nn.Sequential(*blocks)
