@@ -1,4 +1,4 @@
-"""Latency summaries and bootstrap confidence intervals (scipy.stats.bootstrap).
+"""Latency summaries and bootstrap confidence intervals.
 
 Quantiles use numpy's default linear interpolation (method 7 of Hyndman & Fan).
 """
@@ -47,38 +47,61 @@ def _percentile(q: float) -> Callable[..., np.ndarray]:
     return statistic
 
 
-def bootstrap_ci(
-    sample: np.ndarray,
-    statistic: Callable[..., np.ndarray],
-    confidence: float,
-    resamples: int,
-    seed: int,
-) -> Interval:
-    """Percentile bootstrap CI of ``statistic`` (vectorised, taking ``axis``)."""
-    from scipy.stats import bootstrap
+Groups = Sequence[np.ndarray]
 
-    if len(sample) < 2 or np.all(sample == sample[0]):
-        value = float(statistic(sample, axis=-1))
-        return Interval(low=value, high=value)
-    result = bootstrap(
-        (sample,),
-        statistic,
-        confidence_level=confidence,
-        n_resamples=resamples,
-        method="percentile",
-        vectorized=True,
-        batch=max(1, 20_000_000 // max(len(sample), 1)),  # bounds memory for long runs
-        rng=np.random.default_rng(seed),
-    )
-    return Interval(low=float(result.confidence_interval.low), high=float(result.confidence_interval.high))
+
+def _as_groups(samples: Groups | np.ndarray) -> list[np.ndarray]:
+    if isinstance(samples, np.ndarray) and samples.ndim == 1:
+        return [samples.astype(np.float64)]
+    groups = [np.asarray(g, dtype=np.float64) for g in samples if len(g)]
+    if not groups:
+        raise ValueError("no samples")
+    return groups
+
+
+def hierarchical_bootstrap(
+    groups: Groups | np.ndarray, statistic: Callable[..., np.ndarray], resamples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Bootstrap distribution of ``statistic`` over groups of samples (one group per worker process).
+
+    Each resample draws the groups with replacement, then the samples within each drawn group
+    with replacement: the spread between processes, not only within one, enters the interval.
+    With one group this is the ordinary (percentile) bootstrap.
+    """
+    groups = _as_groups(groups)
+    k = len(groups)
+    out = np.empty(resamples)
+    for i in range(resamples):
+        chosen = rng.integers(0, k, size=k) if k > 1 else np.zeros(1, dtype=int)
+        parts = [groups[j][rng.integers(0, len(groups[j]), size=len(groups[j]))] for j in chosen]
+        out[i] = statistic(np.concatenate(parts), axis=-1)
+    return out
+
+
+def _interval(distribution: np.ndarray, confidence: float) -> Interval:
+    alpha = 1.0 - confidence
+    low, high = np.quantile(distribution, [alpha / 2, 1 - alpha / 2])
+    return Interval(low=float(low), high=float(high))
+
+
+def bootstrap_ci(
+    groups: Groups | np.ndarray,
+    statistic: Callable[..., np.ndarray],
+    confidence: float = 0.95,
+    resamples: int = 2000,
+    seed: int = 0,
+) -> Interval:
+    """Percentile bootstrap CI of ``statistic`` over one sample or groups of samples."""
+    rng = np.random.default_rng(seed)
+    return _interval(hierarchical_bootstrap(groups, statistic, resamples, rng), confidence)
 
 
 def summarize_latency(
-    samples_ns: Sequence[int] | np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
+    samples_ns: Groups | np.ndarray, confidence: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> LatencySummary:
-    ms = np.asarray(samples_ns, dtype=np.float64) / NS_PER_MS
-    if ms.size == 0:
-        raise ValueError("no latency samples to summarise")
+    """Summary of latency samples in ns (one array, or one array per worker process)."""
+    groups = [g / NS_PER_MS for g in _as_groups(samples_ns)]
+    ms = np.concatenate(groups)
     mean = float(ms.mean())
     std = float(ms.std(ddof=1)) if ms.size > 1 else 0.0
     p50, p90, p95, p99 = (float(v) for v in np.percentile(ms, [50, 90, 95, 99]))
@@ -93,13 +116,13 @@ def summarize_latency(
         p95=p95,
         p99=p99,
         max=float(ms.max()),
-        p50_ci=bootstrap_ci(ms, _percentile(50), confidence, resamples, seed),
-        p99_ci=bootstrap_ci(ms, _percentile(99), confidence, resamples, seed),
+        p50_ci=bootstrap_ci(groups, _percentile(50), confidence, resamples, seed),
+        p99_ci=bootstrap_ci(groups, _percentile(99), confidence, resamples, seed),
     )
 
 
 class RelativeChange(BaseModel):
-    """(statistic(b) / statistic(a) - 1) with a bootstrap CI; a and b resampled independently."""
+    """statistic(b) / statistic(a) - 1, with a CI from resampling a and b independently."""
 
     model_config = ConfigDict(frozen=True)
     a: float
@@ -109,40 +132,24 @@ class RelativeChange(BaseModel):
 
 
 def relative_change(
-    a: np.ndarray,
-    b: np.ndarray,
+    a: Groups | np.ndarray,
+    b: Groups | np.ndarray,
     statistic: Callable[..., np.ndarray],
     confidence: float = 0.95,
     resamples: int = 2000,
     seed: int = 0,
 ) -> RelativeChange:
-    from scipy.stats import bootstrap
-
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    stat_a = float(statistic(a, axis=-1))
-    stat_b = float(statistic(b, axis=-1))
+    ga, gb = _as_groups(a), _as_groups(b)
+    stat_a = float(statistic(np.concatenate(ga), axis=-1))
+    stat_b = float(statistic(np.concatenate(gb), axis=-1))
     change = stat_b / stat_a - 1.0 if stat_a else float("inf")
-
-    def ratio(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-        return statistic(y, axis=axis) / statistic(x, axis=axis) - 1.0
-
-    if min(a.size, b.size) < 2:
-        ci = Interval(low=-np.inf, high=np.inf)  # one sample says nothing about the noise
-    elif np.ptp(a) == 0 and np.ptp(b) == 0:
-        ci = Interval(low=change, high=change)
+    if sum(len(g) for g in ga) < 2 or sum(len(g) for g in gb) < 2:
+        ci = Interval(low=-np.inf, high=np.inf)  # a single value says nothing about the noise
     else:
-        result = bootstrap(
-            (a, b),
-            ratio,
-            confidence_level=confidence,
-            n_resamples=resamples,
-            method="percentile",
-            vectorized=True,
-            batch=max(1, 20_000_000 // max(a.size + b.size, 1)),
-            rng=np.random.default_rng(seed),
-        )
-        ci = Interval(low=float(result.confidence_interval.low), high=float(result.confidence_interval.high))
+        rng = np.random.default_rng(seed)
+        dist_a = hierarchical_bootstrap(ga, statistic, resamples, rng)
+        dist_b = hierarchical_bootstrap(gb, statistic, resamples, rng)
+        ci = _interval(dist_b / dist_a - 1.0, confidence)
     return RelativeChange(a=stat_a, b=stat_b, change=change, ci=ci)
 
 

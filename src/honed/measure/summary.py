@@ -32,8 +32,8 @@ def summarize(
 
 def _summarize_ok(result, ok, protocol, target, peaks, model_stats) -> BatchResult:
     batch_size = result.batch_size
-    pooled = np.concatenate([np.asarray(m.samples_ns, dtype=np.int64) for m in ok])
-    latency = summarize_latency(pooled, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
+    groups = [np.asarray(m.samples_ns, dtype=np.float64) for m in ok]
+    latency = summarize_latency(groups, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
     mean_s = latency.mean / 1e3
     throughput = batch_size / mean_s  # items / summed timed wall time
     flops = next((m.flops_per_batch for m in ok if m.flops_per_batch), None)

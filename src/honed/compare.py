@@ -1,0 +1,139 @@
+"""``compare``: before/after with confidence intervals and a verdict per metric.
+
+A change is called only when the bootstrap CI of the relative change excludes zero AND the
+change is at least ``min_effect`` (default 2 %): statistically and practically significant.
+Otherwise the verdict is "no significant difference".
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from honed.errors import EnvironmentMismatchError
+from honed.measure.stats import STATISTICS, Interval, relative_change
+from honed.record import BatchResult, RunRecord
+
+NO_DIFFERENCE = "no significant difference"
+# Below this many worker processes per run, a bootstrap over processes is too coarse to call a change.
+MIN_REPLICATES = 3
+# Protocol and input fields whose difference makes two runs measure different things.
+PROTOCOL_FIELDS = ("scope", "threads")
+INPUT_FIELDS = ("shape", "dtype", "seq_len")
+
+
+class MetricVerdict(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    batch_size: int
+    metric: str
+    unit: str
+    better: Literal["lower", "higher"]
+    a: float
+    b: float
+    change: float
+    ci: Interval
+    verdict: str
+
+    @property
+    def significant(self) -> bool:
+        return self.verdict != NO_DIFFERENCE
+
+
+class Comparison(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    run_a: str
+    run_b: str
+    min_effect: float
+    confidence: float
+    verdicts: list[MetricVerdict]
+    environment_differences: dict[str, tuple[object, object]]
+    warnings: list[str]
+
+    def verdict(self, metric: str, batch_size: int) -> MetricVerdict:
+        return next(v for v in self.verdicts if v.metric == metric and v.batch_size == batch_size)
+
+    @property
+    def regressions(self) -> list[MetricVerdict]:
+        return [v for v in self.verdicts if v.verdict in ("slower", "larger", "worse")]
+
+
+def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool = False) -> Comparison:
+    """Compare run ``b`` (after) against run ``a`` (before)."""
+    if not 0 <= min_effect < 1:
+        from honed.errors import SpecError
+
+        raise SpecError("min_effect", min_effect, "a fraction in [0, 1), e.g. 0.02 for 2 %")
+    differences = a.fingerprint.differences(b.fingerprint)
+    warnings = [f"environment differs: {field}: {va!r} vs {vb!r}" for field, (va, vb) in differences.items()]
+    warnings += [f"protocol differs: {f}: {getattr(a.protocol, f)!r} vs {getattr(b.protocol, f)!r}"
+                 for f in PROTOCOL_FIELDS if getattr(a.protocol, f) != getattr(b.protocol, f)]
+    warnings += [f"inputs differ: {f}: {getattr(a.inputs, f)!r} vs {getattr(b.inputs, f)!r}"
+                 for f in INPUT_FIELDS if getattr(a.inputs, f) != getattr(b.inputs, f)]
+    if strict and warnings:
+        raise EnvironmentMismatchError("refusing to compare (strict): " + "; ".join(warnings))
+
+    confidence = min(a.protocol.confidence, b.protocol.confidence)
+    resamples = max(a.protocol.bootstrap_resamples, b.protocol.bootstrap_resamples)
+    verdicts: list[MetricVerdict] = []
+    shared = [bs for bs in a.protocol.batch_sizes if bs in b.protocol.batch_sizes]
+    for batch_size in shared:
+        ra, rb = a.result(batch_size), b.result(batch_size)
+        if not (ra and rb and ra.latency_ms and rb.latency_ms):
+            warnings.append(f"batch size {batch_size}: no successful measurement in one of the runs")
+            continue
+        if min(ra.repetitions_ok, rb.repetitions_ok) < MIN_REPLICATES:
+            warnings.append(f"batch size {batch_size}: fewer than {MIN_REPLICATES} successful worker processes in a run; "
+                            "no verdict is called (raise protocol.repetitions)")
+        verdicts += _batch_verdicts(a, b, ra, rb, min_effect, confidence, resamples)
+    missing = sorted(set(a.protocol.batch_sizes) ^ set(b.protocol.batch_sizes))
+    if missing:
+        warnings.append(f"batch sizes measured in only one run: {missing}")
+    return Comparison(run_a=a.id, run_b=b.id, min_effect=min_effect, confidence=confidence, verdicts=verdicts,
+                      environment_differences=differences, warnings=warnings)
+
+
+def _samples_ms(record: RunRecord, batch_size: int) -> list[np.ndarray]:
+    """One array per worker process: the process, not the sample, is the unit of replication."""
+    return [np.asarray(m.samples_ns, dtype=np.float64) / 1e6
+            for m in record.measurements if m.batch_size == batch_size and m.status == "ok" and m.samples_ns]
+
+
+def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confidence, resamples) -> list[MetricVerdict]:
+    bs = ra.batch_size
+    xa, xb = _samples_ms(a, bs), _samples_ms(b, bs)
+    if min(len(xa), len(xb)) < MIN_REPLICATES:
+        min_effect = float("inf")  # report the numbers, call nothing
+    out = []
+    for stat in ("p50", "p99", "mean"):
+        change = relative_change(xa, xb, STATISTICS[stat], confidence, resamples, seed=a.protocol.seed)
+        out.append(_verdict(bs, f"latency_{stat}", "ms", "lower", change.a, change.b, change.change, change.ci, min_effect))
+    # Throughput is batch / mean latency, so its change and CI follow from the mean's (order flips).
+    mean = next(v for v in out if v.metric == "latency_mean")
+    inverse = lambda c: 1.0 / (1.0 + c) - 1.0  # noqa: E731
+    out.append(_verdict(bs, "throughput", "items/s", "higher", ra.throughput_items_per_s, rb.throughput_items_per_s,
+                        inverse(mean.change), Interval(low=inverse(mean.ci.high), high=inverse(mean.ci.low)), min_effect))
+    for metric, unit, va, vb in (
+        ("cold_start", "s", ra.cold_start_s, rb.cold_start_s),
+        ("peak_rss", "bytes", [m.memory.get("peak_rss_bytes") for m in a.measurements if m.batch_size == bs and m.status == "ok"],
+         [m.memory.get("peak_rss_bytes") for m in b.measurements if m.batch_size == bs and m.status == "ok"]),
+    ):
+        va, vb = [v for v in va if v], [v for v in vb if v]
+        if va and vb:
+            change = relative_change([np.array([v]) for v in va], [np.array([v]) for v in vb], STATISTICS["p50"], confidence, resamples, seed=a.protocol.seed)
+            out.append(_verdict(bs, metric, unit, "lower", change.a, change.b, change.change, change.ci, min_effect))
+    return out
+
+
+def _verdict(bs, metric, unit, better, a, b, change, ci: Interval, min_effect) -> MetricVerdict:
+    significant = not ci.contains(0.0) and abs(change) >= min_effect
+    if not significant:
+        word = NO_DIFFERENCE
+    else:
+        improved = change < 0 if better == "lower" else change > 0
+        if metric.startswith("latency") or metric in ("throughput", "cold_start"):
+            word = "faster" if improved else "slower"
+        else:
+            word = "smaller" if improved else "larger"
+    return MetricVerdict(batch_size=bs, metric=metric, unit=unit, better=better, a=a, b=b, change=change, ci=ci, verdict=word)

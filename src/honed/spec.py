@@ -1,0 +1,89 @@
+"""Evaluation specs as TOML files: a run written down, checked in, and re-run.
+
+    name = "minilm-cpu"
+    [model]
+    kind = "sentence-transformers"
+    source = "models/minilm"          # relative paths are relative to this file
+    [inputs]
+    seq_len = 32
+    [protocol]
+    batch_sizes = [1, 8]
+    [target]
+    device = "cpu"
+    price_per_hour = 0.40
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from honed.errors import SpecError
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.validation import build
+
+SPEC_VERSION = 1
+
+
+class EvaluationSpec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    version: int = SPEC_VERSION
+    name: str | None = None
+    model: ModelRef
+    inputs: InputSpec = Field(default_factory=InputSpec)
+    protocol: Protocol = Field(default_factory=Protocol)
+    target: TargetSpec = Field(default_factory=TargetSpec)
+
+
+def load_spec(path: str | Path) -> EvaluationSpec:
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("spec", str(path), "an existing TOML file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError("spec", str(path), "valid TOML", hint=str(error)) from None
+    if data.get("version", SPEC_VERSION) > SPEC_VERSION:
+        raise SpecError("version", data["version"], f"<= {SPEC_VERSION} (upgrade honed)")
+    model = data.get("model")
+    if isinstance(model, dict) and isinstance(model.get("source"), str):
+        source = path.parent / model["source"]
+        if not Path(model["source"]).is_absolute() and source.exists():
+            data["model"] = {**model, "source": str(source.resolve())}
+    return build(EvaluationSpec, data, where=path.name)
+
+
+def build_spec(spec_file: str | Path | None = None, **overrides: object) -> EvaluationSpec:
+    """A spec from a file, from command-line values, or a file with values overriding it."""
+    base = load_spec(spec_file).model_dump(exclude_defaults=True) if spec_file else {}
+    model = dict(base.get("model", {}))
+    sections = {name: dict(base.get(name, {})) for name in ("inputs", "protocol", "target")}
+    given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
+    for key, section, field in (
+        ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
+        ("batch_sizes", sections["protocol"], "batch_sizes"), ("repetitions", sections["protocol"], "repetitions"),
+        ("scope", sections["protocol"], "scope"), ("threads", sections["protocol"], "threads"),
+        ("device", sections["target"], "device"), ("price_per_hour", sections["target"], "price_per_hour"),
+        ("seq_len", sections["inputs"], "seq_len"),
+    ):
+        if key in given:
+            section[field] = given[key]
+    if "shape" in given:
+        sections["inputs"]["shape"] = parse_shape(str(given["shape"]))
+    if not model.get("source") or not model.get("kind"):
+        missing = "--model" if not model.get("source") else "--kind"
+        raise SpecError(missing, None, "a spec file or both --model and --kind")
+    data = {**base, "model": model, **sections}
+    if "name" in given:
+        data["name"] = given["name"]
+    return build(EvaluationSpec, data, where="spec")
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.lower().replace(",", "x").split("x"))
+    except ValueError:
+        raise SpecError("--shape", text, "dimensions joined by 'x', e.g. 3x224x224") from None
+    return shape
