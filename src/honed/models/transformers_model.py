@@ -47,7 +47,7 @@ class TransformersHandle(TorchBackedHandle):
             kwargs["dtype"] = DTYPES[ref.options["dtype"]]
         try:
             module = auto.from_pretrained(ref.source, **kwargs)
-        except OSError as error:
+        except (OSError, ValueError) as error:
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
         try:

@@ -1,0 +1,98 @@
+"""End to end through real worker processes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import FAST
+from honed.compare import NO_DIFFERENCE, compare
+from honed.evaluate import evaluate
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.store import Store
+
+NO_PEAKS = TargetSpec(device="cpu", measure_peaks=False)
+
+
+def sleeper(ms: float) -> ModelRef:
+    return ModelRef(kind="factory", source="honed.zoo:sleeper", options={"kwargs": {"milliseconds": ms}})
+
+
+def test_reported_p50_matches_a_known_sleep():
+    protocol = Protocol(**{**FAST, "min_samples": 40, "min_seconds": 0.5}, batch_sizes=(1,), repetitions=2)
+    record = evaluate(sleeper(20.0), protocol, InputSpec(shape=(4,)), NO_PEAKS)
+    latency = record.result(1).latency_ms
+    assert record.status == "ok" and latency.n >= 80
+    assert 20.0 <= latency.p50 < 20.0 * 1.04  # sleep never returns early; overhead stays within a few percent
+    assert latency.p50_ci.low <= latency.p50 <= latency.p50_ci.high
+    m = record.measurements[0]
+    assert m.timer == "perf_counter_ns" and m.warmup_iterations >= FAST["warmup_iterations"]
+    cold = m.cold_start
+    assert 0 < cold.interpreter_s < cold.loaded_s < cold.first_result_s < 60
+    assert cold.first_result_s - cold.loaded_s >= 0.02  # the first result includes one 20 ms call
+    assert record.fingerprint.runtime["threads"] >= 1 and record.model_stats.parameters == 1
+
+
+def test_a_crash_is_recorded_and_the_next_measurement_still_runs():
+    ref = ModelRef(kind="factory", source="honed.zoo:crash_at", options={"kwargs": {"batch_size": 2}})
+    record = evaluate(ref, Protocol(**FAST, batch_sizes=(1, 2, 4), repetitions=1), InputSpec(shape=(4,)), NO_PEAKS)
+    status = {m.batch_size: m.status for m in record.measurements}
+    assert status == {1: "ok", 2: "crashed", 4: "ok"}
+    crashed = next(m for m in record.measurements if m.batch_size == 2)
+    assert crashed.exit_code == 139 and "exited with code 139" in crashed.error
+    assert record.status == "partial"
+    assert record.result(2).latency_ms is None and record.result(2).repetitions_failed == 1
+    assert record.result(4).latency_ms is not None
+
+
+def test_a_hung_worker_is_killed_at_the_timeout():
+    protocol = Protocol(**FAST, batch_sizes=(1,), repetitions=1, timeout_seconds=3)
+    record = evaluate(sleeper(60_000), protocol, InputSpec(shape=(1,)), NO_PEAKS)
+    assert record.status == "failed" and record.measurements[0].status == "timeout"
+    assert "timeout_seconds=3" in record.measurements[0].error
+
+
+def test_a_python_error_in_the_worker_is_reported_with_its_message():
+    record = evaluate(ModelRef(kind="factory", source="honed.zoo:mlp"), Protocol(**FAST, repetitions=1), InputSpec(), NO_PEAKS)
+    assert record.measurements[0].status == "error" and "inputs.shape" in record.measurements[0].error
+
+
+class Doubler(torch.nn.Module):
+    def forward(self, x):
+        return x * 2
+
+
+def test_an_in_memory_module_and_thread_setting_reach_the_worker(tmp_path):
+    store = Store(str(tmp_path / "runs.db"))
+    protocol = Protocol(**FAST, threads=1, repetitions=1, batch_sizes=(1, 3))
+    record = evaluate(Doubler(), protocol, InputSpec(shape=(8,)), TargetSpec(device="cpu", price_per_hour=1.0), store=store)
+    assert record.status == "ok" and record.model.display_name == "Doubler"
+    assert record.fingerprint.runtime["threads"] == 1 and "in memory" in record.notes[0]
+    assert record.peaks is not None and record.peaks.threads == 1
+    assert record.result(3).cost_per_million_usd > 0
+    assert record.result(1).energy.status in ("measured", "unavailable")
+    if record.result(1).energy.status == "unavailable":
+        assert record.result(1).energy.joules_per_item is None and record.result(1).energy.reason
+    assert store.get(record.id) == record
+    # Peaks are measured once per machine and thread count, then read from the store.
+    again = evaluate(Doubler(), protocol, InputSpec(shape=(8,)), TargetSpec(device="cpu"), store=store)
+    assert again.peaks == record.peaks
+
+
+def test_a_a_compare_says_no_significant_difference_and_a_slowdown_is_found():
+    protocol = Protocol(**{**FAST, "min_samples": 30}, batch_sizes=(1,), repetitions=3)
+    inputs = InputSpec(shape=(1,))
+    a = evaluate(sleeper(10.0), protocol, inputs, NO_PEAKS)
+    b = evaluate(sleeper(10.0), protocol, inputs, NO_PEAKS)
+    slower = evaluate(sleeper(13.0), protocol, inputs, NO_PEAKS)
+    a_a = compare(a, b)
+    latency = [v for v in a_a.verdicts if v.metric.startswith("latency") or v.metric == "throughput"]
+    assert latency and all(v.verdict == NO_DIFFERENCE for v in latency)
+    assert compare(a, slower).verdict("latency_p50", 1).verdict == "slower"
+
+
+def test_pipeline_scope_on_a_real_embedder(minilm_path):
+    ref = ModelRef(kind="sentence-transformers", source=minilm_path)
+    record = evaluate(ref, Protocol(**FAST, scope="pipeline", batch_sizes=(2,), repetitions=1), InputSpec(seq_len=16), NO_PEAKS)
+    assert record.status == "ok", record.measurements[0].error
+    assert record.measurements[0].flops_per_batch > 0 and record.model_stats.parameters == 22_713_216

@@ -1,0 +1,55 @@
+from pathlib import Path
+
+import pytest
+
+from honed.errors import SpecError
+from honed.protocol import Protocol
+from honed.spec import build_spec, load_spec
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+
+
+def test_example_specs_load():
+    spec = load_spec(EXAMPLES / "sleeper.toml")
+    assert spec.model.source == "honed.zoo:sleeper" and spec.protocol.batch_sizes == (1, 4)
+
+
+def test_unknown_field_names_the_field_and_suggests(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n[protocol]\nbatch_size = [1]\n')
+    with pytest.raises(SpecError, match=r"protocol\.batch_size.*did you mean 'batch_sizes'"):
+        load_spec(path)
+
+
+def test_bad_value_names_field_value_and_what_is_allowed(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n[protocol]\nscope = "e2e"\n')
+    with pytest.raises(SpecError, match=r"protocol\.scope: got 'e2e'; allowed: .*'model' or 'pipeline'"):
+        load_spec(path)
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"batch_sizes": ()}, "at least one batch size"),
+    ({"batch_sizes": (1, 1)}, "must not repeat"),
+    ({"min_samples": 50, "max_samples": 10}, "below min_samples"),
+    ({"repetitions": 0}, "greater than or equal to 1"),
+])
+def test_protocol_rejects_impossible_settings(fields, message):
+    with pytest.raises(ValueError, match=message):
+        Protocol(**fields)
+
+
+def test_command_line_values_override_the_file_and_relative_paths_resolve(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"")
+    (tmp_path / "s.toml").write_text('[model]\nkind = "onnx"\nsource = "m.onnx"\n[protocol]\nrepetitions = 5\n')
+    spec = build_spec(tmp_path / "s.toml", batch_sizes=[2, 4], threads=1, shape="3x8")
+    assert spec.model.source == str((tmp_path / "m.onnx").resolve())
+    assert spec.protocol.batch_sizes == (2, 4) and spec.protocol.repetitions == 5 and spec.protocol.threads == 1
+    assert spec.inputs.shape == (3, 8)
+
+
+def test_missing_model_and_bad_shape_are_named():
+    with pytest.raises(SpecError, match="--model"):
+        build_spec(None, kind="onnx")
+    with pytest.raises(SpecError, match="--shape"):
+        build_spec(None, model="x.onnx", kind="onnx", shape="3xbig")
