@@ -191,7 +191,8 @@ def demo(
 
 def main() -> None:
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns, not raises, the code of a typer.Exit here
+        sys.exit(code if isinstance(code, int) else 0)
     except HonedError as error:
         err.print(f"[red]error:[/] {error}", highlight=False)
         sys.exit(error.exit_code)

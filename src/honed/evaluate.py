@@ -13,6 +13,7 @@ from honed import fingerprint as fingerprints
 from honed.measure.executor import run_job
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
+from honed.models.registry import check_ref
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.record import Measurement, RunRecord
 from honed.store import Store
@@ -40,6 +41,8 @@ def evaluate(
     inputs = inputs or InputSpec()
     target = target or TargetSpec()
     notes: list[str] = []
+    if isinstance(model, ModelRef):
+        check_ref(model)
     device = resolve_device(target)
     host = fingerprints.collect()
     peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)

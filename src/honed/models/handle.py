@@ -27,6 +27,9 @@ class ModelHandle(ABC):
     """Subclasses register with ``@ADAPTERS.register(kind)`` in honed.models.registry."""
 
     kind: ClassVar[str]
+    # What ModelRef.source names: "path" (must exist), "path-or-hub" (a local path or a hub id),
+    # or "import" (package.module:function). Checked before any worker starts.
+    source_kind: ClassVar[str] = "path"
 
     def __init__(self, ref: ModelRef, device: str):
         self.ref = ref

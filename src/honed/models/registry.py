@@ -31,6 +31,23 @@ def adapter(kind: str) -> type[ModelHandle]:
     return ADAPTERS.get(kind)
 
 
+def check_ref(ref: ModelRef) -> None:
+    """Reject an unknown kind or a missing local file before any worker process is started."""
+    from pathlib import Path
+
+    from honed.errors import ModelLoadError, SpecError
+
+    source_kind = getattr(adapter(ref.kind), "source_kind", "path")
+    if source_kind == "import":
+        module, _, attribute = ref.source.partition(":")
+        if not module or not attribute:
+            raise SpecError("model.source", ref.source, "'package.module:function' for kind 'factory'")
+        return
+    looks_local = source_kind == "path" or ref.source.startswith(("/", "./", "../", "~")) or ref.source.count("/") > 1
+    if looks_local and not Path(ref.source).expanduser().exists():
+        raise ModelLoadError(f"model.source: no such file or directory {ref.source!r}")
+
+
 def known_kinds() -> list[str]:
     return sorted(set(_BUILTIN) | set(ADAPTERS.names()))
 

@@ -18,6 +18,7 @@ from honed.protocol import InputSpec, ModelRef
 @ADAPTERS.register("sentence-transformers")
 class SentenceTransformerHandle(TorchBackedHandle):
     kind = "sentence-transformers"
+    source_kind = "path-or-hub"
 
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module):
         super().__init__(ref, device)

@@ -42,11 +42,9 @@ def load_safetensors_into(module: torch.nn.Module, path: str | Path) -> None:
         raise ModelLoadError(f"{path}: weights do not fit the architecture (missing {missing[:5]}, unexpected {unexpected[:5]})")
 
 
-@ADAPTERS.register("factory")
 @ADAPTERS.register("torch")
 class TorchModuleHandle(TorchBackedHandle):
     kind = "torch"
-
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module):
         super().__init__(ref, device)
         self.module = module.to(device).eval()
@@ -120,3 +118,10 @@ class TorchModuleHandle(TorchBackedHandle):
         ref = ModelRef(kind="factory", source=manifest["factory"], name=manifest.get("name"),
                        options={"kwargs": manifest.get("kwargs", {}), "weights": str(directory / "model.safetensors")})
         return cls.load(ref, device, threads)
+
+
+@ADAPTERS.register("factory")
+class FactoryModuleHandle(TorchModuleHandle):
+    """A module built by calling ``package.module:function`` with ``options.kwargs``."""
+
+    source_kind = "import"

@@ -25,6 +25,7 @@ def _auto_class(name: str) -> Any:
 @ADAPTERS.register("transformers")
 class TransformersHandle(TorchBackedHandle):
     kind = "transformers"
+    source_kind = "path-or-hub"
 
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None):
         super().__init__(ref, device)
