@@ -96,3 +96,18 @@ def test_pipeline_scope_on_a_real_embedder(minilm_path):
     record = evaluate(ref, Protocol(**FAST, scope="pipeline", batch_sizes=(2,), repetitions=1), InputSpec(seq_len=16), NO_PEAKS)
     assert record.status == "ok", record.measurements[0].error
     assert record.measurements[0].flops_per_batch > 0 and record.model_stats.parameters == 22_713_216
+
+
+def test_an_interrupted_sweep_keeps_what_was_measured(tmp_path):
+    from honed.errors import Interrupted
+
+    def interrupt_after_first(done, total, measurement):
+        if done == 1:
+            raise KeyboardInterrupt
+
+    store = Store(str(tmp_path / "runs.db"))
+    with pytest.raises(Interrupted, match="after 1 of 2 measurements") as stopped:
+        evaluate(sleeper(1.0), Protocol(**FAST, batch_sizes=(1, 2), repetitions=1), InputSpec(shape=(1,)), NO_PEAKS,
+                 store=store, on_progress=interrupt_after_first)
+    kept = store.get(stopped.value.record.id)
+    assert kept.status == "partial" and [m.status for m in kept.measurements] == ["ok"]

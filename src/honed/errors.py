@@ -49,6 +49,16 @@ class UnsafeFormatError(HonedError):
     """A pickle-based file was refused because the user did not allow pickle."""
 
 
+class Interrupted(HonedError):
+    """The user interrupted a sweep; what was measured so far is kept in ``record``."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, record: object = None):
+        super().__init__(message)
+        self.record = record
+
+
 class EnvironmentMismatchError(HonedError):
     """Two runs were measured in environments too different to compare."""
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from honed import fingerprint as fingerprints
+from honed.errors import Interrupted
 from honed.measure.executor import run_job
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
@@ -58,12 +59,17 @@ def evaluate(
             for repetition in range(protocol.repetitions)
             for i, batch_size in enumerate(protocol.batch_sizes)
         ]
-        measurements = []
-        for done, job in enumerate(jobs, start=1):
-            measurement = run_job(job, workdir)
-            measurements.append(measurement)
-            if on_progress:
-                on_progress(done, len(jobs), measurement)
+        measurements: list[Measurement] = []
+        interrupted = False
+        try:
+            for done, job in enumerate(jobs, start=1):
+                measurement = run_job(job, workdir)
+                measurements.append(measurement)
+                if on_progress:
+                    on_progress(done, len(jobs), measurement)
+        except KeyboardInterrupt:
+            interrupted = True
+            notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
 
     ok = [m for m in measurements if m.status == "ok"]
     stats = next((m.model_stats for m in ok if m.model_stats), None)
@@ -72,7 +78,7 @@ def evaluate(
         id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc),
         name=name,
-        status="ok" if len(ok) == len(measurements) else ("failed" if not ok else "partial"),
+        status="ok" if len(ok) == len(jobs) else ("failed" if not ok else "partial"),
         model=ref,
         model_stats=stats,
         recipe=recipe,
@@ -89,6 +95,9 @@ def evaluate(
     )
     if store is not None:
         store.add(record)
+    if interrupted:
+        where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
+        raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
     return record
 
 

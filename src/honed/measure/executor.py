@@ -44,16 +44,17 @@ def run_job(job: Job, workdir: Path) -> Measurement:
         )
         try:
             exit_code = process.wait(timeout=job.protocol.timeout_seconds)
-        except subprocess.TimeoutExpired:
+        except BaseException as interruption:  # Ctrl-C must not leave an orphaned worker running
             _kill_group(process)
+            if not isinstance(interruption, subprocess.TimeoutExpired):
+                raise
             return Measurement(
                 batch_size=job.batch_size, repetition=job.repetition, status="timeout",
                 error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} and was killed"
                 + _tail(stderr_path),
             )
     if result_path.is_file():
-        return Measurement.model_validate({**Measurement.model_validate_json(result_path.read_text()).model_dump(),
-                                           "exit_code": exit_code})
+        return Measurement.model_validate_json(result_path.read_text()).model_copy(update={"exit_code": exit_code})
     return Measurement(
         batch_size=job.batch_size, repetition=job.repetition, status="crashed", exit_code=exit_code,
         error=describe_exit(exit_code) + _tail(stderr_path),
