@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 
 from honed.errors import HonedError
+
+if TYPE_CHECKING:
+    from honed.record import RunRecord
 
 EXIT_MEASUREMENT_FAILED = 3
 EXIT_REGRESSION = 5
@@ -44,7 +47,7 @@ def _progress_callback(progress, task):
     return on_progress
 
 
-def run_evaluation(spec, store) -> "RunRecord":  # noqa: F821
+def run_evaluation(spec, store) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from honed.evaluate import evaluate

@@ -79,7 +79,7 @@ def _static() -> dict[str, Any]:
         memory_bytes=psutil.virtual_memory().total,
         gpus=gpus,
         gpu_note=gpu_note,
-        packages={name: _version(name) for name in PACKAGES},
+        packages={name: package_version(name) for name in PACKAGES},
     )
 
 
@@ -130,7 +130,7 @@ def _gpus() -> tuple[list[dict[str, Any]], str | None]:
         pynvml.nvmlShutdown()
 
 
-def _version(name: str) -> str | None:
+def package_version(name: str) -> str | None:
     try:
         return metadata.version(name)
     except metadata.PackageNotFoundError:

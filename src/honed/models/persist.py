@@ -18,7 +18,7 @@ FORMAT_VERSION = 1
 
 
 def save_handle(handle: ModelHandle, directory: Path) -> Path:
-    from honed.fingerprint import PACKAGES, _version
+    from honed.fingerprint import PACKAGES, package_version
 
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / MANIFEST).exists():
@@ -30,7 +30,7 @@ def save_handle(handle: ModelHandle, directory: Path) -> Path:
         "kind": handle.ref.kind if handle.ref.kind != "factory" else "torch",
         "name": handle.name,
         "recipe": handle.recipe,
-        "libraries": {name: v for name in PACKAGES if (v := _version(name))},
+        "libraries": {name: v for name in PACKAGES if (v := package_version(name))},
         **fields,
     }
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
