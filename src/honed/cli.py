@@ -51,7 +51,9 @@ def run_evaluation(spec, store) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from honed.evaluate import evaluate
+    from honed.models.registry import check_ref
 
+    check_ref(spec.model)  # bad input fails before any progress display or worker
     total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as progress:
