@@ -111,3 +111,14 @@ def test_an_interrupted_sweep_keeps_what_was_measured(tmp_path):
                  store=store, on_progress=interrupt_after_first)
     kept = store.get(stopped.value.record.id)
     assert kept.status == "partial" and [m.status for m in kept.measurements] == ["ok"]
+
+
+def test_a_handle_changed_by_a_recipe_is_measured_as_it_is_not_as_its_source():
+    from honed.models import load_model
+
+    handle = load_model(sleeper(1.0))
+    handle.module.milliseconds = 30.0  # what an optimisation might do: the source no longer describes it
+    handle.recipe = [{"algorithm": "test-change", "params": {}}]
+    record = evaluate(handle, Protocol(**FAST, repetitions=1), InputSpec(shape=(1,)), NO_PEAKS)
+    assert record.recipe == handle.recipe and record.result(1).latency_ms.p50 >= 30.0
+    assert record.model.options.get("in_memory")

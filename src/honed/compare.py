@@ -83,10 +83,11 @@ def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool =
         if not (ra and rb and ra.latency_ms and rb.latency_ms):
             warnings.append(f"batch size {batch_size}: no successful measurement in one of the runs")
             continue
-        if min(ra.repetitions_ok, rb.repetitions_ok) < MIN_REPLICATES:
+        enough = min(ra.repetitions_ok, rb.repetitions_ok) >= MIN_REPLICATES
+        if not enough:
             warnings.append(f"batch size {batch_size}: fewer than {MIN_REPLICATES} successful worker processes in a run; "
                             "no verdict is called (raise protocol.repetitions)")
-        verdicts += _batch_verdicts(a, b, ra, rb, min_effect, confidence, resamples)
+        verdicts += _batch_verdicts(a, b, ra, rb, min_effect, confidence, resamples, enough)
     missing = sorted(set(a.protocol.batch_sizes) ^ set(b.protocol.batch_sizes))
     if missing:
         warnings.append(f"batch sizes measured in only one run: {missing}")
@@ -100,20 +101,22 @@ def _samples_ms(record: RunRecord, batch_size: int) -> list[np.ndarray]:
             for m in record.measurements if m.batch_size == batch_size and m.status == "ok" and m.samples_ns]
 
 
-def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confidence, resamples) -> list[MetricVerdict]:
+def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confidence, resamples,
+                    enough: bool) -> list[MetricVerdict]:
+    """``enough``: both runs have MIN_REPLICATES processes; otherwise report the numbers, call nothing."""
     bs = ra.batch_size
     xa, xb = _samples_ms(a, bs), _samples_ms(b, bs)
-    if min(len(xa), len(xb)) < MIN_REPLICATES:
-        min_effect = float("inf")  # report the numbers, call nothing
     out = []
     for stat in ("p50", "p99", "mean"):
         change = relative_change(xa, xb, STATISTICS[stat], confidence, resamples, seed=a.protocol.seed)
-        out.append(_verdict(bs, f"latency_{stat}", "ms", "lower", change.a, change.b, change.change, change.ci, min_effect))
+        out.append(_verdict(bs, f"latency_{stat}", "ms", "lower", change.a, change.b, change.change, change.ci, min_effect,
+                            test_passed=enough))
     # Throughput is batch / mean latency, so its change and CI follow from the mean's (order flips).
     mean = next(v for v in out if v.metric == "latency_mean")
     inverse = lambda c: 1.0 / (1.0 + c) - 1.0  # noqa: E731
     out.append(_verdict(bs, "throughput", "items/s", "higher", ra.throughput_items_per_s, rb.throughput_items_per_s,
-                        inverse(mean.change), Interval(low=inverse(mean.ci.high), high=inverse(mean.ci.low)), min_effect))
+                        inverse(mean.change), Interval(low=inverse(mean.ci.high), high=inverse(mean.ci.low)), min_effect,
+                        test_passed=enough))
     # One value per process: significance from a rank test (scipy's Mann-Whitney U), which
     # cannot call a difference from three values a side, rather than a bootstrap, which would.
     for metric, unit, va, vb in (
@@ -129,11 +132,11 @@ def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confiden
                                      confidence, resamples, seed=a.protocol.seed)
             p_value = mannwhitneyu(va, vb, alternative="two-sided").pvalue if len(set(va + vb)) > 1 else 1.0
             out.append(_verdict(bs, metric, unit, "lower", change.a, change.b, change.change, change.ci, min_effect,
-                                test_passed=p_value < 1 - confidence))
+                                test_passed=enough and p_value < 1 - confidence))
     return out
 
 
-def _verdict(bs, metric, unit, better, a, b, change, ci: Interval, min_effect, test_passed: bool = True) -> MetricVerdict:
+def _verdict(bs, metric, unit, better, a, b, change, ci: Interval, min_effect, test_passed: bool) -> MetricVerdict:
     significant = test_passed and not ci.contains(0.0) and abs(change) >= min_effect
     if not significant:
         word = NO_DIFFERENCE

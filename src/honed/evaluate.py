@@ -53,11 +53,12 @@ def evaluate(
         ref, recipe = _model_ref(model, workdir, notes)
         jobs = [
             Job(model=ref, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
-                repetition=repetition, collect_model_stats=(repetition == 0 and i == 0),
+                # Every batch size collects model stats once, so one crashed batch size loses nothing.
+                repetition=repetition, collect_model_stats=repetition == 0,
                 result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"))
             # Repetitions are interleaved across batch sizes so slow drift touches all of them.
             for repetition in range(protocol.repetitions)
-            for i, batch_size in enumerate(protocol.batch_sizes)
+            for batch_size in protocol.batch_sizes
         ]
         measurements: list[Measurement] = []
         interrupted = False
@@ -107,7 +108,8 @@ def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, l
     from honed.models.handle import ModelHandle
 
     if isinstance(model, ModelHandle):
-        if getattr(model.ref, "options", {}).get("in_memory"):
+        # A handle changed by a recipe no longer matches its source: send the model itself.
+        if (model.recipe or model.ref.options.get("in_memory")) and hasattr(model, "module"):
             return _in_memory(model.module, workdir, notes, model.name), model.recipe
         return model.ref, model.recipe
     import torch
