@@ -10,6 +10,7 @@ import time
 
 WORKER_STARTED_NS = time.monotonic_ns()  # first thing: the end of interpreter start-up
 
+import contextlib  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
@@ -100,10 +101,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
             torch.cuda.reset_peak_memory_stats(handle.device)
         reset_peak_rss()
         timer = timer_for(handle)
-        if meter is not None:
-            with meter:
-                samples, seconds = _timed_loop(timer, call, protocol)
-        else:
+        with meter if meter is not None else contextlib.nullcontext():
             samples, seconds = _timed_loop(timer, call, protocol)
 
     memory = {"rss_after_load_bytes": rss_after_load, "peak_rss_bytes": peak_rss_bytes()}
