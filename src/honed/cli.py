@@ -59,7 +59,7 @@ def run_evaluation(spec, store) -> RunRecord:
                   TimeElapsedColumn(), console=err, transient=False) as progress:
         task = progress.add_task(f"measuring {spec.model.display_name} in {total} worker processes", total=total)
         return evaluate(spec.model, spec.protocol, spec.inputs, spec.target, name=spec.name, store=store,
-                        on_progress=_progress_callback(progress, task))
+                        on_progress=_progress_callback(progress, task), recipe=list(spec.recipe))
 
 
 def show_run(record) -> None:
@@ -88,6 +88,7 @@ def evaluate(
     shape: Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models, e.g. 3x224x224")] = None,
     price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
+    recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first; repeat (see `honed algorithms`)")] = None,
     name: Annotated[Optional[str], typer.Option(help="a label for the run")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
     store: StoreOption = None,
@@ -97,7 +98,7 @@ def evaluate(
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
                       threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
-                      allow_pickle=allow_pickle, name=name)
+                      allow_pickle=allow_pickle, name=name, recipe=recipe)
     db = _store(store)
     record = run_evaluation(spec, db)
     show_run(record)
@@ -181,6 +182,22 @@ def runs_import(path: Path, store: StoreOption = None) -> None:
     db = _store(store)
     db.add(record)
     out.print(f"imported run {record.id} into {db.url}")
+
+
+@app.command()
+def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu") -> None:
+    """The registered optimisation algorithms, in canonical order, and whether they run here."""
+    from rich.table import Table
+
+    from honed.optimize import FAMILIES, list_algorithms
+
+    table = Table("algorithm", "family", "targets", "here", "typical min cosine", "what it does")
+    for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name)):
+        reason = algorithm.unavailable_reason(target)
+        table.add_row(algorithm.name, algorithm.family, ",".join(sorted(algorithm.targets)),
+                      "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
+                      f"{algorithm.typical_min_cosine:.2f}", algorithm.summary)
+    out.print(table)
 
 
 @app.command()

@@ -64,6 +64,10 @@ def run_details(record: RunRecord) -> Iterable[str]:
     fp = record.fingerprint
     stats = record.model_stats
     yield f"model      {record.model.kind}:{record.model.source}"
+    if record.recipe:
+        steps = [s["algorithm"] + ("(" + ", ".join(f"{k}={v}" for k, v in s["params"].items()) + ")" if s["params"] else "")
+                 for s in record.recipe]
+        yield f"recipe     {' + '.join(steps)}"
     if stats:
         yield f"           {stats.parameters:,} parameters, {_mib(stats.bytes_in_memory)} in memory, dtype {stats.dtype}"
     yield (f"protocol   scope={record.protocol.scope} warmup>={record.protocol.warmup_iterations} it/"

@@ -31,12 +31,14 @@ def evaluate(
     name: str | None = None,
     store: Store | None = None,
     on_progress: ProgressCallback | None = None,
+    recipe: Any = None,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module).
 
     Each (batch size, repetition) runs in a fresh worker process; a worker that crashes or
     times out becomes a failed Measurement and the sweep goes on. The record is added to
-    ``store`` when one is given.
+    ``store`` when one is given. ``recipe`` (a Recipe or a list of algorithm names/steps) is
+    applied to the model in each worker; a handle returned by ``optimize`` carries its own.
     """
     protocol = protocol or Protocol()
     inputs = inputs or InputSpec()
@@ -45,17 +47,19 @@ def evaluate(
     if isinstance(model, ModelRef):
         check_ref(model)
     device = resolve_device(target)
+    steps = _recipe_steps(recipe, device)
     host = fingerprints.collect()
     peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)
 
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
         workdir = Path(tmp)
-        ref, recipe = _model_ref(model, workdir, notes)
+        ref, handle_steps = _model_ref(model, workdir, notes)
+        recipe_steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
         jobs = [
             Job(model=ref, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
                 # Every batch size collects model stats once, so one crashed batch size loses nothing.
                 repetition=repetition, collect_model_stats=repetition == 0,
-                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"))
+                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=recipe_steps)
             # Repetitions are interleaved across batch sizes so slow drift touches all of them.
             for repetition in range(protocol.repetitions)
             for batch_size in protocol.batch_sizes
@@ -82,7 +86,7 @@ def evaluate(
         status="ok" if len(ok) == len(jobs) else ("failed" if not ok else "partial"),
         model=ref,
         model_stats=stats,
-        recipe=recipe,
+        recipe=recipe_steps,
         inputs=inputs,
         protocol=protocol,
         target=target,
@@ -108,15 +112,27 @@ def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, l
     from honed.models.handle import ModelHandle
 
     if isinstance(model, ModelHandle):
-        # A handle changed by a recipe no longer matches its source: send the model itself.
-        if (model.recipe or model.ref.options.get("in_memory")) and hasattr(model, "module"):
-            return _in_memory(model.module, workdir, notes, model.name), model.recipe
-        return model.ref, model.recipe
+        # An optimised handle is measured as its base plus its recipe, replayed in the worker.
+        base = model.base or model
+        if base.ref.options.get("in_memory") and hasattr(base, "module"):
+            return _in_memory(base.module, workdir, notes, base.name), list(model.recipe)
+        return base.ref, list(model.recipe)
     import torch
 
     if isinstance(model, torch.nn.Module):
         return _in_memory(model, workdir, notes, type(model).__name__), []
     raise TypeError(f"evaluate() takes a ModelRef, a ModelHandle or a torch.nn.Module, not {type(model).__name__}")
+
+
+def _recipe_steps(recipe: Any, device: str) -> list[dict[str, Any]]:
+    """Validated steps of ``recipe`` (checked here, before any worker starts)."""
+    if not recipe:
+        return []
+    from honed.optimize import Recipe, plan
+
+    recipe = recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)
+    plan(recipe, device)
+    return [s.model_dump(mode="json") for s in recipe.canonical().steps]
 
 
 def _in_memory(module: Any, workdir: Path, notes: list[str], name: str) -> ModelRef:

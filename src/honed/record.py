@@ -28,6 +28,7 @@ class ColdStart(_Record):
 
     interpreter_s: float = Field(description="spawn -> worker code running (interpreter + imports of honed)")
     loaded_s: float = Field(description="spawn -> model loaded on its device")
+    optimized_s: float | None = Field(default=None, description="spawn -> recipe applied (None: no recipe)")
     first_result_s: float = Field(description="spawn -> first result synchronised: the cold start")
 
 

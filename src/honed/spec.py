@@ -11,6 +11,8 @@
     [target]
     device = "cpu"
     price_per_hour = 0.40
+    [[recipe]]                          # optional: optimisations applied before measuring
+    algorithm = "torchao-int8-dynamic"
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.errors import SpecError
+from honed.optimize.recipe import Step
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.validation import build
 
@@ -35,6 +38,7 @@ class EvaluationSpec(BaseModel):
     inputs: InputSpec = Field(default_factory=InputSpec)
     protocol: Protocol = Field(default_factory=Protocol)
     target: TargetSpec = Field(default_factory=TargetSpec)
+    recipe: tuple[Step, ...] = ()
 
 
 def load_spec(path: str | Path) -> EvaluationSpec:
@@ -78,6 +82,8 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     data = {**base, "model": model, **sections}
     if "name" in given:
         data["name"] = given["name"]
+    if "recipe" in given:
+        data["recipe"] = [{"algorithm": name} for name in given["recipe"]]
     return build(EvaluationSpec, data, where="spec")
 
 

@@ -34,6 +34,7 @@ class Job(BaseModel):
     repetition: int
     collect_model_stats: bool
     result_path: str
+    recipe: list[dict[str, Any]] = []
 
 
 def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
@@ -73,6 +74,13 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     random.seed(protocol.seed)
     handle = load_model(job.model, job.device, protocol.threads, protocol.seed)
     loaded_ns = time.monotonic_ns()
+    optimized_ns = None
+    if job.recipe:
+        # The recipe is replayed on the base model: deterministic, and recorded in the run.
+        from honed.optimize import Recipe, optimize
+
+        handle = optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.inputs)
+        optimized_ns = time.monotonic_ns()
     rss_after_load = current_rss_bytes()
 
     if protocol.scope == "pipeline":
@@ -118,6 +126,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "cold_start": {
             "interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
             "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
+            "optimized_s": _seconds_since(spawned_at_ns, optimized_ns) if optimized_ns else None,
             "first_result_s": _seconds_since(spawned_at_ns, first_result_ns),
         },
         "memory": memory,

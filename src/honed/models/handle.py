@@ -35,6 +35,10 @@ class ModelHandle(ABC):
         self.ref = ref
         self.device = device
         self.recipe: list[dict[str, Any]] = []
+        # Set by optimize(): the unmodified handle the recipe was applied to, and the inputs
+        # it was given, so the optimised model can be saved and rebuilt by replaying the recipe.
+        self.base: ModelHandle | None = None
+        self.optimize_inputs: InputSpec | None = None
 
     @property
     def name(self) -> str:

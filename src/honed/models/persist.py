@@ -23,13 +23,15 @@ def save_handle(handle: ModelHandle, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     if (directory / MANIFEST).exists():
         raise FileExistsError(f"{directory} already holds a saved model; choose an empty directory")
-    fields = handle.save_files(directory)
+    # An optimised model is saved as its base plus the recipe that rebuilds it on load.
+    fields = (handle.base or handle).save_files(directory)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "kind": handle.ref.kind if handle.ref.kind != "factory" else "torch",
         "name": handle.name,
         "recipe": handle.recipe,
+        "recipe_inputs": handle.optimize_inputs.model_dump(mode="json") if handle.optimize_inputs else None,
         "libraries": {name: v for name in PACKAGES if (v := package_version(name))},
         **fields,
     }
@@ -59,5 +61,10 @@ class SavedModel:
         directory = Path(ref.source)
         manifest = read_manifest(directory)
         handle = adapter(manifest["kind"]).load_saved(directory, manifest, device, threads)  # type: ignore[attr-defined]
-        handle.recipe = manifest.get("recipe", [])
-        return handle
+        if not manifest.get("recipe"):
+            return handle
+        from honed.optimize import Recipe, optimize
+        from honed.protocol import InputSpec
+
+        inputs = InputSpec.model_validate(manifest["recipe_inputs"]) if manifest.get("recipe_inputs") else None
+        return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device, inputs=inputs)

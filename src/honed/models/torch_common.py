@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -52,16 +54,43 @@ def to_host(value: Any) -> Any:
     return value
 
 
+def _flat_tensors(value: Any) -> Iterator[torch.Tensor]:
+    """Tensors in a state-dict value; torch.ao packs quantized weights as (weight, bias) tuples."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _flat_tensors(item)
+
+
+def _storage(tensor: torch.Tensor) -> list[torch.Tensor]:
+    """The plain tensors that hold a tensor's data: itself, or a subclass's inner tensors (torchao)."""
+    flatten = getattr(type(tensor), "__tensor_flatten__", None)
+    if flatten is None or type(tensor) in (torch.Tensor, torch.nn.Parameter):
+        return [tensor.int_repr() if tensor.is_quantized else tensor]
+    names, _ = tensor.__tensor_flatten__()
+    return [inner for name in names for inner in _storage(getattr(tensor, name))]
+
+
 def module_stats(module: torch.nn.Module, device: str, source: str | None) -> ModelStats:
-    tensors = list(module.parameters()) + list(module.buffers())
     digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    stored_bytes = 0
+    quantized_elements = 0
+    for name, value in sorted(module.state_dict().items()):
+        for tensor in _flat_tensors(value):
+            if not isinstance(value, torch.Tensor):
+                quantized_elements += tensor.numel()  # torch.ao packed (weight, bias): no longer parameters
+            for plain in _storage(tensor):
+                data = plain.detach().cpu().contiguous().reshape(-1)
+                stored_bytes += data.numel() * data.element_size()
+                digest.update(name.encode())
+                digest.update(data.view(torch.uint8).numpy().tobytes())
     dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
+    if quantized_elements:
+        dtypes.add("qint8")
     return ModelStats(
-        parameters=sum(p.numel() for p in module.parameters()),
-        bytes_in_memory=sum(t.numel() * t.element_size() for t in tensors),
+        parameters=sum(p.numel() for p in module.parameters()) + quantized_elements,
+        bytes_in_memory=stored_bytes,
         bytes_on_disk=bytes_on_disk(source) if source else None,
         dtype=",".join(sorted(dtypes)) or None,
         device=device,
@@ -91,6 +120,18 @@ class TorchBackedHandle(ModelHandle):
     """Base for handles whose model is a torch.nn.Module (``self.module``)."""
 
     module: torch.nn.Module
+
+    def with_module(self, module: torch.nn.Module) -> TorchBackedHandle:
+        """A copy of this handle around another module (used by optimize on its private copy)."""
+        clone = copy.copy(self)
+        clone.module = module
+        clone.recipe = list(self.recipe)
+        return clone
+
+    @property
+    def float_dtype(self) -> torch.dtype:
+        """The floating dtype of the weights (bf16 after a cast), used for float inputs."""
+        return next((p.dtype for p in self.module.parameters() if p.dtype.is_floating_point), torch.float32)
 
     def stats(self) -> ModelStats:
         return module_stats(self.module, self.device, self.ref.source)

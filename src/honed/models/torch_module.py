@@ -86,7 +86,10 @@ class TorchModuleHandle(TorchBackedHandle):
         raise SpecError("model.source", ref.source, f"a .safetensors file or a pickle ({', '.join(PICKLE_SUFFIXES)})")
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> torch.Tensor:
-        return self.raw_inputs(batch_size, inputs, seed).to(self.device)
+        batch = self.raw_inputs(batch_size, inputs, seed)
+        if batch.is_floating_point():
+            batch = batch.to(self.float_dtype)  # a model cast to bf16/fp16 takes inputs of its dtype
+        return batch.to(self.device)
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> torch.Tensor:
         if inputs.shape is None:
@@ -99,7 +102,8 @@ class TorchModuleHandle(TorchBackedHandle):
         return self.module(batch)
 
     def run_pipeline(self, raw: Any) -> Any:
-        return to_host(self.run(to_device(raw, self.device)))
+        batch = raw.to(self.float_dtype) if raw.is_floating_point() else raw
+        return to_host(self.run(to_device(batch, self.device)))
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         from safetensors.torch import save_model

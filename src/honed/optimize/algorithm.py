@@ -1,0 +1,78 @@
+"""Algorithms: one optimisation each, with typed parameters, targets, dependencies and conflicts.
+
+An algorithm's ``apply(handle, params, context)`` receives a private copy of the model handle
+(``optimize`` makes it) and returns the optimised handle; it never sees the user's model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from honed.protocol import InputSpec
+from honed.registry import Registry
+
+# Families apply in this order whatever order a recipe lists them in.
+FAMILIES = ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime")
+# At most one algorithm of these families in a recipe: a model is quantized or compiled once.
+ONE_PER_FAMILY = frozenset({"precision", "quantize", "compile", "runtime"})
+
+
+class Params(BaseModel):
+    """Base of every algorithm's parameters: immutable, and unknown fields are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What an algorithm may need beyond the model: where it will run and what it is fed."""
+
+    target: str
+    inputs: InputSpec
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    family: str
+    summary: str
+    params: type[Params]
+    apply: Callable[[Any, Params, Context], Any]
+    targets: frozenset[str] = frozenset({"cpu", "cuda"})
+    requires: tuple[str, ...] = ()
+    conflicts: frozenset[str] = field(default_factory=frozenset)
+    # The smallest output cosine similarity to the base model that is expected on a trained
+    # model; tests check it, and users read it as "how much quality can this cost".
+    typical_min_cosine: float = 0.99
+
+    def unavailable_reason(self, target: str) -> str | None:
+        """Why this algorithm cannot run on ``target`` here, or None when it can."""
+        kind = target.split(":")[0]
+        if kind not in self.targets:
+            return f"{self.name} runs on {', '.join(sorted(self.targets))} only, not {target}"
+        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        if missing:
+            return f"{self.name} needs {', '.join(missing)}: pip install 'honed[optimize]'"
+        return None
+
+
+ALGORITHMS: Registry[Algorithm] = Registry("algorithm", entry_point_group="honed.algorithms")
+
+
+def register_algorithm(name: str, family: str, summary: str, params: type[Params] = Params, **options: Any):
+    """Decorator: ``@register_algorithm("svd-lowrank", "factorize", "...", SvdParams)`` on apply."""
+    if family not in FAMILIES:
+        raise ValueError(f"family {family!r} is not one of {FAMILIES}")
+
+    def decorator(apply: Callable[[Any, Params, Context], Any]) -> Callable[[Any, Params, Context], Any]:
+        options.setdefault("conflicts", frozenset())
+        options["conflicts"] = frozenset(options["conflicts"])
+        ALGORITHMS.register(name)(Algorithm(name=name, family=family, summary=summary, params=params, apply=apply, **options))
+        return apply
+
+    return decorator

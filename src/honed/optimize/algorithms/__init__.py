@@ -1,0 +1,1 @@
+"""Built-in algorithms, one module per family; each registers itself on import."""

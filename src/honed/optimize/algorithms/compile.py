@@ -1,0 +1,20 @@
+"""Compilation: torch.compile with the inductor backend."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+
+from honed.optimize.algorithm import Context, Params, register_algorithm
+
+
+class CompileParams(Params):
+    mode: Literal["default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs"] = "default"
+    dynamic: bool | None = None
+
+
+@register_algorithm("torch-compile", "compile", "torch.compile (inductor); compiles on the first call",
+                    CompileParams, typical_min_cosine=0.999)
+def torch_compile(handle, params: CompileParams, context: Context):
+    return handle.with_module(torch.compile(handle.module, mode=params.mode, dynamic=params.dynamic))

@@ -1,0 +1,21 @@
+"""Precision: cast weights and compute to a lower floating precision."""
+
+from __future__ import annotations
+
+import torch
+
+from honed.optimize.algorithm import Context, Params, register_algorithm
+
+
+def _cast(handle, dtype: torch.dtype):
+    return handle.with_module(handle.module.to(dtype))
+
+
+@register_algorithm("bf16", "precision", "cast weights and compute to bfloat16", typical_min_cosine=0.99)
+def cast_bf16(handle, params: Params, context: Context):
+    return _cast(handle, torch.bfloat16)
+
+
+@register_algorithm("fp16", "precision", "cast weights and compute to float16", typical_min_cosine=0.99)
+def cast_fp16(handle, params: Params, context: Context):
+    return _cast(handle, torch.float16)

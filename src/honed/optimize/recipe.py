@@ -1,0 +1,65 @@
+"""Recipes: ordered, serialisable, hashable lists of (algorithm, params).
+
+A recipe is the unit that is tuned, recorded and compared. Its key is the SHA-256 of its
+canonical JSON (algorithms in canonical family order, parameters with defaults filled in),
+so two recipes that do the same thing have the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from honed.errors import SpecError
+
+SCHEMA = "honed.recipe"
+SCHEMA_VERSION = 1
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    algorithm: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Recipe(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    steps: tuple[Step, ...] = ()
+
+    @classmethod
+    def of(cls, *steps: str | Step | dict[str, Any]) -> Recipe:
+        """``Recipe.of("svd-lowrank", {"algorithm": "torchao-int8-dynamic", "params": {...}})``."""
+        return cls(steps=tuple(Step(algorithm=s) if isinstance(s, str) else Step.model_validate(s) for s in steps))
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def canonical(self) -> Recipe:
+        """Steps in canonical family order with every parameter filled in (validates them)."""
+        from honed.optimize.plan import plan
+
+        return Recipe(steps=tuple(Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in plan(self)))
+
+    @property
+    def key(self) -> str:
+        text = json.dumps([s.model_dump(mode="json") for s in self.canonical().steps], sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return " + ".join(s.algorithm for s in self.steps) or "baseline"
+
+    def to_json(self) -> str:
+        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "steps": [s.model_dump(mode="json") for s in self.steps]})
+
+    @classmethod
+    def from_json(cls, text: str) -> Recipe:
+        data = json.loads(text)
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise SpecError("recipe.schema", data.get("schema") if isinstance(data, dict) else data, repr(SCHEMA))
+        if not isinstance(data.get("version"), int) or data["version"] > SCHEMA_VERSION:
+            raise SpecError("recipe.version", data.get("version"), f"an integer <= {SCHEMA_VERSION}")
+        return cls(steps=tuple(Step.model_validate(s) for s in data["steps"]))
