@@ -113,12 +113,23 @@ def test_an_interrupted_sweep_keeps_what_was_measured(tmp_path):
     assert kept.status == "partial" and [m.status for m in kept.measurements] == ["ok"]
 
 
-def test_a_handle_changed_by_a_recipe_is_measured_as_it_is_not_as_its_source():
+def test_an_optimised_handle_is_measured_as_base_plus_replayed_recipe():
     from honed.models import load_model
+    from honed.optimize import optimize
 
-    handle = load_model(sleeper(1.0))
-    handle.module.milliseconds = 30.0  # what an optimisation might do: the source no longer describes it
-    handle.recipe = [{"algorithm": "test-change", "params": {}}]
-    record = evaluate(handle, Protocol(**FAST, repetitions=1), InputSpec(shape=(1,)), NO_PEAKS)
-    assert record.recipe == handle.recipe and record.result(1).latency_ms.p50 >= 30.0
-    assert record.model.options.get("in_memory")
+    ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 64, "hidden": 256}})
+    inputs = InputSpec(shape=(64,))
+    optimised = optimize(load_model(ref, seed=0), [{"algorithm": "svd-lowrank", "params": {"rank": 8}}], "cpu", inputs)
+    record = evaluate(optimised, Protocol(**FAST, repetitions=1), inputs, NO_PEAKS)
+    assert record.status == "ok", record.measurements[0].error
+    assert record.model == ref and [s["algorithm"] for s in record.recipe] == ["svd-lowrank"]
+    assert record.model_stats.parameters == optimised.stats().parameters  # the worker measured the optimised model
+    cold = record.measurements[0].cold_start
+    assert cold.loaded_s < cold.optimized_s < cold.first_result_s
+
+
+def test_a_bad_recipe_fails_before_any_worker_starts():
+    from honed.optimize import RecipeError
+
+    with pytest.raises(RecipeError, match="runs on cuda only"):
+        evaluate(sleeper(1.0), Protocol(**FAST, repetitions=1), InputSpec(shape=(1,)), NO_PEAKS, recipe=["fp8-dynamic"])

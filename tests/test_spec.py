@@ -53,3 +53,12 @@ def test_missing_model_and_bad_shape_are_named():
         build_spec(None, kind="onnx")
     with pytest.raises(SpecError, match="--shape"):
         build_spec(None, model="x.onnx", kind="onnx", shape="3xbig")
+
+
+def test_a_spec_can_carry_a_recipe(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
+                    '[[recipe]]\nalgorithm = "magnitude-prune"\nparams = { amount = 0.3 }\n')
+    spec = load_spec(path)
+    assert spec.recipe[0].algorithm == "magnitude-prune" and spec.recipe[0].params == {"amount": 0.3}
+    assert [s.algorithm for s in build_spec(path, recipe=["bf16"]).recipe] == ["bf16"]

@@ -55,3 +55,15 @@ def mlp(features: int = 256, hidden: int = 1024, layers: int = 3) -> torch.nn.Se
         width = hidden
     blocks.append(torch.nn.Linear(width, features))
     return torch.nn.Sequential(*blocks)
+
+
+def cnn(classes: int = 10, width: int = 16) -> torch.nn.Sequential:
+    """A small image classifier (conv-BN-ReLU blocks, pooling, a linear head) for 3x32x32 inputs."""
+    def block(cin: int, cout: int) -> list[torch.nn.Module]:
+        return [torch.nn.Conv2d(cin, cout, 3, padding=1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
+
+    return torch.nn.Sequential(
+        *block(3, width), torch.nn.MaxPool2d(2), *block(width, 2 * width), torch.nn.MaxPool2d(2),
+        *block(2 * width, 4 * width), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
+        torch.nn.Linear(4 * width, 4 * width), torch.nn.ReLU(), torch.nn.Linear(4 * width, classes),
+    )

@@ -8,14 +8,18 @@ from pydantic import Field, model_validator
 from honed.optimize.algorithm import Context, Params, register_algorithm
 
 
+DEFAULT_ENERGY = 0.97
+
+
 class SvdParams(Params):
     rank: int | None = Field(default=None, ge=1, description="fixed rank for every layer")
-    energy: float = Field(default=0.95, gt=0, le=1, description="keep the smallest rank holding this share of sum(s^2)")
+    energy: float | None = Field(default=None, gt=0, le=1,
+                                 description=f"keep the smallest rank holding this share of sum(s^2) (default {DEFAULT_ENERGY})")
     min_features: int = Field(default=32, ge=1, description="leave layers narrower than this alone")
 
     @model_validator(mode="after")
     def _one_rule(self) -> SvdParams:
-        if self.rank is not None and "energy" in self.model_fields_set:
+        if self.rank is not None and self.energy is not None:
             raise ValueError("give rank or energy, not both")
         return self
 
@@ -24,7 +28,8 @@ def _rank(s: torch.Tensor, params: SvdParams) -> int:
     if params.rank is not None:
         return min(params.rank, s.numel())
     share = torch.cumsum(s**2, 0) / torch.sum(s**2)
-    return int(torch.searchsorted(share, torch.tensor(params.energy, dtype=share.dtype)).item()) + 1
+    energy = params.energy if params.energy is not None else DEFAULT_ENERGY
+    return int(torch.searchsorted(share, torch.tensor(energy, dtype=share.dtype)).item()) + 1
 
 
 def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Module:
@@ -47,7 +52,9 @@ def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Modu
 
 
 @register_algorithm("svd-lowrank", "factorize", "replace Linear layers by two low-rank ones (truncated SVD)",
-                    SvdParams, typical_min_cosine=0.8)  # MiniLM: 0.82 at 95 %; near full-rank weights
+                    SvdParams, typical_min_cosine=0.95)
+# MiniLM (trained, no fine-tuning), worst item: energy 0.97 -> cosine 0.997 (-0.04 % parameters);
+# 0.96 -> 0.899; 0.95 -> 0.708 (-1.7 %). Its weights are near full rank: low rank needs fine-tuning.
 def svd_lowrank(handle, params: SvdParams, context: Context):
     for parent in list(handle.module.modules()):
         for name, child in list(parent.named_children()):
