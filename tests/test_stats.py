@@ -49,3 +49,9 @@ def test_relative_change_detects_a_real_shift_and_not_noise():
 def test_a_single_value_has_an_unbounded_interval():
     change = relative_change(np.array([1.0]), np.array([2.0]), STATISTICS["p50"])
     assert change.change == pytest.approx(1.0) and change.ci.contains(0.0)
+
+
+def test_a_plain_list_is_one_sample_and_a_list_of_arrays_is_groups():
+    flat = summarize_latency([1_000_000, 2_000_000, 3_000_000], resamples=100)
+    grouped = summarize_latency([np.array([1_000_000, 2_000_000]), np.array([3_000_000])], resamples=100)
+    assert flat.n == grouped.n == 3 and flat.p50 == grouped.p50 == 2.0

@@ -51,8 +51,8 @@ Groups = Sequence[np.ndarray]
 
 
 def _as_groups(samples: Groups | np.ndarray) -> list[np.ndarray]:
-    if isinstance(samples, np.ndarray) and samples.ndim == 1:
-        return [samples.astype(np.float64)]
+    if (isinstance(samples, np.ndarray) and samples.ndim == 1) or (len(samples) and np.isscalar(samples[0])):
+        return [np.asarray(samples, dtype=np.float64)]  # one flat sample is one group
     groups = [np.asarray(g, dtype=np.float64) for g in samples if len(g)]
     if not groups:
         raise ValueError("no samples")
