@@ -133,3 +133,11 @@ def test_a_bad_recipe_fails_before_any_worker_starts():
 
     with pytest.raises(RecipeError, match="runs on cuda only"):
         evaluate(sleeper(1.0), Protocol(**FAST, repetitions=1), InputSpec(shape=(1,)), NO_PEAKS, recipe=["fp8-dynamic"])
+
+
+def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
+    ref = ModelRef(kind="factory", source="honed.zoo:cnn")
+    record = evaluate(ref, Protocol(**FAST, repetitions=1), InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["onnxruntime"])
+    assert record.status == "ok", record.measurements[0].error
+    assert record.fingerprint.runtime["onnxruntime_providers"] == ["CPUExecutionProvider"]
+    assert record.measurements[0].cold_start.optimized_s is not None

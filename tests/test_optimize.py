@@ -34,6 +34,8 @@ def bases(request):
 def _output(handle, inputs: InputSpec) -> torch.Tensor:
     with handle.inference_context():
         out = handle.run(handle.example_inputs(4, inputs, seed=1))
+    if isinstance(out, list):  # onnxruntime returns numpy arrays
+        out = torch.from_numpy(out[0])
     out = getattr(out, "logits", out)
     return out.float().reshape(4, -1)
 
@@ -133,3 +135,17 @@ def test_every_algorithms_parameters_round_trip(name):
     canonical = Recipe.of(name).canonical()
     again = Recipe.from_json(canonical.to_json())
     assert again == canonical and again.canonical() == canonical and again.key == Recipe.of(name).key
+
+
+def test_onnxruntime_int8_is_smaller_and_close(bases):
+    base, inputs = bases["minilm"]
+    fp32 = optimize(base, ["onnxruntime"], "cpu", inputs)
+    int8 = optimize(base, [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}], "cpu", inputs)
+    # The exporter keeps fp32 weights in an external-data file: they count, on disk and as parameters.
+    assert fp32.stats().parameters >= 0.99 * base.stats().parameters
+    assert fp32.stats().bytes_on_disk >= 4 * 0.99 * base.stats().parameters
+    assert int8.ref.kind == "onnx" and int8.stats().bytes_on_disk < 0.5 * fp32.stats().bytes_on_disk
+    cosine = torch.nn.functional.cosine_similarity(_output(base, inputs), _output(int8, inputs), dim=1).min().item()
+    assert cosine >= 0.95
+    with pytest.raises(RecipeError, match="onnxruntime conflicts with torchao-int8-dynamic"):
+        optimize(base, ["torchao-int8-dynamic", "onnxruntime"], "cpu", inputs)

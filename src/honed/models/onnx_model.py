@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
-from honed.models.handle import ModelHandle, ModelStats, bytes_on_disk, sha256_of_files
+from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
 
@@ -75,19 +74,29 @@ class OnnxHandle(ModelHandle):
     def run(self, batch: dict[str, np.ndarray]) -> Any:
         return self.session.run(None, batch)
 
+    def model_files(self) -> list[Path]:
+        """The .onnx file and the external-data files its initializers point to."""
+        import onnx
+
+        path = Path(self.ref.source)
+        graph = onnx.load(str(path), load_external_data=False).graph
+        locations = {entry.value for t in graph.initializer for entry in t.external_data if entry.key == "location"}
+        return [path] + [path.parent / location for location in sorted(locations)]
+
     def stats(self) -> ModelStats:
         import onnx
         from onnx import numpy_helper
 
-        graph = onnx.load(self.ref.source, load_external_data=False).graph
-        arrays = [numpy_helper.to_array(t) for t in graph.initializer if not t.external_data]
+        graph = onnx.load(self.ref.source).graph  # external data included
+        arrays = [numpy_helper.to_array(t) for t in graph.initializer]
+        files = self.model_files()
         return ModelStats(
             parameters=int(sum(a.size for a in arrays)),
             bytes_in_memory=int(sum(a.nbytes for a in arrays)),
-            bytes_on_disk=bytes_on_disk(self.ref.source),
+            bytes_on_disk=sum(f.stat().st_size for f in files),
             dtype=",".join(sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})) or None,
             device=self.device,
-            weights_sha256=sha256_of_files([Path(self.ref.source)]),
+            weights_sha256=sha256_of_files(files),
         )
 
     def runtime_info(self) -> dict[str, Any]:
@@ -103,8 +112,13 @@ class OnnxHandle(ModelHandle):
         }
 
     def save_files(self, directory: Path) -> dict[str, Any]:
-        shutil.copyfile(self.ref.source, directory / "model.onnx")
-        return {"files": ["model.onnx"]}
+        import onnx
+
+        model = onnx.load(self.ref.source)  # with its external data
+        external = model.ByteSize() > 1_900_000_000  # protobuf's 2 GB limit
+        onnx.save_model(model, str(directory / "model.onnx"), save_as_external_data=external,
+                        location="model.onnx.data")
+        return {"files": ["model.onnx"] + (["model.onnx.data"] if external else [])}
 
     @classmethod
     def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> OnnxHandle:

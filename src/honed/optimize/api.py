@@ -38,7 +38,7 @@ def optimize(
     context = Context(target=target, inputs=inputs)
     result = handle.with_module(copy.deepcopy(handle.module))
     for algorithm, params in steps:
-        result = algorithm.apply(result, params, context)
+        result = algorithm.apply(result, params, context)  # a runtime step returns a non-torch handle
     result.recipe = list(handle.recipe) + [
         Step(algorithm=a.name, params=p.model_dump(mode="json")).model_dump(mode="json") for a, p in steps
     ]

@@ -50,4 +50,4 @@ def available(target: str) -> list[Algorithm]:
 def _load_builtin_algorithms() -> None:
     # Each module registers its algorithms on import; imported late to keep `import honed` cheap.
     from honed.optimize.algorithms import compile as _compile  # noqa: F401
-    from honed.optimize.algorithms import factorize, precision, prune, quantize  # noqa: F401
+    from honed.optimize.algorithms import factorize, precision, prune, quantize, runtime  # noqa: F401
