@@ -75,6 +75,10 @@ def test_structural_algorithms_really_change_the_model(bases):
     expected = base.stats().bytes_in_memory - 3 * weights
     assert expected <= int8.bytes_in_memory <= expected + 8 * rows and int8.parameters == params
     assert "qint8" in optimize(base, ["dynamic-int8"], "cpu", inputs).stats().dtype
+    int4 = optimize(base, [{"algorithm": "quanto-weights", "params": {"weights": "int4"}}], "cpu", inputs)
+    assert int4.stats().bytes_in_memory < int8.bytes_in_memory  # two weights a byte
+    cosine = torch.nn.functional.cosine_similarity(_output(base, inputs), _output(int4, inputs), dim=1).min().item()
+    assert cosine >= 0.9, cosine
 
 
 @pytest.mark.parametrize("name", GPU_ONLY)

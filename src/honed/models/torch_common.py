@@ -120,6 +120,8 @@ class TorchBackedHandle(ModelHandle):
     """Base for handles whose model is a torch.nn.Module (``self.module``)."""
 
     module: torch.nn.Module
+    # "no_grad" for models whose tensors cannot run under inference_mode (optimum-quanto int4).
+    grad_mode: str = "inference"
 
     def with_module(self, module: torch.nn.Module) -> TorchBackedHandle:
         """A copy of this handle around another module (used by optimize on its private copy)."""
@@ -140,7 +142,7 @@ class TorchBackedHandle(ModelHandle):
         return count_flops(self.run, batch)
 
     def inference_context(self) -> Any:
-        return torch.inference_mode()
+        return torch.no_grad() if self.grad_mode == "no_grad" else torch.inference_mode()
 
     def synchronize(self) -> None:
         if self.device.startswith("cuda"):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import torch
+from typing import Literal
+
 from pydantic import Field
 
 from honed.optimize.algorithm import Context, Params, register_algorithm
@@ -61,3 +63,18 @@ def torch_ao_dynamic_int8(handle, params: Params, context: Context):
 
     module = quantize_dynamic(handle.module, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
     return handle.with_module(module)
+
+
+class QuantoParams(Params):
+    weights: Literal["int8", "int4"] = "int8"
+
+
+@register_algorithm("quanto-weights", "quantize", "int8 or int4 weights, float activations (optimum-quanto)",
+                    QuantoParams, requires=("optimum.quanto",), typical_min_cosine=0.99)
+def quanto_weights(handle, params: QuantoParams, context: Context):
+    from optimum.quanto import freeze, qint4, qint8, quantize
+
+    quantize(handle.module, weights={"int8": qint8, "int4": qint4}[params.weights])
+    freeze(handle.module)  # replace float weights by their quantized form
+    handle.grad_mode = "no_grad"  # quanto's packed int4 tensors fail under inference_mode
+    return handle
