@@ -1,0 +1,48 @@
+"""Quality metrics with their metadata: which direction is better, the unit, and the reference
+implementation or paper they follow. The guardrail reads ``better``; nothing assumes "higher"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from honed.registry import Registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    better: Literal["higher", "lower"]
+    unit: str
+    summary: str
+    reference: str
+    compute: Callable[..., float]
+
+    def __call__(self, predictions: Any, references: Any, **options: Any) -> float:
+        return float(self.compute(predictions, references, **options))
+
+    def improved(self, before: float, after: float) -> bool:
+        return after > before if self.better == "higher" else after < before
+
+    def relative_drop(self, base: float, candidate: float) -> float:
+        """How much worse ``candidate`` is than ``base``, as a fraction (negative: better)."""
+        if base == 0:
+            return 0.0 if candidate == base else float("inf")
+        change = (candidate - base) / abs(base)
+        return -change if self.better == "higher" else change
+
+
+METRICS: Registry[Metric] = Registry("metric", entry_point_group="honed.metrics")
+
+
+def register_metric(name: str, better: Literal["higher", "lower"], unit: str, summary: str, reference: str):
+    """Decorator for ``compute(predictions, references, **options) -> float``; users add their own."""
+    if better not in ("higher", "lower"):
+        raise ValueError(f"better must be 'higher' or 'lower', not {better!r}")
+
+    def decorator(compute: Callable[..., float]) -> Callable[..., float]:
+        METRICS.register(name)(Metric(name, better, unit, summary, reference, compute))
+        return compute
+
+    return decorator

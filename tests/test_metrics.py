@@ -1,0 +1,106 @@
+"""Every registered metric against a hand-computed case or a reference library."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import entropy
+
+from honed.tasks.metrics import get_metric, list_metrics
+
+LN2 = math.log(2)
+DEPTH_GT = torch.tensor([[1.0, 2.0], [4.0, 100.0]])  # 100 is beyond max_depth=80: not a valid pixel
+DEPTH_PRED = torch.tensor([[2.0, 2.0], [2.5, 5.0]])  # valid pairs (pred, gt): (2, 1), (2, 2), (2.5, 4)
+SEG_PRED = torch.tensor([[[0, 1], [2, 2]]])
+SEG_GT = torch.tensor([[[0, 1], [1, 255]]])  # 255 is ignored
+LOGITS = torch.tensor([[2, 1, .5, .4, .3, .2], [.1, 3, 1, .5, .4, .3], [.1, .2, .3, 1, 5, .4], [6., 5, 4, 3, 2, 1]])
+LOGLIK = [[-1.0, -2.0], [-5.0, -3.0], [-2.0, -2.5]]
+E = torch.eye(3)
+
+# name: (predictions, references, options, expected value worked out by hand)
+CASES = {
+    # "the cat sat on the mat" -> "the cat sit on mat": 1 substitution + 1 deletion over 8 reference words.
+    "wer": (["the cat sit on mat", "hello world"], ["the cat sat on the mat", "hello world"], {}, 2 / 8),
+    "cer": (["abxd", "e"], ["abcd", "ef"], {}, 2 / 6),
+    # p(target) = 3/4 then 1/2: exp(mean(ln 4/3, ln 2)) = sqrt(8/3); the -100 target is ignored.
+    "perplexity": (torch.tensor([[[math.log(3), 0.0], [0.0, 0.0], [5.0, 0.0]]]), torch.tensor([[0, 1, -100]]), {},
+                   math.sqrt(8 / 3)),
+    "abs_rel": (DEPTH_PRED, DEPTH_GT, {}, (1 + 0 + 1.5 / 4) / 3),
+    "sq_rel": (DEPTH_PRED, DEPTH_GT, {}, (1 + 0 + 2.25 / 4) / 3),
+    "rmse": (DEPTH_PRED, DEPTH_GT, {}, math.sqrt((1 + 0 + 2.25) / 3)),
+    "rmse_log": (DEPTH_PRED, DEPTH_GT, {}, math.sqrt((LN2**2 + 0 + math.log(1.6) ** 2) / 3)),
+    "delta1": (DEPTH_PRED, DEPTH_GT, {}, 1 / 3),  # ratios 2, 1, 1.6
+    "delta2": (DEPTH_PRED, DEPTH_GT, {}, 1 / 3),  # 1.25^2 = 1.5625
+    "delta3": (DEPTH_PRED, DEPTH_GT, {}, 2 / 3),  # 1.25^3 = 1.953
+    # IoU: class 0 1/1, class 1 1/2, class 2 0/1, class 3 absent (left out).
+    "miou": (SEG_PRED, SEG_GT, {"num_classes": 4}, (1 + 0.5 + 0) / 3),
+    "pixel_accuracy": (SEG_PRED, SEG_GT, {"num_classes": 4}, 2 / 3),
+    "top1": (LOGITS, torch.tensor([0, 2, 4, 5]), {}, 2 / 4),
+    "top5": (LOGITS, torch.tensor([0, 2, 4, 5]), {}, 3 / 4),  # the last item's label has the lowest score
+    "mc_accuracy": (LOGLIK, [0, 1, 1], {}, 2 / 3),
+    # per byte: (-1, -0.5) -> 1 (gold 0); (-2.5, -3) -> 0 (gold 1); (-2, -0.25) -> 1 (gold 1)
+    "mc_accuracy_norm": (LOGLIK, [0, 1, 1], {"choices": [["a", "bbbb"], ["cc", "d"], ["e", "ffffffffff"]]}, 1 / 3),
+    "top1_agreement": (torch.tensor([[1., 0], [0, 1], [1, 2]]), torch.tensor([[2., 0], [1, 0], [0, 3]]), {}, 2 / 3),
+    "output_cosine": (torch.tensor([[1., 0], [1, 1]]), torch.tensor([[1., 0], [1, 0]]), {}, (1 + 1 / math.sqrt(2)) / 2),
+    # query 1 points at document 2 first, its own document second.
+    "recall_at_k": (torch.stack([E[0], E[2] + 0.5 * E[1], E[2]]), E, {"k": 1}, 2 / 3),
+}
+
+
+def _kl_reference() -> tuple:
+    rng = np.random.default_rng(0)
+    base, optimised = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    softmax = lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True)  # noqa: E731
+    expected = np.mean([entropy(softmax(b), softmax(o)) for b, o in zip(base, optimised)])
+    return torch.tensor(optimised), torch.tensor(base), {}, expected
+
+
+CASES["logits_kl"] = _kl_reference()
+
+
+def test_every_registered_metric_has_a_checked_case():
+    assert {m.name for m in list_metrics()} == set(CASES)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_metric_matches_its_reference(name):
+    predictions, references, options, expected = CASES[name]
+    metric = get_metric(name)
+    assert metric.better in ("higher", "lower") and metric.unit is not None and metric.reference
+    assert metric(predictions, references, **options) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
+def test_depth_metrics_average_per_image_not_per_pixel():
+    gt = torch.tensor([[[1.0, 1.0], [1.0, 1.0]], [[1.0, 0.0], [0.0, 0.0]]])  # image 2 has one valid pixel
+    pred = torch.tensor([[[1.0, 1.0], [1.0, 1.0]], [[2.0, 9.0], [9.0, 9.0]]])
+    assert get_metric("abs_rel")(pred, gt) == pytest.approx((0 + 1) / 2)  # pooled pixels would give 1/5
+    with pytest.raises(ValueError, match="no valid pixels"):
+        get_metric("rmse")(pred, torch.zeros_like(gt))
+
+
+def test_recall_grows_with_k():
+    predictions, references, _, _ = CASES["recall_at_k"]
+    assert get_metric("recall_at_k")(predictions, references, k=2) == pytest.approx(1.0)
+
+
+def test_direction_decides_what_a_drop_is():
+    assert get_metric("wer").relative_drop(0.10, 0.12) == pytest.approx(0.2)  # more errors: worse
+    assert get_metric("top1").relative_drop(0.80, 0.76) == pytest.approx(0.05)
+    assert get_metric("top1").relative_drop(0.80, 0.84) < 0 and get_metric("wer").improved(0.1, 0.08)
+
+
+def test_users_register_their_own_metrics():
+    code = (
+        "from honed.tasks.metrics import register_metric, get_metric\n"
+        "@register_metric('exact_match', 'higher', 'fraction', 'identical strings', 'hand')\n"
+        "def exact(p, r): return sum(a == b for a, b in zip(p, r)) / len(r)\n"
+        "print(get_metric('exact_match')(['a', 'b'], ['a', 'c']))\n"
+        "try:\n    get_metric('exact_mach')\nexcept KeyError as e:\n    print(e)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.splitlines()[0] == "0.5" and "did you mean 'exact_match'" in done.stdout
