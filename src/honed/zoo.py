@@ -57,13 +57,13 @@ def mlp(features: int = 256, hidden: int = 1024, layers: int = 3) -> torch.nn.Se
     return torch.nn.Sequential(*blocks)
 
 
-def cnn(classes: int = 10, width: int = 16) -> torch.nn.Sequential:
-    """A small image classifier (conv-BN-ReLU blocks, pooling, a linear head) for 3x32x32 inputs."""
+def cnn(classes: int = 10, width: int = 16, in_channels: int = 3) -> torch.nn.Sequential:
+    """A small image classifier (conv-BN-ReLU blocks, pooling, a linear head) for images of 8x8 pixels or more."""
     def block(cin: int, cout: int) -> list[torch.nn.Module]:
         return [torch.nn.Conv2d(cin, cout, 3, padding=1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
 
     return torch.nn.Sequential(
-        *block(3, width), torch.nn.MaxPool2d(2), *block(width, 2 * width), torch.nn.MaxPool2d(2),
+        *block(in_channels, width), torch.nn.MaxPool2d(2), *block(width, 2 * width), torch.nn.MaxPool2d(2),
         *block(2 * width, 4 * width), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
         torch.nn.Linear(4 * width, 4 * width), torch.nn.ReLU(), torch.nn.Linear(4 * width, classes),
     )

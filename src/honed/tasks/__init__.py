@@ -1,1 +1,6 @@
-"""Tasks: data, how to run a model on it, and quality metrics (issue 4; metrics first)."""
+"""Tasks: data, how to run a model on it, and quality metrics with their direction and unit."""
+
+from honed.tasks.base import TASKS, QualityResult, Task, agreement, as_tensor, evaluate_quality
+from honed.tasks.classification import ImageClassificationTask
+
+__all__ = ["TASKS", "ImageClassificationTask", "QualityResult", "Task", "agreement", "as_tensor", "evaluate_quality"]

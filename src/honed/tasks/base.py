@@ -1,0 +1,104 @@
+"""Task: offline data, how to run a model on a batch, and the quality metrics to compute.
+
+``evaluate_quality(task, handle)`` runs the model over the task's data and returns each
+metric; ``agreement(task, base, candidate)`` compares two models' outputs on the task's
+inputs when labels are absent or beside them.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict
+
+from honed.models.handle import ModelHandle
+from honed.registry import Registry
+from honed.tasks.metrics import get_metric
+
+
+class QualityResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    task: str
+    items: int
+    primary: str
+    values: dict[str, float]
+
+    @property
+    def primary_value(self) -> float:
+        return self.values[self.primary]
+
+
+class Task(ABC):
+    """Subclasses set ``name``, ``metrics`` (names in the metric registry) and ``primary``."""
+
+    name: str
+    metrics: tuple[str, ...]
+    primary: str
+
+    @abstractmethod
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
+        """(model-scope inputs, references) batches over the task's data, in a fixed order."""
+
+    def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
+        """The model's output for one batch, as a CPU tensor."""
+        with handle.inference_context():
+            return as_tensor(handle.run(inputs))
+
+    def metric_options(self) -> dict[str, dict[str, Any]]:
+        """Extra keyword arguments per metric (e.g. num_classes)."""
+        return {}
+
+
+def as_tensor(output: Any) -> torch.Tensor:
+    """A model output as a float CPU tensor (torch tensors, HF outputs, onnxruntime lists)."""
+    if isinstance(output, list) and output and isinstance(output[0], np.ndarray):
+        output = output[0]
+    if isinstance(output, np.ndarray):
+        output = torch.from_numpy(output)
+    if hasattr(output, "logits"):
+        output = output.logits
+    elif isinstance(output, dict):
+        output = next(v for v in output.values() if isinstance(v, torch.Tensor))
+    elif isinstance(output, (tuple, list)):
+        output = output[0]
+    return output.detach().float().cpu()
+
+
+def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
+    outputs, references = [], []
+    for inputs, refs in task.batches(batch_size, limit):
+        outputs.append(task.predict(handle, _on_device(inputs, handle)))
+        references.append(refs)
+    predictions = torch.cat(outputs)
+    labels = torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
+    options = task.metric_options()
+    values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
+    return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values)
+
+
+def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
+              limit: int | None = None) -> dict[str, float]:
+    """How closely ``candidate`` reproduces ``base`` on the task's inputs (no labels needed)."""
+    a, b = [], []
+    for inputs, _ in task.batches(batch_size, limit):
+        a.append(task.predict(base, _on_device(inputs, base)))
+        b.append(task.predict(candidate, _on_device(inputs, candidate)))
+    base_out, candidate_out = torch.cat(a), torch.cat(b)
+    return {name: get_metric(name)(candidate_out, base_out) for name in ("top1_agreement", "logits_kl", "output_cosine")}
+
+
+def _on_device(inputs: Any, handle: ModelHandle) -> Any:
+    if isinstance(inputs, torch.Tensor):
+        if getattr(handle, "module", None) is None:  # onnxruntime takes numpy, by input name
+            name = handle.session.get_inputs()[0].name
+            return {name: inputs.numpy()}
+        dtype = getattr(handle, "float_dtype", inputs.dtype) if inputs.is_floating_point() else inputs.dtype
+        return inputs.to(device=handle.device, dtype=dtype)
+    return inputs
+
+
+TASKS: Registry[type[Task]] = Registry("task", entry_point_group="honed.tasks")

@@ -1,0 +1,64 @@
+"""A task with real labels: a CNN trained here on scikit-learn's digits, then optimised."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from honed.models import load_model
+from honed.optimize import optimize
+from honed.protocol import InputSpec, ModelRef
+from honed.tasks import ImageClassificationTask, agreement, evaluate_quality
+
+INPUTS = InputSpec(shape=(1, 8, 8))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    torch.manual_seed(0)
+    handle = load_model(ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": {"in_channels": 1, "width": 16}}),
+                        seed=0)
+    train = ImageClassificationTask.digits("train")
+    model = handle.module.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(15):  # epochs: about two seconds on two cores
+        for images, labels in train.batches(64):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            optimiser.step()
+    model.eval()
+    return handle, ImageClassificationTask.digits("test")
+
+
+def test_a_trained_model_scores_well_and_the_metrics_agree_with_a_hand_count(trained):
+    handle, test = trained
+    result = evaluate_quality(test, handle)
+    assert result.items == len(test.labels) == 540 and result.primary == "top1"
+    with torch.inference_mode():
+        hand = (handle.module(test.images).argmax(1) == test.labels).float().mean().item()
+    assert result.primary_value == pytest.approx(hand) and hand > 0.9
+    assert result.values["top5"] >= result.values["top1"]
+
+
+def test_optimisations_move_the_metric_in_the_expected_direction(trained):
+    handle, test = trained
+    base = evaluate_quality(test, handle).primary_value
+    # Mild, well-behaved optimisations keep accuracy within two points.
+    for recipe in (["dynamic-int8"], ["torchao-int8-weight-only"], ["bf16"],
+                   [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}]):
+        optimised = optimize(handle, recipe, "cpu", INPUTS)
+        assert evaluate_quality(test, optimised).primary_value >= base - 0.02, recipe
+    # Removing nine weights in ten must cost accuracy, and agreement with the base must fall with it.
+    crushed = optimize(handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.9}}], "cpu", INPUTS)
+    assert evaluate_quality(test, crushed).primary_value < base - 0.1
+    mild = agreement(test, handle, optimize(handle, ["dynamic-int8"], "cpu", INPUTS))
+    harsh = agreement(test, handle, crushed)
+    assert mild["top1_agreement"] > 0.97 and harsh["top1_agreement"] < mild["top1_agreement"]
+    assert harsh["logits_kl"] > mild["logits_kl"] and harsh["output_cosine"] < mild["output_cosine"]
+
+
+def test_limit_and_split_checks(trained):
+    _, test = trained
+    assert sum(len(labels) for _, labels in test.batches(100, limit=250)) == 250
+    with pytest.raises(ValueError, match="split"):
+        ImageClassificationTask.digits("validation")
