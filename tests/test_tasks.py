@@ -62,3 +62,18 @@ def test_limit_and_split_checks(trained):
     assert sum(len(labels) for _, labels in test.batches(100, limit=250)) == 250
     with pytest.raises(ValueError, match="split"):
         ImageClassificationTask.digits("validation")
+
+
+def test_minilm_retrieves_the_shipped_pairs_and_optimisations_keep_fidelity(minilm_path):
+    from honed.tasks import TextEmbeddingTask
+
+    task = TextEmbeddingTask.shipped(k=1)
+    base = load_model(ModelRef(kind="sentence-transformers", source=minilm_path))
+    recall = evaluate_quality(task, base, batch_size=8)
+    assert recall.items == 24 and recall.values["recall_at_k"] >= 0.9  # a real embedder finds its pairs
+    shuffled = TextEmbeddingTask(task.queries, task.passages[1:] + task.passages[:1], k=1)
+    assert evaluate_quality(shuffled, base).values["recall_at_k"] <= 0.1  # and not mismatched ones
+    int8 = optimize(base, ["dynamic-int8"], "cpu", InputSpec(seq_len=32))
+    fidelity = agreement(task, base, int8, batch_size=8)
+    assert fidelity["output_cosine"] > 0.95
+    assert evaluate_quality(task, int8).values["recall_at_k"] >= recall.values["recall_at_k"] - 0.05

@@ -52,6 +52,16 @@ class Task(ABC):
         """Extra keyword arguments per metric (e.g. num_classes)."""
         return {}
 
+    def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
+        """All predictions and references over the data (tasks whose references are model
+        outputs too, like retrieval, override this)."""
+        outputs, references = [], []
+        for inputs, refs in self.batches(batch_size, limit):
+            outputs.append(self.predict(handle, _on_device(inputs, handle)))
+            references.append(refs)
+        labels = torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
+        return torch.cat(outputs), labels
+
 
 def as_tensor(output: Any) -> torch.Tensor:
     """A model output as a float CPU tensor (torch tensors, HF outputs, onnxruntime lists)."""
@@ -69,12 +79,7 @@ def as_tensor(output: Any) -> torch.Tensor:
 
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
-    outputs, references = [], []
-    for inputs, refs in task.batches(batch_size, limit):
-        outputs.append(task.predict(handle, _on_device(inputs, handle)))
-        references.append(refs)
-    predictions = torch.cat(outputs)
-    labels = torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
+    predictions, labels = task.collect(handle, batch_size, limit)
     options = task.metric_options()
     values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
     return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values)
