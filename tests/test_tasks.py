@@ -77,3 +77,35 @@ def test_minilm_retrieves_the_shipped_pairs_and_optimisations_keep_fidelity(mini
     fidelity = agreement(task, base, int8, batch_size=8)
     assert fidelity["output_cosine"] > 0.95
     assert evaluate_quality(task, int8).values["recall_at_k"] >= recall.values["recall_at_k"] - 0.05
+
+
+def test_multiple_choice_scores_by_continuation_loglikelihood(tiny_llama_dir):
+    import numpy as np
+
+    from honed.errors import SpecError
+    from honed.tasks import MultipleChoiceTask
+    from honed.tasks.choice import continuation_loglikelihood
+
+    handle = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"}))
+    task = MultipleChoiceTask.shipped()
+    assert len(task.items) == 12 and all(len(item["endings"]) == 4 for item in task.items)
+
+    # An independent computation: one forward per prefix, the next token's log-probability each time.
+    tok = handle.tokenizer
+    ctx, cont = tok("The cat sat", add_special_tokens=False)["input_ids"], tok(" on the mat", add_special_tokens=False)["input_ids"]
+    expected = 0.0
+    with torch.inference_mode():
+        for i, token in enumerate(cont):
+            logits = handle.module(input_ids=torch.tensor([ctx + cont[:i]])).logits[0, -1]
+            expected += torch.log_softmax(logits.float(), -1)[token].item()
+        assert continuation_loglikelihood(handle, tok, "The cat sat", " on the mat") == pytest.approx(expected, abs=1e-4)
+
+    result = evaluate_quality(task, handle, batch_size=4, limit=8)
+    scores, labels = task.collect(handle, 4, 8)
+    acc = np.mean([np.argmax(s) == g for s, g in zip(scores, labels)])
+    norm = np.mean([np.argmax(np.array(s) / [len(e.encode()) for e in item["endings"]]) == g
+                    for s, g, item in zip(scores, labels, task.items)])
+    assert result.items == 8 and result.values["mc_accuracy"] == pytest.approx(acc)
+    assert result.values["mc_accuracy_norm"] == pytest.approx(norm)
+    with pytest.raises(SpecError, match="items\\[0\\]"):
+        MultipleChoiceTask([{"ctx": "x", "endings": ["a"], "label": 3}])

@@ -2,6 +2,7 @@
 
 from honed.tasks.base import TASKS, QualityResult, Task, agreement, as_tensor, evaluate_quality
 from honed.tasks.classification import ImageClassificationTask
+from honed.tasks.choice import MultipleChoiceTask
 from honed.tasks.embedding import TextEmbeddingTask
 
-__all__ = ["TASKS", "ImageClassificationTask", "TextEmbeddingTask", "QualityResult", "Task", "agreement", "as_tensor", "evaluate_quality"]
+__all__ = ["TASKS", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "Task", "agreement", "as_tensor", "evaluate_quality"]

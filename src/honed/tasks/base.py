@@ -48,8 +48,8 @@ class Task(ABC):
         with handle.inference_context():
             return as_tensor(handle.run(inputs))
 
-    def metric_options(self) -> dict[str, dict[str, Any]]:
-        """Extra keyword arguments per metric (e.g. num_classes)."""
+    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
+        """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
         return {}
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
@@ -80,7 +80,7 @@ def as_tensor(output: Any) -> torch.Tensor:
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
     predictions, labels = task.collect(handle, batch_size, limit)
-    options = task.metric_options()
+    options = task.metric_options(limit)
     values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
     return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values)
 

@@ -49,5 +49,5 @@ class TextEmbeddingTask(Task):
             passages.append(self.predict(handle, passage_texts))
         return torch.cat(queries), torch.cat(passages)
 
-    def metric_options(self) -> dict[str, dict[str, Any]]:
+    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
         return {"recall_at_k": {"k": self.k}}

@@ -1,0 +1,70 @@
+"""Multiple choice by log-likelihood (lm-evaluation-harness, Hellaswag format): each ending is
+scored by the summed log-probability of its tokens after the context; acc_norm divides by the
+ending's length in bytes. The prediction for an item is the list of its endings' scores."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import torch
+
+from honed.errors import SpecError
+from honed.models.handle import ModelHandle
+from honed.tasks.base import TASKS, Task
+
+
+@TASKS.register("multiple-choice")
+class MultipleChoiceTask(Task):
+    name = "multiple-choice"
+    metrics = ("mc_accuracy", "mc_accuracy_norm")
+    primary = "mc_accuracy_norm"  # what lm-evaluation-harness reports for Hellaswag
+
+    def __init__(self, items: list[dict[str, Any]]):
+        for index, item in enumerate(items):
+            if not {"ctx", "endings", "label"} <= set(item) or not 0 <= item["label"] < len(item["endings"]):
+                raise SpecError(f"items[{index}]", item, "{'ctx': str, 'endings': [str, ...], 'label': index of the right ending}")
+        self.items = items
+
+    @classmethod
+    def shipped(cls) -> MultipleChoiceTask:
+        """12 everyday-sense items in Hellaswag's format, written for honed."""
+        text = resources.files("honed.tasks").joinpath("data/multiple_choice.jsonl").read_text()
+        return cls([json.loads(line) for line in text.splitlines() if line.strip()])
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+        items = self.items[:limit]
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            yield chunk, [item["label"] for item in chunk]
+
+    def predict(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
+        tokenizer = getattr(handle, "tokenizer", None)
+        if tokenizer is None:
+            raise SpecError("model", handle.name, "a causal language model with a tokenizer (kind 'transformers')")
+        with handle.inference_context():
+            return [[continuation_loglikelihood(handle, tokenizer, item["ctx"], " " + ending) for ending in item["endings"]]
+                    for item in items]
+
+    def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
+        predictions, labels = [], []
+        for items, gold in self.batches(batch_size, limit):
+            predictions += self.predict(handle, items)
+            labels += gold
+        return predictions, labels
+
+    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
+        return {"mc_accuracy_norm": {"choices": [item["endings"] for item in self.items[:limit]]}}
+
+
+def continuation_loglikelihood(handle: ModelHandle, tokenizer: Any, context: str, continuation: str) -> float:
+    """Sum of log p(continuation token | everything before it), tokenising context and
+    continuation separately as lm-evaluation-harness does."""
+    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    continuation_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([context_ids + continuation_ids], device=handle.device)
+    logits = handle.module(input_ids=ids).logits[0].float()
+    log_probs = torch.log_softmax(logits[len(context_ids) - 1:-1], dim=-1)
+    return log_probs.gather(1, torch.tensor(continuation_ids, device=handle.device)[:, None]).sum().item()
