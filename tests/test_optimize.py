@@ -153,3 +153,16 @@ def test_onnxruntime_int8_is_smaller_and_close(bases):
     assert cosine >= 0.95
     with pytest.raises(RecipeError, match="onnxruntime conflicts with torchao-int8-dynamic"):
         optimize(base, ["torchao-int8-dynamic", "onnxruntime"], "cpu", inputs)
+
+
+def test_an_exported_model_is_deleted_with_its_handle(bases):
+    import gc
+    from pathlib import Path
+
+    base, inputs = bases["cnn"]
+    exported = optimize(base, ["onnxruntime"], "cpu", inputs)
+    directory = Path(exported.ref.source).parent
+    assert directory.is_dir()
+    del exported
+    gc.collect()
+    assert not directory.exists()

@@ -55,9 +55,11 @@ class ExportedOnnxHandle(OnnxHandle):
     """An ONNX export of a torch handle. Inputs come from the torch handle's own generator (real
     tokenized text for language models), whose weights were moved to the meta device."""
 
-    def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, names: list[str]):
+    def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, names: list[str],
+                 files: tempfile.TemporaryDirectory):
         super().__init__(ref, device, session)
         self.source, self.names = source, names
+        self._files = files  # the exported model lives as long as this handle, then is deleted
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         _, tensors, _ = _split(self.source.example_inputs(batch_size, inputs, seed))
@@ -77,7 +79,8 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
     batch, sequence = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
     # Integer inputs of rank 2 are token ids/masks: their second dimension is the sequence.
     shapes = tuple({0: batch, 1: sequence} if t.ndim == 2 and not t.is_floating_point() else {0: batch} for t in tensors)
-    directory = Path(tempfile.mkdtemp(prefix="honed-onnx-"))
+    files = tempfile.TemporaryDirectory(prefix="honed-onnx-")
+    directory = Path(files.name)
     path = directory / "model.onnx"
     torch.onnx.export(_Exported(handle, names, constants).eval(), tuple(tensors), str(path), dynamo=True,
                       input_names=names, output_names=["output"], dynamic_shapes=(shapes,), opset_version=params.opset)
@@ -93,4 +96,4 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="onnx", source=str(path), name=handle.name)
-    return ExportedOnnxHandle(ref, "cpu", session, handle, names)
+    return ExportedOnnxHandle(ref, "cpu", session, handle, names, files)
