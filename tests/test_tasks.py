@@ -109,3 +109,58 @@ def test_multiple_choice_scores_by_continuation_loglikelihood(tiny_llama_dir):
     assert result.values["mc_accuracy_norm"] == pytest.approx(norm)
     with pytest.raises(SpecError, match="items\\[0\\]"):
         MultipleChoiceTask([{"ctx": "x", "endings": ["a"], "label": 3}])
+
+
+@pytest.fixture(scope="module")
+def trained_segnet():
+    from honed.tasks import SegmentationTask
+
+    torch.manual_seed(0)
+    handle = load_model(ModelRef(kind="factory", source="honed.zoo:segnet"), seed=0)
+    train = SegmentationTask.shapes(count=256, seed=1)
+    model = handle.module.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(8):
+        for images, masks in train.batches(32):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(model(images), masks).backward()
+            optimiser.step()
+    model.eval()
+    return handle, SegmentationTask.shapes(count=64, seed=2)
+
+
+def test_segmentation_metrics_and_optimisations(trained_segnet):
+    handle, test = trained_segnet
+    result = evaluate_quality(test, handle, batch_size=16)
+    with torch.inference_mode():
+        predicted = handle.module(test.images).argmax(1)
+    assert result.values["pixel_accuracy"] == pytest.approx((predicted == test.masks).float().mean().item())
+    assert result.values["miou"] > 0.7, result.values
+    inputs = InputSpec(shape=(3, 32, 32))
+    for recipe in (["bf16"], ["onnxruntime"]):
+        kept = evaluate_quality(test, optimize(handle, recipe, "cpu", inputs)).values["miou"]
+        assert kept >= result.values["miou"] - 0.02, (recipe, kept)
+    crushed = optimize(handle, [{"algorithm": "structured-prune", "params": {"ratio": 0.75}}], "cpu", inputs)
+    assert evaluate_quality(test, crushed).values["miou"] < result.values["miou"] - 0.05
+
+
+def test_segformer_from_a_config_runs_through_the_task(tmp_path):
+    from transformers import SegformerConfig, SegformerForSemanticSegmentation
+
+    from honed.tasks import SegmentationTask
+
+    torch.manual_seed(0)
+    config = SegformerConfig(num_labels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
+                             num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2],
+                             decoder_hidden_size=32)
+    SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
+    handle = load_model(ModelRef(kind="transformers", source=str(tmp_path),
+                                 options={"auto_class": "AutoModelForSemanticSegmentation"}))
+    task = SegmentationTask.shapes(count=8, seed=3)
+    logits = task.predict(handle, task.images[:2])
+    assert logits.shape == (2, 3, 32, 32)  # SegFormer predicts at 1/4 resolution; the task upsamples
+    values = evaluate_quality(task, handle).values
+    predicted = task.predict(handle, task.images).argmax(1)
+    assert values["pixel_accuracy"] == pytest.approx((predicted == task.masks).float().mean().item())
+    assert 0 <= values["miou"] <= 1
+    assert agreement(task, handle, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))["output_cosine"] > 0.99

@@ -67,3 +67,15 @@ def cnn(classes: int = 10, width: int = 16, in_channels: int = 3) -> torch.nn.Se
         *block(2 * width, 4 * width), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
         torch.nn.Linear(4 * width, 4 * width), torch.nn.ReLU(), torch.nn.Linear(4 * width, classes),
     )
+
+
+def segnet(classes: int = 3, width: int = 16) -> torch.nn.Sequential:
+    """A small encoder-decoder for semantic segmentation: logits at the input's resolution."""
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(3, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(width, 2 * width, 3, padding=1, stride=2), torch.nn.ReLU(),
+        torch.nn.Conv2d(2 * width, 2 * width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+        torch.nn.Conv2d(2 * width, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(width, classes, 1),
+    )

@@ -57,8 +57,18 @@ class TransformersHandle(TorchBackedHandle):
             tokenizer = None  # vision/audio models, or a bare config: model scope still works
         return cls(ref, device, module, tokenizer)
 
+    @property
+    def main_input(self) -> str:
+        """What the model reads: input_ids (text), pixel_values (vision), input_features (audio)."""
+        return getattr(self.module, "main_input_name", "input_ids")
+
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(seed)
+        if self.main_input != "input_ids":
+            if inputs.shape is None:
+                raise SpecError("inputs.shape", None, f"the per-item shape of {self.main_input}, e.g. [3, 224, 224]")
+            values = torch.randn((batch_size, *inputs.shape), generator=generator).to(self.float_dtype)
+            return {self.main_input: values.to(self.device)}
         vocab = int(getattr(self.module.config, "vocab_size", 1000))
         ids = torch.randint(0, vocab, (batch_size, inputs.seq_len), generator=generator)
         return {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
@@ -68,7 +78,9 @@ class TransformersHandle(TorchBackedHandle):
             raise SpecError("protocol.scope", "pipeline", "'model' (this model has no tokenizer for raw text)")
         return synthetic_sentences(batch_size, inputs.seq_len, seed)
 
-    def run(self, batch: dict[str, torch.Tensor]) -> Any:
+    def run(self, batch: dict[str, torch.Tensor] | torch.Tensor) -> Any:
+        if isinstance(batch, torch.Tensor):  # a task's images or features, for the model's main input
+            batch = {self.main_input: batch}
         return self.module(**batch)
 
     def run_pipeline(self, raw: list[str]) -> Any:

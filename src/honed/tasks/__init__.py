@@ -4,5 +4,6 @@ from honed.tasks.base import TASKS, QualityResult, Task, agreement, as_tensor, e
 from honed.tasks.classification import ImageClassificationTask
 from honed.tasks.choice import MultipleChoiceTask
 from honed.tasks.embedding import TextEmbeddingTask
+from honed.tasks.segmentation import SegmentationTask
 
-__all__ = ["TASKS", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "Task", "agreement", "as_tensor", "evaluate_quality"]
+__all__ = ["TASKS", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "SegmentationTask", "Task", "agreement", "as_tensor", "evaluate_quality"]

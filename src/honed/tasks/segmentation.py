@@ -1,0 +1,61 @@
+"""Semantic segmentation: mIoU and pixel accuracy over labelled images.
+
+``SegmentationTask.shapes()`` generates a labelled set (background, rectangles, discs, each
+with its own colour plus noise), so a model can be trained and judged with no download.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from honed.models.handle import ModelHandle
+from honed.tasks.base import TASKS, Task, as_tensor
+
+
+@TASKS.register("semantic-segmentation")
+class SegmentationTask(Task):
+    name = "semantic-segmentation"
+    metrics = ("miou", "pixel_accuracy")
+    primary = "miou"
+
+    def __init__(self, images: torch.Tensor, masks: torch.Tensor, num_classes: int, ignore_index: int = 255):
+        if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
+            raise ValueError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
+        self.images, self.masks, self.num_classes, self.ignore_index = images, masks, num_classes, ignore_index
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        end = len(self.masks) if limit is None else min(limit, len(self.masks))
+        for start in range(0, end, batch_size):
+            stop = min(start + batch_size, end)
+            yield self.images[start:stop], self.masks[start:stop]
+
+    def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
+        logits = super().predict(handle, inputs)
+        if logits.shape[-2:] != self.masks.shape[-2:]:
+            # Models such as SegFormer predict at a lower resolution: upsample as their post-processing does.
+            logits = torch.nn.functional.interpolate(logits, size=self.masks.shape[-2:], mode="bilinear", align_corners=False)
+        return logits
+
+    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
+        options = {"num_classes": self.num_classes, "ignore_index": self.ignore_index}
+        return {"miou": options, "pixel_accuracy": options}
+
+    @classmethod
+    def shapes(cls, count: int = 64, size: int = 32, seed: int = 0) -> SegmentationTask:
+        """Images with a background (class 0), a rectangle (class 1) and a disc (class 2)."""
+        generator = torch.Generator().manual_seed(seed)
+        colours = torch.tensor([[0.2, 0.3, 0.2], [0.9, 0.3, 0.2], [0.2, 0.4, 0.9]])
+        masks = torch.zeros(count, size, size, dtype=torch.long)
+        rows, cols = torch.meshgrid(torch.arange(size), torch.arange(size), indexing="ij")
+        for i in range(count):
+            top, left = torch.randint(0, size // 2, (2,), generator=generator).tolist()
+            height, width = torch.randint(size // 5, size // 2, (2,), generator=generator).tolist()
+            masks[i, top:top + height, left:left + width] = 1
+            cy, cx = torch.randint(size // 4, 3 * size // 4, (2,), generator=generator).tolist()
+            radius = int(torch.randint(size // 8, size // 4, (1,), generator=generator))
+            masks[i][(rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2] = 2
+        images = colours[masks].permute(0, 3, 1, 2) + 0.15 * torch.randn(count, 3, size, size, generator=generator)
+        return cls(images.float(), masks, num_classes=3)
