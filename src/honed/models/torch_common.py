@@ -43,6 +43,18 @@ def to_device(value: Any, device: str) -> Any:
     return value
 
 
+def main_output(output: Any) -> torch.Tensor:
+    """A model call's main tensor: logits when there are any, else the first tensor of a dict
+    (transformers outputs, sentence-transformers features), else the first element."""
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "logits"):
+        return output.logits
+    if isinstance(output, dict):
+        return next(v for v in output.values() if isinstance(v, torch.Tensor))
+    return output[0]
+
+
 def to_host(value: Any) -> Any:
     """Post-processing common to every pipeline: results back on the host."""
     if isinstance(value, torch.Tensor):

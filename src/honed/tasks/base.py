@@ -16,6 +16,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from honed.models.handle import ModelHandle
+from honed.models.torch_common import main_output
 from honed.registry import Registry
 from honed.tasks.metrics import get_metric
 
@@ -52,15 +53,16 @@ class Task(ABC):
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
         return {}
 
+    def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> torch.Tensor:
+        """The model's outputs over the task's inputs, in order."""
+        return torch.cat([self.predict(handle, _on_device(inputs, handle)) for inputs, _ in self.batches(batch_size, limit)])
+
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         """All predictions and references over the data (tasks whose references are model
         outputs too, like retrieval, override this)."""
-        outputs, references = [], []
-        for inputs, refs in self.batches(batch_size, limit):
-            outputs.append(self.predict(handle, _on_device(inputs, handle)))
-            references.append(refs)
+        references = [refs for _, refs in self.batches(batch_size, limit)]
         labels = torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
-        return torch.cat(outputs), labels
+        return self.outputs(handle, batch_size, limit), labels
 
 
 def as_tensor(output: Any) -> torch.Tensor:
@@ -69,13 +71,7 @@ def as_tensor(output: Any) -> torch.Tensor:
         output = output[0]
     if isinstance(output, np.ndarray):
         output = torch.from_numpy(output)
-    if hasattr(output, "logits"):
-        output = output.logits
-    elif isinstance(output, dict):
-        output = next(v for v in output.values() if isinstance(v, torch.Tensor))
-    elif isinstance(output, (tuple, list)):
-        output = output[0]
-    return output.detach().float().cpu()
+    return main_output(output).detach().float().cpu()
 
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
@@ -88,11 +84,8 @@ def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limi
 def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
               limit: int | None = None) -> dict[str, float]:
     """How closely ``candidate`` reproduces ``base`` on the task's inputs (no labels needed)."""
-    a, b = [], []
-    for inputs, _ in task.batches(batch_size, limit):
-        a.append(task.predict(base, _on_device(inputs, base)))
-        b.append(task.predict(candidate, _on_device(inputs, candidate)))
-    base_out, candidate_out = torch.cat(a), torch.cat(b)
+    base_out = task.outputs(base, batch_size, limit)
+    candidate_out = task.outputs(candidate, batch_size, limit)
     return {name: get_metric(name)(candidate_out, base_out) for name in ("top1_agreement", "logits_kl", "output_cosine")}
 
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
+from honed.models.torch_common import main_output
 from honed.optimize.algorithm import Context, Params, register_algorithm
 
 
@@ -43,14 +44,6 @@ class StructuredParams(Params):
 _FFN_EXPANSION = re.compile(r"(intermediate\.dense|mlp\.(gate_proj|up_proj|fc1|c_fc)|ffn\.lin1|fc1)$")
 
 
-def _as_tensor(output: Any) -> torch.Tensor:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, dict):
-        return next(v for v in output.values() if isinstance(v, torch.Tensor))
-    return output[0]
-
-
 @register_algorithm("structured-prune", "prune",
                     "remove the lowest-magnitude FFN neurons (transformers) or hidden channels (other nets); tensors shrink",
                     StructuredParams, requires=("torch_pruning",), typical_min_cosine=0.85)  # MiniLM: 0.873 at 10 %, no fine-tuning
@@ -68,7 +61,7 @@ def structured_prune(handle, params: StructuredParams, context: Context):
     pruner = tp.pruner.MagnitudePruner(
         module, example_inputs=example, importance=tp.importance.MagnitudeImportance(p=1),
         pruning_ratio=params.ratio, ignored_layers=ignored, round_to=params.round_to,
-        forward_fn=lambda model, inputs: _as_tensor(handle.run(inputs)),
+        forward_fn=lambda model, inputs: main_output(handle.run(inputs)),
     )
     pruner.step()
     return handle

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from honed.errors import SpecError
 from honed.models.onnx_model import OnnxHandle
+from honed.models.torch_common import main_output
 from honed.optimize.algorithm import Context, Params, register_algorithm
 from honed.protocol import InputSpec, ModelRef
 
@@ -36,12 +37,7 @@ class _Exported(torch.nn.Module):
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         batch: Any = tensors[0] if self.names == ["input"] else {**dict(zip(self.names, tensors)), **self.constants}
-        output = self.handle.run(batch)
-        if isinstance(output, dict):
-            output = next(v for v in output.values() if isinstance(v, torch.Tensor))
-        elif not isinstance(output, torch.Tensor):
-            output = getattr(output, "logits", None) if hasattr(output, "logits") else output[0]
-        return output
+        return main_output(self.handle.run(batch))
 
 
 def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
