@@ -44,3 +44,11 @@ def test_importing_honed_stays_cheap():
     code = "import sys, honed; honed.Protocol; print('torch' in sys.modules, 'scipy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_registry_imports_its_builtins_on_first_lookup():
+    # In a fresh process, nothing has imported the algorithm or metric modules yet.
+    code = ("from honed.optimize.algorithm import ALGORITHMS\nfrom honed.tasks.metrics.registry import METRICS\n"
+            "print('svd-lowrank' in ALGORITHMS.names(), 'wer' in METRICS)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["True", "True"]

@@ -61,7 +61,15 @@ class Algorithm:
         return None
 
 
-ALGORITHMS: Registry[Algorithm] = Registry("algorithm", entry_point_group="honed.algorithms")
+ALGORITHMS: Registry[Algorithm] = Registry(
+    "algorithm", entry_point_group="honed.algorithms",
+    builtins=tuple(f"honed.optimize.algorithms.{family}"
+                   for family in ("prune", "factorize", "precision", "quantize", "compile", "runtime")),
+)
+
+
+def list_algorithms() -> list[Algorithm]:
+    return ALGORITHMS.values()
 
 
 def register_algorithm(name: str, family: str, summary: str, params: type[Params] = Params, **options: Any):

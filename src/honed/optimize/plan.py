@@ -14,7 +14,6 @@ class RecipeError(HonedError):
 
 def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Params]]:
     """Validated (algorithm, params) pairs in canonical order; raises before any model is touched."""
-    _load_builtin_algorithms()
     steps: list[tuple[Algorithm, Params]] = []
     for index, step in enumerate(recipe.steps):
         try:
@@ -43,11 +42,4 @@ def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Par
 
 def available(target: str) -> list[Algorithm]:
     """Algorithms that can run on ``target`` with the packages installed here."""
-    _load_builtin_algorithms()
-    return [ALGORITHMS.get(n) for n in ALGORITHMS.names() if ALGORITHMS.get(n).unavailable_reason(target) is None]
-
-
-def _load_builtin_algorithms() -> None:
-    # Each module registers its algorithms on import; imported late to keep `import honed` cheap.
-    from honed.optimize.algorithms import compile as _compile  # noqa: F401
-    from honed.optimize.algorithms import factorize, precision, prune, quantize, runtime  # noqa: F401
+    return [a for a in ALGORITHMS.values() if a.unavailable_reason(target) is None]

@@ -33,7 +33,11 @@ class Metric:
         return -change if self.better == "higher" else change
 
 
-METRICS: Registry[Metric] = Registry("metric", entry_point_group="honed.metrics")
+METRICS: Registry[Metric] = Registry(
+    "metric", entry_point_group="honed.metrics",
+    builtins=tuple(f"honed.tasks.metrics.{module}" for module in
+                   ("agreement", "choice", "classification", "depth", "retrieval", "segmentation", "text")),
+)
 
 
 def register_metric(name: str, better: Literal["higher", "lower"], unit: str, summary: str, reference: str):
