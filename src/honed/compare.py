@@ -41,6 +41,17 @@ class MetricVerdict(BaseModel):
         return self.verdict != NO_DIFFERENCE
 
 
+class QualityChange(BaseModel):
+    """A quality metric before and after, on the same items: the difference is exact, not sampled."""
+
+    model_config = ConfigDict(frozen=True)
+    metric: str
+    better: Literal["lower", "higher"]
+    a: float
+    b: float
+    verdict: Literal["better", "worse", "unchanged"]
+
+
 class Comparison(BaseModel):
     model_config = ConfigDict(frozen=True)
     run_a: str
@@ -50,13 +61,18 @@ class Comparison(BaseModel):
     verdicts: list[MetricVerdict]
     environment_differences: dict[str, tuple[object, object]]
     warnings: list[str]
+    quality: list[QualityChange] = []
 
     def verdict(self, metric: str, batch_size: int) -> MetricVerdict:
         return next(v for v in self.verdicts if v.metric == metric and v.batch_size == batch_size)
 
     @property
     def regressions(self) -> list[MetricVerdict]:
-        return [v for v in self.verdicts if v.verdict in ("slower", "larger", "worse")]
+        return [v for v in self.verdicts if v.verdict in ("slower", "larger")]
+
+    @property
+    def quality_regressions(self) -> list[QualityChange]:
+        return [q for q in self.quality if q.verdict == "worse"]
 
 
 def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool = False) -> Comparison:
@@ -91,8 +107,28 @@ def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool =
     missing = sorted(set(a.protocol.batch_sizes) ^ set(b.protocol.batch_sizes))
     if missing:
         warnings.append(f"batch sizes measured in only one run: {missing}")
+    quality, quality_warnings = _quality_changes(a, b)
     return Comparison(run_a=a.id, run_b=b.id, min_effect=min_effect, confidence=confidence, verdicts=verdicts,
-                      environment_differences=differences, warnings=warnings)
+                      environment_differences=differences, warnings=warnings + quality_warnings, quality=quality)
+
+
+def _quality_changes(a: RunRecord, b: RunRecord) -> tuple[list[QualityChange], list[str]]:
+    qa, qb = a.quality, b.quality
+    if qa is None and qb is None:
+        return [], []
+    if not (qa and qb and qa.status == "ok" and qb.status == "ok"):
+        return [], ["quality: scored successfully in only one run (or neither); not compared"]
+    if a.task_spec != b.task_spec:
+        return [], [f"quality: the runs used different tasks ({a.task_spec} vs {b.task_spec}); not compared"]
+    changes = []
+    for metric, va in qa.values.items():
+        if metric not in qb.values:
+            continue
+        vb, better = qb.values[metric], qa.better.get(metric, "higher")
+        improved = vb > va if better == "higher" else vb < va
+        verdict = "unchanged" if vb == va else ("better" if improved else "worse")
+        changes.append(QualityChange(metric=metric, better=better, a=va, b=vb, verdict=verdict))
+    return changes, []
 
 
 def _samples_ms(record: RunRecord, batch_size: int) -> list[np.ndarray]:

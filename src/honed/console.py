@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 
 from honed.compare import NO_DIFFERENCE, Comparison
-from honed.record import RunRecord
+from honed.record import QualityResult, RunRecord
 
 
 def _mib(value: int | None) -> str:
@@ -57,7 +57,25 @@ def run_tables(record: RunRecord) -> list[Table]:
             f"{r.cost_per_million_usd:.4g}" if r.cost_per_million_usd is not None else "-",
             f"{r.efficiency.roofline_efficiency:.1%}" if r.efficiency else "-",
         )
-    return [latency, resources]
+    return [latency, resources] + ([quality_table(record.quality)] if record.quality else [])
+
+
+def quality_table(quality: QualityResult) -> Table:
+    title = f"quality on {quality.task}"
+    if quality.status != "ok":
+        table = Table(title=f"{title}: [red]{quality.status}[/]", title_justify="left")
+        table.add_column("error")
+        table.add_row((quality.error or "").strip().splitlines()[-1][:200] if quality.error else "no reason given")
+        return table
+    table = Table(title=f"{title} ({quality.items} items, {quality.seconds or 0:.1f} s)", title_justify="left")
+    for column in ("metric", "value", "better"):
+        table.add_column(column, justify="right")
+    for name, value in quality.values.items():
+        label = f"{name} (primary)" if name == quality.primary else name
+        table.add_row(label, f"{value:.4g}", quality.better.get(name, "?"))
+    for name, value in quality.agreement.items():
+        table.add_row(f"{name} vs base", f"{value:.4g}", "")
+    return table
 
 
 def run_details(record: RunRecord) -> Iterable[str]:
@@ -111,4 +129,61 @@ def comparison_table(comparison: Comparison) -> Table:
         verdict = "not significant" if v.verdict == NO_DIFFERENCE else v.verdict
         table.add_row(str(v.batch_size), label, f"{v.a / scale:,.4g}", f"{v.b / scale:,.4g}",
                       f"{v.change:+.1%} [{v.ci.low:+.1%}, {v.ci.high:+.1%}]", f"[{colour}]{verdict}[/]")
+    quality_colours = {"better": "green", "worse": "red", "unchanged": "white"}
+    for q in comparison.quality:
+        table.add_row("quality", f"{q.metric} ({q.better} is better)", f"{q.a:.4g}", f"{q.b:.4g}",
+                      f"{q.b - q.a:+.4g} (same items)", f"[{quality_colours[q.verdict]}]{q.verdict}[/]")
     return table
+
+
+def tune_trial_line(trial, points) -> str:
+    """One line per finished trial while a tune runs."""
+    mark = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
+    cached = " [dim](cached)[/]" if trial.cached else f" [dim]({trial.seconds:.0f} s)[/]"
+    best = ", ".join(f"b{p.batch_size}: {p.objective:.4g}" for p in points)
+    quality = ""
+    if trial.quality and trial.quality.status == "ok" and trial.quality.primary:
+        quality = f" {trial.quality.primary} {trial.quality.primary_value:.4g}"
+    detail = f" {trial.reason}" if trial.reason else ""
+    return f"{mark} {trial.label}:{quality} {best}{detail}{cached}"
+
+
+def tune_table(result) -> Table:
+    """One row per trial: its best point (★ recommended, ◆ on the Pareto front); reasons below."""
+    from honed.tune import OBJECTIVES
+
+    what, better, unit = OBJECTIVES[result.settings.objective]
+    table = Table(title=f"tune {result.id[:12]}: {what} in {unit}, {better} is better", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("recipe", "status", "quality", "drop", f"best {result.settings.objective}", "vs base"):
+        table.add_column(column, justify="left" if column == "recipe" else "right", overflow="fold")
+    base = {p.batch_size: p.objective for p in result.points if result.baseline and p.trial == result.baseline.key}
+    front = {(p.trial, p.batch_size) for p in result.pareto}
+    recommended = (result.recommended.trial, result.recommended.batch_size) if result.recommended else None
+    pick = min if better == "lower" else max
+    for trial in [t for t in [result.baseline, *result.trials] if t is not None]:
+        points = [p for p in result.points if p.trial == trial.key]
+        best, ratio = "-", "-"
+        if points:
+            point = pick(points, key=lambda p: p.objective)
+            key = (point.trial, point.batch_size)
+            mark = " ★" if key == recommended else (" ◆" if key in front else "")
+            best = f"{point.objective:.4g} @b{point.batch_size}{mark}"
+            if point.batch_size in base and point.objective > 0:
+                reference = base[point.batch_size]
+                ratio = f"{(reference / point.objective if better == 'lower' else point.objective / reference):.2f}x"
+        quality = trial.quality.primary_value if trial.quality and trial.quality.status == "ok" else None
+        status = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
+        table.add_row(trial.label + (" [dim](cached)[/]" if trial.cached else ""), status,
+                      f"{quality:.4g}" if quality is not None else "-",
+                      f"{trial.quality_drop:+.1%}" if trial.quality_drop is not None else "-", best, ratio)
+    return table
+
+
+def tune_summary(result) -> Iterable[str]:
+    for trial in result.trials:
+        if trial.reason:
+            yield f"{trial.label}: {trial.status}: {trial.reason.strip().splitlines()[-1][:200]}"
+    yield f"stopped: {result.stop_reason}"
+    yield ("[green]satisfied[/]: " if result.satisfied else "[red]not satisfied[/]: ") + result.summary
+    yield "★ recommended, ◆ on the Pareto front (quality vs objective)"

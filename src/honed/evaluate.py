@@ -11,16 +11,17 @@ from typing import Any
 
 from honed import fingerprint as fingerprints
 from honed.errors import Interrupted
-from honed.measure.executor import run_job
+from honed.measure.executor import run_job, run_quality_job
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
 from honed.models.registry import check_ref
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
-from honed.record import Measurement, RunRecord
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.record import Measurement, QualityResult, RunRecord
 from honed.store import Store
 from honed.target import measure_peaks, peaks_key, resolve_device
 
-ProgressCallback = Callable[[int, int, Measurement], None]
+# Called after each worker with (done, total, what it produced).
+ProgressCallback = Callable[[int, int, "Measurement | QualityResult"], None]
 
 
 def evaluate(
@@ -32,6 +33,7 @@ def evaluate(
     store: Store | None = None,
     on_progress: ProgressCallback | None = None,
     recipe: Any = None,
+    task: TaskSpec | None = None,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module).
 
@@ -39,6 +41,8 @@ def evaluate(
     times out becomes a failed Measurement and the sweep goes on. The record is added to
     ``store`` when one is given. ``recipe`` (a Recipe or a list of algorithm names/steps) is
     applied to the model in each worker; a handle returned by ``optimize`` carries its own.
+    With ``task``, one more worker scores the model's quality on the task's data (and, with a
+    recipe, its agreement with the base model): ``record.quality``.
     """
     protocol = protocol or Protocol()
     inputs = inputs or InputSpec()
@@ -46,6 +50,8 @@ def evaluate(
     notes: list[str] = []
     if isinstance(model, ModelRef):
         check_ref(model)
+    if task is not None:
+        _check_task(task)
     device = resolve_device(target)
     steps = _recipe_steps(recipe, device)
     host = fingerprints.collect()
@@ -65,16 +71,22 @@ def evaluate(
             for batch_size in protocol.batch_sizes
         ]
         measurements: list[Measurement] = []
+        quality = None
+        total = len(jobs) + (task is not None)
         interrupted = False
         try:
             for done, job in enumerate(jobs, start=1):
                 measurement = run_job(job, workdir)
                 measurements.append(measurement)
                 if on_progress:
-                    on_progress(done, len(jobs), measurement)
+                    on_progress(done, total, measurement)
+            if task is not None:
+                quality = run_quality_job(_quality_job(ref, recipe_steps, task, protocol, inputs, device, workdir), workdir)
+                if on_progress:
+                    on_progress(total, total, quality)
         except KeyboardInterrupt:
             interrupted = True
-            notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
+            notes.append(f"interrupted by the user after {len(measurements)} of {total} workers")
 
     ok = [m for m in measurements if m.status == "ok"]
     stats = next((m.model_stats for m in ok if m.model_stats), None)
@@ -83,10 +95,13 @@ def evaluate(
         id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc),
         name=name,
-        status="ok" if len(ok) == len(jobs) else ("failed" if not ok else "partial"),
+        status=_status(len(ok), len(jobs), quality),
         model=ref,
         model_stats=stats,
         recipe=recipe_steps,
+        task=task.name if task else "performance",
+        task_spec=task,
+        quality=quality,
         inputs=inputs,
         protocol=protocol,
         target=target,
@@ -104,6 +119,47 @@ def evaluate(
         where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
         raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
     return record
+
+
+def assess_quality(
+    model: Any,
+    task: TaskSpec,
+    recipe: Any = None,
+    target: TargetSpec | None = None,
+    protocol: Protocol | None = None,
+    inputs: InputSpec | None = None,
+) -> QualityResult:
+    """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
+    ``task.limit``) before spending time on performance."""
+    protocol = protocol or Protocol()
+    _check_task(task)
+    device = resolve_device(target or TargetSpec())
+    steps = _recipe_steps(recipe, device)
+    with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
+        workdir = Path(tmp)
+        ref, handle_steps = _model_ref(model, workdir, [])
+        steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
+        return run_quality_job(_quality_job(ref, steps, task, protocol, inputs or InputSpec(), device, workdir), workdir)
+
+
+def _quality_job(ref: ModelRef, steps: list[dict[str, Any]], task: TaskSpec, protocol: Protocol, inputs: InputSpec,
+                 device: str, workdir: Path) -> Job:
+    return Job(mode="quality", task=task, model=ref, inputs=inputs, protocol=protocol, device=device,
+               batch_size=task.batch_size, repetition=0, collect_model_stats=False,
+               result_path=str(workdir / "result-quality.json"), recipe=steps)
+
+
+def _check_task(task: TaskSpec) -> None:
+    """An unknown task name fails here, with suggestions, before any worker starts."""
+    from honed.tasks import TASKS
+
+    TASKS.get(task.name)
+
+
+def _status(ok: int, jobs: int, quality: QualityResult | None) -> str:
+    if ok == 0:
+        return "failed"
+    return "ok" if ok == jobs and (quality is None or quality.status == "ok") else "partial"
 
 
 def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, list[dict[str, Any]]]:

@@ -103,3 +103,16 @@ class TargetSpec(_Frozen):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of this machine")
     measure_peaks: bool = True
+
+
+class TaskSpec(_Frozen):
+    """The task whose quality is measured beside performance (see ``honed.tasks``).
+
+    ``name`` is a registered task; ``options`` go to its ``default(**options)`` constructor,
+    which builds the task on its shipped or generated data.
+    """
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
+    batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")

@@ -13,7 +13,7 @@ from honed.measure.energy import EnergyReading
 from honed.measure.peaks import Peaks
 from honed.measure.stats import LatencySummary
 from honed.models.handle import ModelStats
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 
 SCHEMA = "honed.run"
 SCHEMA_VERSION = 1
@@ -89,6 +89,24 @@ class BatchResult(_Record):
     efficiency: Efficiency | None = None
 
 
+class QualityResult(_Record):
+    """A model's quality on a task's data; with a recipe, also its agreement with the base model."""
+
+    task: str
+    status: Literal["ok", "crashed", "timeout", "error"] = "ok"
+    error: str | None = None
+    items: int = 0
+    primary: str | None = None
+    values: dict[str, float] = Field(default_factory=dict)
+    better: dict[str, Literal["higher", "lower"]] = Field(default_factory=dict)
+    agreement: dict[str, float] = Field(default_factory=dict, description="optimised vs base outputs on the same inputs")
+    seconds: float | None = None
+
+    @property
+    def primary_value(self) -> float | None:
+        return self.values.get(self.primary) if self.primary else None
+
+
 class RunRecord(_Record):
     schema_version: int = SCHEMA_VERSION
     id: str
@@ -99,6 +117,8 @@ class RunRecord(_Record):
     model_stats: ModelStats | None = None
     recipe: list[dict[str, Any]] = Field(default_factory=list)
     task: str = "performance"
+    task_spec: TaskSpec | None = None
+    quality: QualityResult | None = None
     inputs: InputSpec
     protocol: Protocol
     target: TargetSpec

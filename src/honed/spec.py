@@ -13,6 +13,12 @@
     price_per_hour = 0.40
     [[recipe]]                          # optional: optimisations applied before measuring
     algorithm = "torchao-int8-dynamic"
+    [task]                              # optional: quality on a registered task's data
+    name = "text-embedding"
+    options = { k = 1 }
+    [tune]                              # optional: settings for `honed tune` (see TuneSettings)
+    objective = "p50_ms"
+    guardrail = { max_drop = 0.05 }
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from honed.errors import SpecError
 from honed.optimize.recipe import Step
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.tune.settings import TuneSettings
 from honed.validation import build
 
 SPEC_VERSION = 1
@@ -39,6 +46,8 @@ class EvaluationSpec(BaseModel):
     protocol: Protocol = Field(default_factory=Protocol)
     target: TargetSpec = Field(default_factory=TargetSpec)
     recipe: tuple[Step, ...] = ()
+    task: TaskSpec | None = None
+    tune: TuneSettings | None = None
 
 
 def load_spec(path: str | Path) -> EvaluationSpec:
@@ -63,14 +72,15 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     """A spec from a file, from command-line values, or a file with values overriding it."""
     base = load_spec(spec_file).model_dump(exclude_defaults=True) if spec_file else {}
     model = dict(base.get("model", {}))
-    sections = {name: dict(base.get(name, {})) for name in ("inputs", "protocol", "target")}
+    sections = {name: dict(base.get(name, {})) for name in ("inputs", "protocol", "target", "task")}
     given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
     for key, section, field in (
         ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
         ("batch_sizes", sections["protocol"], "batch_sizes"), ("repetitions", sections["protocol"], "repetitions"),
         ("scope", sections["protocol"], "scope"), ("threads", sections["protocol"], "threads"),
         ("device", sections["target"], "device"), ("price_per_hour", sections["target"], "price_per_hour"),
-        ("seq_len", sections["inputs"], "seq_len"),
+        ("seq_len", sections["inputs"], "seq_len"), ("task", sections["task"], "name"),
+        ("task_limit", sections["task"], "limit"),
     ):
         if key in given:
             section[field] = given[key]
@@ -79,6 +89,10 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     if not model.get("source") or not model.get("kind"):
         missing = "--model" if not model.get("source") else "--kind"
         raise SpecError(missing, None, "a spec file or both --model and --kind")
+    if not sections["task"]:
+        del sections["task"]
+    elif "name" not in sections["task"]:
+        raise SpecError("--task", None, "a task name with --task-limit (see `honed tasks`)")
     data = {**base, "model": model, **sections}
     if "name" in given:
         data["name"] = given["name"]
@@ -93,3 +107,18 @@ def parse_shape(text: str) -> tuple[int, ...]:
     except ValueError:
         raise SpecError("--shape", text, "dimensions joined by 'x', e.g. 3x224x224") from None
     return shape
+
+
+def tune_settings(spec: EvaluationSpec, **overrides: object) -> TuneSettings:
+    """The spec's [tune] section with command-line values overriding it."""
+    data = spec.tune.model_dump(exclude_defaults=True) if spec.tune else {}
+    given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
+    guardrail = dict(data.get("guardrail", {}))
+    if "max_drop" in given:
+        guardrail["max_drop"] = given.pop("max_drop")
+    if given.pop("absolute", False):
+        guardrail["relative"] = False
+    data.update(given)
+    if guardrail:
+        data["guardrail"] = guardrail
+    return build(TuneSettings, data, where="tune")

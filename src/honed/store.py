@@ -52,6 +52,28 @@ class PeaksRow(_Base):
     peaks: Mapped[dict[str, Any]] = mapped_column(_JSON)
 
 
+class TrialRow(_Base):
+    """A tune trial's outcome by its cache key, so a re-run or resumed sweep repeats nothing."""
+
+    __tablename__ = "tune_trials"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    sweep_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    trial: Mapped[dict[str, Any]] = mapped_column(_JSON)
+
+
+class SweepRow(_Base):
+    """A tune's latest state: rewritten after every trial, so a killed sweep shows how far it got."""
+
+    __tablename__ = "tune_sweeps"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    model_name: Mapped[str] = mapped_column(String(300))
+    stop_reason: Mapped[str] = mapped_column(String(500))
+    sweep: Mapped[dict[str, Any]] = mapped_column(_JSON)
+
+
 @event.listens_for(RunRow, "before_update")
 def _refuse_update(mapper: Any, connection: Any, target: RunRow) -> None:
     raise ImmutableRecordError(f"run {target.id} is immutable; store a new run instead")
@@ -126,6 +148,38 @@ class Store:
         with Session(self._engine) as session:
             session.merge(PeaksRow(key=key, created_at=datetime.now(timezone.utc), peaks=peaks.model_dump()))
             session.commit()
+
+    def trial(self, key: str) -> dict[str, Any] | None:
+        with Session(self._engine) as session:
+            row = session.get(TrialRow, key)
+            return dict(row.trial) if row else None
+
+    def save_trial(self, key: str, sweep_id: str, trial: dict[str, Any]) -> None:
+        with Session(self._engine) as session:
+            session.merge(TrialRow(key=key, sweep_id=sweep_id, created_at=datetime.now(timezone.utc), trial=trial))
+            session.commit()
+
+    def save_sweep(self, sweep_id: str, name: str | None, model_name: str, stop_reason: str, sweep: dict[str, Any]) -> None:
+        with Session(self._engine) as session:
+            session.merge(SweepRow(id=sweep_id, updated_at=datetime.now(timezone.utc), name=name, model_name=model_name,
+                                   stop_reason=stop_reason[:500], sweep=sweep))
+            session.commit()
+
+    def sweep(self, sweep_id: str) -> dict[str, Any]:
+        """A sweep by id or unique id prefix."""
+        with Session(self._engine) as session:
+            rows = session.scalars(select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all()
+        if not rows:
+            raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed tune --list` shows them")
+        if len(rows) > 1:
+            raise HonedError(f"sweep id prefix {sweep_id!r} is ambiguous; give more characters")
+        return dict(rows[0].sweep)
+
+    def sweeps(self, limit: int = 20) -> list[SweepRow]:
+        with Session(self._engine) as session:
+            rows = session.scalars(select(SweepRow).order_by(SweepRow.updated_at.desc()).limit(limit)).all()
+            session.expunge_all()
+        return list(rows)
 
     def dispose(self) -> None:
         self._engine.dispose()

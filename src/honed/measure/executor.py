@@ -1,4 +1,5 @@
-"""Runs one measurement in a fresh worker process and turns whatever happens into a Measurement.
+"""Runs one job in a fresh worker process and turns whatever happens into a Measurement (or,
+for a quality job, a QualityResult).
 
 A crash, an out-of-memory kill or a timeout is a failed Measurement with the reason, never
 an exception that would lose the rest of a sweep.
@@ -6,15 +7,18 @@ an exception that would lose the rest of a sweep.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from honed.measure.worker import Job
-from honed.record import Measurement
+from honed.record import Measurement, QualityResult
 
 STDERR_TAIL_CHARS = 2000
 
@@ -30,7 +34,33 @@ def worker_env(threads: int | None) -> dict[str, str]:
 
 
 def run_job(job: Job, workdir: Path) -> Measurement:
-    tag = f"b{job.batch_size}-r{job.repetition}"
+    outcome = run_worker(job, workdir, f"b{job.batch_size}-r{job.repetition}")
+    if outcome.payload is not None:
+        return Measurement.model_validate(outcome.payload).model_copy(update={"exit_code": outcome.exit_code})
+    return Measurement(batch_size=job.batch_size, repetition=job.repetition, status=outcome.status,
+                       exit_code=outcome.exit_code, error=outcome.error)
+
+
+def run_quality_job(job: Job, workdir: Path) -> QualityResult:
+    outcome = run_worker(job, workdir, "quality")
+    payload = outcome.payload or {}
+    if payload.get("status") == "ok":
+        return QualityResult.model_validate(payload["quality"])
+    return QualityResult(task=job.task.name if job.task else "?", status=payload.get("status", outcome.status),
+                         error=payload.get("error", outcome.error))
+
+
+@dataclass(frozen=True)
+class WorkerOutcome:
+    """``payload``: the result file the worker wrote, or None when it crashed or timed out."""
+
+    status: Literal["ok", "crashed", "timeout"]
+    payload: dict[str, Any] | None
+    exit_code: int | None = None
+    error: str | None = None
+
+
+def run_worker(job: Job, workdir: Path, tag: str) -> WorkerOutcome:
     job_path = workdir / f"job-{tag}.json"
     stderr_path = workdir / f"stderr-{tag}.txt"
     result_path = Path(job.result_path)
@@ -48,17 +78,11 @@ def run_job(job: Job, workdir: Path) -> Measurement:
             _kill_group(process)
             if not isinstance(interruption, subprocess.TimeoutExpired):
                 raise
-            return Measurement(
-                batch_size=job.batch_size, repetition=job.repetition, status="timeout",
-                error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} and was killed"
-                + _tail(stderr_path),
-            )
+            return WorkerOutcome("timeout", None, error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} "
+                                 "and was killed" + _tail(stderr_path))
     if result_path.is_file():
-        return Measurement.model_validate_json(result_path.read_text()).model_copy(update={"exit_code": exit_code})
-    return Measurement(
-        batch_size=job.batch_size, repetition=job.repetition, status="crashed", exit_code=exit_code,
-        error=describe_exit(exit_code) + _tail(stderr_path),
-    )
+        return WorkerOutcome("ok", json.loads(result_path.read_text()), exit_code)
+    return WorkerOutcome("crashed", None, exit_code, describe_exit(exit_code) + _tail(stderr_path))
 
 
 def describe_exit(code: int) -> str:

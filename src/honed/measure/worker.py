@@ -1,4 +1,5 @@
-"""The worker process: loads the model, times it under the protocol, writes one Measurement.
+"""The worker process: loads the model, times it under the protocol, writes one Measurement
+(or, in quality mode, scores it on a task).
 
 Run as ``python -m honed.measure.worker JOB.json``. The parent never trusts the worker to
 finish: a crash, an OOM kill or a hang leaves no result file, and the parent records that.
@@ -17,15 +18,19 @@ import random  # noqa: E402
 import sys  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, Literal  # noqa: E402
 
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
-from honed.protocol import InputSpec, ModelRef, Protocol  # noqa: E402
+from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec  # noqa: E402
 
 
 class Job(BaseModel):
+    """``mode`` performance: time one batch size; quality: score the model on ``task``."""
+
     model_config = ConfigDict(frozen=True)
+    mode: Literal["performance", "quality"] = "performance"
+    task: TaskSpec | None = None
     model: ModelRef
     inputs: InputSpec
     protocol: Protocol
@@ -64,6 +69,32 @@ def _warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
     return count
 
 
+def _optimized(handle: Any, job: Job) -> Any:
+    # The recipe is replayed on the base model: deterministic, and recorded in the run.
+    from honed.optimize import Recipe, optimize
+
+    return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.inputs)
+
+
+def assess(job: Job) -> dict[str, Any]:
+    """Quality on the task's data; with a recipe, agreement with the base model's outputs too."""
+    from honed.models import load_model
+    from honed.tasks import agreement_of, build_task, evaluate_quality
+
+    started = time.perf_counter()
+    random.seed(job.protocol.seed)
+    task = build_task(job.task)
+    handle = load_model(job.model, job.device, job.protocol.threads, job.protocol.seed)
+    size, limit = job.task.batch_size, job.task.limit
+    base_outputs = task.outputs(handle, size, limit) if job.recipe and task.supports_agreement else None
+    if job.recipe:
+        handle = _optimized(handle, job)
+    result = evaluate_quality(task, handle, size, limit)
+    agreement = agreement_of(base_outputs, task.outputs(handle, size, limit), task.agreement_metrics) if base_outputs is not None else {}
+    quality = result.model_copy(update={"agreement": agreement, "seconds": time.perf_counter() - started})
+    return {"status": "ok", "quality": quality.model_dump(mode="json")}
+
+
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     from honed.measure.energy import meter_for
     from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
@@ -76,10 +107,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     loaded_ns = time.monotonic_ns()
     optimized_ns = None
     if job.recipe:
-        # The recipe is replayed on the base model: deterministic, and recorded in the run.
-        from honed.optimize import Recipe, optimize
-
-        handle = optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.inputs)
+        handle = _optimized(handle, job)
         optimized_ns = time.monotonic_ns()
     rss_after_load = current_rss_bytes()
 
@@ -147,7 +175,7 @@ def main(argv: list[str]) -> int:
     job = Job.model_validate_json(Path(argv[1]).read_text())
     spawned_at_ns = int(argv[2])  # taken by the parent just before spawning this process
     try:
-        result = measure(job, spawned_at_ns)
+        result = assess(job) if job.mode == "quality" else measure(job, spawned_at_ns)
     except Exception as error:
         # A Python-level failure is reported with its message; crashes never reach here.
         from honed.errors import HonedError

@@ -60,6 +60,12 @@ class ModelHandle(ABC):
         """Pre-processing + model + post-processing, from raw input to a host-side result."""
         return self.run(raw)
 
+    def preprocess(self, raw: Any) -> Any:
+        """Raw inputs (e.g. text) to model-scope inputs; what a runtime export reuses."""
+        from honed.errors import SpecError
+
+        raise SpecError("inputs", type(raw).__name__, f"model-scope inputs: {self.kind} models have no pre-processing")
+
     def synchronize(self) -> None:
         """Wait for queued device work; a no-op on CPU."""
 

@@ -48,6 +48,9 @@ class SentenceTransformerHandle(TorchBackedHandle):
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
         return self._sentences(batch_size, inputs, seed)
 
+    def preprocess(self, raw: list[str]) -> dict[str, Any]:
+        return to_device(dict(self.module.preprocess(raw)), self.device)
+
     def run(self, batch: dict[str, Any]) -> torch.Tensor:
         return self.module(batch)["sentence_embedding"]
 

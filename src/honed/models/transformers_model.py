@@ -83,10 +83,13 @@ class TransformersHandle(TorchBackedHandle):
             batch = {self.main_input: batch}
         return self.module(**batch)
 
+    def preprocess(self, raw: list[str]) -> dict[str, torch.Tensor]:
+        if self.tokenizer is None:
+            raise SpecError("inputs", "text", "model-scope tensors (this model has no tokenizer)")
+        return to_device(dict(self.tokenizer(raw, padding=True, truncation=True, return_tensors="pt")), self.device)
+
     def run_pipeline(self, raw: list[str]) -> Any:
-        encoded = self.tokenizer(raw, padding=True, truncation=True, return_tensors="pt")
-        output = self.module(**to_device(dict(encoded), self.device))
-        return to_host(output[0])
+        return to_host(self.module(**self.preprocess(raw))[0])
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         self.module.save_pretrained(directory / "model", safe_serialization=True)

@@ -13,32 +13,36 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 
+from honed.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.models.torch_common import main_output
+from honed.protocol import TaskSpec
+from honed.record import QualityResult
 from honed.registry import Registry
 from honed.tasks.metrics import get_metric
 
-
-class QualityResult(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    task: str
-    items: int
-    primary: str
-    values: dict[str, float]
-
-    @property
-    def primary_value(self) -> float:
-        return self.values[self.primary]
+AGREEMENT_METRICS = ("top1_agreement", "logits_kl", "output_cosine")
 
 
 class Task(ABC):
-    """Subclasses set ``name``, ``metrics`` (names in the metric registry) and ``primary``."""
+    """Subclasses set ``name``, ``metrics`` (names in the metric registry) and ``primary``.
+
+    ``default(**options)`` builds the task on its shipped or generated data: that is what a
+    spec's ``[task]`` section and ``honed tune`` use. ``supports_agreement`` is False where
+    the outputs are not one tensor per item (multiple choice scores a list per item).
+    """
 
     name: str
     metrics: tuple[str, ...]
     primary: str
+    supports_agreement: bool = True
+    agreement_metrics: tuple[str, ...] = AGREEMENT_METRICS
+
+    @classmethod
+    def default(cls, **options: Any) -> Task:
+        raise SpecError("task", cls.name, "a task with shipped or generated data; build this one in Python "
+                        "and pass it to honed.tasks.evaluate_quality")
 
     @abstractmethod
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
@@ -78,15 +82,32 @@ def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limi
     predictions, labels = task.collect(handle, batch_size, limit)
     options = task.metric_options(limit)
     values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
-    return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values)
+    return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values,
+                         better={name: get_metric(name).better for name in task.metrics})
 
 
 def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
               limit: int | None = None) -> dict[str, float]:
     """How closely ``candidate`` reproduces ``base`` on the task's inputs (no labels needed)."""
-    base_out = task.outputs(base, batch_size, limit)
-    candidate_out = task.outputs(candidate, batch_size, limit)
-    return {name: get_metric(name)(candidate_out, base_out) for name in ("top1_agreement", "logits_kl", "output_cosine")}
+    return agreement_of(task.outputs(base, batch_size, limit), task.outputs(candidate, batch_size, limit),
+                        task.agreement_metrics)
+
+
+def agreement_of(base_outputs: torch.Tensor, candidate_outputs: torch.Tensor,
+                 metrics: tuple[str, ...] = AGREEMENT_METRICS) -> dict[str, float]:
+    return {name: get_metric(name)(candidate_outputs, base_outputs) for name in metrics}
+
+
+def build_task(spec: TaskSpec) -> Task:
+    """The registered task ``spec.name`` on its default data, with ``spec.options``."""
+    cls = TASKS.get(spec.name)
+    try:
+        return cls.default(**spec.options)
+    except TypeError as error:
+        import inspect
+
+        allowed = ", ".join(inspect.signature(cls.default).parameters) or "none"
+        raise SpecError("task.options", spec.options, f"options of task {spec.name!r}: {allowed}", hint=str(error)) from None
 
 
 def _on_device(inputs: Any, handle: ModelHandle) -> Any:
@@ -99,4 +120,7 @@ def _on_device(inputs: Any, handle: ModelHandle) -> Any:
     return inputs
 
 
-TASKS: Registry[type[Task]] = Registry("task", entry_point_group="honed.tasks")
+TASKS: Registry[type[Task]] = Registry(
+    "task", entry_point_group="honed.tasks",
+    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "embedding", "segmentation")),
+)

@@ -28,6 +28,13 @@ class MultipleChoiceTask(Task):
                 raise SpecError(f"items[{index}]", item, "{'ctx': str, 'endings': [str, ...], 'label': index of the right ending}")
         self.items = items
 
+    supports_agreement = False  # a list of ending scores per item, not one output tensor
+
+    @classmethod
+    def default(cls) -> MultipleChoiceTask:
+        """12 shipped Hellaswag-format items, for causal LMs with a tokenizer."""
+        return cls.shipped()
+
     @classmethod
     def shipped(cls) -> MultipleChoiceTask:
         """12 everyday-sense items in Hellaswag's format, written for honed."""

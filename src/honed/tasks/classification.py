@@ -27,6 +27,11 @@ class ImageClassificationTask(Task):
             yield self.images[start:stop], self.labels[start:stop]
 
     @classmethod
+    def default(cls, split: str = "test", test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationTask:
+        """scikit-learn's 8x8 digits, the held-out 30 % (1x8x8 images, 10 classes)."""
+        return cls.digits(split, test_fraction, seed)
+
+    @classmethod
     def digits(cls, split: str = "test", test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationTask:
         """scikit-learn's 8x8 handwritten digits (1,797 images, shipped with scikit-learn)."""
         from sklearn.datasets import load_digits

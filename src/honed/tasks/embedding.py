@@ -18,11 +18,17 @@ class TextEmbeddingTask(Task):
     name = "text-embedding"
     metrics = ("recall_at_k",)
     primary = "recall_at_k"
+    agreement_metrics = ("output_cosine",)  # embeddings have no classes, so no top-1 or KL
 
     def __init__(self, queries: list[str], passages: list[str], k: int = 1):
         if len(queries) != len(passages):
             raise ValueError(f"{len(queries)} queries but {len(passages)} passages: they must be pairs")
         self.queries, self.passages, self.k = queries, passages, k
+
+    @classmethod
+    def default(cls, k: int = 1) -> TextEmbeddingTask:
+        """24 shipped question/answer pairs; recall@k of each question's answer."""
+        return cls.shipped(k)
 
     @classmethod
     def shipped(cls, k: int = 1) -> TextEmbeddingTask:

@@ -44,6 +44,11 @@ class SegmentationTask(Task):
         return {"miou": options, "pixel_accuracy": options}
 
     @classmethod
+    def default(cls, count: int = 64, size: int = 32, seed: int = 0) -> SegmentationTask:
+        """Generated 3x32x32 images of a rectangle and a disc on a background (3 classes)."""
+        return cls.shapes(count, size, seed)
+
+    @classmethod
     def shapes(cls, count: int = 64, size: int = 32, seed: int = 0) -> SegmentationTask:
         """Images with a background (class 0), a rectangle (class 1) and a disc (class 2)."""
         generator = torch.Generator().manual_seed(seed)

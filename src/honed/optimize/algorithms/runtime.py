@@ -64,6 +64,11 @@ class ExportedOnnxHandle(OnnxHandle):
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
         raise SpecError("protocol.scope", "pipeline", "'model' for a model exported to onnxruntime")
 
+    def run_pipeline(self, raw: Any) -> Any:
+        """The source model's pre-processing (e.g. its tokenizer), then the exported graph."""
+        _, tensors, _ = _split(self.source.preprocess(raw))
+        return self.run({name: t.detach().cpu().numpy() for name, t in zip(self.names, tensors)})[0]
+
 
 @register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
                     OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), conflicts=_NOT_EXPORTABLE,

@@ -1,0 +1,76 @@
+"""A tune's evidence: every trial, the points measured, the Pareto front and the recommendation."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.record import QualityResult
+from honed.tune.settings import TuneSettings
+
+SCHEMA = "honed.sweep"
+SCHEMA_VERSION = 1
+
+TrialStatus = Literal["ok", "rejected", "failed"]
+
+
+class Point(BaseModel):
+    """One recipe at one scenario (batch size, threads): the unit of the Pareto front."""
+
+    model_config = ConfigDict(frozen=True)
+    trial: str = Field(description="trial key")
+    label: str
+    batch_size: int
+    threads: int | None
+    objective: float
+    objective_ci: tuple[float, float] | None = None
+    quality: float | None
+    passes: bool = Field(description="guardrail and constraints both hold")
+    why_not: str | None = None
+
+
+class Trial(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    key: str
+    label: str
+    recipe: list[dict[str, Any]]
+    threads: int | None = None
+    status: TrialStatus
+    reason: str | None = Field(default=None, description="why it was rejected or failed")
+    screen: QualityResult | None = None
+    quality: QualityResult | None = None
+    quality_drop: float | None = Field(default=None, description="guardrail measure: relative or absolute drop")
+    run_id: str | None = None
+    seconds: float = 0.0
+    cached: bool = False
+
+
+class TuneResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    id: str
+    created_at: datetime
+    name: str | None = None
+    model: ModelRef
+    task: TaskSpec
+    inputs: InputSpec
+    protocol: Protocol
+    target: TargetSpec
+    settings: TuneSettings
+    baseline: Trial | None = None
+    trials: list[Trial] = Field(default_factory=list)
+    points: list[Point] = Field(default_factory=list)
+    pareto: list[Point] = Field(default_factory=list)
+    recommended: Point | None = None
+    satisfied: bool = False
+    stop_reason: str = "running"
+    summary: str = ""
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "sweep": self.model_dump(mode="json")}, indent=indent)
+
+    def trial(self, key: str) -> Trial:
+        return next(t for t in [self.baseline, *self.trials] if t is not None and t.key == key)

@@ -1,0 +1,63 @@
+"""What a tune searches for: the objective, the quality guardrail, constraints and budgets."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+# objective name -> (what is read from a BatchResult, which direction is better, unit)
+OBJECTIVES: dict[str, tuple[str, Literal["lower", "higher"], str]] = {
+    "p50_ms": ("latency p50", "lower", "ms"),
+    "p99_ms": ("latency p99", "lower", "ms"),
+    "throughput": ("items per second", "higher", "items/s"),
+    "peak_rss": ("peak resident memory", "lower", "MiB"),
+    "energy": ("joules per item", "lower", "J"),
+    "cost": ("USD per million items", "lower", "USD"),
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Guardrail(_Frozen):
+    """The most quality a candidate may lose against the base model, on ``metric`` (default:
+    the task's primary metric). The direction comes from the metric itself."""
+
+    metric: str | None = None
+    max_drop: float = Field(default=0.05, ge=0, description="relative fraction, or metric units when relative = false")
+    relative: bool = True
+
+    def describe(self, metric: str) -> str:
+        amount = f"{self.max_drop:.1%} relative" if self.relative else f"{self.max_drop:g} absolute"
+        return f"{metric} may drop at most {amount}"
+
+
+class TuneSettings(_Frozen):
+    objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost"] = "p50_ms"
+    guardrail: Guardrail = Field(default_factory=Guardrail)
+    goal: float | None = Field(default=None, description="stop as soon as a passing candidate reaches this objective value")
+    latency_slo_ms: float | None = Field(default=None, gt=0, description="p99 at the chosen batch size must stay below")
+    memory_budget_mib: float | None = Field(default=None, gt=0, description="peak resident memory must stay below")
+    candidates: tuple[str, ...] | None = Field(default=None, description="algorithms to try; None = every one available")
+    exclude: tuple[str, ...] = ()
+    max_steps: int = Field(default=2, ge=1, le=4, description="most algorithms combined in one recipe")
+    threads: tuple[int, ...] = Field(default=(), description="thread counts to sweep; empty = the protocol's")
+    max_trials: int = Field(default=24, ge=1, description="trials after the baseline")
+    time_budget_s: float | None = Field(default=None, gt=0)
+    patience: int = Field(default=6, ge=1, description="stop after this many measured trials without a significant gain")
+    min_effect: float = Field(default=0.02, ge=0, lt=1, description="smallest relative gain that counts as one")
+    efficiency_limit: float = Field(default=0.85, gt=0, le=1,
+                                    description="stop when a passing candidate reaches this fraction of the roofline")
+    screen_limit: int | None = Field(default=None, ge=1, description="items in the quick quality screen; None = no screen")
+
+    @model_validator(mode="after")
+    def _overlap(self) -> TuneSettings:
+        if self.candidates is not None and not self.candidates:
+            raise ValueError("candidates is empty: give at least one algorithm, or leave it out for all")
+        return self
+
+    @property
+    def better(self) -> Literal["lower", "higher"]:
+        return OBJECTIVES[self.objective][1]
