@@ -66,3 +66,28 @@ def mlp_onnx(tmp_path_factory) -> Path:
     torch.onnx.export(model, (torch.randn(2, 16),), str(path), dynamo=False, input_names=["x"],
                       output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
     return path
+
+
+@pytest.fixture(scope="session")
+def digits_cnn(tmp_path_factory):
+    """A CNN trained here on scikit-learn's digits (about two seconds), saved as safetensors:
+    a real model with real labels that worker processes can load by reference."""
+    import torch
+    from safetensors.torch import save_model
+
+    from honed.protocol import ModelRef
+    from honed.tasks import ImageClassificationTask
+    from honed.zoo import cnn
+
+    torch.manual_seed(0)
+    kwargs = {"in_channels": 1, "width": 16}
+    model = cnn(**kwargs).train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(15):
+        for images, labels in ImageClassificationTask.digits("train").batches(64):
+            optimiser.zero_grad()
+            torch.nn.functional.cross_entropy(model(images), labels).backward()
+            optimiser.step()
+    path = tmp_path_factory.mktemp("digits") / "cnn.safetensors"
+    save_model(model.eval(), str(path))
+    return ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": kwargs, "weights": str(path)}, name="digits-cnn")

@@ -90,3 +90,58 @@ def test_strict_compare_refuses_different_environments(store, fast_spec):
     run_a, run_b = (text.split("stored run ")[1].split()[0] for text in (a, b))
     refused = honed("compare", run_a, run_b, "--strict", store=store, check_code=4)
     assert "threads" in refused.stderr
+
+
+def test_tune_resume_slo_and_report_on_a_trained_cnn(store, tmp_path, digits_cnn):
+    """A real tune from a spec file: quality from the shipped digits, trials in workers."""
+    spec = tmp_path / "digits.toml"
+    spec.write_text(f"""
+name = "digits"
+[model]
+kind = "factory"
+source = "honed.zoo:cnn"
+options = {tomlish(digits_cnn.options)}
+[inputs]
+shape = [1, 8, 8]
+[protocol]
+batch_sizes = [16]
+repetitions = 2
+min_samples = 10
+min_seconds = 0.1
+warmup_min_seconds = 0.0
+energy_idle_seconds = 0.0
+[target]
+device = "cpu"
+[task]
+name = "image-classification"
+[tune]
+candidates = ["dynamic-int8", "bf16"]
+screen_limit = 100
+""")
+    first = honed("tune", str(spec), store=store)
+    assert "recommended:" in first.stdout and "satisfied" in first.stdout
+    sweep_id = first.stdout.split("sweep ")[1].split(";")[0].strip()
+    from honed.store import Store
+    from honed.tune import TuneResult
+
+    result = TuneResult.model_validate(Store(str(store)).sweep(sweep_id))
+    assert result.baseline.quality.values["top1"] > 0.9 and result.baseline.screen.items == 100
+    assert {t.label for t in result.trials} >= {"bf16", "dynamic-int8"}
+    assert all(t.status in ("ok", "rejected", "failed") and (t.status == "ok") == (t.reason is None) for t in result.trials)
+    # The same command again measures nothing: every trial comes from the store.
+    again = honed("tune", str(spec), store=store)
+    assert again.stderr.count("(cached)") == len(result.trials) + 1
+    # An SLO nothing can meet: exit 6 and say so, never a silent recommendation.
+    impossible = honed("tune", str(spec), "--slo-ms", "0.001", store=store, check_code=6)
+    assert "not satisfied" in impossible.stdout
+    report = tmp_path / "report.html"
+    honed("report", sweep_id, "-o", str(report), store=store)
+    html = report.read_text()
+    assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
+
+
+def tomlish(value) -> str:
+    """A TOML inline value for a dict of str/int/dict (enough for model options)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {tomlish(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)

@@ -14,20 +14,8 @@ INPUTS = InputSpec(shape=(1, 8, 8))
 
 
 @pytest.fixture(scope="module")
-def trained():
-    torch.manual_seed(0)
-    handle = load_model(ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": {"in_channels": 1, "width": 16}}),
-                        seed=0)
-    train = ImageClassificationTask.digits("train")
-    model = handle.module.train()
-    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(15):  # epochs: about two seconds on two cores
-        for images, labels in train.batches(64):
-            optimiser.zero_grad()
-            torch.nn.functional.cross_entropy(model(images), labels).backward()
-            optimiser.step()
-    model.eval()
-    return handle, ImageClassificationTask.digits("test")
+def trained(digits_cnn):
+    return load_model(digits_cnn, seed=0), ImageClassificationTask.digits("test")
 
 
 def test_a_trained_model_scores_well_and_the_metrics_agree_with_a_hand_count(trained):
@@ -164,3 +152,58 @@ def test_segformer_from_a_config_runs_through_the_task(tmp_path):
     assert values["pixel_accuracy"] == pytest.approx((predicted == task.masks).float().mean().item())
     assert 0 <= values["miou"] <= 1
     assert agreement(task, handle, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))["output_cosine"] > 0.99
+
+
+@pytest.fixture(scope="module")
+def trained_depth():
+    from honed.tasks import DepthEstimationTask
+
+    torch.manual_seed(0)
+    handle = load_model(ModelRef(kind="factory", source="honed.zoo:segnet", options={"kwargs": {"classes": 1}}), seed=0)
+    train = DepthEstimationTask.scenes(count=256, seed=1)
+    model = handle.module.train()
+    optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(25):  # epochs: about five seconds on two cores
+        for images, depths in train.batches(32):
+            optimiser.zero_grad()
+            valid = depths > 0
+            torch.nn.functional.l1_loss(model(images)[:, 0][valid], depths[valid]).backward()
+            optimiser.step()
+    model.eval()
+    return handle, DepthEstimationTask.scenes(count=64, seed=2)
+
+
+def test_depth_scenes_metrics_and_optimisations(trained_depth):
+    handle, test = trained_depth
+    valid = test.depths > 0
+    assert 0.3 < valid.float().mean() < 0.9 and test.depths.max() <= 20.0  # sky and far ground are masked out
+    result = evaluate_quality(test, handle, batch_size=16)
+    with torch.inference_mode():
+        predicted = handle.module(test.images)[:, 0].clamp(1e-3, 20.0).double()
+    # abs_rel by hand: per image over valid pixels, then the mean over images.
+    hand = torch.stack([((predicted[i] - test.depths[i]).abs() / test.depths[i])[valid[i]].mean()
+                        for i in range(len(test.depths))]).mean().item()
+    assert result.values["abs_rel"] == pytest.approx(hand, rel=1e-6)
+    assert result.values["abs_rel"] < 0.2 and result.values["delta1"] > 0.85, result.values
+    kept = evaluate_quality(test, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))
+    assert kept.values["abs_rel"] <= result.values["abs_rel"] + 0.02
+    crushed = optimize(handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.95}}], "cpu", InputSpec(shape=(3, 32, 32)))
+    assert evaluate_quality(test, crushed).values["abs_rel"] > result.values["abs_rel"] + 0.05
+
+
+def test_glpn_from_a_config_runs_through_the_depth_task(tmp_path):
+    from transformers import GLPNConfig, GLPNForDepthEstimation
+
+    from honed.tasks import DepthEstimationTask
+
+    torch.manual_seed(0)
+    config = GLPNConfig(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
+                        num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2],
+                        decoder_hidden_size=16, max_depth=20)
+    GLPNForDepthEstimation(config).save_pretrained(tmp_path)
+    handle = load_model(ModelRef(kind="transformers", source=str(tmp_path),
+                                 options={"auto_class": "AutoModelForDepthEstimation"}))
+    task = DepthEstimationTask.scenes(count=4, seed=3)
+    assert task.predict(handle, task.images[:2]).shape == (2, 32, 32)
+    values = evaluate_quality(task, handle).values
+    assert set(values) == set(task.metrics) and values["abs_rel"] > 0 and 0 <= values["delta1"] <= 1

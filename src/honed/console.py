@@ -184,6 +184,8 @@ def tune_summary(result) -> Iterable[str]:
     for trial in result.trials:
         if trial.reason:
             yield f"{trial.label}: {trial.status}: {trial.reason.strip().splitlines()[-1][:200]}"
+    for name, reason in result.skipped.items():
+        yield f"not tried: {name}: {reason}"
     yield f"stopped: {result.stop_reason}"
     yield ("[green]satisfied[/]: " if result.satisfied else "[red]not satisfied[/]: ") + result.summary
     yield "★ recommended, ◆ on the Pareto front (quality vs objective)"

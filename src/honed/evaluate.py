@@ -86,7 +86,7 @@ def evaluate(
                     on_progress(total, total, quality)
         except KeyboardInterrupt:
             interrupted = True
-            notes.append(f"interrupted by the user after {len(measurements)} of {total} workers")
+            notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
 
     ok = [m for m in measurements if m.status == "ok"]
     stats = next((m.model_stats for m in ok if m.model_stats), None)

@@ -4,7 +4,8 @@ from honed.record import QualityResult
 from honed.tasks.base import TASKS, Task, agreement, agreement_of, as_tensor, build_task, evaluate_quality
 from honed.tasks.classification import ImageClassificationTask
 from honed.tasks.choice import MultipleChoiceTask
+from honed.tasks.depth import DepthEstimationTask
 from honed.tasks.embedding import TextEmbeddingTask
 from honed.tasks.segmentation import SegmentationTask
 
-__all__ = ["TASKS", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "SegmentationTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]
+__all__ = ["TASKS", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "SegmentationTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]

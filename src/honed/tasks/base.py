@@ -122,5 +122,5 @@ def _on_device(inputs: Any, handle: ModelHandle) -> Any:
 
 TASKS: Registry[type[Task]] = Registry(
     "task", entry_point_group="honed.tasks",
-    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "embedding", "segmentation")),
+    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "segmentation")),
 )

@@ -15,18 +15,22 @@ from honed.optimize.recipe import Step
 _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "honed"}
 
 
-def single_candidates(device: str, model_kind: str, names: tuple[str, ...] | None, exclude: tuple[str, ...]) -> list[Recipe]:
-    """One recipe per usable algorithm, in canonical family order."""
+def single_candidates(device: str, model_kind: str, names: tuple[str, ...] | None,
+                      exclude: tuple[str, ...]) -> tuple[list[Recipe], dict[str, str]]:
+    """One recipe per usable algorithm, in canonical family order, and why each other one
+    was left out (wrong target, missing package, excluded, wrong model kind)."""
     from honed.optimize import ALGORITHMS
 
-    if names is not None:
-        for name in names:  # unknown names fail with suggestions before any work
-            ALGORITHMS.get(name)
+    for name in (*(names or ()), *exclude):  # unknown names fail with suggestions before any work
+        ALGORITHMS.get(name)
+    considered = [a for a in ALGORITHMS.values() if names is None or a.name in names]
     if model_kind not in _TORCH_KINDS:
-        return []
+        return [], {a.name: f"works on torch models; this model is {model_kind!r}" for a in considered}
     here = {a.name for a in available(device)}
-    chosen = [a for a in ALGORITHMS.values() if a.name in here and (names is None or a.name in names) and a.name not in exclude]
-    return [Recipe(steps=(Step(algorithm=a.name),)) for a in _canonical(chosen)]
+    skipped = {a.name: "excluded" if a.name in exclude else a.unavailable_reason(device)
+               for a in considered if a.name not in here or a.name in exclude}
+    chosen = [a for a in considered if a.name not in skipped]
+    return [Recipe(steps=(Step(algorithm=a.name),)) for a in _canonical(chosen)], skipped
 
 
 def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple[Recipe, float]], size: int,

@@ -60,6 +60,7 @@ class TuneResult(BaseModel):
     protocol: Protocol
     target: TargetSpec
     settings: TuneSettings
+    skipped: dict[str, str] = Field(default_factory=dict, description="algorithm -> why it was not tried")
     baseline: Trial | None = None
     trials: list[Trial] = Field(default_factory=list)
     points: list[Point] = Field(default_factory=list)

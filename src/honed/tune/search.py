@@ -60,9 +60,10 @@ def tune(
     if settings.objective == "cost" and target.price_per_hour is None:
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     device = resolve_device(target)
-    singles = single_candidates(device, model.kind, settings.candidates, settings.exclude)
+    singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
     search = _Search(model, task, target, protocol, inputs, settings, store, name, on_event,
                      runner or WorkerRunner(model, inputs, target, store), device, task_class, fresh)
+    search.result = search.result.model_copy(update={"skipped": skipped})
     return search.run(singles)
 
 

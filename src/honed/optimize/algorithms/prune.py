@@ -14,17 +14,22 @@ from honed.optimize.algorithm import Context, Params, register_algorithm
 
 
 class MagnitudeParams(Params):
-    amount: float = Field(default=0.2, gt=0, lt=1, description="fraction of Linear weights set to zero")
+    amount: float = Field(default=0.2, gt=0, lt=1, description="fraction of Linear and convolution weights set to zero")
     scope: Literal["global", "layer"] = "global"
 
 
 @register_algorithm("magnitude-prune", "prune",
-                    "zero the smallest Linear weights (unstructured; smaller when compressed, not faster when dense)",
+                    "zero the smallest Linear/conv weights (unstructured; smaller when compressed, not faster when dense)",
                     MagnitudeParams, typical_min_cosine=0.95)  # MiniLM: 0.974 at 20 %
 def magnitude_prune(handle, params: MagnitudeParams, context: Context):
     from torch.nn.utils import prune
 
-    layers = [(m, "weight") for m in handle.module.modules() if isinstance(m, torch.nn.Linear)]
+    kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    layers = [(m, "weight") for m in handle.module.modules() if isinstance(m, kinds)]
+    if not layers:
+        from honed.errors import SpecError
+
+        raise SpecError("recipe.magnitude-prune", handle.name, "a model with Linear or convolution layers")
     if params.scope == "global":
         prune.global_unstructured(layers, pruning_method=prune.L1Unstructured, amount=params.amount)
     else:

@@ -1,0 +1,192 @@
+"""tune: the search, the guardrail, stop reasons, caching and resuming.
+
+Most tests drive the search with a scripted runner (chosen latencies and accuracies, stored
+as real run records) so that each rule is checked exactly; test_cli.py runs a real tune.
+"""
+
+from __future__ import annotations
+
+import pytest
+from helpers import noisy, synthetic_record
+
+from honed.errors import Interrupted, SpecError, UnknownNameError
+from honed.measure.summary import summarize
+from honed.protocol import ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.record import QualityResult
+from honed.spec import EvaluationSpec, tune_settings
+from honed.store import Store
+from honed.tune import Guardrail, Point, TuneResult, TuneSettings, tune
+from honed.tune.points import pareto_front, sweet_spot
+
+MODEL = ModelRef(kind="factory", source="honed.zoo:mlp")
+TASK = TaskSpec(name="image-classification")
+CPU = TargetSpec(device="cpu")
+CANDIDATES = ("magnitude-prune", "bf16", "dynamic-int8")  # canonical order: prune, precision, quantize
+
+
+def _label(recipe: list[dict]) -> str:
+    return " + ".join(step["algorithm"] for step in recipe) or "baseline"
+
+
+def _quality(top1: float, items: int = 540) -> QualityResult:
+    return QualityResult(task="image-classification", items=items, primary="top1", values={"top1": top1, "top5": 1.0},
+                         better={"top1": "higher", "top5": "higher"})
+
+
+class Scripted:
+    """Plays back an outcome per recipe label: (p50 ms, top-1), "crash" or "interrupt"."""
+
+    def __init__(self, outcomes: dict, store: Store):
+        self.outcomes, self.store, self.measured = outcomes, store, []
+
+    def screen(self, recipe, task):
+        outcome = self.outcomes[_label(recipe)]
+        return _quality(outcome[1], items=task.limit) if isinstance(outcome, tuple) else _quality(0.0)
+
+    def measure(self, recipe, protocol, task, name):
+        label = _label(recipe)
+        self.measured.append(label)
+        outcome = self.outcomes[label]
+        if outcome == "interrupt":
+            raise KeyboardInterrupt
+        if outcome == "crash":
+            record = synthetic_record([noisy(1.0, 20, seed=0)])
+            failed = [m.model_copy(update={"status": "crashed", "samples_ns": [], "error": "worker killed by SIGKILL"})
+                      for m in record.measurements]
+            record = record.model_copy(update={"status": "failed", "measurements": failed,
+                                               "results": summarize(failed, record.protocol, record.target, None, None)})
+        else:
+            ms, top1 = outcome
+            record = synthetic_record([noisy(ms, 40, seed=i, spread=0.01) for i in range(3)])
+            record = record.model_copy(update={"quality": _quality(top1), "task": task.name, "task_spec": task})
+        self.store.add(record)
+        return record
+
+
+OUTCOMES = {"baseline": (10.0, 0.95), "magnitude-prune": (9.9, 0.95), "bf16": (6.0, 0.95),
+            "dynamic-int8": (4.5, 0.90), "magnitude-prune + bf16": (5.0, 0.95)}
+
+
+def _tune(store, outcomes=OUTCOMES, **settings):
+    runner = Scripted(outcomes, store)
+    settings = TuneSettings(candidates=CANDIDATES, **settings)
+    return tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=runner), runner
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(str(tmp_path / "tune.db"))
+
+
+def test_guardrail_combinations_pareto_and_the_recommendation(store):
+    result, runner = _tune(store)
+    by_label = {t.label: t for t in result.trials}
+    assert result.skipped == {}  # the three candidates all run on a CPU
+    # dynamic-int8 loses 5.3 % of top-1, over the 5 % guardrail: rejected, never combined.
+    rejected = by_label["dynamic-int8"]
+    assert rejected.status == "rejected" and rejected.quality_drop == pytest.approx(0.05 / 0.95)
+    assert "top1 dropped 5.3%" in rejected.reason
+    # Only algorithms that passed alone are combined (in canonical order).
+    assert runner.measured == ["baseline", "magnitude-prune", "bf16", "dynamic-int8", "magnitude-prune + bf16"]
+    assert result.recommended.label == "magnitude-prune + bf16" and result.satisfied
+    assert "2.00x the base model" in result.summary
+    # dynamic-int8 is faster but less accurate: on the front, yet not recommended.
+    assert [p.label for p in result.pareto] == ["dynamic-int8", "magnitude-prune + bf16"]
+    assert not result.pareto[0].passes and "guardrail" in result.pareto[0].why_not
+    assert result.stop_reason.startswith("search space exhausted")
+    stored = TuneResult.model_validate(store.sweep(result.id[:8]))
+    assert stored.recommended == result.recommended and stored.stop_reason == result.stop_reason
+
+
+def test_a_crashed_trial_is_recorded_and_patience_stops_the_search(store):
+    outcomes = {**OUTCOMES, "magnitude-prune": (10.0, 0.95), "bf16": "crash", "dynamic-int8": (9.9, 0.95)}
+    result, runner = _tune(store, outcomes, patience=2)
+    crashed = next(t for t in result.trials if t.label == "bf16")
+    assert crashed.status == "failed" and "SIGKILL" in crashed.reason
+    assert result.stop_reason == "no significant improvement in the last 2 measured trials (patience 2)"
+    assert "dynamic-int8" not in runner.measured
+    assert result.recommended.label == "baseline" and "no recipe beat the base model" in result.summary
+
+
+def test_goal_trial_budget_and_an_impossible_slo(store, tmp_path):
+    result, runner = _tune(store, goal=7.0)
+    assert result.stop_reason.startswith("target met: bf16") and runner.measured[-1] == "bf16"
+    result, _ = _tune(Store(str(tmp_path / "other.db")), max_trials=1)
+    assert result.stop_reason == "trial budget spent (1 trials)" and len(result.trials) == 1
+    result, _ = _tune(Store(str(tmp_path / "third.db")), latency_slo_ms=1.0)
+    assert not result.satisfied and result.recommended is None
+    assert "not satisfied" in result.summary and "exceeds the 1 ms SLO" in result.summary
+
+
+def test_an_interrupted_sweep_resumes_without_repeating_trials(store):
+    with pytest.raises(Interrupted) as stopped:
+        _tune(store, {**OUTCOMES, "bf16": "interrupt"})
+    assert "run the same command again to resume" in str(stopped.value)
+    saved = TuneResult.model_validate(store.sweep(stopped.value.record.id))
+    assert [t.label for t in saved.trials] == ["magnitude-prune"]
+    result, runner = _tune(store)
+    assert runner.measured == ["bf16", "dynamic-int8", "magnitude-prune + bf16"]  # baseline and prune came from the store
+    assert [t.cached for t in result.trials[:1]] == [True] and result.baseline.cached
+    assert result.recommended.label == "magnitude-prune + bf16"
+
+
+def test_the_quick_screen_rejects_before_measuring(store):
+    result, runner = _tune(store, screen_limit=50)
+    assert "dynamic-int8" not in runner.measured
+    rejected = next(t for t in result.trials if t.label == "dynamic-int8")
+    assert rejected.status == "rejected" and rejected.run_id is None and rejected.reason.startswith("screen on 50 items")
+
+
+def test_sweet_spot_prefers_quality_then_simplicity_within_the_noise():
+    def point(label, objective, quality, passes=True):
+        return Point(trial=label, label=label, batch_size=1, threads=None, objective=objective, quality=quality, passes=passes)
+
+    settings = TuneSettings(min_effect=0.02)
+    points = [point("a + b", 5.0, 0.95), point("a", 5.05, 0.95), point("c", 5.08, 0.96), point("d", 4.0, 0.99, passes=False)]
+    assert sweet_spot(points, settings, "higher").label == "c"  # within 2 % of the best, better quality
+    assert sweet_spot(points[:2], settings, "higher").label == "a"  # same quality: the shorter recipe
+    assert sweet_spot([p for p in points if not p.passes], settings, "higher") is None
+    # Quality where lower is better (e.g. WER): the front follows the metric's direction.
+    wer = [point("x", 5.0, 0.10), point("y", 4.0, 0.20), point("z", 6.0, 0.30)]
+    assert [p.label for p in pareto_front(wer, "lower", "lower")] == ["y", "x"]
+    assert [p.label for p in pareto_front(wer, "lower", "higher")] == ["y", "z"]
+
+
+def test_bad_settings_fail_with_the_field_and_the_allowed_values(store):
+    spec = EvaluationSpec(model=MODEL, task=TASK)
+    with pytest.raises(SpecError, match="objective.*p50_ms"):
+        tune_settings(spec, objective="fast")
+    assert tune_settings(spec, max_drop=0.01, absolute=True).guardrail == Guardrail(max_drop=0.01, relative=False)
+    with pytest.raises(UnknownNameError, match="bf16"):
+        tune(MODEL, TASK, CPU, settings=TuneSettings(candidates=("bf61",)), store=store, runner=Scripted(OUTCOMES, store))
+    with pytest.raises(SpecError, match="guardrail.metric"):
+        tune(MODEL, TASK, CPU, settings=TuneSettings(guardrail=Guardrail(metric="wer")), store=store,
+             runner=Scripted(OUTCOMES, store))
+    with pytest.raises(SpecError, match="price_per_hour"):
+        tune(MODEL, TASK, CPU, settings=TuneSettings(objective="cost"), store=store, runner=Scripted(OUTCOMES, store))
+
+
+def test_the_demo_tunes_algorithms_that_exist_and_run_on_a_cpu():
+    from honed.demo import demo_settings, demo_spec
+    from honed.optimize.plan import available
+
+    here = {a.name for a in available("cpu")}
+    for quick in (False, True):
+        settings, spec = demo_settings(quick), demo_spec(quick)
+        assert set(settings.candidates) <= here and spec.task.name == "text-embedding"
+        assert settings.time_budget_s <= 420  # the README promises the demo in under ten minutes on two cores
+
+
+def test_gpu_only_and_excluded_algorithms_are_listed_with_the_reason(store):
+    settings = TuneSettings(candidates=("bf16", "fp8-dynamic", "magnitude-prune"), exclude=("magnitude-prune",), max_trials=1)
+    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store))
+    assert result.skipped == {"fp8-dynamic": "fp8-dynamic runs on cuda only, not cpu", "magnitude-prune": "excluded"}
+    assert [t.label for t in result.trials] == ["bf16"]
+
+
+def test_thread_counts_are_a_scenario_dimension(store):
+    result, runner = _tune(store, threads=(1, 2), max_trials=2)
+    assert runner.measured[:2] == ["baseline", "baseline"]
+    assert {(p.label.split(" @")[0], p.threads) for p in result.points} >= {("baseline", 1), ("baseline", 2),
+                                                                            ("magnitude-prune", 1), ("magnitude-prune", 2)}
+    assert result.recommended.threads in (1, 2)
