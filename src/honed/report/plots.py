@@ -51,9 +51,11 @@ def pareto_scatter(points, front, recommended, objective_label: str, quality_lab
     if recommended is not None and recommended.quality is not None:
         axes.scatter([recommended.objective], [recommended.quality], marker="*", s=220, color=COLOURS[3], label="recommended",
                      zorder=3)
-    for p in passing + failing:
-        axes.annotate(f"{p.label} b{p.batch_size}", (p.objective, p.quality), fontsize=6, alpha=0.7,
-                      xytext=(3, 3), textcoords="offset points")
+    # Only the front and the recommendation are named: labelling every point makes a blur.
+    named = {(p.trial, p.batch_size): p for p in [*front, *([recommended] if recommended else [])] if p.quality is not None}
+    for p in named.values():
+        axes.annotate(f"{p.label} b{p.batch_size}", (p.objective, p.quality), fontsize=7, xytext=(4, 4),
+                      textcoords="offset points")
     axes.set_xlabel(objective_label)
     axes.set_ylabel(quality_label)
     axes.grid(alpha=0.3)

@@ -69,6 +69,14 @@ class Task(ABC):
         return self.outputs(handle, batch_size, limit), labels
 
 
+def aligned_batches(inputs: Any, references: Any, batch_size: int, limit: int | None) -> Iterator[tuple[Any, Any]]:
+    """(inputs, references) slices of two aligned sequences (tensors or lists), in order."""
+    end = len(references) if limit is None else min(limit, len(references))
+    for start in range(0, end, batch_size):
+        stop = min(start + batch_size, end)
+        yield inputs[start:stop], references[start:stop]
+
+
 def as_tensor(output: Any) -> torch.Tensor:
     """A model output as a float CPU tensor (torch tensors, HF outputs, onnxruntime lists)."""
     if isinstance(output, list) and output and isinstance(output[0], np.ndarray):

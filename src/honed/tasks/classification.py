@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from honed.tasks.base import TASKS, Task
+from honed.tasks.base import TASKS, Task, aligned_batches
 
 
 @TASKS.register("image-classification")
@@ -21,10 +21,7 @@ class ImageClassificationTask(Task):
         self.images, self.labels = images, labels
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        end = len(self.labels) if limit is None else min(limit, len(self.labels))
-        for start in range(0, end, batch_size):
-            stop = min(start + batch_size, end)
-            yield self.images[start:stop], self.labels[start:stop]
+        return aligned_batches(self.images, self.labels, batch_size, limit)
 
     @classmethod
     def default(cls, split: str = "test", test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationTask:

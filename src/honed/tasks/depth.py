@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.tasks.base import TASKS, Task
+from honed.tasks.base import TASKS, Task, aligned_batches
 
 
 @TASKS.register("depth-estimation")
@@ -29,10 +29,7 @@ class DepthEstimationTask(Task):
         self.images, self.depths, self.min_depth, self.max_depth = images, depths, min_depth, max_depth
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        end = len(self.depths) if limit is None else min(limit, len(self.depths))
-        for start in range(0, end, batch_size):
-            stop = min(start + batch_size, end)
-            yield self.images[start:stop], self.depths[start:stop]
+        return aligned_batches(self.images, self.depths, batch_size, limit)
 
     def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
         depth = super().predict(handle, inputs)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.tasks.base import TASKS, Task, as_tensor
+from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
 
 
 @TASKS.register("text-embedding")
@@ -38,10 +38,7 @@ class TextEmbeddingTask(Task):
         return cls([r["query"] for r in rows], [r["passage"] for r in rows], k=k)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
-        end = len(self.queries) if limit is None else min(limit, len(self.queries))
-        for start in range(0, end, batch_size):
-            stop = min(start + batch_size, end)
-            yield self.queries[start:stop], self.passages[start:stop]
+        return aligned_batches(self.queries, self.passages, batch_size, limit)
 
     def predict(self, handle: ModelHandle, texts: list[str]) -> torch.Tensor:
         # Embeddings come from the model's own pipeline (tokenizer, forward, pooling).

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.tasks.base import TASKS, Task, as_tensor
+from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
 
 
 @TASKS.register("semantic-segmentation")
@@ -27,10 +27,7 @@ class SegmentationTask(Task):
         self.images, self.masks, self.num_classes, self.ignore_index = images, masks, num_classes, ignore_index
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        end = len(self.masks) if limit is None else min(limit, len(self.masks))
-        for start in range(0, end, batch_size):
-            stop = min(start + batch_size, end)
-            yield self.images[start:stop], self.masks[start:stop]
+        return aligned_batches(self.images, self.masks, batch_size, limit)
 
     def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
         logits = super().predict(handle, inputs)

@@ -72,6 +72,3 @@ class TuneResult(BaseModel):
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "sweep": self.model_dump(mode="json")}, indent=indent)
-
-    def trial(self, key: str) -> Trial:
-        return next(t for t in [self.baseline, *self.trials] if t is not None and t.key == key)
