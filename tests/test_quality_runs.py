@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from conftest import FAST
 
 from honed.compare import compare
@@ -13,6 +14,7 @@ from honed.optimize import optimize
 from honed.protocol import InputSpec, Protocol, TargetSpec, TaskSpec
 from honed.record import RunRecord
 from honed.tasks import TASKS, ImageClassificationTask, build_task, evaluate_quality
+from honed.tasks.metrics import register_metric
 
 INPUTS = InputSpec(shape=(1, 8, 8))
 ONE = Protocol(**FAST, repetitions=1)
@@ -62,3 +64,66 @@ def test_bad_task_names_and_options_fail_before_any_worker(digits_cnn):
     with pytest.raises(SpecError, match="task.options.*split"):
         build_task(TaskSpec(name="image-classification", options={"splt": "train"}))
     assert set(TASKS.names()) >= {"image-classification", "text-embedding", "multiple-choice", "semantic-segmentation"}
+
+
+def test_a_whisper_run_measures_the_encoder_and_scores_transcripts(tiny_whisper_dir):
+    from honed.protocol import ModelRef
+
+    ref = ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    task = TaskSpec(name="speech-recognition", options={"max_new_tokens": 8}, limit=4, batch_size=2)
+    record = evaluate(ref, ONE, InputSpec(source="task"), TargetSpec(device="cpu", measure_peaks=False), task=task)
+    # Model scope on real utterances' features (padded to Whisper's 30 s) plus one decoder step.
+    assert record.status == "ok" and record.results[0].latency_ms.p50 > 0, record.measurements[0].error
+    assert record.quality.items == 4 and 0.0 <= record.quality.values["cer"] and record.quality.values["wer"] >= 0.0
+    assert record.quality.timing["real_time_factor"] > 0 and record.quality.timing["audio_seconds"] > 4
+
+
+@register_metric("sum_abs_error", "lower", "units", "mean |sum of outputs - target| (a test's own metric)", "hand-written")
+def _sum_abs_error(predictions, references) -> float:
+    return (predictions.sum(dim=1) - references).abs().mean().item()
+
+
+@TASKS.register("test-sums")
+class SumsTask(ImageClassificationTask):
+    """A task defined outside honed: regress the sum of four numbers (with its own metric)."""
+
+    name = "test-sums"
+    metrics = ("sum_abs_error",)
+    primary = "sum_abs_error"
+    agreement_metrics = ("output_cosine",)
+
+    @classmethod
+    def default(cls, count: int = 32) -> SumsTask:
+        features = torch.randn(count, 4, generator=torch.Generator().manual_seed(0))
+        return cls(features, features.sum(dim=1))
+
+
+def test_a_task_and_metric_defined_outside_honed_run_in_the_workers(tmp_path):
+    from honed.protocol import ModelRef
+
+    ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}})
+    spec = TaskSpec(name="test-sums")
+    record = evaluate(ref, ONE, InputSpec(shape=(4,), source="task"), TargetSpec(device="cpu", measure_peaks=False), task=spec,
+                      recipe=["bf16"])
+    assert record.status == "ok" and record.task_spec.module == __name__  # the workers imported this module
+    local = evaluate_quality(SumsTask.default(), optimize(load_model(ref, seed=0), ["bf16"], "cpu", InputSpec(shape=(4,))))
+    assert record.quality.values["sum_abs_error"] == pytest.approx(local.values["sum_abs_error"], rel=1e-3)
+    assert record.quality.better == {"sum_abs_error": "lower"} and record.quality.agreement["output_cosine"] > 0.99
+
+
+def test_inputs_drawn_from_the_task_are_its_real_items(digits_cnn, minilm_path):
+    from honed.protocol import ModelRef
+    from honed.tasks import TextEmbeddingTask
+
+    task = ImageClassificationTask.digits("test")
+    images = task.sample(4, seed=0)
+    assert images.shape == (4, 1, 8, 8) and all(any(torch.equal(i, x) for x in task.images) for i in images)
+    assert torch.equal(task.sample(4, seed=0), images)  # seeded: every worker times the same items
+    texts = TextEmbeddingTask.shipped().sample(3, seed=1)
+    assert len(texts) == 3 and all(t in TextEmbeddingTask.shipped().queries for t in texts)
+    target = TargetSpec(device="cpu", measure_peaks=False)
+    record = evaluate(ModelRef(kind="sentence-transformers", source=minilm_path), ONE, InputSpec(source="task"), target,
+                      task=TaskSpec(name="text-embedding", limit=4))
+    assert record.status == "ok" and record.inputs.source == "task"
+    with pytest.raises(SpecError, match="inputs.source"):
+        evaluate(digits_cnn, ONE, InputSpec(source="task"), target)

@@ -33,7 +33,8 @@ def test_optimisations_move_the_metric_in_the_expected_direction(trained):
     base = evaluate_quality(test, handle).primary_value
     # Mild, well-behaved optimisations keep accuracy within two points.
     for recipe in (["dynamic-int8"], ["torchao-int8-weight-only"], ["bf16"],
-                   [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}]):
+                   [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}],
+                   [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}]):
         optimised = optimize(handle, recipe, "cpu", INPUTS)
         assert evaluate_quality(test, optimised).primary_value >= base - 0.02, recipe
     # Removing nine weights in ten must cost accuracy, and agreement with the base must fall with it.
@@ -207,3 +208,32 @@ def test_glpn_from_a_config_runs_through_the_depth_task(tmp_path):
     assert task.predict(handle, task.images[:2]).shape == (2, 32, 32)
     values = evaluate_quality(task, handle).values
     assert set(values) == set(task.metrics) and values["abs_rel"] > 0 and 0 <= values["delta1"] <= 1
+
+
+def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_dir):
+    import jiwer
+
+    from honed.tasks import SpeechRecognitionTask
+
+    task = SpeechRecognitionTask.shipped(max_new_tokens=16)
+    seconds = [len(w) / task.sampling_rate for w in task.waveforms]
+    assert len(task.waveforms) == 10 and all(1.0 < s < 6.0 for s in seconds)
+    assert task.transcripts[0] == "the quick brown fox jumps over the lazy dog"
+    handle = load_model(ModelRef(kind="transformers", source=str(tiny_whisper_dir),
+                                 options={"auto_class": "AutoModelForSpeechSeq2Seq"}))
+    transcripts = task.outputs(handle, batch_size=5, limit=None)
+    result = evaluate_quality(task, handle, batch_size=5)
+    assert result.values["wer"] == pytest.approx(jiwer.wer(task.transcripts, transcripts))
+    assert result.values["cer"] == pytest.approx(jiwer.cer(task.transcripts, transcripts))
+    timing = result.timing
+    assert timing["audio_seconds"] == pytest.approx(sum(seconds))
+    assert timing["real_time_factor"] == pytest.approx(timing["seconds"] / timing["audio_seconds"]) and timing["seconds"] > 0
+    # Scored against its own transcripts, a model is perfect: predictions and references line up item by item.
+    own = SpeechRecognitionTask(task.waveforms, transcripts, max_new_tokens=16)
+    assert evaluate_quality(own, handle, batch_size=3).values == {"wer": 0.0, "cer": 0.0}
+    # Synthetic model-scope inputs default to the feature extractor's shape (80 mel bins x 30 s).
+    batch = handle.example_inputs(2, InputSpec(), seed=0)
+    assert batch["input_features"].shape == (2, 80, 3000) and batch["decoder_input_ids"].shape == (2, 1)
+    assert handle.run(batch).logits.shape[:2] == (2, 1)
+    with pytest.raises(Exception, match="speech-to-text model"):
+        task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])

@@ -94,6 +94,7 @@ def evaluate(
     recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first; repeat (see `honed algorithms`)")] = None,
     task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
+    inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: Annotated[Optional[str], typer.Option(help="a label for the run")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
     store: StoreOption = None,
@@ -103,7 +104,8 @@ def evaluate(
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
                       threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
-                      allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit)
+                      allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit,
+                      inputs_from_task=inputs_from_task)
     db = _store(store)
     record = run_evaluation(spec, db)
     show_run(record)

@@ -40,7 +40,7 @@ def demo_spec(quick: bool = False) -> EvaluationSpec:
 
 def demo_settings(quick: bool = False) -> TuneSettings:
     return TuneSettings(objective="throughput", guardrail=Guardrail(max_drop=0.05), candidates=DEMO_CANDIDATES,
-                        max_steps=2, max_trials=4 if quick else 9, time_budget_s=150 if quick else 420, patience=6)
+                        max_steps=2, max_trials=4 if quick else 9, time_budget_s=150 if quick else 360, patience=6)
 
 
 def report_path() -> Path:

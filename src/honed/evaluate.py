@@ -51,7 +51,11 @@ def evaluate(
     if isinstance(model, ModelRef):
         check_ref(model)
     if task is not None:
-        _check_task(task)
+        task = _check_task(task)
+    elif inputs.source == "task":
+        from honed.errors import SpecError
+
+        raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
     device = resolve_device(target)
     steps = _recipe_steps(recipe, device)
     host = fingerprints.collect()
@@ -62,7 +66,7 @@ def evaluate(
         ref, handle_steps = _model_ref(model, workdir, notes)
         recipe_steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
         jobs = [
-            Job(model=ref, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
+            Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
                 # Every batch size collects model stats once, so one crashed batch size loses nothing.
                 repetition=repetition, collect_model_stats=repetition == 0,
                 result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=recipe_steps)
@@ -132,7 +136,7 @@ def assess_quality(
     """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
     ``task.limit``) before spending time on performance."""
     protocol = protocol or Protocol()
-    _check_task(task)
+    task = _check_task(task)
     device = resolve_device(target or TargetSpec())
     steps = _recipe_steps(recipe, device)
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
@@ -149,11 +153,19 @@ def _quality_job(ref: ModelRef, steps: list[dict[str, Any]], task: TaskSpec, pro
                result_path=str(workdir / "result-quality.json"), recipe=steps)
 
 
-def _check_task(task: TaskSpec) -> None:
-    """An unknown task name fails here, with suggestions, before any worker starts."""
+def _check_task(task: TaskSpec) -> TaskSpec:
+    """An unknown task name fails here, with suggestions, before any worker starts. A task
+    defined outside honed gets its module named, so that worker processes import it too."""
+    from honed.errors import SpecError
     from honed.tasks import TASKS
 
-    TASKS.get(task.name)
+    module = TASKS.get(task.name).__module__
+    if task.module is not None or module.startswith("honed."):
+        return task
+    if module == "__main__":
+        raise SpecError("task", task.name, "a task defined in an importable module (workers cannot import a script's "
+                        "__main__), or registered through the honed.tasks entry-point group")
+    return task.model_copy(update={"module": module})
 
 
 def _status(ok: int, jobs: int, quality: QualityResult | None) -> str:

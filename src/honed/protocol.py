@@ -44,6 +44,9 @@ class InputSpec(_Frozen):
     )
     dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = "float32"
     seq_len: int = Field(default=32, ge=1, description="tokens per item for language models")
+    source: Literal["synthetic", "task"] = Field(
+        default="synthetic", description="synthetic: the model's own generator (shape, seq_len); task: items drawn "
+        "from the run's task data (real images, sentences, audio), seeded")
 
     @field_validator("shape")
     @classmethod
@@ -113,6 +116,8 @@ class TaskSpec(_Frozen):
     """
 
     name: str
+    module: str | None = Field(default=None, description="module that registers the task, imported first in workers "
+                               "(filled in for tasks defined outside honed)")
     options: dict[str, Any] = Field(default_factory=dict)
     limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
     batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")

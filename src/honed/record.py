@@ -100,6 +100,8 @@ class QualityResult(_Record):
     values: dict[str, float] = Field(default_factory=dict)
     better: dict[str, Literal["higher", "lower"]] = Field(default_factory=dict)
     agreement: dict[str, float] = Field(default_factory=dict, description="optimised vs base outputs on the same inputs")
+    timing: dict[str, float] = Field(default_factory=dict, description="one pass over the data: seconds, items/s, "
+                                     "and task-specific rates such as speech's real-time factor")
     seconds: float | None = None
 
     @property

@@ -86,6 +86,8 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
             section[field] = given[key]
     if "shape" in given:
         sections["inputs"]["shape"] = parse_shape(str(given["shape"]))
+    if given.get("inputs_from_task"):
+        sections["inputs"]["source"] = "task"
     if not model.get("source") or not model.get("kind"):
         missing = "--model" if not model.get("source") else "--kind"
         raise SpecError(missing, None, "a spec file or both --model and --kind")

@@ -95,6 +95,31 @@ def assess(job: Job) -> dict[str, Any]:
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
+def _task_sample(job: Job) -> tuple[Any, Any]:
+    from honed.tasks import build_task
+
+    task = build_task(job.task)
+    return task, task.sample(job.batch_size, job.protocol.seed)
+
+
+def _input_generator(job: Job, handle: Any) -> Any:
+    """Model-scope inputs: the model's synthetic generator, or items of the run's task."""
+    if job.inputs.source != "task":
+        return lambda: handle.example_inputs(job.batch_size, job.inputs, job.protocol.seed)
+
+    def from_task() -> Any:
+        task, raw = _task_sample(job)
+        return task.model_inputs(handle, raw)
+
+    return from_task
+
+
+def _raw_inputs(job: Job, handle: Any) -> Any:
+    if job.inputs.source == "task":
+        return _task_sample(job)[1]
+    return handle.raw_inputs(job.batch_size, job.inputs, job.protocol.seed)
+
+
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     from honed.measure.energy import meter_for
     from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
@@ -111,11 +136,12 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         optimized_ns = time.monotonic_ns()
     rss_after_load = current_rss_bytes()
 
+    model_inputs = _input_generator(job, handle)
     if protocol.scope == "pipeline":
-        data = handle.raw_inputs(job.batch_size, job.inputs, protocol.seed)
+        data = _raw_inputs(job, handle)
         call = lambda: handle.run_pipeline(data)  # noqa: E731
     else:
-        data = handle.example_inputs(job.batch_size, job.inputs, protocol.seed)
+        data = model_inputs()
         call = lambda: handle.run(data)  # noqa: E731
 
     with handle.inference_context():
@@ -124,7 +150,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         first_result_ns = time.monotonic_ns()
         flops = None
         if job.repetition == 0:
-            model_batch = data if protocol.scope == "model" else handle.example_inputs(job.batch_size, job.inputs, protocol.seed)
+            model_batch = data if protocol.scope == "model" else model_inputs()
             flops = handle.count_flops(model_batch)
         warmups = _warm_up(call, handle.synchronize, protocol)
 

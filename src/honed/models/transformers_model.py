@@ -27,10 +27,12 @@ class TransformersHandle(TorchBackedHandle):
     kind = "transformers"
     source_kind = "path-or-hub"
 
-    def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None):
+    def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None,
+                 feature_extractor: Any | None = None):
         super().__init__(ref, device)
         self.module = module.to(device).eval()
         self.tokenizer = tokenizer
+        self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> TransformersHandle:
@@ -55,7 +57,13 @@ class TransformersHandle(TorchBackedHandle):
             tokenizer = transformers.AutoTokenizer.from_pretrained(ref.source, local_files_only=local)
         except (OSError, ValueError, TypeError):
             tokenizer = None  # vision/audio models, or a bare config: model scope still works
-        return cls(ref, device, module, tokenizer)
+        feature_extractor = None
+        if getattr(module, "main_input_name", None) == "input_features":
+            try:
+                feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(ref.source, local_files_only=local)
+            except (OSError, ValueError, TypeError):
+                pass  # model scope on synthetic features still works; speech tasks will say what is missing
+        return cls(ref, device, module, tokenizer, feature_extractor)
 
     @property
     def main_input(self) -> str:
@@ -65,13 +73,26 @@ class TransformersHandle(TorchBackedHandle):
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, torch.Tensor]:
         generator = torch.Generator().manual_seed(seed)
         if self.main_input != "input_ids":
-            if inputs.shape is None:
+            shape = inputs.shape or self._feature_shape()
+            if shape is None:
                 raise SpecError("inputs.shape", None, f"the per-item shape of {self.main_input}, e.g. [3, 224, 224]")
-            values = torch.randn((batch_size, *inputs.shape), generator=generator).to(self.float_dtype)
-            return {self.main_input: values.to(self.device)}
+            values = torch.randn((batch_size, *shape), generator=generator).to(self.float_dtype)
+            batch = {self.main_input: values.to(self.device)}
+            if getattr(self.module.config, "is_encoder_decoder", False):
+                # Encoder-decoder models (Whisper) need a decoder prefix: the encoder plus one decoder step.
+                start = self.module.config.decoder_start_token_id
+                batch["decoder_input_ids"] = torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)
+            return batch
         vocab = int(getattr(self.module.config, "vocab_size", 1000))
         ids = torch.randint(0, vocab, (batch_size, inputs.seq_len), generator=generator)
         return {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
+
+    def _feature_shape(self) -> tuple[int, ...] | None:
+        """An audio model's (mel bins, frames) from its feature extractor: Whisper's 80 x 3000 (30 s)."""
+        extractor = self.feature_extractor
+        if extractor is None or not hasattr(extractor, "nb_max_frames"):
+            return None
+        return (extractor.feature_size, extractor.nb_max_frames)
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
         if self.tokenizer is None:

@@ -7,5 +7,6 @@ from honed.tasks.choice import MultipleChoiceTask
 from honed.tasks.depth import DepthEstimationTask
 from honed.tasks.embedding import TextEmbeddingTask
 from honed.tasks.segmentation import SegmentationTask
+from honed.tasks.speech import SpeechRecognitionTask
 
-__all__ = ["TASKS", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "SegmentationTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]
+__all__ = ["TASKS", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "QualityResult", "SegmentationTask", "SpeechRecognitionTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]

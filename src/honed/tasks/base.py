@@ -7,6 +7,8 @@ inputs when labels are absent or beside them.
 
 from __future__ import annotations
 
+import random
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
@@ -57,6 +59,22 @@ class Task(ABC):
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
         return {}
 
+    def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
+        """Rates from one timed pass over the data (first call included, no warm-up)."""
+        return {"seconds": seconds, "items_per_s": items / seconds if seconds > 0 else float("inf")}
+
+    def sample(self, batch_size: int, seed: int) -> Any:
+        """``batch_size`` raw items drawn from the task's data (with replacement, seeded): the
+        realistic inputs of a performance run with ``inputs.source = "task"``."""
+        pool = [inputs for inputs, _ in self.batches(1)]
+        rng = random.Random(seed)
+        chosen = [pool[rng.randrange(len(pool))] for _ in range(batch_size)]
+        return torch.cat(chosen) if isinstance(chosen[0], torch.Tensor) else [item for batch in chosen for item in batch]
+
+    def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:
+        """Raw items as the model's prepared inputs (tensors moved and cast; text tokenized)."""
+        return _on_device(raw, handle) if isinstance(raw, torch.Tensor) else handle.preprocess(raw)
+
     def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> torch.Tensor:
         """The model's outputs over the task's inputs, in order."""
         return torch.cat([self.predict(handle, _on_device(inputs, handle)) for inputs, _ in self.batches(batch_size, limit)])
@@ -87,11 +105,14 @@ def as_tensor(output: Any) -> torch.Tensor:
 
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
+    started = time.perf_counter()
     predictions, labels = task.collect(handle, batch_size, limit)
+    seconds = time.perf_counter() - started
     options = task.metric_options(limit)
     values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
     return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values,
-                         better={name: get_metric(name).better for name in task.metrics})
+                         better={name: get_metric(name).better for name in task.metrics},
+                         timing=task.timing(seconds, len(predictions), limit))
 
 
 def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
@@ -108,6 +129,10 @@ def agreement_of(base_outputs: torch.Tensor, candidate_outputs: torch.Tensor,
 
 def build_task(spec: TaskSpec) -> Task:
     """The registered task ``spec.name`` on its default data, with ``spec.options``."""
+    if spec.module:
+        from importlib import import_module
+
+        import_module(spec.module)  # a task defined outside honed registers itself on import
     cls = TASKS.get(spec.name)
     try:
         return cls.default(**spec.options)
@@ -130,5 +155,5 @@ def _on_device(inputs: Any, handle: ModelHandle) -> Any:
 
 TASKS: Registry[type[Task]] = Registry(
     "task", entry_point_group="honed.tasks",
-    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "segmentation")),
+    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "segmentation", "speech")),
 )

@@ -41,6 +41,10 @@ class MultipleChoiceTask(Task):
         text = resources.files("honed.tasks").joinpath("data/multiple_choice.jsonl").read_text()
         return cls([json.loads(line) for line in text.splitlines() if line.strip()])
 
+    def sample(self, batch_size: int, seed: int) -> Any:
+        raise SpecError("inputs.source", "task", "'synthetic' for multiple choice (an item is several scored endings, "
+                        "not one model input); use inputs.seq_len")
+
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         items = self.items[:limit]
         for start in range(0, len(items), batch_size):

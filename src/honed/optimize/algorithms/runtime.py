@@ -17,13 +17,17 @@ from honed.optimize.algorithm import Context, Params, register_algorithm
 from honed.protocol import InputSpec, ModelRef
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.
+# bf16/fp16 graphs export but onnxruntime's CPU kernels lack them (seen: no bfloat16 Add).
 _NOT_EXPORTABLE = frozenset({"torch-compile", "dynamic-int8", "torchao-int8-weight-only", "torchao-int8-dynamic",
-                             "torchao-int4-weight-only", "fp8-dynamic"})
+                             "torchao-int4-weight-only", "fp8-dynamic", "bf16", "fp16"})
 
 
 class OnnxRuntimeParams(Params):
-    quantization: Literal["none", "dynamic-int8"] = Field(
-        default="none", description="dynamic-int8: onnxruntime dynamic quantization, per-channel int8 weights")
+    quantization: Literal["none", "dynamic-int8", "static-int8"] = Field(
+        default="none", description="dynamic-int8: int8 weights, activations quantized per call; static-int8: "
+        "activation ranges calibrated once (QDQ, per-channel int8 weights, uint8 activations)")
+    calibration_batches: int = Field(default=8, ge=1, description="static-int8: batches of 2 synthetic inputs "
+                                     "(the model's own generator, seeds 0..n-1) used to calibrate activation ranges")
     opset: int = Field(default=18, ge=17)
 
 
@@ -70,6 +74,30 @@ class ExportedOnnxHandle(OnnxHandle):
         return self.run({name: t.detach().cpu().numpy() for name, t in zip(self.names, tensors)})[0]
 
 
+def _quantize_static(path: Path, directory: Path, handle: Any, names: list[str], batches: int, context: Context) -> Path:
+    """onnxruntime static quantization, calibrated on the model's own deterministic synthetic
+    inputs (tokenized sentences for text models), so a replay in any worker gives the same model."""
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+    feeds = []
+    for seed in range(batches):
+        _, tensors, _ = _split(handle.example_inputs(2, context.inputs, seed=seed))
+        feeds.append({name: t.detach().cpu().numpy() for name, t in zip(names, tensors)})
+
+    class Feeds(CalibrationDataReader):
+        def __init__(self) -> None:
+            self._pending = iter(feeds)
+
+        def get_next(self) -> dict[str, np.ndarray] | None:
+            return next(self._pending, None)
+
+    quantized = directory / "model-static-int8.onnx"
+    quantize_static(str(path), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                    op_types_to_quantize=["MatMul", "Gemm", "Conv"])
+    return quantized
+
+
 @register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
                     OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), conflicts=_NOT_EXPORTABLE,
                     typical_min_cosine=0.98)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
@@ -91,6 +119,8 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
         quantized = directory / "model-int8.onnx"
         quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
         path = quantized
+    elif params.quantization == "static-int8":
+        path = _quantize_static(path, directory, handle, names, params.calibration_batches, context)
     options = ort.SessionOptions()
     if torch.get_num_threads():
         options.intra_op_num_threads = torch.get_num_threads()

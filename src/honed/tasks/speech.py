@@ -1,0 +1,99 @@
+"""Speech recognition: WER and CER (jiwer) of transcripts, and the real-time factor.
+
+``SpeechRecognitionTask.shipped()`` reads ten English utterances shipped with honed
+(synthesised with espeak-ng by tools/make_speech_data.py, 16 kHz mono WAV) and their
+transcripts. Models are sequence-to-sequence speech models such as Whisper (transformers
+``WhisperForConditionalGeneration``): the model's feature extractor turns audio into
+``input_features`` and ``generate`` writes the transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import wave
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from honed.errors import SpecError
+from honed.models.handle import ModelHandle
+from honed.tasks.base import TASKS, Task, aligned_batches
+
+SAMPLING_RATE = 16_000
+
+
+def normalise(text: str) -> str:
+    """Lower case, punctuation dropped, single spaces: both sides are scored this way."""
+    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+
+
+@TASKS.register("speech-recognition")
+class SpeechRecognitionTask(Task):
+    name = "speech-recognition"
+    metrics = ("wer", "cer")
+    primary = "wer"
+    supports_agreement = False  # transcripts, not one output tensor per item
+
+    def __init__(self, waveforms: list[np.ndarray], transcripts: list[str], sampling_rate: int = SAMPLING_RATE,
+                 max_new_tokens: int = 64):
+        if len(waveforms) != len(transcripts):
+            raise ValueError(f"{len(waveforms)} waveforms but {len(transcripts)} transcripts")
+        self.waveforms, self.sampling_rate, self.max_new_tokens = waveforms, sampling_rate, max_new_tokens
+        self.transcripts = [normalise(t) for t in transcripts]
+
+    @classmethod
+    def default(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
+        """10 shipped English utterances (espeak-ng, 16 kHz) with transcripts; Whisper-style models."""
+        return cls.shipped(max_new_tokens)
+
+    @classmethod
+    def shipped(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
+        folder = resources.files("honed.tasks").joinpath("data/speech")
+        rows = [json.loads(line) for line in folder.joinpath("transcripts.jsonl").read_text().splitlines() if line.strip()]
+        waveforms = []
+        for row in rows:
+            with folder.joinpath(row["audio"]).open("rb") as file, wave.open(file) as audio:
+                if audio.getframerate() != SAMPLING_RATE or audio.getsampwidth() != 2 or audio.getnchannels() != 1:
+                    raise ValueError(f"{row['audio']}: expected 16 kHz 16-bit mono")
+                frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
+            waveforms.append(frames.astype(np.float32) / 32768.0)
+        return cls(waveforms, [row["text"] for row in rows], SAMPLING_RATE, max_new_tokens)
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[np.ndarray], list[str]]]:
+        return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)
+
+    def _features(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> Any:
+        extractor, tokenizer = getattr(handle, "feature_extractor", None), getattr(handle, "tokenizer", None)
+        if extractor is None or tokenizer is None or not hasattr(getattr(handle, "module", None), "generate"):
+            raise SpecError("model", handle.name, "a transformers speech-to-text model (e.g. Whisper) saved with its "
+                            "feature extractor and tokenizer")
+        features = extractor(waveforms, sampling_rate=self.sampling_rate, return_tensors="pt").input_features
+        return features.to(device=handle.device, dtype=handle.float_dtype)
+
+    def model_inputs(self, handle: ModelHandle, raw: list[np.ndarray]) -> dict[str, Any]:
+        """Features of real utterances plus the decoder's start token: the encoder and one decoder step."""
+        import torch
+
+        features = self._features(handle, raw)
+        start = torch.full((len(raw), 1), handle.module.config.decoder_start_token_id, device=handle.device)
+        return {"input_features": features, "decoder_input_ids": start}
+
+    def predict(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> list[str]:
+        features = self._features(handle, waveforms)
+        with handle.inference_context():
+            ids = handle.module.generate(input_features=features, max_new_tokens=self.max_new_tokens)
+        return [normalise(text) for text in handle.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+    def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> list[str]:
+        return [text for waveforms, _ in self.batches(batch_size, limit) for text in self.predict(handle, waveforms)]
+
+    def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
+        return self.outputs(handle, batch_size, limit), self.transcripts[:limit]
+
+    def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
+        audio_seconds = sum(len(w) for w in self.waveforms[:limit]) / self.sampling_rate
+        return {**super().timing(seconds, items, limit), "audio_seconds": audio_seconds,
+                "real_time_factor": seconds / audio_seconds}
