@@ -64,7 +64,8 @@ CASES["logits_kl"] = _kl_reference()
 
 
 def test_every_registered_metric_has_a_checked_case():
-    assert {m.name for m in list_metrics()} == set(CASES)
+    # honed's own metrics; other test modules register their own (checked where they are defined).
+    assert {m.name for m in list_metrics() if m.compute.__module__.startswith("honed.")} == set(CASES)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

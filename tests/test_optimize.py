@@ -14,8 +14,9 @@ CPU_ALGORITHMS = [a.name for a in list_algorithms() if a.unavailable_reason("cpu
 MODELS = ("minilm", "llama", "cnn")
 GPU_ONLY = [a.name for a in list_algorithms() if "cuda" in a.targets and "cpu" not in a.targets]
 # torch.compile takes tens of seconds per transformer on two cores; the CNN shows it works.
+# The CNN has no repeated blocks to distil (test_distillation_needs_repeated_blocks checks the error).
 CASES = [(name, model) for name in CPU_ALGORITHMS for model in MODELS
-         if not (name == "torch-compile" and model != "cnn")]
+         if not (name == "torch-compile" and model != "cnn") and not (name == "layer-distill" and model == "cnn")]
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +175,22 @@ def test_an_exported_model_is_deleted_with_its_handle(bases):
     del exported
     gc.collect()
     assert not directory.exists()
+
+
+def test_distillation_trains_a_shallower_student_towards_the_teacher(bases):
+    base, inputs = bases["minilm"]
+    reference = _output(base, inputs)
+    untrained = optimize(base, [{"algorithm": "layer-distill", "params": {"steps": 0}}], "cpu", inputs)
+    trained = optimize(base, ["layer-distill"], "cpu", inputs)
+    assert len(trained.module[0].auto_model.encoder.layer) == 3 and trained.module[0].auto_model.config.num_hidden_layers == 3
+    assert trained.stats().parameters < base.stats().parameters
+    cosine = {name: torch.nn.functional.cosine_similarity(reference, _output(model, inputs), dim=1).mean().item()
+              for name, model in (("untrained", untrained), ("trained", trained))}
+    assert cosine["trained"] > cosine["untrained"] + 0.1, cosine  # the training, not the truncation, closes the gap
+    llama, llama_inputs = bases["llama"]
+    student = optimize(llama, ["layer-distill"], "cpu", llama_inputs)
+    ids = llama.example_inputs(1, llama_inputs, seed=3)["input_ids"]
+    generated = student.module.generate(ids, max_new_tokens=4, do_sample=False)  # the KV cache follows the new layer count
+    assert generated.shape == (1, ids.shape[1] + 4)
+    with pytest.raises(SpecError, match="repeated blocks"):
+        optimize(bases["cnn"][0], ["layer-distill"], "cpu", bases["cnn"][1])

@@ -64,7 +64,7 @@ class Algorithm:
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm", entry_point_group="honed.algorithms",
     builtins=tuple(f"honed.optimize.algorithms.{family}"
-                   for family in ("prune", "factorize", "precision", "quantize", "compile", "runtime")),
+                   for family in ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime")),
 )
 
 
