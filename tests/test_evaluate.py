@@ -142,3 +142,22 @@ def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
     assert record.status == "ok", record.measurements[0].error
     assert record.fingerprint.runtime["onnxruntime_providers"] == ["CPUExecutionProvider"]
     assert record.measurements[0].cold_start.optimized_s is not None
+
+
+def test_the_generate_scope_reports_first_token_and_per_token_times(tiny_llama_dir):
+    ref = ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
+    protocol = Protocol(**FAST, scope="generate", new_tokens=8, repetitions=1, batch_sizes=(1, 2))
+    record = evaluate(ref, protocol, InputSpec(seq_len=12), TargetSpec(device="cpu", measure_peaks=False))
+    assert record.status == "ok", [m.error for m in record.measurements]
+    for result, measurement in zip(record.results, record.measurements):
+        generation, latency = result.generation, result.latency_ms
+        assert len(measurement.first_token_ns) == len(measurement.samples_ns)  # one per timed call, warm-up excluded
+        assert all(f < s for f, s in zip(measurement.first_token_ns, measurement.samples_ns))
+        assert generation.new_tokens == 8 and 0 < generation.time_to_first_token_ms.p50 < latency.p50
+        assert generation.tokens_per_s == pytest.approx(result.batch_size * 8 / (latency.mean / 1e3))
+        assert generation.time_per_output_token_ms == pytest.approx((latency.mean - generation.time_to_first_token_ms.mean) / 7)
+    with pytest.raises(Exception):
+        Protocol(scope="generate", new_tokens=0)
+    cnn = evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), protocol, InputSpec(shape=(3, 8, 8)),
+                   TargetSpec(device="cpu", measure_peaks=False))
+    assert cnn.status == "failed" and "causal language model" in cnn.measurements[0].error

@@ -84,7 +84,8 @@ def evaluate(
     kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, honed")] = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
     repetitions: Annotated[Optional[int], typer.Option(help="worker processes per batch size")] = None,
-    scope: Annotated[Optional[str], typer.Option(help="model or pipeline")] = None,
+    scope: Annotated[Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")] = None,
+    new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
     threads: Annotated[Optional[int], typer.Option()] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="tokens per item for language models")] = None,
@@ -103,7 +104,7 @@ def evaluate(
     from honed.spec import build_spec
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
-                      threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
+                      new_tokens=new_tokens, threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
                       allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit,
                       inputs_from_task=inputs_from_task)
     db = _store(store)

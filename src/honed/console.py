@@ -57,7 +57,25 @@ def run_tables(record: RunRecord) -> list[Table]:
             f"{r.cost_per_million_usd:.4g}" if r.cost_per_million_usd is not None else "-",
             f"{r.efficiency.roofline_efficiency:.1%}" if r.efficiency else "-",
         )
-    return [latency, resources] + ([quality_table(record.quality)] if record.quality else [])
+    tables = [latency, resources]
+    if any(r.generation for r in record.results):
+        tables.append(generation_table(record))
+    return tables + ([quality_table(record.quality)] if record.quality else [])
+
+
+def generation_table(record: RunRecord) -> Table:
+    table = Table(title=f"generation ({record.protocol.new_tokens} new tokens after {record.inputs.seq_len} prompt tokens)",
+                  title_justify="left")
+    for column in ("batch", "first token p50 ms (95% CI)", "first token p99 ms", "ms per output token", "tokens/s"):
+        table.add_column(column, justify="right")
+    for r in record.results:
+        if r.generation is None:
+            continue
+        first, g = r.generation.time_to_first_token_ms, r.generation
+        table.add_row(str(r.batch_size), f"{first.p50:.3f} ({first.p50_ci.low:.3f}-{first.p50_ci.high:.3f})",
+                      f"{first.p99:.3f}", f"{g.time_per_output_token_ms:.3f}" if g.time_per_output_token_ms else "-",
+                      f"{g.tokens_per_s:,.1f}")
+    return table
 
 
 def quality_table(quality: QualityResult) -> Table:

@@ -59,11 +59,13 @@ class InputSpec(_Frozen):
 class Protocol(_Frozen):
     """How performance is measured. Every field is recorded with the run."""
 
-    scope: Literal["model", "pipeline"] = Field(
+    scope: Literal["model", "pipeline", "generate"] = Field(
         default="model",
         description="model: the forward pass on prepared tensors; pipeline: raw input -> "
-        "pre-processing -> model -> post-processing",
+        "pre-processing -> model -> post-processing; generate: greedy decoding of new_tokens tokens "
+        "after a seq_len-token prompt (causal language models), with time to first token",
     )
+    new_tokens: int = Field(default=32, ge=1, description="tokens generated per call in the generate scope")
     warmup_iterations: int = Field(default=5, ge=0)
     warmup_min_seconds: float = Field(default=0.2, ge=0)
     min_samples: int = Field(default=30, ge=2)

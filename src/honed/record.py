@@ -42,6 +42,7 @@ class Measurement(_Record):
     exit_code: int | None = None
     timer: str | None = None
     samples_ns: list[int] = Field(default_factory=list)
+    first_token_ns: list[int] = Field(default_factory=list, description="generate scope: per call, to the first token")
     warmup_iterations: int = 0
     timed_seconds: float | None = None
     cold_start: ColdStart | None = None
@@ -71,6 +72,15 @@ class EnergySummary(_Record):
     reason: str | None = None
 
 
+class GenerationSummary(_Record):
+    """Generate scope: a call is a prompt plus ``new_tokens`` greedy tokens for each sequence."""
+
+    new_tokens: int
+    time_to_first_token_ms: LatencySummary
+    time_per_output_token_ms: float | None = Field(description="(mean call - mean first token) / (new_tokens - 1)")
+    tokens_per_s: float = Field(description="batch x new_tokens / mean call time")
+
+
 class BatchResult(_Record):
     """Everything measured at one batch size, pooled over the successful repetitions."""
 
@@ -87,6 +97,7 @@ class BatchResult(_Record):
     energy: EnergySummary | None = None
     cost_per_million_usd: float | None = None
     efficiency: Efficiency | None = None
+    generation: GenerationSummary | None = None
 
 
 class QualityResult(_Record):

@@ -78,6 +78,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
         ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
         ("batch_sizes", sections["protocol"], "batch_sizes"), ("repetitions", sections["protocol"], "repetitions"),
         ("scope", sections["protocol"], "scope"), ("threads", sections["protocol"], "threads"),
+        ("new_tokens", sections["protocol"], "new_tokens"),
         ("device", sections["target"], "device"), ("price_per_hour", sections["target"], "price_per_hour"),
         ("seq_len", sections["inputs"], "seq_len"), ("task", sections["task"], "name"),
         ("task_limit", sections["task"], "limit"),

@@ -9,7 +9,7 @@ from honed.measure.peaks import Peaks
 from honed.measure.stats import summarize_latency
 from honed.models.handle import ModelStats
 from honed.protocol import Protocol, TargetSpec
-from honed.record import BatchResult, Efficiency, EnergySummary, Measurement
+from honed.record import BatchResult, Efficiency, EnergySummary, GenerationSummary, Measurement
 
 
 def summarize(
@@ -50,7 +50,18 @@ def _summarize_ok(result, ok, protocol, target, peaks, model_stats) -> BatchResu
         energy=_energy(ok, batch_size),
         cost_per_million_usd=(target.price_per_hour / 3600 / throughput * 1e6) if target.price_per_hour is not None else None,
         efficiency=_efficiency(flops, mean_s, peaks, model_stats),
+        generation=_generation(ok, protocol, batch_size, mean_s) if protocol.scope == "generate" else None,
     ))
+
+
+def _generation(ok, protocol, batch_size: int, mean_s: float) -> GenerationSummary | None:
+    groups = [np.asarray(m.first_token_ns, dtype=np.float64) for m in ok if m.first_token_ns]
+    if not groups:
+        return None
+    first = summarize_latency(groups, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
+    per_token = (mean_s * 1e3 - first.mean) / (protocol.new_tokens - 1) if protocol.new_tokens > 1 else None
+    return GenerationSummary(new_tokens=protocol.new_tokens, time_to_first_token_ms=first,
+                             time_per_output_token_ms=per_token, tokens_per_s=batch_size * protocol.new_tokens / mean_s)
 
 
 def _energy(ok: list[Measurement], batch_size: int) -> EnergySummary | None:

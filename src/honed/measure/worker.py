@@ -137,9 +137,15 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     rss_after_load = current_rss_bytes()
 
     model_inputs = _input_generator(job, handle)
+    first_tokens: list[int] = []
     if protocol.scope == "pipeline":
         data = _raw_inputs(job, handle)
         call = lambda: handle.run_pipeline(data)  # noqa: E731
+    elif protocol.scope == "generate":
+        from honed.measure.generation import greedy_generation
+
+        data = model_inputs()
+        call = lambda: first_tokens.append(greedy_generation(handle, data, protocol.new_tokens))  # noqa: E731
     else:
         data = model_inputs()
         call = lambda: handle.run(data)  # noqa: E731
@@ -149,7 +155,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         handle.synchronize()
         first_result_ns = time.monotonic_ns()
         flops = None
-        if job.repetition == 0:
+        if job.repetition == 0 and protocol.scope != "generate":  # a prompt's FLOPs are not a generation's
             model_batch = data if protocol.scope == "model" else model_inputs()
             flops = handle.count_flops(model_batch)
         warmups = _warm_up(call, handle.synchronize, protocol)
@@ -163,6 +169,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
             torch.cuda.reset_peak_memory_stats(handle.device)
         reset_peak_rss()
         timer = timer_for(handle)
+        first_tokens.clear()  # only the timed calls count
         with meter if meter is not None else contextlib.nullcontext():
             samples, seconds = _timed_loop(timer, call, protocol)
 
@@ -175,6 +182,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "status": "ok",
         "timer": timer.name,
         "samples_ns": samples,
+        "first_token_ns": first_tokens,
         "warmup_iterations": warmups,
         "timed_seconds": seconds,
         "cold_start": {
