@@ -237,3 +237,26 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     assert handle.run(batch).logits.shape[:2] == (2, 1)
     with pytest.raises(Exception, match="speech-to-text model"):
         task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
+
+
+def test_perplexity_of_a_causal_lm_on_shipped_text_matches_a_hand_computation(tiny_llama_dir):
+    import math
+
+    from honed.tasks import LanguageModelingTask
+
+    handle = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"}),
+                        seed=0)
+    task = LanguageModelingTask.default()
+    assert len(task.texts) == 36
+    result = evaluate_quality(task, handle, limit=5)
+    # By hand: exp of the mean next-token negative log-likelihood over every predicted token.
+    total, count = 0.0, 0
+    with torch.inference_mode():
+        for text in task.texts[:5]:
+            ids = handle.tokenizer(text, return_tensors="pt")["input_ids"]
+            log_probs = torch.log_softmax(handle.module(input_ids=ids).logits[0, :-1].float(), dim=-1)
+            total -= log_probs.gather(1, ids[0, 1:, None]).sum().item()
+            count += ids.shape[1] - 1
+    assert result.values["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-4)
+    # A random-weight model is near-uniform: perplexity close to the vocabulary size.
+    assert 0.3 * handle.module.config.vocab_size < result.values["perplexity"] < 3 * handle.module.config.vocab_size

@@ -155,5 +155,5 @@ def _on_device(inputs: Any, handle: ModelHandle) -> Any:
 
 TASKS: Registry[type[Task]] = Registry(
     "task", entry_point_group="honed.tasks",
-    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "segmentation", "speech")),
+    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "language", "segmentation", "speech")),
 )

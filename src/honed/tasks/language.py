@@ -1,0 +1,73 @@
+"""Language modelling: perplexity of a causal LM on shipped text (torchmetrics' Perplexity).
+
+Each text is scored on its own (no packing): targets are the next tokens, the first token
+has no prediction, and padding is ignored (-100).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import torch
+
+from honed.errors import SpecError
+from honed.models.handle import ModelHandle
+from honed.tasks.base import TASKS, Task, aligned_batches
+
+IGNORE = -100
+
+
+@TASKS.register("language-modeling")
+class LanguageModelingTask(Task):
+    name = "language-modeling"
+    metrics = ("perplexity",)
+    primary = "perplexity"
+    supports_agreement = False  # texts of different lengths: no one tensor per item
+
+    def __init__(self, texts: list[str]):
+        if not texts:
+            raise SpecError("texts", texts, "at least one text")
+        self.texts = texts
+
+    @classmethod
+    def default(cls) -> LanguageModelingTask:
+        """The 24 shipped retrieval passages and 12 multiple-choice contexts, as plain text."""
+        folder = resources.files("honed.tasks").joinpath("data")
+        passages = [json.loads(line)["passage"] for line in folder.joinpath("retrieval_pairs.jsonl").read_text().splitlines()
+                    if line.strip()]
+        contexts = [json.loads(line)["ctx"] for line in folder.joinpath("multiple_choice.jsonl").read_text().splitlines()
+                    if line.strip()]
+        return cls(passages + contexts)
+
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
+        return aligned_batches(self.texts, self.texts, batch_size, limit)
+
+    def sample(self, batch_size: int, seed: int) -> Any:
+        raise SpecError("inputs.source", "task", "'synthetic' for language modelling (texts differ in length); "
+                        "use inputs.seq_len")
+
+    def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+        tokenizer = getattr(handle, "tokenizer", None)
+        if tokenizer is None or not hasattr(getattr(handle, "module", None), "generate"):
+            raise SpecError("model", handle.name, "a causal language model with a tokenizer (kind 'transformers', "
+                            "AutoModelForCausalLM)")
+        logits, targets = [], []
+        with handle.inference_context():
+            for text in self.texts[:limit]:
+                ids = tokenizer(text, return_tensors="pt")["input_ids"].to(handle.device)
+                logits.append(handle.module(input_ids=ids).logits[0, :-1].float().cpu())
+                targets.append(ids[0, 1:].cpu())
+        length = max(t.numel() for t in targets)
+        vocab = logits[0].shape[-1]
+        predictions = torch.zeros(len(logits), length, vocab)
+        references = torch.full((len(targets), length), IGNORE, dtype=torch.long)
+        for i, (item_logits, item_targets) in enumerate(zip(logits, targets)):
+            predictions[i, :item_targets.numel()] = item_logits
+            references[i, :item_targets.numel()] = item_targets
+        return predictions, references
+
+    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
+        return {"perplexity": {"ignore_index": IGNORE}}
