@@ -30,8 +30,9 @@ def to_spec_error(error: ValidationError, model_cls: type[BaseModel], where: str
         hint = f"did you mean {close[0]!r}?" if close else None
         return SpecError(field, name, f"one of {', '.join(sorted(known))}", hint="unknown field" + (f"; {hint}" if hint else ""))
     message = first["msg"]
-    if message.startswith("Value error, "):
-        message = message[len("Value error, "):]
+    for prefix in ("Value error, ", "Input should be "):  # pydantic's wording, not ours
+        if message.startswith(prefix):
+            message = message[len(prefix):]
     extra = f" ({len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
     return SpecError(field, value, message + extra)
 

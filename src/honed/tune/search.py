@@ -113,9 +113,8 @@ class _Search:
             return "search space exhausted: no optimisation algorithm applies to this model on this target"
         passed_singles: dict[str, tuple[Recipe, float]] = {}
         passed: dict[str, tuple[Recipe, float]] = {}
-        rounds = [singles]
         for size in range(1, self.settings.max_steps + 1):
-            queue = rounds[0] if size == 1 else extensions(passed, passed_singles, size, self.tried)
+            queue = singles if size == 1 else extensions(passed, passed_singles, size, self.tried)
             for recipe in queue:
                 for threads in self.threads:
                     if (stop := self._budget_spent()) is not None:
