@@ -27,9 +27,12 @@ COMBINATIONS = [
     ["torchao-int8-weight-only", "torch-compile"],
     ["structured-prune", "torchao-int8-dynamic", "torch-compile"],
     [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}],
+    [{"algorithm": "openvino", "params": {"precision": "bf16"}}],
+    [{"algorithm": "openvino", "params": {"quantization": "int8-weights"}}],
+    [{"algorithm": "openvino", "params": {"quantization": "int8"}}],
 ]
-# compile wraps forward() and generate() calls the eager module; an ONNX export has no generate().
-SKIP_DECODE = {"torch-compile", "onnxruntime"}
+# compile wraps forward() and generate() calls the eager module; an export has no generate().
+SKIP_DECODE = {"torch-compile", "onnxruntime", "openvino"}
 
 
 def label(recipe: list) -> str:
@@ -69,7 +72,7 @@ def minilm(args) -> None:
         with torch.inference_mode():
             ms = timed_ms(lambda: handle.run(data), args.warmup, args.samples)
             output = handle.run(data)
-            output = torch.from_numpy(output[0]) if isinstance(output, list) else output  # onnxruntime
+            output = torch.from_numpy(output[0]) if isinstance(output, list) else output  # onnxruntime, OpenVINO
             cosine = torch.nn.functional.cosine_similarity(reference, output.float(), dim=1).min().item()
         rows.append((recipe, ms, cosine))
         print(f"{label(recipe):60s} {ms:8.2f} {base_ms / ms:8.2f}x {cosine:11.4f}")

@@ -86,7 +86,9 @@ def test_a_a_compare_says_no_significant_difference_and_a_slowdown_is_found():
     b = evaluate(sleeper(10.0), protocol, inputs, NO_PEAKS)
     slower = evaluate(sleeper(13.0), protocol, inputs, NO_PEAKS)
     a_a = compare(a, b)
-    latency = [v for v in a_a.verdicts if v.metric.startswith("latency") or v.metric == "throughput"]
+    # Central metrics only: a sleeper's p99 is the scheduler's tail, and on a loaded shared
+    # machine (CI beside other jobs) two identical runs' tails really do differ (seen: +18 %).
+    latency = [v for v in a_a.verdicts if v.metric in ("latency_p50", "latency_mean", "throughput")]
     called = [(v.metric, f"{v.change:+.1%}", v.ci) for v in latency if v.verdict != NO_DIFFERENCE]
     assert latency and not called, called
     assert compare(a, slower).verdict("latency_p50", 1).verdict == "slower"

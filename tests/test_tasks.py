@@ -34,7 +34,8 @@ def test_optimisations_move_the_metric_in_the_expected_direction(trained):
     # Mild, well-behaved optimisations keep accuracy within two points.
     for recipe in (["dynamic-int8"], ["torchao-int8-weight-only"], ["bf16"],
                    [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}],
-                   [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}]):
+                   [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}],
+                   [{"algorithm": "openvino", "params": {"quantization": "int8"}}]):
         optimised = optimize(handle, recipe, "cpu", INPUTS)
         assert evaluate_quality(test, optimised).primary_value >= base - 0.02, recipe
     # Removing nine weights in ten must cost accuracy, and agreement with the base must fall with it.

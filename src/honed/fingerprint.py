@@ -23,7 +23,8 @@ CPU_FLAGS_OF_INTEREST = (
 )
 PACKAGES = (
     "honed", "torch", "numpy", "scipy", "transformers", "sentence-transformers", "tokenizers",
-    "safetensors", "onnx", "onnxruntime", "torchao", "optimum-quanto", "openvino", "nvidia-ml-py",
+    "safetensors", "onnx", "onnxruntime", "torchao", "optimum-quanto", "openvino", "nncf",
+    "nvidia-ml-py",
 )
 ENV_VARS = (
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",

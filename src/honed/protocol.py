@@ -20,7 +20,8 @@ class ModelRef(_Frozen):
     kinds: ``torch`` (a ``.safetensors`` file with ``options.factory``, or a pickled module
     with ``allow_pickle``), ``factory`` (``"package.module:function"`` returning an
     ``nn.Module``), ``transformers`` and ``sentence-transformers`` (a local path or a hub id),
-    ``onnx`` (a ``.onnx`` file), ``honed`` (a directory written by ``ModelHandle.save``).
+    ``onnx`` (a ``.onnx`` file), ``openvino`` (an IR ``.xml`` beside its ``.bin``; ``options.precision``
+    f32 or bf16), ``honed`` (a directory written by ``ModelHandle.save``).
     """
 
     kind: str

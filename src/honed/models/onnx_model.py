@@ -50,6 +50,9 @@ class OnnxHandle(ModelHandle):
             raise ModelLoadError(f"model.source: onnxruntime cannot load {ref.source!r}: {error}") from None
         return cls(ref, device, session)
 
+    def input_names(self) -> list[str]:
+        return [arg.name for arg in self.session.get_inputs()]
+
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
         feed = {}

@@ -15,6 +15,7 @@ from honed.protocol import ModelRef
 MANIFEST = "honed-manifest.json"
 FORMAT = "honed.model"
 FORMAT_VERSION = 1
+ARTIFACT = "artifact"
 
 
 def save_handle(handle: ModelHandle, directory: Path) -> Path:
@@ -24,17 +25,24 @@ def save_handle(handle: ModelHandle, directory: Path) -> Path:
     if (directory / MANIFEST).exists():
         raise FileExistsError(f"{directory} already holds a saved model; choose an empty directory")
     # An optimised model is saved as its base plus the recipe that rebuilds it on load.
-    fields = (handle.base or handle).save_files(directory)
+    origin = handle.base or handle
+    fields = origin.save_files(directory)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "kind": handle.ref.kind if handle.ref.kind != "factory" else "torch",
+        "kind": origin.ref.kind if origin.ref.kind != "factory" else "torch",
         "name": handle.name,
         "recipe": handle.recipe,
         "recipe_inputs": handle.optimize_inputs.model_dump(mode="json") if handle.optimize_inputs else None,
         "libraries": {name: v for name in PACKAGES if (v := package_version(name))},
         **fields,
     }
+    if origin is not handle and handle.ref.kind != origin.ref.kind:
+        # A runtime export (ONNX, OpenVINO IR) is also written as itself: what a deployment loads
+        # without honed. Loading the directory still replays the recipe, pre-processing included.
+        (directory / ARTIFACT).mkdir()
+        manifest["artifact"] = {"kind": handle.ref.kind, "directory": ARTIFACT,
+                                **handle.save_files(directory / ARTIFACT)}
     (directory / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
     return directory
 

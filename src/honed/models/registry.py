@@ -17,6 +17,7 @@ _BUILTIN = {
     "transformers": "honed.models.transformers_model",
     "sentence-transformers": "honed.models.sentence_model",
     "onnx": "honed.models.onnx_model",
+    "openvino": "honed.models.openvino_model",
     "honed": "honed.models.persist",
 }
 

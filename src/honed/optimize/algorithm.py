@@ -45,6 +45,7 @@ class Algorithm:
     apply: Callable[[Any, Params, Context], Any]
     targets: frozenset[str] = frozenset({"cpu", "cuda"})
     requires: tuple[str, ...] = ()
+    extra: str = "optimize"  # the honed extra that installs ``requires``
     conflicts: frozenset[str] = field(default_factory=frozenset)
     # The smallest output cosine similarity to the base model that is expected on a trained
     # model; tests check it, and users read it as "how much quality can this cost".
@@ -57,14 +58,14 @@ class Algorithm:
             return f"{self.name} runs on {', '.join(sorted(self.targets))} only, not {target}"
         missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
         if missing:
-            return f"{self.name} needs {', '.join(missing)}: pip install 'honed[optimize]'"
+            return f"{self.name} needs {', '.join(missing)}: pip install 'honed[{self.extra}]'"
         return None
 
 
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm", entry_point_group="honed.algorithms",
-    builtins=tuple(f"honed.optimize.algorithms.{family}"
-                   for family in ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime")),
+    builtins=tuple(f"honed.optimize.algorithms.{module}" for module in
+                   ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime", "openvino")),
 )
 
 

@@ -145,9 +145,8 @@ def build_task(spec: TaskSpec) -> Task:
 
 def _on_device(inputs: Any, handle: ModelHandle) -> Any:
     if isinstance(inputs, torch.Tensor):
-        if getattr(handle, "module", None) is None:  # onnxruntime takes numpy, by input name
-            name = handle.session.get_inputs()[0].name
-            return {name: inputs.numpy()}
+        if getattr(handle, "module", None) is None:  # onnxruntime and OpenVINO take numpy, by input name
+            return {handle.input_names()[0]: inputs.numpy()}
         dtype = getattr(handle, "float_dtype", inputs.dtype) if inputs.is_floating_point() else inputs.dtype
         return inputs.to(device=handle.device, dtype=dtype)
     return inputs

@@ -1,8 +1,9 @@
-"""Runtimes: export the (optimised) torch model to ONNX and run it with onnxruntime."""
+"""Runtimes: export the (optimised) torch model to ONNX and run it with onnxruntime (OpenVINO: openvino.py)."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ from honed.protocol import InputSpec, ModelRef
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.
 # bf16/fp16 graphs export but onnxruntime's CPU kernels lack them (seen: no bfloat16 Add).
-_NOT_EXPORTABLE = frozenset({"torch-compile", "dynamic-int8", "torchao-int8-weight-only", "torchao-int8-dynamic",
+NOT_EXPORTABLE = frozenset({"torch-compile", "dynamic-int8", "torchao-int8-weight-only", "torchao-int8-dynamic",
                              "torchao-int4-weight-only", "fp8-dynamic", "bf16", "fp16"})
 
 
@@ -51,38 +52,77 @@ def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
     return names, [batch[k] for k in names], {k: v for k, v in batch.items() if not isinstance(v, torch.Tensor)}
 
 
-class ExportedOnnxHandle(OnnxHandle):
-    """An ONNX export of a torch handle. Inputs come from the torch handle's own generator (real
-    tokenized text for language models), whose weights were moved to the meta device."""
+def numpy_feed(names: list[str], batch: Any) -> dict[str, np.ndarray]:
+    """A torch handle's batch as an exported graph's numpy inputs, by name."""
+    _, tensors, _ = _split(batch)
+    return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}
 
+
+class SourceInputs:
+    """Inputs and pre-processing of an exported model come from the torch handle it was exported
+    from (real tokenized text for language models), whose weights were moved to the meta device."""
+
+    source: Any
+    names: list[str]
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
+        return self.feed(self.source.example_inputs(batch_size, inputs, seed))
+
+    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
+        raise SpecError("protocol.scope", "pipeline", f"'model' for a model exported to {self.kind}")
+
+    def run_pipeline(self, raw: Any) -> Any:
+        """The source model's pre-processing (e.g. its tokenizer), then the exported graph."""
+        return self.run(self.feed(self.source.preprocess(raw)))[0]
+
+    def feed(self, batch: Any) -> dict[str, np.ndarray]:
+        return numpy_feed(self.names, batch)
+
+
+class ExportedOnnxHandle(SourceInputs, OnnxHandle):
     def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, names: list[str],
                  files: tempfile.TemporaryDirectory):
         super().__init__(ref, device, session)
         self.source, self.names = source, names
         self._files = files  # the exported model lives as long as this handle, then is deleted
 
-    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        _, tensors, _ = _split(self.source.example_inputs(batch_size, inputs, seed))
-        return {name: t.detach().cpu().numpy() for name, t in zip(self.names, tensors)}
 
-    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
-        raise SpecError("protocol.scope", "pipeline", "'model' for a model exported to onnxruntime")
+@dataclass
+class OnnxExport:
+    """A torch handle exported to ONNX in a temporary directory that lives as long as this."""
 
-    def run_pipeline(self, raw: Any) -> Any:
-        """The source model's pre-processing (e.g. its tokenizer), then the exported graph."""
-        _, tensors, _ = _split(self.source.preprocess(raw))
-        return self.run({name: t.detach().cpu().numpy() for name, t in zip(self.names, tensors)})[0]
+    files: tempfile.TemporaryDirectory
+    path: Path
+    names: list[str]
+
+    @property
+    def directory(self) -> Path:
+        return Path(self.files.name)
+
+    def calibration_feeds(self, handle: Any, context: Context, batches: int) -> list[dict[str, np.ndarray]]:
+        """Deterministic calibration data: the model's own synthetic inputs (tokenized sentences
+        for text models), batches of 2 with seeds 0..n-1, so a replay in any worker agrees."""
+        return [numpy_feed(self.names, handle.example_inputs(2, context.inputs, seed=seed)) for seed in range(batches)]
 
 
-def _quantize_static(path: Path, directory: Path, handle: Any, names: list[str], batches: int, context: Context) -> Path:
-    """onnxruntime static quantization, calibrated on the model's own deterministic synthetic
-    inputs (tokenized sentences for text models), so a replay in any worker gives the same model."""
+def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
+    """torch.export the handle's model to ONNX with dynamic batch (and sequence) dimensions."""
+    names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
+    batch, sequence = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
+    # Integer inputs of rank 2 are token ids/masks: their second dimension is the sequence.
+    shapes = tuple({0: batch, 1: sequence} if t.ndim == 2 and not t.is_floating_point() else {0: batch} for t in tensors)
+    files = tempfile.TemporaryDirectory(prefix="honed-export-")
+    path = Path(files.name) / "model.onnx"
+    torch.onnx.export(_Exported(handle, names, constants).eval(), tuple(tensors), str(path), dynamo=True,
+                      input_names=names, output_names=["output"], dynamic_shapes=(shapes,), opset_version=opset)
+    return OnnxExport(files, path, names)
+
+
+def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Context) -> Path:
+    """onnxruntime static quantization (QDQ), calibrated on the model's own synthetic inputs."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    feeds = []
-    for seed in range(batches):
-        _, tensors, _ = _split(handle.example_inputs(2, context.inputs, seed=seed))
-        feeds.append({name: t.detach().cpu().numpy() for name, t in zip(names, tensors)})
+    feeds = export.calibration_feeds(handle, context, batches)
 
     class Feeds(CalibrationDataReader):
         def __init__(self) -> None:
@@ -91,40 +131,32 @@ def _quantize_static(path: Path, directory: Path, handle: Any, names: list[str],
         def get_next(self) -> dict[str, np.ndarray] | None:
             return next(self._pending, None)
 
-    quantized = directory / "model-static-int8.onnx"
-    quantize_static(str(path), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
+    quantized = export.directory / "model-static-int8.onnx"
+    quantize_static(str(export.path), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                     op_types_to_quantize=["MatMul", "Gemm", "Conv"])
     return quantized
 
 
 @register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
-                    OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), conflicts=_NOT_EXPORTABLE,
+                    OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), extra="onnx", conflicts=NOT_EXPORTABLE,
                     typical_min_cosine=0.98)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort
 
-    names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
-    batch, sequence = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
-    # Integer inputs of rank 2 are token ids/masks: their second dimension is the sequence.
-    shapes = tuple({0: batch, 1: sequence} if t.ndim == 2 and not t.is_floating_point() else {0: batch} for t in tensors)
-    files = tempfile.TemporaryDirectory(prefix="honed-onnx-")
-    directory = Path(files.name)
-    path = directory / "model.onnx"
-    torch.onnx.export(_Exported(handle, names, constants).eval(), tuple(tensors), str(path), dynamo=True,
-                      input_names=names, output_names=["output"], dynamic_shapes=(shapes,), opset_version=params.opset)
+    export = export_onnx(handle, context, params.opset)
+    path = export.path
     if params.quantization == "dynamic-int8":
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantized = directory / "model-int8.onnx"
-        quantize_dynamic(str(path), str(quantized), weight_type=QuantType.QInt8, per_channel=True)
-        path = quantized
+        path = export.directory / "model-int8.onnx"
+        quantize_dynamic(str(export.path), str(path), weight_type=QuantType.QInt8, per_channel=True)
     elif params.quantization == "static-int8":
-        path = _quantize_static(path, directory, handle, names, params.calibration_batches, context)
+        path = _quantize_static(export, handle, params.calibration_batches, context)
     options = ort.SessionOptions()
     if torch.get_num_threads():
         options.intra_op_num_threads = torch.get_num_threads()
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="onnx", source=str(path), name=handle.name)
-    return ExportedOnnxHandle(ref, "cpu", session, handle, names, files)
+    return ExportedOnnxHandle(ref, "cpu", session, handle, export.names, export.files)

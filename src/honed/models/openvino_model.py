@@ -1,0 +1,128 @@
+"""OpenVINO models (IR .xml + .bin, or anything ov.convert_model reads) run by the CPU plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from honed.errors import ModelLoadError, SpecError
+from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.registry import ADAPTERS
+from honed.protocol import InputSpec, ModelRef
+
+Precision = Literal["f32", "bf16"]
+_NUMPY = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i64": np.int64, "i32": np.int32, "boolean": np.bool_}
+
+
+def compile_cpu(model: Any, precision: Precision, threads: int | None) -> Any:
+    """Compile for the CPU plugin with an explicit precision: its default on CPUs with AMX or
+    AVX512-BF16 is bf16, which would make an "fp32" OpenVINO run silently lower precision."""
+    import openvino as ov
+
+    config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": precision}
+    if threads:
+        config["INFERENCE_NUM_THREADS"] = threads
+    return ov.Core().compile_model(model, "CPU", config)
+
+
+@ADAPTERS.register("openvino")
+class OpenVinoHandle(ModelHandle):
+    kind = "openvino"
+
+    def __init__(self, ref: ModelRef, device: str, model: Any, compiled: Any, precision: Precision):
+        super().__init__(ref, device)
+        self.model, self.compiled, self.precision = model, compiled, precision
+        self._request = compiled.create_infer_request()
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> OpenVinoHandle:
+        import openvino as ov
+
+        if device not in ("cpu", "auto"):
+            raise SpecError("target.device", device, "'cpu' or 'auto' (honed runs OpenVINO on its CPU plugin)")
+        if not Path(ref.source).is_file():
+            raise ModelLoadError(f"model.source: no such OpenVINO model file {ref.source!r}")
+        precision = ref.options.get("precision", "f32")
+        if precision not in ("f32", "bf16"):
+            raise SpecError("model.options.precision", precision, "'f32' or 'bf16'")
+        try:
+            model = ov.Core().read_model(ref.source)
+        except Exception as error:  # openvino raises RuntimeError subclasses of its own
+            raise ModelLoadError(f"model.source: OpenVINO cannot read {ref.source!r}: {error}") from None
+        return cls(ref, "cpu", model, compile_cpu(model, precision, threads), precision)
+
+    def input_names(self) -> list[str]:
+        return [port.get_any_name() for port in self.model.inputs]
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        feed = {}
+        for port in self.model.inputs:
+            name = port.get_any_name()
+            dims = list(port.get_partial_shape())
+            if inputs.shape is not None:
+                shape = (batch_size, *inputs.shape)
+            else:  # first dimension is the batch; other dynamic dimensions are sequence lengths
+                shape = tuple(batch_size if i == 0 else (d.get_length() if d.is_static else inputs.seq_len)
+                              for i, d in enumerate(dims))
+            dtype = _NUMPY.get(port.get_element_type().to_string())
+            if dtype is None:
+                raise SpecError(f"openvino input {name!r}", port.get_element_type().to_string(), ", ".join(_NUMPY))
+            if "mask" in name:
+                feed[name] = np.ones(shape, dtype=dtype)
+            elif np.issubdtype(dtype, np.integer):
+                feed[name] = rng.integers(0, 100, size=shape, dtype=dtype)
+            else:
+                feed[name] = rng.standard_normal(shape).astype(dtype)
+        return feed
+
+    def run(self, batch: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """Outputs as numpy arrays, like onnxruntime (copied: the request reuses its buffers)."""
+        results = self._request.infer(batch)
+        return [np.array(results[port]) for port in self.compiled.outputs]
+
+    def stats(self) -> ModelStats:
+        constants = [op for op in self.model.get_ops() if op.get_type_name() == "Constant"]
+        arrays = [op.get_data() for op in constants]
+        weights = [a for a in arrays if a.size > 1]  # scalars are shapes and axes, not weights
+        files = self.model_files()
+        return ModelStats(
+            parameters=int(sum(a.size for a in weights)),
+            bytes_in_memory=int(sum(a.nbytes for a in weights)),
+            bytes_on_disk=sum(f.stat().st_size for f in files) if files else None,
+            dtype=",".join(sorted({str(a.dtype) for a in weights if a.dtype.kind in "fiu" and a.dtype != np.int64})) or None,
+            device=self.device,
+            weights_sha256=sha256_of_files(files) if files else None,
+        )
+
+    def model_files(self) -> list[Path]:
+        xml = Path(self.ref.source)
+        if xml.suffix != ".xml":  # e.g. an ONNX file read directly
+            return [xml] if xml.is_file() else []
+        return [xml, xml.with_suffix(".bin")]
+
+    def runtime_info(self) -> dict[str, Any]:
+        import openvino as ov
+
+        return {
+            "device": self.device,
+            "device_name": "CPU",
+            "threads": int(self.compiled.get_property("INFERENCE_NUM_THREADS")) or None,
+            "openvino_precision": self.compiled.get_property("INFERENCE_PRECISION_HINT").to_string(),
+            "openvino": ov.__version__,
+        }
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        import openvino as ov
+
+        # compress_to_fp16 would halve fp32 weights on disk and change what was measured.
+        ov.save_model(self.model, str(directory / "model.xml"), compress_to_fp16=False)
+        return {"files": ["model.xml", "model.bin"], "precision": self.precision}
+
+    @classmethod
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> OpenVinoHandle:
+        ref = ModelRef(kind="openvino", source=str(directory / "model.xml"), name=manifest.get("name"),
+                       options={"precision": manifest.get("precision", "f32")})
+        return cls.load(ref, device, threads)
