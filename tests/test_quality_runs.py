@@ -34,6 +34,23 @@ def test_a_run_with_a_task_scores_the_same_quality_as_in_process(digits_cnn):
     assert RunRecord.from_json(record.to_json()).quality == quality  # survives export/import
 
 
+def test_recipes_replay_with_the_data_they_were_built_with(digits_cnn):
+    from honed.tasks import agreement
+
+    # Static int8 calibrates on the run's task (digit images) when given a recipe and a task,
+    # but a handle optimised without a task keeps its synthetic calibration in every worker.
+    recipe = [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8", "calibration_batches": 4}}]
+    base, test = load_model(digits_cnn), ImageClassificationTask.digits("test")
+    local = {source: agreement(test, base, optimize(base, recipe, "cpu", INPUTS, task=spec))["logits_kl"]
+             for source, spec in (("synthetic", None), ("task", DIGITS))}
+    assert local["task"] != pytest.approx(local["synthetic"], rel=1e-3), local  # the calibration data matters
+    target = TargetSpec(device="cpu", measure_peaks=False)
+    with_recipe = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS, recipe=recipe)
+    handle = evaluate(optimize(base, recipe, "cpu", INPUTS), ONE, INPUTS, target, task=DIGITS)
+    assert with_recipe.quality.agreement["logits_kl"] == pytest.approx(local["task"], rel=1e-4)
+    assert handle.quality.agreement["logits_kl"] == pytest.approx(local["synthetic"], rel=1e-4)
+
+
 def test_compare_reports_a_quality_loss_as_a_regression(digits_cnn):
     target = TargetSpec(device="cpu", measure_peaks=False)
     base = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS)

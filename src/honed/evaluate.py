@@ -65,11 +65,12 @@ def evaluate(
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, notes)
         recipe_steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
+        replay = _replay_context(model, bool(handle_steps), inputs, task)
         jobs = [
             Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
                 # Every batch size collects model stats once, so one crashed batch size loses nothing.
                 repetition=repetition, collect_model_stats=repetition == 0,
-                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=recipe_steps)
+                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=recipe_steps, **replay)
             # Repetitions are interleaved across batch sizes so slow drift touches all of them.
             for repetition in range(protocol.repetitions)
             for batch_size in protocol.batch_sizes
@@ -85,7 +86,8 @@ def evaluate(
                 if on_progress:
                     on_progress(done, total, measurement)
             if task is not None:
-                quality = run_quality_job(_quality_job(ref, recipe_steps, task, protocol, inputs, device, workdir), workdir)
+                quality = run_quality_job(_quality_job(ref, recipe_steps, task, protocol, inputs, device, workdir, replay),
+                                          workdir)
                 if on_progress:
                     on_progress(total, total, quality)
         except KeyboardInterrupt:
@@ -143,14 +145,25 @@ def assess_quality(
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, [])
         steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
-        return run_quality_job(_quality_job(ref, steps, task, protocol, inputs or InputSpec(), device, workdir), workdir)
+        inputs = inputs or InputSpec()
+        replay = _replay_context(model, bool(handle_steps), inputs, task)
+        return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
 
 
 def _quality_job(ref: ModelRef, steps: list[dict[str, Any]], task: TaskSpec, protocol: Protocol, inputs: InputSpec,
-                 device: str, workdir: Path) -> Job:
+                 device: str, workdir: Path, replay: dict[str, Any]) -> Job:
     return Job(mode="quality", task=task, model=ref, inputs=inputs, protocol=protocol, device=device,
                batch_size=task.batch_size, repetition=0, collect_model_stats=False,
-               result_path=str(workdir / "result-quality.json"), recipe=steps)
+               result_path=str(workdir / "result-quality.json"), recipe=steps, **replay)
+
+
+def _replay_context(model: Any, from_handle: bool, inputs: InputSpec, task: TaskSpec | None) -> dict[str, Any]:
+    """What the recipe replays with in the workers. A handle from optimize() keeps the inputs and
+    task it was optimised with: a student distilled without a task stays that student in a run
+    that has one. Otherwise the run's own inputs and task (so every worker builds one model)."""
+    if from_handle:
+        return {"recipe_inputs": model.optimize_inputs or inputs, "recipe_task": model.optimize_task}
+    return {"recipe_inputs": inputs, "recipe_task": task}
 
 
 def _check_task(task: TaskSpec) -> TaskSpec:

@@ -40,6 +40,9 @@ class Job(BaseModel):
     collect_model_stats: bool
     result_path: str
     recipe: list[dict[str, Any]] = []
+    # What the recipe is replayed with (static quantization calibrates, distillation trains on it).
+    recipe_inputs: InputSpec | None = None
+    recipe_task: TaskSpec | None = None
 
 
 def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
@@ -73,7 +76,8 @@ def _optimized(handle: Any, job: Job) -> Any:
     # The recipe is replayed on the base model: deterministic, and recorded in the run.
     from honed.optimize import Recipe, optimize
 
-    return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.inputs)
+    return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.recipe_inputs or job.inputs,
+                    task=job.recipe_task)
 
 
 def assess(job: Job) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from honed.protocol import InputSpec, ModelRef
+from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 
 class ModelStats(BaseModel):
@@ -36,9 +36,10 @@ class ModelHandle(ABC):
         self.device = device
         self.recipe: list[dict[str, Any]] = []
         # Set by optimize(): the unmodified handle the recipe was applied to, and the inputs
-        # it was given, so the optimised model can be saved and rebuilt by replaying the recipe.
+        # and task it was given, so the optimised model can be saved and rebuilt by replaying the recipe.
         self.base: ModelHandle | None = None
         self.optimize_inputs: InputSpec | None = None
+        self.optimize_task: TaskSpec | None = None
 
     @property
     def name(self) -> str:

@@ -34,6 +34,7 @@ def save_handle(handle: ModelHandle, directory: Path) -> Path:
         "name": handle.name,
         "recipe": handle.recipe,
         "recipe_inputs": handle.optimize_inputs.model_dump(mode="json") if handle.optimize_inputs else None,
+        "recipe_task": handle.optimize_task.model_dump(mode="json") if handle.optimize_task else None,
         "libraries": {name: v for name in PACKAGES if (v := package_version(name))},
         **fields,
     }
@@ -72,7 +73,8 @@ class SavedModel:
         if not manifest.get("recipe"):
             return handle
         from honed.optimize import Recipe, optimize
-        from honed.protocol import InputSpec
+        from honed.protocol import InputSpec, TaskSpec
 
         inputs = InputSpec.model_validate(manifest["recipe_inputs"]) if manifest.get("recipe_inputs") else None
-        return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device, inputs=inputs)
+        task = TaskSpec.model_validate(manifest["recipe_task"]) if manifest.get("recipe_task") else None
+        return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device, inputs=inputs, task=task)

@@ -7,13 +7,14 @@ An algorithm's ``apply(handle, params, context)`` receives a private copy of the
 from __future__ import annotations
 
 import importlib.util
+from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from honed.protocol import InputSpec
+from honed.protocol import InputSpec, TaskSpec
 from honed.registry import Registry
 
 # Families apply in this order whatever order a recipe lists them in.
@@ -30,10 +31,38 @@ class Params(BaseModel):
 
 @dataclass(frozen=True)
 class Context:
-    """What an algorithm may need beyond the model: where it will run and what it is fed."""
+    """What an algorithm may need beyond the model: where it will run, what it is fed, and
+    the run's task, whose data distillation trains on and static quantization calibrates on."""
 
     target: str
     inputs: InputSpec
+    task: TaskSpec | None = None
+
+    def data_source(self) -> str:
+        """"task" when the run's task can hand out model inputs (seeded items of its data),
+        else "synthetic" (the model's own generator). Deterministic, so replays agree."""
+        return "task" if self._task is not None else "synthetic"
+
+    def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
+        """One batch of model inputs from ``data_source()``, reproducible from ``seed``."""
+        task = self._task
+        if task is None:
+            return handle.example_inputs(batch_size, self.inputs, seed=seed)
+        return task.model_inputs(handle, task.sample(batch_size, seed))
+
+    @cached_property
+    def _task(self) -> Any:
+        if self.task is None:
+            return None
+        from honed.errors import SpecError
+        from honed.tasks import build_task
+
+        task = build_task(self.task)
+        try:
+            task.sample(1, 0)
+        except SpecError:  # multiple choice, language modelling: items are not single model inputs
+            return None
+        return task
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from honed.models.handle import ModelHandle
 from honed.optimize.algorithm import Context
 from honed.optimize.plan import RecipeError, plan
 from honed.optimize.recipe import Recipe, Step
-from honed.protocol import InputSpec, ModelRef
+from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 
 def optimize(
@@ -18,12 +18,14 @@ def optimize(
     recipe: Recipe | Sequence[str | dict[str, Any]],
     target: str = "cpu",
     inputs: InputSpec | None = None,
+    task: TaskSpec | None = None,
 ) -> ModelHandle:
     """Return a new handle with ``recipe`` applied in canonical family order; ``model`` is untouched.
 
     The whole recipe is checked (names, parameters, conflicts, target, dependencies) before
     any work. ``inputs`` describes the model's input where an algorithm needs to run it
-    (structured pruning traces the model).
+    (structured pruning traces the model). ``task`` is the run's task: distillation trains on
+    its data and static quantization calibrates on it (else on the model's synthetic inputs).
     """
     from honed.models import load_model
     from honed.models.torch_common import TorchBackedHandle
@@ -35,7 +37,8 @@ def optimize(
     if not isinstance(handle, TorchBackedHandle):
         raise RecipeError(f"recipes apply to torch models; {handle.ref.kind!r} models are measured as they are")
     inputs = inputs or handle.optimize_inputs or InputSpec()
-    context = Context(target=target, inputs=inputs)
+    task = task or handle.optimize_task
+    context = Context(target=target, inputs=inputs, task=task)
     result = handle.with_module(copy.deepcopy(handle.module))
     for algorithm, params in steps:
         result = algorithm.apply(result, params, context)  # a runtime step returns a non-torch handle
@@ -44,4 +47,5 @@ def optimize(
     ]
     result.base = handle.base or handle
     result.optimize_inputs = inputs
+    result.optimize_task = task
     return result

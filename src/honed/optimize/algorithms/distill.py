@@ -76,14 +76,14 @@ def layer_distill(handle, params: LayerDistillParams, context: Context):
 
 
 def _train(student, teacher, params: LayerDistillParams, context: Context) -> None:
-    """Mean squared error between main outputs on the model's own seeded inputs (tokenized
-    sentences for text models): deterministic, so every replay trains the same student."""
+    """Mean squared error between main outputs on seeded batches of the run's task data, or of
+    the model's own inputs without one: deterministic, so every replay trains the same student."""
     torch.manual_seed(params.seed)
     model = student.module.train()
     optimiser = torch.optim.AdamW(model.parameters(), lr=params.lr)
     for step in range(params.steps):
         # Seeds far from the small ones that measurements and checks use: train on other sentences.
-        batch = student.example_inputs(params.batch_size, context.inputs, seed=TRAINING_SEEDS + params.seed + step)
+        batch = context.batch(student, params.batch_size, seed=TRAINING_SEEDS + params.seed + step)
         with torch.no_grad():
             target = main_output(teacher.run(batch)).float()
         loss = torch.nn.functional.mse_loss(main_output(student.run(batch)).float(), target)

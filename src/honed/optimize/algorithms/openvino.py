@@ -20,9 +20,9 @@ class OpenVinoParams(Params):
     quantization: Literal["none", "int8-weights", "int8"] = Field(
         default="none", description="int8-weights: NNCF weight compression (int8 asymmetric, per channel), "
         "activations stay float; int8: NNCF post-training quantization of weights and activations, "
-        "calibrated on the model's own synthetic inputs")
-    calibration_batches: int = Field(default=8, ge=1, description="int8: batches of 2 synthetic inputs "
-                                     "(seeds 0..n-1) used to calibrate activation ranges")
+        "calibrated on the run's task data (else the model's synthetic inputs)")
+    calibration_batches: int = Field(default=8, ge=1, description="int8: batches of 2 items used to calibrate "
+                                     "activation ranges")
     opset: int = Field(default=18, ge=17)
 
 

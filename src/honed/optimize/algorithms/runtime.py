@@ -27,8 +27,8 @@ class OnnxRuntimeParams(Params):
     quantization: Literal["none", "dynamic-int8", "static-int8"] = Field(
         default="none", description="dynamic-int8: int8 weights, activations quantized per call; static-int8: "
         "activation ranges calibrated once (QDQ, per-channel int8 weights, uint8 activations)")
-    calibration_batches: int = Field(default=8, ge=1, description="static-int8: batches of 2 synthetic inputs "
-                                     "(the model's own generator, seeds 0..n-1) used to calibrate activation ranges")
+    calibration_batches: int = Field(default=8, ge=1, description="static-int8: batches of 2 items (of the run's "
+                                     "task, else the model's synthetic inputs) used to calibrate activation ranges")
     opset: int = Field(default=18, ge=17)
 
 
@@ -54,8 +54,9 @@ def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
 
 def numpy_feed(names: list[str], batch: Any) -> dict[str, np.ndarray]:
     """A torch handle's batch as an exported graph's numpy inputs, by name."""
-    _, tensors, _ = _split(batch)
-    return {name: t.detach().cpu().numpy() for name, t in zip(names, tensors)}
+    if isinstance(batch, torch.Tensor):
+        return {names[0]: batch.detach().cpu().numpy()}
+    return {name: batch[name].detach().cpu().numpy() for name in names}
 
 
 class SourceInputs:
@@ -100,9 +101,9 @@ class OnnxExport:
         return Path(self.files.name)
 
     def calibration_feeds(self, handle: Any, context: Context, batches: int) -> list[dict[str, np.ndarray]]:
-        """Deterministic calibration data: the model's own synthetic inputs (tokenized sentences
-        for text models), batches of 2 with seeds 0..n-1, so a replay in any worker agrees."""
-        return [numpy_feed(self.names, handle.example_inputs(2, context.inputs, seed=seed)) for seed in range(batches)]
+        """Deterministic calibration data: batches of 2 items of the run's task, or of the model's
+        own synthetic inputs without one, seeds 0..n-1, so a replay in any worker agrees."""
+        return [numpy_feed(self.names, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
 
 
 def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
@@ -119,7 +120,7 @@ def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
 
 
 def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Context) -> Path:
-    """onnxruntime static quantization (QDQ), calibrated on the model's own synthetic inputs."""
+    """onnxruntime static quantization (QDQ), calibrated on the run's task data or synthetic inputs."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
     feeds = export.calibration_feeds(handle, context, batches)
