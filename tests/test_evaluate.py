@@ -146,6 +146,19 @@ def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
     assert record.measurements[0].cold_start.optimized_s is not None
 
 
+def test_the_pipeline_scope_of_a_speech_model_transcribes_synthetic_or_real_audio(tiny_whisper_dir):
+    from honed.protocol import TaskSpec
+
+    ref = ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    protocol = Protocol(**FAST, scope="pipeline", new_tokens=4, repetitions=1, batch_sizes=(2,))
+    synthetic = evaluate(ref, protocol, InputSpec(audio_seconds=2.0), NO_PEAKS)
+    assert synthetic.status == "ok", synthetic.measurements[0].error
+    real = evaluate(ref, protocol, InputSpec(source="task"), NO_PEAKS,
+                    task=TaskSpec(name="speech-recognition", limit=2, options={"max_new_tokens": 4}))
+    assert real.status == "ok", real.measurements[0].error
+    assert real.quality.items == 2 and real.quality.timing["real_time_factor"] > 0
+
+
 def test_the_generate_scope_reports_first_token_and_per_token_times(tiny_llama_dir):
     ref = ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
     protocol = Protocol(**FAST, scope="generate", new_tokens=8, repetitions=1, batch_sizes=(1, 2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -215,6 +216,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     import jiwer
 
     from honed.tasks import SpeechRecognitionTask
+    from honed.tasks.speech import normalise
 
     task = SpeechRecognitionTask.shipped(max_new_tokens=16)
     seconds = [len(w) / task.sampling_rate for w in task.waveforms]
@@ -238,6 +240,15 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     assert handle.run(batch).logits.shape[:2] == (2, 1)
     with pytest.raises(Exception, match="speech-to-text model"):
         task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
+    # Pipeline scope: raw waveforms in, transcripts out, as the task decodes them; decoding is capped.
+    raw = handle.raw_inputs(2, InputSpec(audio_seconds=1.5), seed=0)
+    assert [w.shape for w in raw] == [(24_000,), (24_000,)] and raw[0].dtype == np.float32
+    handle.max_new_tokens = 16
+    full = handle.run_pipeline(task.waveforms[:5])
+    assert [normalise(t) for t in full] == transcripts[:5]
+    handle.max_new_tokens = 2  # greedy decoding: the first tokens of the same transcripts
+    short = handle.run_pipeline(task.waveforms[:5])
+    assert all(f.startswith(s) for s, f in zip(short, full)) and sum(map(len, short)) < sum(map(len, full))
 
 
 def test_perplexity_of_a_causal_lm_on_shipped_text_matches_a_hand_computation(tiny_llama_dir):

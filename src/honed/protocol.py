@@ -45,6 +45,8 @@ class InputSpec(_Frozen):
     )
     dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = "float32"
     seq_len: int = Field(default=32, ge=1, description="tokens per item for language models")
+    audio_seconds: float = Field(default=5.0, gt=0, le=600, description="seconds of synthetic 16 kHz audio per "
+                                 "item in the pipeline scope of speech models")
     source: Literal["synthetic", "task"] = Field(
         default="synthetic", description="synthetic: the model's own generator (shape, seq_len); task: items drawn "
         "from the run's task data (real images, sentences, audio), seeded")
@@ -66,7 +68,8 @@ class Protocol(_Frozen):
         "pre-processing -> model -> post-processing; generate: greedy decoding of new_tokens tokens "
         "after a seq_len-token prompt (causal language models), with time to first token",
     )
-    new_tokens: int = Field(default=32, ge=1, description="tokens generated per call in the generate scope")
+    new_tokens: int = Field(default=32, ge=1, description="tokens generated per call in the generate scope; at "
+                            "most this many per item in the pipeline scope of speech models (a transcript)")
     warmup_iterations: int = Field(default=5, ge=0)
     warmup_min_seconds: float = Field(default=0.2, ge=0)
     min_samples: int = Field(default=30, ge=2)

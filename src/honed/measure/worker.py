@@ -144,6 +144,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     first_tokens: list[int] = []
     if protocol.scope == "pipeline":
         data = _raw_inputs(job, handle)
+        handle.max_new_tokens = protocol.new_tokens
         call = lambda: handle.run_pipeline(data)  # noqa: E731
     elif protocol.scope == "generate":
         from honed.measure.generation import greedy_generation

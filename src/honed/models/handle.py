@@ -40,6 +40,8 @@ class ModelHandle(ABC):
         self.base: ModelHandle | None = None
         self.optimize_inputs: InputSpec | None = None
         self.optimize_task: TaskSpec | None = None
+        # Pipelines that generate (speech to text) stop after this many new tokens per item.
+        self.max_new_tokens = 32
 
     @property
     def name(self) -> str:

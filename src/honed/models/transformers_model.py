@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from honed.errors import ModelLoadError, SpecError
@@ -94,7 +95,11 @@ class TransformersHandle(TorchBackedHandle):
             return None
         return (extractor.feature_size, extractor.nb_max_frames)
 
-    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
+    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str] | list[np.ndarray]:
+        if self.feature_extractor is not None:  # speech: quiet seeded noise, as 16 kHz float waveforms
+            rng = np.random.default_rng(seed)
+            samples = round(inputs.audio_seconds * self.sampling_rate)
+            return [(0.05 * rng.standard_normal(samples)).astype(np.float32) for _ in range(batch_size)]
         if self.tokenizer is None:
             raise SpecError("protocol.scope", "pipeline", "'model' (this model has no tokenizer for raw text)")
         return synthetic_sentences(batch_size, inputs.seq_len, seed)
@@ -104,12 +109,31 @@ class TransformersHandle(TorchBackedHandle):
             batch = {self.main_input: batch}
         return self.module(**batch)
 
-    def preprocess(self, raw: list[str]) -> dict[str, torch.Tensor]:
+    @property
+    def sampling_rate(self) -> int:
+        return int(getattr(self.feature_extractor, "sampling_rate", 16_000))
+
+    def preprocess(self, raw: list[str] | list[np.ndarray]) -> dict[str, torch.Tensor]:
+        if self.feature_extractor is not None:  # waveforms -> log-mel features
+            features = self.feature_extractor(raw, sampling_rate=self.sampling_rate, return_tensors="pt").input_features
+            return {"input_features": features.to(device=self.device, dtype=self.float_dtype)}
         if self.tokenizer is None:
             raise SpecError("inputs", "text", "model-scope tensors (this model has no tokenizer)")
         return to_device(dict(self.tokenizer(raw, padding=True, truncation=True, return_tensors="pt")), self.device)
 
-    def run_pipeline(self, raw: list[str]) -> Any:
+    @property
+    def transcribes(self) -> bool:
+        """A speech-to-text model: feature extractor, tokenizer and a generate() method."""
+        return self.feature_extractor is not None and self.tokenizer is not None and hasattr(self.module, "generate")
+
+    def transcribe(self, waveforms: list[np.ndarray], max_new_tokens: int) -> list[str]:
+        """Speech to text, as deployed: features, greedy autoregressive decoding, detokenised text."""
+        ids = self.module.generate(**self.preprocess(waveforms), max_new_tokens=max_new_tokens, do_sample=False)
+        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+    def run_pipeline(self, raw: list[str] | list[np.ndarray]) -> Any:
+        if self.transcribes:
+            return self.transcribe(raw, self.max_new_tokens)
         return to_host(self.module(**self.preprocess(raw))[0])
 
     def save_files(self, directory: Path) -> dict[str, Any]:

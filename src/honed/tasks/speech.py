@@ -65,27 +65,26 @@ class SpeechRecognitionTask(Task):
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[np.ndarray], list[str]]]:
         return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)
 
-    def _features(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> Any:
-        extractor, tokenizer = getattr(handle, "feature_extractor", None), getattr(handle, "tokenizer", None)
-        if extractor is None or tokenizer is None or not hasattr(getattr(handle, "module", None), "generate"):
+    def _check(self, handle: ModelHandle) -> None:
+        if not getattr(handle, "transcribes", False):
             raise SpecError("model", handle.name, "a transformers speech-to-text model (e.g. Whisper) saved with its "
                             "feature extractor and tokenizer")
-        features = extractor(waveforms, sampling_rate=self.sampling_rate, return_tensors="pt").input_features
-        return features.to(device=handle.device, dtype=handle.float_dtype)
+        if handle.sampling_rate != self.sampling_rate:
+            raise SpecError("task.sampling_rate", self.sampling_rate, f"{handle.sampling_rate} Hz, the rate the "
+                            "model's feature extractor expects")
 
     def model_inputs(self, handle: ModelHandle, raw: list[np.ndarray]) -> dict[str, Any]:
         """Features of real utterances plus the decoder's start token: the encoder and one decoder step."""
         import torch
 
-        features = self._features(handle, raw)
+        self._check(handle)
         start = torch.full((len(raw), 1), handle.module.config.decoder_start_token_id, device=handle.device)
-        return {"input_features": features, "decoder_input_ids": start}
+        return {**handle.preprocess(raw), "decoder_input_ids": start}
 
     def predict(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> list[str]:
-        features = self._features(handle, waveforms)
+        self._check(handle)
         with handle.inference_context():
-            ids = handle.module.generate(input_features=features, max_new_tokens=self.max_new_tokens)
-        return [normalise(text) for text in handle.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+            return [normalise(text) for text in handle.transcribe(waveforms, self.max_new_tokens)]
 
     def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> list[str]:
         return [text for waveforms, _ in self.batches(batch_size, limit) for text in self.predict(handle, waveforms)]
