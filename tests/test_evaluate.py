@@ -94,6 +94,23 @@ def test_a_a_compare_says_no_significant_difference_and_a_slowdown_is_found():
     assert compare(a, slower).verdict("latency_p50", 1).verdict == "slower"
 
 
+def test_concurrent_clients_overlap_and_throughput_counts_wall_time():
+    base = dict(FAST, min_samples=40, min_seconds=0.3, batch_sizes=(2,), repetitions=1)
+    one = evaluate(sleeper(10.0), Protocol(**base), InputSpec(shape=(1,)), NO_PEAKS).result(2)
+    four = evaluate(sleeper(10.0), Protocol(**base, concurrency=4), InputSpec(shape=(1,)), NO_PEAKS)
+    assert four.status == "ok" and four.protocol.concurrency == 4
+    result, measurement = four.result(2), four.measurements[0]
+    # Sleeping clients overlap: each request still takes ~10 ms, four finish per ~10 ms of wall time.
+    assert 10.0 <= result.latency_ms.p50 < 13.0 and len(measurement.samples_ns) >= 40
+    assert result.throughput_items_per_s == pytest.approx(2 * len(measurement.samples_ns) / measurement.timed_seconds)
+    assert result.throughput_items_per_s > 2.5 * one.throughput_items_per_s
+    # compare reads the same per-process rate (not batch / mean latency, which ignores the overlap).
+    verdict = compare(four, four).verdict("throughput", 2)
+    assert verdict.a == pytest.approx(result.throughput_items_per_s) and verdict.verdict == NO_DIFFERENCE
+    with pytest.raises(Exception, match="concurrency > 1 needs scope"):
+        Protocol(scope="generate", concurrency=2)
+
+
 def test_pipeline_scope_on_a_real_embedder(minilm_path):
     ref = ModelRef(kind="sentence-transformers", source=minilm_path)
     record = evaluate(ref, Protocol(**FAST, scope="pipeline", batch_sizes=(2,), repetitions=1), InputSpec(seq_len=16), NO_PEAKS)

@@ -81,14 +81,16 @@ def show_run(record) -> None:
 def evaluate(
     spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec (see examples/)")] = None,
     model: Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, honed")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed")] = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
     repetitions: Annotated[Optional[int], typer.Option(help="worker processes per batch size")] = None,
     scope: Annotated[Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")] = None,
     new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
     threads: Annotated[Optional[int], typer.Option()] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")] = None,
     device: Annotated[Optional[str], typer.Option(help="cpu, cuda or auto")] = None,
     seq_len: Annotated[Optional[int], typer.Option(help="tokens per item for language models")] = None,
+    audio_seconds: Annotated[Optional[float], typer.Option(help="seconds of synthetic audio per item (speech pipeline scope)")] = None,
     shape: Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models, e.g. 3x224x224")] = None,
     price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
@@ -104,7 +106,8 @@ def evaluate(
     from honed.spec import build_spec
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
-                      new_tokens=new_tokens, threads=threads, device=device, seq_len=seq_len, shape=shape, price_per_hour=price_per_hour,
+                      new_tokens=new_tokens, threads=threads, concurrency=concurrency, device=device, seq_len=seq_len,
+                      audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
                       allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit,
                       inputs_from_task=inputs_from_task)
     db = _store(store)
@@ -212,7 +215,7 @@ def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu")
 def tune(
     spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")] = None,
     model: Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")] = None,
-    kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, honed")] = None,
+    kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed")] = None,
     task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`)")] = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
     threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,

@@ -147,19 +147,28 @@ def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confiden
         change = relative_change(xa, xb, STATISTICS[stat], confidence, resamples, seed=a.protocol.seed)
         out.append(_verdict(bs, f"latency_{stat}", "ms", "lower", change.a, change.b, change.change, change.ci, min_effect,
                             test_passed=enough))
-    # Throughput is batch / mean latency, so its change and CI follow from the mean's (order flips).
-    mean = next(v for v in out if v.metric == "latency_mean")
-    inverse = lambda c: 1.0 / (1.0 + c) - 1.0  # noqa: E731
-    out.append(_verdict(bs, "throughput", "items/s", "higher", ra.throughput_items_per_s, rb.throughput_items_per_s,
-                        inverse(mean.change), Interval(low=inverse(mean.ci.high), high=inverse(mean.ci.low)), min_effect,
-                        test_passed=enough))
+    ok_a = [m for m in a.measurements if m.batch_size == bs and m.status == "ok"]
+    ok_b = [m for m in b.measurements if m.batch_size == bs and m.status == "ok"]
+    per_process: list[tuple[str, str, str, list, list]] = []
+    if a.protocol.concurrency == b.protocol.concurrency == 1:
+        # Throughput is batch / mean latency, so its change and CI follow from the mean's (order flips).
+        mean = next(v for v in out if v.metric == "latency_mean")
+        inverse = lambda c: 1.0 / (1.0 + c) - 1.0  # noqa: E731
+        out.append(_verdict(bs, "throughput", "items/s", "higher", ra.throughput_items_per_s, rb.throughput_items_per_s,
+                            inverse(mean.change), Interval(low=inverse(mean.ci.high), high=inverse(mean.ci.low)),
+                            min_effect, test_passed=enough))
+    else:  # concurrent clients: each process's items over its wall time, not batch / mean latency
+        rates = lambda ms: [bs * len(m.samples_ns) / m.timed_seconds for m in ms if m.timed_seconds]  # noqa: E731
+        per_process.append(("throughput", "items/s", "higher", rates(ok_a), rates(ok_b)))
+    per_process += [
+        ("cold_start", "s", "lower", [m.cold_start.first_result_s for m in ok_a if m.cold_start],
+         [m.cold_start.first_result_s for m in ok_b if m.cold_start]),
+        ("peak_rss", "bytes", "lower", [m.memory.get("peak_rss_bytes") for m in ok_a],
+         [m.memory.get("peak_rss_bytes") for m in ok_b]),
+    ]
     # One value per process: significance from a rank test (scipy's Mann-Whitney U), which
     # cannot call a difference from three values a side, rather than a bootstrap, which would.
-    for metric, unit, va, vb in (
-        ("cold_start", "s", ra.cold_start_s, rb.cold_start_s),
-        ("peak_rss", "bytes", [m.memory.get("peak_rss_bytes") for m in a.measurements if m.batch_size == bs and m.status == "ok"],
-         [m.memory.get("peak_rss_bytes") for m in b.measurements if m.batch_size == bs and m.status == "ok"]),
-    ):
+    for metric, unit, better, va, vb in per_process:
         va, vb = [v for v in va if v], [v for v in vb if v]
         if va and vb:
             from scipy.stats import mannwhitneyu
@@ -167,7 +176,7 @@ def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confiden
             change = relative_change([np.array([v]) for v in va], [np.array([v]) for v in vb], STATISTICS["p50"],
                                      confidence, resamples, seed=a.protocol.seed)
             p_value = mannwhitneyu(va, vb, alternative="two-sided").pvalue if len(set(va + vb)) > 1 else 1.0
-            out.append(_verdict(bs, metric, unit, "lower", change.a, change.b, change.change, change.ci, min_effect,
+            out.append(_verdict(bs, metric, unit, better, change.a, change.b, change.change, change.ci, min_effect,
                                 test_passed=enough and p_value < 1 - confidence))
     return out
 

@@ -108,7 +108,8 @@ def run_details(record: RunRecord) -> Iterable[str]:
         yield f"           {stats.parameters:,} parameters, {_mib(stats.bytes_in_memory)} in memory, dtype {stats.dtype}"
     yield (f"protocol   scope={record.protocol.scope} warmup>={record.protocol.warmup_iterations} it/"
            f"{record.protocol.warmup_min_seconds}s samples>={record.protocol.min_samples} and "
-           f">={record.protocol.min_seconds}s, {record.protocol.repetitions} processes per batch size, seed {record.protocol.seed}")
+           f">={record.protocol.min_seconds}s, {record.protocol.repetitions} processes per batch size, seed {record.protocol.seed}"
+           + (f", {record.protocol.concurrency} requests in flight" if record.protocol.concurrency > 1 else ""))
     yield f"device     {record.device} ({fp.runtime.get('device_name', '?')}), threads {fp.runtime.get('threads', '?')}"
     yield f"cpu        {fp.cpu.get('model')} x{fp.cpu.get('logical_cores')} flags {' '.join(fp.cpu.get('flags', [])) or '-'}"
     if fp.gpus:

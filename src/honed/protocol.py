@@ -80,6 +80,9 @@ class Protocol(_Frozen):
     repetitions: int = Field(default=3, ge=1, description="separate worker processes per batch size")
     timeout_seconds: float = Field(default=600.0, gt=0, description="per worker process")
     threads: int | None = Field(default=None, ge=1, description="intra-op threads; None = library default")
+    concurrency: int = Field(default=1, ge=1, le=256, description="requests in flight at once in each worker: "
+                             "client threads calling the model back to back, as a server's clients would; latency "
+                             "is then per request under that load, throughput is items finished per wall second")
     seed: int = 0
     measure_energy: bool = True
     energy_idle_seconds: float = Field(default=0.5, ge=0, description="idle baseline window")
@@ -103,6 +106,8 @@ class Protocol(_Frozen):
             raise ValueError(f"max_samples ({self.max_samples}) is below min_samples ({self.min_samples})")
         if self.max_seconds < self.min_seconds:
             raise ValueError(f"max_seconds ({self.max_seconds}) is below min_seconds ({self.min_seconds})")
+        if self.concurrency > 1 and self.scope == "generate":
+            raise ValueError("concurrency > 1 needs scope 'model' or 'pipeline' (first-token times are per call)")
         return self
 
 

@@ -35,7 +35,11 @@ def _summarize_ok(result, ok, protocol, target, peaks, model_stats) -> BatchResu
     groups = [np.asarray(m.samples_ns, dtype=np.float64) for m in ok]
     latency = summarize_latency(groups, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
     mean_s = latency.mean / 1e3
-    throughput = batch_size / mean_s  # items / summed timed wall time
+    if protocol.concurrency == 1:
+        throughput = batch_size / mean_s  # items / summed timed wall time
+    else:  # calls overlap: items finished over the wall time of the timed windows
+        throughput = batch_size * sum(len(m.samples_ns) for m in ok) / sum(m.timed_seconds for m in ok)
+    seconds_per_batch = batch_size / throughput  # what the hardware sustained, for efficiency
     flops = next((m.flops_per_batch for m in ok if m.flops_per_batch), None)
     cuda_allocated = [m.memory["cuda_peak_allocated_bytes"] for m in ok if "cuda_peak_allocated_bytes" in m.memory]
     cuda_reserved = [m.memory["cuda_peak_reserved_bytes"] for m in ok if "cuda_peak_reserved_bytes" in m.memory]
@@ -49,7 +53,7 @@ def _summarize_ok(result, ok, protocol, target, peaks, model_stats) -> BatchResu
         cuda_peak_reserved_bytes=max(cuda_reserved) if cuda_reserved else None,
         energy=_energy(ok, batch_size),
         cost_per_million_usd=(target.price_per_hour / 3600 / throughput * 1e6) if target.price_per_hour is not None else None,
-        efficiency=_efficiency(flops, mean_s, peaks, model_stats),
+        efficiency=_efficiency(flops, seconds_per_batch, peaks, model_stats),
         generation=_generation(ok, protocol, batch_size, mean_s) if protocol.scope == "generate" else None,
     ))
 

@@ -16,6 +16,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import traceback  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Literal  # noqa: E402
@@ -61,6 +62,40 @@ def _timed_loop(timer: Any, call: Any, protocol: Protocol) -> tuple[list[int], f
         if len(samples) >= protocol.max_samples or elapsed >= protocol.max_seconds:
             break
     return samples, elapsed
+
+
+def _concurrent_loop(timer: Any, call: Any, protocol: Protocol, context: Any) -> tuple[list[int], float]:
+    """``protocol.concurrency`` client threads call back to back until the same stopping rule
+    as ``_timed_loop`` holds over all their calls; calls in flight then finish and count, and
+    the wall time covers them. Each sample is one call's wall time under that load."""
+    samples: list[int] = []
+    errors: list[BaseException] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        try:
+            with context():  # torch's inference mode is per thread
+                while not stop.is_set():
+                    samples.append(timer.time(call))  # list.append is atomic under the GIL
+        except BaseException as error:  # reported by the main thread
+            errors.append(error)
+            stop.set()
+
+    start = time.perf_counter_ns()
+    clients = [threading.Thread(target=client, name=f"honed-client-{i}", daemon=True) for i in range(protocol.concurrency)]
+    for thread in clients:
+        thread.start()
+    while not stop.is_set():
+        stop.wait(0.002)
+        elapsed, count = (time.perf_counter_ns() - start) / 1e9, len(samples)
+        if (count >= protocol.min_samples and elapsed >= protocol.min_seconds) or count >= protocol.max_samples \
+                or elapsed >= protocol.max_seconds:
+            stop.set()
+    for thread in clients:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return samples, (time.perf_counter_ns() - start) / 1e9
 
 
 def _warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
@@ -127,7 +162,7 @@ def _raw_inputs(job: Job, handle: Any) -> Any:
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     from honed.measure.energy import meter_for
     from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
-    from honed.measure.timers import timer_for
+    from honed.measure.timers import WallTimer, timer_for
     from honed.models import load_model
 
     protocol = job.protocol
@@ -173,10 +208,13 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         if on_cuda:
             torch.cuda.reset_peak_memory_stats(handle.device)
         reset_peak_rss()
-        timer = timer_for(handle)
+        timer = timer_for(handle) if protocol.concurrency == 1 else WallTimer(handle.synchronize)
         first_tokens.clear()  # only the timed calls count
         with meter if meter is not None else contextlib.nullcontext():
-            samples, seconds = _timed_loop(timer, call, protocol)
+            if protocol.concurrency == 1:
+                samples, seconds = _timed_loop(timer, call, protocol)
+            else:
+                samples, seconds = _concurrent_loop(timer, call, protocol, handle.inference_context)
 
     memory = {"rss_after_load_bytes": rss_after_load, "peak_rss_bytes": peak_rss_bytes()}
     if on_cuda:

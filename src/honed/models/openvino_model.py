@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,7 @@ class OpenVinoHandle(ModelHandle):
     def __init__(self, ref: ModelRef, device: str, model: Any, compiled: Any, precision: Precision):
         super().__init__(ref, device)
         self.model, self.compiled, self.precision = model, compiled, precision
-        self._request = compiled.create_infer_request()
+        self._local = threading.local()  # one infer request per calling thread (concurrent clients)
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> OpenVinoHandle:
@@ -80,7 +81,10 @@ class OpenVinoHandle(ModelHandle):
 
     def run(self, batch: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Outputs as numpy arrays, like onnxruntime (copied: the request reuses its buffers)."""
-        results = self._request.infer(batch)
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        results = request.infer(batch)
         return [np.array(results[port]) for port in self.compiled.outputs]
 
     def stats(self) -> ModelStats:
