@@ -62,3 +62,18 @@ def test_a_spec_can_carry_a_recipe(tmp_path):
     spec = load_spec(path)
     assert spec.recipe[0].algorithm == "magnitude-prune" and spec.recipe[0].params == {"amount": 0.3}
     assert [s.algorithm for s in build_spec(path, recipe=["bf16"]).recipe] == ["bf16"]
+    # The command line's form carries parameters too.
+    steps = build_spec(path, recipe=["svd-lowrank:rank=16", "openvino:precision=bf16"]).recipe
+    assert [(s.algorithm, s.params) for s in steps] == [("svd-lowrank", {"rank": 16}), ("openvino", {"precision": "bf16"})]
+
+
+def test_tune_candidates_come_from_the_spec_as_names_or_steps(tmp_path):
+    from honed.optimize.recipe import Step
+    from honed.spec import tune_settings
+
+    path = tmp_path / "s.toml"
+    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
+                    '[tune]\ncandidates = ["bf16", {algorithm = "openvino", params = {precision = "bf16"}}]\n')
+    settings = tune_settings(load_spec(path))
+    assert settings.candidates == ("bf16", Step(algorithm="openvino", params={"precision": "bf16"}))
+    assert tune_settings(load_spec(path), candidates=[Step.parse("dynamic-int8")]).candidates == (Step(algorithm="dynamic-int8"),)

@@ -173,8 +173,25 @@ def test_the_demo_tunes_algorithms_that_exist_and_run_on_a_cpu():
     here = {a.name for a in available("cpu")}
     for quick in (False, True):
         settings, spec = demo_settings(quick), demo_spec(quick)
-        assert set(settings.candidates) <= here and spec.task.name == "text-embedding"
+        names = {c if isinstance(c, str) else c.algorithm for c in settings.candidates}
+        assert names <= here and spec.task.name == "text-embedding"
         assert settings.time_budget_s <= 420  # the README promises the demo in under ten minutes on two cores
+
+
+def test_candidates_with_parameters_are_their_own_trials(store):
+    from honed.optimize.recipe import Step
+
+    variant = Step.parse("magnitude-prune:amount=0.5,scope=global")
+    assert variant == Step(algorithm="magnitude-prune", params={"amount": 0.5, "scope": "global"})
+    settings = TuneSettings(candidates=("magnitude-prune", variant), max_trials=2, max_steps=1)
+    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store))
+    # Labels name only what differs from the defaults (scope=global is the default).
+    assert sorted(t.label for t in result.trials) == ["magnitude-prune", "magnitude-prune(amount=0.5)"]
+    with pytest.raises(SpecError, match="amount"):
+        tune(MODEL, TASK, CPU, settings=TuneSettings(candidates=(Step.parse("magnitude-prune:amount=2"),)),
+             store=store, runner=Scripted(OUTCOMES, store))
+    with pytest.raises(SpecError, match="name:key=value"):
+        Step.parse("magnitude-prune:amount")
 
 
 def test_gpu_only_and_excluded_algorithms_are_listed_with_the_reason(store):

@@ -94,7 +94,7 @@ def evaluate(
     shape: Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models, e.g. 3x224x224")] = None,
     price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
-    recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first; repeat (see `honed algorithms`)")] = None,
+    recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat (see `honed algorithms`)")] = None,
     task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
@@ -230,7 +230,7 @@ def tune(
     goal: Annotated[Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")] = None,
     slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
     memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
-    candidate: Annotated[Optional[list[str]], typer.Option("--candidate", "-c", help="algorithm to try; repeat (default: all available)")] = None,
+    candidate: Annotated[Optional[list[str]], typer.Option("--candidate", "-c", help="algorithm to try, optionally with parameters (openvino:precision=bf16); repeat (default: all available)")] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="algorithm to leave out; repeat")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="most algorithms in one recipe")] = None,
     max_trials: Annotated[Optional[int], typer.Option(help="trials after the baseline")] = None,
@@ -246,13 +246,14 @@ def tune(
 
     Every trial is stored as it ends: run the same command again to resume a stopped sweep.
     """
+    from honed.optimize.recipe import Step
     from honed.spec import build_spec, tune_settings
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
                       seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, name=name,
                       task=task)
     settings = tune_settings(spec, objective=objective, max_drop=max_drop, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
-                             memory_budget_mib=memory_mib, candidates=candidate, exclude=exclude, max_steps=max_steps,
+                             memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
                              max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
                              threads=threads)
     result = run_tune(spec, settings, _store(store))

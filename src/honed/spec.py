@@ -101,7 +101,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     if "name" in given:
         data["name"] = given["name"]
     if "recipe" in given:
-        data["recipe"] = [{"algorithm": name} for name in given["recipe"]]
+        data["recipe"] = [Step.parse(text).model_dump() for text in given["recipe"]]
     return build(EvaluationSpec, data, where="spec")
 
 

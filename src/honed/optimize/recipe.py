@@ -24,6 +24,34 @@ class Step(BaseModel):
     algorithm: str
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @classmethod
+    def parse(cls, text: str) -> Step:
+        """``"openvino"`` or ``"openvino:precision=bf16,quantization=int8"`` (the command line's
+        form); values are read as JSON where they parse (numbers, booleans), else as text."""
+        name, _, rest = text.partition(":")
+        params: dict[str, Any] = {}
+        for pair in filter(None, rest.split(",")):
+            key, equals, value = pair.partition("=")
+            if not equals or not key.strip():
+                raise SpecError("recipe step", text, "'name' or 'name:key=value,key=value'")
+            try:
+                params[key.strip()] = json.loads(value)
+            except json.JSONDecodeError:
+                params[key.strip()] = value.strip()
+        return cls(algorithm=name.strip(), params=params)
+
+    @property
+    def label(self) -> str:
+        """The name, with the parameters that differ from the algorithm's defaults."""
+        from honed.optimize.algorithm import ALGORITHMS
+
+        try:
+            defaults = ALGORITHMS.get(self.algorithm).params().model_dump(mode="json")
+        except Exception:  # an unknown name or bad parameters: show what was given
+            defaults = {}
+        changed = {k: v for k, v in self.params.items() if defaults.get(k, object()) != v}
+        return self.algorithm + (f"({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
+
 
 class Recipe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,7 +78,7 @@ class Recipe(BaseModel):
 
     @property
     def label(self) -> str:
-        return " + ".join(s.algorithm for s in self.steps) or "baseline"
+        return " + ".join(s.label for s in self.steps) or "baseline"
 
     def to_json(self) -> str:
         return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "steps": [s.model_dump(mode="json") for s in self.steps]})

@@ -15,22 +15,26 @@ from honed.optimize.recipe import Step
 _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "honed"}
 
 
-def single_candidates(device: str, model_kind: str, names: tuple[str, ...] | None,
+def single_candidates(device: str, model_kind: str, candidates: tuple[str | Step, ...] | None,
                       exclude: tuple[str, ...]) -> tuple[list[Recipe], dict[str, str]]:
-    """One recipe per usable algorithm, in canonical family order, and why each other one
+    """One recipe per usable candidate (every available algorithm with its defaults, or the
+    given names and parameterised steps), in canonical family order, and why each other one
     was left out (wrong target, missing package, excluded, wrong model kind)."""
     from honed.optimize import ALGORITHMS
 
-    for name in (*(names or ()), *exclude):  # unknown names fail with suggestions before any work
+    steps = [Step(algorithm=a.name) for a in ALGORITHMS.values()] if candidates is None else \
+        [Step(algorithm=c) if isinstance(c, str) else c for c in candidates]
+    for name in (*(s.algorithm for s in steps), *exclude):  # unknown names fail with suggestions before any work
         ALGORITHMS.get(name)
-    considered = [a for a in ALGORITHMS.values() if names is None or a.name in names]
+    for step in steps:  # bad parameters fail here too, naming the field
+        Recipe(steps=(step,)).canonical()
     if model_kind not in _TORCH_KINDS:
-        return [], {a.name: f"works on torch models; this model is {model_kind!r}" for a in considered}
+        return [], {s.label: f"works on torch models; this model is {model_kind!r}" for s in steps}
     here = {a.name for a in available(device)}
-    skipped = {a.name: "excluded" if a.name in exclude else a.unavailable_reason(device)
-               for a in considered if a.name not in here or a.name in exclude}
-    chosen = [a for a in considered if a.name not in skipped]
-    return [Recipe(steps=(Step(algorithm=a.name),)) for a in _canonical(chosen)], skipped
+    skipped = {s.label: "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
+               for s in steps if s.algorithm not in here or s.algorithm in exclude}
+    chosen = [s for s in steps if s.label not in skipped]
+    return [Recipe(steps=(s,)) for s in _canonical(chosen)], skipped
 
 
 def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple[Recipe, float]], size: int,
@@ -55,8 +59,8 @@ def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple
     return [recipe for _, recipe in sorted(scored.values(), key=lambda pair: -pair[0])]
 
 
-def _canonical(algorithms: list) -> list:
-    from honed.optimize.algorithm import FAMILIES
+def _canonical(steps: list[Step]) -> list[Step]:
+    from honed.optimize.algorithm import ALGORITHMS, FAMILIES
 
-    return sorted(algorithms, key=lambda a: (FAMILIES.index(a.family), a.name))
+    return sorted(steps, key=lambda s: (FAMILIES.index(ALGORITHMS.get(s.algorithm).family), s.label))
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from honed.optimize.recipe import Step
+
 # objective name -> (what is read from a BatchResult, which direction is better, unit)
 OBJECTIVES: dict[str, tuple[str, Literal["lower", "higher"], str]] = {
     "p50_ms": ("latency p50", "lower", "ms"),
@@ -40,7 +42,9 @@ class TuneSettings(_Frozen):
     goal: float | None = Field(default=None, description="stop as soon as a passing candidate reaches this objective value")
     latency_slo_ms: float | None = Field(default=None, gt=0, description="p99 at the chosen batch size must stay below")
     memory_budget_mib: float | None = Field(default=None, gt=0, description="peak resident memory must stay below")
-    candidates: tuple[str, ...] | None = Field(default=None, description="algorithms to try; None = every one available")
+    candidates: tuple[str | Step, ...] | None = Field(
+        default=None, description="algorithms to try, by name (default parameters) or as steps with parameters "
+        "(a name twice with different parameters is two candidates); None = every one available")
     exclude: tuple[str, ...] = ()
     max_steps: int = Field(default=2, ge=1, le=4, description="most algorithms combined in one recipe")
     threads: tuple[int, ...] = Field(default=(), description="thread counts to sweep; empty = the protocol's")
