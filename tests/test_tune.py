@@ -186,7 +186,7 @@ def test_candidates_with_parameters_are_their_own_trials(store):
     settings = TuneSettings(candidates=("magnitude-prune", variant), max_trials=2, max_steps=1)
     result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store))
     # Labels name only what differs from the defaults (scope=global is the default).
-    assert sorted(t.label for t in result.trials) == ["magnitude-prune", "magnitude-prune(amount=0.5)"]
+    assert sorted(t.label for t in result.trials) == ["magnitude-prune", "magnitude-prune (amount=0.5)"]
     with pytest.raises(SpecError, match="amount"):
         tune(MODEL, TASK, CPU, settings=TuneSettings(candidates=(Step.parse("magnitude-prune:amount=2"),)),
              store=store, runner=Scripted(OUTCOMES, store))

@@ -50,7 +50,7 @@ class Step(BaseModel):
         except Exception:  # an unknown name or bad parameters: show what was given
             defaults = {}
         changed = {k: v for k, v in self.params.items() if defaults.get(k, object()) != v}
-        return self.algorithm + (f"({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
+        return self.algorithm + (f" ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
 
 
 class Recipe(BaseModel):
