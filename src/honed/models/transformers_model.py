@@ -96,7 +96,7 @@ class TransformersHandle(TorchBackedHandle):
         return (extractor.feature_size, extractor.nb_max_frames)
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str] | list[np.ndarray]:
-        if self.feature_extractor is not None:  # speech: quiet seeded noise, as 16 kHz float waveforms
+        if self.feature_extractor is not None:  # speech: quiet seeded noise at the extractor's sampling rate
             rng = np.random.default_rng(seed)
             samples = round(inputs.audio_seconds * self.sampling_rate)
             return [(0.05 * rng.standard_normal(samples)).astype(np.float32) for _ in range(batch_size)]

@@ -7,9 +7,9 @@ An algorithm's ``apply(handle, params, context)`` receives a private copy of the
 from __future__ import annotations
 
 import importlib.util
-from functools import cached_property
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -39,8 +39,8 @@ class Context:
     task: TaskSpec | None = None
 
     def data_source(self) -> str:
-        """"task" when the run's task can hand out model inputs (seeded items of its data),
-        else "synthetic" (the model's own generator). Deterministic, so replays agree."""
+        """'task' when the run's task can hand out model inputs (seeded items of its data),
+        else 'synthetic' (the model's own generator). Deterministic, so replays agree."""
         return "task" if self._task is not None else "synthetic"
 
     def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
