@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from honed.record import BatchResult, RunRecord
 from honed.tune.result import Point, Trial
 from honed.tune.settings import TuneSettings
@@ -67,19 +69,28 @@ def pareto_front(points: list[Point], objective_better: str, quality_better: str
     return sorted(front, key=lambda p: p.objective, reverse=objective_better == "higher")
 
 
-def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str) -> Point | None:
-    """The best passing objective; among points within ``min_effect`` of it, the best quality,
+def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
+               indistinguishable: Callable[[Point, Point], bool] | None = None) -> Point | None:
+    """The best passing objective; among points within ``min_effect`` of it, or that
+    ``indistinguishable(best, point)`` says are not significantly worse, the best quality,
     then the shortest recipe: a gain inside the noise is not worth quality or complexity."""
     passing = [p for p in points if p.passes]
     if not passing:
         return None
     lower = settings.better == "lower"
-    best = min(p.objective for p in passing) if lower else max(p.objective for p in passing)
+    top = min(passing, key=lambda p: p.objective) if lower else max(passing, key=lambda p: p.objective)
+    best = top.objective
     close = [p for p in passing if (p.objective <= best * (1 + settings.min_effect) if lower
-                                    else p.objective >= best * (1 - settings.min_effect))]
+                                    else p.objective >= best * (1 - settings.min_effect))
+             or (indistinguishable is not None and indistinguishable(top, p))]
     sign = 1 if quality_better == "higher" else -1
     return max(close, key=lambda p: (sign * p.quality if p.quality is not None else float("-inf"),
-                                     -p.label.count("+"), -p.objective if lower else p.objective))
+                                     -_steps(p), -p.objective if lower else p.objective))
+
+
+def _steps(point: Point) -> int:
+    """Algorithms in the point's recipe: the base model has none."""
+    return 0 if point.label.startswith("baseline") else point.label.count(" + ") + 1
 
 
 def improves(candidate: float, best: float, direction: str, min_effect: float) -> bool:

@@ -30,6 +30,9 @@ from honed.tune.settings import OBJECTIVES, TuneSettings
 EventCallback = Callable[[str, Any], None]
 
 
+# compare()'s verdict for each objective that has one (energy and cost keep the fixed band).
+_VERDICT_METRIC = {"p50_ms": "latency_p50", "p99_ms": "latency_p99", "throughput": "throughput", "peak_rss": "peak_rss"}
+
 def tune(
     model: ModelRef,
     task: TaskSpec,
@@ -286,6 +289,25 @@ class _Search:
                 candidate.objective_ci[0] > best.objective_ci[1]
         return True
 
+    def _indistinguishable(self, best: Point, other: Point) -> bool:
+        """``compare``'s verdict between the two runs at the same scenario is "no significant
+        difference" on the objective; False where it cannot tell (objective without a verdict,
+        another scenario, fewer than MIN_REPLICATES processes a side), leaving the fixed band."""
+        from honed.compare import MIN_REPLICATES, NO_DIFFERENCE, compare
+
+        if other.trial == best.trial:
+            return other.batch_size == best.batch_size and other.threads == best.threads
+        metric = _VERDICT_METRIC.get(self.settings.objective)
+        a, b = self.records.get(best.trial), self.records.get(other.trial)
+        if metric is None or a is None or b is None or (best.batch_size, best.threads) != (other.batch_size, other.threads):
+            return False
+        ra, rb = a.result(best.batch_size), b.result(other.batch_size)
+        if ra is None or rb is None or min(ra.repetitions_ok, rb.repetitions_ok) < MIN_REPLICATES:
+            return False
+        verdicts = compare(a, b, min_effect=self.settings.min_effect).verdicts
+        verdict = next((v for v in verdicts if v.metric == metric and v.batch_size == best.batch_size), None)
+        return verdict is not None and verdict.verdict == NO_DIFFERENCE
+
     def _gain(self, trial: Trial) -> float | None:
         """Baseline objective / trial objective at their best points (> 1: the trial is better)."""
         base = self.result.baseline
@@ -303,7 +325,7 @@ class _Search:
     def _finish(self, stop_reason: str) -> None:
         quality_better = self._quality_better()
         points = self.result.points
-        recommended = sweet_spot(points, self.settings, quality_better)
+        recommended = sweet_spot(points, self.settings, quality_better, self._indistinguishable)
         front = pareto_front(points, self.settings.better, quality_better)
         self.result = self.result.model_copy(update={
             "pareto": front, "recommended": recommended, "satisfied": recommended is not None,
