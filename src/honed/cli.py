@@ -336,7 +336,8 @@ def demo(
     db = _store(store)
     result = run_tune(spec, demo_settings(quick), db, fresh=fresh)
     write_report(result, report_path(), db)
-    out.print("run `honed demo` again: every trial is reused from the store (`--fresh` measures again)")
+    out.print("run `honed demo` again: stored trials are reused and a search stopped by its time budget goes on "
+              "(`--fresh` measures again)")
 
 
 def main() -> None:

@@ -79,13 +79,19 @@ def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
         return None
     lower = settings.better == "lower"
     top = min(passing, key=lambda p: p.objective) if lower else max(passing, key=lambda p: p.objective)
-    best = top.objective
-    close = [p for p in passing if (p.objective <= best * (1 + settings.min_effect) if lower
-                                    else p.objective >= best * (1 - settings.min_effect))
-             or (indistinguishable is not None and indistinguishable(top, p))]
     sign = 1 if quality_better == "higher" else -1
-    return max(close, key=lambda p: (sign * p.quality if p.quality is not None else float("-inf"),
-                                     -_steps(p), -p.objective if lower else p.objective))
+
+    def preference(p: Point) -> tuple[float, int]:  # what may outrank a better objective
+        return (sign * p.quality if p.quality is not None else float("-inf"), -_steps(p))
+
+    def in_band(p: Point) -> bool:
+        bound = top.objective * (1 + settings.min_effect if lower else 1 - settings.min_effect)
+        return p.objective <= bound if lower else p.objective >= bound
+
+    # compare() runs only for points that would win on quality or simplicity: ~2 s each.
+    close = [p for p in passing if in_band(p) or (preference(p) > preference(top) and indistinguishable is not None
+                                                  and indistinguishable(top, p))]
+    return max(close, key=lambda p: (*preference(p), -p.objective if lower else p.objective))
 
 
 def _steps(point: Point) -> int:

@@ -295,8 +295,6 @@ class _Search:
         another scenario, fewer than MIN_REPLICATES processes a side), leaving the fixed band."""
         from honed.compare import MIN_REPLICATES, NO_DIFFERENCE, compare
 
-        if other.trial == best.trial:
-            return other.batch_size == best.batch_size and other.threads == best.threads
         metric = _VERDICT_METRIC.get(self.settings.objective)
         a, b = self.records.get(best.trial), self.records.get(other.trial)
         if metric is None or a is None or b is None or (best.batch_size, best.threads) != (other.batch_size, other.threads):
