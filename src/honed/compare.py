@@ -161,8 +161,7 @@ def _batch_verdicts(a, b, ra: BatchResult, rb: BatchResult, min_effect, confiden
         rates = lambda ms: [bs * len(m.samples_ns) / m.timed_seconds for m in ms if m.timed_seconds]  # noqa: E731
         per_process.append(("throughput", "items/s", "higher", rates(ok_a), rates(ok_b)))
     per_process += [
-        ("cold_start", "s", "lower", [m.cold_start.first_result_s for m in ok_a if m.cold_start],
-         [m.cold_start.first_result_s for m in ok_b if m.cold_start]),
+        ("cold_start", "s", "lower", ra.cold_start_s, rb.cold_start_s),
         ("peak_rss", "bytes", "lower", [m.memory.get("peak_rss_bytes") for m in ok_a],
          [m.memory.get("peak_rss_bytes") for m in ok_b]),
     ]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
+from honed.models.graph_inputs import synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
@@ -54,25 +55,9 @@ class OnnxHandle(ModelHandle):
         return [arg.name for arg in self.session.get_inputs()]
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        feed = {}
-        for arg in self.session.get_inputs():
-            dims = list(arg.shape)
-            if inputs.shape is not None:
-                shape = (batch_size, *inputs.shape)
-            else:
-                # First dimension is the batch; other symbolic dimensions are sequence lengths.
-                shape = tuple(batch_size if i == 0 else (d if isinstance(d, int) else inputs.seq_len) for i, d in enumerate(dims))
-            dtype = _ORT_DTYPES.get(arg.type)
-            if dtype is None:
-                raise SpecError(f"onnx input {arg.name!r}", arg.type, ", ".join(_ORT_DTYPES))
-            if "mask" in arg.name:
-                feed[arg.name] = np.ones(shape, dtype=dtype)
-            elif np.issubdtype(dtype, np.integer):
-                feed[arg.name] = rng.integers(0, 100, size=shape, dtype=dtype)
-            else:
-                feed[arg.name] = rng.standard_normal(shape).astype(dtype)
-        return feed
+        ports = [(arg.name, [d if isinstance(d, int) else None for d in arg.shape], arg.type)
+                 for arg in self.session.get_inputs()]
+        return synthetic_feed(ports, _ORT_DTYPES, "onnx", batch_size, inputs, seed)
 
     def run(self, batch: dict[str, np.ndarray]) -> Any:
         return self.session.run(None, batch)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
+from honed.models.graph_inputs import synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
@@ -58,26 +59,9 @@ class OpenVinoHandle(ModelHandle):
         return [port.get_any_name() for port in self.model.inputs]
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        rng = np.random.default_rng(seed)
-        feed = {}
-        for port in self.model.inputs:
-            name = port.get_any_name()
-            dims = list(port.get_partial_shape())
-            if inputs.shape is not None:
-                shape = (batch_size, *inputs.shape)
-            else:  # first dimension is the batch; other dynamic dimensions are sequence lengths
-                shape = tuple(batch_size if i == 0 else (d.get_length() if d.is_static else inputs.seq_len)
-                              for i, d in enumerate(dims))
-            dtype = _NUMPY.get(port.get_element_type().to_string())
-            if dtype is None:
-                raise SpecError(f"openvino input {name!r}", port.get_element_type().to_string(), ", ".join(_NUMPY))
-            if "mask" in name:
-                feed[name] = np.ones(shape, dtype=dtype)
-            elif np.issubdtype(dtype, np.integer):
-                feed[name] = rng.integers(0, 100, size=shape, dtype=dtype)
-            else:
-                feed[name] = rng.standard_normal(shape).astype(dtype)
-        return feed
+        ports = [(port.get_any_name(), [d.get_length() if d.is_static else None for d in port.get_partial_shape()],
+                  port.get_element_type().to_string()) for port in self.model.inputs]
+        return synthetic_feed(ports, _NUMPY, "openvino", batch_size, inputs, seed)
 
     def run(self, batch: dict[str, np.ndarray]) -> list[np.ndarray]:
         """Outputs as numpy arrays, like onnxruntime (copied: the request reuses its buffers)."""

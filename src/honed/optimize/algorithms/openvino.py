@@ -30,8 +30,7 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any,
                  export: OnnxExport):
         super().__init__(ref, "cpu", model, compiled, precision)
-        self.source, self.names = source, export.names
-        self._export = export  # the files live as long as this handle
+        self._exported_from(source, export)
 
 
 def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context) -> Any:

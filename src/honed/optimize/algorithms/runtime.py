@@ -66,6 +66,10 @@ class SourceInputs:
     source: Any
     names: list[str]
 
+    def _exported_from(self, source: Any, export: OnnxExport) -> None:
+        self.source, self.names = source, export.names
+        self._export = export  # the exported files live as long as this handle, then are deleted
+
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         return self.feed(self.source.example_inputs(batch_size, inputs, seed))
 
@@ -81,11 +85,9 @@ class SourceInputs:
 
 
 class ExportedOnnxHandle(SourceInputs, OnnxHandle):
-    def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, names: list[str],
-                 files: tempfile.TemporaryDirectory):
+    def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, export: OnnxExport):
         super().__init__(ref, device, session)
-        self.source, self.names = source, names
-        self._files = files  # the exported model lives as long as this handle, then is deleted
+        self._exported_from(source, export)
 
 
 @dataclass
@@ -160,4 +162,4 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
     session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="onnx", source=str(path), name=handle.name)
-    return ExportedOnnxHandle(ref, "cpu", session, handle, export.names, export.files)
+    return ExportedOnnxHandle(ref, "cpu", session, handle, export)
