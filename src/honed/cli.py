@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from honed.errors import HonedError
 
@@ -94,6 +95,7 @@ def evaluate(
     shape: Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models, e.g. 3x224x224")] = None,
     price_per_hour: Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
+    trust_code: Annotated[bool, typer.Option(help="run code that the model's files name (a saved model's factory, transformers' remote code); see SECURITY.md")] = False,
     recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat (see `honed algorithms`)")] = None,
     task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
@@ -108,7 +110,7 @@ def evaluate(
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
                       new_tokens=new_tokens, threads=threads, concurrency=concurrency, device=device, seq_len=seq_len,
                       audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
-                      allow_pickle=allow_pickle, name=name, recipe=recipe, task=task, task_limit=task_limit,
+                      allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
                       inputs_from_task=inputs_from_task)
     db = _store(store)
     record = run_evaluation(spec, db)
@@ -189,7 +191,7 @@ def runs_import(path: Path, store: StoreOption = None) -> None:
 
     if not path.is_file():
         raise SpecError("path", str(path), "an existing JSON file written by `honed runs export`")
-    record = RunRecord.from_json(path.read_text())
+    record = RunRecord.from_json(path.read_bytes())
     db = _store(store)
     db.add(record)
     out.print(f"imported run {record.id} into {db.url}")
@@ -240,6 +242,7 @@ def tune(
     report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
     name: Annotated[Optional[str], typer.Option(help="a label for the sweep")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
+    trust_code: Annotated[bool, typer.Option(help="run code that the model's files name (a saved model's factory, transformers' remote code); see SECURITY.md")] = False,
     store: StoreOption = None,
 ) -> None:
     """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
@@ -250,7 +253,7 @@ def tune(
     from honed.spec import build_spec, tune_settings
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
-                      seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, name=name,
+                      seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, trust_code=trust_code, name=name,
                       task=task)
     settings = tune_settings(spec, objective=objective, max_drop=max_drop, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
                              memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
@@ -345,7 +348,7 @@ def main() -> None:
         code = app(standalone_mode=False)  # click returns, not raises, the code of a typer.Exit here
         sys.exit(code if isinstance(code, int) else 0)
     except HonedError as error:
-        err.print(f"[red]error:[/] {error}", highlight=False)
+        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)

@@ -22,12 +22,17 @@ class ModelRef(_Frozen):
     ``nn.Module``), ``transformers`` and ``sentence-transformers`` (a local path or a hub id),
     ``onnx`` (a ``.onnx`` file), ``openvino`` (an IR ``.xml`` beside its ``.bin``; ``options.precision``
     f32 or bf16), ``honed`` (a directory written by ``ModelHandle.save``).
+
+    A spec's own ``factory`` is code the user wrote; code that the model's files name runs only
+    with ``trust_code`` (SECURITY.md).
     """
 
     kind: str
     source: str
     options: dict[str, Any] = Field(default_factory=dict)
     allow_pickle: bool = False
+    trust_code: bool = Field(default=False, description="run code that the model's own files name (a manifest's "
+                             "factory or task module, transformers' trust_remote_code); off: such files are refused")
     name: str | None = None
 
     @property
@@ -78,7 +83,11 @@ class Protocol(_Frozen):
     max_seconds: float = Field(default=60.0, gt=0)
     batch_sizes: tuple[int, ...] = (1,)
     repetitions: int = Field(default=3, ge=1, description="separate worker processes per batch size")
-    timeout_seconds: float = Field(default=600.0, gt=0, description="per worker process")
+    timeout_seconds: float = Field(default=600.0, gt=0, description="per worker process; a worker past it is "
+                                   "killed with every process it started")
+    memory_limit_mib: int | None = Field(default=None, ge=16, description="address space a worker may add after "
+                                         "start-up (RLIMIT_AS: heap, thread stacks, mapped files); past it the "
+                                         "measurement is recorded as out of memory; None = no limit")
     threads: int | None = Field(default=None, ge=1, description="intra-op threads; None = library default")
     concurrency: int = Field(default=1, ge=1, le=256, description="requests in flight at once in each worker: "
                              "client threads calling the model back to back, as a server's clients would; latency "

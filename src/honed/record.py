@@ -19,6 +19,10 @@ SCHEMA = "honed.run"
 SCHEMA_VERSION = 1
 
 
+# Raw samples make records large (100,000 samples x processes x batch sizes); larger is refused.
+MAX_EXPORT_BYTES = 512 << 20
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -37,7 +41,7 @@ class Measurement(_Record):
 
     batch_size: int
     repetition: int
-    status: Literal["ok", "crashed", "timeout", "error"]
+    status: Literal["ok", "crashed", "timeout", "error", "out_of_memory"]
     error: str | None = None
     exit_code: int | None = None
     timer: str | None = None
@@ -104,7 +108,7 @@ class QualityResult(_Record):
     """A model's quality on a task's data; with a recipe, also its agreement with the base model."""
 
     task: str
-    status: Literal["ok", "crashed", "timeout", "error"] = "ok"
+    status: Literal["ok", "crashed", "timeout", "error", "out_of_memory"] = "ok"
     error: str | None = None
     items: int = 0
     primary: str | None = None
@@ -151,12 +155,15 @@ class RunRecord(_Record):
         return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "record": self.model_dump(mode="json")}, indent=indent)
 
     @classmethod
-    def from_json(cls, text: str) -> RunRecord:
+    def from_json(cls, text: str | bytes) -> RunRecord:
+        """Read an export; size, nesting, schema and every field are checked (it is data from elsewhere)."""
         from honed.errors import SpecError
+        from honed.trust import read_json
+        from honed.validation import build
 
-        data = json.loads(text)
+        data = read_json(text, "run export", MAX_EXPORT_BYTES)
         if not isinstance(data, dict) or data.get("schema") != SCHEMA:
             raise SpecError("schema", data.get("schema") if isinstance(data, dict) else type(data).__name__, repr(SCHEMA))
         if not isinstance(data.get("version"), int) or data["version"] > SCHEMA_VERSION:
             raise SpecError("version", data.get("version"), f"an integer <= {SCHEMA_VERSION} (upgrade honed to read newer records)")
-        return cls.model_validate(data["record"])
+        return build(cls, data.get("record"), "record")

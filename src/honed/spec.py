@@ -76,6 +76,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
     for key, section, field in (
         ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
+        ("trust_code", model, "trust_code"),
         ("batch_sizes", sections["protocol"], "batch_sizes"), ("repetitions", sections["protocol"], "repetitions"),
         ("scope", sections["protocol"], "scope"), ("threads", sections["protocol"], "threads"),
         ("new_tokens", sections["protocol"], "new_tokens"), ("concurrency", sections["protocol"], "concurrency"),

@@ -7,6 +7,7 @@ an exception that would lose the rest of a sweep.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -23,8 +24,13 @@ from honed.record import Measurement, QualityResult
 STDERR_TAIL_CHARS = 2000
 
 
-def worker_env(threads: int | None) -> dict[str, str]:
+def worker_env(threads: int | None, workdir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
+    if workdir is not None:
+        # The worker's temporary files live in the run's work directory, so they go with it even
+        # when the worker is killed (it removes the directory itself when its parent dies).
+        (workdir / "tmp").mkdir(exist_ok=True)
+        env["TMPDIR"] = str(workdir / "tmp")
     # The worker must import what the caller can (e.g. a model class defined in a test module).
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     if threads:
@@ -68,14 +74,14 @@ def run_worker(job: Job, workdir: Path, tag: str) -> WorkerOutcome:
     with open(stderr_path, "wb") as stderr:
         spawned_at = time.monotonic_ns()
         process = subprocess.Popen(
-            [sys.executable, "-m", "honed.measure.worker", str(job_path), str(spawned_at)],
+            [sys.executable, "-m", "honed.measure.worker", str(job_path), str(spawned_at), str(os.getpid())],
             stdout=stderr, stderr=stderr, stdin=subprocess.DEVNULL,
-            env=worker_env(job.protocol.threads), start_new_session=True,
+            env=worker_env(job.protocol.threads, workdir), start_new_session=True,
         )
         try:
             exit_code = process.wait(timeout=job.protocol.timeout_seconds)
         except BaseException as interruption:  # Ctrl-C must not leave an orphaned worker running
-            _kill_group(process)
+            _kill_tree(process)
             if not isinstance(interruption, subprocess.TimeoutExpired):
                 raise
             return WorkerOutcome("timeout", None, error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} "
@@ -100,9 +106,19 @@ def _tail(path: Path) -> str:
     return f"; stderr tail: {text[-STDERR_TAIL_CHARS:]}" if text else ""
 
 
-def _kill_group(process: subprocess.Popen) -> None:
+def _kill_tree(process: subprocess.Popen) -> None:
+    """The worker's process group, and its descendants that left the group (a new session)."""
+    import psutil
+
+    try:
+        descendants = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        descendants = []
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+    for child in descendants:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
     process.wait()

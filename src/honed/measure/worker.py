@@ -249,8 +249,16 @@ def _write_atomically(path: str, payload: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    job = Job.model_validate_json(Path(argv[1]).read_text())
+    from honed.measure.lifeline import OUT_OF_MEMORY, bind_to_parent, is_out_of_memory, limit_memory
+
+    job_path = Path(argv[1])
     spawned_at_ns = int(argv[2])  # taken by the parent just before spawning this process
+    bind_to_parent(int(argv[3]), job_path.parent)
+    job = Job.model_validate_json(job_path.read_text())
+    if job.protocol.memory_limit_mib is not None:
+        with contextlib.suppress(ImportError):
+            import torch  # noqa: F401  (its libraries are start-up, not the model's memory)
+        limit_memory(job.protocol.memory_limit_mib)
     try:
         result = assess(job) if job.mode == "quality" else measure(job, spawned_at_ns)
     except Exception as error:
@@ -258,7 +266,10 @@ def main(argv: list[str]) -> int:
         from honed.errors import HonedError
 
         message = str(error) if isinstance(error, HonedError) else traceback.format_exc(limit=8)
-        result = {"batch_size": job.batch_size, "repetition": job.repetition, "status": "error",
+        status = "error"
+        if job.protocol.memory_limit_mib is not None and is_out_of_memory(error):
+            status, message = OUT_OF_MEMORY, f"exceeded protocol.memory_limit_mib={job.protocol.memory_limit_mib}: {error}"
+        result = {"batch_size": job.batch_size, "repetition": job.repetition, "status": status,
                   "error": f"{type(error).__name__}: {message}".strip()}
     _write_atomically(job.result_path, result)
     return 0

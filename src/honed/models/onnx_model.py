@@ -19,6 +19,22 @@ _ORT_DTYPES = {
 }
 
 
+def external_data_files(path: Path) -> list[Path]:
+    """The .onnx file and its external-data files; a location outside the file's directory (an
+    absolute path, '..', a link out) is refused: the graph is data and must not read elsewhere."""
+    import onnx
+
+    from honed.trust import contained_path
+
+    try:
+        graph = onnx.load(str(path), load_external_data=False).graph
+    except Exception as error:  # protobuf's DecodeError and onnx's own errors
+        raise ModelLoadError(f"model.source: {path} is not a readable ONNX file: {error}") from None
+    locations = {entry.value for t in graph.initializer for entry in t.external_data if entry.key == "location"}
+    return [path] + [contained_path(path.parent, location, f"{path.name} external data location")
+                     for location in sorted(locations)]
+
+
 @ADAPTERS.register("onnx")
 class OnnxHandle(ModelHandle):
     kind = "onnx"
@@ -33,6 +49,7 @@ class OnnxHandle(ModelHandle):
 
         if not Path(ref.source).is_file():
             raise ModelLoadError(f"model.source: no such ONNX file {ref.source!r}")
+        external_data_files(Path(ref.source))  # refuses locations outside the model's directory
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -64,12 +81,7 @@ class OnnxHandle(ModelHandle):
 
     def model_files(self) -> list[Path]:
         """The .onnx file and the external-data files its initializers point to."""
-        import onnx
-
-        path = Path(self.ref.source)
-        graph = onnx.load(str(path), load_external_data=False).graph
-        locations = {entry.value for t in graph.initializer for entry in t.external_data if entry.key == "location"}
-        return [path] + [path.parent / location for location in sorted(locations)]
+        return external_data_files(Path(self.ref.source))
 
     def stats(self) -> ModelStats:
         import onnx
@@ -109,5 +121,6 @@ class OnnxHandle(ModelHandle):
         return {"files": ["model.onnx"] + (["model.onnx.data"] if external else [])}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> OnnxHandle:
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> OnnxHandle:
         return cls.load(ModelRef(kind="onnx", source=str(directory / "model.onnx"), name=manifest.get("name")), device, threads)

@@ -110,7 +110,8 @@ class OpenVinoHandle(ModelHandle):
         return {"files": ["model.xml", "model.bin"], "precision": self.precision}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> OpenVinoHandle:
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> OpenVinoHandle:
         ref = ModelRef(kind="openvino", source=str(directory / "model.xml"), name=manifest.get("name"),
                        options={"precision": manifest.get("precision", "f32")})
         return cls.load(ref, device, threads)

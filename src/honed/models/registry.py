@@ -38,15 +38,17 @@ def check_ref(ref: ModelRef) -> None:
 
     from honed.errors import ModelLoadError, SpecError
 
-    source_kind = getattr(adapter(ref.kind), "source_kind", "path")
+    kind = adapter(ref.kind)
+    source_kind = getattr(kind, "source_kind", "path")
     if source_kind == "import":
         module, _, attribute = ref.source.partition(":")
         if not module or not attribute:
             raise SpecError("model.source", ref.source, "'package.module:function' for kind 'factory'")
-        return
     looks_local = source_kind == "path" or ref.source.startswith(("/", "./", "../", "~")) or ref.source.count("/") > 1
-    if looks_local and not Path(ref.source).expanduser().exists():
+    if source_kind != "import" and looks_local and not Path(ref.source).expanduser().exists():
         raise ModelLoadError(f"model.source: no such file or directory {ref.source!r}")
+    if hasattr(kind, "check"):  # what an adapter can check without loading (a saved model's manifest)
+        kind.check(ref)
 
 
 def known_kinds() -> list[str]:

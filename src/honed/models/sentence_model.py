@@ -31,7 +31,8 @@ class SentenceTransformerHandle(TorchBackedHandle):
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
         try:
-            model = SentenceTransformer(ref.source, device=device, local_files_only=local)
+            model = SentenceTransformer(ref.source, device=device, local_files_only=local,
+                                        trust_remote_code=ref.trust_code)  # modules.json may name code
         except (OSError, ValueError) as error:
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}") from None
         return cls(ref, device, model)
@@ -62,6 +63,8 @@ class SentenceTransformerHandle(TorchBackedHandle):
         return {"files": ["model/"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> SentenceTransformerHandle:
-        ref = ModelRef(kind="sentence-transformers", source=str(directory / "model"), name=manifest.get("name"))
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> SentenceTransformerHandle:
+        ref = ModelRef(kind="sentence-transformers", source=str(directory / "model"), name=manifest.get("name"),
+                       trust_code=trust_code)
         return cls.load(ref, device, threads)

@@ -22,7 +22,7 @@ def import_factory(spec: str, field: str = "model.source") -> Any:
         target: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             target = getattr(target, part)
-    except (ImportError, AttributeError) as error:
+    except (ImportError, AttributeError, ValueError, TypeError) as error:  # TypeError: a relative name
         raise ModelLoadError(f"{field}: cannot import {spec!r}: {error}") from None
     return target
 
@@ -118,7 +118,8 @@ class TorchModuleHandle(TorchBackedHandle):
         return {"factory": factory, "kwargs": self.ref.options.get("kwargs", {}), "files": ["model.safetensors"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> TorchModuleHandle:
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> TorchModuleHandle:
         ref = ModelRef(kind="factory", source=manifest["factory"], name=manifest.get("name"),
                        options={"kwargs": manifest.get("kwargs", {}), "weights": str(directory / "model.safetensors")})
         return cls.load(ref, device, threads)
@@ -129,3 +130,16 @@ class FactoryModuleHandle(TorchModuleHandle):
     """A module built by calling ``package.module:function`` with ``options.kwargs``."""
 
     source_kind = "import"
+
+    @classmethod
+    def check(cls, ref: ModelRef) -> None:
+        """Import the factory and build it once on the meta device (no memory, no weights), so a
+        wrong name or a factory that builds no module fails here, once, not in every worker."""
+        factory = import_factory(ref.source)
+        try:
+            with torch.device("meta"):
+                built = factory(**ref.options.get("kwargs", {}))
+        except Exception:  # e.g. a factory that loads weights: the workers will build it for real
+            return
+        if not isinstance(built, torch.nn.Module):
+            raise ModelLoadError(f"model.source: factory {ref.source!r} returned {type(built).__name__}, not a torch.nn.Module")

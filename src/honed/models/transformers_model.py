@@ -42,7 +42,8 @@ class TransformersHandle(TorchBackedHandle):
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
         auto = _auto_class(ref.options.get("auto_class", "AutoModel"))
-        kwargs: dict[str, Any] = {"local_files_only": local}
+        # Code that a model's files name (auto_map) runs only when the user trusts the source.
+        kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": ref.trust_code}
         if not ref.allow_pickle:
             kwargs["use_safetensors"] = True  # never unpickle pytorch_model.bin unless allowed
         if "dtype" in ref.options:
@@ -51,17 +52,19 @@ class TransformersHandle(TorchBackedHandle):
             kwargs["dtype"] = DTYPES[ref.options["dtype"]]
         try:
             module = auto.from_pretrained(ref.source, **kwargs)
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError) as error:  # remote code without trust_code is refused with a ValueError
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.source, local_files_only=local)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.source, local_files_only=local,
+                                                                 trust_remote_code=ref.trust_code)
         except (OSError, ValueError, TypeError):
             tokenizer = None  # vision/audio models, or a bare config: model scope still works
         feature_extractor = None
         if getattr(module, "main_input_name", None) == "input_features":
             try:
-                feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(ref.source, local_files_only=local)
+                feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(
+                    ref.source, local_files_only=local, trust_remote_code=ref.trust_code)
             except (OSError, ValueError, TypeError):
                 pass  # model scope on synthetic features still works; speech tasks will say what is missing
         return cls(ref, device, module, tokenizer, feature_extractor)
@@ -143,7 +146,8 @@ class TransformersHandle(TorchBackedHandle):
         return {"auto_class": self.ref.options.get("auto_class", "AutoModel"), "files": ["model/"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None) -> TransformersHandle:
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> TransformersHandle:
         ref = ModelRef(kind="transformers", source=str(directory / "model"), name=manifest.get("name"),
-                       options={"auto_class": manifest.get("auto_class", "AutoModel")})
+                       options={"auto_class": manifest.get("auto_class", "AutoModel")}, trust_code=trust_code)
         return cls.load(ref, device, threads)

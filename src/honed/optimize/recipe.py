@@ -53,6 +53,18 @@ class Step(BaseModel):
         return self.algorithm + (f" ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
 
 
+def _step(step: Any) -> Step:
+    from honed.validation import build
+
+    if isinstance(step, Step):
+        return step
+    if isinstance(step, str):
+        return Step(algorithm=step)
+    if not isinstance(step, dict):
+        raise SpecError("recipe step", step, "an algorithm name or {algorithm = ..., params = {...}}")
+    return build(Step, step, "recipe step")
+
+
 class Recipe(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     steps: tuple[Step, ...] = ()
@@ -60,7 +72,7 @@ class Recipe(BaseModel):
     @classmethod
     def of(cls, *steps: str | Step | dict[str, Any]) -> Recipe:
         """``Recipe.of("svd-lowrank", {"algorithm": "torchao-int8-dynamic", "params": {...}})``."""
-        return cls(steps=tuple(Step(algorithm=s) if isinstance(s, str) else Step.model_validate(s) for s in steps))
+        return cls(steps=tuple(_step(s) for s in steps))
 
     def __len__(self) -> int:
         return len(self.steps)
