@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import datetime, timezone
 
@@ -34,3 +38,59 @@ def synthetic_record(samples_ms: list[np.ndarray], batch_size: int = 1, threads:
 def noisy(center_ms: float, n: int, seed: int, spread: float = 0.03) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return center_ms * (1 + spread * rng.standard_normal(n)).clip(0.5)
+
+
+def tomlish(value) -> str:
+    """A TOML inline value for a dict of str/int/dict (enough for model options)."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {tomlish(v)}" for k, v in value.items()) + " }"
+    return json.dumps(value)
+
+
+def digits_tune_spec(path, model: ModelRef, candidates: list[str], name: str = "digits") -> None:
+    """A small real tune: the digits CNN, its shipped task, one quick worker per trial."""
+    path.write_text(f"""
+name = "{name}"
+[model]
+kind = "factory"
+source = "honed.zoo:cnn"
+options = {tomlish(model.options)}
+[inputs]
+shape = [1, 8, 8]
+[protocol]
+batch_sizes = [16]
+repetitions = 1
+min_samples = 5
+min_seconds = 0.0
+warmup_iterations = 1
+warmup_min_seconds = 0.0
+energy_idle_seconds = 0.0
+[target]
+device = "cpu"
+measure_peaks = false
+[task]
+name = "image-classification"
+limit = 200
+[tune]
+candidates = {json.dumps(candidates)}
+max_steps = 1
+patience = 100
+""")
+
+
+def honed_process(*args: str, store: str, **popen) -> subprocess.Popen:
+    """The command line in its own process, as a user runs it, writing to ``store`` (a URL)."""
+    env = {**os.environ, "HONED_STORE": store, "COLUMNS": "200"}
+    return subprocess.Popen([sys.executable, "-m", "honed.cli", *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+
+
+def postgres_url_or_skip() -> str:
+    import pytest
+
+    url = os.environ.get("HONED_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("CI must provide HONED_TEST_POSTGRES_URL (.ci/run starts a PostgreSQL server)")
+        pytest.skip("set HONED_TEST_POSTGRES_URL to a PostgreSQL database to run this test")
+    return url

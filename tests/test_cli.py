@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import tomlish
+
 EXAMPLES = Path(__file__).parent.parent / "examples"
 FAST = ["--repetitions", "1"]
 
@@ -140,8 +142,3 @@ screen_limit = 100
     assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
 
 
-def tomlish(value) -> str:
-    """A TOML inline value for a dict of str/int/dict (enough for model options)."""
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {tomlish(v)}" for k, v in value.items()) + " }"
-    return json.dumps(value)

@@ -4,7 +4,7 @@ import os
 import pytest
 from sqlalchemy.orm import Session
 
-from helpers import noisy, synthetic_record
+from helpers import postgres_url_or_skip, noisy, synthetic_record
 from honed.errors import HonedError, SpecError
 from honed.record import SCHEMA_VERSION, RunRecord
 from honed.store import ImmutableRecordError, RunRow, Store
@@ -41,12 +41,7 @@ def test_stored_runs_cannot_be_updated(tmp_path):
 
 
 def test_postgresql_store(tmp_path):
-    url = os.environ.get("HONED_TEST_POSTGRES_URL")
-    if not url:
-        if os.environ.get("CI"):
-            pytest.fail("CI must provide HONED_TEST_POSTGRES_URL (.ci/run starts a PostgreSQL server)")
-        pytest.skip("set HONED_TEST_POSTGRES_URL to a PostgreSQL database to run this test")
-    _exercise(Store(url))
+    _exercise(Store(postgres_url_or_skip()))
 
 
 def test_json_export_round_trips_and_is_versioned():

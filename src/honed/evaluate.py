@@ -120,11 +120,26 @@ def evaluate(
         notes=notes,
     )
     if store is not None:
-        store.add(record)
+        _store_or_keep(store, record)
     if interrupted:
         where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
         raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
     return record
+
+
+def _store_or_keep(store: Store, record: RunRecord) -> None:
+    """A store that cannot take the run (full disk, corrupt file) must not lose the measurement."""
+    from honed.store import StoreError
+
+    try:
+        store.add(record)
+    except StoreError as error:
+        kept = Path(f"honed-unsaved-run-{record.id}.json").resolve()
+        try:
+            kept.write_text(record.to_json())
+        except OSError as write_error:
+            raise StoreError(f"{error}; the run could not be kept in {kept} either ({write_error})") from None
+        raise StoreError(f"{error}; the run was kept in {kept}: `honed runs import {kept}` adds it later") from None
 
 
 def assess_quality(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from typing import Any, Literal
@@ -146,6 +147,11 @@ class RunRecord(_Record):
     measurements: list[Measurement]
     results: list[BatchResult]
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def recipe_key(self) -> str:
+        """The SHA-256 of the canonical recipe (what ``Recipe.key`` gives): runs of the same recipe share it."""
+        return hashlib.sha256(json.dumps(self.recipe, sort_keys=True).encode()).hexdigest()
 
     def result(self, batch_size: int) -> BatchResult | None:
         return next((r for r in self.results if r.batch_size == batch_size), None)

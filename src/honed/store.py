@@ -11,14 +11,21 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Callable
+from typing import TypeVar
+
 from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 from honed.errors import HonedError, SpecError
 from honed.measure.peaks import Peaks
 from honed.record import RunRecord
+from honed.store_schema import StoreError, configure_sqlite, explain, prepare, retrying
+
+T = TypeVar("T")
+__all__ = ["DEFAULT_URL", "ImmutableRecordError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///honed.db"
 _JSON = JSON().with_variant(JSONB(), "postgresql")
@@ -43,6 +50,8 @@ class RunRow(_Base):
     status: Mapped[str] = mapped_column(String(20))
     schema_version: Mapped[int] = mapped_column(Integer)
     record: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    task: Mapped[str | None] = mapped_column(String(100), index=True)
+    recipe_key: Mapped[str | None] = mapped_column(String(64), index=True)
 
 
 class PeaksRow(_Base):
@@ -98,32 +107,53 @@ def normalise_url(url: str) -> str:
 
 
 class Store:
+    """Every method is one transaction; a failure leaves the store as it was and raises StoreError."""
+
     def __init__(self, url: str | None = None):
         self.url = normalise_url(url or default_url())
         try:
             self._engine = create_engine(self.url)
-            _Base.metadata.create_all(self._engine)
         except Exception as error:
             raise SpecError("store", url or default_url(), "a SQLAlchemy URL such as sqlite:///honed.db or "
                             "postgresql://user@host/db", hint=str(error).splitlines()[0]) from None
+        if self._engine.dialect.name == "sqlite":
+            configure_sqlite(self._engine)
+        try:
+            prepare(self._engine, self.url)
+        except DBAPIError as error:
+            raise explain(error, self.url) from None
+
+    def _write(self, rows: list[Any], merge: bool = False) -> None:
+        def attempt() -> None:
+            with Session(self._engine) as session, session.begin():
+                for row in rows:
+                    session.merge(row) if merge else session.add(row)
+
+        try:
+            retrying(attempt, upsert=merge)
+        except IntegrityError:
+            raise ImmutableRecordError(f"run {rows[0].id} is already stored; records are immutable") from None
+        except DBAPIError as error:
+            raise explain(error, self.url) from None
+
+    def _read(self, query: Callable[[Session], T]) -> T:
+        try:
+            with Session(self._engine) as session:
+                return query(session)
+        except DBAPIError as error:
+            raise explain(error, self.url) from None
 
     def add(self, record: RunRecord) -> None:
-        row = RunRow(
+        self._write([RunRow(
             id=record.id, created_at=record.created_at, name=record.name, model_name=record.model.display_name,
-            model_kind=record.model.kind, device=record.device, status=record.status,
-            schema_version=record.schema_version, record=record.model_dump(mode="json"),
-        )
-        with Session(self._engine) as session:
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                raise ImmutableRecordError(f"run {record.id} is already stored; records are immutable") from None
+            model_kind=record.model.kind, device=record.device, status=record.status, task=record.task,
+            recipe_key=record.recipe_key, schema_version=record.schema_version, record=record.model_dump(mode="json"),
+        )])
 
     def get(self, run_id: str) -> RunRecord:
         """A run by id or by a unique prefix of its id."""
-        with Session(self._engine) as session:
-            rows = session.scalars(select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)).all()
+        rows = self._read(lambda session: session.scalars(
+            select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)).all())
         if not rows:
             raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
         if len(rows) > 1:
@@ -134,52 +164,40 @@ class Store:
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
         if model:
             query = query.where(RunRow.model_name == model)
-        with Session(self._engine) as session:
-            rows = session.scalars(query).all()
+        def rows(session: Session) -> list[RunRow]:
+            found = list(session.scalars(query).all())
             session.expunge_all()
-        return list(rows)
+            return found
+
+        return self._read(rows)
 
     def peaks(self, key: str) -> Peaks | None:
-        with Session(self._engine) as session:
-            row = session.get(PeaksRow, key)
-            return Peaks.model_validate(row.peaks) if row else None
+        row = self._read(lambda session: session.get(PeaksRow, key))
+        return Peaks.model_validate(row.peaks) if row else None
 
     def save_peaks(self, key: str, peaks: Peaks) -> None:
-        with Session(self._engine) as session:
-            session.merge(PeaksRow(key=key, created_at=datetime.now(timezone.utc), peaks=peaks.model_dump()))
-            session.commit()
+        self._write([PeaksRow(key=key, created_at=datetime.now(timezone.utc), peaks=peaks.model_dump())], merge=True)
 
     def trial(self, key: str) -> dict[str, Any] | None:
-        with Session(self._engine) as session:
-            row = session.get(TrialRow, key)
-            return dict(row.trial) if row else None
+        row = self._read(lambda session: session.get(TrialRow, key))
+        return dict(row.trial) if row else None
 
     def save_trial(self, key: str, sweep_id: str, trial: dict[str, Any]) -> None:
-        with Session(self._engine) as session:
-            session.merge(TrialRow(key=key, sweep_id=sweep_id, created_at=datetime.now(timezone.utc), trial=trial))
-            session.commit()
+        self._write([TrialRow(key=key, sweep_id=sweep_id, created_at=datetime.now(timezone.utc), trial=trial)], merge=True)
 
     def save_sweep(self, sweep_id: str, name: str | None, model_name: str, stop_reason: str, sweep: dict[str, Any]) -> None:
-        with Session(self._engine) as session:
-            session.merge(SweepRow(id=sweep_id, updated_at=datetime.now(timezone.utc), name=name, model_name=model_name,
-                                   stop_reason=stop_reason[:500], sweep=sweep))
-            session.commit()
+        self._write([SweepRow(id=sweep_id, updated_at=datetime.now(timezone.utc), name=name, model_name=model_name,
+                              stop_reason=stop_reason[:500], sweep=sweep)], merge=True)
 
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         """A sweep by id or unique id prefix."""
-        with Session(self._engine) as session:
-            rows = session.scalars(select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all()
+        rows = self._read(lambda session: session.scalars(
+            select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all())
         if not rows:
             raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed tune --list` shows them")
         if len(rows) > 1:
             raise HonedError(f"sweep id prefix {sweep_id!r} is ambiguous; give more characters")
         return dict(rows[0].sweep)
-
-    def sweeps(self, limit: int = 20) -> list[SweepRow]:
-        with Session(self._engine) as session:
-            rows = session.scalars(select(SweepRow).order_by(SweepRow.updated_at.desc()).limit(limit)).all()
-            session.expunge_all()
-        return list(rows)
 
     def dispose(self) -> None:
         self._engine.dispose()
