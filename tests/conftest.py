@@ -6,9 +6,16 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+# Fuzz tests: 1,000 generated cases per surface by default (`make test`); `make test-fast` passes
+# --hypothesis-profile=fast. Derandomized, so a CI failure repeats locally.
+settings.register_profile("full", max_examples=1000, deadline=None, derandomize=True)
+settings.register_profile("fast", max_examples=60, deadline=None, derandomize=True)
+settings.load_profile("full")
 
 # Fast protocol for tests that run worker processes: the statistics are not the point there.
 FAST = dict(warmup_iterations=2, warmup_min_seconds=0.0, min_samples=10, min_seconds=0.1,

@@ -66,6 +66,19 @@ def run_evaluation(spec, store) -> RunRecord:
                         on_progress=_progress_callback(progress, task), recipe=list(spec.recipe), task=spec.task)
 
 
+def _show_preflight(spec, settings=None) -> None:
+    from honed.evaluate import preflight
+
+    plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
+    if settings is not None:
+        from honed.tune.search import preflight as tune_preflight
+
+        tune_preflight(spec.model, spec.task, spec.target, settings)
+    recipe = " + ".join(step["algorithm"] for step in plan.steps) or "none"
+    out.print(f"ok: {spec.model.display_name} ({spec.model.kind}) on {plan.device}, recipe {recipe}, "
+              f"task {plan.task.name if plan.task else 'none'}; nothing was run (--dry-run)", highlight=False, markup=False)
+
+
 def show_run(record) -> None:
     from honed.console import run_details, run_tables
 
@@ -102,6 +115,7 @@ def evaluate(
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: Annotated[Optional[str], typer.Option(help="a label for the run")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
+    dry_run: Annotated[bool, typer.Option(help="check the spec, model, task and recipe, then stop before any worker")] = False,
     store: StoreOption = None,
 ) -> None:
     """Measure a model's performance under a protocol, in isolated worker processes."""
@@ -112,6 +126,9 @@ def evaluate(
                       audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
                       allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
                       inputs_from_task=inputs_from_task)
+    if dry_run:
+        _show_preflight(spec)
+        return
     db = _store(store)
     record = run_evaluation(spec, db)
     show_run(record)
@@ -243,6 +260,7 @@ def tune(
     name: Annotated[Optional[str], typer.Option(help="a label for the sweep")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")] = False,
     trust_code: Annotated[bool, typer.Option(help="run code that the model's files name (a saved model's factory, transformers' remote code); see SECURITY.md")] = False,
+    dry_run: Annotated[bool, typer.Option(help="check the spec, model, task and settings, then stop before any worker")] = False,
     store: StoreOption = None,
 ) -> None:
     """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
@@ -259,6 +277,9 @@ def tune(
                              memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
                              max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
                              threads=threads)
+    if dry_run:
+        _show_preflight(spec, settings)
+        return
     result = run_tune(spec, settings, _store(store))
     if report:
         write_report(result, report, _store(store))
@@ -348,20 +369,22 @@ def main() -> None:
         code = app(standalone_mode=False)  # click returns, not raises, the code of a typer.Exit here
         sys.exit(code if isinstance(code, int) else 0)
     except HonedError as error:
-        err.print(f"[red]error:[/] {escape(str(error))}", highlight=False)
+        _error_line(str(error))
         sys.exit(error.exit_code)
     except typer.Exit as done:
         sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
-    except Exception as error:  # click usage errors carry their own exit code
-        import click
+    except typer.TyperException as error:  # a usage error (unknown option, bad value): bad input, one line
+        _error_line(error.format_message() if hasattr(error, "format_message") else str(error))
+        sys.exit(2)
 
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
+
+def _error_line(message: str) -> None:
+    """One line, whatever the message quotes (a field name from a file may hold a newline)."""
+    one_line = " ".join(message.split())
+    err.print(f"[red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)
 
 
 if __name__ == "__main__":

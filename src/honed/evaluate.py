@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
+from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,16 +49,8 @@ def evaluate(
     inputs = inputs or InputSpec()
     target = target or TargetSpec()
     notes: list[str] = []
-    if isinstance(model, ModelRef):
-        check_ref(model)
-    if task is not None:
-        task = _check_task(task)
-    elif inputs.source == "task":
-        from honed.errors import SpecError
-
-        raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
-    device = resolve_device(target)
-    steps = _recipe_steps(recipe, device)
+    plan = preflight(model, inputs, target, recipe, task)
+    device, steps, task = plan.device, plan.steps, plan.task
     host = fingerprints.collect()
     peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)
 
@@ -125,6 +118,32 @@ def evaluate(
         where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
         raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
     return record
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What a run will do, checked in the parent before any worker starts."""
+
+    device: str
+    steps: list[dict[str, Any]]
+    task: TaskSpec | None
+
+
+def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = None,
+              task: TaskSpec | None = None) -> Preflight:
+    """Everything that can be checked without timing, once: the model reference (files exist, a
+    saved model's manifest, a factory builds a module), the task, the inputs' source and the
+    recipe's plan. A bad spec fails here in seconds, with one error."""
+    if isinstance(model, ModelRef):
+        check_ref(model)
+    if task is not None:
+        task = _check_task(task)
+    elif inputs.source == "task":
+        from honed.errors import SpecError
+
+        raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
+    device = resolve_device(target)
+    return Preflight(device, _recipe_steps(recipe, device), task)
 
 
 def _store_or_keep(store: Store, record: RunRecord) -> None:

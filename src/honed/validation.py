@@ -20,7 +20,7 @@ def build(model_cls: type[BaseModel], data: Any, where: str) -> Any:
 
 def to_spec_error(error: ValidationError, model_cls: type[BaseModel], where: str) -> SpecError:
     first = error.errors()[0]
-    loc = ".".join(str(part) for part in first["loc"])
+    loc = ".".join(_loc_part(part) for part in first["loc"])
     field = f"{where}.{loc}" if loc else where
     value = first.get("input")
     if first["type"] == "extra_forbidden":
@@ -28,13 +28,20 @@ def to_spec_error(error: ValidationError, model_cls: type[BaseModel], where: str
         name = str(first["loc"][-1])
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean {close[0]!r}?" if close else None
-        return SpecError(field, name, f"one of {', '.join(sorted(known))}", hint="unknown field" + (f"; {hint}" if hint else ""))
+        allowed = f"one of {', '.join(sorted(known))}" if known else "no fields here"
+        return SpecError(field, name, allowed, hint="unknown field" + (f"; {hint}" if hint else ""))
     message = first["msg"]
     for prefix in ("Value error, ", "Input should be "):  # pydantic's wording, not ours
         if message.startswith(prefix):
             message = message[len(prefix):]
     extra = f" ({len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
     return SpecError(field, value, message + extra)
+
+
+def _loc_part(part: object) -> str:
+    """A field name as written, or quoted when it is empty or holds spaces or control characters."""
+    text = str(part)
+    return text if text and text.isprintable() and not any(c.isspace() for c in text) else repr(text)
 
 
 def _field_names(model_cls: type[BaseModel], loc: tuple) -> list[str]:

@@ -7,9 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from honed.errors import ModelLoadError, SpecError
 from honed.models.handle import ModelHandle
-from honed.models.registry import ADAPTERS, adapter
+from honed.models.registry import ADAPTERS, adapter, known_kinds
 from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 MANIFEST = "honed-manifest.json"
@@ -69,41 +71,62 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def check_manifest(directory: Path, manifest: dict[str, Any], trusted: bool) -> None:
+class SavedManifest(BaseModel):
+    """The manifest's fields and their types: anything else is refused before it is used."""
+
+    model_config = ConfigDict(extra="forbid")
+    format: str
+    format_version: int
+    kind: str
+    name: str | None = None
+    recipe: list[dict[str, Any]] = []
+    recipe_inputs: InputSpec | None = None
+    recipe_task: TaskSpec | None = None
+    libraries: dict[str, str] = {}
+    files: list[str] = []
+    factory: str | None = None
+    kwargs: dict[str, Any] = {}
+    auto_class: str | None = None
+    precision: str | None = None
+    artifact: dict[str, Any] | None = None
+
+
+def check_manifest(directory: Path, manifest: dict[str, Any], trusted: bool) -> SavedManifest:
     """Everything a manifest names is checked before anything is loaded: it is data, and data
     runs no code (SECURITY.md). Code it names needs ``trust_code``; paths stay inside."""
     from honed.trust import check_factory, check_no_links_out, check_task_module, contained_path
+    from honed.validation import build
 
     where = f"{directory / MANIFEST}"
     check_no_links_out(directory)
-    for field in ("kind", "name", "factory", "auto_class", "precision"):
-        if manifest.get(field) is not None and not isinstance(manifest[field], str):
-            raise SpecError(f"{MANIFEST}.{field}", manifest[field], "a string")
-    if not isinstance(manifest.get("kind"), str) or manifest["kind"] == "honed":
-        raise SpecError(f"{MANIFEST}.kind", manifest.get("kind"), "the kind of the saved base model")
-    if manifest.get("factory") is not None:
-        check_factory(manifest["factory"], trusted, where)
-    if not isinstance(manifest.get("kwargs", {}), dict):
-        raise SpecError(f"{MANIFEST}.kwargs", manifest["kwargs"], "an object of keyword arguments")
-    files = manifest.get("files", [])
-    if not isinstance(files, list):
-        raise SpecError(f"{MANIFEST}.files", files, "a list of relative paths")
-    for name in files:
+    saved = build(SavedManifest, manifest, MANIFEST)
+    if saved.kind in ("honed", "factory") or saved.kind not in known_kinds():
+        raise SpecError(f"{MANIFEST}.kind", saved.kind, "the kind of the saved base model: torch, transformers, "
+                        "sentence-transformers, onnx or openvino")
+    if saved.kind == "torch" and saved.factory is None:
+        raise SpecError(f"{MANIFEST}.factory", None, "'package.module:function' that builds the saved torch module")
+    if saved.factory is not None:
+        check_factory(saved.factory, trusted, where)
+        _check_architecture_size(directory, saved)
+    for name in saved.files:
         contained_path(directory, name, f"{MANIFEST}.files")
-    task = _validated(TaskSpec, manifest.get("recipe_task"), "recipe_task")
-    if task is not None:
-        check_task_module(task.module, task.name, trusted, where)
-    artifact = manifest.get("artifact")
-    if artifact is not None:
-        if not isinstance(artifact, dict):
-            raise SpecError(f"{MANIFEST}.artifact", artifact, "an object with kind, directory and files")
-        contained_path(directory, artifact.get("directory"), f"{MANIFEST}.artifact.directory")
+    if saved.recipe_task is not None:
+        check_task_module(saved.recipe_task.module, saved.recipe_task.name, trusted, where)
+    if saved.artifact is not None:
+        contained_path(directory, saved.artifact.get("directory"), f"{MANIFEST}.artifact.directory")
+    return saved
 
 
-def _validated(model_cls: Any, data: Any, field: str) -> Any:
-    from honed.validation import build
+def _check_architecture_size(directory: Path, saved: SavedManifest) -> None:
+    """The manifest's kwargs must not describe a model far larger than the weights saved beside it:
+    data could otherwise make honed allocate without bound before the weights fail to fit."""
+    from honed.models.torch_module import meta_state_bytes
 
-    return build(model_cls, data, f"{MANIFEST}.{field}") if data is not None else None
+    weights = directory / "model.safetensors"
+    needed = meta_state_bytes(saved.factory, saved.kwargs)
+    if needed is not None and weights.is_file() and needed > 2 * weights.stat().st_size + (1 << 20):
+        raise ModelLoadError(f"{MANIFEST}: factory {saved.factory!r} with kwargs {saved.kwargs} builds "
+                             f"{needed} bytes of weights, but {weights.name} holds {weights.stat().st_size}")
 
 
 @ADAPTERS.register("honed")
@@ -114,9 +137,7 @@ class SavedModel:
     def check(cls, ref: ModelRef) -> dict[str, Any]:
         """The manifest, read and checked (in the parent, before any worker starts, and on load)."""
         directory = Path(ref.source)
-        manifest = read_manifest(directory)
-        check_manifest(directory, manifest, ref.trust_code)
-        return manifest
+        return check_manifest(directory, read_manifest(directory), ref.trust_code).model_dump()
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> ModelHandle:
@@ -124,13 +145,10 @@ class SavedModel:
         manifest = cls.check(ref)
         saved = adapter(manifest["kind"])
         handle = saved.load_saved(directory, manifest, device, threads, trust_code=ref.trust_code)  # type: ignore[attr-defined]
-        if not manifest.get("recipe"):
+        if not manifest["recipe"]:
             return handle
         from honed.optimize import Recipe, optimize
 
-        recipe = manifest["recipe"]
-        if not isinstance(recipe, list):
-            raise SpecError(f"{MANIFEST}.recipe", recipe, "a list of steps")
-        inputs = _validated(InputSpec, manifest.get("recipe_inputs"), "recipe_inputs")
-        task = _validated(TaskSpec, manifest.get("recipe_task"), "recipe_task")
-        return optimize(handle, Recipe.of(*recipe), target=handle.device, inputs=inputs, task=task)
+        return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device,
+                        inputs=InputSpec.model_validate(manifest["recipe_inputs"]) if manifest["recipe_inputs"] else None,
+                        task=TaskSpec.model_validate(manifest["recipe_task"]) if manifest["recipe_task"] else None)

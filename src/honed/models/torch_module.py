@@ -28,7 +28,11 @@ def import_factory(spec: str, field: str = "model.source") -> Any:
 
 
 def build_from_factory(factory: str, kwargs: dict[str, Any]) -> torch.nn.Module:
-    module = import_factory(factory)(**kwargs)
+    build = import_factory(factory)
+    try:
+        module = build(**kwargs)
+    except (TypeError, ValueError, RuntimeError, MemoryError, OverflowError) as error:  # arguments it cannot take
+        raise ModelLoadError(f"factory {factory!r} failed with kwargs {kwargs!r}: {type(error).__name__}: {error}") from None
     if not isinstance(module, torch.nn.Module):
         raise ModelLoadError(f"factory {factory!r} returned {type(module).__name__}, not a torch.nn.Module")
     return module
@@ -37,9 +41,30 @@ def build_from_factory(factory: str, kwargs: dict[str, Any]) -> torch.nn.Module:
 def load_safetensors_into(module: torch.nn.Module, path: str | Path) -> None:
     from safetensors.torch import load_model as load_safetensors
 
-    missing, unexpected = load_safetensors(module, str(path), strict=False)
+    try:
+        missing, unexpected = load_safetensors(module, str(path), strict=False)
+    except (RuntimeError, OSError) as error:  # shapes that differ, or a file that is not safetensors
+        raise ModelLoadError(f"{path}: weights do not fit the architecture: {str(error).strip().splitlines()[-1]}") from None
     if missing or unexpected:
         raise ModelLoadError(f"{path}: weights do not fit the architecture (missing {missing[:5]}, unexpected {unexpected[:5]})")
+
+
+def build_on_meta(factory: str, kwargs: dict[str, Any]) -> Any:
+    """What the factory returns when built on the meta device (no memory, no weights); None when
+    it cannot be built there (e.g. a factory that loads weights itself)."""
+    try:
+        with torch.device("meta"):
+            return import_factory(factory)(**kwargs)
+    except Exception:
+        return None
+
+
+def meta_state_bytes(factory: str, kwargs: dict[str, Any]) -> int | None:
+    """Bytes of the parameters and buffers the factory would build; None when unknown."""
+    module = build_on_meta(factory, kwargs)
+    if not isinstance(module, torch.nn.Module):
+        return None
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
 
 
 @ADAPTERS.register("torch")
@@ -133,13 +158,9 @@ class FactoryModuleHandle(TorchModuleHandle):
 
     @classmethod
     def check(cls, ref: ModelRef) -> None:
-        """Import the factory and build it once on the meta device (no memory, no weights), so a
-        wrong name or a factory that builds no module fails here, once, not in every worker."""
-        factory = import_factory(ref.source)
-        try:
-            with torch.device("meta"):
-                built = factory(**ref.options.get("kwargs", {}))
-        except Exception:  # e.g. a factory that loads weights: the workers will build it for real
-            return
-        if not isinstance(built, torch.nn.Module):
+        """Import the factory and build it once on the meta device, so a wrong name or a factory
+        that builds no module fails here, once, not in every worker."""
+        import_factory(ref.source)
+        built = build_on_meta(ref.source, ref.options.get("kwargs", {}))
+        if built is not None and not isinstance(built, torch.nn.Module):
             raise ModelLoadError(f"model.source: factory {ref.source!r} returned {type(built).__name__}, not a torch.nn.Module")

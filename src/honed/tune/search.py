@@ -55,19 +55,31 @@ def tune(
     if not isinstance(model, ModelRef):
         raise SpecError("model", type(model).__name__, "a ModelRef (a file, directory or hub id), so that trials can be "
                         "cached and resumed; save an in-memory model with ModelHandle.save first")
-    from honed.models.registry import check_ref
     from honed.tasks import TASKS
 
-    check_ref(model)
+    device, singles, skipped = preflight(model, task, target, settings)
     task_class = TASKS.get(task.name)
-    if settings.objective == "cost" and target.price_per_hour is None:
-        raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
-    device = resolve_device(target)
-    singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
     search = _Search(model, task, target, protocol, inputs, settings, store, name, on_event,
                      runner or WorkerRunner(model, inputs, target, store), device, task_class, fresh)
     search.result = search.result.model_copy(update={"skipped": skipped})
     return search.run(singles)
+
+
+def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settings: TuneSettings):
+    """What tune checks before its first trial: the model, the task, the objective's needs and
+    the candidates. Returns the device, the single-step candidates, and those skipped with why."""
+    from honed.models.registry import check_ref
+    from honed.tasks import TASKS
+
+    check_ref(model)
+    if task is None:
+        raise SpecError("--task", None, "a task to guard quality (see `honed tasks`), or a [task] section in the spec")
+    TASKS.get(task.name)
+    if settings.objective == "cost" and target.price_per_hour is None:
+        raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
+    device = resolve_device(target)
+    singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
+    return device, singles, skipped
 
 
 class _Search:
