@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test
+.PHONY: install demo test test-fast
 
 install: $(VENV)/.installed
 
@@ -19,3 +19,7 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# Day-to-day lane: no training loops, real tunes or fault injection; fewer fuzz cases.
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow" --hypothesis-profile=fast

@@ -119,3 +119,39 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
 
     elsewhere.add(RunRecord.from_json(kept.read_bytes()))
     assert elsewhere.get(lost.id) == lost
+
+
+def test_a_postgresql_store_from_before_migrations_is_upgraded(tmp_path):
+    """The same upgrade on PostgreSQL, in a database of its own made for this test."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from helpers import postgres_url_or_skip
+
+    server = make_url(postgres_url_or_skip()).set(drivername="postgresql+psycopg")
+    name = f"honed_migration_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    url = server.set(database=name)
+    try:
+        record = synthetic_record([noisy(5, 10, 2)])
+        old = create_engine(url)
+        with old.begin() as connection:
+            ddl = OLD_SCHEMA.replace("DATETIME", "TIMESTAMP WITH TIME ZONE").replace("JSON", "JSONB")
+            for statement in filter(str.strip, ddl.split(";")):
+                connection.execute(text(statement))
+            connection.execute(text("INSERT INTO runs VALUES (:id, :at, :name, :model, :kind, 'cpu', 'ok', 1, :record)"),
+                               {"id": record.id, "at": record.created_at, "name": record.name,
+                                "model": record.model.display_name, "kind": record.model.kind,
+                                "record": json.dumps(record.model_dump(mode="json"))})
+        old.dispose()
+        store = Store(url.render_as_string(hide_password=False))
+        assert store.get(record.id) == record
+        assert store.list()[0].recipe_key == record.recipe_key
+        store._engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
