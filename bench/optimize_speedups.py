@@ -18,7 +18,7 @@ import torch
 
 from honed.measure.stats import summarize_latency
 from honed.models import load_model
-from honed.optimize import RecipeError, list_algorithms, optimize
+from honed.optimization import RecipeError, list_algorithms, optimize
 from honed.protocol import InputSpec, ModelRef
 
 COMBINATIONS = [

@@ -38,6 +38,7 @@ def fast_spec(tmp_path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_evaluate_list_show_export_import_compare(store, fast_spec, tmp_path):
     first = honed("evaluate", str(fast_spec), "--repetitions", "3", "--name", "before", store=store)
     assert "p50 ms" in first.stdout and "stored run" in first.stdout
@@ -63,6 +64,7 @@ def test_evaluate_list_show_export_import_compare(store, fast_spec, tmp_path):
     assert "already stored" in again.stderr
 
 
+@pytest.mark.slow
 def test_exit_codes_for_bad_input(store, tmp_path):
     missing = honed("evaluate", "--model", str(tmp_path / "nope.onnx"), "--kind", "onnx", *FAST, store=store, check_code=2)
     assert "no such file or directory" in missing.stderr and "nope.onnx" in missing.stderr
@@ -79,6 +81,7 @@ def test_exit_codes_for_bad_input(store, tmp_path):
     assert honed("evaluate", "--model", "x", "--kind", "onnx", "--scope", "e2e", store=store, check_code=2).stderr
 
 
+@pytest.mark.slow
 def test_a_crashing_model_exits_3_and_the_run_is_stored(store, tmp_path):
     done = honed("evaluate", "--model", "honed.zoo:crash_at", "--kind", "factory", "--shape", "4",
                  "-b", "1", "-b", "2", *FAST, store=store, check_code=3)
@@ -86,6 +89,7 @@ def test_a_crashing_model_exits_3_and_the_run_is_stored(store, tmp_path):
     assert "partial" in honed("runs", "list", store=store).stdout
 
 
+@pytest.mark.slow
 def test_strict_compare_refuses_different_environments(store, fast_spec):
     a = honed("evaluate", str(fast_spec), "--threads", "1", "-b", "1", *FAST, store=store).stdout
     b = honed("evaluate", str(fast_spec), "--threads", "2", "-b", "1", *FAST, store=store).stdout
@@ -94,6 +98,7 @@ def test_strict_compare_refuses_different_environments(store, fast_spec):
     assert "threads" in refused.stderr
 
 
+@pytest.mark.slow
 def test_tune_resume_slo_and_report_on_a_trained_cnn(store, tmp_path, digits_cnn):
     """A real tune from a spec file: quality from the shipped digits, trials in workers."""
     spec = tmp_path / "digits.toml"
@@ -124,7 +129,7 @@ screen_limit = 100
     assert "recommended:" in first.stdout and "satisfied" in first.stdout
     sweep_id = first.stdout.split("sweep ")[1].split(";")[0].strip()
     from honed.store import Store
-    from honed.tune import TuneResult
+    from honed.tuning import TuneResult
 
     result = TuneResult.model_validate(Store(str(store)).sweep(sweep_id))
     assert result.baseline.quality.values["top1"] > 0.9 and result.baseline.screen.items == 100

@@ -1,10 +1,11 @@
 import pytest
 
 from helpers import noisy, synthetic_record
-from honed.compare import NO_DIFFERENCE, compare
+from honed.comparison import NO_DIFFERENCE, compare
 from honed.errors import EnvironmentMismatchError
 
 
+@pytest.mark.slow
 def test_a_a_comparison_finds_no_significant_difference():
     a = synthetic_record([noisy(10, 200, seed) for seed in (1, 2, 3)])
     b = synthetic_record([noisy(10, 200, seed) for seed in (4, 5, 6)])
@@ -13,6 +14,7 @@ def test_a_a_comparison_finds_no_significant_difference():
     assert not result.regressions
 
 
+@pytest.mark.slow
 def test_a_slower_run_is_called_slower_with_its_interval():
     a = synthetic_record([noisy(10, 200, seed) for seed in (1, 2, 3)])
     b = synthetic_record([noisy(13, 200, seed) for seed in (4, 5, 6)])
@@ -25,6 +27,7 @@ def test_a_slower_run_is_called_slower_with_its_interval():
     assert {v.metric for v in result.regressions} >= {"latency_p50", "latency_mean", "throughput"}
 
 
+@pytest.mark.slow
 def test_a_change_below_min_effect_is_not_called():
     a = synthetic_record([noisy(10, 500, seed, spread=0.001) for seed in (1, 2, 3)])
     b = synthetic_record([noisy(10.1, 500, seed, spread=0.001) for seed in (4, 5, 6)])  # +1 %, very precise
@@ -50,6 +53,7 @@ def test_environment_differences_warn_and_strict_refuses():
         compare(a, b, strict=True)
 
 
+@pytest.mark.slow
 def test_per_process_metrics_need_a_rank_test_to_pass():
     from helpers import synthetic_record as make
 

@@ -103,6 +103,7 @@ def spec_documents(draw) -> str:
     return draw(st.one_of(st.just(text), st.text(max_size=200)))
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(document=spec_documents())
 def test_spec_files(tmp_path, document):
@@ -120,6 +121,7 @@ tokens = st.one_of(st.sampled_from(EVALUATE_OPTIONS), st.sampled_from(KINDS + SO
     lambda t: t != "--" and not t.lstrip("-").startswith(("dry", "no-dry")) and not t.startswith("--js"))
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(argv=st.lists(tokens, max_size=8))
 def test_command_line_options(argv):
@@ -129,6 +131,7 @@ def test_command_line_options(argv):
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(command=st.sampled_from([["runs", "show"], ["runs", "list", "--model"], ["compare"], ["report"], ["runs", "export"]]),
        words=st.lists(st.text(max_size=12).filter(lambda t: not t.startswith("-")), min_size=1, max_size=2))
+@pytest.mark.slow
 def test_store_commands_with_any_ids(tmp_path, monkeypatch, command, words):
     monkeypatch.setenv("HONED_STORE", f"sqlite:///{tmp_path / 'fuzz.db'}")
     assert_works_or_one_clear_error(*run_cli(*command, *words))
@@ -144,6 +147,7 @@ step_texts = st.one_of(
                                                max_size=3)))
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(steps=st.lists(step_texts, min_size=1, max_size=3))
 def test_recipe_strings(steps):
@@ -177,6 +181,7 @@ def mutate(document, rng: random.Random, value):
     return document
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), value=values, raw=st.one_of(st.none(), st.binary(max_size=100), values))
 def test_json_imports(tmp_path, monkeypatch, valid_export, seed, value, raw):
@@ -197,6 +202,7 @@ def saved_model(tmp_path_factory) -> Path:
     return load_model(ref).save(tmp_path_factory.mktemp("manifest") / "saved")
 
 
+@pytest.mark.slow
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**32), value=values)
 def test_manifests(tmp_path, saved_model, seed, value):

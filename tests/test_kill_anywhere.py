@@ -14,7 +14,7 @@ import pytest
 
 from helpers import digits_tune_spec, honed_process
 from honed.store import Store
-from honed.tune import Trial, TuneResult
+from honed.tuning import Trial, TuneResult
 
 CANDIDATES = ["bf16", "dynamic-int8", "magnitude-prune"]
 

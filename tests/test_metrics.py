@@ -95,6 +95,7 @@ def test_direction_decides_what_a_drop_is():
     assert get_metric("top1").relative_drop(0.80, 0.84) < 0 and get_metric("wer").improved(0.1, 0.08)
 
 
+@pytest.mark.slow
 def test_users_register_their_own_metrics():
     code = (
         "from honed.tasks.metrics import register_metric, get_metric\n"

@@ -8,7 +8,7 @@ import torch
 
 from honed.errors import SpecError, UnknownNameError
 from honed.models import load_model
-from honed.optimize import Recipe, RecipeError, list_algorithms, optimize, plan
+from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, plan
 from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 CPU_ALGORITHMS = [a.name for a in list_algorithms() if a.unavailable_reason("cpu") is None]
@@ -42,6 +42,7 @@ def _output(handle, inputs: InputSpec) -> torch.Tensor:
     return out.float().reshape(4, -1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, model", CASES)
 def test_every_cpu_algorithm_applies_and_keeps_the_base(name, model, bases):
     base, inputs = bases[model]
@@ -58,6 +59,7 @@ def test_every_cpu_algorithm_applies_and_keeps_the_base(name, model, bases):
     assert [s["algorithm"] for s in optimised.recipe] == [name] and optimised.base is base
 
 
+@pytest.mark.slow
 def test_structural_algorithms_really_change_the_model(bases):
     base, inputs = bases["minilm"]
     params = base.stats().parameters
@@ -143,6 +145,7 @@ def test_every_algorithms_parameters_round_trip(name):
     assert again == canonical and again.canonical() == canonical and again.key == Recipe.of(name).key
 
 
+@pytest.mark.slow
 def test_onnxruntime_int8_is_smaller_and_close(bases):
     base, inputs = bases["minilm"]
     fp32 = optimize(base, ["onnxruntime"], "cpu", inputs)
@@ -165,6 +168,7 @@ def test_onnxruntime_int8_is_smaller_and_close(bases):
     assert torch.nn.functional.cosine_similarity(_output(base, inputs), _output(static, inputs), dim=1).min().item() >= 0.85
 
 
+@pytest.mark.slow
 def test_openvino_precisions_and_nncf_int8(bases, tmp_path):
     from honed.models.persist import read_manifest
 
@@ -179,7 +183,11 @@ def test_openvino_precisions_and_nncf_int8(bases, tmp_path):
     assert fp32.stats().dtype == "float32" and fp32.runtime_info()["openvino_precision"] == "f32"
     assert fp32.stats().bytes_in_memory >= 4 * 0.99 * base.stats().parameters and cosine(fp32) > 0.9999
     bf16 = optimize(base, [{"algorithm": "openvino", "params": {"precision": "bf16"}}], "cpu", inputs)
-    assert bf16.runtime_info()["openvino_precision"] == "bf16" and cosine(bf16) > 0.999
+    import openvino as ov
+
+    # bf16 where the CPU has bf16 units (AVX512-BF16, AMX); the plugin runs f32 on the others (AVX2 only).
+    has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    assert bf16.runtime_info()["openvino_precision"] == ("bf16" if has_bf16 else "f32") and cosine(bf16) > 0.999
     weights = optimize(base, [{"algorithm": "openvino", "params": {"quantization": "int8-weights"}}], "cpu", inputs)
     assert "uint8" in weights.stats().dtype and weights.stats().bytes_on_disk < 0.3 * fp32.stats().bytes_on_disk
     assert cosine(weights) >= 0.99
@@ -203,6 +211,7 @@ def test_openvino_precisions_and_nncf_int8(bases, tmp_path):
     np.testing.assert_array_equal(ir.run(weights.example_inputs(4, inputs, seed=1))[0], _output(weights, inputs).numpy())
 
 
+@pytest.mark.slow
 def test_an_exported_model_is_deleted_with_its_handle(bases):
     import gc
     from pathlib import Path
@@ -216,6 +225,7 @@ def test_an_exported_model_is_deleted_with_its_handle(bases):
     assert not directory.exists()
 
 
+@pytest.mark.slow
 def test_distillation_trains_a_shallower_student_towards_the_teacher(bases):
     base, inputs = bases["minilm"]
     reference = _output(base, inputs)
@@ -235,9 +245,10 @@ def test_distillation_trains_a_shallower_student_towards_the_teacher(bases):
         optimize(bases["cnn"][0], ["layer-distill"], "cpu", bases["cnn"][1])
 
 
+@pytest.mark.slow
 def test_distillation_and_calibration_use_the_runs_task_data(bases, tmp_path):
     from honed.models.persist import read_manifest
-    from honed.optimize.algorithm import Context
+    from honed.optimization.algorithm import Context
     from honed.tasks import agreement, build_task
 
     base, inputs = bases["minilm"]
@@ -264,7 +275,7 @@ def test_distillation_and_calibration_use_the_runs_task_data(bases, tmp_path):
 def test_a_missing_package_names_the_extra_that_installs_it():
     import dataclasses
 
-    from honed.optimize.algorithm import ALGORITHMS
+    from honed.optimization.algorithm import ALGORITHMS
 
     algorithm = dataclasses.replace(ALGORITHMS.get("openvino"), requires=("no_such_package_here",))
     assert algorithm.unavailable_reason("cpu") == "openvino needs no_such_package_here: pip install 'honed[openvino]'"

@@ -6,11 +6,11 @@ import pytest
 import torch
 from conftest import FAST
 
-from honed.compare import compare
+from honed.comparison import compare
 from honed.errors import SpecError, UnknownNameError
-from honed.evaluate import assess_quality, evaluate
+from honed.evaluation import assess_quality, evaluate
 from honed.models import load_model
-from honed.optimize import optimize
+from honed.optimization import optimize
 from honed.protocol import InputSpec, Protocol, TargetSpec, TaskSpec
 from honed.record import RunRecord
 from honed.tasks import TASKS, ImageClassificationTask, build_task, evaluate_quality
@@ -21,6 +21,7 @@ ONE = Protocol(**FAST, repetitions=1)
 DIGITS = TaskSpec(name="image-classification")
 
 
+@pytest.mark.slow
 def test_a_run_with_a_task_scores_the_same_quality_as_in_process(digits_cnn):
     record = evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False), task=DIGITS,
                       recipe=["dynamic-int8"])
@@ -34,6 +35,7 @@ def test_a_run_with_a_task_scores_the_same_quality_as_in_process(digits_cnn):
     assert RunRecord.from_json(record.to_json()).quality == quality  # survives export/import
 
 
+@pytest.mark.slow
 def test_recipes_replay_with_the_data_they_were_built_with(digits_cnn):
     from honed.tasks import agreement
 
@@ -51,6 +53,7 @@ def test_recipes_replay_with_the_data_they_were_built_with(digits_cnn):
     assert handle.quality.agreement["logits_kl"] == pytest.approx(local["synthetic"], rel=1e-4)
 
 
+@pytest.mark.slow
 def test_compare_reports_a_quality_loss_as_a_regression(digits_cnn):
     target = TargetSpec(device="cpu", measure_peaks=False)
     base = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS)
@@ -63,11 +66,13 @@ def test_compare_reports_a_quality_loss_as_a_regression(digits_cnn):
     assert top1 in result.quality_regressions
 
 
+@pytest.mark.slow
 def test_the_quick_screen_scores_only_the_first_items(digits_cnn):
     screen = assess_quality(digits_cnn, DIGITS.model_copy(update={"limit": 50}), target=TargetSpec(device="cpu"))
     assert screen.status == "ok" and screen.items == 50
 
 
+@pytest.mark.slow
 def test_a_task_the_model_cannot_do_fails_the_quality_part_only(digits_cnn):
     record = evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
                       task=TaskSpec(name="multiple-choice"))
@@ -83,6 +88,7 @@ def test_bad_task_names_and_options_fail_before_any_worker(digits_cnn):
     assert set(TASKS.names()) >= {"image-classification", "text-embedding", "multiple-choice", "semantic-segmentation"}
 
 
+@pytest.mark.slow
 def test_a_whisper_run_measures_the_encoder_and_scores_transcripts(tiny_whisper_dir):
     from honed.protocol import ModelRef
 
@@ -115,6 +121,7 @@ class SumsTask(ImageClassificationTask):
         return cls(features, features.sum(dim=1))
 
 
+@pytest.mark.slow
 def test_a_task_and_metric_defined_outside_honed_run_in_the_workers(tmp_path):
     from honed.protocol import ModelRef
 
@@ -128,6 +135,7 @@ def test_a_task_and_metric_defined_outside_honed_run_in_the_workers(tmp_path):
     assert record.quality.better == {"sum_abs_error": "lower"} and record.quality.agreement["output_cosine"] > 0.99
 
 
+@pytest.mark.slow
 def test_inputs_drawn_from_the_task_are_its_real_items(digits_cnn, minilm_path):
     from honed.protocol import ModelRef
     from honed.tasks import TextEmbeddingTask

@@ -46,9 +46,10 @@ def test_importing_honed_stays_cheap():
     assert done.stdout.split() == ["False", "False"]
 
 
+@pytest.mark.slow
 def test_a_registry_imports_its_builtins_on_first_lookup():
     # In a fresh process, nothing has imported the algorithm or metric modules yet.
-    code = ("from honed.optimize.algorithm import ALGORITHMS\nfrom honed.tasks.metrics.registry import METRICS\n"
+    code = ("from honed.optimization.algorithm import ALGORITHMS\nfrom honed.tasks.metrics.registry import METRICS\n"
             "print('svd-lowrank' in ALGORITHMS.names(), 'wer' in METRICS)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]

@@ -68,7 +68,7 @@ def test_a_spec_can_carry_a_recipe(tmp_path):
 
 
 def test_tune_candidates_come_from_the_spec_as_names_or_steps(tmp_path):
-    from honed.optimize.recipe import Step
+    from honed.optimization.recipe import Step
     from honed.spec import tune_settings
 
     path = tmp_path / "s.toml"

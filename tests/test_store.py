@@ -17,7 +17,8 @@ def _exercise(store: Store) -> None:
     store.add(second)
     assert store.get(first.id) == first  # raw samples and all
     assert store.get(second.id[:10]) == second  # a unique prefix is enough
-    assert [row.id for row in store.list()] == [second.id, first.id]  # newest first
+    mine = [row.id for row in store.list(limit=10_000) if row.id in (first.id, second.id)]  # a shared server holds others
+    assert mine == [second.id, first.id]  # newest first
     with pytest.raises(ImmutableRecordError, match="already stored"):
         store.add(first)
     with pytest.raises(HonedError, match="no run"):

@@ -9,7 +9,7 @@ import pytest
 
 from helpers import digits_tune_spec, honed_process, postgres_url_or_skip
 from honed.store import Store
-from honed.tune import TuneResult
+from honed.tuning import TuneResult
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 

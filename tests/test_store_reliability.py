@@ -54,7 +54,7 @@ def test_a_store_from_before_migrations_is_upgraded_and_keeps_its_runs(tmp_path)
     assert store.get(record.id) == record
     row = store.list()[0]
     assert row.task == record.task and row.recipe_key == record.recipe_key  # filled in by migration 0002
-    from honed.optimize import Recipe
+    from honed.optimization import Recipe
 
     assert row.recipe_key == Recipe.of("bf16").key
     revision = sqlite3.connect(path).execute("SELECT version_num FROM alembic_version").fetchone()[0]
@@ -107,7 +107,7 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # evaluate() keeps a run it could not store in a file that imports later
-    from honed.evaluate import _store_or_keep
+    from honed.evaluation import _store_or_keep
 
     monkeypatch.chdir(tmp_path)
     lost = synthetic_record([noisy(5, 3000, 999)])

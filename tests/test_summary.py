@@ -27,6 +27,7 @@ def test_roofline_efficiency_hand_case():
     assert low.roofline_bound_flops_per_s == pytest.approx(10e9) and low.roofline_efficiency == pytest.approx(0.1)
 
 
+@pytest.mark.slow
 def test_measured_peaks_are_plausible():
     peaks = measure("cpu", threads=1, repeats=2)
     assert 1e9 < peaks.peak_flops < 1e13

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from honed.models import load_model
-from honed.optimize import optimize
+from honed.optimization import optimize
 from honed.protocol import InputSpec, ModelRef
 from honed.tasks import ImageClassificationTask, agreement, evaluate_quality
 
@@ -29,6 +29,7 @@ def test_a_trained_model_scores_well_and_the_metrics_agree_with_a_hand_count(tra
     assert result.values["top5"] >= result.values["top1"]
 
 
+@pytest.mark.slow
 def test_optimisations_move_the_metric_in_the_expected_direction(trained):
     handle, test = trained
     base = evaluate_quality(test, handle).primary_value
@@ -55,6 +56,7 @@ def test_limit_and_split_checks(trained):
         ImageClassificationTask.digits("validation")
 
 
+@pytest.mark.slow
 def test_minilm_retrieves_the_shipped_pairs_and_optimisations_keep_fidelity(minilm_path):
     from honed.tasks import TextEmbeddingTask
 
@@ -120,6 +122,7 @@ def trained_segnet():
     return handle, SegmentationTask.shapes(count=64, seed=2)
 
 
+@pytest.mark.slow
 def test_segmentation_metrics_and_optimisations(trained_segnet):
     handle, test = trained_segnet
     result = evaluate_quality(test, handle, batch_size=16)
@@ -176,6 +179,7 @@ def trained_depth():
     return handle, DepthEstimationTask.scenes(count=64, seed=2)
 
 
+@pytest.mark.slow
 def test_depth_scenes_metrics_and_optimisations(trained_depth):
     handle, test = trained_depth
     valid = test.depths > 0
@@ -212,6 +216,7 @@ def test_glpn_from_a_config_runs_through_the_depth_task(tmp_path):
     assert set(values) == set(task.metrics) and values["abs_rel"] > 0 and 0 <= values["delta1"] <= 1
 
 
+@pytest.mark.slow
 def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_dir):
     import jiwer
 
@@ -251,6 +256,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     assert all(f.startswith(s) for s, f in zip(short, full)) and sum(map(len, short)) < sum(map(len, full))
 
 
+@pytest.mark.slow
 def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whisper_dir):
     """The tiny Whisper memorises the ten shipped utterances (teacher forcing, ~20 s): not a
     general recogniser, but a model with a real WER of 0 that optimisations can only spoil."""

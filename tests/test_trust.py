@@ -38,6 +38,7 @@ def test_a_manifest_naming_os_system_runs_nothing_and_says_why(saved, tmp_path, 
     assert not (tmp_path / "pwned").exists()
 
 
+@pytest.mark.slow
 def test_the_manifest_attack_through_the_cli_exits_2_before_any_worker(saved, tmp_path):
     marker = tmp_path / "pwned"
     _edit_manifest(saved, factory="os:system", kwargs={"command": f"touch {marker}"})

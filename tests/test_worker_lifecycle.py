@@ -3,6 +3,8 @@ worker down, a hung model goes with every process it started, a leak stops at th
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -14,7 +16,7 @@ from pathlib import Path
 import psutil
 
 from conftest import FAST
-from honed.evaluate import evaluate
+from honed.evaluation import evaluate
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 
 NO_PEAKS = TargetSpec(device="cpu", measure_peaks=False)
@@ -39,10 +41,11 @@ def _worker_of(parent: subprocess.Popen, seconds: float = 60) -> psutil.Process:
     raise AssertionError("no worker process started")
 
 
+@pytest.mark.slow
 def test_a_worker_dies_within_two_seconds_of_its_parent_being_killed(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(TESTS)!r})
-        from honed.evaluate import evaluate
+        from honed.evaluation import evaluate
         from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
         ref = ModelRef(kind="factory", source="harness_models:slow", options={{"kwargs": {{"milliseconds": 20}}}})
         evaluate(ref, Protocol(min_seconds=300, max_seconds=300, repetitions=1), InputSpec(shape=(4,)),
@@ -63,6 +66,7 @@ def test_a_worker_dies_within_two_seconds_of_its_parent_being_killed(tmp_path):
         parent.kill()
 
 
+@pytest.mark.slow
 def test_a_hung_model_is_killed_with_the_processes_it_started(tmp_path):
     pid_file = tmp_path / "child.pid"
     ref = ModelRef(kind="factory", source="harness_models:spawns_and_hangs", options={"kwargs": {"pid_file": str(pid_file)}})
@@ -74,6 +78,7 @@ def test_a_hung_model_is_killed_with_the_processes_it_started(tmp_path):
     assert not _alive(child), "a process the model started in its own session survived the timeout"
 
 
+@pytest.mark.slow
 def test_a_leak_is_stopped_at_the_memory_limit_and_recorded_as_out_of_memory():
     ref = ModelRef(kind="factory", source="harness_models:hog")
     protocol = Protocol(**{**FAST, "min_seconds": 30.0, "max_seconds": 30.0}, repetitions=1, memory_limit_mib=512)
@@ -85,6 +90,7 @@ def test_a_leak_is_stopped_at_the_memory_limit_and_recorded_as_out_of_memory():
     assert time.monotonic() - started < 25  # stopped by the limit, not by the protocol's 30 s
 
 
+@pytest.mark.slow
 def test_without_a_limit_the_same_protocol_runs_normally():
     ref = ModelRef(kind="factory", source="honed.zoo:sleeper", options={"kwargs": {"milliseconds": 1}})
     record = evaluate(ref, Protocol(**FAST, repetitions=1, memory_limit_mib=2048), InputSpec(shape=(4,)), NO_PEAKS)

@@ -26,7 +26,7 @@ EXIT_MEASUREMENT_FAILED = 3
 EXIT_REGRESSION = 5
 EXIT_NOT_SATISFIED = 6
 
-app = typer.Typer(help="Make models faster, smaller and cheaper on their target, and prove it.",
+app = typer.Typer(help="Make models faster, smaller and cheaper on their target, and prove it.", rich_markup_mode=None,
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 runs_app = typer.Typer(help="List, show, export and import stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
@@ -54,11 +54,12 @@ def _progress_callback(progress, task):
 def run_evaluation(spec, store) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from honed.evaluate import evaluate
-    from honed.models.registry import check_ref
+    from honed.evaluation import evaluate, preflight
 
-    check_ref(spec.model)  # bad input fails before any progress display or worker
-    total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions + (spec.task is not None)
+    plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)  # bad input fails here
+    for warning in plan.warnings:
+        err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
+    total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions + (plan.task is not None)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=False) as progress:
         task = progress.add_task(f"measuring {spec.model.display_name} in {total} worker processes", total=total)
@@ -67,25 +68,30 @@ def run_evaluation(spec, store) -> RunRecord:
 
 
 def _show_preflight(spec, settings=None) -> None:
-    from honed.evaluate import preflight
+    from honed.evaluation import preflight
 
     plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
     if settings is not None:
-        from honed.tune.search import preflight as tune_preflight
+        from honed.tuning.search import preflight as tune_preflight
 
         tune_preflight(spec.model, spec.task, spec.target, settings)
+    for warning in plan.warnings:
+        err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
     recipe = " + ".join(step["algorithm"] for step in plan.steps) or "none"
     out.print(f"ok: {spec.model.display_name} ({spec.model.kind}) on {plan.device}, recipe {recipe}, "
               f"task {plan.task.name if plan.task else 'none'}; nothing was run (--dry-run)", highlight=False, markup=False)
 
 
 def show_run(record) -> None:
-    from honed.console import run_details, run_tables
+    from honed.console import coverage_warnings, run_details, run_tables, stability_warning
 
     for table in run_tables(record):
         out.print(table)
     for line in run_details(record):
         out.print(line, highlight=False, markup=False)
+    for warning in [*coverage_warnings(record), stability_warning(record)]:
+        if warning is not None:
+            err.print(warning, style="bold yellow", highlight=False, markup=False)
     for m in record.measurements:
         if m.status != "ok":
             out.print(f"[red]batch {m.batch_size} rep {m.repetition + 1}: {m.status}[/]: {m.error}", highlight=False)
@@ -144,12 +150,12 @@ def compare(
     before: Annotated[str, typer.Argument(help="run id (or unique prefix) measured before")],
     after: Annotated[str, typer.Argument(help="run id (or unique prefix) measured after")],
     min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
-    strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ (exit 4)")] = False,
+    strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ, or a run was contended or unstable (exit 4)")] = False,
     fail_on_regression: Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")] = False,
     store: StoreOption = None,
 ) -> None:
     """Before/after per metric with confidence intervals and a verdict."""
-    from honed.compare import compare as compare_runs
+    from honed.comparison import compare as compare_runs
     from honed.console import comparison_table
 
     db = _store(store)
@@ -215,11 +221,25 @@ def runs_import(path: Path, store: StoreOption = None) -> None:
 
 
 @app.command()
+def doctor() -> None:
+    """Is this machine fit to time on? Frequency scaling, turbo, SMT, busy processes, threads; with advice."""
+    from rich.table import Table
+
+    from honed.doctor import run_checks
+
+    table = Table("check", "", "finding", "advice")
+    style = {"ok": "[green]ok[/]", "warn": "[yellow]warn[/]", "info": "info"}
+    for check in run_checks():
+        table.add_row(check.name, style[check.status], escape(check.finding), escape(check.advice))
+    out.print(table)
+
+
+@app.command()
 def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu") -> None:
     """The registered optimisation algorithms, in canonical order, and whether they run here."""
     from rich.table import Table
 
-    from honed.optimize import FAMILIES, list_algorithms
+    from honed.optimization import FAMILIES, list_algorithms
 
     table = Table("algorithm", "family", "targets", "here", "typical min cosine", "what it does")
     for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name)):
@@ -235,7 +255,7 @@ def tune(
     spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")] = None,
     model: Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")] = None,
     kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed")] = None,
-    task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`)")] = None,
+    task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`); default: agreement with the base model's outputs")] = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
     threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
     repetitions: Annotated[Optional[int], typer.Option(help="worker processes per batch size per trial")] = None,
@@ -246,6 +266,7 @@ def tune(
     objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy or cost")] = None,
     max_drop: Annotated[Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")] = None,
     absolute: Annotated[bool, typer.Option(help="read --max-drop in the metric's units")] = False,
+    min_cosine: Annotated[Optional[float], typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)")] = None,
     goal: Annotated[Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")] = None,
     slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
     memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
@@ -267,13 +288,13 @@ def tune(
 
     Every trial is stored as it ends: run the same command again to resume a stopped sweep.
     """
-    from honed.optimize.recipe import Step
+    from honed.optimization.recipe import Step
     from honed.spec import build_spec, tune_settings
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
                       seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, trust_code=trust_code, name=name,
                       task=task)
-    settings = tune_settings(spec, objective=objective, max_drop=max_drop, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
+    settings = tune_settings(spec, objective=objective, max_drop=max_drop, min_cosine=min_cosine, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
                              memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
                              max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
                              threads=threads)
@@ -289,18 +310,22 @@ def tune(
 
 def run_tune(spec, settings, db, fresh: bool = False):
     from honed.console import tune_summary, tune_table, tune_trial_line
-    from honed.tune import tune as tune_model
+    from honed.tuning import tune as tune_model
 
-    if spec.task is None:
-        from honed.errors import SpecError
+    if spec.task is None:  # most users' models have no built-in task: guard on agreement with the base model
+        from honed.protocol import TaskSpec
 
-        raise SpecError("--task", None, "a task to guard quality (see `honed tasks`), or a [task] section in the spec")
+        spec = spec.model_copy(update={"task": TaskSpec(name="agreement")})
     err.print(f"[bold]tuning[/] {spec.model.display_name} on {spec.task.name}: objective {settings.objective}, "
               f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}")
     with err.status("starting") as status:
         def on_event(kind, payload):
             if kind == "start":
                 status.update(f"trial: {payload}")
+            elif kind == "retry":
+                label, stability = payload
+                err.print(f"{label}: contended ({'; '.join(stability.reasons)}); measuring again", style="yellow",
+                          highlight=False, markup=False)
             else:
                 err.print(tune_trial_line(*payload), highlight=False)
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from rich import box
+from rich.markup import escape
 from rich.table import Table
 
-from honed.compare import NO_DIFFERENCE, Comparison
+from honed.comparison import NO_DIFFERENCE, Comparison
 from honed.record import QualityResult, RunRecord
 
 
@@ -125,6 +126,26 @@ def run_details(record: RunRecord) -> Iterable[str]:
         yield f"energy     unavailable: {reason}"
     for note in record.notes:
         yield f"note       {note}"
+    for step in record.coverage:
+        flops = f", {step.flop_share:.0%} of FLOPs" if step.flop_share is not None else ""
+        yield (f"changed    {step.algorithm}: {step.layers_changed} of {step.layers_total} layers ({step.what}), "
+               f"{step.parameter_share:.0%} of parameters{flops}")
+    if record.stability is not None:
+        yield f"stability  {record.stability.verdict}" + (f": {'; '.join(record.stability.reasons)}" if record.stability.reasons else "")
+
+
+def coverage_warnings(record: RunRecord) -> list[str]:
+    return [f"WARNING: {step.warning}" for step in record.coverage if step.warning]
+
+
+def stability_warning(record: RunRecord) -> str | None:
+    """A banner for a run whose numbers should not be read as they are."""
+    stability = record.stability
+    if stability is None or stability.trusted:
+        return None
+    advice = ("measure again on a quiet machine (`honed doctor` shows what else is running)" if stability.verdict == "contended"
+              else "more samples or repetitions, or a quieter machine, would narrow it")
+    return f"WARNING: run {record.id[:12]} is {stability.verdict}: {'; '.join(stability.reasons)}. Its numbers may be off; {advice}."
 
 
 _METRIC_LABELS = {
@@ -169,7 +190,7 @@ def tune_trial_line(trial, points) -> str:
 
 def tune_table(result) -> Table:
     """One row per trial: its best point (★ recommended, ◆ on the Pareto front); reasons below."""
-    from honed.tune import OBJECTIVES
+    from honed.tuning import OBJECTIVES
 
     what, better, unit = OBJECTIVES[result.settings.objective]
     table = Table(title=f"tune {result.id[:12]}: {what} in {unit}, {better} is better", title_justify="left",
@@ -206,5 +227,10 @@ def tune_summary(result) -> Iterable[str]:
     for name, reason in result.skipped.items():
         yield f"not tried: {name}: {reason}"
     yield f"stopped: {result.stop_reason}"
-    yield ("[green]satisfied[/]: " if result.satisfied else "[red]not satisfied[/]: ") + result.summary
+    verdict = "[green]satisfied[/]" if result.satisfied else "[red]not satisfied[/]"
+    if result.satisfied and result.contended_trials:
+        verdict = "[yellow]satisfied on contended evidence[/]"
+    yield f"{verdict}: {escape(result.summary)}"
+    if result.recommendation_reason:
+        yield escape(result.recommendation_reason)
     yield "★ recommended, ◆ on the Pareto front (quality vs objective)"

@@ -11,10 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from honed.errors import ModelLoadError
-from honed.optimize.recipe import Step
+from honed.optimization.recipe import Step
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.spec import EvaluationSpec
-from honed.tune.settings import Guardrail, TuneSettings
+from honed.tuning.settings import Guardrail, TuneSettings
 
 DEMO_NAME = "demo-minilm"
 # Fast on two cores and each a different kind of optimisation; torch-compile is left out

@@ -37,6 +37,53 @@ class ColdStart(_Record):
     first_result_s: float = Field(description="spawn -> first result synchronised: the cold start")
 
 
+class Contention(_Record):
+    """How busy the CPUs this worker could use were during its timed window (docs/METRICS.md)."""
+
+    window_s: float
+    cores: int = Field(description="CPUs the worker may run on")
+    own_cpu_s: float = Field(description="CPU time of the worker itself (all its threads)")
+    other_cpu_s: float | None = Field(default=None, description="busy CPU time on those CPUs that was not the "
+                                      "worker's: other processes, the kernel; None where /proc/stat is unreadable")
+    steal_s: float | None = Field(default=None, description="time the hypervisor gave those CPUs to other guests")
+    load_1m_start: float | None = None
+    load_1m_end: float | None = None
+    freq_mhz_start: float | None = None
+    freq_mhz_end: float | None = None
+
+    @property
+    def other_share(self) -> float | None:
+        """Share of the CPUs' capacity that other work took during the window."""
+        return None if self.other_cpu_s is None else self.other_cpu_s / (self.window_s * self.cores)
+
+
+class Stability(_Record):
+    """Whether a run's numbers can be trusted as they are: ``stable``, ``contended`` (other work
+    took CPU while it was timed), or ``unstable`` (its own spread is too wide to read a centre)."""
+
+    verdict: Literal["stable", "contended", "unstable"]
+    reasons: list[str] = Field(default_factory=list)
+    other_share: float | None = Field(default=None, description="over every timed window of the run")
+    steal_share: float | None = None
+    worst_cv: float | None = Field(default=None, description="the largest coefficient of variation of a batch size")
+
+    @property
+    def trusted(self) -> bool:
+        return self.verdict == "stable"
+
+
+class StepCoverage(_Record):
+    """What one recipe step changed in the model it was applied to."""
+
+    algorithm: str
+    layers_changed: int
+    layers_total: int = Field(description="modules that hold parameters, before the step")
+    parameter_share: float = Field(description="share of the parameters in the layers it changed")
+    flop_share: float | None = Field(default=None, description="share of one call's FLOPs in those layers")
+    what: str = Field(description="the step's family, or 'moved to onnx' / 'compiled' for whole-model steps")
+    warning: str | None = Field(default=None, description="set when the step changed almost nothing")
+
+
 class Measurement(_Record):
     """What one worker process measured for one batch size; failed ones say why."""
 
@@ -56,6 +103,7 @@ class Measurement(_Record):
     flops_per_batch: int | None = None
     model_stats: ModelStats | None = None
     runtime: dict[str, Any] = Field(default_factory=dict)
+    contention: Contention | None = None
 
 
 class Efficiency(_Record):
@@ -119,6 +167,7 @@ class QualityResult(_Record):
     timing: dict[str, float] = Field(default_factory=dict, description="one pass over the data: seconds, items/s, "
                                      "and task-specific rates such as speech's real-time factor")
     seconds: float | None = None
+    coverage: list[StepCoverage] = Field(default_factory=list, description="what each recipe step changed")
 
     @property
     def primary_value(self) -> float | None:
@@ -146,7 +195,14 @@ class RunRecord(_Record):
     fingerprint: Fingerprint
     measurements: list[Measurement]
     results: list[BatchResult]
+    stability: Stability | None = Field(default=None, description="None: no measurement succeeded, or a record "
+                                        "from before stability was judged")
     notes: list[str] = Field(default_factory=list)
+
+    @property
+    def coverage(self) -> list[StepCoverage]:
+        """What each recipe step changed (found by the quality worker)."""
+        return self.quality.coverage if self.quality is not None else []
 
     @property
     def recipe_key(self) -> str:

@@ -29,9 +29,9 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.errors import SpecError
-from honed.optimize.recipe import Step
+from honed.optimization.recipe import Step
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
-from honed.tune.settings import TuneSettings
+from honed.tuning.settings import TuneSettings
 from honed.validation import build
 
 SPEC_VERSION = 1
@@ -73,7 +73,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     base = load_spec(spec_file).model_dump(exclude_defaults=True) if spec_file else {}
     model = dict(base.get("model", {}))
     sections = {name: dict(base.get(name, {})) for name in ("inputs", "protocol", "target", "task")}
-    given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
+    given = _given(overrides)
     for key, section, field in (
         ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
         ("trust_code", model, "trust_code"),
@@ -106,6 +106,11 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     return build(EvaluationSpec, data, where="spec")
 
 
+def _given(overrides: dict[str, object]) -> dict[str, object]:
+    """The options a user gave: not None, not an unset flag, not an empty list (0 is a value)."""
+    return {k: v for k, v in overrides.items() if v is not None and v is not False and v != [] and v != ()}
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.lower().replace(",", "x").split("x"))
@@ -117,10 +122,12 @@ def parse_shape(text: str) -> tuple[int, ...]:
 def tune_settings(spec: EvaluationSpec, **overrides: object) -> TuneSettings:
     """The spec's [tune] section with command-line values overriding it."""
     data = spec.tune.model_dump(exclude_defaults=True) if spec.tune else {}
-    given = {k: v for k, v in overrides.items() if v not in (None, False, [], ())}
+    given = _given(overrides)
     guardrail = dict(data.get("guardrail", {}))
     if "max_drop" in given:
         guardrail["max_drop"] = given.pop("max_drop")
+    if "min_cosine" in given:
+        guardrail["min_cosine"] = given.pop("min_cosine")
     if given.pop("absolute", False):
         guardrail["relative"] = False
     data.update(given)

@@ -107,12 +107,12 @@ def _warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
     return count
 
 
-def _optimized(handle: Any, job: Job) -> Any:
+def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
     # The recipe is replayed on the base model: deterministic, and recorded in the run.
-    from honed.optimize import Recipe, optimize
+    from honed.optimization import Recipe, optimize
 
     return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.recipe_inputs or job.inputs,
-                    task=job.recipe_task)
+                    task=job.recipe_task, coverage=coverage)
 
 
 def assess(job: Job) -> dict[str, Any]:
@@ -123,14 +123,17 @@ def assess(job: Job) -> dict[str, Any]:
     started = time.perf_counter()
     random.seed(job.protocol.seed)
     task = build_task(job.task)
+    task.bind(job.inputs)
     handle = load_model(job.model, job.device, job.protocol.threads, job.protocol.seed)
     size, limit = job.task.batch_size, job.task.limit
     base_outputs = task.outputs(handle, size, limit) if job.recipe and task.supports_agreement else None
-    if job.recipe:
-        handle = _optimized(handle, job)
+    if job.recipe:  # untimed here, so this worker also finds what each step changed
+        handle = _optimized(handle, job, coverage=True)
+        task.set_reference_outputs(base_outputs)
     result = evaluate_quality(task, handle, size, limit)
     agreement = agreement_of(base_outputs, task.outputs(handle, size, limit), task.agreement_metrics) if base_outputs is not None else {}
-    quality = result.model_copy(update={"agreement": agreement, "seconds": time.perf_counter() - started})
+    quality = result.model_copy(update={"agreement": agreement, "seconds": time.perf_counter() - started,
+                                        "coverage": handle.coverage})
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
@@ -160,6 +163,7 @@ def _raw_inputs(job: Job, handle: Any) -> Any:
 
 
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
+    from honed.measure.contention import ContentionMeter
     from honed.measure.energy import meter_for
     from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
     from honed.measure.timers import WallTimer, timer_for
@@ -210,7 +214,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         reset_peak_rss()
         timer = timer_for(handle) if protocol.concurrency == 1 else WallTimer(handle.synchronize)
         first_tokens.clear()  # only the timed calls count
-        with meter if meter is not None else contextlib.nullcontext():
+        with meter if meter is not None else contextlib.nullcontext(), ContentionMeter() as contention:
             if protocol.concurrency == 1:
                 samples, seconds = _timed_loop(timer, call, protocol)
             else:
@@ -239,6 +243,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "flops_per_batch": flops,
         "model_stats": handle.stats().model_dump() if job.collect_model_stats else None,
         "runtime": handle.runtime_info(),
+        "contention": contention.reading.model_dump() if contention.reading else None,
     }
 
 

@@ -40,6 +40,7 @@ class ModelHandle(ABC):
         self.base: ModelHandle | None = None
         self.optimize_inputs: InputSpec | None = None
         self.optimize_task: TaskSpec | None = None
+        self.coverage: list[Any] = []  # StepCoverage of each recipe step, when optimize() was asked for it
         # Pipelines that generate (speech to text) stop after this many new tokens per item.
         self.max_new_tokens = 32
 

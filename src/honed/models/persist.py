@@ -147,7 +147,7 @@ class SavedModel:
         handle = saved.load_saved(directory, manifest, device, threads, trust_code=ref.trust_code)  # type: ignore[attr-defined]
         if not manifest["recipe"]:
             return handle
-        from honed.optimize import Recipe, optimize
+        from honed.optimization import Recipe, optimize
 
         return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device,
                         inputs=InputSpec.model_validate(manifest["recipe_inputs"]) if manifest["recipe_inputs"] else None,

@@ -9,10 +9,21 @@ import numpy as np
 import torch
 
 from honed.errors import ModelLoadError, SpecError
+from honed.models.hf_config import image_shape, infer_auto_class
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
 from honed.protocol import InputSpec, ModelRef
+
+
+def _config(ref: ModelRef) -> Any:
+    import transformers
+
+    try:
+        return transformers.AutoConfig.from_pretrained(ref.source, local_files_only=Path(ref.source).exists(),
+                                                       trust_remote_code=ref.trust_code)
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"model.source: cannot load {ref.source!r}: its config cannot be read: {error}") from None
 
 
 def _auto_class(name: str) -> Any:
@@ -41,7 +52,8 @@ class TransformersHandle(TorchBackedHandle):
 
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
-        auto = _auto_class(ref.options.get("auto_class", "AutoModel"))
+        config = _config(ref)
+        auto = _auto_class(ref.options.get("auto_class") or infer_auto_class(config))
         # Code that a model's files name (auto_map) runs only when the user trusts the source.
         kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": ref.trust_code}
         if not ref.allow_pickle:
@@ -51,7 +63,7 @@ class TransformersHandle(TorchBackedHandle):
                 raise SpecError("model.options.dtype", ref.options["dtype"], ", ".join(DTYPES))
             kwargs["dtype"] = DTYPES[ref.options["dtype"]]
         try:
-            module = auto.from_pretrained(ref.source, **kwargs)
+            module = auto.from_pretrained(ref.source, config=config, **kwargs)
         except (OSError, ValueError) as error:  # remote code without trust_code is refused with a ValueError
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
@@ -92,11 +104,27 @@ class TransformersHandle(TorchBackedHandle):
         return {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
 
     def _feature_shape(self) -> tuple[int, ...] | None:
-        """An audio model's (mel bins, frames) from its feature extractor: Whisper's 80 x 3000 (30 s)."""
+        """A vision model's (channels, height, width) from its config; an audio model's (mel bins,
+        frames) from its feature extractor: Whisper's 80 x 3000 (30 s)."""
         extractor = self.feature_extractor
         if extractor is None or not hasattr(extractor, "nb_max_frames"):
-            return None
+            return image_shape(self.module.config) if self.main_input == "pixel_values" else None
         return (extractor.feature_size, extractor.nb_max_frames)
+
+    @classmethod
+    def check_inputs(cls, ref: ModelRef, inputs: InputSpec) -> None:
+        """Before any worker: a vision model with no input shape given must have one in its config."""
+        if inputs.shape is not None or not Path(ref.source).exists():
+            return
+        config = _config(ref)
+        auto = _auto_class(ref.options.get("auto_class") or infer_auto_class(config))
+        try:
+            model_class = auto._model_mapping[type(config)]
+        except (KeyError, AttributeError):  # the load will say what is wrong
+            return
+        if getattr(model_class, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
+            raise SpecError("inputs.shape", None, "the per-item shape of pixel_values, e.g. [3, 224, 224]",
+                            hint=f"the config of {ref.source} has no image_size")
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str] | list[np.ndarray]:
         if self.feature_extractor is not None:  # speech: quiet seeded noise at the extractor's sampling rate
@@ -143,7 +171,7 @@ class TransformersHandle(TorchBackedHandle):
         self.module.save_pretrained(directory / "model", safe_serialization=True)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(directory / "model")
-        return {"auto_class": self.ref.options.get("auto_class", "AutoModel"), "files": ["model/"]}
+        return {"auto_class": self.ref.options.get("auto_class") or infer_auto_class(self.module.config), "files": ["model/"]}
 
     @classmethod
     def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,

@@ -10,11 +10,12 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
+from honed.console import stability_warning
 from honed.errors import HonedError
 from honed.record import RunRecord
 from honed.store import Store
-from honed.tune.result import TuneResult
-from honed.tune.settings import OBJECTIVES
+from honed.tuning.result import TuneResult
+from honed.tuning.settings import OBJECTIVES
 
 
 def write_report(sweep_or_run: TuneResult | RunRecord | str, path: str | Path, store: Store | None = None) -> Path:
@@ -93,7 +94,9 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     return {"kind": "sweep", "title": f"honed tune: {result.model.display_name}", "result": result, "trials": trials,
             "points": {t.key: [p for p in result.points if p.trial == t.key] for t in trials}, "objective": what,
             "unit": unit, "better": better, "metric": metric, "figures": figures,
-            "environment": _environment(before) if before else [], "settings": result.settings.model_dump(mode="json")}
+            "environment": _environment(before) if before else [], "settings": result.settings.model_dump(mode="json"),
+            "stability_warnings": [f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}"
+                                   for t in result.contended_trials]}
 
 
 def _run_context(record: RunRecord) -> dict[str, Any]:
@@ -102,7 +105,7 @@ def _run_context(record: RunRecord) -> dict[str, Any]:
     figures = {f"cdf{r.batch_size}": plots.latency_cdf([(record.model.display_name, record)], r.batch_size)
                for r in record.results if r.latency_ms}
     return {"kind": "run", "title": f"honed run: {record.model.display_name}", "record": record, "figures": figures,
-            "environment": _environment(record)}
+            "environment": _environment(record), "stability_warnings": [w] if (w := stability_warning(record)) else []}
 
 
 def _runs(result: TuneResult, store: Store | None) -> dict[str, RunRecord]:

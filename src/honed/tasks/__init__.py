@@ -6,8 +6,9 @@ from honed.tasks.classification import ImageClassificationTask
 from honed.tasks.choice import MultipleChoiceTask
 from honed.tasks.depth import DepthEstimationTask
 from honed.tasks.embedding import TextEmbeddingTask
+from honed.tasks.fidelity import AgreementTask
 from honed.tasks.language import LanguageModelingTask
 from honed.tasks.segmentation import SegmentationTask
 from honed.tasks.speech import SpeechRecognitionTask
 
-__all__ = ["TASKS", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "LanguageModelingTask", "QualityResult", "SegmentationTask", "SpeechRecognitionTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]
+__all__ = ["TASKS", "AgreementTask", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "LanguageModelingTask", "QualityResult", "SegmentationTask", "SpeechRecognitionTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]

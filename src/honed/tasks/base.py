@@ -19,7 +19,7 @@ import torch
 from honed.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.models.torch_common import main_output
-from honed.protocol import TaskSpec
+from honed.protocol import InputSpec, TaskSpec
 from honed.record import QualityResult
 from honed.registry import Registry
 from honed.tasks.metrics import get_metric
@@ -58,6 +58,12 @@ class Task(ABC):
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
         return {}
+
+    def bind(self, inputs: InputSpec) -> None:
+        """The run's input spec, for tasks whose data are the model's own inputs (agreement)."""
+
+    def set_reference_outputs(self, outputs: torch.Tensor | None) -> None:
+        """The base model's outputs, for tasks that score agreement with them (agreement)."""
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
         """Rates from one timed pass over the data (first call included, no warm-up)."""
@@ -154,5 +160,6 @@ def _on_device(inputs: Any, handle: ModelHandle) -> Any:
 
 TASKS: Registry[type[Task]] = Registry(
     "task", entry_point_group="honed.tasks",
-    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "language", "segmentation", "speech")),
+    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "fidelity",
+                                                         "language", "segmentation", "speech")),
 )

@@ -14,7 +14,7 @@ from pydantic import Field
 from honed.errors import SpecError
 from honed.models.onnx_model import OnnxHandle
 from honed.models.torch_common import main_output
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.protocol import InputSpec, ModelRef
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.

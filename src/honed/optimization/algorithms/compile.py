@@ -6,7 +6,7 @@ from typing import Literal
 
 import torch
 
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 class CompileParams(Params):

@@ -24,12 +24,12 @@ class WorkerRunner:
         self.model, self.inputs, self.target, self.store, self.on_progress = model, inputs, target, store, on_progress
 
     def screen(self, recipe: list[dict[str, Any]], task: TaskSpec) -> QualityResult:
-        from honed.evaluate import assess_quality
+        from honed.evaluation import assess_quality
 
         return assess_quality(self.model, task, recipe, self.target, inputs=self.inputs)
 
     def measure(self, recipe: list[dict[str, Any]], protocol: Protocol, task: TaskSpec, name: str) -> RunRecord:
-        from honed.evaluate import evaluate
+        from honed.evaluation import evaluate
 
         return evaluate(self.model, protocol, self.inputs, self.target, name=name, store=self.store,
                         on_progress=self.on_progress, recipe=recipe, task=task)

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 def _torchao(handle, config):

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from honed.errors import HonedError, UnknownNameError
-from honed.optimize.algorithm import ALGORITHMS, FAMILIES, ONE_PER_FAMILY, Algorithm, Params
-from honed.optimize.recipe import Recipe
+from honed.optimization.algorithm import ALGORITHMS, FAMILIES, ONE_PER_FAMILY, Algorithm, Params
+from honed.optimization.recipe import Recipe
 from honed.validation import build
 
 

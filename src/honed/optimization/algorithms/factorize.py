@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from pydantic import Field, model_validator
 
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 DEFAULT_ENERGY = 0.97

@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
-from honed.record import QualityResult
-from honed.tune.settings import TuneSettings
+from honed.record import QualityResult, Stability
+from honed.tuning.settings import TuneSettings
 
 SCHEMA = "honed.sweep"
 SCHEMA_VERSION = 1
@@ -45,8 +45,14 @@ class Trial(BaseModel):
     quality: QualityResult | None = None
     quality_drop: float | None = Field(default=None, description="guardrail measure: relative or absolute drop")
     run_id: str | None = None
+    stability: Stability | None = Field(default=None, description="of the run the trial's numbers come from")
+    attempts: int = Field(default=1, description="runs measured: more than one when earlier ones were contended")
     seconds: float = 0.0
     cached: bool = False
+
+    @property
+    def contended(self) -> bool:
+        return self.stability is not None and self.stability.verdict == "contended"
 
 
 class TuneResult(BaseModel):
@@ -66,9 +72,15 @@ class TuneResult(BaseModel):
     points: list[Point] = Field(default_factory=list)
     pareto: list[Point] = Field(default_factory=list)
     recommended: Point | None = None
+    recommendation_reason: str | None = Field(default=None, description="why it beat a faster point, when one exists")
     satisfied: bool = False
     stop_reason: str = "running"
     summary: str = ""
+
+    @property
+    def contended_trials(self) -> list[Trial]:
+        """Trials whose evidence was measured while other work took the CPU, even after retries."""
+        return [t for t in ([self.baseline] if self.baseline else []) + self.trials if t.contended]
 
     def to_json(self, indent: int | None = None) -> str:
         return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "sweep": self.model_dump(mode="json")}, indent=indent)

@@ -7,9 +7,9 @@ gains), skipping any combination ``plan`` rejects (same family, declared conflic
 
 from __future__ import annotations
 
-from honed.optimize import Recipe
-from honed.optimize.plan import RecipeError, available
-from honed.optimize.recipe import Step
+from honed.optimization import Recipe
+from honed.optimization.plan import RecipeError, available
+from honed.optimization.recipe import Step
 
 # Algorithms whose inputs are a torch model; an ONNX file takes none of them.
 _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "honed"}
@@ -20,7 +20,7 @@ def single_candidates(device: str, model_kind: str, candidates: tuple[str | Step
     """One recipe per usable candidate (every available algorithm with its defaults, or the
     given names and parameterised steps), in canonical family order, and why each other one
     was left out (wrong target, missing package, excluded, wrong model kind)."""
-    from honed.optimize import ALGORITHMS
+    from honed.optimization import ALGORITHMS
 
     steps = [Step(algorithm=a.name) for a in ALGORITHMS.values()] if candidates is None else \
         [Step(algorithm=c) if isinstance(c, str) else c for c in candidates]
@@ -60,7 +60,7 @@ def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple
 
 
 def _canonical(steps: list[Step]) -> list[Step]:
-    from honed.optimize.algorithm import ALGORITHMS, FAMILIES
+    from honed.optimization.algorithm import ALGORITHMS, FAMILIES
 
     return sorted(steps, key=lambda s: (FAMILIES.index(ALGORITHMS.get(s.algorithm).family), s.label))
 

@@ -87,6 +87,8 @@ def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool =
                  for f in PROTOCOL_FIELDS if getattr(a.protocol, f) != getattr(b.protocol, f)]
     warnings += [f"inputs differ: {f}: {getattr(a.inputs, f)!r} vs {getattr(b.inputs, f)!r}"
                  for f in INPUT_FIELDS if getattr(a.inputs, f) != getattr(b.inputs, f)]
+    warnings += [f"run {r.id[:12]} is {r.stability.verdict}: {'; '.join(r.stability.reasons)}"
+                 for r in (a, b) if r.stability is not None and not r.stability.trusted]
     if strict and warnings:
         raise EnvironmentMismatchError("refusing to compare (strict): " + "; ".join(warnings))
 

@@ -10,7 +10,7 @@ import torch
 from pydantic import Field
 
 from honed.models.torch_common import main_output
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 class MagnitudeParams(Params):

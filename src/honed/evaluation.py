@@ -13,9 +13,10 @@ from typing import Any
 from honed import fingerprint as fingerprints
 from honed.errors import Interrupted
 from honed.measure.executor import run_job, run_quality_job
+from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
-from honed.models.registry import check_ref
+from honed.models.registry import adapter, check_ref
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import Measurement, QualityResult, RunRecord
 from honed.store import Store
@@ -51,6 +52,7 @@ def evaluate(
     notes: list[str] = []
     plan = preflight(model, inputs, target, recipe, task)
     device, steps, task = plan.device, plan.steps, plan.task
+    notes.extend(f"warning: {warning}" for warning in plan.warnings)
     host = fingerprints.collect()
     peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)
 
@@ -90,6 +92,7 @@ def evaluate(
     ok = [m for m in measurements if m.status == "ok"]
     stats = next((m.model_stats for m in ok if m.model_stats), None)
     runtime = ok[0].runtime if ok else {}
+    results = summarize(measurements, protocol, target, peaks, stats)
     record = RunRecord(
         id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc),
@@ -109,7 +112,8 @@ def evaluate(
         peaks_note=peaks_note,
         fingerprint=host.model_copy(update={"runtime": runtime}),
         measurements=measurements,
-        results=summarize(measurements, protocol, target, peaks, stats),
+        results=results,
+        stability=judge(measurements, results),
         notes=notes,
     )
     if store is not None:
@@ -127,6 +131,7 @@ class Preflight:
     device: str
     steps: list[dict[str, Any]]
     task: TaskSpec | None
+    warnings: list[str]  # known-bad pairings of a step and this model, found by measurement
 
 
 def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = None,
@@ -136,6 +141,8 @@ def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = N
     recipe's plan. A bad spec fails here in seconds, with one error."""
     if isinstance(model, ModelRef):
         check_ref(model)
+        if hasattr(kind := adapter(model.kind), "check_inputs"):
+            kind.check_inputs(model, inputs)
     if task is not None:
         task = _check_task(task)
     elif inputs.source == "task":
@@ -143,7 +150,14 @@ def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = N
 
         raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
     device = resolve_device(target)
-    return Preflight(device, _recipe_steps(recipe, device), task)
+    steps = _recipe_steps(recipe, device)
+    if task is None and (steps or getattr(model, "recipe", None)):
+        # An optimised model is always checked against its base: agreement, and what each step changed.
+        task = TaskSpec(name="agreement")
+    from honed.optimization.pairings import pairing_warnings
+
+    warnings = pairing_warnings(model, steps) if isinstance(model, ModelRef) else []
+    return Preflight(device, steps, task, warnings)
 
 
 def _store_or_keep(store: Store, record: RunRecord) -> None:
@@ -243,7 +257,7 @@ def _recipe_steps(recipe: Any, device: str) -> list[dict[str, Any]]:
     """Validated steps of ``recipe`` (checked here, before any worker starts)."""
     if not recipe:
         return []
-    from honed.optimize import Recipe, plan
+    from honed.optimization import Recipe, plan
 
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)
     plan(recipe, device)

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from honed.errors import SpecError
 from honed.models.torch_common import main_output
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 TRAINING_SEEDS = 100_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from honed.record import BatchResult, RunRecord
-from honed.tune.result import Point, Trial
-from honed.tune.settings import TuneSettings
+from honed.tuning.result import Point, Trial
+from honed.tuning.settings import TuneSettings
 
 
 def objective_value(result: BatchResult, objective: str) -> tuple[float | None, tuple[float, float] | None]:
@@ -70,28 +70,45 @@ def pareto_front(points: list[Point], objective_better: str, quality_better: str
 
 
 def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
-               indistinguishable: Callable[[Point, Point], bool] | None = None) -> Point | None:
-    """The best passing objective; among points within ``min_effect`` of it, or that
-    ``indistinguishable(best, point)`` says are not significantly worse, the best quality,
-    then the shortest recipe: a gain inside the noise is not worth quality or complexity."""
+               indistinguishable: Callable[[Point, Point], bool] | None = None) -> tuple[Point | None, str | None]:
+    """The best passing objective, unless a point within ``min_effect`` of it (or that
+    ``indistinguishable(best, point)`` says is not significantly worse) has quality better by
+    more than ``quality_tolerance`` (relative), or the same quality within it and fewer
+    algorithms: a gain inside the noise is not worth quality or complexity, and a quality
+    difference inside the tolerance is not worth speed. Returns the point and, when it is not
+    the fastest, one line saying why it beat the faster one."""
     passing = [p for p in points if p.passes]
     if not passing:
-        return None
+        return None, None
     lower = settings.better == "lower"
-    top = min(passing, key=lambda p: p.objective) if lower else max(passing, key=lambda p: p.objective)
+    ranked = sorted(passing, key=lambda p: p.objective, reverse=not lower)  # fastest first
+    top = ranked[0]
     sign = 1 if quality_better == "higher" else -1
 
-    def preference(p: Point) -> tuple[float, int]:  # what may outrank a better objective
-        return (sign * p.quality if p.quality is not None else float("-inf"), -_steps(p))
+    def quality_gain(p: Point, than: Point) -> float:
+        """How much better ``p``'s quality is, beyond the tolerance (<= 0: not meaningfully better)."""
+        if p.quality is None or than.quality is None:
+            return 0.0
+        return sign * (p.quality - than.quality) - settings.quality_tolerance * abs(than.quality)
 
     def in_band(p: Point) -> bool:
         bound = top.objective * (1 + settings.min_effect if lower else 1 - settings.min_effect)
         return p.objective <= bound if lower else p.objective >= bound
 
-    # compare() runs only for points that would win on quality or simplicity: ~2 s each.
-    close = [p for p in passing if in_band(p) or (preference(p) > preference(top) and indistinguishable is not None
-                                                  and indistinguishable(top, p))]
-    return max(close, key=lambda p: (*preference(p), -p.objective if lower else p.objective))
+    best, why = top, None
+    for p in ranked[1:]:
+        better_quality = quality_gain(p, best) > 0
+        simpler = _steps(p) < _steps(best) and quality_gain(best, p) <= 0
+        if not (better_quality or simpler):
+            continue
+        # compare() runs only for points that would win on quality or simplicity: ~2 s each.
+        if in_band(p) or (indistinguishable is not None and indistinguishable(top, p)):
+            reason = (f"its {p.quality:.4g} beats {best.quality:.4g} by more than the {settings.quality_tolerance:.1%} "
+                      "quality tolerance" if better_quality else f"it uses fewer algorithms at a quality within "
+                      f"{settings.quality_tolerance:.1%}")
+            best, why = p, (f"recommended over the faster {top.label} ({top.objective:.4g}): the difference is within "
+                            f"the noise, and {reason}")
+    return best, why
 
 
 def _steps(point: Point) -> int:

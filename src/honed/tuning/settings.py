@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from honed.optimize.recipe import Step
+from honed.optimization.recipe import Step
+from honed.record import QualityResult
 
 # objective name -> (what is read from a BatchResult, which direction is better, unit)
 OBJECTIVES: dict[str, tuple[str, Literal["lower", "higher"], str]] = {
@@ -30,10 +31,21 @@ class Guardrail(_Frozen):
     metric: str | None = None
     max_drop: float = Field(default=0.05, ge=0, description="relative fraction, or metric units when relative = false")
     relative: bool = True
+    min_cosine: float = Field(default=0.99, ge=0, le=1, description="fidelity floor: the mean cosine of each item's "
+                              "outputs to the base model's, on the task's inputs, must reach this (0 turns it off); "
+                              "a small task can saturate while the outputs drift")
 
     def describe(self, metric: str) -> str:
         amount = f"{self.max_drop:.1%} relative" if self.relative else f"{self.max_drop:g} absolute"
-        return f"{metric} may drop at most {amount}"
+        floor = f", output cosine to the base >= {self.min_cosine:g}" if self.min_cosine else ""
+        return f"{metric} may drop at most {amount}{floor}"
+
+    def below_floor(self, quality: QualityResult) -> str | None:
+        """Why ``quality``'s agreement with the base breaks the fidelity floor, or None."""
+        cosine = quality.agreement.get("output_cosine", quality.values.get("output_cosine"))
+        if not self.min_cosine or cosine is None or cosine >= self.min_cosine:
+            return None
+        return f"output cosine to the base model {cosine:.4f} is below the fidelity floor {self.min_cosine:g}"
 
 
 class TuneSettings(_Frozen):
@@ -51,7 +63,11 @@ class TuneSettings(_Frozen):
     max_trials: int = Field(default=24, ge=1, description="trials after the baseline")
     time_budget_s: float | None = Field(default=None, gt=0)
     patience: int = Field(default=6, ge=1, description="stop after this many measured trials without a significant gain")
+    contention_retries: int = Field(default=2, ge=0, le=5, description="measure a trial again, up to this many times, "
+                                    "when other work took the CPU while it was timed (its stability is 'contended')")
     min_effect: float = Field(default=0.02, ge=0, lt=1, description="smallest relative gain that counts as one")
+    quality_tolerance: float = Field(default=0.005, ge=0, lt=1, description="smallest relative quality difference that "
+                                     "counts when choosing the sweet spot: below it a faster or simpler point wins")
     efficiency_limit: float = Field(default=0.85, gt=0, le=1,
                                     description="stop when a passing candidate reaches this fraction of the roofline")
     screen_limit: int | None = Field(default=None, ge=1, description="items in the quick quality screen; None = no screen")

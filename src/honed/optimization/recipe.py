@@ -43,7 +43,7 @@ class Step(BaseModel):
     @property
     def label(self) -> str:
         """The name, with the parameters that differ from the algorithm's defaults."""
-        from honed.optimize.algorithm import ALGORITHMS
+        from honed.optimization.algorithm import ALGORITHMS
 
         try:
             defaults = ALGORITHMS.get(self.algorithm).params().model_dump(mode="json")
@@ -79,7 +79,7 @@ class Recipe(BaseModel):
 
     def canonical(self) -> Recipe:
         """Steps in canonical family order with every parameter filled in (validates them)."""
-        from honed.optimize.plan import plan
+        from honed.optimization.plan import plan
 
         return Recipe(steps=tuple(Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in plan(self)))
 

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from honed.models.handle import ModelHandle
-from honed.optimize.algorithm import Context
-from honed.optimize.plan import RecipeError, plan
-from honed.optimize.recipe import Recipe, Step
+from honed.optimization.algorithm import Context
+from honed.optimization.coverage import layer_flops, snapshot, step_coverage
+from honed.optimization.plan import RecipeError, plan
+from honed.optimization.recipe import Recipe, Step
 from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 
@@ -19,6 +20,7 @@ def optimize(
     target: str = "cpu",
     inputs: InputSpec | None = None,
     task: TaskSpec | None = None,
+    coverage: bool = False,
 ) -> ModelHandle:
     """Return a new handle with ``recipe`` applied in canonical family order; ``model`` is untouched.
 
@@ -26,6 +28,8 @@ def optimize(
     any work. ``inputs`` describes the model's input where an algorithm needs to run it
     (structured pruning traces the model). ``task`` is the run's task: distillation trains on
     its data and static quantization calibrates on it (else on the model's synthetic inputs).
+    ``coverage``: record on the result what each step changed (``handle.coverage``), at the
+    cost of one call of the model and a pass over its weights.
     """
     from honed.models import load_model
     from honed.models.torch_common import TorchBackedHandle
@@ -40,8 +44,14 @@ def optimize(
     task = task or handle.optimize_task
     context = Context(target=target, inputs=inputs, task=task)
     result = handle.with_module(copy.deepcopy(handle.module))
+    flops = _flops(handle, inputs) if coverage else {}
+    covered = []
     for algorithm, params in steps:
+        before = snapshot(result.module) if coverage and hasattr(result, "module") else None
         result = algorithm.apply(result, params, context)  # a runtime step returns a non-torch handle
+        if before is not None:
+            covered.append(step_coverage(algorithm.name, algorithm.family, before, result, flops))
+    result.coverage = list(handle.coverage) + covered
     result.recipe = list(handle.recipe) + [
         Step(algorithm=a.name, params=p.model_dump(mode="json")).model_dump(mode="json") for a, p in steps
     ]
@@ -49,3 +59,11 @@ def optimize(
     result.optimize_inputs = inputs
     result.optimize_task = task
     return result
+
+
+def _flops(handle: ModelHandle, inputs: InputSpec) -> dict[str, int]:
+    try:
+        batch = handle.example_inputs(1, inputs, 0)
+    except Exception:  # no input shape known: coverage falls back to parameter shares
+        return {}
+    return layer_flops(handle, batch)

@@ -93,7 +93,7 @@ class Algorithm:
 
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm", entry_point_group="honed.algorithms",
-    builtins=tuple(f"honed.optimize.algorithms.{module}" for module in
+    builtins=tuple(f"honed.optimization.algorithms.{module}" for module in
                    ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime", "openvino")),
 )
 

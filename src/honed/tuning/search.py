@@ -14,17 +14,17 @@ from datetime import datetime, timezone
 from typing import Any
 
 from honed.errors import HonedError, Interrupted, SpecError
-from honed.optimize import Recipe
+from honed.optimization import Recipe
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import QualityResult, RunRecord
 from honed.store import Store
 from honed.target import resolve_device
-from honed.tune.candidates import extensions, single_candidates
-from honed.tune.identity import digest, host_identity, model_identity
-from honed.tune.points import improves, pareto_front, sweet_spot, trial_points
-from honed.tune.result import Point, Trial, TuneResult
-from honed.tune.runner import TrialRunner, WorkerRunner
-from honed.tune.settings import OBJECTIVES, TuneSettings
+from honed.tuning.candidates import extensions, single_candidates
+from honed.tuning.identity import digest, host_identity, model_identity
+from honed.tuning.points import improves, pareto_front, sweet_spot, trial_points
+from honed.tuning.result import Point, Trial, TuneResult
+from honed.tuning.runner import TrialRunner, WorkerRunner
+from honed.tuning.settings import OBJECTIVES, TuneSettings
 
 # Called as the sweep goes: ("start", label) before a trial, ("trial", (Trial, its points)) after it.
 EventCallback = Callable[[str, Any], None]
@@ -35,7 +35,7 @@ _VERDICT_METRIC = {"p50_ms": "latency_p50", "p99_ms": "latency_p99", "throughput
 
 def tune(
     model: ModelRef,
-    task: TaskSpec,
+    task: TaskSpec | None = None,
     target: TargetSpec | None = None,
     protocol: Protocol | None = None,
     inputs: InputSpec | None = None,
@@ -49,9 +49,11 @@ def tune(
     """Search recipes for ``model`` on ``target``, keeping ``task``'s quality within the guardrail.
 
     ``fresh``: measure every trial again rather than reuse stored outcomes (they are replaced).
+    Without ``task``, quality is agreement with the base model's outputs on the run's inputs.
     """
     target, protocol, inputs = target or TargetSpec(), protocol or Protocol(), inputs or InputSpec()
     settings = settings or TuneSettings()
+    task = task or TaskSpec(name="agreement")  # no task of its own: guard on agreement with the base model
     if not isinstance(model, ModelRef):
         raise SpecError("model", type(model).__name__, "a ModelRef (a file, directory or hub id), so that trials can be "
                         "cached and resumed; save an in-memory model with ModelHandle.save first")
@@ -72,9 +74,7 @@ def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settin
     from honed.tasks import TASKS
 
     check_ref(model)
-    if task is None:
-        raise SpecError("--task", None, "a task to guard quality (see `honed tasks`), or a [task] section in the spec")
-    TASKS.get(task.name)
+    TASKS.get((task or TaskSpec(name="agreement")).name)
     if settings.objective == "cost" and target.price_per_hour is None:
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     device = resolve_device(target)
@@ -219,8 +219,11 @@ class _Search:
             elif (drop := self._drop(self.base_screen, screen)) is not None and drop > guardrail.max_drop:
                 return Trial(**common, status="rejected", screen=screen, quality_drop=drop,
                              reason=f"screen on {screen.items} items: {self._drop_text(drop)}")
-        record = self.runner.measure(steps, protocol, self.task, f"{self.name or 'tune'}: {label}")
+            elif (floor := guardrail.below_floor(screen)) is not None:
+                return Trial(**common, status="rejected", screen=screen, reason=f"screen on {screen.items} items: {floor}")
+        record, attempts = self._measure(steps, protocol, label)
         self.records[key] = record
+        common.update(stability=record.stability, attempts=attempts)
         quality = record.quality
         if record.status == "failed":
             errors = [m.error for m in record.measurements if m.error]
@@ -233,10 +236,27 @@ class _Search:
             self.base_quality = quality.values.get(self.metric)
             return Trial(**common, status="ok", screen=screen, quality=quality, run_id=record.id, quality_drop=0.0)
         drop = self._drop(self.base_quality, quality)
+        if idle := [c.warning for c in quality.coverage if c.warning]:
+            return Trial(**common, status="rejected", screen=screen, quality=quality, run_id=record.id, quality_drop=drop,
+                         reason=idle[0])
         if drop is not None and drop > guardrail.max_drop:
             return Trial(**common, status="rejected", screen=screen, quality=quality, run_id=record.id, quality_drop=drop,
                          reason=self._drop_text(drop))
+        if (floor := guardrail.below_floor(quality)) is not None:
+            return Trial(**common, status="rejected", screen=screen, quality=quality, run_id=record.id, quality_drop=drop,
+                         reason=floor)
         return Trial(**common, status="ok", screen=screen, quality=quality, run_id=record.id, quality_drop=drop)
+
+    def _measure(self, steps: list[dict[str, Any]], protocol: Protocol, label: str) -> tuple[RunRecord, int]:
+        """Measure; while other work took the CPU during the run, measure again (bounded): a
+        contended run's numbers are the machine's, not the recipe's."""
+        for attempt in range(1, self.settings.contention_retries + 2):
+            record = self.runner.measure(steps, protocol, self.task, f"{self.name or 'tune'}: {label}")
+            if record.stability is None or record.stability.verdict != "contended":
+                break
+            if attempt <= self.settings.contention_retries:
+                self._event("retry", (label, record.stability))
+        return record, attempt
 
     def _drop(self, base: float | None, quality: QualityResult) -> float | None:
         from honed.tasks.metrics import get_metric
@@ -305,7 +325,7 @@ class _Search:
         """``compare``'s verdict between the two runs at the same scenario is "no significant
         difference" on the objective; False where it cannot tell (objective without a verdict,
         another scenario, fewer than MIN_REPLICATES processes a side), leaving the fixed band."""
-        from honed.compare import MIN_REPLICATES, NO_DIFFERENCE, compare
+        from honed.comparison import MIN_REPLICATES, NO_DIFFERENCE, compare
 
         metric = _VERDICT_METRIC.get(self.settings.objective)
         a, b = self.records.get(best.trial), self.records.get(other.trial)
@@ -335,10 +355,10 @@ class _Search:
     def _finish(self, stop_reason: str) -> None:
         quality_better = self._quality_better()
         points = self.result.points
-        recommended = sweet_spot(points, self.settings, quality_better, self._indistinguishable)
+        recommended, why = sweet_spot(points, self.settings, quality_better, self._indistinguishable)
         front = pareto_front(points, self.settings.better, quality_better)
         self.result = self.result.model_copy(update={
-            "pareto": front, "recommended": recommended, "satisfied": recommended is not None,
+            "pareto": front, "recommended": recommended, "recommendation_reason": why, "satisfied": recommended is not None,
             "stop_reason": stop_reason, "summary": self._summary(recommended),
         })
         self._save()
@@ -347,7 +367,7 @@ class _Search:
         objective, (_, _, unit) = self.settings.objective, OBJECTIVES[self.settings.objective]
         if recommended is None:
             why = sorted({p.why_not for p in self.result.points if p.why_not})
-            return ("not satisfied: no measured candidate, the base model included, meets the guardrail and constraints"
+            return ("no measured candidate, the base model included, meets the guardrail and constraints"
                     + (f" ({'; '.join(why[:3])})" if why else ""))
         base_points = [p for p in self.result.points if self.result.baseline and p.trial == self.result.baseline.key
                        and p.batch_size == recommended.batch_size and p.threads == recommended.threads]
@@ -361,6 +381,10 @@ class _Search:
             text += " (no recipe beat the base model significantly)"
         if recommended.quality is not None:
             text += f", {self.metric} {recommended.quality:.4g}"
+        if contended := self.result.contended_trials:
+            text += (f"; measured on a busy machine: {', '.join(t.label for t in contended)} stayed contended after "
+                     f"{self.settings.contention_retries} retries, so this evidence is the machine's as much as the "
+                     "recipes': measure again on a quiet machine")
         return text
 
     def _quality_better(self) -> str:

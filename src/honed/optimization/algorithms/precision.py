@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from honed.optimize.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 def _cast(handle, dtype: torch.dtype):

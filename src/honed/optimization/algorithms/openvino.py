@@ -9,8 +9,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
-from honed.optimize.algorithm import Context, Params, register_algorithm
-from honed.optimize.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, export_onnx
+from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, export_onnx
 from honed.protocol import ModelRef
 
 

@@ -1,0 +1,52 @@
+"""What a Hugging Face config already says about a model: which Auto class builds it (from
+``config.architectures``) and the shape of one input item (``num_channels`` x ``image_size``).
+Read before any worker starts, so that a user need not repeat it in options."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Task heads in the order they are tried; the first whose mapping lists the architecture wins.
+_HEADS = (
+    ("AutoModelForCausalLM", "MODEL_FOR_CAUSAL_LM_MAPPING_NAMES"),
+    ("AutoModelForSpeechSeq2Seq", "MODEL_FOR_SPEECH_SEQ_2_SEQ_MAPPING_NAMES"),
+    ("AutoModelForSeq2SeqLM", "MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES"),
+    ("AutoModelForImageClassification", "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES"),
+    ("AutoModelForSemanticSegmentation", "MODEL_FOR_SEMANTIC_SEGMENTATION_MAPPING_NAMES"),
+    ("AutoModelForDepthEstimation", "MODEL_FOR_DEPTH_ESTIMATION_MAPPING_NAMES"),
+    ("AutoModelForObjectDetection", "MODEL_FOR_OBJECT_DETECTION_MAPPING_NAMES"),
+    ("AutoModelForCTC", "MODEL_FOR_CTC_MAPPING_NAMES"),
+    ("AutoModelForAudioClassification", "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES"),
+    ("AutoModelForMaskedLM", "MODEL_FOR_MASKED_LM_MAPPING_NAMES"),
+    ("AutoModelForSequenceClassification", "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES"),
+    ("AutoModelForTokenClassification", "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES"),
+    ("AutoModelForQuestionAnswering", "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES"),
+)
+
+
+def infer_auto_class(config: Any) -> str:
+    """The Auto class for ``config.architectures[0]``; ``AutoModel`` (the bare encoder) otherwise."""
+    from transformers.models.auto import modeling_auto
+
+    architectures = getattr(config, "architectures", None) or []
+    model_type = getattr(config, "model_type", None)
+    if not architectures or not model_type:
+        return "AutoModel"
+    for auto_class, mapping_name in _HEADS:
+        names = getattr(modeling_auto, mapping_name, {}).get(model_type, ())
+        if architectures[0] in ((names,) if isinstance(names, str) else tuple(names)):
+            return auto_class
+    return "AutoModel"
+
+
+def image_shape(config: Any) -> tuple[int, ...] | None:
+    """(channels, height, width) of a vision model's pixel_values, where its config says so."""
+    size = getattr(config, "image_size", None)
+    if size is None:
+        return None
+    channels = int(getattr(config, "num_channels", 3))
+    if isinstance(size, int):
+        return (channels, size, size)
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return (channels, int(size[0]), int(size[1]))
+    return None

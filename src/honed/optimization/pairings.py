@@ -1,0 +1,53 @@
+"""Pairings of algorithm and model that measurement found to backfire, checked before any work.
+
+Each entry: the algorithm and parameters, the kind of model (by where its parameters live),
+and what was measured. The model's structure is read on the meta device (nothing allocated)
+where honed can build it that way (factory models); other kinds are not judged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from honed.protocol import ModelRef
+
+# (algorithm, params that must match, layer kind holding most parameters, what was measured)
+KNOWN_BAD = (
+    ("onnxruntime", {"quantization": "dynamic-int8"}, "convolution",
+     "onnxruntime dynamic int8 on a convolution network ran 3-4x slower than fp32 here (its ConvInteger kernels)"),
+    ("dynamic-int8", {}, "convolution",
+     "dynamic int8 quantizes Linear layers only: on a convolution network it touches the classifier and little else"),
+    ("torchao-int8-dynamic", {}, "convolution",
+     "torchao int8 dynamic quantizes Linear layers only: on a convolution network it touches the classifier and "
+     "little else"),
+)
+
+
+def dominant_layers(ref: ModelRef) -> str | None:
+    """'convolution' or 'linear': the layer kind holding most of a factory model's parameters."""
+    import torch
+
+    from honed.models.torch_module import build_on_meta
+
+    if ref.kind != "factory":
+        return None
+    module = build_on_meta(ref.source, ref.options.get("kwargs", {}))
+    if not isinstance(module, torch.nn.Module):
+        return None
+    counts = {"convolution": 0, "linear": 0}
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.conv._ConvNd):
+            counts["convolution"] += sum(p.numel() for p in layer.parameters(recurse=False))
+        elif isinstance(layer, torch.nn.Linear):
+            counts["linear"] += sum(p.numel() for p in layer.parameters(recurse=False))
+    return max(counts, key=counts.get) if any(counts.values()) else None
+
+
+def pairing_warnings(ref: ModelRef, steps: list[dict[str, Any]]) -> list[str]:
+    if not steps:
+        return []
+    layers = dominant_layers(ref)
+    return [f"{step['algorithm']} on {ref.display_name}: {measured}" for step in steps
+            for algorithm, params, kind, measured in KNOWN_BAD
+            if step["algorithm"] == algorithm and kind == layers
+            and all(step.get("params", {}).get(k) == v for k, v in params.items())]

@@ -1,0 +1,53 @@
+"""Coverage: what each recipe step changed, so a step that does nothing is named, not sold."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from honed.models import load_model
+from honed.optimization import optimize
+from honed.protocol import InputSpec, ModelRef
+
+CNN = ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": {"in_channels": 3, "width": 16}})
+MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 64, "hidden": 128, "layers": 2}})
+
+
+def _covered(ref, recipe, shape):
+    return optimize(load_model(ref), recipe, inputs=InputSpec(shape=shape), coverage=True).coverage
+
+
+def test_dynamic_int8_on_a_cnn_is_flagged_as_doing_almost_nothing():
+    [step] = _covered(CNN, ["dynamic-int8"], (3, 32, 32))
+    linear_layers = sum(isinstance(m, torch.nn.Linear) for m in load_model(CNN).module.modules())
+    assert step.layers_changed == linear_layers < step.layers_total  # the convolutions are untouched
+    assert step.flop_share is not None and step.flop_share < 0.05
+    assert step.warning and "dynamic-int8 changed" in step.warning and "almost nothing" in step.warning
+
+
+def test_steps_that_change_the_model_report_their_share():
+    bf16, prune = _covered(MLP, ["bf16", "magnitude-prune"], (64,))
+    by_name = {c.algorithm: c for c in (bf16, prune)}
+    assert by_name["bf16"].parameter_share == pytest.approx(1.0) and by_name["bf16"].warning is None
+    assert by_name["magnitude-prune"].layers_changed == by_name["magnitude-prune"].layers_total
+    [quantized] = _covered(MLP, ["dynamic-int8"], (64,))
+    assert quantized.flop_share == pytest.approx(1.0) and quantized.warning is None
+
+
+@pytest.mark.slow
+def test_coverage_is_off_unless_asked_and_a_runtime_step_moves_everything():
+    assert optimize(load_model(MLP), ["bf16"], inputs=InputSpec(shape=(64,))).coverage == []
+    [moved] = _covered(MLP, ["onnxruntime"], (64,))
+    assert moved.what == "moved to onnx" and moved.parameter_share == 1.0
+
+
+def test_known_bad_pairings_warn_before_any_work():
+    from honed.evaluation import preflight
+    from honed.protocol import TargetSpec
+
+    cpu = TargetSpec(device="cpu")
+    ort_int8 = [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}]
+    [warning] = preflight(CNN, InputSpec(shape=(3, 32, 32)), cpu, ort_int8).warnings
+    assert "onnxruntime dynamic int8 on a convolution network ran 3-4x slower" in warning
+    assert preflight(MLP, InputSpec(shape=(64,)), cpu, ort_int8).warnings == []  # fine on Linear layers
+    assert preflight(CNN, InputSpec(shape=(3, 32, 32)), cpu, ["bf16"]).warnings == []
