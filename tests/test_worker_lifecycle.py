@@ -3,9 +3,6 @@ worker down, a hung model goes with every process it started, a leak stops at th
 
 from __future__ import annotations
 
-import pytest
-
-import os
 import signal
 import subprocess
 import sys
@@ -14,6 +11,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from conftest import FAST
 from honed.evaluation import evaluate
