@@ -313,9 +313,9 @@ def run_tune(spec, settings, db, fresh: bool = False):
     from honed.tuning import tune as tune_model
 
     if spec.task is None:  # most users' models have no built-in task: guard on agreement with the base model
-        from honed.protocol import TaskSpec
+        from honed.protocol import AGREEMENT_TASK
 
-        spec = spec.model_copy(update={"task": TaskSpec(name="agreement")})
+        spec = spec.model_copy(update={"task": AGREEMENT_TASK})
     err.print(f"[bold]tuning[/] {spec.model.display_name} on {spec.task.name}: objective {settings.objective}, "
               f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}")
     with err.status("starting") as status:

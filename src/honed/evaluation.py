@@ -17,7 +17,7 @@ from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
 from honed.models.registry import adapter, check_ref
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import Measurement, QualityResult, RunRecord
 from honed.store import Store
 from honed.target import measure_peaks, peaks_key, resolve_device
@@ -153,7 +153,7 @@ def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = N
     steps = _recipe_steps(recipe, device)
     if task is None and (steps or getattr(model, "recipe", None)):
         # An optimised model is always checked against its base: agreement, and what each step changed.
-        task = TaskSpec(name="agreement")
+        task = AGREEMENT_TASK
     from honed.optimization.pairings import pairing_warnings
 
     warnings = pairing_warnings(model, steps) if isinstance(model, ModelRef) else []

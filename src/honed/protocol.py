@@ -141,3 +141,7 @@ class TaskSpec(_Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
     limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
     batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")
+
+
+# The guardrail of a run with a recipe and no task of its own: agreement with the base model.
+AGREEMENT_TASK = TaskSpec(name="agreement")

@@ -134,21 +134,20 @@ class SavedModel:
     """Loads a directory written by ``ModelHandle.save`` with the adapter its manifest names."""
 
     @classmethod
-    def check(cls, ref: ModelRef) -> dict[str, Any]:
+    def check(cls, ref: ModelRef) -> SavedManifest:
         """The manifest, read and checked (in the parent, before any worker starts, and on load)."""
         directory = Path(ref.source)
-        return check_manifest(directory, read_manifest(directory), ref.trust_code).model_dump()
+        return check_manifest(directory, read_manifest(directory), ref.trust_code)
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> ModelHandle:
         directory = Path(ref.source)
-        manifest = cls.check(ref)
-        saved = adapter(manifest["kind"])
-        handle = saved.load_saved(directory, manifest, device, threads, trust_code=ref.trust_code)  # type: ignore[attr-defined]
-        if not manifest["recipe"]:
+        saved = cls.check(ref)
+        handle = adapter(saved.kind).load_saved(directory, saved.model_dump(), device, threads,  # type: ignore[attr-defined]
+                                                trust_code=ref.trust_code)
+        if not saved.recipe:
             return handle
         from honed.optimization import Recipe, optimize
 
-        return optimize(handle, Recipe.of(*manifest["recipe"]), target=handle.device,
-                        inputs=InputSpec.model_validate(manifest["recipe_inputs"]) if manifest["recipe_inputs"] else None,
-                        task=TaskSpec.model_validate(manifest["recipe_task"]) if manifest["recipe_task"] else None)
+        return optimize(handle, Recipe.of(*saved.recipe), target=handle.device, inputs=saved.recipe_inputs,
+                        task=saved.recipe_task)

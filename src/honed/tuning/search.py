@@ -15,7 +15,7 @@ from typing import Any
 
 from honed.errors import HonedError, Interrupted, SpecError
 from honed.optimization import Recipe
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import QualityResult, RunRecord
 from honed.store import Store
 from honed.target import resolve_device
@@ -53,13 +53,12 @@ def tune(
     """
     target, protocol, inputs = target or TargetSpec(), protocol or Protocol(), inputs or InputSpec()
     settings = settings or TuneSettings()
-    task = task or TaskSpec(name="agreement")  # no task of its own: guard on agreement with the base model
     if not isinstance(model, ModelRef):
         raise SpecError("model", type(model).__name__, "a ModelRef (a file, directory or hub id), so that trials can be "
                         "cached and resumed; save an in-memory model with ModelHandle.save first")
     from honed.tasks import TASKS
 
-    device, singles, skipped = preflight(model, task, target, settings)
+    task, device, singles, skipped = preflight(model, task, target, settings)
     task_class = TASKS.get(task.name)
     search = _Search(model, task, target, protocol, inputs, settings, store, name, on_event,
                      runner or WorkerRunner(model, inputs, target, store), device, task_class, fresh)
@@ -68,18 +67,20 @@ def tune(
 
 
 def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settings: TuneSettings):
-    """What tune checks before its first trial: the model, the task, the objective's needs and
-    the candidates. Returns the device, the single-step candidates, and those skipped with why."""
+    """What tune checks before its first trial: the model, the task (none: agreement with the base
+    model), the objective's needs and the candidates. Returns the task, the device, the
+    single-step candidates, and those skipped with why."""
     from honed.models.registry import check_ref
     from honed.tasks import TASKS
 
     check_ref(model)
-    TASKS.get((task or TaskSpec(name="agreement")).name)
+    task = task or AGREEMENT_TASK
+    TASKS.get(task.name)
     if settings.objective == "cost" and target.price_per_hour is None:
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     device = resolve_device(target)
     singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
-    return device, singles, skipped
+    return task, device, singles, skipped
 
 
 class _Search:
