@@ -49,3 +49,99 @@ def test_openvino_static_int8_on_minilm_keeps_recall_but_breaks_the_fidelity_flo
     assert quality.status == "ok", quality.error
     assert quality.values["recall_at_k"] >= 0.95  # the 24-pair task saturates ...
     assert Guardrail().below_floor(quality) is not None  # ... the floor does not
+
+
+MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 8, "hidden": 16}})
+
+
+def test_agreement_runs_on_the_items_a_user_points_to(tmp_path):
+    import numpy as np
+
+    items = tmp_path / "items.npy"
+    np.save(items, np.random.default_rng(0).standard_normal((7, 8)).astype(np.float32))
+    task = TaskSpec(name="agreement", options={"inputs": str(items)})
+    quality = assess_quality(MLP, task, ["bf16"], TargetSpec(device="cpu", measure_peaks=False), inputs=InputSpec(shape=(8,)))
+    assert quality.status == "ok", quality.error
+    assert quality.items == 7  # the file's items, not the 64 synthetic ones
+    assert 0.99 < quality.values["output_cosine"] < 1.0  # bf16 moved the outputs a little
+
+
+def test_calibration_under_the_agreement_task_uses_synthetic_inputs_or_the_users_items(tmp_path):
+    """Static quantization calibrates through Context.batch; under agreement it once raised
+    NotImplementedError, so a tune with no task could not try static int8 at all."""
+    import numpy as np
+
+    from honed.models import load_model
+    from honed.optimization import Context
+    from honed.protocol import AGREEMENT_TASK
+
+    handle = load_model(MLP)
+    synthetic = Context(target="cpu", inputs=InputSpec(shape=(8,)), task=AGREEMENT_TASK)
+    assert synthetic.data_source() == "synthetic" and tuple(synthetic.batch(handle, 2, seed=0).shape) == (2, 8)
+    items = np.arange(24, dtype=np.float32).reshape(3, 8)
+    np.save(tmp_path / "items.npy", items)
+    given = Context(target="cpu", inputs=InputSpec(shape=(8,)),
+                    task=TaskSpec(name="agreement", options={"inputs": str(tmp_path / "items.npy")}))
+    batch = given.batch(handle, 2, seed=0)
+    assert given.data_source() == "task" and all(any(np.array_equal(row, item) for item in items) for row in batch.numpy())
+
+
+def test_static_int8_runs_under_the_agreement_guardrail():
+    quality = assess_quality(MLP, TaskSpec(name="agreement"), [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}],
+                             TargetSpec(device="cpu", measure_peaks=False), inputs=InputSpec(shape=(8,)))
+    assert quality.status == "ok", quality.error
+    assert quality.values["output_cosine"] > 0.9
+
+
+@pytest.mark.parametrize("name, text, expected", [
+    ("items.csv", "1,2\n", "a .npy array"),
+    ("items.jsonl", '{"text": "fine"}\n[1, 2]\n', "line 2"),
+    ("items.txt", "\n  \n", "at least one non-empty line"),
+    ("missing.npy", None, "an existing file"),
+])
+def test_bad_agreement_inputs_name_the_file_and_what_is_allowed(tmp_path, name, text, expected):
+    from honed.errors import SpecError
+    from honed.tasks.fidelity import load_inputs
+
+    if text is not None:
+        (tmp_path / name).write_text(text)
+    with pytest.raises(SpecError, match=expected) as refused:
+        load_inputs(tmp_path / name)
+    assert refused.value.field.startswith("task.options.inputs")
+
+
+def test_a_pickled_npy_is_refused(tmp_path):
+    import numpy as np
+
+    from honed.errors import SpecError
+    from honed.tasks.fidelity import load_inputs
+
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(SpecError, match="allow_pickle"):
+        load_inputs(tmp_path / "objects.npy")
+
+
+def test_agreement_inputs_from_the_command_line_and_from_a_spec(tmp_path, monkeypatch):
+    from honed.errors import SpecError
+    from honed.spec import build_spec, load_spec
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "texts.txt").write_text("a sentence\n")
+    spec = build_spec(model="honed.zoo:mlp", kind="factory", agreement_inputs="texts.txt")
+    assert spec.task.name == "agreement" and spec.task.options["inputs"] == str(tmp_path / "texts.txt")
+    with pytest.raises(SpecError, match="--agreement-inputs"):
+        build_spec(model="honed.zoo:mlp", kind="factory", task="text-embedding", agreement_inputs="texts.txt")
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "run.toml").write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
+                                                  '[task]\nname = "agreement"\noptions = { inputs = "../texts.txt" }\n')
+    assert load_spec(tmp_path / "specs" / "run.toml").task.options["inputs"] == str(tmp_path / "texts.txt")
+
+
+@pytest.mark.slow
+def test_agreement_on_a_users_texts_with_a_text_model(minilm_path, tmp_path):
+    (tmp_path / "texts.txt").write_text("The cat sat on the mat.\nQuantized models run faster.\nA third line.\n")
+    task = TaskSpec(name="agreement", options={"inputs": str(tmp_path / "texts.txt")})
+    quality = assess_quality(ModelRef(kind="sentence-transformers", source=minilm_path), task, ["bf16"],
+                             TargetSpec(device="cpu", measure_peaks=False), inputs=InputSpec(seq_len=16))
+    assert quality.status == "ok", quality.error
+    assert quality.items == 3 and quality.values["output_cosine"] > 0.99

@@ -42,7 +42,7 @@ def test_coverage_is_off_unless_asked_and_a_runtime_step_moves_everything():
 
 
 def test_known_bad_pairings_warn_before_any_work():
-    from honed.evaluation import preflight
+    from honed.preflight import preflight
     from honed.protocol import TargetSpec
 
     cpu = TargetSpec(device="cpu")
@@ -51,3 +51,17 @@ def test_known_bad_pairings_warn_before_any_work():
     assert "onnxruntime dynamic int8 on a convolution network ran 3-4x slower" in warning
     assert preflight(MLP, InputSpec(shape=(64,)), cpu, ort_int8).warnings == []  # fine on Linear layers
     assert preflight(CNN, InputSpec(shape=(3, 32, 32)), cpu, ["bf16"]).warnings == []
+
+
+def test_known_bad_pairings_are_judged_for_a_saved_transformers_model_too(tmp_path):
+    """Read from the config on the meta device: a transformers ResNet is a convolution network."""
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    from honed.preflight import preflight
+    from honed.protocol import ModelRef, TargetSpec
+
+    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_labels=3,
+                                              image_size=32)).save_pretrained(tmp_path / "resnet")
+    ref = ModelRef(kind="transformers", source=str(tmp_path / "resnet"))
+    [warning] = preflight(ref, InputSpec(shape=(3, 32, 32)), TargetSpec(device="cpu"), ["dynamic-int8"]).warnings
+    assert warning.startswith("dynamic-int8 on resnet: dynamic int8 quantizes Linear layers only")

@@ -78,3 +78,64 @@ def test_a_bad_spec_fails_in_the_parent_within_seconds(tiny_vit, tmp_path):
         assert done.returncode == 2, done.stdout + done.stderr
         assert seconds < 5 * 3  # generous on a loaded CI machine; alone it takes about 2 s
         assert "error:" in done.stderr and "worker" not in done.stdout
+
+
+@pytest.fixture(scope="module")
+def tiny_bare_gpt2(tmp_path_factory, minilm_path):
+    """A GPT-2 body without its language-model head: it cannot score next tokens."""
+    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+
+    path = tmp_path_factory.mktemp("gpt2-body") / "gpt2-body"
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    GPT2Model(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def test_capabilities_read_from_the_files_match_the_loaded_model(tiny_gpt2, tiny_bare_gpt2, tiny_vit):
+    from honed.models.capabilities import Capability
+    from honed.models.transformers_model import TransformersHandle
+
+    for path in (tiny_gpt2, tiny_bare_gpt2, tiny_vit):
+        ref = ModelRef(kind="transformers", source=str(path))
+        assert TransformersHandle.static_capabilities(ref) == load_model(ref).capabilities, path.name
+    assert Capability.SCORES_TOKENS in load_model(ModelRef(kind="transformers", source=str(tiny_gpt2))).capabilities
+    assert load_model(ModelRef(kind="transformers", source=str(tiny_bare_gpt2))).capabilities == {Capability.TOKENIZES}
+    assert load_model(ModelRef(kind="transformers", source=str(tiny_vit))).capabilities == frozenset()
+
+
+def test_a_task_the_model_cannot_run_is_refused_before_any_worker(tiny_bare_gpt2, tiny_gpt2):
+    from honed.errors import SpecError
+    from honed.preflight import preflight
+    from honed.protocol import TargetSpec, TaskSpec
+
+    cpu, lm = TargetSpec(device="cpu"), TaskSpec(name="language-modeling")
+    with pytest.raises(SpecError, match="scores next tokens") as refused:
+        preflight(ModelRef(kind="transformers", source=str(tiny_bare_gpt2)), InputSpec(), cpu, task=lm)
+    assert refused.value.field == "task" and "scores-tokens" in str(refused.value)
+    assert preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)), InputSpec(), cpu, task=lm).task == lm
+    with pytest.raises(SpecError, match="lacks: scores-tokens"):  # an export keeps the tokenizer, not the LM head
+        preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)), InputSpec(), cpu, ["onnxruntime"], lm)
+    with pytest.raises(SpecError, match="tokenizer"):  # text embeddings of a model that takes tensors
+        preflight(ModelRef(kind="factory", source="honed.zoo:mlp"), InputSpec(shape=(64,)), cpu,
+                  task=TaskSpec(name="text-embedding"))
+
+
+def test_tune_skips_candidates_that_cannot_run_the_task_and_says_why(tiny_gpt2):
+    from honed.protocol import TargetSpec, TaskSpec
+    from honed.tuning.search import preflight as tune_preflight
+    from honed.tuning.settings import TuneSettings
+
+    settings = TuneSettings(candidates=("bf16", "onnxruntime"))
+    task, _, singles, skipped = tune_preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)),
+                                               TaskSpec(name="language-modeling"), TargetSpec(device="cpu"), settings)
+    assert [recipe.label for recipe in singles] == ["bf16"]
+    assert "scores next tokens" in skipped["onnxruntime"]
+
+
+def test_a_refused_task_exits_2_in_seconds_from_the_cli(tiny_bare_gpt2, tmp_path):
+    done, seconds = _cli("evaluate", "--model", str(tiny_bare_gpt2), "--kind", "transformers",
+                         "--task", "language-modeling", tmp_path=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "error: task: got 'language-modeling'" in done.stderr and "scores next tokens" in done.stderr
+    assert seconds < 5 * 3  # generous on a loaded CI machine; alone it takes a few seconds

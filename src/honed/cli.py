@@ -54,7 +54,8 @@ def _progress_callback(progress, task):
 def run_evaluation(spec, store) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from honed.evaluation import evaluate, preflight
+    from honed.evaluation import evaluate
+    from honed.preflight import preflight
 
     plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)  # bad input fails here
     for warning in plan.warnings:
@@ -64,22 +65,28 @@ def run_evaluation(spec, store) -> RunRecord:
                   TimeElapsedColumn(), console=err, transient=False) as progress:
         task = progress.add_task(f"measuring {spec.model.display_name} in {total} worker processes", total=total)
         return evaluate(spec.model, spec.protocol, spec.inputs, spec.target, name=spec.name, store=store,
-                        on_progress=_progress_callback(progress, task), recipe=list(spec.recipe), task=spec.task)
+                        on_progress=_progress_callback(progress, task), recipe=list(spec.recipe), task=spec.task,
+                        checked=plan)
 
 
 def _show_preflight(spec, settings=None) -> None:
-    from honed.evaluation import preflight
+    """--dry-run: every check a run makes before its first worker, then stop."""
+    if settings is None:
+        from honed.preflight import preflight
 
-    plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
-    if settings is not None:
+        plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
+        device, task, warnings = plan.device, plan.task, plan.warnings
+        what = f"recipe {' + '.join(step['algorithm'] for step in plan.steps) or 'none'}"
+    else:
         from honed.tuning.search import preflight as tune_preflight
 
-        tune_preflight(spec.model, spec.task, spec.target, settings)
-    for warning in plan.warnings:
+        task, device, singles, skipped = tune_preflight(spec.model, spec.task, spec.target, settings, spec.inputs)
+        warnings = [f"skipped {label}: {why}" for label, why in skipped.items() if why != "excluded"]
+        what = f"{len(singles)} candidates ({', '.join(recipe.label for recipe in singles) or 'none'})"
+    for warning in warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
-    recipe = " + ".join(step["algorithm"] for step in plan.steps) or "none"
-    out.print(f"ok: {spec.model.display_name} ({spec.model.kind}) on {plan.device}, recipe {recipe}, "
-              f"task {plan.task.name if plan.task else 'none'}; nothing was run (--dry-run)", highlight=False, markup=False)
+    out.print(f"ok: {spec.model.display_name} ({spec.model.kind}) on {device}, {what}, "
+              f"task {task.name if task else 'none'}; nothing was run (--dry-run)", highlight=False, markup=False)
 
 
 def show_run(record) -> None:
@@ -118,6 +125,7 @@ def evaluate(
     recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat (see `honed algorithms`)")] = None,
     task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
+    agreement_inputs: Annotated[Optional[Path], typer.Option(help="inputs for the agreement guardrail: a .npy array (items on axis 0), a .txt file (one text per line) or .jsonl ({\"text\": ...}); default: the run's synthetic inputs")] = None,
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: Annotated[Optional[str], typer.Option(help="a label for the run")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
@@ -131,7 +139,7 @@ def evaluate(
                       new_tokens=new_tokens, threads=threads, concurrency=concurrency, device=device, seq_len=seq_len,
                       audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
                       allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
-                      inputs_from_task=inputs_from_task)
+                      inputs_from_task=inputs_from_task, agreement_inputs=agreement_inputs)
     if dry_run:
         _show_preflight(spec)
         return
@@ -256,6 +264,7 @@ def tune(
     model: Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")] = None,
     kind: Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed")] = None,
     task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`); default: agreement with the base model's outputs")] = None,
+    agreement_inputs: Annotated[Optional[Path], typer.Option(help="inputs for the agreement guardrail: a .npy array (items on axis 0), a .txt file (one text per line) or .jsonl ({\"text\": ...}); default: the run's synthetic inputs")] = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
     threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
     repetitions: Annotated[Optional[int], typer.Option(help="worker processes per batch size per trial")] = None,
@@ -293,7 +302,7 @@ def tune(
 
     spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
                       seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, trust_code=trust_code, name=name,
-                      task=task)
+                      task=task, agreement_inputs=agreement_inputs)
     settings = tune_settings(spec, objective=objective, max_drop=max_drop, min_cosine=min_cosine, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
                              memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
                              max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,

@@ -15,7 +15,7 @@ class SpecError(HonedError, ValueError):
     """A bad field in a spec, protocol or argument."""
 
     def __init__(self, field: str, value: object, allowed: str, hint: str | None = None):
-        self.field, self.value, self.allowed = field, value, allowed
+        self.field, self.value, self.allowed, self.hint = field, value, allowed, hint
         message = f"{field}: got {value!r}; allowed: {allowed}"
         if hint:
             message += f" ({hint})"

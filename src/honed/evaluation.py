@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,8 +15,8 @@ from honed.measure.executor import run_job, run_quality_job
 from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
-from honed.models.registry import adapter, check_ref
-from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.preflight import Preflight, check_task, preflight, recipe_steps
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import Measurement, QualityResult, RunRecord
 from honed.store import Store
 from honed.target import measure_peaks, peaks_key, resolve_device
@@ -36,6 +35,7 @@ def evaluate(
     on_progress: ProgressCallback | None = None,
     recipe: Any = None,
     task: TaskSpec | None = None,
+    checked: Preflight | None = None,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module).
 
@@ -44,13 +44,14 @@ def evaluate(
     ``store`` when one is given. ``recipe`` (a Recipe or a list of algorithm names/steps) is
     applied to the model in each worker; a handle returned by ``optimize`` carries its own.
     With ``task``, one more worker scores the model's quality on the task's data (and, with a
-    recipe, its agreement with the base model): ``record.quality``.
+    recipe, its agreement with the base model): ``record.quality``. ``checked``: what
+    ``honed.preflight.preflight`` returned for these same arguments (its checks are not repeated).
     """
     protocol = protocol or Protocol()
     inputs = inputs or InputSpec()
     target = target or TargetSpec()
     notes: list[str] = []
-    plan = preflight(model, inputs, target, recipe, task)
+    plan = checked or preflight(model, inputs, target, recipe, task)
     device, steps, task = plan.device, plan.steps, plan.task
     notes.extend(f"warning: {warning}" for warning in plan.warnings)
     host = fingerprints.collect()
@@ -59,13 +60,13 @@ def evaluate(
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, notes)
-        recipe_steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
+        run_steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
         replay = _replay_context(model, bool(handle_steps), inputs, task)
         jobs = [
             Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
                 # Every batch size collects model stats once, so one crashed batch size loses nothing.
                 repetition=repetition, collect_model_stats=repetition == 0,
-                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=recipe_steps, **replay)
+                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=run_steps, **replay)
             # Repetitions are interleaved across batch sizes so slow drift touches all of them.
             for repetition in range(protocol.repetitions)
             for batch_size in protocol.batch_sizes
@@ -81,7 +82,7 @@ def evaluate(
                 if on_progress:
                     on_progress(done, total, measurement)
             if task is not None:
-                quality = run_quality_job(_quality_job(ref, recipe_steps, task, protocol, inputs, device, workdir, replay),
+                quality = run_quality_job(_quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay),
                                           workdir)
                 if on_progress:
                     on_progress(total, total, quality)
@@ -100,7 +101,7 @@ def evaluate(
         status=_status(len(ok), len(jobs), quality),
         model=ref,
         model_stats=stats,
-        recipe=recipe_steps,
+        recipe=run_steps,
         task=task.name if task else "performance",
         task_spec=task,
         quality=quality,
@@ -122,42 +123,6 @@ def evaluate(
         where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
         raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
     return record
-
-
-@dataclass(frozen=True)
-class Preflight:
-    """What a run will do, checked in the parent before any worker starts."""
-
-    device: str
-    steps: list[dict[str, Any]]
-    task: TaskSpec | None
-    warnings: list[str]  # known-bad pairings of a step and this model, found by measurement
-
-
-def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = None,
-              task: TaskSpec | None = None) -> Preflight:
-    """Everything that can be checked without timing, once: the model reference (files exist, a
-    saved model's manifest, a factory builds a module), the task, the inputs' source and the
-    recipe's plan. A bad spec fails here in seconds, with one error."""
-    if isinstance(model, ModelRef):
-        check_ref(model)
-        if hasattr(kind := adapter(model.kind), "check_inputs"):
-            kind.check_inputs(model, inputs)
-    if task is not None:
-        task = _check_task(task)
-    elif inputs.source == "task":
-        from honed.errors import SpecError
-
-        raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
-    device = resolve_device(target)
-    steps = _recipe_steps(recipe, device)
-    if task is None and (steps or getattr(model, "recipe", None)):
-        # An optimised model is always checked against its base: agreement, and what each step changed.
-        task = AGREEMENT_TASK
-    from honed.optimization.pairings import pairing_warnings
-
-    warnings = pairing_warnings(model, steps) if isinstance(model, ModelRef) else []
-    return Preflight(device, steps, task, warnings)
 
 
 def _store_or_keep(store: Store, record: RunRecord) -> None:
@@ -186,13 +151,13 @@ def assess_quality(
     """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
     ``task.limit``) before spending time on performance."""
     protocol = protocol or Protocol()
-    task = _check_task(task)
+    task = check_task(task)
     device = resolve_device(target or TargetSpec())
-    steps = _recipe_steps(recipe, device)
+    steps = recipe_steps(recipe, device)
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, [])
-        steps = _recipe_steps(handle_steps + steps, device) if handle_steps else steps
+        steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
         inputs = inputs or InputSpec()
         replay = _replay_context(model, bool(handle_steps), inputs, task)
         return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
@@ -212,21 +177,6 @@ def _replay_context(model: Any, from_handle: bool, inputs: InputSpec, task: Task
     if from_handle:
         return {"recipe_inputs": model.optimize_inputs or inputs, "recipe_task": model.optimize_task}
     return {"recipe_inputs": inputs, "recipe_task": task}
-
-
-def _check_task(task: TaskSpec) -> TaskSpec:
-    """An unknown task name fails here, with suggestions, before any worker starts. A task
-    defined outside honed gets its module named, so that worker processes import it too."""
-    from honed.errors import SpecError
-    from honed.tasks import TASKS
-
-    module = TASKS.get(task.name).__module__
-    if task.module is not None or module.startswith("honed."):
-        return task
-    if module == "__main__":
-        raise SpecError("task", task.name, "a task defined in an importable module (workers cannot import a script's "
-                        "__main__), or registered through the honed.tasks entry-point group")
-    return task.model_copy(update={"module": module})
 
 
 def _status(ok: int, jobs: int, quality: QualityResult | None) -> str:
@@ -251,17 +201,6 @@ def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, l
     if isinstance(model, torch.nn.Module):
         return _in_memory(model, workdir, notes, type(model).__name__), []
     raise TypeError(f"evaluate() takes a ModelRef, a ModelHandle or a torch.nn.Module, not {type(model).__name__}")
-
-
-def _recipe_steps(recipe: Any, device: str) -> list[dict[str, Any]]:
-    """Validated steps of ``recipe`` (checked here, before any worker starts)."""
-    if not recipe:
-        return []
-    from honed.optimization import Recipe, plan
-
-    recipe = recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)
-    plan(recipe, device)
-    return [s.model_dump(mode="json") for s in recipe.canonical().steps]
 
 
 def _in_memory(module: Any, workdir: Path, notes: list[str], name: str) -> ModelRef:

@@ -16,6 +16,8 @@
     [task]                              # optional: quality on a registered task's data
     name = "text-embedding"
     options = { k = 1 }
+    # or: name = "agreement", options = { inputs = "items.npy" }: agreement with the base model on
+    # your own items (.npy, or texts in .txt/.jsonl; relative to this file)
     [tune]                              # optional: settings for `honed tune` (see TuneSettings)
     objective = "p50_ms"
     guardrail = { max_drop = 0.05 }
@@ -30,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from honed.errors import SpecError
 from honed.optimization.recipe import Step
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.tuning.settings import TuneSettings
 from honed.validation import build
 
@@ -60,6 +62,9 @@ def load_spec(path: str | Path) -> EvaluationSpec:
         raise SpecError("spec", str(path), "valid TOML", hint=str(error)) from None
     if data.get("version", SPEC_VERSION) > SPEC_VERSION:
         raise SpecError("version", data["version"], f"<= {SPEC_VERSION} (upgrade honed)")
+    task = data.get("task")
+    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
+        data["task"] = {**task, "options": {**task["options"], "inputs": str((path.parent / task["options"]["inputs"]).resolve())}}
     model = data.get("model")
     if isinstance(model, dict) and isinstance(model.get("source"), str):
         source = path.parent / model["source"]
@@ -91,6 +96,8 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
         sections["inputs"]["shape"] = parse_shape(str(given["shape"]))
     if given.get("inputs_from_task"):
         sections["inputs"]["source"] = "task"
+    if "agreement_inputs" in given:
+        _agreement_inputs(sections["task"], Path(str(given["agreement_inputs"])))
     if not model.get("source") or not model.get("kind"):
         missing = "--model" if not model.get("source") else "--kind"
         raise SpecError(missing, None, "a spec file or both --model and --kind")
@@ -104,6 +111,15 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     if "recipe" in given:
         data["recipe"] = [Step.parse(text).model_dump() for text in given["recipe"]]
     return build(EvaluationSpec, data, where="spec")
+
+
+def _agreement_inputs(task: dict[str, object], path: Path) -> None:
+    """--agreement-inputs: the agreement task, on the user's items (an absolute path for workers)."""
+    if task.get("name", AGREEMENT_TASK.name) != AGREEMENT_TASK.name:
+        raise SpecError("--agreement-inputs", str(path), f"only with task {AGREEMENT_TASK.name!r} or no task (a task "
+                        f"other than agreement brings its own data; --task was {task['name']!r})")
+    task["name"] = AGREEMENT_TASK.name
+    task["options"] = {**dict(task.get("options", {})), "inputs": str(path.resolve())}  # type: ignore[arg-type]
 
 
 def _given(overrides: dict[str, object]) -> dict[str, object]:

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from honed.models.capabilities import Capability
 from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 
@@ -69,6 +70,17 @@ class ModelHandle(ABC):
         from honed.errors import SpecError
 
         raise SpecError("inputs", type(raw).__name__, f"model-scope inputs: {self.kind} models have no pre-processing")
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """What this loaded model can do beyond ``run`` (see honed.models.capabilities)."""
+        return frozenset()
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability] | None:
+        """The capabilities ``ref`` will have once loaded, read from its files without loading
+        it; None where they cannot be told beforehand (then the worker's load decides)."""
+        return None
 
     def synchronize(self) -> None:
         """Wait for queued device work; a no-op on CPU."""

@@ -4,6 +4,7 @@ Read before any worker starts, so that a user need not repeat it in options."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 # Task heads in the order they are tried; the first whose mapping lists the architecture wins.
@@ -50,3 +51,23 @@ def image_shape(config: Any) -> tuple[int, ...] | None:
     if isinstance(size, (list, tuple)) and len(size) == 2:
         return (channels, int(size[0]), int(size[1]))
     return None
+
+
+# Files that AutoTokenizer reads; save_pretrained of any tokenizer writes tokenizer_config.json.
+_TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model",
+                    "spiece.model", "sentencepiece.bpe.model")
+
+
+def has_tokenizer_files(directory: Path) -> bool:
+    return any((directory / name).is_file() for name in _TOKENIZER_FILES)
+
+
+def model_class(config: Any, auto_class_name: str) -> Any:
+    """The transformers class that ``auto_class_name`` builds for ``config``, or None."""
+    import transformers
+
+    auto = getattr(transformers, auto_class_name, None)
+    try:
+        return auto._model_mapping[type(config)]
+    except (KeyError, AttributeError, TypeError):
+        return None

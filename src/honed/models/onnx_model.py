@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
+from honed.models.capabilities import Capability
 from honed.models.graph_inputs import synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.registry import ADAPTERS
@@ -67,6 +68,10 @@ class OnnxHandle(ModelHandle):
         except Exception as error:  # onnxruntime raises its own exception types
             raise ModelLoadError(f"model.source: onnxruntime cannot load {ref.source!r}: {error}") from None
         return cls(ref, device, session)
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
+        return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
     def input_names(self) -> list[str]:
         return [arg.name for arg in self.session.get_inputs()]

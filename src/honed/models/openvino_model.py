@@ -9,6 +9,7 @@ from typing import Any, Literal
 import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
+from honed.models.capabilities import Capability
 from honed.models.graph_inputs import synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.registry import ADAPTERS
@@ -54,6 +55,10 @@ class OpenVinoHandle(ModelHandle):
         except Exception as error:  # openvino raises RuntimeError subclasses of its own
             raise ModelLoadError(f"model.source: OpenVINO cannot read {ref.source!r}: {error}") from None
         return cls(ref, "cpu", model, compile_cpu(model, precision, threads), precision)
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
+        return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
     def input_names(self) -> list[str]:
         return [port.get_any_name() for port in self.model.inputs]

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from honed.errors import ModelLoadError
+from honed.models.capabilities import Capability
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_device
@@ -36,6 +37,14 @@ class SentenceTransformerHandle(TorchBackedHandle):
         except (OSError, ValueError) as error:
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}") from None
         return cls(ref, device, model)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return frozenset({Capability.TOKENIZES})
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
+        return frozenset({Capability.TOKENIZES})  # a sentence-transformers pipeline owns its tokenizer
 
     def _sentences(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str]:
         # Every item is cut to exactly seq_len tokens: sentences are longer and truncated.

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 
 from honed.errors import ModelLoadError, SpecError, UnsafeFormatError
+from honed.models.capabilities import Capability
 from honed.models.registry import ADAPTERS
 from honed.models.torch_common import PICKLE_SUFFIXES, TorchBackedHandle, random_tensor, prepare_torch, to_device, to_host
 from honed.protocol import InputSpec, ModelRef
@@ -109,6 +110,17 @@ class TorchModuleHandle(TorchBackedHandle):
                 raise ModelLoadError(f"{ref.source} holds a {type(loaded).__name__}; give options.factory to build the module")
             return cls(ref, device, loaded)
         raise SpecError("model.source", ref.source, f"a .safetensors file or a pickle ({', '.join(PICKLE_SUFFIXES)})")
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
+        return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
+
+    @classmethod
+    def meta_module(cls, ref: ModelRef) -> torch.nn.Module | None:
+        """The architecture on the meta device (nothing allocated), where a factory names it."""
+        factory = ref.source if ref.kind == "factory" else ref.options.get("factory")
+        built = build_on_meta(factory, ref.options.get("kwargs", {})) if factory else None
+        return built if isinstance(built, torch.nn.Module) else None
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> torch.Tensor:
         batch = self.raw_inputs(batch_size, inputs, seed)

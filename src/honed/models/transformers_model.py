@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from honed.errors import ModelLoadError, SpecError
-from honed.models.hf_config import image_shape, infer_auto_class
+from honed.models.capabilities import Capability
+from honed.models.hf_config import has_tokenizer_files, image_shape, infer_auto_class, model_class
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
@@ -117,14 +118,54 @@ class TransformersHandle(TorchBackedHandle):
         if inputs.shape is not None or not Path(ref.source).exists():
             return
         config = _config(ref)
-        auto = _auto_class(ref.options.get("auto_class") or infer_auto_class(config))
-        try:
-            model_class = auto._model_mapping[type(config)]
-        except (KeyError, AttributeError):  # the load will say what is wrong
+        built = model_class(config, _auto_class(ref.options.get("auto_class") or infer_auto_class(config)).__name__)
+        if built is None:  # the load will say what is wrong
             return
-        if getattr(model_class, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
+        if getattr(built, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
             raise SpecError("inputs.shape", None, "the per-item shape of pixel_values, e.g. [3, 224, 224]",
                             hint=f"the config of {ref.source} has no image_size")
+
+    @classmethod
+    def meta_module(cls, ref: ModelRef) -> torch.nn.Module | None:
+        """The architecture its local config describes, on the meta device (nothing allocated)."""
+        if not Path(ref.source).is_dir():
+            return None
+        config = _config(ref)
+        built = model_class(config, ref.options.get("auto_class") or infer_auto_class(config))
+        try:
+            with torch.device("meta"):
+                return built._from_config(config) if built is not None else None
+        except Exception:  # an architecture that cannot be built on meta: nothing is judged
+            return None
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability] | None:
+        """From a local directory's config and files; a hub id is only known once loaded."""
+        if not Path(ref.source).is_dir():
+            return None
+        config = _config(ref)
+        auto_class = ref.options.get("auto_class") or infer_auto_class(config)
+        tokenizes = has_tokenizer_files(Path(ref.source))
+        found = {Capability.TOKENIZES} if tokenizes else set()
+        if auto_class == "AutoModelForCausalLM":
+            found |= {Capability.SCORES_TOKENS, Capability.GENERATES}
+        elif auto_class == "AutoModelForSpeechSeq2Seq":
+            found.add(Capability.GENERATES)
+            if tokenizes and Path(ref.source, "preprocessor_config.json").is_file():
+                found.add(Capability.TRANSCRIBES)
+        return frozenset(found)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        found = {Capability.TOKENIZES} if self.tokenizer is not None else set()
+        generates = hasattr(self.module, "can_generate") and self.module.can_generate()
+        if generates:
+            found.add(Capability.GENERATES)
+        if generates and not getattr(self.module.config, "is_encoder_decoder", False):
+            found.add(Capability.SCORES_TOKENS)
+        if self.transcribes:
+            found.add(Capability.TRANSCRIBES)
+        return frozenset(found)
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str] | list[np.ndarray]:
         if self.feature_extractor is not None:  # speech: quiet seeded noise at the extractor's sampling rate

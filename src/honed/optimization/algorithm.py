@@ -54,15 +54,10 @@ class Context:
     def _task(self) -> Any:
         if self.task is None:
             return None
-        from honed.errors import SpecError
         from honed.tasks import build_task
 
         task = build_task(self.task)
-        try:
-            task.sample(1, 0)
-        except SpecError:  # multiple choice, language modelling: items are not single model inputs
-            return None
-        return task
+        return task if task.item_inputs else None  # multiple choice, language modelling: synthetic inputs
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Each entry: the algorithm and parameters, the kind of model (by where its parameters live),
 and what was measured. The model's structure is read on the meta device (nothing allocated)
-where honed can build it that way (factory models); other kinds are not judged.
+where its adapter can build it that way (factories, transformers directories); other kinds
+(ONNX, OpenVINO, saved honed directories, hub ids) are not judged.
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ KNOWN_BAD = (
 
 
 def dominant_layers(ref: ModelRef) -> str | None:
-    """'convolution' or 'linear': the layer kind holding most of a factory model's parameters."""
+    """'convolution' or 'linear': the layer kind holding most of the model's parameters, read from
+    its architecture on the meta device where its adapter can build it so (factories, torch
+    weights with a factory, local transformers directories); None where it cannot."""
     import torch
 
-    from honed.models.torch_module import build_on_meta
+    from honed.models.registry import adapter
 
-    if ref.kind != "factory":
-        return None
-    module = build_on_meta(ref.source, ref.options.get("kwargs", {}))
-    if not isinstance(module, torch.nn.Module):
+    meta_module = getattr(adapter(ref.kind), "meta_module", None)
+    module = meta_module(ref) if meta_module is not None else None
+    if module is None:
         return None
     counts = {"convolution": 0, "linear": 0}
     for layer in module.modules():

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from honed.errors import SpecError
+from honed.models.capabilities import Capability, describe, missing
 from honed.models.handle import ModelHandle
 from honed.models.torch_common import main_output
 from honed.protocol import InputSpec, TaskSpec
@@ -33,6 +34,8 @@ class Task(ABC):
     ``default(**options)`` builds the task on its shipped or generated data: that is what a
     spec's ``[task]`` section and ``honed tune`` use. ``supports_agreement`` is False where
     the outputs are not one tensor per item (multiple choice scores a list per item).
+    ``requires`` names what the model must be able to do (honed.models.capabilities): checked
+    before any worker starts where the model's files tell, and again on the loaded handle.
     """
 
     name: str
@@ -40,6 +43,10 @@ class Task(ABC):
     primary: str
     supports_agreement: bool = True
     agreement_metrics: tuple[str, ...] = AGREEMENT_METRICS
+    requires: frozenset[Capability] = frozenset()
+    # Whether one item of the data is one model input, so ``sample`` can hand out batches
+    # (calibration and distillation data, inputs.source = "task"); not for multiple choice.
+    item_inputs: bool = True
 
     @classmethod
     def default(cls, **options: Any) -> Task:
@@ -49,6 +56,12 @@ class Task(ABC):
     @abstractmethod
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         """(model-scope inputs, references) batches over the task's data, in a fixed order."""
+
+    def check_model(self, handle: ModelHandle) -> None:
+        """Refuse a model that lacks a capability this task needs, naming what it needs."""
+        if gaps := missing(self.requires, handle.capabilities):
+            raise SpecError("model", handle.name, describe(self.requires),
+                            hint=f"task {self.name!r} needs a model that {describe(gaps).removeprefix('a model that ')}")
 
     def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
         """The model's output for one batch, as a CPU tensor."""
@@ -111,6 +124,7 @@ def as_tensor(output: Any) -> torch.Tensor:
 
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
+    task.check_model(handle)
     started = time.perf_counter()
     predictions, labels = task.collect(handle, batch_size, limit)
     seconds = time.perf_counter() - started
@@ -124,6 +138,8 @@ def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limi
 def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
               limit: int | None = None) -> dict[str, float]:
     """How closely ``candidate`` reproduces ``base`` on the task's inputs (no labels needed)."""
+    task.check_model(base)
+    task.check_model(candidate)
     return agreement_of(task.outputs(base, batch_size, limit), task.outputs(candidate, batch_size, limit),
                         task.agreement_metrics)
 

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from honed.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task
 
@@ -19,6 +20,8 @@ from honed.tasks.base import TASKS, Task
 @TASKS.register("multiple-choice")
 class MultipleChoiceTask(Task):
     name = "multiple-choice"
+    requires = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS})
+    item_inputs = False  # an item is several scored endings
     metrics = ("mc_accuracy", "mc_accuracy_norm")
     primary = "mc_accuracy_norm"  # what lm-evaluation-harness reports for Hellaswag
 
@@ -52,9 +55,8 @@ class MultipleChoiceTask(Task):
             yield chunk, [item["label"] for item in chunk]
 
     def predict(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
-        tokenizer = getattr(handle, "tokenizer", None)
-        if tokenizer is None:
-            raise SpecError("model", handle.name, "a causal language model with a tokenizer (kind 'transformers')")
+        self.check_model(handle)
+        tokenizer = handle.tokenizer
         with handle.inference_context():
             return [[continuation_loglikelihood(handle, tokenizer, item["ctx"], " " + ending) for ending in item["endings"]]
                     for item in items]

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
 
@@ -16,6 +17,7 @@ from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
 @TASKS.register("text-embedding")
 class TextEmbeddingTask(Task):
     name = "text-embedding"
+    requires = frozenset({Capability.TOKENIZES})
     metrics = ("recall_at_k",)
     primary = "recall_at_k"
     agreement_metrics = ("output_cosine",)  # embeddings have no classes, so no top-1 or KL

@@ -1,17 +1,26 @@
 """Agreement with the base model as a task: the guardrail for a model with no task of its own
-(most users' models), measured on the run's own inputs (the model's seeded synthetic inputs,
-the same ones performance is timed on)."""
+(most users' models). Measured on the run's own inputs (the model's seeded synthetic inputs, the
+same ones performance is timed on), or on inputs a user points to: a ``.npy`` array of
+model-scope items, or texts (``.txt``, one per line; ``.jsonl`` with a "text" field)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
+from honed.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.protocol import InputSpec
-from honed.tasks.base import AGREEMENT_METRICS, TASKS, Task
+from honed.tasks.base import AGREEMENT_METRICS, TASKS, Task, aligned_batches
+
+_FORMATS = "a .npy array (items on axis 0), a .txt file (one text per line) or a .jsonl file ({\"text\": ...} per line)"
+MAX_INPUT_BYTES = 256 << 20  # a guardrail's inputs, not a data set
 
 
 @TASKS.register("agreement")
@@ -23,17 +32,20 @@ class AgreementTask(Task):
     metrics = AGREEMENT_METRICS
     primary = "output_cosine"
 
-    def __init__(self, items: int = 64, seed: int = 1234):
+    def __init__(self, items: int = 64, seed: int = 1234, inputs: str | None = None):
         if items < 1:
-            raise ValueError(f"items must be >= 1, got {items}")
+            raise SpecError("task.options.items", items, "an integer >= 1")
         self.items, self.seed = items, seed
+        self.given = load_inputs(Path(inputs)) if inputs is not None else None
+        self.item_inputs = self.given is not None  # only given items can calibrate or train
+        self.requires = frozenset({Capability.TOKENIZES}) if isinstance(self.given, list) else frozenset()
         self.inputs = InputSpec()
         self.reference: torch.Tensor | None = None
 
     @classmethod
-    def default(cls, items: int = 64, seed: int = 1234) -> AgreementTask:
-        """``items`` seeded synthetic inputs of the run's input spec."""
-        return cls(items, seed)
+    def default(cls, items: int = 64, seed: int = 1234, inputs: str | None = None) -> AgreementTask:
+        """``items`` seeded synthetic inputs of the run's input spec, or the items in ``inputs``."""
+        return cls(items, seed, inputs)
 
     def bind(self, inputs: InputSpec) -> None:
         self.inputs = inputs
@@ -42,10 +54,16 @@ class AgreementTask(Task):
         self.reference = outputs
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
-        raise NotImplementedError("agreement inputs are made by each model: see outputs()")
+        if self.given is None:
+            raise SpecError("task.options.inputs", None, f"{_FORMATS}, to draw items from")
+        return aligned_batches(self.given, self.given, batch_size, limit)
 
     def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> torch.Tensor:
-        """Each handle makes the same seeded inputs in its own form (tensors, numpy feeds)."""
+        """Each handle makes the same inputs in its own form (tensors, numpy feeds, tokenized text)."""
+        self.check_model(handle)
+        if self.given is not None:
+            return torch.cat([self.predict(handle, self.model_inputs(handle, raw))
+                              for raw, _ in self.batches(batch_size, limit)])
         count = min(self.items, limit or self.items)
         sizes = [min(batch_size, count - start) for start in range(0, count, batch_size)]
         return torch.cat([self.predict(handle, handle.example_inputs(size, self.inputs, self.seed + i))
@@ -55,5 +73,35 @@ class AgreementTask(Task):
         outputs = self.outputs(handle, batch_size, limit)
         return outputs, outputs if self.reference is None else self.reference
 
-    def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
-        return {}
+
+def load_inputs(path: Path) -> torch.Tensor | list[str]:
+    """A user's agreement inputs: a tensor of items (``.npy``, never unpickled) or texts."""
+    if not path.is_file():
+        raise SpecError("task.options.inputs", str(path), f"an existing file: {_FORMATS}")
+    if path.stat().st_size > MAX_INPUT_BYTES:
+        raise SpecError("task.options.inputs", str(path), f"a file of at most {MAX_INPUT_BYTES >> 20} MiB")
+    if path.suffix == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except ValueError as error:
+            raise SpecError("task.options.inputs", str(path), _FORMATS, hint=str(error)) from None
+        if array.ndim < 1 or len(array) == 0:
+            raise SpecError("task.options.inputs", str(path), "an array with at least one item on axis 0")
+        return torch.from_numpy(np.ascontiguousarray(array))
+    if path.suffix in (".txt", ".jsonl"):
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        texts = lines if path.suffix == ".txt" else [_text_of(line, path, i) for i, line in enumerate(lines, 1)]
+        if not texts:
+            raise SpecError("task.options.inputs", str(path), "at least one non-empty line")
+        return texts
+    raise SpecError("task.options.inputs", str(path), _FORMATS)
+
+
+def _text_of(line: str, path: Path, number: int) -> str:
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise SpecError(f"task.options.inputs line {number}", path.name, "a JSON object", hint=str(error)) from None
+    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+        raise SpecError(f"task.options.inputs line {number}", line[:80], '{"text": "..."}')
+    return row["text"]

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from honed.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 
@@ -23,6 +24,8 @@ IGNORE = -100
 @TASKS.register("language-modeling")
 class LanguageModelingTask(Task):
     name = "language-modeling"
+    requires = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS})
+    item_inputs = False  # texts differ in length
     metrics = ("perplexity",)
     primary = "perplexity"
     supports_agreement = False  # texts of different lengths: no one tensor per item
@@ -50,10 +53,8 @@ class LanguageModelingTask(Task):
                         "use inputs.seq_len")
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-        tokenizer = getattr(handle, "tokenizer", None)
-        if tokenizer is None or not hasattr(getattr(handle, "module", None), "generate"):
-            raise SpecError("model", handle.name, "a causal language model with a tokenizer (kind 'transformers', "
-                            "AutoModelForCausalLM)")
+        self.check_model(handle)
+        tokenizer = handle.tokenizer
         logits, targets = [], []
         with handle.inference_context():
             for text in self.texts[:limit]:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from honed.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 
@@ -33,6 +34,7 @@ def normalise(text: str) -> str:
 @TASKS.register("speech-recognition")
 class SpeechRecognitionTask(Task):
     name = "speech-recognition"
+    requires = frozenset({Capability.TRANSCRIBES})
     metrics = ("wer", "cer")
     primary = "wer"
     supports_agreement = False  # transcripts, not one output tensor per item
@@ -66,9 +68,7 @@ class SpeechRecognitionTask(Task):
         return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)
 
     def _check(self, handle: ModelHandle) -> None:
-        if not getattr(handle, "transcribes", False):
-            raise SpecError("model", handle.name, "a transformers speech-to-text model (e.g. Whisper) saved with its "
-                            "feature extractor and tokenizer")
+        self.check_model(handle)
         if handle.sampling_rate != self.sampling_rate:
             raise SpecError("task.sampling_rate", self.sampling_rate, f"{handle.sampling_rate} Hz, the rate the "
                             "model's feature extractor expects")

@@ -58,7 +58,7 @@ def tune(
                         "cached and resumed; save an in-memory model with ModelHandle.save first")
     from honed.tasks import TASKS
 
-    task, device, singles, skipped = preflight(model, task, target, settings)
+    task, device, singles, skipped = preflight(model, task, target, settings, inputs)
     task_class = TASKS.get(task.name)
     search = _Search(model, task, target, protocol, inputs, settings, store, name, on_event,
                      runner or WorkerRunner(model, inputs, target, store), device, task_class, fresh)
@@ -66,21 +66,34 @@ def tune(
     return search.run(singles)
 
 
-def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settings: TuneSettings):
-    """What tune checks before its first trial: the model, the task (none: agreement with the base
-    model), the objective's needs and the candidates. Returns the task, the device, the
-    single-step candidates, and those skipped with why."""
-    from honed.models.registry import check_ref
-    from honed.tasks import TASKS
+def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settings: TuneSettings,
+              inputs: InputSpec | None = None):
+    """What tune checks before its first trial: the model and its inputs, the task (none:
+    agreement with the base model) and its fit to the model, the objective's needs and the
+    candidates. Returns the task, the device, the single-step candidates, and those skipped
+    with why (a runtime export cannot run a task that needs more than the model's tokenizer)."""
+    from honed.preflight import check_model, check_task, check_task_fits, model_capabilities
 
-    check_ref(model)
-    task = task or AGREEMENT_TASK
-    TASKS.get(task.name)
+    check_model(model, inputs or InputSpec())
+    task = check_task(task or AGREEMENT_TASK)
+    check_task_fits(model, task, [])
     if settings.objective == "cost" and target.price_per_hour is None:
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     device = resolve_device(target)
     singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
-    return task, device, singles, skipped
+    unfit = {recipe.label: why for recipe in singles if (why := _unfit_reason(model, task, recipe))}
+    return task, device, [recipe for recipe in singles if recipe.label not in unfit], {**skipped, **unfit}
+
+
+def _unfit_reason(model: ModelRef, task: TaskSpec, recipe: Recipe) -> str | None:
+    """Why ``task`` cannot run on ``model`` after ``recipe``, or None when it can (or cannot be told)."""
+    from honed.preflight import check_task_fits
+
+    try:
+        check_task_fits(model, task, [step.model_dump(mode="json") for step in recipe.steps])
+    except SpecError as error:
+        return error.hint or str(error)
+    return None
 
 
 class _Search:

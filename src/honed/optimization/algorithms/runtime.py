@@ -12,6 +12,7 @@ import torch
 from pydantic import Field
 
 from honed.errors import SpecError
+from honed.models.capabilities import KEPT_BY_EXPORT, Capability
 from honed.models.onnx_model import OnnxHandle
 from honed.models.torch_common import main_output
 from honed.optimization.algorithm import Context, Params, register_algorithm
@@ -76,9 +77,16 @@ class SourceInputs:
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
         raise SpecError("protocol.scope", "pipeline", f"'model' for a model exported to {self.kind}")
 
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.source.capabilities & KEPT_BY_EXPORT
+
+    def preprocess(self, raw: Any) -> dict[str, np.ndarray]:
+        """The source model's pre-processing (e.g. its tokenizer), as the exported graph's feed."""
+        return self.feed(self.source.preprocess(raw))
+
     def run_pipeline(self, raw: Any) -> Any:
-        """The source model's pre-processing (e.g. its tokenizer), then the exported graph."""
-        return self.run(self.feed(self.source.preprocess(raw)))[0]
+        return self.run(self.preprocess(raw))[0]
 
     def feed(self, batch: Any) -> dict[str, np.ndarray]:
         return numpy_feed(self.names, batch)

@@ -1,0 +1,42 @@
+"""What a model can do beyond a forward pass on prepared tensors.
+
+A handle declares its capabilities once it is loaded (``ModelHandle.capabilities``); an adapter
+may also tell them from the model's files before anything loads (``static_capabilities``), so a
+task that needs one the model lacks is refused in the parent, before any worker starts. Tasks
+ask for capabilities (``Task.requires``) instead of probing a handle's attributes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import Enum
+
+
+class Capability(str, Enum):
+    TOKENIZES = "tokenizes"  # raw text -> model inputs (a tokenizer, or a pipeline that owns one)
+    SCORES_TOKENS = "scores-tokens"  # next-token logits for input_ids: log-likelihoods of text
+    GENERATES = "generates"  # autoregressive decoding (generate())
+    TRANSCRIBES = "transcribes"  # speech to text: feature extractor, decoder and tokenizer
+
+
+_PHRASES = {
+    Capability.TOKENIZES: "has a tokenizer for raw text",
+    Capability.SCORES_TOKENS: "scores next tokens (a causal language model, e.g. AutoModelForCausalLM)",
+    Capability.GENERATES: "generates tokens",
+    Capability.TRANSCRIBES: "transcribes speech (a speech-to-text model such as Whisper, with its feature "
+                            "extractor and tokenizer)",
+}
+
+# Exported to another runtime, a model keeps its source's pre-processing and nothing else.
+KEPT_BY_EXPORT = frozenset({Capability.TOKENIZES})
+
+
+def describe(capabilities: Iterable[Capability]) -> str:
+    """'a model that has a tokenizer ... and scores next tokens ...', in a fixed order."""
+    phrases = [_PHRASES[c] for c in Capability if c in set(capabilities)]
+    return "a model that " + " and ".join(phrases) if phrases else "any model"
+
+
+def missing(required: Iterable[Capability], available: Iterable[Capability]) -> list[Capability]:
+    have = set(available)
+    return [c for c in Capability if c in set(required) and c not in have]
