@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from honed.cli import main
 from honed.models import load_model
-from honed.models.persist import MANIFEST
+from honed.models.manifest import MANIFEST
 from honed.protocol import ModelRef
 
 FIELDS = {

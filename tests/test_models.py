@@ -8,7 +8,8 @@ import torch
 
 from honed.errors import ModelLoadError, SpecError, UnknownNameError, UnsafeFormatError
 from honed.models import known_kinds, load_model
-from honed.models.persist import MANIFEST, read_manifest
+from honed.models.manifest import MANIFEST
+from honed.models.persist import read_manifest
 from honed.protocol import InputSpec, ModelRef
 
 

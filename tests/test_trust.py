@@ -12,10 +12,11 @@ import pytest
 
 from honed.errors import HonedError, SpecError
 from honed.models import load_model
-from honed.models.persist import MANIFEST
+from honed.models.manifest import MANIFEST
 from honed.protocol import ModelRef
 from honed.record import RunRecord
-from honed.trust import MAX_JSON_DEPTH, UntrustedCodeError, read_json
+from honed.safe_json import MAX_JSON_DEPTH, read_json
+from honed.trust import UntrustedCodeError
 
 MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}})
 

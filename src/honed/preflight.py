@@ -85,7 +85,8 @@ def check_task_fits(model: Any, task: TaskSpec, steps: list[dict[str, Any]]) -> 
 def model_capabilities(model: Any, steps: list[dict[str, Any]]) -> frozenset[Capability] | None:
     """What the model will be able to do after ``steps``; None where it cannot be told yet."""
     if isinstance(model, ModelRef):
-        have = adapter(model.kind).static_capabilities(model)
+        static = getattr(adapter(model.kind), "static_capabilities", None)
+        have = static(model) if static is not None else None
     else:
         have = getattr(model, "capabilities", frozenset())  # a loaded handle, or a bare module: none
     if have is None:

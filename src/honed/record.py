@@ -9,11 +9,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from honed.documents import DocumentKind
 from honed.fingerprint import Fingerprint
 from honed.measure.energy import EnergyReading
 from honed.measure.peaks import Peaks
 from honed.measure.stats import LatencySummary
-from honed.models.handle import ModelStats
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 
 SCHEMA = "honed.run"
@@ -22,6 +22,19 @@ SCHEMA_VERSION = 1
 
 # Raw samples make records large (100,000 samples x processes x batch sizes); larger is refused.
 MAX_EXPORT_BYTES = 512 << 20
+RUN_DOCUMENT = DocumentKind(SCHEMA, SCHEMA_VERSION, "record", MAX_EXPORT_BYTES)
+
+
+class ModelStats(BaseModel):
+    """Facts of a loaded model (its handle's ``stats()``), recorded once per batch size."""
+
+    model_config = ConfigDict(frozen=True)
+    parameters: int
+    bytes_in_memory: int
+    bytes_on_disk: int | None = None
+    dtype: str | None = None
+    device: str
+    weights_sha256: str | None = None
 
 
 class _Record(BaseModel):
@@ -213,19 +226,13 @@ class RunRecord(_Record):
         return next((r for r in self.results if r.batch_size == batch_size), None)
 
     def to_json(self, indent: int | None = None) -> str:
-        """The versioned export form: ``{"schema": ..., "version": ..., "record": ...}``."""
-        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "record": self.model_dump(mode="json")}, indent=indent)
+        """The versioned export form: ``{"schema": "honed.run", "version": ..., "record": ...}``."""
+        return RUN_DOCUMENT.dump(self.model_dump(mode="json"), indent=indent)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> RunRecord:
         """Read an export; size, nesting, schema and every field are checked (it is data from elsewhere)."""
-        from honed.errors import SpecError
-        from honed.trust import read_json
         from honed.validation import build
 
-        data = read_json(text, "run export", MAX_EXPORT_BYTES)
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise SpecError("schema", data.get("schema") if isinstance(data, dict) else type(data).__name__, repr(SCHEMA))
-        if not isinstance(data.get("version"), int) or data["version"] > SCHEMA_VERSION:
-            raise SpecError("version", data.get("version"), f"an integer <= {SCHEMA_VERSION} (upgrade honed to read newer records)")
-        return build(cls, data.get("record"), "record")
+        data = RUN_DOCUMENT.load(text, "run export")
+        return build(cls, data, "record")

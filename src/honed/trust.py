@@ -5,14 +5,13 @@ read, never imported or called: a manifest may name a factory or a task module o
 allow-list (honed's own zoo, and what installed packages register through entry points);
 anything else needs ``trust_code=True`` (``--trust-code``). Paths written inside data stay
 inside the directory they came with. JSON documents are bounded in size and nesting before
-they are parsed, so a hostile file cannot exhaust memory or the parser's recursion.
+they are parsed (``honed.safe_json``). A task module that data names is checked where tasks are
+known (``honed.tasks.base.check_task_module``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ from honed.errors import HonedError, SpecError
 TRUSTED_FACTORY_MODULES = ("honed.zoo",)
 # Third-party factories that an installed package vouches for: `name = "package.module:function"`.
 FACTORY_ENTRY_POINTS = "honed.factories"
-
-MAX_JSON_DEPTH = 64
 
 
 class UntrustedCodeError(HonedError):
@@ -46,20 +43,6 @@ def check_factory(factory: str, trusted: bool, where: str) -> None:
         f"Only honed's own factories ({', '.join(TRUSTED_FACTORY_MODULES)}) and those registered in the "
         f"{FACTORY_ENTRY_POINTS!r} entry-point group load without consent; pass trust_code=True "
         "(CLI: --trust-code) if you trust where this model came from"
-    )
-
-
-def check_task_module(module: str | None, task: str, trusted: bool, where: str) -> None:
-    """A task module named by data is imported only if an installed registration already knows it."""
-    if module is None or trusted:
-        return
-    from honed.tasks import TASKS
-
-    if task in TASKS and TASKS.get(task).__module__ == module:
-        return
-    raise UntrustedCodeError(
-        f"{where} asks to import the module {module!r} for task {task!r}, which is code; register the task "
-        "through the 'honed.tasks' entry-point group, or pass trust_code=True (CLI: --trust-code)"
     )
 
 
@@ -86,35 +69,3 @@ def check_no_links_out(directory: Path) -> None:
 
 def _inside(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
-
-
-def read_json(text: str | bytes, what: str, max_bytes: int) -> Any:
-    """Parse a JSON document after checking its size and nesting depth (without recursion)."""
-    size = len(text)
-    if size > max_bytes:
-        raise SpecError(what, f"{size} bytes", f"a document of at most {max_bytes} bytes")
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    depth = _nesting_depth(text)
-    if depth > MAX_JSON_DEPTH:
-        raise SpecError(what, f"nesting depth {depth}", f"a document nested at most {MAX_JSON_DEPTH} levels deep")
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError) as error:
-        raise SpecError(what, _first_line(error), "a valid JSON document") from None
-
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
-
-
-def _nesting_depth(text: str) -> int:
-    deepest = depth = 0
-    for bracket in _BRACKET.findall(_STRING.sub("", text)):  # brackets inside strings do not nest
-        depth += 1 if bracket in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).splitlines() or [type(error).__name__])[0][:200]

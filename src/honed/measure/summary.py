@@ -7,9 +7,8 @@ import numpy as np
 
 from honed.measure.peaks import Peaks
 from honed.measure.stats import summarize_latency
-from honed.models.handle import ModelStats
 from honed.protocol import Protocol, TargetSpec
-from honed.record import BatchResult, Efficiency, EnergySummary, GenerationSummary, Measurement
+from honed.record import BatchResult, Efficiency, EnergySummary, GenerationSummary, Measurement, ModelStats
 
 
 def summarize(

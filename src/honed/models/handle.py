@@ -8,20 +8,10 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
 from honed.models.capabilities import Capability
+from honed.models.manifest import ARTIFACT, MANIFEST, MANIFEST_DOCUMENT
 from honed.protocol import InputSpec, ModelRef, TaskSpec
-
-
-class ModelStats(BaseModel):
-    model_config = ConfigDict(frozen=True)
-    parameters: int
-    bytes_in_memory: int
-    bytes_on_disk: int | None = None
-    dtype: str | None = None
-    device: str
-    weights_sha256: str | None = None
+from honed.record import ModelStats  # noqa: F401  (a run's value type; handles return it)
 
 
 class ModelHandle(ABC):
@@ -101,9 +91,31 @@ class ModelHandle(ABC):
         return {}
 
     def save(self, directory: str | Path) -> Path:
-        from honed.models.persist import save_handle
+        """Write this model to an empty ``directory``: an optimised model is saved as its base plus
+        the recipe that rebuilds it on load (and, for a runtime export, the exported files too)."""
+        from honed.fingerprint import PACKAGES, package_version
 
-        return save_handle(self, Path(directory))
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if (directory / MANIFEST).exists():
+            raise FileExistsError(f"{directory} already holds a saved model; choose an empty directory")
+        origin = self.base or self
+        manifest = {
+            "kind": origin.ref.kind if origin.ref.kind != "factory" else "torch",
+            "name": self.name,
+            "recipe": self.recipe,
+            "recipe_inputs": self.optimize_inputs.model_dump(mode="json") if self.optimize_inputs else None,
+            "recipe_task": self.optimize_task.model_dump(mode="json") if self.optimize_task else None,
+            "libraries": {name: v for name in PACKAGES if (v := package_version(name))},
+            **origin.save_files(directory),
+        }
+        if origin is not self and self.ref.kind != origin.ref.kind:
+            # A runtime export (ONNX, OpenVINO IR) is also written as itself: what a deployment loads
+            # without honed. Loading the directory still replays the recipe, pre-processing included.
+            (directory / ARTIFACT).mkdir()
+            manifest["artifact"] = {"kind": self.ref.kind, "directory": ARTIFACT, **self.save_files(directory / ARTIFACT)}
+        (directory / MANIFEST).write_text(MANIFEST_DOCUMENT.dump(manifest, indent=2, sort_keys=True))
+        return directory
 
     @abstractmethod
     def save_files(self, directory: Path) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from honed.registry import Registry
 
 ADAPTERS: Registry[type[ModelHandle]] = Registry("model kind", entry_point_group="honed.adapters")
 
-# Built-in adapters are imported on first use so that importing honed stays cheap.
+# Built-in adapters are imported on first use so that importing honed stays cheap. The
+# ``honed`` kind (a saved directory) replays a recipe, so the optimisation layer registers it.
 _BUILTIN = {
     "torch": "honed.models.torch_module",
     "factory": "honed.models.torch_module",
@@ -18,7 +19,7 @@ _BUILTIN = {
     "sentence-transformers": "honed.models.sentence_model",
     "onnx": "honed.models.onnx_model",
     "openvino": "honed.models.openvino_model",
-    "honed": "honed.models.persist",
+    "honed": "honed.optimization.saved",
 }
 
 

@@ -13,10 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.errors import SpecError
+from honed.documents import DocumentKind
+from honed.errors import HonedError, SpecError, UnknownNameError
+from honed.optimization.algorithm import ALGORITHMS, FAMILIES, ONE_PER_FAMILY, Algorithm, Params
+from honed.validation import build
 
-SCHEMA = "honed.recipe"
-SCHEMA_VERSION = 1
+RECIPE_DOCUMENT = DocumentKind("honed.recipe", 1, "steps", max_bytes=1 << 20)
 
 
 class Step(BaseModel):
@@ -43,8 +45,6 @@ class Step(BaseModel):
     @property
     def label(self) -> str:
         """The name, with the parameters that differ from the algorithm's defaults."""
-        from honed.optimization.algorithm import ALGORITHMS
-
         try:
             defaults = ALGORITHMS.get(self.algorithm).params().model_dump(mode="json")
         except Exception:  # an unknown name or bad parameters: show what was given
@@ -54,8 +54,6 @@ class Step(BaseModel):
 
 
 def _step(step: Any) -> Step:
-    from honed.validation import build
-
     if isinstance(step, Step):
         return step
     if isinstance(step, str):
@@ -79,8 +77,6 @@ class Recipe(BaseModel):
 
     def canonical(self) -> Recipe:
         """Steps in canonical family order with every parameter filled in (validates them)."""
-        from honed.optimization.plan import plan
-
         return Recipe(steps=tuple(Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in plan(self)))
 
     @property
@@ -93,13 +89,45 @@ class Recipe(BaseModel):
         return " + ".join(s.label for s in self.steps) or "baseline"
 
     def to_json(self) -> str:
-        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "steps": [s.model_dump(mode="json") for s in self.steps]})
+        return RECIPE_DOCUMENT.dump([s.model_dump(mode="json") for s in self.steps])
 
     @classmethod
-    def from_json(cls, text: str) -> Recipe:
-        data = json.loads(text)
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-            raise SpecError("recipe.schema", data.get("schema") if isinstance(data, dict) else data, repr(SCHEMA))
-        if not isinstance(data.get("version"), int) or data["version"] > SCHEMA_VERSION:
-            raise SpecError("recipe.version", data.get("version"), f"an integer <= {SCHEMA_VERSION}")
-        return cls(steps=tuple(Step.model_validate(s) for s in data["steps"]))
+    def from_json(cls, text: str | bytes) -> Recipe:
+            return build(cls, {"steps": RECIPE_DOCUMENT.load(text, "recipe")}, "recipe")
+
+
+class RecipeError(HonedError):
+    """A recipe that cannot be applied; says which steps and why."""
+
+
+def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Params]]:
+    """Validated (algorithm, params) pairs in canonical order; raises before any model is touched."""
+    steps: list[tuple[Algorithm, Params]] = []
+    for index, step in enumerate(recipe.steps):
+        try:
+            algorithm = ALGORITHMS.get(step.algorithm)
+        except UnknownNameError as error:
+            raise RecipeError(f"recipe step {index + 1}: {error}") from None
+        steps.append((algorithm, build(algorithm.params, step.params, where=f"recipe[{index}].{algorithm.name}")))
+    names = [a.name for a, _ in steps]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise RecipeError(f"recipe repeats {', '.join(duplicates)}; give each algorithm once")
+    for family in ONE_PER_FAMILY:
+        same = [a.name for a, _ in steps if a.family == family]
+        if len(same) > 1:
+            raise RecipeError(f"recipe has {len(same)} {family} algorithms ({' and '.join(same)}); choose one")
+    for algorithm, _ in steps:
+        clash = sorted(algorithm.conflicts & set(names))
+        if clash:
+            raise RecipeError(f"{algorithm.name} conflicts with {', '.join(clash)}; drop one of them")
+    if target is not None:
+        reasons = [r for a, _ in steps if (r := a.unavailable_reason(target))]
+        if reasons:
+            raise RecipeError("cannot apply the recipe here: " + "; ".join(reasons))
+    return sorted(steps, key=lambda pair: FAMILIES.index(pair[0].family))  # stable within a family
+
+
+def available(target: str) -> list[Algorithm]:
+    """Algorithms that can run on ``target`` with the packages installed here."""
+    return [a for a in ALGORITHMS.values() if a.unavailable_reason(target) is None]

@@ -23,6 +23,7 @@ from honed.models.torch_common import main_output
 from honed.protocol import InputSpec, TaskSpec
 from honed.record import QualityResult
 from honed.registry import Registry
+from honed.trust import UntrustedCodeError
 from honed.tasks.metrics import get_metric
 
 AGREEMENT_METRICS = ("top1_agreement", "logits_kl", "output_cosine")
@@ -163,6 +164,18 @@ def build_task(spec: TaskSpec) -> Task:
 
         allowed = ", ".join(inspect.signature(cls.default).parameters) or "none"
         raise SpecError("task.options", spec.options, f"options of task {spec.name!r}: {allowed}", hint=str(error)) from None
+
+
+def check_task_module(module: str | None, task: str, trusted: bool, where: str) -> None:
+    """A task module named by data is imported only if an installed registration already knows it."""
+    if module is None or trusted:
+        return
+    if task in TASKS and TASKS.get(task).__module__ == module:
+        return
+    raise UntrustedCodeError(
+        f"{where} asks to import the module {module!r} for task {task!r}, which is code; register the task "
+        "through the 'honed.tasks' entry-point group, or pass trust_code=True (CLI: --trust-code)"
+    )
 
 
 def _on_device(inputs: Any, handle: ModelHandle) -> Any:

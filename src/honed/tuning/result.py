@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from honed.documents import DocumentKind
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import QualityResult, Stability
 from honed.tuning.settings import TuneSettings
 
-SCHEMA = "honed.sweep"
-SCHEMA_VERSION = 1
+SWEEP_DOCUMENT = DocumentKind("honed.sweep", 1, "sweep", max_bytes=512 << 20)
 
 TrialStatus = Literal["ok", "rejected", "failed"]
 
@@ -83,4 +82,4 @@ class TuneResult(BaseModel):
         return [t for t in ([self.baseline] if self.baseline else []) + self.trials if t.contended]
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps({"schema": SCHEMA, "version": SCHEMA_VERSION, "sweep": self.model_dump(mode="json")}, indent=indent)
+        return SWEEP_DOCUMENT.dump(self.model_dump(mode="json"), indent=indent)

@@ -1,0 +1,13 @@
+"""A saved model's directory: the adapter's files (safetensors, ONNX, OpenVINO IR) plus a
+versioned JSON manifest that names the adapter, the recipe that produced the model, and the
+library versions it was saved with. ``ModelHandle.save`` writes it; ``honed.models.persist``
+reads and checks it."""
+
+from __future__ import annotations
+
+from honed.documents import DocumentKind
+
+MANIFEST = "honed-manifest.json"
+MANIFEST_DOCUMENT = DocumentKind("honed.model", 1, None, max_bytes=1 << 20, schema_key="format",
+                                 version_key="format_version")
+ARTIFACT = "artifact"

@@ -1,0 +1,106 @@
+"""The import layers of src/honed (README, "Development"): a module imports only from its own
+layer or those below it, and no import cycle exists. Read from the source with ast, so imports
+inside functions count too: an import that runs late still runs up the layers."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+
+# Bottom to top; a module belongs to the layer of its longest matching prefix.
+LAYERS = (
+    ("foundation", ("honed", "honed.errors", "honed.validation", "honed.registry", "honed.safe_json", "honed.documents",
+                    "honed.trust", "honed.protocol", "honed.fingerprint", "honed.zoo", "honed.measure.stats",
+                    "honed.measure.peaks", "honed.measure.energy", "honed.measure.timers", "honed.measure.memory",
+                    "honed.measure.lifeline", "honed.models.capabilities", "honed.models.hf_config", "honed.models.text")),
+    ("values", ("honed.record",)),
+    ("models", ("honed.models",)),
+    ("tasks", ("honed.tasks",)),
+    ("optimization", ("honed.optimization",)),
+    ("measure", ("honed.measure", "honed.target")),
+    ("run", ("honed.preflight", "honed.evaluation", "honed.comparison", "honed.store", "honed.store_schema",
+             "honed.migrations")),
+    ("tuning", ("honed.tuning",)),
+    ("presentation", ("honed.console", "honed.report", "honed.spec", "honed.demo", "honed.doctor")),
+    ("cli", ("honed.cli",)),
+)
+
+
+def layer_of(module: str) -> int:
+    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
+               if module == prefix or module.startswith(prefix + ".")]
+    assert matches, f"{module} is in no layer: add it to LAYERS and to the README's Development section"
+    return max(matches)[1]
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted((SOURCE / "honed").rglob("*.py")):
+        name = ".".join(path.relative_to(SOURCE).with_suffix("").parts)
+        found[name.removesuffix(".__init__")] = path
+    return found
+
+
+def imports(path: Path, known: dict[str, Path]) -> list[tuple[int, str]]:
+    """(line, module) for every honed import in the file that runs (not those under
+    ``if TYPE_CHECKING:``), ``from honed import x`` read as honed.x."""
+    found = []
+    tree = ast.parse(path.read_text())
+    typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
+                   and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+                   for statement in block.body for node in ast.walk(statement)}
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "honed"]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").split(".")[0] == "honed":
+            for alias in node.names:
+                child = f"{node.module}.{alias.name}"
+                found.append((node.lineno, child if child in known else node.module))
+    return found
+
+
+def test_every_import_runs_down_the_layers():
+    known = modules()
+    upward = [f"{path.relative_to(SOURCE)}:{line} ({LAYERS[layer_of(name)][0]}) imports {target} "
+              f"({LAYERS[layer_of(target)][0]})"
+              for name, path in known.items() for line, target in imports(path, known)
+              if layer_of(target) > layer_of(name)]
+    assert upward == []
+
+
+def test_no_import_cycle():
+    known = modules()
+    graph = {name: {target for _, target in imports(path, known) if target != name} for name, path in known.items()}
+    # A package imports its own submodules to re-export them: that edge is not a dependency back.
+    graph = {name: {t for t in targets if not t.startswith(name + ".")} for name, targets in graph.items()}
+    state: dict[str, int] = {}
+    cycle: list[str] = []
+
+    def visit(node: str, trail: list[str]) -> bool:
+        state[node] = 1
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                cycle.extend(trail[trail.index(target):] + [node, target] if target in trail else [node, target])
+                return True
+            if state.get(target) is None and visit(target, trail + [node]):
+                return True
+        state[node] = 2
+        return False
+
+    for name in sorted(graph):
+        if state.get(name) is None and visit(name, []):
+            break
+    assert cycle == [], " -> ".join(cycle)
+
+
+def test_the_layer_test_sees_an_upward_import(tmp_path):
+    """The checker itself: a models module importing the tuner is caught."""
+    fake = tmp_path / "fake.py"
+    fake.write_text("def f():\n    from honed.tuning import tune\n")
+    known = modules()
+    [(line, target)] = imports(fake, known)
+    assert line == 2 and layer_of(target) > layer_of("honed.models.handle")
