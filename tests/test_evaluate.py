@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 import torch
 
 from conftest import FAST
@@ -50,25 +51,25 @@ class FakeClock:
 
 
 def test_the_sampling_loop_stops_on_samples_and_seconds_both(monkeypatch):
+    import honed.measure.loops as loops
     import honed.measure.timers as timers
-    import honed.measure.worker as worker
 
     clock = FakeClock(call_ns=10_000_000)  # every call takes exactly 10 ms
-    monkeypatch.setattr(worker.time, "perf_counter_ns", clock.perf_counter_ns)
+    monkeypatch.setattr(loops.time, "perf_counter_ns", clock.perf_counter_ns)
     monkeypatch.setattr(timers.time, "perf_counter_ns", clock.perf_counter_ns)
     timer = timers.WallTimer(lambda: None)
     # min_seconds dominates: 0.5 s of 10 ms calls is 50 samples, though 5 would do
-    samples, seconds = worker._timed_loop(timer, clock.call, Protocol(min_samples=5, min_seconds=0.5))
+    samples, seconds = loops.timed_loop(timer, clock.call, Protocol(min_samples=5, min_seconds=0.5))
     assert samples == [10_000_000] * 50 and seconds == pytest.approx(0.5)
     # min_samples dominates
-    samples, _ = worker._timed_loop(timer, clock.call, Protocol(min_samples=80, min_seconds=0.1))
+    samples, _ = loops.timed_loop(timer, clock.call, Protocol(min_samples=80, min_seconds=0.1))
     assert len(samples) == 80
     # the max bounds cap both
-    samples, seconds = worker._timed_loop(timer, clock.call, Protocol(min_samples=1000, min_seconds=100, max_seconds=100,
-                                                                      max_samples=1000))
+    samples, seconds = loops.timed_loop(timer, clock.call, Protocol(min_samples=1000, min_seconds=100, max_seconds=100,
+                                                                     max_samples=1000))
     assert len(samples) == 1000 and seconds == pytest.approx(10.0)
-    capped, _ = worker._timed_loop(timer, clock.call, Protocol(min_samples=50, min_seconds=5, max_seconds=5,
-                                                              max_samples=100_000))
+    capped, _ = loops.timed_loop(timer, clock.call, Protocol(min_samples=50, min_seconds=5, max_seconds=5,
+                                                             max_samples=100_000))
     assert len(capped) == 500
 
 
@@ -152,7 +153,7 @@ def test_concurrent_clients_overlap_and_throughput_counts_wall_time():
     # compare reads the same per-process rate (not batch / mean latency, which ignores the overlap).
     verdict = compare(four, four).verdict("throughput", 2)
     assert verdict.a == pytest.approx(result.throughput_items_per_s) and verdict.verdict == NO_DIFFERENCE
-    with pytest.raises(Exception, match="concurrency > 1 needs scope"):
+    with pytest.raises(ValidationError, match="concurrency > 1 needs scope"):
         Protocol(scope="generate", concurrency=2)
 
 
@@ -241,7 +242,7 @@ def test_the_generate_scope_reports_first_token_and_per_token_times(tiny_llama_d
         assert generation.new_tokens == 8 and 0 < generation.time_to_first_token_ms.p50 < latency.p50
         assert generation.tokens_per_s == pytest.approx(result.batch_size * 8 / (latency.mean / 1e3))
         assert generation.time_per_output_token_ms == pytest.approx((latency.mean - generation.time_to_first_token_ms.mean) / 7)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="new_tokens"):
         Protocol(scope="generate", new_tokens=0)
     cnn = evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), protocol, InputSpec(shape=(3, 8, 8)),
                    TargetSpec(device="cpu", measure_peaks=False))

@@ -90,9 +90,10 @@ def test_recall_grows_with_k():
 
 
 def test_direction_decides_what_a_drop_is():
-    assert get_metric("wer").relative_drop(0.10, 0.12) == pytest.approx(0.2)  # more errors: worse
-    assert get_metric("top1").relative_drop(0.80, 0.76) == pytest.approx(0.05)
-    assert get_metric("top1").relative_drop(0.80, 0.84) < 0 and get_metric("wer").improved(0.1, 0.08)
+    assert get_metric("wer").objective.drop(0.10, 0.12) == pytest.approx(0.2)  # more errors: worse
+    assert get_metric("top1").objective.drop(0.80, 0.76) == pytest.approx(0.05)
+    assert get_metric("top1").objective.drop(0.80, 0.84) < 0 and get_metric("wer").objective.beats(0.08, 0.1)
+    assert get_metric("top1").objective.drop(0.80, 0.76, relative=False) == pytest.approx(0.04)
 
 
 @pytest.mark.slow

@@ -255,10 +255,10 @@ def test_distillation_and_calibration_use_the_runs_task_data(bases, tmp_path):
     spec = TaskSpec(name="text-embedding")
     task = build_task(spec)
     context = Context(target="cpu", inputs=inputs, task=spec)
-    assert context.data_source() == "task"
     assert torch.equal(context.batch(base, 2, seed=5)["input_ids"], task.model_inputs(base, task.sample(2, 5))["input_ids"])
     # Items of a multiple-choice or perplexity task are not single model inputs: synthetic instead.
-    assert Context(target="cpu", inputs=inputs, task=TaskSpec(name="language-modeling")).data_source() == "synthetic"
+    on_lm = Context(target="cpu", inputs=inputs, task=TaskSpec(name="language-modeling")).batch(base, 2, seed=5)
+    assert torch.equal(on_lm["input_ids"], base.example_inputs(2, inputs, seed=5)["input_ids"])
     recipe = [{"algorithm": "layer-distill", "params": {"steps": 30}}]
     on_task = optimize(base, recipe, "cpu", inputs, task=spec)
     synthetic = optimize(base, recipe, "cpu", inputs)

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from helpers import postgres_url_or_skip, noisy, synthetic_record
@@ -57,7 +58,7 @@ def test_json_export_round_trips_and_is_versioned():
 
 def test_records_are_immutable_objects():
     record = synthetic_record([noisy(5, 10, 1)])
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         record.status = "failed"
 
 

@@ -93,7 +93,7 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
     path = tmp_path / "small.db"
     store = Store(str(path))
     stored = []
-    store._engine.dispose()
+    store.dispose()
     event.listen(store._engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count = 40"))
     with pytest.raises(StoreError, match="could not be written.*full.*nothing was half-written"):
         for seed in range(100):  # each record holds a few thousand raw samples
@@ -151,7 +151,7 @@ def test_a_postgresql_store_from_before_migrations_is_upgraded(tmp_path):
         store = Store(url.render_as_string(hide_password=False))
         assert store.get(record.id) == record
         assert store.list()[0].recipe_key == record.recipe_key
-        store._engine.dispose()
+        store.dispose()
     finally:
         with admin.connect() as connection:
             connection.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))

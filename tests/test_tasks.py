@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from honed.errors import SpecError
 from honed.models import load_model
 from honed.optimization import optimize
 from honed.protocol import InputSpec, ModelRef
@@ -243,7 +244,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     batch = handle.example_inputs(2, InputSpec(), seed=0)
     assert batch["input_features"].shape == (2, 80, 3000) and batch["decoder_input_ids"].shape == (2, 1)
     assert handle.run(batch).logits.shape[:2] == (2, 1)
-    with pytest.raises(Exception, match="speech-to-text model"):
+    with pytest.raises(SpecError, match="speech-to-text model"):
         task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
     # Pipeline scope: raw waveforms in, transcripts out, as the task decodes them; decoding is capped.
     raw = handle.raw_inputs(2, InputSpec(audio_seconds=1.5), seed=0)

@@ -9,14 +9,18 @@ from __future__ import annotations
 import pytest
 from helpers import noisy, synthetic_record
 
+from honed.console import recommendation_text
 from honed.errors import Interrupted, SpecError, UnknownNameError
 from honed.measure.summary import summarize
+from honed.objective import Objective
 from honed.protocol import ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.record import QualityResult
 from honed.spec import EvaluationSpec, tune_settings
 from honed.store import Store
 from honed.tuning import Guardrail, Point, TuneResult, TuneSettings, tune
 from honed.tuning.points import pareto_front, sweet_spot
+
+HIGHER, LOWER = Objective("quality", "higher"), Objective("quality", "lower")
 
 MODEL = ModelRef(kind="factory", source="honed.zoo:mlp")
 TASK = TaskSpec(name="image-classification")
@@ -90,7 +94,7 @@ def test_guardrail_combinations_pareto_and_the_recommendation(store):
     # Only algorithms that passed alone are combined (in canonical order).
     assert runner.measured == ["baseline", "magnitude-prune", "bf16", "dynamic-int8", "magnitude-prune + bf16"]
     assert result.recommended.label == "magnitude-prune + bf16" and result.satisfied
-    assert "2.00x the base model" in result.summary
+    assert "2.00x the base model" in recommendation_text(result)
     # dynamic-int8 is faster but less accurate: on the front, yet not recommended.
     assert [p.label for p in result.pareto] == ["dynamic-int8", "magnitude-prune + bf16"]
     assert not result.pareto[0].passes and "guardrail" in result.pareto[0].why_not
@@ -118,7 +122,7 @@ def test_a_crashed_trial_is_recorded_and_patience_stops_the_search(store):
     assert crashed.status == "failed" and "SIGKILL" in crashed.reason
     assert result.stop_reason == "no significant improvement in the last 2 measured trials (patience 2)"
     assert "dynamic-int8" not in runner.measured
-    assert result.recommended.label == "baseline" and "no recipe beat the base model" in result.summary
+    assert result.recommended.label == "baseline" and "no recipe beat the base model" in recommendation_text(result)
 
 
 @pytest.mark.slow
@@ -129,7 +133,7 @@ def test_goal_trial_budget_and_an_impossible_slo(store, tmp_path):
     assert result.stop_reason == "trial budget spent (1 trials)" and len(result.trials) == 1
     result, _ = _tune(Store(str(tmp_path / "third.db")), latency_slo_ms=1.0)
     assert not result.satisfied and result.recommended is None
-    assert "no measured candidate" in result.summary and "exceeds the 1 ms SLO" in result.summary
+    assert "no measured candidate" in recommendation_text(result) and "exceeds the 1 ms SLO" in recommendation_text(result)
 
 
 @pytest.mark.slow
@@ -154,25 +158,29 @@ def test_the_quick_screen_rejects_before_measuring(store):
 
 
 def test_sweet_spot_prefers_quality_then_simplicity_within_the_noise():
-    def point(label, objective, quality, passes=True):
-        return Point(trial=label, label=label, batch_size=1, threads=None, objective=objective, quality=quality, passes=passes)
+    def point(label, objective, quality, passes=True, steps=None):
+        return Point(trial=label, label=label, steps=steps, batch_size=1, threads=None, objective=objective,
+                     quality=quality, passes=passes)
 
     settings = TuneSettings(min_effect=0.02, quality_tolerance=0.005)
     points = [point("a + b", 5.0, 0.95), point("a", 5.05, 0.95), point("c", 5.08, 0.96), point("d", 4.0, 0.99, passes=False)]
-    best, why = sweet_spot(points, settings, "higher")
+    best, why = sweet_spot(points, settings, HIGHER)
     assert best.label == "c"  # within 2 % of the best, better quality
     assert why.startswith("recommended over the faster a + b (5): ") and "0.96 beats 0.95" in why
-    assert sweet_spot(points[:2], settings, "higher")[0].label == "a"  # same quality: the shorter recipe
-    assert sweet_spot([p for p in points if not p.passes], settings, "higher") == (None, None)
-    assert sweet_spot(points[:1], settings, "higher") == (points[0], None)  # the fastest needs no reason
+    assert sweet_spot(points[:2], settings, HIGHER)[0].label == "a"  # same quality: the shorter recipe
+    # The count of algorithms comes from the recipe, not from how its label reads.
+    counted = [point("fused", 5.0, 0.95, steps=2), point("x + y + z", 5.05, 0.95, steps=1)]
+    assert sweet_spot(counted, settings, HIGHER)[0].label == "x + y + z"
+    assert sweet_spot([p for p in points if not p.passes], settings, HIGHER) == (None, None)
+    assert sweet_spot(points[:1], settings, HIGHER) == (points[0], None)  # the fastest needs no reason
     # A quality difference inside the tolerance does not outrank speed (perplexity in the 5th digit).
     lm = [point("bf16", 8.0, 30.0001), point("dynamic-int8", 8.1, 30.0000)]
-    assert sweet_spot(lm, settings, "lower")[0].label == "bf16"
-    assert sweet_spot(lm, settings.model_copy(update={"quality_tolerance": 0.0}), "lower")[0].label == "dynamic-int8"
+    assert sweet_spot(lm, settings, LOWER)[0].label == "bf16"
+    assert sweet_spot(lm, settings.model_copy(update={"quality_tolerance": 0.0}), LOWER)[0].label == "dynamic-int8"
     # Quality where lower is better (e.g. WER): the front follows the metric's direction.
     wer = [point("x", 5.0, 0.10), point("y", 4.0, 0.20), point("z", 6.0, 0.30)]
-    assert [p.label for p in pareto_front(wer, "lower", "lower")] == ["y", "x"]
-    assert [p.label for p in pareto_front(wer, "lower", "higher")] == ["y", "z"]
+    assert [p.label for p in pareto_front(wer, LOWER, LOWER)] == ["y", "x"]
+    assert [p.label for p in pareto_front(wer, LOWER, HIGHER)] == ["y", "z"]
 
 
 def test_bad_settings_fail_with_the_field_and_the_allowed_values(store):
@@ -257,7 +265,7 @@ def test_a_contended_trial_is_measured_again_and_a_lasting_one_is_named(store):
     assert trials["bf16"].attempts == 2 and not trials["bf16"].contended
     assert trials["dynamic-int8"].attempts == 3 and trials["dynamic-int8"].contended
     assert [t.label for t in result.contended_trials] == ["dynamic-int8"]
-    assert "measured on a busy machine: dynamic-int8 stayed contended" in result.summary
+    assert "measured on a busy machine: dynamic-int8 stayed contended" in recommendation_text(result)
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from honed.errors import EnvironmentMismatchError
 from honed.measure.stats import STATISTICS, Interval, relative_change
+from honed.objective import Objective
 from honed.record import BatchResult, RunRecord
 
 NO_DIFFERENCE = "no significant difference"
@@ -127,8 +128,7 @@ def _quality_changes(a: RunRecord, b: RunRecord) -> tuple[list[QualityChange], l
         if metric not in qb.values:
             continue
         vb, better = qb.values[metric], qa.better.get(metric, "higher")
-        improved = vb > va if better == "higher" else vb < va
-        verdict = "unchanged" if vb == va else ("better" if improved else "worse")
+        verdict = "unchanged" if vb == va else ("better" if Objective(metric, better).beats(vb, va) else "worse")
         changes.append(QualityChange(metric=metric, better=better, a=va, b=vb, verdict=verdict))
     return changes, []
 
@@ -187,7 +187,7 @@ def _verdict(bs, metric, unit, better, a, b, change, ci: Interval, min_effect, t
     if not significant:
         word = NO_DIFFERENCE
     else:
-        improved = change < 0 if better == "lower" else change > 0
+        improved = Objective(metric, better, unit).improved(change)
         if metric.startswith("latency") or metric in ("throughput", "cold_start"):
             word = "faster" if improved else "slower"
         else:

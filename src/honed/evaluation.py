@@ -47,9 +47,7 @@ def evaluate(
     recipe, its agreement with the base model): ``record.quality``. ``checked``: what
     ``honed.preflight.preflight`` returned for these same arguments (its checks are not repeated).
     """
-    protocol = protocol or Protocol()
-    inputs = inputs or InputSpec()
-    target = target or TargetSpec()
+    protocol, inputs, target = protocol or Protocol(), inputs or InputSpec(), target or TargetSpec()
     notes: list[str] = []
     plan = checked or preflight(model, inputs, target, recipe, task)
     device, steps, task = plan.device, plan.steps, plan.task
@@ -62,67 +60,59 @@ def evaluate(
         ref, handle_steps = _model_ref(model, workdir, notes)
         run_steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
         replay = _replay_context(model, bool(handle_steps), inputs, task)
-        jobs = [
-            Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
-                # Every batch size collects model stats once, so one crashed batch size loses nothing.
-                repetition=repetition, collect_model_stats=repetition == 0,
-                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"), recipe=run_steps, **replay)
-            # Repetitions are interleaved across batch sizes so slow drift touches all of them.
-            for repetition in range(protocol.repetitions)
-            for batch_size in protocol.batch_sizes
-        ]
-        measurements: list[Measurement] = []
-        quality = None
-        total = len(jobs) + (task is not None)
-        interrupted = False
-        try:
-            for done, job in enumerate(jobs, start=1):
-                measurement = run_job(job, workdir)
-                measurements.append(measurement)
-                if on_progress:
-                    on_progress(done, total, measurement)
-            if task is not None:
-                quality = run_quality_job(_quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay),
-                                          workdir)
-                if on_progress:
-                    on_progress(total, total, quality)
-        except KeyboardInterrupt:
-            interrupted = True
-            notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
+        jobs = [Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
+                    # Every batch size collects model stats once, so one crashed batch size loses nothing.
+                    repetition=repetition, collect_model_stats=repetition == 0, recipe=run_steps, **replay,
+                    result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"))
+                # Repetitions are interleaved across batch sizes so slow drift touches all of them.
+                for repetition in range(protocol.repetitions) for batch_size in protocol.batch_sizes]
+        quality_job = _quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay) if task else None
+        measurements, quality, interrupted = _run_workers(jobs, quality_job, workdir, on_progress)
+    if interrupted:
+        notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
 
     ok = [m for m in measurements if m.status == "ok"]
     stats = next((m.model_stats for m in ok if m.model_stats), None)
-    runtime = ok[0].runtime if ok else {}
     results = summarize(measurements, protocol, target, peaks, stats)
     record = RunRecord(
-        id=uuid.uuid4().hex,
-        created_at=datetime.now(timezone.utc),
-        name=name,
-        status=_status(len(ok), len(jobs), quality),
-        model=ref,
-        model_stats=stats,
-        recipe=run_steps,
-        task=task.name if task else "performance",
-        task_spec=task,
-        quality=quality,
-        inputs=inputs,
-        protocol=protocol,
-        target=target,
-        device=device,
-        peaks=peaks,
-        peaks_note=peaks_note,
-        fingerprint=host.model_copy(update={"runtime": runtime}),
-        measurements=measurements,
-        results=results,
-        stability=judge(measurements, results),
-        notes=notes,
+        id=uuid.uuid4().hex, created_at=datetime.now(timezone.utc), name=name,
+        status=_status(len(ok), len(jobs), quality), model=ref, model_stats=stats, recipe=run_steps,
+        task=task.name if task else "performance", task_spec=task, quality=quality, inputs=inputs, protocol=protocol,
+        target=target, device=device, peaks=peaks, peaks_note=peaks_note,
+        fingerprint=host.model_copy(update={"runtime": ok[0].runtime if ok else {}}),
+        measurements=measurements, results=results, stability=judge(measurements, results), notes=notes,
     )
+    return _keep(record, store, interrupted)
+
+
+def _keep(record: RunRecord, store: Store | None, interrupted: bool) -> RunRecord:
+    """Store the run (even a partial one); then say that it was interrupted, if it was."""
     if store is not None:
         _store_or_keep(store, record)
     if interrupted:
         where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
-        raise Interrupted(f"{notes[-1]}; the partial run is {where}", record)
+        raise Interrupted(f"{record.notes[-1]}; the partial run is {where}", record)
     return record
+
+
+def _run_workers(jobs: list[Job], quality_job: Job | None, workdir: Path, on_progress: ProgressCallback | None,
+                 ) -> tuple[list[Measurement], QualityResult | None, bool]:
+    """Each job in its own worker, in order, then the quality job; Ctrl-C keeps what finished."""
+    measurements: list[Measurement] = []
+    quality = None
+    total = len(jobs) + (quality_job is not None)
+    try:
+        for done, job in enumerate(jobs, start=1):
+            measurements.append(run_job(job, workdir))
+            if on_progress:
+                on_progress(done, total, measurements[-1])
+        if quality_job is not None:
+            quality = run_quality_job(quality_job, workdir)
+            if on_progress:
+                on_progress(total, total, quality)
+    except KeyboardInterrupt:
+        return measurements, quality, True
+    return measurements, quality, False
 
 
 def _store_or_keep(store: Store, record: RunRecord) -> None:

@@ -164,12 +164,12 @@ class Store:
         query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
         if model:
             query = query.where(RunRow.model_name == model)
-        def rows(session: Session) -> list[RunRow]:
-            found = list(session.scalars(query).all())
-            session.expunge_all()
-            return found
+        return self._read(lambda session: _detached(session, query))
 
-        return self._read(rows)
+    def sweeps(self, limit: int = 20) -> list[SweepRow]:
+        """Tune sweeps, the most recently updated first."""
+        return self._read(lambda session: _detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
+                                                    .limit(limit)))
 
     def peaks(self, key: str) -> Peaks | None:
         row = self._read(lambda session: session.get(PeaksRow, key))
@@ -194,10 +194,17 @@ class Store:
         rows = self._read(lambda session: session.scalars(
             select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all())
         if not rows:
-            raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed tune --list` shows them")
+            raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed sweeps` lists them")
         if len(rows) > 1:
             raise HonedError(f"sweep id prefix {sweep_id!r} is ambiguous; give more characters")
         return dict(rows[0].sweep)
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+
+def _detached(session: Session, query: Any) -> list[Any]:
+    """Rows usable after their session closes."""
+    found = list(session.scalars(query).all())
+    session.expunge_all()
+    return found

@@ -16,13 +16,14 @@ import json  # noqa: E402
 import os  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
-import threading  # noqa: E402
 import traceback  # noqa: E402
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any, Literal  # noqa: E402
 
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
+from honed.measure.loops import timed_window, warm_up  # noqa: E402
 from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec  # noqa: E402
 
 
@@ -48,63 +49,6 @@ class Job(BaseModel):
 
 def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
     return ((now_ns or time.monotonic_ns()) - start_ns) / 1e9
-
-
-def _timed_loop(timer: Any, call: Any, protocol: Protocol) -> tuple[list[int], float]:
-    """Sample until both min_samples and min_seconds are reached, capped by the max_* bounds."""
-    samples: list[int] = []
-    start = time.perf_counter_ns()
-    while True:
-        samples.append(timer.time(call))
-        elapsed = (time.perf_counter_ns() - start) / 1e9
-        if len(samples) >= protocol.min_samples and elapsed >= protocol.min_seconds:
-            break
-        if len(samples) >= protocol.max_samples or elapsed >= protocol.max_seconds:
-            break
-    return samples, elapsed
-
-
-def _concurrent_loop(timer: Any, call: Any, protocol: Protocol, context: Any) -> tuple[list[int], float]:
-    """``protocol.concurrency`` client threads call back to back until the same stopping rule
-    as ``_timed_loop`` holds over all their calls; calls in flight then finish and count, and
-    the wall time covers them. Each sample is one call's wall time under that load."""
-    samples: list[int] = []
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def client() -> None:
-        try:
-            with context():  # torch's inference mode is per thread
-                while not stop.is_set():
-                    samples.append(timer.time(call))  # list.append is atomic under the GIL
-        except BaseException as error:  # reported by the main thread
-            errors.append(error)
-            stop.set()
-
-    start = time.perf_counter_ns()
-    clients = [threading.Thread(target=client, name=f"honed-client-{i}", daemon=True) for i in range(protocol.concurrency)]
-    for thread in clients:
-        thread.start()
-    while not stop.is_set():
-        stop.wait(0.002)
-        elapsed, count = (time.perf_counter_ns() - start) / 1e9, len(samples)
-        if (count >= protocol.min_samples and elapsed >= protocol.min_seconds) or count >= protocol.max_samples \
-                or elapsed >= protocol.max_seconds:
-            stop.set()
-    for thread in clients:
-        thread.join()
-    if errors:
-        raise errors[0]
-    return samples, (time.perf_counter_ns() - start) / 1e9
-
-
-def _warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
-    count, start = 0, time.perf_counter()
-    while count < protocol.warmup_iterations or time.perf_counter() - start < protocol.warmup_min_seconds:
-        call()
-        sync()
-        count += 1
-    return count
 
 
 def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
@@ -163,10 +107,7 @@ def _raw_inputs(job: Job, handle: Any) -> Any:
 
 
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
-    from honed.measure.contention import ContentionMeter
-    from honed.measure.energy import meter_for
-    from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes, reset_peak_rss
-    from honed.measure.timers import WallTimer, timer_for
+    from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes
     from honed.models import load_model
 
     protocol = job.protocol
@@ -181,18 +122,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
 
     model_inputs = _input_generator(job, handle)
     first_tokens: list[int] = []
-    if protocol.scope == "pipeline":
-        data = _raw_inputs(job, handle)
-        handle.max_new_tokens = protocol.new_tokens
-        call = lambda: handle.run_pipeline(data)  # noqa: E731
-    elif protocol.scope == "generate":
-        from honed.measure.generation import greedy_generation
-
-        data = model_inputs()
-        call = lambda: first_tokens.append(greedy_generation(handle, data, protocol.new_tokens))  # noqa: E731
-    else:
-        data = model_inputs()
-        call = lambda: handle.run(data)  # noqa: E731
+    data, call = _scoped_call(job, handle, model_inputs, first_tokens)
 
     with handle.inference_context():
         call()
@@ -202,26 +132,13 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         if job.repetition == 0 and protocol.scope != "generate":  # a prompt's FLOPs are not a generation's
             model_batch = data if protocol.scope == "model" else model_inputs()
             flops = handle.count_flops(model_batch)
-        warmups = _warm_up(call, handle.synchronize, protocol)
+        warmups = warm_up(call, handle.synchronize, protocol)
 
-        meter = meter_for(handle.device) if protocol.measure_energy else None
-        if meter is not None:
-            meter.measure_idle(protocol.energy_idle_seconds)
-        torch = sys.modules.get("torch")
-        on_cuda = handle.device.startswith("cuda") and torch is not None
-        if on_cuda:
-            torch.cuda.reset_peak_memory_stats(handle.device)
-        reset_peak_rss()
-        timer = timer_for(handle) if protocol.concurrency == 1 else WallTimer(handle.synchronize)
         first_tokens.clear()  # only the timed calls count
-        with meter if meter is not None else contextlib.nullcontext(), ContentionMeter() as contention:
-            if protocol.concurrency == 1:
-                samples, seconds = _timed_loop(timer, call, protocol)
-            else:
-                samples, seconds = _concurrent_loop(timer, call, protocol, handle.inference_context)
+        timer, samples, seconds, meter, contention, torch = timed_window(handle, call, protocol)
 
     memory = {"rss_after_load_bytes": rss_after_load, "peak_rss_bytes": peak_rss_bytes()}
-    if on_cuda:
+    if torch is not None:
         memory.update(cuda_peaks(torch, handle.device))
     return {
         "batch_size": job.batch_size,
@@ -232,12 +149,10 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "first_token_ns": first_tokens,
         "warmup_iterations": warmups,
         "timed_seconds": seconds,
-        "cold_start": {
-            "interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
-            "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
-            "optimized_s": _seconds_since(spawned_at_ns, optimized_ns) if optimized_ns else None,
-            "first_result_s": _seconds_since(spawned_at_ns, first_result_ns),
-        },
+        "cold_start": {"interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
+                       "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
+                       "optimized_s": _seconds_since(spawned_at_ns, optimized_ns) if optimized_ns else None,
+                       "first_result_s": _seconds_since(spawned_at_ns, first_result_ns)},
         "memory": memory,
         "energy": meter.reading.model_dump() if meter is not None and meter.reading else None,
         "flops_per_batch": flops,
@@ -245,6 +160,22 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "runtime": handle.runtime_info(),
         "contention": contention.reading.model_dump() if contention.reading else None,
     }
+
+
+def _scoped_call(job: Job, handle: Any, model_inputs: Callable[[], Any], first_tokens: list[int]):
+    """The data and the call that the protocol's scope times: the model on prepared inputs, the
+    whole pipeline on raw inputs, or greedy generation (recording each call's first token)."""
+    protocol = job.protocol
+    if protocol.scope == "pipeline":
+        data = _raw_inputs(job, handle)
+        handle.max_new_tokens = protocol.new_tokens
+        return data, lambda: handle.run_pipeline(data)
+    data = model_inputs()
+    if protocol.scope == "generate":
+        from honed.measure.generation import greedy_generation
+
+        return data, lambda: first_tokens.append(greedy_generation(handle, data, protocol.new_tokens))
+    return data, lambda: handle.run(data)
 
 
 def _write_atomically(path: str, payload: dict[str, Any]) -> None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from honed.errors import ModelLoadError, SpecError
 from honed.models.manifest import MANIFEST, MANIFEST_DOCUMENT
 from honed.models.registry import known_kinds
-from honed.protocol import InputSpec, ModelRef, TaskSpec
+from honed.protocol import InputSpec, TaskSpec
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest's fields, once its size, nesting, format and version are checked."""

@@ -38,13 +38,9 @@ class Context:
     inputs: InputSpec
     task: TaskSpec | None = None
 
-    def data_source(self) -> str:
-        """'task' when the run's task can hand out model inputs (seeded items of its data),
-        else 'synthetic' (the model's own generator). Deterministic, so replays agree."""
-        return "task" if self._task is not None else "synthetic"
-
     def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
-        """One batch of model inputs from ``data_source()``, reproducible from ``seed``."""
+        """One batch of model inputs, reproducible from ``seed``: seeded items of the run's task
+        where its items are model inputs, else the model's own synthetic inputs (so replays agree)."""
         task = self._task
         if task is None:
             return handle.example_inputs(batch_size, self.inputs, seed=seed)

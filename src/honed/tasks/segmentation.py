@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
+from honed.tasks.base import TASKS, Task, aligned_batches
 
 
 @TASKS.register("semantic-segmentation")

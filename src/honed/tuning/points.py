@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from honed.objective import Objective
 from honed.record import BatchResult, RunRecord
 from honed.tuning.result import Point, Trial
 from honed.tuning.settings import TuneSettings
@@ -48,28 +49,24 @@ def trial_points(trial: Trial, record: RunRecord, settings: TuneSettings, metric
         if value is None:
             continue
         why_not = trial.reason if trial.status != "ok" else constraint_failure(result, settings)
-        points.append(Point(trial=trial.key, label=trial.label, batch_size=result.batch_size, threads=trial.threads,
+        points.append(Point(trial=trial.key, label=trial.label, steps=len(trial.recipe), batch_size=result.batch_size, threads=trial.threads,
                             objective=value, objective_ci=ci, quality=quality, passes=why_not is None, why_not=why_not))
     return points
 
 
-def _better(a: float, b: float, direction: str) -> bool:
-    return a < b if direction == "lower" else a > b
-
-
-def pareto_front(points: list[Point], objective_better: str, quality_better: str) -> list[Point]:
-    """Points no other point beats on both objective and quality (ties kept), by objective."""
+def pareto_front(points: list[Point], objective: Objective, quality: Objective) -> list[Point]:
+    """Points no other point beats on both objective and quality (ties kept), best objective first."""
     scored = [p for p in points if p.quality is not None]
 
     def dominates(a: Point, b: Point) -> bool:
-        no_worse = not _better(b.objective, a.objective, objective_better) and not _better(b.quality, a.quality, quality_better)
-        return no_worse and (_better(a.objective, b.objective, objective_better) or _better(a.quality, b.quality, quality_better))
+        no_worse = not objective.beats(b.objective, a.objective) and not quality.beats(b.quality, a.quality)
+        return no_worse and (objective.beats(a.objective, b.objective) or quality.beats(a.quality, b.quality))
 
     front = [p for p in scored if not any(dominates(q, p) for q in scored)]
-    return sorted(front, key=lambda p: p.objective, reverse=objective_better == "higher")
+    return objective.ranked(front, key=lambda p: p.objective)
 
 
-def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
+def sweet_spot(points: list[Point], settings: TuneSettings, quality: Objective,
                indistinguishable: Callable[[Point, Point], bool] | None = None) -> tuple[Point | None, str | None]:
     """The best passing objective, unless a point within ``min_effect`` of it (or that
     ``indistinguishable(best, point)`` says is not significantly worse) has quality better by
@@ -80,20 +77,18 @@ def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
     passing = [p for p in points if p.passes]
     if not passing:
         return None, None
-    lower = settings.better == "lower"
-    ranked = sorted(passing, key=lambda p: p.objective, reverse=not lower)  # fastest first
+    objective = settings.goal_objective
+    ranked = objective.ranked(passing, key=lambda p: p.objective)  # fastest first
     top = ranked[0]
-    sign = 1 if quality_better == "higher" else -1
 
     def quality_gain(p: Point, than: Point) -> float:
         """How much better ``p``'s quality is, beyond the tolerance (<= 0: not meaningfully better)."""
         if p.quality is None or than.quality is None:
             return 0.0
-        return sign * (p.quality - than.quality) - settings.quality_tolerance * abs(than.quality)
+        return -quality.drop(than.quality, p.quality, relative=False) - settings.quality_tolerance * abs(than.quality)
 
     def in_band(p: Point) -> bool:
-        bound = top.objective * (1 + settings.min_effect if lower else 1 - settings.min_effect)
-        return p.objective <= bound if lower else p.objective >= bound
+        return objective.reaches(p.objective, objective.band(top.objective, settings.min_effect))
 
     best, why = top, None
     for p in ranked[1:]:
@@ -112,12 +107,8 @@ def sweet_spot(points: list[Point], settings: TuneSettings, quality_better: str,
 
 
 def _steps(point: Point) -> int:
-    """Algorithms in the point's recipe: the base model has none."""
+    """Algorithms in the point's recipe (the base model has none); read from the label only for
+    points stored before the count was kept."""
+    if point.steps is not None:
+        return point.steps
     return 0 if point.label.startswith("baseline") else point.label.count(" + ") + 1
-
-
-def improves(candidate: float, best: float, direction: str, min_effect: float) -> bool:
-    """A gain of at least ``min_effect`` relative to ``best`` in the objective's direction."""
-    if direction == "lower":
-        return candidate <= best * (1 - min_effect)
-    return candidate >= best * (1 + min_effect)

@@ -23,6 +23,7 @@ class Point(BaseModel):
     model_config = ConfigDict(frozen=True)
     trial: str = Field(description="trial key")
     label: str
+    steps: int | None = Field(default=None, description="algorithms in the recipe (None: a sweep stored before it was kept)")
     batch_size: int
     threads: int | None
     objective: float
@@ -74,7 +75,7 @@ class TuneResult(BaseModel):
     recommendation_reason: str | None = Field(default=None, description="why it beat a faster point, when one exists")
     satisfied: bool = False
     stop_reason: str = "running"
-    summary: str = ""
+    metric: str | None = Field(default=None, description="the guardrail's quality metric")
 
     @property
     def contended_trials(self) -> list[Trial]:

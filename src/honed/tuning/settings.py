@@ -6,18 +6,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from honed.objective import Objective
 from honed.optimization.recipe import Step
 from honed.record import QualityResult
 
-# objective name -> (what is read from a BatchResult, which direction is better, unit)
-OBJECTIVES: dict[str, tuple[str, Literal["lower", "higher"], str]] = {
-    "p50_ms": ("latency p50", "lower", "ms"),
-    "p99_ms": ("latency p99", "lower", "ms"),
-    "throughput": ("items per second", "higher", "items/s"),
-    "peak_rss": ("peak resident memory", "lower", "MiB"),
-    "energy": ("joules per item", "lower", "J"),
-    "cost": ("USD per million items", "lower", "USD"),
-}
+# What a tune can optimise, read from each batch size's results (tuning/points.py).
+OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
+    Objective("p50_ms", "lower", "ms", "latency p50"),
+    Objective("p99_ms", "lower", "ms", "latency p99"),
+    Objective("throughput", "higher", "items/s", "items per second"),
+    Objective("peak_rss", "lower", "MiB", "peak resident memory"),
+    Objective("energy", "lower", "J", "joules per item"),
+    Objective("cost", "lower", "USD", "USD per million items"),
+)}
 
 
 class _Frozen(BaseModel):
@@ -79,5 +80,6 @@ class TuneSettings(_Frozen):
         return self
 
     @property
-    def better(self) -> Literal["lower", "higher"]:
-        return OBJECTIVES[self.objective][1]
+    def goal_objective(self) -> Objective:
+        """The objective searched for, with its direction and unit."""
+        return OBJECTIVES[self.objective]

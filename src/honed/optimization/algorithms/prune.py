@@ -4,7 +4,7 @@ really removes neurons and channels (torch-pruning)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field

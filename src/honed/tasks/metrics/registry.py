@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from honed.objective import Objective
 from honed.registry import Registry
 
 
@@ -22,15 +23,10 @@ class Metric:
     def __call__(self, predictions: Any, references: Any, **options: Any) -> float:
         return float(self.compute(predictions, references, **options))
 
-    def improved(self, before: float, after: float) -> bool:
-        return after > before if self.better == "higher" else after < before
-
-    def relative_drop(self, base: float, candidate: float) -> float:
-        """How much worse ``candidate`` is than ``base``, as a fraction (negative: better)."""
-        if base == 0:
-            return 0.0 if candidate == base else float("inf")
-        change = (candidate - base) / abs(base)
-        return -change if self.better == "higher" else change
+    @property
+    def objective(self) -> Objective:
+        """Its direction and unit, to compare values with: ``metric.objective.drop(base, value)``."""
+        return Objective(self.name, self.better, self.unit)
 
 
 METRICS: Registry[Metric] = Registry(

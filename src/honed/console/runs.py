@@ -1,14 +1,11 @@
-"""Rich renderings of runs and comparisons for the terminal."""
+"""A run in the terminal: results per batch size, generation, quality, details and warnings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from honed.comparison import NO_DIFFERENCE, Comparison
 from honed.record import QualityResult, RunRecord
 
 
@@ -146,91 +143,3 @@ def stability_warning(record: RunRecord) -> str | None:
     advice = ("measure again on a quiet machine (`honed doctor` shows what else is running)" if stability.verdict == "contended"
               else "more samples or repetitions, or a quieter machine, would narrow it")
     return f"WARNING: run {record.id[:12]} is {stability.verdict}: {'; '.join(stability.reasons)}. Its numbers may be off; {advice}."
-
-
-_METRIC_LABELS = {
-    "latency_p50": "p50 ms", "latency_p99": "p99 ms", "latency_mean": "mean ms", "throughput": "items/s",
-    "cold_start": "cold start s", "peak_rss": "peak RSS MiB",
-}
-
-
-def comparison_table(comparison: Comparison) -> Table:
-    table = Table(title=f"{comparison.run_a[:12]} (before) -> {comparison.run_b[:12]} (after); a verdict needs the "
-                        f"CI to exclude 0 and |change| >= {comparison.min_effect:.0%}",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-    for column in ("batch", "metric", "before", "after", f"change [{comparison.confidence:.0%} CI]", "verdict"):
-        table.add_column(column, justify="right", no_wrap=True)
-    colours = {"faster": "green", "smaller": "green", "slower": "red", "larger": "red"}
-    for v in comparison.verdicts:
-        colour = colours.get(v.verdict, "white")
-        scale = 2**20 if v.unit == "bytes" else 1
-        unit = "MiB" if v.unit == "bytes" else v.unit
-        label = _METRIC_LABELS.get(v.metric, f"{v.metric} {unit}")
-        verdict = "not significant" if v.verdict == NO_DIFFERENCE else v.verdict
-        table.add_row(str(v.batch_size), label, f"{v.a / scale:,.4g}", f"{v.b / scale:,.4g}",
-                      f"{v.change:+.1%} [{v.ci.low:+.1%}, {v.ci.high:+.1%}]", f"[{colour}]{verdict}[/]")
-    quality_colours = {"better": "green", "worse": "red", "unchanged": "white"}
-    for q in comparison.quality:
-        table.add_row("quality", f"{q.metric} ({q.better} is better)", f"{q.a:.4g}", f"{q.b:.4g}",
-                      f"{q.b - q.a:+.4g} (same items)", f"[{quality_colours[q.verdict]}]{q.verdict}[/]")
-    return table
-
-
-def tune_trial_line(trial, points) -> str:
-    """One line per finished trial while a tune runs."""
-    mark = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
-    cached = " [dim](cached)[/]" if trial.cached else f" [dim]({trial.seconds:.0f} s)[/]"
-    best = ", ".join(f"b{p.batch_size}: {p.objective:.4g}" for p in points)
-    quality = ""
-    if trial.quality and trial.quality.status == "ok" and trial.quality.primary:
-        quality = f" {trial.quality.primary} {trial.quality.primary_value:.4g}"
-    detail = f" {trial.reason}" if trial.reason else ""
-    return f"{mark} {trial.label}:{quality} {best}{detail}{cached}"
-
-
-def tune_table(result) -> Table:
-    """One row per trial: its best point (★ recommended, ◆ on the Pareto front); reasons below."""
-    from honed.tuning import OBJECTIVES
-
-    what, better, unit = OBJECTIVES[result.settings.objective]
-    table = Table(title=f"tune {result.id[:12]}: {what} in {unit}, {better} is better", title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
-    for column in ("recipe", "status", "quality", "drop", f"best {result.settings.objective}", "vs base"):
-        table.add_column(column, justify="left" if column == "recipe" else "right", overflow="fold")
-    base = {p.batch_size: p.objective for p in result.points if result.baseline and p.trial == result.baseline.key}
-    front = {(p.trial, p.batch_size) for p in result.pareto}
-    recommended = (result.recommended.trial, result.recommended.batch_size) if result.recommended else None
-    pick = min if better == "lower" else max
-    for trial in [t for t in [result.baseline, *result.trials] if t is not None]:
-        points = [p for p in result.points if p.trial == trial.key]
-        best, ratio = "-", "-"
-        if points:
-            point = pick(points, key=lambda p: p.objective)
-            key = (point.trial, point.batch_size)
-            mark = " ★" if key == recommended else (" ◆" if key in front else "")
-            best = f"{point.objective:.4g} @b{point.batch_size}{mark}"
-            if point.batch_size in base and point.objective > 0:
-                reference = base[point.batch_size]
-                ratio = f"{(reference / point.objective if better == 'lower' else point.objective / reference):.2f}x"
-        quality = trial.quality.primary_value if trial.quality and trial.quality.status == "ok" else None
-        status = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
-        table.add_row(trial.label + (" [dim](cached)[/]" if trial.cached else ""), status,
-                      f"{quality:.4g}" if quality is not None else "-",
-                      f"{trial.quality_drop:+.1%}" if trial.quality_drop is not None else "-", best, ratio)
-    return table
-
-
-def tune_summary(result) -> Iterable[str]:
-    for trial in result.trials:
-        if trial.reason:
-            yield f"{trial.label}: {trial.status}: {trial.reason.strip().splitlines()[-1][:200]}"
-    for name, reason in result.skipped.items():
-        yield f"not tried: {name}: {reason}"
-    yield f"stopped: {result.stop_reason}"
-    verdict = "[green]satisfied[/]" if result.satisfied else "[red]not satisfied[/]"
-    if result.satisfied and result.contended_trials:
-        verdict = "[yellow]satisfied on contended evidence[/]"
-    yield f"{verdict}: {escape(result.summary)}"
-    if result.recommendation_reason:
-        yield escape(result.recommendation_reason)
-    yield "★ recommended, ◆ on the Pareto front (quality vs objective)"

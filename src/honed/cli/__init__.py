@@ -1,0 +1,42 @@
+"""The ``honed`` command line: a thin layer over the library (``python -m honed.cli``).
+
+Exit codes: 0 success; 1 unexpected internal error; 2 invalid input (spec field, path,
+unknown name); 3 a measurement failed (the run is still stored, with the reason);
+4 environments differ and --strict was given; 5 a regression was found and
+--fail-on-regression was given; 6 a tune found no candidate (base model included) that
+meets the guardrail and constraints.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from honed.cli import commands  # noqa: F401  (registers the commands on app)
+from honed.cli.app import app, err
+from honed.errors import HonedError
+
+
+def main() -> None:
+    try:
+        code = app(standalone_mode=False)  # click returns, not raises, the code of a typer.Exit here
+        sys.exit(code if isinstance(code, int) else 0)
+    except HonedError as error:
+        _error_line(str(error))
+        sys.exit(error.exit_code)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
+    except (typer.Abort, KeyboardInterrupt):
+        err.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except typer.TyperException as error:  # a usage error (unknown option, bad value): bad input, one line
+        _error_line(error.format_message() if hasattr(error, "format_message") else str(error))
+        sys.exit(2)
+
+
+def _error_line(message: str) -> None:
+    """One line, whatever the message quotes (a field name from a file may hold a newline)."""
+    one_line = " ".join(message.split())
+    err.print(f"[red]error:[/] {escape(one_line)}", highlight=False, soft_wrap=True)

