@@ -92,7 +92,7 @@ def test_multiple_choice_scores_by_continuation_loglikelihood(tiny_llama_dir):
         for i, token in enumerate(cont):
             logits = handle.module(input_ids=torch.tensor([ctx + cont[:i]])).logits[0, -1]
             expected += torch.log_softmax(logits.float(), -1)[token].item()
-        assert continuation_loglikelihood(handle, tok, "The cat sat", " on the mat") == pytest.approx(expected, abs=1e-4)
+        assert continuation_loglikelihood(handle, "The cat sat", " on the mat") == pytest.approx(expected, abs=1e-4)
 
     result = evaluate_quality(task, handle, batch_size=4, limit=8)
     scores, labels = task.collect(handle, 4, 8)

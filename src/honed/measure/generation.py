@@ -10,16 +10,17 @@ import time
 from typing import Any
 
 from honed.errors import SpecError
+from honed.models.capabilities import Capability
 
 
 def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> int:
     """Generate ``new_tokens`` tokens greedily; return nanoseconds to the first token."""
     import torch
 
-    module = handle.module
-    if not hasattr(module, "generate") or "input_ids" not in batch:
+    if Capability.SCORES_TOKENS not in handle.capabilities or "input_ids" not in batch:
         raise SpecError("protocol.scope", "generate", "'model' or 'pipeline' for this model; 'generate' times "
                         "token-by-token decoding of a causal language model (kind 'transformers', AutoModelForCausalLM)")
+    module = handle.module  # the decoding loop is timed on the torch module itself, with its KV cache
     start = time.perf_counter_ns()
     mask = batch.get("attention_mask")
     output = module(input_ids=batch["input_ids"], attention_mask=mask, use_cache=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
+from typing import Any, Protocol
 
 
 class Capability(str, Enum):
@@ -17,6 +18,27 @@ class Capability(str, Enum):
     SCORES_TOKENS = "scores-tokens"  # next-token logits for input_ids: log-likelihoods of text
     GENERATES = "generates"  # autoregressive decoding (generate())
     TRANSCRIBES = "transcribes"  # speech to text: feature extractor, decoder and tokenizer
+
+
+class ScoresTokens(Protocol):
+    """What a handle with TOKENIZES and SCORES_TOKENS offers: tasks score text through these."""
+
+    def token_ids(self, text: str, special_tokens: bool = True) -> list[int]: ...
+
+    def next_token_logits(self, ids: list[int]) -> Any:
+        """Float logits [len(ids), vocabulary]: row i scores the token after ids[: i + 1]."""
+
+
+class Transcribes(Protocol):
+    """What a handle with TRANSCRIBES offers."""
+
+    sampling_rate: int
+
+    def transcribe(self, waveforms: list[Any], max_new_tokens: int) -> list[str]: ...
+
+    def decoder_prefix(self, batch_size: int) -> Any:
+        """The decoder's start tokens for a batch: the model scope of a speech model is the
+        encoder plus one decoder step."""
 
 
 _PHRASES = {

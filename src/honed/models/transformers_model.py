@@ -97,8 +97,7 @@ class TransformersHandle(TorchBackedHandle):
             batch = {self.main_input: values.to(self.device)}
             if getattr(self.module.config, "is_encoder_decoder", False):
                 # Encoder-decoder models (Whisper) need a decoder prefix: the encoder plus one decoder step.
-                start = self.module.config.decoder_start_token_id
-                batch["decoder_input_ids"] = torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)
+                batch["decoder_input_ids"] = self.decoder_prefix(batch_size)
             return batch
         vocab = int(getattr(self.module.config, "vocab_size", 1000))
         ids = torch.randint(0, vocab, (batch_size, inputs.seq_len), generator=generator)
@@ -197,6 +196,17 @@ class TransformersHandle(TorchBackedHandle):
     def transcribes(self) -> bool:
         """A speech-to-text model: feature extractor, tokenizer and a generate() method."""
         return self.feature_extractor is not None and self.tokenizer is not None and hasattr(self.module, "generate")
+
+    def token_ids(self, text: str, special_tokens: bool = True) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"])
+
+    def next_token_logits(self, ids: list[int]) -> torch.Tensor:
+        batch = torch.tensor([ids], device=self.device)
+        return self.module(input_ids=batch).logits[0].float()
+
+    def decoder_prefix(self, batch_size: int) -> torch.Tensor:
+        start = self.module.config.decoder_start_token_id
+        return torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)
 
     def transcribe(self, waveforms: list[np.ndarray], max_new_tokens: int) -> list[str]:
         """Speech to text, as deployed: features, greedy autoregressive decoding, detokenised text."""

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from honed.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import Capability, ScoresTokens
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task
 
@@ -56,9 +56,8 @@ class MultipleChoiceTask(Task):
 
     def predict(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
         self.check_model(handle)
-        tokenizer = handle.tokenizer
         with handle.inference_context():
-            return [[continuation_loglikelihood(handle, tokenizer, item["ctx"], " " + ending) for ending in item["endings"]]
+            return [[continuation_loglikelihood(handle, item["ctx"], " " + ending) for ending in item["endings"]]
                     for item in items]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
@@ -72,12 +71,11 @@ class MultipleChoiceTask(Task):
         return {"mc_accuracy_norm": {"choices": [item["endings"] for item in self.items[:limit]]}}
 
 
-def continuation_loglikelihood(handle: ModelHandle, tokenizer: Any, context: str, continuation: str) -> float:
+def continuation_loglikelihood(handle: ScoresTokens, context: str, continuation: str) -> float:
     """Sum of log p(continuation token | everything before it), tokenising context and
     continuation separately as lm-evaluation-harness does."""
-    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
-    continuation_ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([context_ids + continuation_ids], device=handle.device)
-    logits = handle.module(input_ids=ids).logits[0].float()
+    context_ids = handle.token_ids(context, special_tokens=False)
+    continuation_ids = handle.token_ids(continuation, special_tokens=False)
+    logits = handle.next_token_logits(context_ids + continuation_ids)
     log_probs = torch.log_softmax(logits[len(context_ids) - 1:-1], dim=-1)
-    return log_probs.gather(1, torch.tensor(continuation_ids, device=handle.device)[:, None]).sum().item()
+    return log_probs.gather(1, torch.tensor(continuation_ids, device=log_probs.device)[:, None]).sum().item()

@@ -54,13 +54,12 @@ class LanguageModelingTask(Task):
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_model(handle)
-        tokenizer = handle.tokenizer
         logits, targets = [], []
         with handle.inference_context():
             for text in self.texts[:limit]:
-                ids = tokenizer(text, return_tensors="pt")["input_ids"].to(handle.device)
-                logits.append(handle.module(input_ids=ids).logits[0, :-1].float().cpu())
-                targets.append(ids[0, 1:].cpu())
+                ids = handle.token_ids(text)
+                logits.append(handle.next_token_logits(ids)[:-1].cpu())
+                targets.append(torch.tensor(ids[1:]))
         length = max(t.numel() for t in targets)
         vocab = logits[0].shape[-1]
         predictions = torch.zeros(len(logits), length, vocab)

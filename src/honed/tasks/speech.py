@@ -75,11 +75,8 @@ class SpeechRecognitionTask(Task):
 
     def model_inputs(self, handle: ModelHandle, raw: list[np.ndarray]) -> dict[str, Any]:
         """Features of real utterances plus the decoder's start token: the encoder and one decoder step."""
-        import torch
-
         self._check(handle)
-        start = torch.full((len(raw), 1), handle.module.config.decoder_start_token_id, device=handle.device)
-        return {**handle.preprocess(raw), "decoder_input_ids": start}
+        return {**handle.preprocess(raw), "decoder_input_ids": handle.decoder_prefix(len(raw))}
 
     def predict(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> list[str]:
         self._check(handle)
