@@ -134,7 +134,7 @@ screen_limit = 100
     result = TuneResult.model_validate(Store(str(store)).sweep(sweep_id))
     assert result.baseline.quality.values["top1"] > 0.9 and result.baseline.screen.items == 100
     assert {t.label for t in result.trials} >= {"bf16", "dynamic-int8"}
-    assert all(t.status in ("ok", "rejected", "failed") and (t.status == "ok") == (t.reason is None) for t in result.trials)
+    assert all((t.status == "ok") == (t.reason is None) for t in result.trials)  # every refusal says why
     # The same command again measures nothing: every trial comes from the store.
     again = honed("tune", str(spec), store=store)
     assert again.stderr.count("(cached)") == len(result.trials) + 1

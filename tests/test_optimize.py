@@ -56,7 +56,7 @@ def test_every_cpu_algorithm_applies_and_keeps_the_base(name, model, bases):
     # The stated tolerance holds on the trained model; random-weight models only need to stay close.
     assert cosine >= (algorithm.typical_min_cosine if model == "minilm" else 0.5), cosine
     assert base.stats() == before and torch.equal(_output(base, inputs), reference)  # base untouched
-    assert [s["algorithm"] for s in optimised.recipe] == [name] and optimised.base is base
+    assert [s.algorithm for s in optimised.recipe] == [name] and optimised.base is base
 
 
 @pytest.mark.slow

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 
 from helpers import noisy, synthetic_record
+from honed.protocol import Step
 from honed.store import Store, StoreError
 from honed.store_schema import HEAD, script_head
 
@@ -47,7 +48,7 @@ def test_the_head_revision_is_the_newest_migration():
 
 
 def test_a_store_from_before_migrations_is_upgraded_and_keeps_its_runs(tmp_path):
-    record = synthetic_record([noisy(5, 10, 1)]).model_copy(update={"recipe": [{"algorithm": "bf16", "params": {}}]})
+    record = synthetic_record([noisy(5, 10, 1)]).model_copy(update={"recipe": [Step(algorithm="bf16")]})
     path = tmp_path / "old.db"
     _old_store(path, record)
     store = Store(str(path))

@@ -13,7 +13,7 @@ from honed.console import recommendation_text
 from honed.errors import Interrupted, SpecError, UnknownNameError
 from honed.measure.summary import summarize
 from honed.objective import Objective
-from honed.protocol import ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.record import QualityResult
 from honed.spec import EvaluationSpec, tune_settings
 from honed.store import Store
@@ -28,8 +28,8 @@ CPU = TargetSpec(device="cpu")
 CANDIDATES = ("magnitude-prune", "bf16", "dynamic-int8")  # canonical order: prune, precision, quantize
 
 
-def _label(recipe: list[dict]) -> str:
-    return " + ".join(step["algorithm"] for step in recipe) or "baseline"
+def _label(recipe: list[Step]) -> str:
+    return " + ".join(step.algorithm for step in recipe) or "baseline"
 
 
 def _quality(top1: float, items: int = 540) -> QualityResult:
@@ -210,8 +210,6 @@ def test_the_demo_tunes_algorithms_that_exist_and_run_on_a_cpu():
 
 
 def test_candidates_with_parameters_are_their_own_trials(store):
-    from honed.optimization.recipe import Step
-
     variant = Step.parse("magnitude-prune:amount=0.5,scope=global")
     assert variant == Step(algorithm="magnitude-prune", params={"amount": 0.5, "scope": "global"})
     settings = TuneSettings(candidates=("magnitude-prune", variant), max_trials=2, max_steps=1)

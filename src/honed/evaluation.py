@@ -16,7 +16,7 @@ from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
 from honed.preflight import Preflight, check_task, preflight, recipe_steps
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.record import Measurement, QualityResult, RunRecord
 from honed.store import Store
 from honed.target import measure_peaks, peaks_key, resolve_device
@@ -153,7 +153,7 @@ def assess_quality(
         return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
 
 
-def _quality_job(ref: ModelRef, steps: list[dict[str, Any]], task: TaskSpec, protocol: Protocol, inputs: InputSpec,
+def _quality_job(ref: ModelRef, steps: list[Step], task: TaskSpec, protocol: Protocol, inputs: InputSpec,
                  device: str, workdir: Path, replay: dict[str, Any]) -> Job:
     return Job(mode="quality", task=task, model=ref, inputs=inputs, protocol=protocol, device=device,
                batch_size=task.batch_size, repetition=0, collect_model_stats=False,
@@ -175,7 +175,7 @@ def _status(ok: int, jobs: int, quality: QualityResult | None) -> str:
     return "ok" if ok == jobs and (quality is None or quality.status == "ok") else "partial"
 
 
-def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, list[dict[str, Any]]]:
+def _model_ref(model: Any, workdir: Path, notes: list[str]) -> tuple[ModelRef, list[Step]]:
     if isinstance(model, ModelRef):
         return model, []
     from honed.models.handle import ModelHandle

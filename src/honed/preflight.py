@@ -10,7 +10,7 @@ from typing import Any
 from honed.errors import SpecError
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability, describe, missing
 from honed.models.registry import adapter, check_ref
-from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, TargetSpec, TaskSpec
+from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Step, TargetSpec, TaskSpec
 from honed.target import resolve_device
 
 
@@ -19,7 +19,7 @@ class Preflight:
     """What a run will do, checked in the parent before any worker starts."""
 
     device: str
-    steps: list[dict[str, Any]]
+    steps: list[Step]
     task: TaskSpec | None
     warnings: list[str]  # known-bad pairings of a step and this model, found by measurement
 
@@ -68,7 +68,7 @@ def check_task(task: TaskSpec) -> TaskSpec:
     return task.model_copy(update={"module": module})
 
 
-def check_task_fits(model: Any, task: TaskSpec, steps: list[dict[str, Any]]) -> None:
+def check_task_fits(model: Any, task: TaskSpec, steps: list[Step]) -> None:
     """The task builds with its options, and the model can do what it needs, where that can be
     told before loading (e.g. language modelling needs a causal LM with a tokenizer)."""
     from honed.tasks import build_task
@@ -82,7 +82,7 @@ def check_task_fits(model: Any, task: TaskSpec, steps: list[dict[str, Any]]) -> 
                              f"{', '.join(c.value for c in gaps)}")
 
 
-def model_capabilities(model: Any, steps: list[dict[str, Any]]) -> frozenset[Capability] | None:
+def model_capabilities(model: Any, steps: list[Step]) -> frozenset[Capability] | None:
     """What the model will be able to do after ``steps``; None where it cannot be told yet."""
     if isinstance(model, ModelRef):
         static = getattr(adapter(model.kind), "static_capabilities", None)
@@ -94,13 +94,13 @@ def model_capabilities(model: Any, steps: list[dict[str, Any]]) -> frozenset[Cap
     return have & KEPT_BY_EXPORT if any(_family(step) == "runtime" for step in steps) else have
 
 
-def _family(step: dict[str, Any]) -> str:
+def _family(step: Step) -> str:
     from honed.optimization import ALGORITHMS
 
-    return ALGORITHMS.get(step["algorithm"]).family
+    return ALGORITHMS.get(step.algorithm).family
 
 
-def recipe_steps(recipe: Any, device: str) -> list[dict[str, Any]]:
+def recipe_steps(recipe: Any, device: str) -> list[Step]:
     """Validated steps of ``recipe`` (checked here, before any worker starts)."""
     if not recipe:
         return []
@@ -108,4 +108,4 @@ def recipe_steps(recipe: Any, device: str) -> list[dict[str, Any]]:
 
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)
     plan(recipe, device)
-    return [s.model_dump(mode="json") for s in recipe.canonical().steps]
+    return list(recipe.canonical().steps)

@@ -5,6 +5,7 @@ All of it is recorded with every run, so a run can be repeated exactly.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -40,6 +41,32 @@ class ModelRef(_Frozen):
         if self.name:
             return self.name
         return self.source.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
+
+
+class Step(_Frozen):
+    """One optimisation of a recipe: a registered algorithm and its parameters (checked by
+    ``honed.optimization.plan``, which fills in defaults)."""
+
+    algorithm: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, text: str) -> Step:
+        """``"openvino"`` or ``"openvino:precision=bf16,quantization=int8"`` (the command line's
+        form); values are read as JSON where they parse (numbers, booleans), else as text."""
+        name, _, rest = text.partition(":")
+        params: dict[str, Any] = {}
+        for pair in filter(None, rest.split(",")):
+            key, equals, value = pair.partition("=")
+            if not equals or not key.strip():
+                from honed.errors import SpecError
+
+                raise SpecError("recipe step", text, "'name' or 'name:key=value,key=value'")
+            try:
+                params[key.strip()] = json.loads(value)
+            except json.JSONDecodeError:
+                params[key.strip()] = value.strip()
+        return cls(algorithm=name.strip(), params=params)
 
 
 class InputSpec(_Frozen):

@@ -14,7 +14,7 @@ from honed.fingerprint import Fingerprint
 from honed.measure.energy import EnergyReading
 from honed.measure.peaks import Peaks
 from honed.measure.stats import LatencySummary
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
 
 SCHEMA = "honed.run"
 SCHEMA_VERSION = 1
@@ -195,7 +195,7 @@ class RunRecord(_Record):
     status: Literal["ok", "partial", "failed"]
     model: ModelRef
     model_stats: ModelStats | None = None
-    recipe: list[dict[str, Any]] = Field(default_factory=list)
+    recipe: list[Step] = Field(default_factory=list)
     task: str = "performance"
     task_spec: TaskSpec | None = None
     quality: QualityResult | None = None
@@ -220,7 +220,8 @@ class RunRecord(_Record):
     @property
     def recipe_key(self) -> str:
         """The SHA-256 of the canonical recipe (what ``Recipe.key`` gives): runs of the same recipe share it."""
-        return hashlib.sha256(json.dumps(self.recipe, sort_keys=True).encode()).hexdigest()
+        steps = [step.model_dump(mode="json") for step in self.recipe]
+        return hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()
 
     def result(self, batch_size: int) -> BatchResult | None:
         return next((r for r in self.results if r.batch_size == batch_size), None)

@@ -45,7 +45,7 @@ def show_preflight(spec, settings=None) -> None:
 
         plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
         device, task, warnings = plan.device, plan.task, plan.warnings
-        what = f"recipe {' + '.join(step['algorithm'] for step in plan.steps) or 'none'}"
+        what = f"recipe {' + '.join(step.algorithm for step in plan.steps) or 'none'}"
     else:
         from honed.tuning.search import preflight as tune_preflight
 

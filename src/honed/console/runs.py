@@ -99,7 +99,7 @@ def run_details(record: RunRecord) -> Iterable[str]:
     stats = record.model_stats
     yield f"model      {record.model.kind}:{record.model.source}"
     if record.recipe:
-        steps = [s["algorithm"] + ("(" + ", ".join(f"{k}={v}" for k, v in s["params"].items()) + ")" if s["params"] else "")
+        steps = [s.algorithm + ("(" + ", ".join(f"{k}={v}" for k, v in s.params.items()) + ")" if s.params else "")
                  for s in record.recipe]
         yield f"recipe     {' + '.join(steps)}"
     if stats:

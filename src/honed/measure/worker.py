@@ -24,7 +24,7 @@ from typing import Any, Literal  # noqa: E402
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 from honed.measure.loops import timed_window, warm_up  # noqa: E402
-from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec  # noqa: E402
+from honed.protocol import InputSpec, ModelRef, Protocol, Step, TaskSpec  # noqa: E402
 
 
 class Job(BaseModel):
@@ -41,7 +41,7 @@ class Job(BaseModel):
     repetition: int
     collect_model_stats: bool
     result_path: str
-    recipe: list[dict[str, Any]] = []
+    recipe: list[Step] = []
     # What the recipe is replayed with (static quantization calibrates, distillation trains on it).
     recipe_inputs: InputSpec | None = None
     recipe_task: TaskSpec | None = None

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 
 from honed.models.capabilities import Capability
 from honed.models.manifest import ARTIFACT, MANIFEST, MANIFEST_DOCUMENT
-from honed.protocol import InputSpec, ModelRef, TaskSpec
+from honed.protocol import InputSpec, ModelRef, Step, TaskSpec
 from honed.record import ModelStats  # noqa: F401  (a run's value type; handles return it)
 
 
@@ -25,7 +25,7 @@ class ModelHandle(ABC):
     def __init__(self, ref: ModelRef, device: str):
         self.ref = ref
         self.device = device
-        self.recipe: list[dict[str, Any]] = []
+        self.recipe: list[Step] = []  # what optimize() applied, in canonical order
         # Set by optimize(): the unmodified handle the recipe was applied to, and the inputs
         # and task it was given, so the optimised model can be saved and rebuilt by replaying the recipe.
         self.base: ModelHandle | None = None
@@ -103,7 +103,7 @@ class ModelHandle(ABC):
         manifest = {
             "kind": origin.ref.kind if origin.ref.kind != "factory" else "torch",
             "name": self.name,
-            "recipe": self.recipe,
+            "recipe": [step.model_dump(mode="json") for step in self.recipe],
             "recipe_inputs": self.optimize_inputs.model_dump(mode="json") if self.optimize_inputs else None,
             "recipe_task": self.optimize_task.model_dump(mode="json") if self.optimize_task else None,
             "libraries": {name: v for name in PACKAGES if (v := package_version(name))},

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from honed.errors import ModelLoadError, SpecError
 from honed.models.manifest import MANIFEST, MANIFEST_DOCUMENT
 from honed.models.registry import known_kinds
-from honed.protocol import InputSpec, TaskSpec
+from honed.protocol import InputSpec, Step, TaskSpec
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest's fields, once its size, nesting, format and version are checked."""
@@ -29,7 +29,7 @@ class SavedManifest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: str
     name: str | None = None
-    recipe: list[dict[str, Any]] = []
+    recipe: list[Step] = []
     recipe_inputs: InputSpec | None = None
     recipe_task: TaskSpec | None = None
     libraries: dict[str, str] = {}

@@ -53,7 +53,7 @@ def optimize(
             covered.append(step_coverage(algorithm.name, algorithm.family, before, result, flops))
     result.coverage = list(handle.coverage) + covered
     result.recipe = list(handle.recipe) + [
-        Step(algorithm=a.name, params=p.model_dump(mode="json")).model_dump(mode="json") for a, p in steps
+        Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in steps
     ]
     result.base = handle.base or handle
     result.optimize_inputs = inputs

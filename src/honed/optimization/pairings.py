@@ -8,9 +8,7 @@ where its adapter can build it that way (factories, transformers directories); o
 
 from __future__ import annotations
 
-from typing import Any
-
-from honed.protocol import ModelRef
+from honed.protocol import ModelRef, Step
 
 # (algorithm, params that must match, layer kind holding most parameters, what was measured)
 KNOWN_BAD = (
@@ -45,11 +43,10 @@ def dominant_layers(ref: ModelRef) -> str | None:
     return max(counts, key=counts.get) if any(counts.values()) else None
 
 
-def pairing_warnings(ref: ModelRef, steps: list[dict[str, Any]]) -> list[str]:
+def pairing_warnings(ref: ModelRef, steps: list[Step]) -> list[str]:
     if not steps:
         return []
     layers = dominant_layers(ref)
-    return [f"{step['algorithm']} on {ref.display_name}: {measured}" for step in steps
+    return [f"{step.algorithm} on {ref.display_name}: {measured}" for step in steps
             for algorithm, params, kind, measured in KNOWN_BAD
-            if step["algorithm"] == algorithm and kind == layers
-            and all(step.get("params", {}).get(k) == v for k, v in params.items())]
+            if step.algorithm == algorithm and kind == layers and all(step.params.get(k) == v for k, v in params.items())]

@@ -11,46 +11,25 @@ import hashlib
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from honed.documents import DocumentKind
 from honed.errors import HonedError, SpecError, UnknownNameError
 from honed.optimization.algorithm import ALGORITHMS, FAMILIES, ONE_PER_FAMILY, Algorithm, Params
+from honed.protocol import Step
 from honed.validation import build
 
 RECIPE_DOCUMENT = DocumentKind("honed.recipe", 1, "steps", max_bytes=1 << 20)
 
 
-class Step(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    algorithm: str
-    params: dict[str, Any] = Field(default_factory=dict)
-
-    @classmethod
-    def parse(cls, text: str) -> Step:
-        """``"openvino"`` or ``"openvino:precision=bf16,quantization=int8"`` (the command line's
-        form); values are read as JSON where they parse (numbers, booleans), else as text."""
-        name, _, rest = text.partition(":")
-        params: dict[str, Any] = {}
-        for pair in filter(None, rest.split(",")):
-            key, equals, value = pair.partition("=")
-            if not equals or not key.strip():
-                raise SpecError("recipe step", text, "'name' or 'name:key=value,key=value'")
-            try:
-                params[key.strip()] = json.loads(value)
-            except json.JSONDecodeError:
-                params[key.strip()] = value.strip()
-        return cls(algorithm=name.strip(), params=params)
-
-    @property
-    def label(self) -> str:
-        """The name, with the parameters that differ from the algorithm's defaults."""
-        try:
-            defaults = ALGORITHMS.get(self.algorithm).params().model_dump(mode="json")
-        except Exception:  # an unknown name or bad parameters: show what was given
-            defaults = {}
-        changed = {k: v for k, v in self.params.items() if defaults.get(k, object()) != v}
-        return self.algorithm + (f" ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
+def step_label(step: Step) -> str:
+    """The name, with the parameters that differ from the algorithm's defaults."""
+    try:
+        defaults = ALGORITHMS.get(step.algorithm).params().model_dump(mode="json")
+    except Exception:  # an unknown name or bad parameters: show what was given
+        defaults = {}
+    changed = {k: v for k, v in step.params.items() if defaults.get(k, object()) != v}
+    return step.algorithm + (f" ({', '.join(f'{k}={v}' for k, v in sorted(changed.items()))})" if changed else "")
 
 
 def _step(step: Any) -> Step:
@@ -86,7 +65,7 @@ class Recipe(BaseModel):
 
     @property
     def label(self) -> str:
-        return " + ".join(s.label for s in self.steps) or "baseline"
+        return " + ".join(step_label(s) for s in self.steps) or "baseline"
 
     def to_json(self) -> str:
         return RECIPE_DOCUMENT.dump([s.model_dump(mode="json") for s in self.steps])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from honed.optimization import Recipe
 from honed.optimization.plan import RecipeError, available
-from honed.optimization.recipe import Step
+from honed.optimization.recipe import Step, step_label
 
 # Algorithms whose inputs are a torch model; an ONNX file takes none of them.
 _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "honed"}
@@ -29,11 +29,11 @@ def single_candidates(device: str, model_kind: str, candidates: tuple[str | Step
     for step in steps:  # bad parameters fail here too, naming the field
         Recipe(steps=(step,)).canonical()
     if model_kind not in _TORCH_KINDS:
-        return [], {s.label: f"works on torch models; this model is {model_kind!r}" for s in steps}
+        return [], {step_label(s): f"works on torch models; this model is {model_kind!r}" for s in steps}
     here = {a.name for a in available(device)}
-    skipped = {s.label: "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
+    skipped = {step_label(s): "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
                for s in steps if s.algorithm not in here or s.algorithm in exclude}
-    chosen = [s for s in steps if s.label not in skipped]
+    chosen = [s for s in steps if step_label(s) not in skipped]
     return [Recipe(steps=(s,)) for s in _canonical(chosen)], skipped
 
 
@@ -62,5 +62,5 @@ def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple
 def _canonical(steps: list[Step]) -> list[Step]:
     from honed.optimization.algorithm import ALGORITHMS, FAMILIES
 
-    return sorted(steps, key=lambda s: (FAMILIES.index(ALGORITHMS.get(s.algorithm).family), s.label))
+    return sorted(steps, key=lambda s: (FAMILIES.index(ALGORITHMS.get(s.algorithm).family), step_label(s)))
 

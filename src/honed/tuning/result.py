@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.documents import DocumentKind
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.record import QualityResult, Stability
 from honed.tuning.settings import TuneSettings
 
@@ -37,7 +37,7 @@ class Trial(BaseModel):
     model_config = ConfigDict(frozen=True)
     key: str
     label: str
-    recipe: list[dict[str, Any]]
+    recipe: list[Step]
     threads: int | None = None
     status: TrialStatus
     reason: str | None = Field(default=None, description="why it was rejected or failed")

@@ -15,7 +15,7 @@ from typing import Any
 
 from honed.errors import Interrupted, SpecError
 from honed.optimization import Recipe
-from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.record import RunRecord
 from honed.store import Store
 from honed.target import resolve_device
@@ -100,7 +100,7 @@ def _unfit_reason(model: ModelRef, task: TaskSpec, recipe: Recipe) -> str | None
     from honed.preflight import check_task_fits
 
     try:
-        check_task_fits(model, task, [step.model_dump(mode="json") for step in recipe.steps])
+        check_task_fits(model, task, list(recipe.steps))
     except SpecError as error:
         return error.hint or str(error)
     return None
@@ -163,7 +163,7 @@ class _Search:
 
     def _trial(self, recipe: Recipe, threads: int | None) -> Trial:
         protocol = self.result.protocol.model_copy(update={"threads": threads})
-        steps = [s.model_dump(mode="json") for s in recipe.canonical().steps]
+        steps = list(recipe.canonical().steps)
         key = self.cache.key(protocol, recipe.key, self.settings.screen_limit)
         self.tried.add(recipe.key)
         label = recipe.label + (f" @{threads} threads" if threads and len(self.threads) > 1 else "")
@@ -184,7 +184,7 @@ class _Search:
         self._event("trial", (trial, points))
         return trial
 
-    def _run_trial(self, key: str, label: str, steps: list[dict[str, Any]], protocol: Protocol, threads: int | None) -> Trial:
+    def _run_trial(self, key: str, label: str, steps: list[Step], protocol: Protocol, threads: int | None) -> Trial:
         common: dict[str, Any] = dict(key=key, label=label, recipe=steps, threads=threads)
         screen = None
         if self.settings.screen_limit:
@@ -213,7 +213,7 @@ class _Search:
         return Trial(**common, status="ok" if verdict.passed else "rejected", quality_drop=verdict.drop,
                      reason=verdict.reason)
 
-    def _measure(self, steps: list[dict[str, Any]], protocol: Protocol, label: str) -> tuple[RunRecord, int]:
+    def _measure(self, steps: list[Step], protocol: Protocol, label: str) -> tuple[RunRecord, int]:
         """Measure; while other work took the CPU during the run, measure again (bounded): a
         contended run's numbers are the machine's, not the recipe's."""
         for attempt in range(1, self.settings.contention_retries + 2):
