@@ -145,5 +145,6 @@ screen_limit = 100
     honed("report", sweep_id, "-o", str(report), store=store)
     html = report.read_text()
     assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
+    assert "recommended: " in html and "Objective: latency p50 (ms, lower is better)" in html
 
 

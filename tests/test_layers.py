@@ -9,10 +9,11 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 
-# Bottom to top; a module belongs to the layer of its longest matching prefix.
+# Bottom to top; a module belongs to the layer of its longest matching prefix (a new top-level
+# module falls under "honed", the foundation, until it is placed: an upward import then fails).
 LAYERS = (
     ("foundation", ("honed", "honed.errors", "honed.validation", "honed.registry", "honed.safe_json", "honed.documents",
-                    "honed.trust", "honed.protocol", "honed.fingerprint", "honed.zoo", "honed.measure.stats",
+                    "honed.trust", "honed.protocol", "honed.fingerprint", "honed.objective", "honed.zoo", "honed.measure.stats",
                     "honed.measure.peaks", "honed.measure.energy", "honed.measure.timers", "honed.measure.memory",
                     "honed.measure.lifeline", "honed.models.capabilities", "honed.models.hf_config", "honed.models.text")),
     ("values", ("honed.record",)),

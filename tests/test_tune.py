@@ -83,7 +83,7 @@ def store(tmp_path) -> Store:
 
 
 @pytest.mark.slow
-def test_guardrail_combinations_pareto_and_the_recommendation(store):
+def test_guardrail_combinations_pareto_and_the_recommendation(store, tmp_path):
     result, runner = _tune(store)
     by_label = {t.label: t for t in result.trials}
     assert result.skipped == {}  # the three candidates all run on a CPU
@@ -101,6 +101,11 @@ def test_guardrail_combinations_pareto_and_the_recommendation(store):
     assert result.stop_reason.startswith("search space exhausted")
     stored = TuneResult.model_validate(store.sweep(result.id[:8]))
     assert stored.recommended == result.recommended and stored.stop_reason == result.stop_reason
+    # The report says the same in its header.
+    from honed.report import write_report
+
+    html = write_report(stored, tmp_path / "sweep.html", store).read_text()
+    assert "recommended: magnitude-prune + bf16 at batch 1" in html and "latency p50 (ms, lower is better)" in html
 
 
 @pytest.mark.slow

@@ -10,12 +10,11 @@ from typing import Any
 
 from jinja2 import Environment, select_autoescape
 
-from honed.console import stability_warning
+from honed.console import recommendation_text, stability_warning
 from honed.errors import HonedError
 from honed.record import RunRecord
 from honed.store import Store
 from honed.tuning.result import TuneResult
-from honed.tuning.settings import OBJECTIVES
 
 
 def write_report(sweep_or_run: TuneResult | RunRecord | str, path: str | Path, store: Store | None = None) -> Path:
@@ -79,8 +78,10 @@ def _bars(before: RunRecord, after: RunRecord, batch_size: int) -> list[tuple]:
 def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     from honed.report import plots
 
-    what, better, unit = OBJECTIVES[result.settings.objective]
-    metric = result.settings.guardrail.metric or (result.baseline.quality.primary if result.baseline and result.baseline.quality else "quality")
+    objective = result.settings.goal_objective
+    what, better, unit = objective.what, objective.better, objective.unit
+    metric = result.metric or result.settings.guardrail.metric or (
+        result.baseline.quality.primary if result.baseline and result.baseline.quality else "quality")
     runs = _runs(result, store)
     before = runs.get(result.baseline.key) if result.baseline else None
     after = runs.get(result.recommended.trial) if result.recommended else None
@@ -93,7 +94,7 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     trials = [t for t in [result.baseline, *result.trials] if t is not None]
     return {"kind": "sweep", "title": f"honed tune: {result.model.display_name}", "result": result, "trials": trials,
             "points": {t.key: [p for p in result.points if p.trial == t.key] for t in trials}, "objective": what,
-            "unit": unit, "better": better, "metric": metric, "figures": figures,
+            "unit": unit, "better": better, "metric": metric, "figures": figures, "summary": recommendation_text(result),
             "environment": _environment(before) if before else [], "settings": result.settings.model_dump(mode="json"),
             "stability_warnings": [f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}"
                                    for t in result.contended_trials]}
