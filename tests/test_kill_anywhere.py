@@ -46,10 +46,14 @@ def _check_whole(path) -> int:
     return len(keys)
 
 
-def _workers() -> list[psutil.Process]:
+def _workers(parent: int) -> list[psutil.Process]:
+    """Live workers of the tune process ``parent`` (its pid is a worker's last argument), so other
+    work on the machine, another test's workers included, is not mistaken for a survivor."""
     found = []
-    for process in psutil.process_iter(["cmdline"]):
-        if "honed.measure.worker" in " ".join(process.info["cmdline"] or []) and process.status() != psutil.STATUS_ZOMBIE:
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if ("honed.measure.worker" in " ".join(cmdline) and cmdline[-1] == str(parent)
+                and process.info["status"] != psutil.STATUS_ZOMBIE):
             found.append(process)
     return found
 
@@ -71,7 +75,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, digits_cnn):
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
         time.sleep(2)  # workers notice the death within a second
-        assert not _workers(), "a worker outlived the killed tune"
+        assert not _workers(process.pid), "a worker outlived the killed tune"
         if path.exists():
             now = _check_whole(path)
             assert now >= stored  # a kill never takes away what was stored

@@ -73,9 +73,21 @@ def test_the_quick_screen_scores_only_the_first_items(digits_cnn):
 
 
 @pytest.mark.slow
-def test_a_task_the_model_cannot_do_fails_the_quality_part_only(digits_cnn):
-    record = evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
-                      task=TaskSpec(name="multiple-choice"))
+def test_a_task_the_model_cannot_do_is_refused_before_any_worker(digits_cnn):
+    """A factory CNN says what it can do without loading: multiple choice needs a causal LM."""
+    with pytest.raises(SpecError, match="scores next tokens") as refused:
+        evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
+                 task=TaskSpec(name="multiple-choice"))
+    assert refused.value.field == "task"
+
+
+def test_a_task_found_unfit_only_in_the_worker_fails_the_quality_part_only(digits_cnn, tmp_path):
+    """A saved directory is only known once loaded: the worker refuses, the timing still stands."""
+    from honed.protocol import ModelRef
+
+    saved = load_model(digits_cnn).save(tmp_path / "saved")
+    record = evaluate(ModelRef(kind="honed", source=str(saved)), ONE, INPUTS,
+                      TargetSpec(device="cpu", measure_peaks=False), task=TaskSpec(name="multiple-choice"))
     assert record.status == "partial" and record.results[0].latency_ms is not None
     assert record.quality.status == "error" and "causal language model" in record.quality.error
 
