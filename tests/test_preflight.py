@@ -25,15 +25,21 @@ def tiny_vit(tmp_path_factory):
     return path
 
 
+def _save_gpt2(directory, minilm_path, model_class):
+    """A one-layer GPT-2 architecture (random weights) saved with MiniLM's tokenizer."""
+    from transformers import AutoTokenizer, GPT2Config
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    model_class(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory, minilm_path):
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2LMHeadModel
 
-    path = tmp_path_factory.mktemp("gpt2") / "gpt2"
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    GPT2LMHeadModel(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return _save_gpt2(tmp_path_factory.mktemp("gpt2") / "gpt2", minilm_path, GPT2LMHeadModel)
 
 
 def test_a_vit_takes_its_input_shape_and_head_from_its_config(tiny_vit):
@@ -83,13 +89,9 @@ def test_a_bad_spec_fails_in_the_parent_within_seconds(tiny_vit, tmp_path):
 @pytest.fixture(scope="module")
 def tiny_bare_gpt2(tmp_path_factory, minilm_path):
     """A GPT-2 body without its language-model head: it cannot score next tokens."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2Model
+    from transformers import GPT2Model
 
-    path = tmp_path_factory.mktemp("gpt2-body") / "gpt2-body"
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    GPT2Model(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+    return _save_gpt2(tmp_path_factory.mktemp("gpt2-body") / "gpt2-body", minilm_path, GPT2Model)
 
 
 def test_capabilities_read_from_the_files_match_the_loaded_model(tiny_gpt2, tiny_bare_gpt2, tiny_vit):
