@@ -73,24 +73,33 @@ def check_task_fits(model: Any, task: TaskSpec, steps: list[Step]) -> None:
     told before loading (e.g. language modelling needs a causal LM with a tokenizer)."""
     from honed.tasks import build_task
 
-    needs = build_task(task).requires
-    have = model_capabilities(model, steps)
-    if have is not None and (gaps := missing(needs, have)):
-        name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
-        raise SpecError("task", task.name, f"a task that {name} can run",
-                        hint=f"{task.name!r} needs {describe(needs)}; {name} lacks: "
-                             f"{', '.join(c.value for c in gaps)}")
+    have = model_capabilities(model)
+    unfit = fit_error(model, task, build_task(task).requires, after_steps(have, steps) if have is not None else None)
+    if unfit is not None:
+        raise unfit
 
 
-def model_capabilities(model: Any, steps: list[Step]) -> frozenset[Capability] | None:
-    """What the model will be able to do after ``steps``; None where it cannot be told yet."""
+def fit_error(model: Any, task: TaskSpec, needs: frozenset[Capability],
+              have: frozenset[Capability] | None) -> SpecError | None:
+    """The refusal (its hint says what is missing) when the model lacks what the task needs;
+    None when it has it, or when what it has cannot be told before loading (``have`` None)."""
+    if have is None or not (gaps := missing(needs, have)):
+        return None
+    name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
+    return SpecError("task", task.name, f"a task that {name} can run",
+                     hint=f"{task.name!r} needs {describe(needs)}; {name} lacks: {', '.join(c.value for c in gaps)}")
+
+
+def model_capabilities(model: Any) -> frozenset[Capability] | None:
+    """What the model can do, from its files where it is a reference (None: only loading tells)."""
     if isinstance(model, ModelRef):
         static = getattr(adapter(model.kind), "static_capabilities", None)
-        have = static(model) if static is not None else None
-    else:
-        have = getattr(model, "capabilities", frozenset())  # a loaded handle, or a bare module: none
-    if have is None:
-        return None
+        return static(model) if static is not None else None
+    return getattr(model, "capabilities", frozenset())  # a loaded handle, or a bare module: none
+
+
+def after_steps(have: frozenset[Capability], steps: list[Step]) -> frozenset[Capability]:
+    """What is left after ``steps``: an export to another runtime keeps only pre-processing."""
     return have & KEPT_BY_EXPORT if any(_family(step) == "runtime" for step in steps) else have
 
 

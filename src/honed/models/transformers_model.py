@@ -27,6 +27,11 @@ def _config(ref: ModelRef) -> Any:
         raise ModelLoadError(f"model.source: cannot load {ref.source!r}: its config cannot be read: {error}") from None
 
 
+def _auto_class_name(ref: ModelRef, config: Any) -> str:
+    """The Auto class the user named, else the one ``config.architectures`` implies."""
+    return ref.options.get("auto_class") or infer_auto_class(config)
+
+
 def _auto_class(name: str) -> Any:
     import transformers
 
@@ -54,7 +59,7 @@ class TransformersHandle(TorchBackedHandle):
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
         config = _config(ref)
-        auto = _auto_class(ref.options.get("auto_class") or infer_auto_class(config))
+        auto = _auto_class(_auto_class_name(ref, config))
         # Code that a model's files name (auto_map) runs only when the user trusts the source.
         kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": ref.trust_code}
         if not ref.allow_pickle:
@@ -117,7 +122,9 @@ class TransformersHandle(TorchBackedHandle):
         if inputs.shape is not None or not Path(ref.source).exists():
             return
         config = _config(ref)
-        built = model_class(config, _auto_class(ref.options.get("auto_class") or infer_auto_class(config)).__name__)
+        name = _auto_class_name(ref, config)
+        _auto_class(name)  # a name that is no Auto class fails here, before any worker
+        built = model_class(config, name)
         if built is None:  # the load will say what is wrong
             return
         if getattr(built, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
@@ -130,7 +137,7 @@ class TransformersHandle(TorchBackedHandle):
         if not Path(ref.source).is_dir():
             return None
         config = _config(ref)
-        built = model_class(config, ref.options.get("auto_class") or infer_auto_class(config))
+        built = model_class(config, _auto_class_name(ref, config))
         try:
             with torch.device("meta"):
                 return built._from_config(config) if built is not None else None
@@ -143,7 +150,7 @@ class TransformersHandle(TorchBackedHandle):
         if not Path(ref.source).is_dir():
             return None
         config = _config(ref)
-        auto_class = ref.options.get("auto_class") or infer_auto_class(config)
+        auto_class = _auto_class_name(ref, config)
         tokenizes = has_tokenizer_files(Path(ref.source))
         found = {Capability.TOKENIZES} if tokenizes else set()
         if auto_class == "AutoModelForCausalLM":
@@ -222,7 +229,7 @@ class TransformersHandle(TorchBackedHandle):
         self.module.save_pretrained(directory / "model", safe_serialization=True)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(directory / "model")
-        return {"auto_class": self.ref.options.get("auto_class") or infer_auto_class(self.module.config), "files": ["model/"]}
+        return {"auto_class": _auto_class_name(self.ref, self.module.config), "files": ["model/"]}
 
     @classmethod
     def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,

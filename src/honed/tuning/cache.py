@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from honed.errors import HonedError
-from honed.protocol import ModelRef, Protocol
+from honed.protocol import Protocol
 from honed.record import RunRecord
 from honed.store import Store
 from honed.tuning.identity import digest
@@ -47,7 +47,7 @@ class TrialCache:
         except HonedError:
             return None
 
-    def save_sweep(self, result: TuneResult, model: ModelRef) -> None:
+    def save_sweep(self, result: TuneResult) -> None:
         if self.store is not None:
-            self.store.save_sweep(result.id, result.name, model.display_name, result.stop_reason,
+            self.store.save_sweep(result.id, result.name, result.model.display_name, result.stop_reason,
                                   result.model_dump(mode="json"))

@@ -36,6 +36,7 @@ EventCallback = Callable[[str, Any], None]
 # compare()'s verdict for each objective that has one (energy and cost keep the fixed band).
 _VERDICT_METRIC = {"p50_ms": "latency_p50", "p99_ms": "latency_p99", "throughput": "throughput", "peak_rss": "peak_rss"}
 
+
 def tune(
     model: ModelRef,
     task: TaskSpec | None = None,
@@ -82,28 +83,21 @@ def preflight(model: ModelRef, task: TaskSpec | None, target: TargetSpec, settin
     agreement with the base model) and its fit to the model, the objective's needs and the
     candidates. Returns the task, the device, the single-step candidates, and those skipped
     with why (a runtime export cannot run a task that needs more than the model's tokenizer)."""
-    from honed.preflight import check_model, check_task, check_task_fits
+    from honed.preflight import after_steps, check_model, check_task, fit_error, model_capabilities
+    from honed.tasks import build_task
 
     check_model(model, inputs or InputSpec())
     task = check_task(task or AGREEMENT_TASK)
-    check_task_fits(model, task, [])
+    needs, have = build_task(task).requires, model_capabilities(model)  # once, not per candidate
+    if (unfit := fit_error(model, task, needs, have)) is not None:
+        raise unfit
     if settings.objective == "cost" and target.price_per_hour is None:
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     device = resolve_device(target)
     singles, skipped = single_candidates(device, model.kind, settings.candidates, settings.exclude)
-    unfit = {recipe.label: why for recipe in singles if (why := _unfit_reason(model, task, recipe))}
-    return task, device, [recipe for recipe in singles if recipe.label not in unfit], {**skipped, **unfit}
-
-
-def _unfit_reason(model: ModelRef, task: TaskSpec, recipe: Recipe) -> str | None:
-    """Why ``task`` cannot run on ``model`` after ``recipe``, or None when it can (or cannot be told)."""
-    from honed.preflight import check_task_fits
-
-    try:
-        check_task_fits(model, task, list(recipe.steps))
-    except SpecError as error:
-        return error.hint or str(error)
-    return None
+    unfit_after = {recipe.label: error.hint for recipe in singles if have is not None
+                   and (error := fit_error(model, task, needs, after_steps(have, list(recipe.steps)))) is not None}
+    return task, device, [r for r in singles if r.label not in unfit_after], {**skipped, **unfit_after}
 
 
 class _Search:
@@ -243,7 +237,7 @@ class _Search:
             update["trials"] = self.result.trials + [trial]  # a baseline at another thread count
         self.result = self.result.model_copy(update=update)
         self.stop.observe(trial, points, measured=record is not None)
-        self.cache.save_sweep(self.result, self.result.model)
+        self.cache.save_sweep(self.result)
         return points
 
     def _indistinguishable(self, best: Point, other: Point) -> bool:
@@ -283,7 +277,7 @@ class _Search:
             "pareto": front, "recommended": recommended, "recommendation_reason": why, "satisfied": recommended is not None,
             "stop_reason": stop_reason,
         })
-        self.cache.save_sweep(self.result, self.result.model)
+        self.cache.save_sweep(self.result)
 
     def _event(self, kind: str, payload: Any) -> None:
         if self.on_event is not None:
