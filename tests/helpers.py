@@ -48,7 +48,8 @@ def tomlish(value) -> str:
 
 
 def digits_tune_spec(path, model: ModelRef, candidates: list[str], name: str = "digits") -> None:
-    """A small real tune: the digits CNN, its shipped task, one quick worker per trial."""
+    """A small real tune: the digits CNN, its shipped task, one quick worker per trial, no second
+    measurement when the machine is busy (these tests run several tunes at once on purpose)."""
     path.write_text(f"""
 name = "{name}"
 [model]
@@ -75,6 +76,7 @@ limit = 200
 candidates = {json.dumps(candidates)}
 max_steps = 1
 patience = 100
+contention_retries = 0
 """)
 
 

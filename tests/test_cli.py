@@ -124,6 +124,7 @@ name = "image-classification"
 [tune]
 candidates = ["dynamic-int8", "bf16"]
 screen_limit = 100
+contention_retries = 0
 """)
     first = honed("tune", str(spec), store=store)
     assert "recommended:" in first.stdout and "satisfied" in first.stdout
