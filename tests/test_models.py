@@ -28,16 +28,6 @@ def _ref(kind: str, request) -> tuple[ModelRef, InputSpec]:
     raise AssertionError(kind)
 
 
-def _first_tensor(output) -> np.ndarray:
-    if isinstance(output, (list, tuple)):
-        output = output[0]
-    if hasattr(output, "logits"):
-        output = output.logits
-    elif hasattr(output, "last_hidden_state"):
-        output = output.last_hidden_state
-    return output.detach().cpu().numpy() if isinstance(output, torch.Tensor) else np.asarray(output)
-
-
 ADAPTER_CASES = ["factory", "transformers", "transformers-causal-lm", "sentence-transformers", "onnx"]
 
 
@@ -47,7 +37,7 @@ def test_adapter_runs_reports_stats_and_round_trips(case, request, tmp_path):
     handle = load_model(ref, "cpu", threads=1, seed=0)
     batch = handle.example_inputs(3, inputs, seed=0)
     with handle.inference_context():
-        output = _first_tensor(handle.run(batch))
+        output = handle.run(batch).main.numpy()
     assert output.shape[0] == 3 and np.isfinite(output).all()
 
     stats = handle.stats()
@@ -59,7 +49,7 @@ def test_adapter_runs_reports_stats_and_round_trips(case, request, tmp_path):
     assert manifest["kind"] in known_kinds() and manifest["recipe"] == [] and "torch" in manifest["libraries"]
     reloaded = load_model(ModelRef(kind="honed", source=str(saved)), "cpu")
     with reloaded.inference_context():
-        again = _first_tensor(reloaded.run(batch))
+        again = reloaded.run(batch).main.numpy()
     np.testing.assert_allclose(again, output, rtol=1e-5, atol=1e-6)
     assert reloaded.stats().parameters == stats.parameters
 
@@ -80,7 +70,7 @@ def test_pipeline_scope_starts_from_raw_text(request):
     embeddings = handle.run_pipeline(raw)
     assert tuple(embeddings.shape) == (2, 384)
     with handle.inference_context():
-        direct = handle.run(handle.example_inputs(2, inputs, seed=0))
+        direct = handle.run(handle.example_inputs(2, inputs, seed=0)).main
     torch.testing.assert_close(embeddings, direct, rtol=1e-4, atol=1e-5)
 
 
@@ -104,7 +94,7 @@ def test_safetensors_weights_load_into_a_factory_architecture(tmp_path):
                    options={"factory": "honed.zoo:mlp", "kwargs": {"features": 4, "hidden": 8, "layers": 1}})
     handle = load_model(ref)
     x = torch.randn(2, 4)
-    torch.testing.assert_close(handle.run(x), module(x))
+    torch.testing.assert_close(handle.run(x).main, module(x))
     with pytest.raises(SpecError, match="options.factory"):
         load_model(ModelRef(kind="torch", source=str(tmp_path / "w.safetensors")))
 

@@ -244,7 +244,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     # chunk (3 s here, so training is fast; 30 s in the published Whisper models).
     batch = handle.example_inputs(2, InputSpec(), seed=0)
     assert batch["input_features"].shape == (2, 80, 300) and batch["decoder_input_ids"].shape == (2, 1)
-    assert handle.run(batch).logits.shape[:2] == (2, 1)
+    assert handle.run(batch)["logits"].shape[:2] == (2, 1)
     with pytest.raises(SpecError, match="speech-to-text model"):
         task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
     # Pipeline scope: raw waveforms in, transcripts out, as the task decodes them; decoding is capped.

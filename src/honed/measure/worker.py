@@ -170,12 +170,12 @@ def _scoped_call(job: Job, handle: Any, model_inputs: Callable[[], Any], first_t
         data = _raw_inputs(job, handle)
         handle.max_new_tokens = protocol.new_tokens
         return data, lambda: handle.run_pipeline(data)
-    data = model_inputs()
+    data = handle.prepare(model_inputs())  # converted here, once: the timed call is the model's alone
     if protocol.scope == "generate":
         from honed.measure.generation import greedy_generation
 
         return data, lambda: first_tokens.append(greedy_generation(handle, data, protocol.new_tokens))
-    return data, lambda: handle.run(data)
+    return data, lambda: handle.forward(data)
 
 
 def _write_atomically(path: str, payload: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
-"""Synthetic inputs for graph runtimes (onnxruntime, OpenVINO), from the graph's declared inputs."""
+"""Inputs of graph runtimes (onnxruntime, OpenVINO): synthetic ones from the graph's declared
+inputs, and any batch converted to the graph's feed."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,4 +32,27 @@ def synthetic_feed(ports: list[tuple[str, list[int | None], str]], dtypes: dict[
             feed[name] = rng.integers(0, 100, size=shape, dtype=dtype)
         else:
             feed[name] = rng.standard_normal(shape).astype(dtype)
+    return feed
+
+
+def graph_feed(ports: list[tuple[str, Any]], batch: Any) -> dict[str, np.ndarray]:
+    """Any model-scope batch as a graph's feed: numpy arrays by input name, in each input's numpy
+    dtype (None: as given). A bare tensor or array is the first input; torch tensors (bf16 too)
+    are copied to the host; arrays already in the right dtype are passed as they are."""
+    import torch
+
+    if not isinstance(batch, Mapping):
+        batch = {ports[0][0]: batch}
+    missing = [name for name, _ in ports if name not in batch]
+    if missing:
+        raise SpecError("inputs", sorted(map(str, batch)), f"the graph's inputs: {', '.join(name for name, _ in ports)}",
+                        hint=f"missing {', '.join(missing)}")
+    feed = {}
+    for name, dtype in ports:
+        value = batch[name]
+        if isinstance(value, torch.Tensor):
+            value = value.detach().cpu()
+            value = (value.float() if value.dtype == torch.bfloat16 else value).numpy()  # numpy has no bf16
+        value = np.asarray(value)
+        feed[name] = value if dtype is None or value.dtype == dtype else value.astype(dtype)
     return feed

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 from honed.models.capabilities import Capability
 from honed.models.manifest import ARTIFACT, MANIFEST, MANIFEST_DOCUMENT
+from honed.models.output import ModelOutput
 from honed.protocol import InputSpec, ModelRef, Step, TaskSpec
 from honed.record import ModelStats  # noqa: F401  (a run's value type; handles return it)
 
@@ -41,11 +42,23 @@ class ModelHandle(ABC):
 
     @abstractmethod
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
-        """Synthetic model-scope inputs (prepared tensors) for one batch."""
+        """Synthetic model-scope inputs for one batch, already prepared for this runtime."""
+
+    def prepare(self, batch: Any) -> Any:
+        """Any model-scope batch as this runtime's own inputs: a tensor or array for the model's
+        main input, or a mapping of them by input name; torch gets tensors on the model's device
+        with floats in the weights' dtype, graph runtimes numpy arrays by input name in the graph's
+        types. Prepared inputs pass through unchanged, so preparing twice costs nothing."""
+        return batch
 
     @abstractmethod
-    def run(self, batch: Any) -> Any:
-        """The model-scope call: forward pass on prepared inputs."""
+    def forward(self, prepared: Any) -> ModelOutput:
+        """The model call on inputs ``prepare`` returned: what a model-scope measurement times."""
+
+    def run(self, batch: Any) -> ModelOutput:
+        """The model-scope call, the same for every runtime and precision: any batch ``prepare``
+        accepts in, a ModelOutput (the main output plus named extras) out."""
+        return self.forward(self.prepare(batch))
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
         """Synthetic raw inputs for pipeline scope (text for language models)."""

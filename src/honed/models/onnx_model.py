@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,9 @@ import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
 from honed.models.capabilities import Capability
-from honed.models.graph_inputs import synthetic_feed
+from honed.models.graph_inputs import graph_feed, synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
 
@@ -73,16 +75,20 @@ class OnnxHandle(ModelHandle):
     def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
         return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
-    def input_names(self) -> list[str]:
-        return [arg.name for arg in self.session.get_inputs()]
-
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         ports = [(arg.name, [d if isinstance(d, int) else None for d in arg.shape], arg.type)
                  for arg in self.session.get_inputs()]
         return synthetic_feed(ports, _ORT_DTYPES, "onnx", batch_size, inputs, seed)
 
-    def run(self, batch: dict[str, np.ndarray]) -> Any:
-        return self.session.run(None, batch)
+    def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        return graph_feed([(arg.name, _ORT_DTYPES.get(arg.type)) for arg in self.session.get_inputs()], batch)
+
+    @functools.cached_property
+    def output_names(self) -> list[str]:
+        return [arg.name for arg in self.session.get_outputs()]
+
+    def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
+        return ModelOutput.of_arrays(self.output_names, self.session.run(self.output_names, prepared))
 
     def model_files(self) -> list[Path]:
         """The .onnx file and the external-data files its initializers point to."""

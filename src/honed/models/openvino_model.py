@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
 from typing import Any, Literal
@@ -10,8 +11,9 @@ import numpy as np
 
 from honed.errors import ModelLoadError, SpecError
 from honed.models.capabilities import Capability
-from honed.models.graph_inputs import synthetic_feed
+from honed.models.graph_inputs import graph_feed, synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
 
@@ -60,21 +62,32 @@ class OpenVinoHandle(ModelHandle):
     def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
         return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
-    def input_names(self) -> list[str]:
-        return [port.get_any_name() for port in self.model.inputs]
-
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         ports = [(port.get_any_name(), [d.get_length() if d.is_static else None for d in port.get_partial_shape()],
                   port.get_element_type().to_string()) for port in self.model.inputs]
         return synthetic_feed(ports, _NUMPY, "openvino", batch_size, inputs, seed)
 
-    def run(self, batch: dict[str, np.ndarray]) -> list[np.ndarray]:
-        """Outputs as numpy arrays, like onnxruntime (copied: the request reuses its buffers)."""
+    def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        return graph_feed([(port.get_any_name(), _NUMPY.get(port.get_element_type().to_string()))
+                           for port in self.model.inputs], batch)
+
+    def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
+        """Outputs copied out of the request, which reuses its buffers on the next call."""
         request = getattr(self._local, "request", None)
         if request is None:
             request = self._local.request = self.compiled.create_infer_request()
-        results = request.infer(batch)
-        return [np.array(results[port]) for port in self.compiled.outputs]
+        results = request.infer(prepared)
+        return ModelOutput.of_arrays(self.output_names, [np.array(results[port]) for port in self.compiled.outputs])
+
+    @functools.cached_property
+    def output_names(self) -> list[str]:
+        names = []
+        for index, port in enumerate(self.compiled.outputs):
+            try:
+                names.append(port.get_any_name())
+            except RuntimeError:  # an output with no tensor name
+                names.append(f"output{index}")
+        return names
 
     def stats(self) -> ModelStats:
         constants = [op for op in self.model.get_ops() if op.get_type_name() == "Constant"]

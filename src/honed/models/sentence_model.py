@@ -10,6 +10,7 @@ import torch
 
 from honed.errors import ModelLoadError
 from honed.models.capabilities import Capability
+from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_device
@@ -61,8 +62,10 @@ class SentenceTransformerHandle(TorchBackedHandle):
     def preprocess(self, raw: list[str]) -> dict[str, Any]:
         return to_device(dict(self.module.preprocess(raw)), self.device)
 
-    def run(self, batch: dict[str, Any]) -> torch.Tensor:
-        return self.module(batch)["sentence_embedding"]
+    def forward(self, prepared: dict[str, Any]) -> ModelOutput:
+        features = self.module(dict(prepared))  # the pipeline adds its outputs to the dict it is given
+        extras = {"token_embeddings": features["token_embeddings"]} if "token_embeddings" in features else {}
+        return ModelOutput(features["sentence_embedding"], "sentence_embedding", extras)
 
     def run_pipeline(self, raw: list[str]) -> torch.Tensor:
         return self.module.encode(raw, batch_size=len(raw), convert_to_tensor=True, show_progress_bar=False).cpu()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import copy
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+import numpy as np
 import torch
 
 from honed.models.handle import ModelHandle, ModelStats, bytes_on_disk
@@ -43,16 +44,19 @@ def to_device(value: Any, device: str) -> Any:
     return value
 
 
-def main_output(output: Any) -> torch.Tensor:
-    """A model call's main tensor: logits when there are any, else the first tensor of a dict
-    (transformers outputs, sentence-transformers features), else the first element."""
-    if isinstance(output, torch.Tensor):
-        return output
-    if hasattr(output, "logits"):
-        return output.logits
-    if isinstance(output, dict):
-        return next(v for v in output.values() if isinstance(v, torch.Tensor))
-    return output[0]
+def torch_inputs(value: Any, device: str, float_dtype: torch.dtype) -> Any:
+    """Any model-scope batch as a torch model's inputs: arrays become tensors, tensors move to the
+    model's device, floats take the weights' dtype (a bf16 model gets bf16 inputs); a tensor
+    already there is returned as it is."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        return value.to(device=device, dtype=float_dtype if value.is_floating_point() else value.dtype)
+    if isinstance(value, Mapping):
+        return {k: torch_inputs(v, device, float_dtype) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(torch_inputs(v, device, float_dtype) for v in value)
+    return value
 
 
 def to_host(value: Any) -> Any:
@@ -149,6 +153,9 @@ class TorchBackedHandle(ModelHandle):
 
     def stats(self) -> ModelStats:
         return module_stats(self.module, self.device, self.ref.source)
+
+    def prepare(self, batch: Any) -> Any:
+        return torch_inputs(batch, self.device, self.float_dtype)
 
     def count_flops(self, batch: Any) -> int | None:
         return count_flops(self.run, batch)

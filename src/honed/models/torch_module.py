@@ -10,8 +10,9 @@ import torch
 
 from honed.errors import ModelLoadError, SpecError, UnsafeFormatError
 from honed.models.capabilities import Capability
+from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
-from honed.models.torch_common import PICKLE_SUFFIXES, TorchBackedHandle, random_tensor, prepare_torch, to_device, to_host
+from honed.models.torch_common import PICKLE_SUFFIXES, TorchBackedHandle, random_tensor, prepare_torch, to_host
 from honed.protocol import InputSpec, ModelRef
 
 
@@ -135,12 +136,11 @@ class TorchModuleHandle(TorchBackedHandle):
         generator = torch.Generator().manual_seed(seed)
         return random_tensor((batch_size, *inputs.shape), inputs.dtype, generator)
 
-    def run(self, batch: Any) -> Any:
-        return self.module(batch)
+    def forward(self, prepared: Any) -> ModelOutput:
+        return ModelOutput.of(self.module(prepared))
 
-    def run_pipeline(self, raw: Any) -> Any:
-        batch = raw.to(self.float_dtype) if raw.is_floating_point() else raw
-        return to_host(self.run(to_device(batch, self.device)))
+    def run_pipeline(self, raw: Any) -> torch.Tensor:
+        return to_host(self.run(raw).main)
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         from safetensors.torch import save_model

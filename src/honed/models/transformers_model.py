@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import torch
 from honed.errors import ModelLoadError, SpecError
 from honed.models.capabilities import Capability
 from honed.models.hf_config import has_tokenizer_files, image_shape, infer_auto_class, model_class
+from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
@@ -182,10 +184,13 @@ class TransformersHandle(TorchBackedHandle):
             raise SpecError("protocol.scope", "pipeline", "'model' (this model has no tokenizer for raw text)")
         return synthetic_sentences(batch_size, inputs.seq_len, seed)
 
-    def run(self, batch: dict[str, torch.Tensor] | torch.Tensor) -> Any:
-        if isinstance(batch, torch.Tensor):  # a task's images or features, for the model's main input
+    def prepare(self, batch: Any) -> dict[str, torch.Tensor]:
+        if not isinstance(batch, Mapping):  # a task's images or features, for the model's main input
             batch = {self.main_input: batch}
-        return self.module(**batch)
+        return super().prepare(batch)
+
+    def forward(self, prepared: dict[str, torch.Tensor]) -> ModelOutput:
+        return ModelOutput.of(self.module(**prepared))
 
     @property
     def sampling_rate(self) -> int:
@@ -223,7 +228,7 @@ class TransformersHandle(TorchBackedHandle):
     def run_pipeline(self, raw: list[str] | list[np.ndarray]) -> Any:
         if self.transcribes:
             return self.transcribe(raw, self.max_new_tokens)
-        return to_host(self.module(**self.preprocess(raw))[0])
+        return to_host(self.run(self.preprocess(raw)).main)
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         self.module.save_pretrained(directory / "model", safe_serialization=True)

@@ -13,13 +13,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import torch
 
 from honed.errors import SpecError
 from honed.models.capabilities import Capability, describe, missing
 from honed.models.handle import ModelHandle
-from honed.models.torch_common import main_output
+from honed.models.output import ModelOutput
 from honed.protocol import InputSpec, TaskSpec
 from honed.record import QualityResult
 from honed.registry import Registry
@@ -93,11 +92,11 @@ class Task(ABC):
 
     def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:
         """Raw items as the model's prepared inputs (tensors moved and cast; text tokenized)."""
-        return _on_device(raw, handle) if isinstance(raw, torch.Tensor) else handle.preprocess(raw)
+        return handle.prepare(raw) if isinstance(raw, torch.Tensor) else handle.preprocess(raw)
 
     def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> torch.Tensor:
         """The model's outputs over the task's inputs, in order."""
-        return torch.cat([self.predict(handle, _on_device(inputs, handle)) for inputs, _ in self.batches(batch_size, limit)])
+        return torch.cat([self.predict(handle, inputs) for inputs, _ in self.batches(batch_size, limit)])
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         """All predictions and references over the data (tasks whose references are model
@@ -115,13 +114,10 @@ def aligned_batches(inputs: Any, references: Any, batch_size: int, limit: int | 
         yield inputs[start:stop], references[start:stop]
 
 
-def as_tensor(output: Any) -> torch.Tensor:
-    """A model output as a float CPU tensor (torch tensors, HF outputs, onnxruntime lists)."""
-    if isinstance(output, list) and output and isinstance(output[0], np.ndarray):
-        output = output[0]
-    if isinstance(output, np.ndarray):
-        output = torch.from_numpy(output)
-    return main_output(output).detach().float().cpu()
+def as_tensor(output: ModelOutput | torch.Tensor) -> torch.Tensor:
+    """A model's output (its main output) or a pipeline's tensor as a float CPU tensor."""
+    main = output.main if isinstance(output, ModelOutput) else output
+    return main.detach().float().cpu()
 
 
 def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limit: int | None = None) -> QualityResult:
@@ -176,15 +172,6 @@ def check_task_module(module: str | None, task: str, trusted: bool, where: str) 
         f"{where} asks to import the module {module!r} for task {task!r}, which is code; register the task "
         "through the 'honed.tasks' entry-point group, or pass trust_code=True (CLI: --trust-code)"
     )
-
-
-def _on_device(inputs: Any, handle: ModelHandle) -> Any:
-    if isinstance(inputs, torch.Tensor):
-        if getattr(handle, "module", None) is None:  # onnxruntime and OpenVINO take numpy, by input name
-            return {handle.input_names()[0]: inputs.numpy()}
-        dtype = getattr(handle, "float_dtype", inputs.dtype) if inputs.is_floating_point() else inputs.dtype
-        return inputs.to(device=handle.device, dtype=dtype)
-    return inputs
 
 
 TASKS: Registry[type[Task]] = Registry(

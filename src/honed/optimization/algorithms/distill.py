@@ -10,7 +10,6 @@ import torch
 from pydantic import Field
 
 from honed.errors import SpecError
-from honed.models.torch_common import main_output
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
@@ -85,8 +84,8 @@ def _train(student, teacher, params: LayerDistillParams, context: Context) -> No
         # Seeds far from the small ones that measurements and checks use: train on other sentences.
         batch = context.batch(student, params.batch_size, seed=TRAINING_SEEDS + params.seed + step)
         with torch.no_grad():
-            target = main_output(teacher.run(batch)).float()
-        loss = torch.nn.functional.mse_loss(main_output(student.run(batch)).float(), target)
+            target = teacher.run(batch).main.float()
+        loss = torch.nn.functional.mse_loss(student.run(batch).main.float(), target)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -9,7 +9,6 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from honed.models.torch_common import main_output
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
@@ -66,7 +65,7 @@ def structured_prune(handle, params: StructuredParams, context: Context):
     pruner = tp.pruner.MagnitudePruner(
         module, example_inputs=example, importance=tp.importance.MagnitudeImportance(p=1),
         pruning_ratio=params.ratio, ignored_layers=ignored, round_to=params.round_to,
-        forward_fn=lambda model, inputs: main_output(handle.run(inputs)),
+        forward_fn=lambda model, inputs: handle.run(inputs).main,
     )
     pruner.step()
     return handle

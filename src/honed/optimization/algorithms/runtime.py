@@ -14,7 +14,7 @@ from pydantic import Field
 from honed.errors import SpecError
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability
 from honed.models.onnx_model import OnnxHandle
-from honed.models.torch_common import main_output
+from honed.models.graph_inputs import graph_feed
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.protocol import InputSpec, ModelRef
 
@@ -43,7 +43,7 @@ class _Exported(torch.nn.Module):
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
         batch: Any = tensors[0] if self.names == ["input"] else {**dict(zip(self.names, tensors)), **self.constants}
-        return main_output(self.handle.run(batch))
+        return self.handle.run(batch).main
 
 
 def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
@@ -53,26 +53,18 @@ def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
     return names, [batch[k] for k in names], {k: v for k, v in batch.items() if not isinstance(v, torch.Tensor)}
 
 
-def numpy_feed(names: list[str], batch: Any) -> dict[str, np.ndarray]:
-    """A torch handle's batch as an exported graph's numpy inputs, by name."""
-    if isinstance(batch, torch.Tensor):
-        return {names[0]: batch.detach().cpu().numpy()}
-    return {name: batch[name].detach().cpu().numpy() for name in names}
-
-
 class SourceInputs:
     """Inputs and pre-processing of an exported model come from the torch handle it was exported
     from (real tokenized text for language models), whose weights were moved to the meta device."""
 
     source: Any
-    names: list[str]
 
     def _exported_from(self, source: Any, export: OnnxExport) -> None:
-        self.source, self.names = source, export.names
+        self.source = source
         self._export = export  # the exported files live as long as this handle, then are deleted
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        return self.feed(self.source.example_inputs(batch_size, inputs, seed))
+        return self.prepare(self.source.example_inputs(batch_size, inputs, seed))
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
         raise SpecError("protocol.scope", "pipeline", f"'model' for a model exported to {self.kind}")
@@ -83,13 +75,10 @@ class SourceInputs:
 
     def preprocess(self, raw: Any) -> dict[str, np.ndarray]:
         """The source model's pre-processing (e.g. its tokenizer), as the exported graph's feed."""
-        return self.feed(self.source.preprocess(raw))
+        return self.prepare(self.source.preprocess(raw))
 
-    def run_pipeline(self, raw: Any) -> Any:
-        return self.run(self.preprocess(raw))[0]
-
-    def feed(self, batch: Any) -> dict[str, np.ndarray]:
-        return numpy_feed(self.names, batch)
+    def run_pipeline(self, raw: Any) -> torch.Tensor:
+        return self.run(self.preprocess(raw)).main
 
 
 class ExportedOnnxHandle(SourceInputs, OnnxHandle):
@@ -113,7 +102,8 @@ class OnnxExport:
     def calibration_feeds(self, handle: Any, context: Context, batches: int) -> list[dict[str, np.ndarray]]:
         """Deterministic calibration data: batches of 2 items of the run's task, or of the model's
         own synthetic inputs without one, seeds 0..n-1, so a replay in any worker agrees."""
-        return [numpy_feed(self.names, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
+        ports = [(name, None) for name in self.names]
+        return [graph_feed(ports, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
 
 
 def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
