@@ -8,6 +8,7 @@ import subprocess
 import sys
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 
@@ -78,6 +79,17 @@ max_steps = 1
 patience = 100
 contention_retries = 0
 """)
+
+
+def honed(*args: str, store: Path, check_code: int | None = 0, env: dict[str, str] | None = None,
+          ) -> subprocess.CompletedProcess:
+    """The command line run to completion, as a user runs it, on the SQLite store at ``store``."""
+    environment = {**os.environ, "HONED_STORE": f"sqlite:///{store}", "COLUMNS": "200", **(env or {})}
+    done = subprocess.run([sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=environment,
+                          timeout=600)
+    if check_code is not None:
+        assert done.returncode == check_code, done.stdout + done.stderr
+    return done
 
 
 def honed_process(*args: str, store: str, **popen) -> subprocess.Popen:

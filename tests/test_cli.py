@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from helpers import tomlish
+from helpers import honed, tomlish
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 FAST = ["--repetitions", "1"]
-
-
-def honed(*args: str, store: Path, check_code: int | None = 0) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HONED_STORE": f"sqlite:///{store}", "COLUMNS": "200"}
-    done = subprocess.run([sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=env, timeout=600)
-    if check_code is not None:
-        assert done.returncode == check_code, done.stdout + done.stderr
-    return done
 
 
 @pytest.fixture

@@ -82,10 +82,10 @@ def evaluate(
         fingerprint=host.model_copy(update={"runtime": ok[0].runtime if ok else {}}),
         measurements=measurements, results=results, stability=judge(measurements, results), notes=notes,
     )
-    return _keep(record, store, interrupted)
+    return keep_run(record, store, interrupted)
 
 
-def _keep(record: RunRecord, store: Store | None, interrupted: bool) -> RunRecord:
+def keep_run(record: RunRecord, store: Store | None, interrupted: bool) -> RunRecord:
     """Store the run (even a partial one); then say that it was interrupted, if it was."""
     if store is not None:
         _store_or_keep(store, record)

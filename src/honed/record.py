@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from honed.documents import DocumentKind
 from honed.fingerprint import Fingerprint
+from honed.load_result import LoadResult
 from honed.measure.energy import EnergyReading
 from honed.measure.peaks import Peaks
 from honed.measure.stats import LatencySummary
@@ -211,6 +212,8 @@ class RunRecord(_Record):
     stability: Stability | None = Field(default=None, description="None: no measurement succeeded, or a record "
                                         "from before stability was judged")
     notes: list[str] = Field(default_factory=list)
+    load: LoadResult | None = Field(default=None, description="a load run (honed load): the traffic and what it saw; "
+                                    "its measurement's samples are latencies from the scheduled arrival")
 
     @property
     def coverage(self) -> list[StepCoverage]:

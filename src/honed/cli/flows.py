@@ -59,8 +59,13 @@ def show_preflight(spec, settings=None) -> None:
 
 
 def show_run(record) -> None:
-    from honed.console import coverage_warnings, run_details, run_tables, stability_warning
+    from honed.console import coverage_warnings, load_lines, load_table, run_details, run_tables, stability_warning
 
+    if record.load is not None:
+        out.print(load_table(record))
+        for line in [*load_lines(record.load), *record.notes]:
+            out.print(line, highlight=False, markup=False)
+        return
     for table in run_tables(record):
         out.print(table)
     for line in run_details(record):

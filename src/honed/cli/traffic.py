@@ -1,0 +1,159 @@
+"""``honed serve`` and ``honed load``: a model over HTTP, and traffic scenarios against any endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from honed.cli import options as opt
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, app, err, open_store, out
+from honed.errors import SpecError
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+Recipe = Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply before serving; repeat")]
+
+
+def _model_spec(model: str, kind: Optional[str], recipe: Optional[list[str]], shape: Optional[str], allow_pickle: bool,
+                trust_code: bool):
+    """The model, its inputs and recipe, parsed and checked as ``honed evaluate`` does."""
+    from honed.spec import build_spec
+
+    return build_spec(None, model=model, kind=kind, recipe=recipe, shape=shape, allow_pickle=allow_pickle,
+                      trust_code=trust_code)
+
+
+@app.command()
+def serve(
+    model: Annotated[str, typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory")],
+    kind: opt.Kind = None,
+    recipe: Recipe = None,
+    shape: opt.Shape = None,
+    host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the model to the network")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    max_batch: Annotated[int, typer.Option(help="queries run together at most (dynamic batching)")] = 8,
+    max_wait_ms: Annotated[float, typer.Option(help="how long the first query of a batch waits for others")] = 2.0,
+    threads: Annotated[Optional[int], typer.Option()] = None,
+    allow_pickle: opt.AllowPickle = False,
+    trust_code: opt.TrustCode = False,
+) -> None:
+    """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
+    POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer."""
+    from honed.serve.server import is_loopback, serve as run_server
+
+    spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+    if not is_loopback(host):
+        err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
+    run_server(spec.model, list(spec.recipe), spec.inputs, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, threads=threads,
+               on_ready=lambda line: err.print(line, highlight=False, markup=False))
+
+
+@app.command()
+def load(
+    url: Annotated[Optional[str], typer.Option(help="endpoint to send queries to (http:// or https://)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="serve this model in its own process (honed serve) and load it")] = None,
+    kind: opt.Kind = None,
+    recipe: Recipe = None,
+    shape: opt.Shape = None,
+    scenario: Annotated[str, typer.Option(help="server (Poisson), bursty (gamma), trace, single-stream or offline")] = "server",
+    qps: Annotated[float, typer.Option(help="mean arrival rate, queries per second (server, bursty)")] = 10.0,
+    burstiness: Annotated[float, typer.Option(help="bursty: gamma shape, 1 is Poisson, below 1 burstier")] = 0.5,
+    queries: Annotated[int, typer.Option(help="queries at most")] = 1000,
+    duration: Annotated[float, typer.Option(help="seconds; no query is sent after this")] = 60.0,
+    trace: Annotated[Optional[Path], typer.Option(help="trace scenario: arrival timestamps in seconds, one per line")] = None,
+    endpoint: Annotated[str, typer.Option(help="json, kserve-v2, openai-completions or openai-chat")] = "json",
+    body: Annotated[Optional[str], typer.Option(help="the request body as JSON, or @FILE")] = None,
+    stream: Annotated[bool, typer.Option(help="OpenAI endpoints: stream tokens (time to first token, per token)")] = False,
+    header: Annotated[Optional[list[str]], typer.Option(help="NAME=ENV_VAR: a header whose value is read from the environment (never stored)")] = None,
+    timeout: Annotated[float, typer.Option(help="seconds one query may take")] = 30.0,
+    connections: Annotated[int, typer.Option(help="open connections at most")] = 256,
+    slo_p99_ms: Annotated[Optional[float], typer.Option(help="latency SLO: report goodput and whether p99 meets it")] = None,
+    min_duration: Annotated[float, typer.Option(help="a shorter run is reported as not valid")] = 0.0,
+    min_queries: Annotated[int, typer.Option(help="fewer answered queries: not valid")] = 0,
+    seed: Annotated[int, typer.Option()] = 0,
+    insecure: Annotated[bool, typer.Option(help="do not verify TLS certificates")] = False,
+    max_batch: Annotated[int, typer.Option(help="--model: the server's dynamic batch")] = 8,
+    max_wait_ms: Annotated[float, typer.Option(help="--model: the server's batch wait")] = 2.0,
+    allow_pickle: opt.AllowPickle = False,
+    trust_code: opt.TrustCode = False,
+    name: opt.Name = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
+    store: opt.Store = None,
+) -> None:
+    """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
+    counts from each query's scheduled arrival. The run is stored; `honed compare` compares two."""
+    from pydantic import ValidationError
+
+    from honed.load.endpoints import Endpoint, headers_from_env
+    from honed.load.run import LoadSettings
+    from honed.load.served import served
+
+    if (url is None) == (model is None):
+        raise SpecError("load", "--url/--model", "exactly one of --url (an endpoint) and --model (served for the run)")
+    try:
+        settings = LoadSettings(scenario=scenario, qps=qps, burstiness=burstiness, queries=queries, duration_s=duration,
+                                trace=str(trace) if trace else None, timeout_s=timeout, connections=connections,
+                                slo_p99_ms=slo_p99_ms, min_duration_s=min_duration, min_queries=min_queries, seed=seed,
+                                verify_tls=not insecure)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise SpecError(f"load.{'.'.join(map(str, first['loc']))}", first.get("input"), first["msg"]) from None
+    headers = headers_from_env(header or [])
+    db = open_store(store)
+    if model is not None:
+        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
+                *[arg for step in recipe or [] for arg in ("-r", step)], "--max-batch", str(max_batch),
+                "--max-wait-ms", str(max_wait_ms), *(["--allow-pickle"] if allow_pickle else []),
+                *(["--trust-code"] if trust_code else [])]
+        err.print(f"starting honed serve {model} ...", highlight=False, markup=False)
+        with served(args) as base:
+            target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape))
+            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db)
+    else:
+        target = Endpoint(url, endpoint, _body(body, None), stream)  # type: ignore[arg-type]
+        record = _drive(target, settings, headers, None, None, name, db)
+    from honed.cli.flows import show_run
+
+    show_run(record)
+    if json_out:
+        json_out.write_text(record.to_json(indent=2))
+    out.print(f"stored run [bold]{record.id}[/] in {db.url}")
+    if record.status == "failed":
+        raise typer.Exit(EXIT_MEASUREMENT_FAILED)
+
+
+def _drive(target, settings, headers, ref, steps, name, db):
+    from honed.load.run import run_load
+
+    with err.status(f"{settings.scenario}: sending queries") as status:
+        return run_load(target, settings, headers, ref, steps, name, db,
+                        on_progress=lambda done, total: status.update(f"{settings.scenario}: {done} of {total} queries sent"))
+
+
+def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> dict[str, Any]:
+    """The body given (JSON or @FILE), else one synthetic item for honed serve's /v1/predict."""
+    if text is None:
+        if shape is None:
+            return {"text": "the quick brown fox jumps over the lazy dog"}
+        import torch
+
+        return {"inputs": torch.randn(shape, generator=torch.Generator().manual_seed(0)).tolist()}
+    if text.startswith("@"):
+        from honed.safe_json import read_json
+
+        path = Path(text[1:])
+        try:
+            data = read_json(path.read_bytes(), f"--body {path}", MAX_BODY_BYTES)
+        except OSError as error:
+            raise SpecError("--body", str(path), "a readable JSON file", hint=error.strerror) from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise SpecError("--body", text[:60], "a JSON object, or @FILE", hint=str(error)) from None
+    if not isinstance(data, dict):
+        raise SpecError("--body", text[:60], "a JSON object")
+    return data

@@ -1,0 +1,53 @@
+"""A load run in the terminal: the traffic, latency from arrival, and what went wrong."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from honed.load_result import LoadResult
+from honed.measure.stats import LatencySummary
+from honed.record import RunRecord
+
+
+def load_table(record: RunRecord) -> Table:
+    load = record.load
+    assert load is not None, "load_table takes a load run"
+    table = Table(title=f"load run {record.id[:12]}  {record.model.display_name}  {load.scenario}  [{record.status}]",
+                  title_justify="left")
+    for column in ("ms", "p50 (95% CI)", "p90", "p99 (95% CI)", "max", "n"):
+        table.add_column(column, justify="right")
+    rows = [("latency from arrival", load.latency_ms), ("service (sent -> done)", load.service_ms),
+            ("client lag (arrival -> sent)", load.late_ms), ("server queue (reported)", load.server_queue_ms),
+            ("server compute (reported)", load.server_compute_ms)]
+    if load.streaming is not None:
+        rows += [("time to first token", load.streaming.ttft_ms), ("time per output token", load.streaming.tpot_ms),
+                 ("inter-token latency", load.streaming.itl_ms)]
+    for label, summary in rows:
+        if summary is not None:
+            table.add_row(label, *_cells(summary))
+    return table
+
+
+def _cells(s: LatencySummary) -> list[str]:
+    return [f"{s.p50:.2f} ({s.p50_ci.low:.2f}-{s.p50_ci.high:.2f})", f"{s.p90:.2f}",
+            f"{s.p99:.2f} ({s.p99_ci.low:.2f}-{s.p99_ci.high:.2f})", f"{s.max:.2f}", str(s.n)]
+
+
+def load_lines(load: LoadResult) -> list[str]:
+    offered = load.scenario
+    if load.offered_qps is not None:
+        offered = f"offered {load.offered_qps:g} q/s" + (f" (burstiness {load.burstiness:g})" if load.burstiness else "")
+    lines = [f"{offered}, achieved {load.achieved_qps:.2f} q/s over {load.duration_s:.1f} s: "
+             f"{load.queries_ok} of {load.queries_scheduled} queries answered ({load.engine}, {load.endpoint})"]
+    if load.slo_p99_ms is not None and load.goodput_qps is not None:
+        met = load.latency_ms is not None and load.latency_ms.p99 <= load.slo_p99_ms
+        lines.append(f"SLO p99 <= {load.slo_p99_ms:g} ms: {'met' if met else 'missed'}; goodput {load.goodput_qps:.2f} q/s")
+    if load.errors:
+        lines.append("errors: " + ", ".join(f"{kind} {count}" for kind, count in sorted(load.errors.items())))
+    if load.queue_depth:
+        lines.append(f"queries in flight: at most {max(d for _, d in load.queue_depth)} (sampled)")
+    if load.streaming is not None:
+        lines.append(f"{load.streaming.output_tokens} output tokens, {load.streaming.output_tokens_per_s:.1f} tokens/s")
+    if not load.validity.valid:
+        lines.append("not a valid run: " + "; ".join(load.validity.reasons))
+    return lines

@@ -1,0 +1,1 @@
+"""Load: traffic scenarios against a served model (``honed load``), open loop, latency from arrival."""

@@ -1,0 +1,58 @@
+"""A model under load in its own process: ``honed serve`` on a free loopback port, for the
+length of a ``honed load --model`` run, then stopped."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+
+from honed.errors import ModelLoadError
+
+START_TIMEOUT_S = 300.0  # loading and optimising a model (an export) can take minutes
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
+    """Start ``honed serve SERVE_ARGS`` on a free loopback port; yield its base URL once healthy."""
+    port = free_port()
+    command = [sys.executable, "-m", "honed.cli", "serve", *serve_args, "--host", "127.0.0.1", "--port", str(port)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(process, base, timeout_s)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_healthy(process: subprocess.Popen, base: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            reason = (process.stderr.read() if process.stderr else "").strip().splitlines()
+            raise ModelLoadError(f"honed serve exited ({process.returncode}) before serving: "
+                                 f"{reason[-1] if reason else 'no message'}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise ModelLoadError(f"honed serve did not answer on {base}/health within {timeout_s:g} s")

@@ -1,0 +1,1 @@
+"""``honed serve``: any honed model handle over HTTP, with dynamic batching."""

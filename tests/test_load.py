@@ -1,0 +1,221 @@
+"""Load scenarios against real servers on loopback ports: `honed serve` of the sleeper (a known
+10 ms per call) and a small OpenAI-compatible streaming server written here. Bounded in count and
+time; traffic goes to 127.0.0.1 only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+
+import httpx
+import numpy as np
+import pytest
+from fastapi import FastAPI, Request  # module level: FastAPI reads the route's annotations from here
+from fastapi.responses import JSONResponse, StreamingResponse
+from scipy import stats
+
+from helpers import honed
+from honed.errors import SpecError
+from honed.load import arrivals
+from honed.load.endpoints import Endpoint
+from honed.load.run import LoadSettings, public_url, run_load
+from honed.load.served import free_port, served
+
+SLEEPER = ["honed.zoo:sleeper", "--kind", "factory", "--shape", "4"]
+
+
+@pytest.fixture
+def store(tmp_path):
+    return tmp_path / "runs.db"
+
+
+def test_poisson_arrivals_are_exponential_and_bursty_ones_are_not():
+    gaps = np.diff(arrivals.poisson(50.0, 5000, seed=1))
+    assert stats.kstest(gaps, "expon", args=(0, 1 / 50)).pvalue > 0.01
+    assert abs(gaps.mean() * 50 - 1) < 0.05  # the asked mean rate
+    bursty = np.diff(arrivals.bursty(50.0, 0.25, 5000, seed=1))
+    assert abs(bursty.mean() * 50 - 1) < 0.1  # the same mean rate...
+    assert stats.kstest(bursty, "expon", args=(0, 1 / 50)).pvalue < 1e-6  # ...not Poisson
+    assert bursty.std() / bursty.mean() == pytest.approx(2.0, rel=0.15)  # gamma shape k: CV 1/sqrt(k)
+    assert stats.kstest(np.diff(arrivals.bursty(50.0, 1.0, 5000, seed=2)), "expon", args=(0, 1 / 50)).pvalue > 0.01
+
+
+def test_a_trace_is_replayed_sorted_from_zero_and_bad_lines_are_named(tmp_path):
+    path = tmp_path / "trace.txt"
+    path.write_text("# seconds\n10.5\n10.0\n\n12.25  # late\n")
+    assert arrivals.trace(path).tolist() == [0.0, 0.5, 2.25]
+    assert arrivals.trace(path, limit=2).tolist() == [0.0, 0.5]
+    path.write_text("1.0\nsoon\n")
+    with pytest.raises(SpecError, match="load.trace line 2"):
+        arrivals.trace(path)
+
+
+def test_a_stored_url_keeps_no_credentials_or_query():
+    assert public_url("https://user:secret@example.com:8443/v1/completions?key=abc") == "https://example.com:8443/v1/completions"
+
+
+@pytest.fixture(scope="module")
+def sleeper_one_at_a_time():
+    with served([*SLEEPER, "--max-batch", "1", "--max-wait-ms", "0"]) as base:
+        yield base
+
+
+def _item() -> dict:
+    return {"inputs": [1.0, 2.0, 3.0, 4.0]}
+
+
+def _lindley_mean_wait(arrived: np.ndarray, service_s: float) -> float:
+    """The exact mean wait of a FIFO single server with constant service on these arrivals."""
+    wait, total = 0.0, 0.0
+    for gap in np.diff(arrived):
+        wait = max(0.0, wait + service_s - gap)
+        total += wait
+    return total / len(arrived)
+
+
+@pytest.mark.slow
+def test_queueing_at_half_load_matches_m_d_1(sleeper_one_at_a_time):
+    """Poisson arrivals at half the capacity of a server that takes D per query, one at a time:
+    the mean wait is rho D / (2 (1 - rho)) (M/D/1). Seed 3's schedule has an exact queue (the
+    Lindley recursion on its own arrivals) within 5 % of the formula, checked below, so what is
+    tested is the system's queueing, not sampling luck."""
+    settings = LoadSettings(scenario="server", qps=50.0, queries=1500, duration_s=60, seed=3)
+    record = run_load(Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item()), settings)
+    load = record.load
+    assert load.queries_ok == 1500 and not load.errors and record.status == "ok"
+    service_s = load.server_compute_ms.mean / 1e3  # D, as the server measured its model calls
+    rho = 50.0 * service_s
+    assert 0.45 < rho < 0.6
+    formula_ms = rho * service_s / (2 * (1 - rho)) * 1e3
+    exact_ms = _lindley_mean_wait(settings.schedule(), service_s) * 1e3
+    assert exact_ms == pytest.approx(formula_ms, rel=0.05)  # the seed's schedule is a fair sample
+    assert load.server_queue_ms.mean == pytest.approx(formula_ms, rel=0.2)
+    # Latency from arrival is the wait plus the service, seen from the client.
+    assert load.latency_ms.mean > load.server_queue_ms.mean + load.server_compute_ms.mean
+    assert load.achieved_qps == pytest.approx(50.0, rel=0.1)
+
+
+@pytest.mark.slow
+def test_bursty_traffic_has_a_longer_tail_than_poisson_at_the_same_rate(sleeper_one_at_a_time):
+    endpoint = Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item())
+    poisson = run_load(endpoint, LoadSettings(scenario="server", qps=40.0, queries=600, seed=5)).load
+    bursty = run_load(endpoint, LoadSettings(scenario="bursty", qps=40.0, burstiness=0.2, queries=600, seed=5)).load
+    assert poisson.queries_ok == bursty.queries_ok == 600
+    assert bursty.latency_ms.p99 > 1.5 * poisson.latency_ms.p99
+    assert max(d for _, d in bursty.queue_depth) > max(d for _, d in poisson.queue_depth)
+
+
+def test_dynamic_batching_runs_waiting_queries_together():
+    with served([*SLEEPER, "--max-batch", "8", "--max-wait-ms", "20"]) as base:
+        # The sleeper doubles its input: every query gets its own item back, whatever batch it was in.
+        answer = httpx.post(f"{base}/v1/predict", json=_item()).json()
+        assert answer["outputs"] == [2.0, 4.0, 6.0, 8.0]
+        record = run_load(Endpoint(f"{base}/v1/predict", body=_item()), LoadSettings(scenario="offline", queries=64))
+        assert record.load.queries_ok == 64
+        stats_ = httpx.get(f"{base}/v1/stats").json()
+        assert stats_["items"] == 65 and stats_["mean_batch"] > 4  # 64 queries at once, 8 per batch at most
+        name = httpx.get(f"{base}/v1/model").json()["name"]
+        assert name == "honed.zoo-sleeper"
+        kserve = httpx.post(f"{base}/v2/models/{name}/infer", json={"inputs": [
+            {"name": "input", "shape": [2, 4], "datatype": "FP32", "data": [1, 2, 3, 4, 5, 6, 7, 8]}]}).json()
+        assert kserve["outputs"][0]["shape"] == [2, 4] and kserve["outputs"][0]["data"] == [2, 4, 6, 8, 10, 12, 14, 16]
+        wrong = httpx.post(f"{base}/v1/predict", json={"inputs": [1.0, 2.0]})
+        assert wrong.status_code == 422 and "shape [2]" in wrong.json()["detail"]
+
+
+def _streaming_app(first_token_s: float, gap_s: float, tokens: int):
+    """An OpenAI-compatible completions endpoint that streams ``tokens`` chunks, the first after
+    ``first_token_s`` and the rest ``gap_s`` apart."""
+    app = FastAPI()
+
+    @app.post("/v1/completions")
+    async def completions(request: Request):
+        if request.headers.get("authorization") != "Bearer secret-value":  # the header honed read from the environment
+            return JSONResponse({"error": "unauthorized"}, status_code=401)
+        body = await request.json()
+
+        async def events():
+            await asyncio.sleep(first_token_s)
+            for index in range(tokens):
+                if index:
+                    await asyncio.sleep(gap_s)
+                yield f"data: {json.dumps({'choices': [{'index': 0, 'text': f' t{index}'}]})}\n\n"
+            yield "data: [DONE]\n\n"
+
+        assert body["stream"] is True and body["prompt"] == "hello"
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/slow")
+    async def slow():
+        await asyncio.sleep(1.0)
+        return {}
+
+    return app
+
+
+@pytest.fixture(scope="module")
+def streaming_server():
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(_streaming_app(0.05, 0.01, 8), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def test_a_streamed_completion_gives_time_to_first_token_and_per_token(streaming_server, store):
+    result = honed("load", "--url", f"{streaming_server}/v1/completions", "--endpoint", "openai-completions", "--stream",
+                   "--body", '{"prompt": "hello", "max_tokens": 8}', "--scenario", "server", "--qps", "20",
+                   "--queries", "40", "--header", "Authorization=HONED_TEST_TOKEN", store=store,
+                   env={"HONED_TEST_TOKEN": "Bearer secret-value"})
+    assert "time to first token" in result.stdout
+    from honed.store import Store
+
+    db = Store(str(store))
+    record = db.get(db.list()[0].id)
+    streaming = record.load.streaming
+    assert streaming.output_tokens == 40 * 8 and record.load.queries_ok == 40
+    assert 50 <= streaming.ttft_ms.p50 < 90  # 50 ms to the first token, plus a little
+    assert 10 <= streaming.tpot_ms.p50 < 16  # 10 ms between tokens
+    assert "secret-value" not in record.to_json()  # headers come from the environment and stay there
+
+
+def test_errors_are_counted_by_kind_and_a_run_with_no_answer_exits_3(streaming_server, store):
+    closed = f"http://127.0.0.1:{free_port()}/v1/predict"
+    result = honed("load", "--url", closed, "--queries", "5", "--qps", "50", store=store, check_code=3)
+    assert "connect 5" in result.stdout
+    slow = run_load(Endpoint(f"{streaming_server}/slow"), LoadSettings(queries=3, qps=50, timeout_s=0.2))
+    assert slow.load.errors == {"timeout": 3} and slow.status == "failed"
+
+
+def test_bad_load_settings_name_the_field(store):
+    result = honed("load", "--url", "http://127.0.0.1:9/x", "--qps", "-1", store=store, check_code=2)
+    assert "load.qps" in result.stderr
+    result = honed("load", "--url", "ftp://127.0.0.1/x", store=store, check_code=2)
+    assert "load.url" in result.stderr
+    result = honed("load", "--url", "http://127.0.0.1:9/x", "--header", "X=HONED_UNSET_VARIABLE", store=store, check_code=2)
+    assert "HONED_UNSET_VARIABLE" in result.stderr
+
+
+@pytest.mark.slow
+def test_load_a_served_model_then_compare_two_runs(store):
+    """`honed load --model` serves the model in its own process for the run; two runs compare."""
+    args = ["load", "--model", "honed.zoo:sleeper", "--kind", "factory", "--shape", "4", "--qps", "20", "--queries", "100"]
+    first = honed(*args, "--name", "a", store=store)
+    second = honed(*args, "--name", "b", store=store)
+    ids = [line.split("stored run ")[1].split()[0] for line in (first.stdout, second.stdout)]
+    shown = honed("runs", "show", ids[0], store=store)
+    assert "latency from arrival" in shown.stdout and "server compute" in shown.stdout
+    # The same model under the same traffic twice (A/A): compare calls nothing. Its bootstrap
+    # resamples windows of consecutive queries (five per run), then queries within them.
+    compared = honed("compare", *ids, store=store)
+    p50 = next(line for line in compared.stdout.splitlines() if "p50 ms" in line)
+    assert "not significant" in p50 and "fewer than 3" not in compared.stdout + compared.stderr
