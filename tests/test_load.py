@@ -219,3 +219,37 @@ def test_load_a_served_model_then_compare_two_runs(store):
     compared = honed("compare", *ids, store=store)
     p50 = next(line for line in compared.stdout.splitlines() if "p50 ms" in line)
     assert "not significant" in p50 and "fewer than 3" not in compared.stdout + compared.stderr
+
+
+def _max_rate_meeting(slo_ms: float, service_ms: float, overhead_ms: float, n: int = 20_000) -> float:
+    """Theory for the peak search: the highest Poisson rate at which an M/D/1 queue's p99 time in
+    system (wait + service), plus a fixed per-query overhead, stays within the SLO (bisection on
+    the rate, each rate's p99 from the Lindley recursion over n seeded arrivals)."""
+    def p99(rate: float) -> float:
+        gaps = np.random.default_rng(0).exponential(1 / rate, n)
+        waits = np.zeros(n)
+        for i in range(1, n):
+            waits[i] = max(0.0, waits[i - 1] + service_ms / 1e3 - gaps[i])
+        return float(np.percentile(waits * 1e3 + service_ms + overhead_ms, 99))
+
+    low, high = 1.0, 1e3 / service_ms  # the queue is unstable at the capacity itself
+    for _ in range(25):
+        middle = (low + high) / 2
+        low, high = (middle, high) if p99(middle) <= slo_ms else (low, middle)
+    return low
+
+
+@pytest.mark.slow
+def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_at_a_time):
+    endpoint = Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item())
+    quiet = run_load(endpoint, LoadSettings(qps=10.0, queries=100, seed=9)).load
+    service_ms = quiet.server_compute_ms.mean
+    overhead_ms = quiet.latency_ms.p50 - quiet.server_queue_ms.p50 - quiet.server_compute_ms.p50  # HTTP, both ends
+    from honed.load.peak import PeakSettings, find_peak
+
+    search, record = find_peak(endpoint, LoadSettings(), PeakSettings(slo_p99_ms=80.0, start_qps=20.0, step_seconds=10.0))
+    theory = _max_rate_meeting(80.0, service_ms, overhead_ms)
+    assert search.stopped == "confirmed" and search.peak_qps == pytest.approx(theory, rel=0.15)
+    assert record.load.latency_ms.p99 <= 80.0 and record.load.offered_qps == search.peak_qps
+    assert search.first_miss_qps > search.peak_qps
+    assert [s.passed for s in search.steps if s.qps == search.peak_qps][-2:] == [True, True]  # confirmed twice

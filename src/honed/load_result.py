@@ -34,6 +34,26 @@ class StreamingSummary(BaseModel):
     output_tokens: int
 
 
+class PeakStep(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    qps: float
+    p99_ms: float | None
+    achieved_qps: float
+    passed: bool
+    errors: int = 0
+
+
+class PeakSearch(BaseModel):
+    """``--find-peak``: every rate tried, and the highest whose p99 met the SLO in every repetition."""
+
+    model_config = ConfigDict(frozen=True)
+    slo_p99_ms: float
+    peak_qps: float | None = Field(description="None: even the first rate missed the SLO")
+    first_miss_qps: float | None = Field(description="the lowest rate that missed: the peak lies below it")
+    steps: list[PeakStep]
+    stopped: str
+
+
 class LoadResult(BaseModel):
     model_config = ConfigDict(frozen=True)
     engine: str = Field(description="what scheduled the queries and timed them")
@@ -63,3 +83,5 @@ class LoadResult(BaseModel):
                                                  "queries in flight): sampled evenly over the run")
     validity: Validity
     streaming: StreamingSummary | None = None
+    peak: PeakSearch | None = Field(default=None, description="set on the confirming run of a --find-peak search")
+

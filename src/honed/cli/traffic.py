@@ -70,6 +70,8 @@ def load(
     timeout: Annotated[float, typer.Option(help="seconds one query may take")] = 30.0,
     connections: Annotated[int, typer.Option(help="open connections at most")] = 256,
     slo_p99_ms: Annotated[Optional[float], typer.Option(help="latency SLO: report goodput and whether p99 meets it")] = None,
+    find_peak: Annotated[bool, typer.Option(help="search for the highest Poisson rate whose p99 meets --slo-p99-ms, from --qps up")] = False,
+    step_seconds: Annotated[float, typer.Option(help="--find-peak: seconds each rate runs")] = 10.0,
     min_duration: Annotated[float, typer.Option(help="a shorter run is reported as not valid")] = 0.0,
     min_queries: Annotated[int, typer.Option(help="fewer answered queries: not valid")] = 0,
     seed: Annotated[int, typer.Option()] = 0,
@@ -90,6 +92,8 @@ def load(
     from honed.load.run import LoadSettings
     from honed.load.served import served
 
+    if find_peak and slo_p99_ms is None:
+        raise SpecError("--find-peak", True, "a latency SLO to search under: add --slo-p99-ms")
     if (url is None) == (model is None):
         raise SpecError("load", "--url/--model", "exactly one of --url (an endpoint) and --model (served for the run)")
     try:
@@ -111,10 +115,11 @@ def load(
         err.print(f"starting honed serve {model} ...", highlight=False, markup=False)
         with served(args) as base:
             target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape))
-            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db)
+            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db,
+                            step_seconds if find_peak else None)
     else:
         target = Endpoint(url, endpoint, _body(body, None), stream)  # type: ignore[arg-type]
-        record = _drive(target, settings, headers, None, None, name, db)
+        record = _drive(target, settings, headers, None, None, name, db, step_seconds if find_peak else None)
     from honed.cli.flows import show_run
 
     show_run(record)
@@ -125,12 +130,35 @@ def load(
         raise typer.Exit(EXIT_MEASUREMENT_FAILED)
 
 
-def _drive(target, settings, headers, ref, steps, name, db):
+def _drive(target, settings, headers, ref, steps, name, db, peak_step_seconds: Optional[float]):
     from honed.load.run import run_load
 
+    if peak_step_seconds is not None:
+        return _find_peak(target, settings, headers, ref, steps, name, db, peak_step_seconds)
     with err.status(f"{settings.scenario}: sending queries") as status:
         return run_load(target, settings, headers, ref, steps, name, db,
                         on_progress=lambda done, total: status.update(f"{settings.scenario}: {done} of {total} queries sent"))
+
+
+def _find_peak(target, settings, headers, ref, steps, name, db, step_seconds: float):
+    """The search's runs are not stored; its confirming run at the peak is, with the whole search."""
+    from honed.evaluation import keep_run
+    from honed.load.peak import PeakSettings, find_peak
+
+    peak = PeakSettings(slo_p99_ms=settings.slo_p99_ms, start_qps=settings.qps, step_seconds=step_seconds)
+
+    def on_step(step) -> None:
+        verdict = "meets" if step.passed else "misses"
+        err.print(f"{step.qps:8.2f} q/s: p99 {step.p99_ms or float('nan'):.2f} ms {verdict} the SLO "
+                  f"(achieved {step.achieved_qps:.2f} q/s)", highlight=False, markup=False)
+
+    search, record = find_peak(target, settings, peak, on_step,
+                               headers=headers, model=ref, recipe=steps, name=name)
+    if record is None:
+        raise SpecError("--slo-p99-ms", settings.slo_p99_ms, "an SLO the endpoint can meet at some rate",
+                        hint=f"every rate tried, down to {search.steps[-1].qps:.3g} q/s, missed it")
+    record = record.model_copy(update={"load": record.load.model_copy(update={"peak": search})})
+    return keep_run(record, db, False)
 
 
 def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> dict[str, Any]:

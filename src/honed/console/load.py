@@ -48,6 +48,11 @@ def load_lines(load: LoadResult) -> list[str]:
         lines.append(f"queries in flight: at most {max(d for _, d in load.queue_depth)} (sampled)")
     if load.streaming is not None:
         lines.append(f"{load.streaming.output_tokens} output tokens, {load.streaming.output_tokens_per_s:.1f} tokens/s")
+    if load.peak is not None:
+        peak = load.peak
+        bracket = f", below {peak.first_miss_qps:.2f} q/s (the lowest rate that missed)" if peak.first_miss_qps else ""
+        lines.append(f"peak under p99 <= {peak.slo_p99_ms:g} ms: {peak.peak_qps:.2f} q/s{bracket}; "
+                     f"{len(peak.steps)} runs, {peak.stopped}")
     if not load.validity.valid:
         lines.append("not a valid run: " + "; ".join(load.validity.reasons))
     return lines

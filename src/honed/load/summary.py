@@ -46,7 +46,7 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
         return _summary(values, protocol)
 
     latencies = [(q.done - q.scheduled) * 1e3 for q in ok]
-    by_window = [np.asarray(window, dtype=np.float64) * 1e6 for window in latencies_ns_by_window(queries)]
+    by_window = [np.asarray(window, dtype=np.float64) for window in latencies_ns_by_window(queries)]
     good = sum(value <= plan.slo_p99_ms for value in latencies) if plan.slo_p99_ms is not None else None
     return LoadResult(
         engine=plan.engine, scenario=plan.scenario, endpoint=plan.endpoint, offered_qps=plan.offered_qps,
