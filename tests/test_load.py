@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request  # module level: FastAPI reads the route's 
 from fastapi.responses import JSONResponse, StreamingResponse
 from scipy import stats
 
-from helpers import honed
+from helpers import honed, honed_process
 from honed.errors import SpecError
 from honed.load import arrivals
 from honed.load.endpoints import Endpoint
@@ -112,7 +112,8 @@ def test_dynamic_batching_runs_waiting_queries_together():
         # The sleeper doubles its input: every query gets its own item back, whatever batch it was in.
         answer = httpx.post(f"{base}/v1/predict", json=_item()).json()
         assert answer["outputs"] == [2.0, 4.0, 6.0, 8.0]
-        record = run_load(Endpoint(f"{base}/v1/predict", body=_item()), LoadSettings(scenario="offline", queries=64))
+        record = run_load(Endpoint(f"{base}/v1/predict", body=_item()), LoadSettings(scenario="offline", queries=64,
+                                                                                      warmup_queries=0))
         assert record.load.queries_ok == 64
         stats_ = httpx.get(f"{base}/v1/stats").json()
         assert stats_["items"] == 65 and stats_["mean_batch"] > 4  # 64 queries at once, 8 per batch at most
@@ -146,6 +147,10 @@ def _streaming_app(first_token_s: float, gap_s: float, tokens: int):
 
         assert body["stream"] is True and body["prompt"] == "hello"
         return StreamingResponse(events(), media_type="text/event-stream")
+
+    @app.post("/fast")
+    async def fast():
+        return {}
 
     @app.post("/slow")
     async def slow():
@@ -253,3 +258,21 @@ def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_a
     assert record.load.latency_ms.p99 <= 80.0 and record.load.offered_qps == search.peak_qps
     assert search.first_miss_qps > search.peak_qps
     assert [s.passed for s in search.steps if s.qps == search.peak_qps][-2:] == [True, True]  # confirmed twice
+
+
+def test_ctrl_c_stores_the_partial_run(streaming_server, store):
+    import signal
+
+    process = honed_process("load", "--url", f"{streaming_server}/fast", "--qps", "20", "--queries", "2000",
+                            store=f"sqlite:///{store}")
+    time.sleep(6)  # start-up, warm-up, then a few seconds of traffic
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stdout + stderr
+    from honed.store import Store
+
+    db = Store(str(store))
+    record = db.get(db.list()[0].id)
+    assert record.status == "partial" and 0 < record.load.queries_ok < 2000
+    assert any(note.startswith("interrupted by the user") for note in record.notes)
+    assert record.id in stderr  # the message says where the partial run is

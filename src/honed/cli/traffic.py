@@ -75,6 +75,7 @@ def load(
     min_duration: Annotated[float, typer.Option(help="a shorter run is reported as not valid")] = 0.0,
     min_queries: Annotated[int, typer.Option(help="fewer answered queries: not valid")] = 0,
     seed: Annotated[int, typer.Option()] = 0,
+    warmup: Annotated[int, typer.Option(help="queries sent one by one before the run, not counted")] = 10,
     insecure: Annotated[bool, typer.Option(help="do not verify TLS certificates")] = False,
     max_batch: Annotated[int, typer.Option(help="--model: the server's dynamic batch")] = 8,
     max_wait_ms: Annotated[float, typer.Option(help="--model: the server's batch wait")] = 2.0,
@@ -100,7 +101,7 @@ def load(
         settings = LoadSettings(scenario=scenario, qps=qps, burstiness=burstiness, queries=queries, duration_s=duration,
                                 trace=str(trace) if trace else None, timeout_s=timeout, connections=connections,
                                 slo_p99_ms=slo_p99_ms, min_duration_s=min_duration, min_queries=min_queries, seed=seed,
-                                verify_tls=not insecure)
+                                verify_tls=not insecure, warmup_queries=warmup)
     except ValidationError as error:
         first = error.errors()[0]
         raise SpecError(f"load.{'.'.join(map(str, first['loc']))}", first.get("input"), first["msg"]) from None

@@ -21,6 +21,7 @@ ENGINE = "honed-open-loop"
 class Limits:
     max_seconds: float = 60.0  # no query is scheduled after this, and the run ends this long after it
     queries: int = 1000  # single stream: how many (an open-loop run has its schedule)
+    warmup_queries: int = 10  # sent one by one before the run and not counted: first calls, connections
     timeout_s: float = 30.0  # one query's limit
     connections: int = 256  # open connections at most; queries beyond them wait (and that wait counts)
     verify_tls: bool = True
@@ -42,6 +43,8 @@ async def _drive(endpoint: Endpoint, schedule: np.ndarray, limits: Limits, heade
     pool = httpx.Limits(max_connections=limits.connections, max_keepalive_connections=limits.connections)
     async with httpx.AsyncClient(limits=pool, timeout=limits.timeout_s, verify=limits.verify_tls,
                                  headers=headers) as client:
+        for _ in range(limits.warmup_queries):
+            await send(client, endpoint, Query(scheduled=0.0), time.perf_counter())
         origin = time.perf_counter() + 0.01  # t=0 a moment ahead, so the first query is not already late
         if schedule is None:
             await _single_stream(client, endpoint, limits, queries, origin)

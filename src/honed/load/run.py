@@ -40,6 +40,7 @@ class LoadSettings(BaseModel):
     min_queries: int = Field(default=0, ge=0)
     seed: int = 0
     verify_tls: bool = True
+    warmup_queries: int = Field(default=10, ge=0, le=10_000, description="sent one by one first, not counted")
 
     def schedule(self) -> np.ndarray | None:
         """Arrival times in seconds; None for single stream (each query waits for the last)."""
@@ -76,7 +77,7 @@ def run_load(endpoint: Endpoint, settings: LoadSettings, headers: dict[str, str]
     """Drive the endpoint and keep the run (in ``store`` when given); Ctrl-C keeps the partial run."""
     schedule = settings.schedule()
     limits = Limits(max_seconds=settings.duration_s, timeout_s=settings.timeout_s, connections=settings.connections,
-                    verify_tls=settings.verify_tls, queries=settings.queries)
+                    verify_tls=settings.verify_tls, queries=settings.queries, warmup_queries=settings.warmup_queries)
     queries: list[Query] = []
     interrupted = False
     try:
