@@ -148,8 +148,11 @@ def _streaming_app(first_token_s: float, gap_s: float, tokens: int):
         assert body["stream"] is True and body["prompt"] == "hello"
         return StreamingResponse(events(), media_type="text/event-stream")
 
+    app.state.fast_calls = 0
+
     @app.post("/fast")
     async def fast():
+        app.state.fast_calls += 1
         return {}
 
     @app.post("/slow")
@@ -160,12 +163,15 @@ def _streaming_app(first_token_s: float, gap_s: float, tokens: int):
     return app
 
 
+STREAMING_APP = _streaming_app(0.05, 0.01, 8)
+
+
 @pytest.fixture(scope="module")
 def streaming_server():
     import uvicorn
 
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(_streaming_app(0.05, 0.01, 8), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(STREAMING_APP, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -265,7 +271,10 @@ def test_ctrl_c_stores_the_partial_run(streaming_server, store):
 
     process = honed_process("load", "--url", f"{streaming_server}/fast", "--qps", "20", "--queries", "2000",
                             store=f"sqlite:///{store}")
-    time.sleep(6)  # start-up, warm-up, then a few seconds of traffic
+    app = STREAMING_APP
+    deadline = time.monotonic() + 120
+    while app.state.fast_calls < 40 and time.monotonic() < deadline:  # warm-up done, traffic flowing
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr

@@ -164,37 +164,49 @@ def test_onnxruntime_int8_is_smaller_and_close(bases):
     assert torch.nn.functional.cosine_similarity(_output(base, inputs), _output(static, inputs), dim=1).min().item() >= 0.85
 
 
-@pytest.mark.slow
-def test_openvino_precisions_and_nncf_int8(bases, tmp_path):
-    from honed.models.persist import read_manifest
-
+def _openvino(bases, **params):
     base, inputs = bases["minilm"]
-    reference = _output(base, inputs)
+    return optimize(base, [{"algorithm": "openvino", "params": params}] if params else ["openvino"], "cpu", inputs)
 
-    def cosine(handle) -> float:
-        return torch.nn.functional.cosine_similarity(reference, _output(handle, inputs), dim=1).min().item()
 
-    fp32 = optimize(base, ["openvino"], "cpu", inputs)
+def _cosine_to_base(bases, handle) -> float:
+    base, inputs = bases["minilm"]
+    return torch.nn.functional.cosine_similarity(_output(base, inputs), _output(handle, inputs), dim=1).min().item()
+
+
+@pytest.fixture(scope="module")
+def openvino_f32(bases):
+    return _openvino(bases)
+
+
+@pytest.mark.slow
+def test_openvino_f32_keeps_fp32_weights_and_states_its_precision(bases, openvino_f32):
+    base, _ = bases["minilm"]
     # Converted from the ONNX export, the weights stay fp32, and the precision is stated, not the plugin's default.
-    assert fp32.stats().dtype == "float32" and fp32.runtime_info()["openvino_precision"] == "f32"
-    assert fp32.stats().bytes_in_memory >= 4 * 0.99 * base.stats().parameters and cosine(fp32) > 0.9999
-    bf16 = optimize(base, [{"algorithm": "openvino", "params": {"precision": "bf16"}}], "cpu", inputs)
+    assert openvino_f32.stats().dtype == "float32" and openvino_f32.runtime_info()["openvino_precision"] == "f32"
+    assert openvino_f32.stats().bytes_in_memory >= 4 * 0.99 * base.stats().parameters
+    assert _cosine_to_base(bases, openvino_f32) > 0.9999
+
+
+@pytest.mark.slow
+def test_openvino_bf16_is_recorded_as_what_the_cpu_runs(bases):
     import openvino as ov
 
+    bf16 = _openvino(bases, precision="bf16")
     # bf16 where the CPU has bf16 units (AVX512-BF16, AMX); the plugin runs f32 on the others (AVX2 only).
     has_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-    assert bf16.runtime_info()["openvino_precision"] == ("bf16" if has_bf16 else "f32") and cosine(bf16) > 0.999
-    weights = optimize(base, [{"algorithm": "openvino", "params": {"quantization": "int8-weights"}}], "cpu", inputs)
-    assert "uint8" in weights.stats().dtype and weights.stats().bytes_on_disk < 0.3 * fp32.stats().bytes_on_disk
-    assert cosine(weights) >= 0.99
-    # Static int8 (weights and activations), calibrated on the model's own synthetic sentences: measured 0.992.
-    int8 = optimize(base, [{"algorithm": "openvino", "params": {"quantization": "int8", "calibration_batches": 4}}],
-                    "cpu", inputs)
-    assert "int8" in int8.stats().dtype.split(",") and cosine(int8) >= 0.98
-    with pytest.raises(RecipeError, match="recipe has 2 runtime algorithms"):
-        optimize(base, ["openvino", "onnxruntime"], "cpu", inputs)
-    with pytest.raises(RecipeError, match="openvino runs on cpu only"):
-        plan(Recipe.of("openvino"), "cuda")
+    assert bf16.runtime_info()["openvino_precision"] == ("bf16" if has_bf16 else "f32")
+    assert _cosine_to_base(bases, bf16) > 0.999
+
+
+@pytest.mark.slow
+def test_openvino_int8_weights_shrink_the_ir_and_save_as_base_recipe_and_artifact(bases, openvino_f32, tmp_path):
+    from honed.models.persist import read_manifest
+
+    _, inputs = bases["minilm"]
+    weights = _openvino(bases, quantization="int8-weights")
+    assert "uint8" in weights.stats().dtype and weights.stats().bytes_on_disk < 0.3 * openvino_f32.stats().bytes_on_disk
+    assert _cosine_to_base(bases, weights) >= 0.99
     # Saved: the base and the recipe (replayed on load, tokenizer included), and the IR it runs,
     # which loads without the recipe as a plain kind "openvino" model with the same outputs.
     directory = weights.save(tmp_path / "saved")
@@ -204,7 +216,23 @@ def test_openvino_precisions_and_nncf_int8(bases, tmp_path):
     torch.testing.assert_close(_output(load_model(ModelRef(kind="honed", source=str(directory))), inputs),
                                _output(weights, inputs))
     ir = load_model(ModelRef(kind="openvino", source=str(directory / "artifact" / "model.xml")))
-    torch.testing.assert_close(ir.run(weights.example_inputs(4, inputs, seed=1)).main, _output(weights, inputs), rtol=0, atol=0)
+    torch.testing.assert_close(ir.run(weights.example_inputs(4, inputs, seed=1)).main, _output(weights, inputs),
+                               rtol=0, atol=0)
+
+
+@pytest.mark.slow
+def test_openvino_static_int8_quantizes_activations_too(bases):
+    # Static int8 (weights and activations), calibrated on the model's own synthetic sentences: measured 0.992.
+    int8 = _openvino(bases, quantization="int8", calibration_batches=4)
+    assert "int8" in int8.stats().dtype.split(",") and _cosine_to_base(bases, int8) >= 0.98
+
+
+def test_openvino_is_refused_beside_another_runtime_and_on_cuda(bases):
+    base, inputs = bases["minilm"]
+    with pytest.raises(RecipeError, match="recipe has 2 runtime algorithms"):
+        optimize(base, ["openvino", "onnxruntime"], "cpu", inputs)
+    with pytest.raises(RecipeError, match="openvino runs on cpu only"):
+        plan(Recipe.of("openvino"), "cuda")
 
 
 @pytest.mark.slow

@@ -87,40 +87,50 @@ def load(
 ) -> None:
     """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
     counts from each query's scheduled arrival. The run is stored; `honed compare` compares two."""
-    from pydantic import ValidationError
-
     from honed.load.endpoints import Endpoint, headers_from_env
     from honed.load.run import LoadSettings
     from honed.load.served import served
 
-    if find_peak and slo_p99_ms is None:
-        raise SpecError("--find-peak", True, "a latency SLO to search under: add --slo-p99-ms")
-    if (url is None) == (model is None):
-        raise SpecError("load", "--url/--model", "exactly one of --url (an endpoint) and --model (served for the run)")
-    try:
-        settings = LoadSettings(scenario=scenario, qps=qps, burstiness=burstiness, queries=queries, duration_s=duration,
-                                trace=str(trace) if trace else None, timeout_s=timeout, connections=connections,
-                                slo_p99_ms=slo_p99_ms, min_duration_s=min_duration, min_queries=min_queries, seed=seed,
-                                verify_tls=not insecure, warmup_queries=warmup)
-    except ValidationError as error:
-        first = error.errors()[0]
-        raise SpecError(f"load.{'.'.join(map(str, first['loc']))}", first.get("input"), first["msg"]) from None
-    headers = headers_from_env(header or [])
-    db = open_store(store)
+    _check_target(url, model, find_peak, slo_p99_ms)
+    settings = _settings(LoadSettings, scenario=scenario, qps=qps, burstiness=burstiness, queries=queries,
+                         duration_s=duration, trace=str(trace) if trace else None, timeout_s=timeout,
+                         connections=connections, slo_p99_ms=slo_p99_ms, min_duration_s=min_duration,
+                         min_queries=min_queries, seed=seed, verify_tls=not insecure, warmup_queries=warmup)
+    headers, db, peak_steps = headers_from_env(header or []), open_store(store), step_seconds if find_peak else None
     if model is not None:
         spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
                 *[arg for step in recipe or [] for arg in ("-r", step)], "--max-batch", str(max_batch),
                 "--max-wait-ms", str(max_wait_ms), *(["--allow-pickle"] if allow_pickle else []),
                 *(["--trust-code"] if trust_code else [])]
-        err.print(f"starting honed serve {model} ...", highlight=False, markup=False)
         with served(args) as base:
             target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape))
-            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db,
-                            step_seconds if find_peak else None)
+            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db, peak_steps)
     else:
         target = Endpoint(url, endpoint, _body(body, None), stream)  # type: ignore[arg-type]
-        record = _drive(target, settings, headers, None, None, name, db, step_seconds if find_peak else None)
+        record = _drive(target, settings, headers, None, None, name, db, peak_steps)
+    _report(record, json_out, db)
+
+
+def _check_target(url: Optional[str], model: Optional[str], find_peak: bool, slo_p99_ms: Optional[float]) -> None:
+    if find_peak and slo_p99_ms is None:
+        raise SpecError("--find-peak", True, "a latency SLO to search under: add --slo-p99-ms")
+    if (url is None) == (model is None):
+        raise SpecError("load", "--url/--model", "exactly one of --url (an endpoint) and --model (served for the run)")
+
+
+def _settings(cls, **values: Any):
+    """Validated load settings; the first bad value is named as a spec field."""
+    from pydantic import ValidationError
+
+    try:
+        return cls(**values)
+    except ValidationError as error:
+        first = error.errors()[0]
+        raise SpecError(f"load.{'.'.join(map(str, first['loc']))}", first.get("input"), first["msg"]) from None
+
+
+def _report(record, json_out: Optional[Path], db) -> None:
     from honed.cli.flows import show_run
 
     show_run(record)

@@ -28,6 +28,7 @@ def free_port() -> int:
 def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
     """Start ``honed serve SERVE_ARGS`` on a free loopback port; yield its base URL once healthy."""
     port = free_port()
+    print(f"starting honed serve {' '.join(serve_args)} on port {port}", file=sys.stderr)
     command = [sys.executable, "-m", "honed.cli", "serve", *serve_args, "--host", "127.0.0.1", "--port", str(port)]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
