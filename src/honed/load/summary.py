@@ -33,7 +33,7 @@ class Plan:
     min_duration_s: float = 0.0
     min_queries: int = 0
     slo_p99_ms: float | None = None
-    engine: str = "honed-open-loop"
+    engine: str = ""  # what scheduled and timed the queries (the driver's ENGINE)
 
 
 def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> LoadResult:
@@ -41,9 +41,6 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
     sent = [q for q in queries if q.sent is not None]
     ends = [q.done for q in queries if q.done is not None]
     duration = max(ends) if ends else 0.0  # t=0 is the first scheduled arrival
-
-    def latency(values: list[float]) -> LatencySummary | None:
-        return _summary(values, protocol)
 
     latencies = [(q.done - q.scheduled) * 1e3 for q in ok]
     by_window = [np.asarray(window, dtype=np.float64) for window in latencies_ns_by_window(queries)]
@@ -54,10 +51,11 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
         queries_ok=len(ok), duration_s=duration, achieved_qps=len(ok) / duration if duration > 0 else 0.0,
         latency_ms=summarize_latency(by_window, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
         if latencies else None,
-        service_ms=latency([(q.done - q.sent) * 1e3 for q in ok]),
-        late_ms=latency([(q.sent - q.scheduled) * 1e3 for q in sent]),
-        server_queue_ms=latency([q.server_queue_ms for q in ok if q.server_queue_ms is not None]),
-        server_compute_ms=latency([q.server_compute_ms for q in ok if q.server_compute_ms is not None]),
+        service_ms=_summary([(q.done - q.sent) * 1e3 for q in ok], protocol),
+        late_ms=_summary([(q.sent - q.scheduled) * 1e3 for q in sent], protocol),
+        server_queue_ms=_summary([q.server_queue_ms for q in ok if q.server_queue_ms is not None], protocol),
+        server_compute_ms=_summary([q.server_compute_ms for q in ok if q.server_compute_ms is not None],
+                                   protocol),
         errors=dict(Counter(q.error for q in queries if q.error is not None)),
         slo_p99_ms=plan.slo_p99_ms, goodput_qps=good / duration if good is not None and duration > 0 else None,
         queue_depth=queue_depth(queries, duration),

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
+from honed.tasks.base import as_tensor
 
 
 @dataclass
@@ -95,6 +96,4 @@ class DynamicBatcher:
         else:
             batch = torch.stack(items)
         with handle.inference_context():
-            main = handle.run(batch).main
-            handle.synchronize()
-        return list(main.detach().float().cpu())
+            return list(as_tensor(handle.run(batch)))  # on the host: waits for the device
