@@ -66,10 +66,9 @@ def test_agreement_runs_on_the_items_a_user_points_to(tmp_path):
     assert 0.99 < quality.values["output_cosine"] < 1.0  # bf16 moved the outputs a little
 
 
-def test_calibration_under_the_agreement_task_uses_synthetic_inputs_or_the_users_items(tmp_path):
+def test_calibration_under_the_agreement_task_uses_synthetic_inputs():
     """Static quantization calibrates through Context.batch; under agreement it once raised
     NotImplementedError, so a tune with no task could not try static int8 at all."""
-    import numpy as np
     import torch
 
     from honed.models import load_model
@@ -79,11 +78,19 @@ def test_calibration_under_the_agreement_task_uses_synthetic_inputs_or_the_users
     handle = load_model(MLP)
     synthetic = Context(target="cpu", inputs=InputSpec(shape=(8,)), task=AGREEMENT_TASK)
     assert torch.equal(synthetic.batch(handle, 2, seed=0), handle.example_inputs(2, InputSpec(shape=(8,)), seed=0))
+
+
+def test_calibration_under_the_agreement_task_uses_the_users_items(tmp_path):
+    import numpy as np
+
+    from honed.models import load_model
+    from honed.optimization import Context
+
     items = np.arange(24, dtype=np.float32).reshape(3, 8)
     np.save(tmp_path / "items.npy", items)
     given = Context(target="cpu", inputs=InputSpec(shape=(8,)),
                     task=TaskSpec(name="agreement", options={"inputs": str(tmp_path / "items.npy")}))
-    batch = given.batch(handle, 2, seed=0)
+    batch = given.batch(load_model(MLP), 2, seed=0)
     assert all(any(np.array_equal(row, item) for item in items) for row in batch.numpy())
 
 
@@ -122,16 +129,28 @@ def test_a_pickled_npy_is_refused(tmp_path):
         load_inputs(tmp_path / "objects.npy")
 
 
-def test_agreement_inputs_from_the_command_line_and_from_a_spec(tmp_path, monkeypatch):
-    from honed.errors import SpecError
-    from honed.spec import build_spec, load_spec
+def test_agreement_inputs_from_the_command_line_become_the_agreement_task(tmp_path, monkeypatch):
+    from honed.spec import build_spec
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "texts.txt").write_text("a sentence\n")
     spec = build_spec(model="honed.zoo:mlp", kind="factory", agreement_inputs="texts.txt")
     assert spec.task.name == "agreement" and spec.task.options["inputs"] == str(tmp_path / "texts.txt")
+
+
+def test_agreement_inputs_with_another_task_are_refused(tmp_path):
+    from honed.errors import SpecError
+    from honed.spec import build_spec
+
+    (tmp_path / "texts.txt").write_text("a sentence\n")
     with pytest.raises(SpecError, match="--agreement-inputs"):
-        build_spec(model="honed.zoo:mlp", kind="factory", task="text-embedding", agreement_inputs="texts.txt")
+        build_spec(model="honed.zoo:mlp", kind="factory", task="text-embedding", agreement_inputs=str(tmp_path / "texts.txt"))
+
+
+def test_agreement_inputs_in_a_spec_are_relative_to_the_spec_file(tmp_path):
+    from honed.spec import load_spec
+
+    (tmp_path / "texts.txt").write_text("a sentence\n")
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "run.toml").write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
                                                   '[task]\nname = "agreement"\noptions = { inputs = "../texts.txt" }\n')

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import honed, tomlish
+from helpers import digits_tune_spec, honed
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 FAST = ["--repetitions", "1"]
@@ -18,35 +18,62 @@ def store(tmp_path) -> Path:
     return tmp_path / "runs.db"
 
 
-@pytest.fixture
-def fast_spec(tmp_path) -> Path:
+def write_fast_spec(folder: Path) -> Path:
+    """The sleeper example with a shorter protocol."""
     text = (EXAMPLES / "sleeper.toml").read_text()
-    text = text.replace("min_samples = 50", "min_samples = 10").replace("min_seconds = 1.0", "min_seconds = 0.1")
-    path = tmp_path / "sleeper.toml"
-    path.write_text(text)
+    path = folder / "sleeper.toml"
+    path.write_text(text.replace("min_samples = 50", "min_samples = 10").replace("min_seconds = 1.0", "min_seconds = 0.1"))
     return path
 
 
+@pytest.fixture
+def fast_spec(tmp_path) -> Path:
+    return write_fast_spec(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two evaluations of the sleeper in one store, shared by the tests of what users do with
+    stored runs (each evaluation is a CLI process plus a worker: too slow to repeat per test)."""
+    root = tmp_path_factory.mktemp("two_runs")
+    store, spec = root / "runs.db", write_fast_spec(root)
+    first = honed("evaluate", str(spec), "--repetitions", "3", "--name", "before", store=store)
+    second = honed("evaluate", str(spec), "--repetitions", "3", "-b", "1", "--json", str(root / "r.json"), store=store)
+    ids = [done.stdout.split("stored run ")[1].split()[0] for done in (first, second)]
+    return {"store": store, "root": root, "first": first, "ids": ids}
+
+
 @pytest.mark.slow
-def test_evaluate_list_show_export_import_compare(store, fast_spec, tmp_path):
-    first = honed("evaluate", str(fast_spec), "--repetitions", "3", "--name", "before", store=store)
-    assert "p50 ms" in first.stdout and "stored run" in first.stdout
-    second = honed("evaluate", str(fast_spec), "--repetitions", "3", "-b", "1", "--json", str(tmp_path / "r.json"), store=store)
-    record = json.loads((tmp_path / "r.json").read_text())
+def test_evaluate_prints_the_percentiles_and_the_stored_run(two_runs):
+    assert "p50 ms" in two_runs["first"].stdout and "stored run" in two_runs["first"].stdout
+
+
+@pytest.mark.slow
+def test_evaluate_json_writes_the_record_with_its_protocol(two_runs):
+    record = json.loads((two_runs["root"] / "r.json").read_text())
     assert record["schema"] == "honed.run" and record["record"]["protocol"]["batch_sizes"] == [1]
-    run_a = first.stdout.split("stored run ")[1].split()[0]
-    run_b = second.stdout.split("stored run ")[1].split()[0]
 
-    listing = honed("runs", "list", store=store).stdout
+
+@pytest.mark.slow
+def test_runs_list_and_show_find_stored_runs_by_prefix(two_runs):
+    run_a, run_b = two_runs["ids"]
+    listing = honed("runs", "list", store=two_runs["store"]).stdout
     assert run_a[:12] in listing and run_b[:12] in listing and "before" in listing
-    assert "protocol   scope=model" in honed("runs", "show", run_a[:8], store=store).stdout
+    assert "protocol   scope=model" in honed("runs", "show", run_a[:8], store=two_runs["store"]).stdout
 
-    compared = honed("compare", run_a, run_b, store=store).stdout
+
+@pytest.mark.slow
+def test_compare_of_two_runs_of_one_model_calls_nothing(two_runs):
+    compared = honed("compare", *two_runs["ids"], store=two_runs["store"]).stdout
     assert "p50 ms" in compared and "not significant" in compared
     assert "batch sizes measured in only one run: [4]" in compared
 
+
+@pytest.mark.slow
+def test_an_exported_run_imports_into_another_store_once(two_runs, tmp_path):
+    run_a = two_runs["ids"][0]
     other = tmp_path / "other.db"
-    honed("runs", "export", run_a, "-o", str(tmp_path / "a.json"), store=store)
+    honed("runs", "export", run_a, "-o", str(tmp_path / "a.json"), store=two_runs["store"])
     honed("runs", "import", str(tmp_path / "a.json"), store=other)
     assert run_a[:12] in honed("runs", "list", store=other).stdout
     again = honed("runs", "import", str(tmp_path / "a.json"), store=other, check_code=2)
@@ -87,52 +114,56 @@ def test_strict_compare_refuses_different_environments(store, fast_spec):
     assert "threads" in refused.stderr
 
 
-@pytest.mark.slow
-def test_tune_resume_slo_and_report_on_a_trained_cnn(store, tmp_path, digits_cnn):
-    """A real tune from a spec file: quality from the shipped digits, trials in workers."""
-    spec = tmp_path / "digits.toml"
-    spec.write_text(f"""
-name = "digits"
-[model]
-kind = "factory"
-source = "honed.zoo:cnn"
-options = {tomlish(digits_cnn.options)}
-[inputs]
-shape = [1, 8, 8]
-[protocol]
-batch_sizes = [16]
-repetitions = 2
-min_samples = 10
-min_seconds = 0.1
-warmup_min_seconds = 0.0
-energy_idle_seconds = 0.0
-[target]
-device = "cpu"
-[task]
-name = "image-classification"
-[tune]
-candidates = ["dynamic-int8", "bf16"]
-screen_limit = 100
-contention_retries = 0
-""")
+@pytest.fixture(scope="module")
+def digits_tune(tmp_path_factory, digits_cnn):
+    """A real tune from a spec file: quality from the shipped digits, trials in workers. Run
+    once; the tests below each check one thing about it."""
+    root = tmp_path_factory.mktemp("digits_tune")
+    store = root / "runs.db"
+    spec = root / "digits.toml"
+    digits_tune_spec(spec, digits_cnn, ["dynamic-int8", "bf16"])
+    spec.write_text(spec.read_text() + "screen_limit = 100\n")  # [tune] is the spec's last table
     first = honed("tune", str(spec), store=store)
-    assert "recommended:" in first.stdout and "satisfied" in first.stdout
     sweep_id = first.stdout.split("sweep ")[1].split(";")[0].strip()
+    return {"store": store, "spec": spec, "first": first, "sweep_id": sweep_id}
+
+
+def _sweep(digits_tune):
     from honed.store import Store
     from honed.tuning import TuneResult
 
-    result = TuneResult.model_validate(Store(str(store)).sweep(sweep_id))
+    return TuneResult.model_validate(Store(str(digits_tune["store"])).sweep(digits_tune["sweep_id"]))
+
+
+@pytest.mark.slow
+def test_tune_recommends_a_recipe_that_meets_the_guardrail(digits_tune):
+    assert "recommended:" in digits_tune["first"].stdout and "satisfied" in digits_tune["first"].stdout
+    result = _sweep(digits_tune)
     assert result.baseline.quality.values["top1"] > 0.9 and result.baseline.screen.items == 100
     assert {t.label for t in result.trials} >= {"bf16", "dynamic-int8"}
-    assert all((t.status == "ok") == (t.reason is None) for t in result.trials)  # every refusal says why
-    # The same command again measures nothing: every trial comes from the store.
-    again = honed("tune", str(spec), store=store)
-    assert again.stderr.count("(cached)") == len(result.trials) + 1
-    # An SLO nothing can meet: exit 6 and say so, never a silent recommendation.
-    impossible = honed("tune", str(spec), "--slo-ms", "0.001", store=store, check_code=6)
+
+
+@pytest.mark.slow
+def test_tune_says_why_for_every_trial_it_refused(digits_tune):
+    assert all((t.status == "ok") == (t.reason is None) for t in _sweep(digits_tune).trials)
+
+
+@pytest.mark.slow
+def test_the_same_tune_again_measures_nothing(digits_tune):
+    again = honed("tune", str(digits_tune["spec"]), store=digits_tune["store"])
+    assert again.stderr.count("(cached)") == len(_sweep(digits_tune).trials) + 1
+
+
+@pytest.mark.slow
+def test_a_tune_whose_slo_nothing_meets_exits_6_and_says_so(digits_tune):
+    impossible = honed("tune", str(digits_tune["spec"]), "--slo-ms", "0.001", store=digits_tune["store"], check_code=6)
     assert "not satisfied" in impossible.stdout
+
+
+@pytest.mark.slow
+def test_the_report_of_a_sweep_draws_its_pareto_front(digits_tune, tmp_path):
     report = tmp_path / "report.html"
-    honed("report", sweep_id, "-o", str(report), store=store)
+    honed("report", digits_tune["sweep_id"], "-o", str(report), store=digits_tune["store"])
     html = report.read_text()
     assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
     assert "recommended: " in html and "Objective: latency p50 (ms, lower is better)" in html
