@@ -149,6 +149,12 @@ def _streaming_app(first_token_s: float, gap_s: float, tokens: int):
         return StreamingResponse(events(), media_type="text/event-stream")
 
     app.state.fast_calls = 0
+    app.state.bodies = []
+
+    @app.post("/echo")
+    async def echo(request: Request):
+        app.state.bodies.append(await request.json())
+        return {}
 
     @app.post("/fast")
     async def fast():
@@ -205,6 +211,41 @@ def test_errors_are_counted_by_kind_and_a_run_with_no_answer_exits_3(streaming_s
     assert "connect 5" in result.stdout
     slow = run_load(Endpoint(f"{streaming_server}/slow"), LoadSettings(queries=3, qps=50, timeout_s=0.2))
     assert slow.load.errors == {"timeout": 3} and slow.status == "failed"
+
+
+def test_each_query_fills_the_request_template_with_the_next_prompt(streaming_server, tmp_path):
+    from honed.load.endpoints import read_prompts
+
+    (tmp_path / "prompts.txt").write_text("first\n\nsecond\nthird\n")
+    template = {"model": "m", "messages": [{"role": "user", "content": "Say: {{prompt}}"}]}
+    endpoint = Endpoint(f"{streaming_server}/echo", "openai-chat", template, prompts=read_prompts(tmp_path / "prompts.txt"))
+    STREAMING_APP.state.bodies.clear()
+    run_load(endpoint, LoadSettings(scenario="single-stream", queries=6, warmup_queries=0))
+    sent = [body["messages"][0]["content"] for body in STREAMING_APP.state.bodies]
+    assert sent == ["Say: first", "Say: second", "Say: third"] * 2
+
+
+def test_an_openai_endpoint_without_a_body_gets_its_kinds_template(streaming_server):
+    STREAMING_APP.state.bodies.clear()
+    run_load(Endpoint(f"{streaming_server}/echo", "openai-completions"), LoadSettings(queries=2, warmup_queries=0))
+    assert STREAMING_APP.state.bodies[0]["prompt"] and STREAMING_APP.state.bodies[0]["max_tokens"] == 64
+
+
+def test_prompts_for_a_template_without_a_place_for_them_are_refused():
+    with pytest.raises(SpecError, match=r"\{\{prompt\}\}") as refused:
+        Endpoint("http://127.0.0.1:9/x", "json", {"inputs": [1.0]}, prompts=("a",))
+    assert refused.value.field == "load.body"
+
+
+def test_multi_stream_queries_are_done_when_their_last_request_is(sleeper_one_at_a_time):
+    """MLPerf's MultiStream: each query is several requests sent together; the next query goes
+    when the last is answered. The server here runs one request at a time, so a query of four
+    takes four model calls."""
+    settings = LoadSettings(scenario="multi-stream", samples_per_query=4, queries=20, warmup_queries=0)
+    load = run_load(Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item()), settings).load
+    assert load.queries_ok == 20 and load.samples_per_query == 4 and not load.errors
+    assert load.latency_ms.p50 > 4 * load.server_compute_ms.mean
+    assert load.server_queue_ms.p50 > 2 * load.server_compute_ms.mean  # the last of the four waited for three
 
 
 def test_bad_load_settings_name_the_field(store):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from honed.measure.stats import LatencySummary
 
-Scenario = Literal["server", "bursty", "trace", "single-stream", "offline"]
+Scenario = Literal["server", "bursty", "trace", "single-stream", "multi-stream", "offline"]
 
 
 class Validity(BaseModel):
@@ -61,6 +61,7 @@ class LoadResult(BaseModel):
     endpoint: str = Field(description="the request format: json, kserve-v2, openai-completions, openai-chat")
     offered_qps: float | None = Field(description="the schedule's mean rate; None for single-stream and offline")
     burstiness: float | None = None
+    samples_per_query: int = Field(default=1, description="multi-stream: requests per query, sent together")
     seed: int
     queries_scheduled: int
     queries_sent: int

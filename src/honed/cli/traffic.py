@@ -57,14 +57,16 @@ def load(
     kind: opt.Kind = None,
     recipe: Recipe = None,
     shape: opt.Shape = None,
-    scenario: Annotated[str, typer.Option(help="server (Poisson), bursty (gamma), trace, single-stream or offline")] = "server",
+    scenario: Annotated[str, typer.Option(help="server (Poisson), bursty (gamma), trace, single-stream, multi-stream or offline")] = "server",
     qps: Annotated[float, typer.Option(help="mean arrival rate, queries per second (server, bursty)")] = 10.0,
     burstiness: Annotated[float, typer.Option(help="bursty: gamma shape, 1 is Poisson, below 1 burstier")] = 0.5,
     queries: Annotated[int, typer.Option(help="queries at most")] = 1000,
     duration: Annotated[float, typer.Option(help="seconds; no query is sent after this")] = 60.0,
     trace: Annotated[Optional[Path], typer.Option(help="trace scenario: arrival timestamps in seconds, one per line")] = None,
     endpoint: Annotated[str, typer.Option(help="json, kserve-v2, openai-completions or openai-chat")] = "json",
-    body: Annotated[Optional[str], typer.Option(help="the request body as JSON, or @FILE")] = None,
+    body: Annotated[Optional[str], typer.Option(help="the request body (a template) as JSON, or @FILE")] = None,
+    prompts: Annotated[Optional[Path], typer.Option(help="prompts, one per line (.txt) or {\"text\": ...} per line (.jsonl): each query's replaces {{prompt}} in the body, in turn")] = None,
+    samples_per_query: Annotated[int, typer.Option(help="multi-stream: requests sent together as one query")] = 8,
     stream: Annotated[bool, typer.Option(help="OpenAI endpoints: stream tokens (time to first token, per token)")] = False,
     header: Annotated[Optional[list[str]], typer.Option(help="NAME=ENV_VAR: a header whose value is read from the environment (never stored)")] = None,
     timeout: Annotated[float, typer.Option(help="seconds one query may take")] = 30.0,
@@ -87,7 +89,7 @@ def load(
 ) -> None:
     """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
     counts from each query's scheduled arrival. The run is stored; `honed compare` compares two."""
-    from honed.load.endpoints import Endpoint, headers_from_env
+    from honed.load.endpoints import Endpoint, headers_from_env, read_prompts
     from honed.load.run import LoadSettings
     from honed.load.served import served
 
@@ -95,8 +97,10 @@ def load(
     settings = _settings(LoadSettings, scenario=scenario, qps=qps, burstiness=burstiness, queries=queries,
                          duration_s=duration, trace=str(trace) if trace else None, timeout_s=timeout,
                          connections=connections, slo_p99_ms=slo_p99_ms, min_duration_s=min_duration,
-                         min_queries=min_queries, seed=seed, verify_tls=not insecure, warmup_queries=warmup)
+                         min_queries=min_queries, seed=seed, verify_tls=not insecure, warmup_queries=warmup,
+                         samples_per_query=samples_per_query)
     headers, db, peak_steps = headers_from_env(header or []), open_store(store), step_seconds if find_peak else None
+    texts = read_prompts(prompts) if prompts else ()
     if model is not None:
         spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
@@ -104,10 +108,10 @@ def load(
                 "--max-wait-ms", str(max_wait_ms), *(["--allow-pickle"] if allow_pickle else []),
                 *(["--trust-code"] if trust_code else [])]
         with served(args) as base:
-            target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape))
+            target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape), prompts=texts)
             record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db, peak_steps)
     else:
-        target = Endpoint(url, endpoint, _body(body, None), stream)  # type: ignore[arg-type]
+        target = Endpoint(url, endpoint, _body(body, None), stream, texts)  # type: ignore[arg-type]
         record = _drive(target, settings, headers, None, None, name, db, peak_steps)
     _report(record, json_out, db)
 
@@ -172,11 +176,12 @@ def _find_peak(target, settings, headers, ref, steps, name, db, step_seconds: fl
     return keep_run(record, db, False)
 
 
-def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> dict[str, Any]:
-    """The body given (JSON or @FILE), else one synthetic item for honed serve's /v1/predict."""
+def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> Optional[dict[str, Any]]:
+    """The body given (JSON or @FILE), else one synthetic item for a served model with a shape,
+    else None (the endpoint kind's own template)."""
     if text is None:
         if shape is None:
-            return {"text": "the quick brown fox jumps over the lazy dog"}
+            return None
         import torch
 
         return {"inputs": torch.randn(shape, generator=torch.Generator().manual_seed(0)).tolist()}

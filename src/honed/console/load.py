@@ -37,6 +37,8 @@ def load_lines(load: LoadResult) -> list[str]:
     offered = load.scenario
     if load.offered_qps is not None:
         offered = f"offered {load.offered_qps:g} q/s" + (f" (burstiness {load.burstiness:g})" if load.burstiness else "")
+    elif load.scenario == "multi-stream":
+        offered = f"multi-stream, {load.samples_per_query} requests per query"
     lines = [f"{offered}, achieved {load.achieved_qps:.2f} q/s over {load.duration_s:.1f} s: "
              f"{load.queries_ok} of {load.queries_scheduled} queries answered ({load.engine}, {load.endpoint})"]
     if load.slo_p99_ms is not None and load.goodput_qps is not None:

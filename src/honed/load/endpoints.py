@@ -4,13 +4,15 @@ and chat completions, streamed (server-sent events) or not."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
-import httpx
+import aiohttp
 
 from honed.errors import SpecError
 
@@ -36,12 +38,25 @@ class Query:
         return self.error is None and self.done is not None
 
 
+PROMPT = "{{prompt}}"  # in a request template: replaced by each query's prompt
+DEFAULT_PROMPT = "the quick brown fox jumps over the lazy dog"
+DEFAULT_BODIES: dict[str, dict[str, Any]] = {  # templates for a body not given (kserve-v2 needs its tensors)
+    "json": {"text": PROMPT},
+    "openai-completions": {"prompt": PROMPT, "max_tokens": 64},
+    "openai-chat": {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": 64},
+}
+
+
 @dataclass(frozen=True)
 class Endpoint:
+    """Where queries go and what they carry: ``body`` is a request template; with ``prompts``
+    every ``{{prompt}}`` in its strings is replaced by the next prompt, in turn."""
+
     url: str
     kind: EndpointKind = "json"
-    body: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
     stream: bool = False
+    prompts: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("http://", "https://")):
@@ -50,10 +65,41 @@ class Endpoint:
             raise SpecError("load.endpoint", self.kind, ", ".join(KINDS))
         if self.stream and not self.kind.startswith("openai"):
             raise SpecError("load.stream", True, "false for a json or kserve-v2 endpoint (streams are OpenAI's)")
+        if self.body is None and self.kind not in DEFAULT_BODIES:
+            raise SpecError("load.body", None, f"a request body for a {self.kind} endpoint (its input tensors)")
+        if self.prompts and PROMPT not in json.dumps(self.template):
+            raise SpecError("load.body", self.template, f"a request template with {PROMPT} where each prompt goes")
 
     @property
-    def request_body(self) -> dict[str, Any]:
-        return {**self.body, "stream": True} if self.stream else self.body
+    def template(self) -> dict[str, Any]:
+        body = DEFAULT_BODIES[self.kind] if self.body is None else self.body
+        return {**body, "stream": True} if self.stream else body
+
+    def bodies(self) -> list[bytes]:
+        """One encoded request body per prompt (the template alone when there are none), sent in
+        turn; encoded once, not per query (the driver's time per query is what limits its rate)."""
+        return [json.dumps(_fill(self.template, prompt)).encode() for prompt in self.prompts or (DEFAULT_PROMPT,)]
+
+
+def _fill(value: Any, prompt: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(PROMPT, prompt)
+    if isinstance(value, dict):
+        return {key: _fill(item, prompt) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_fill(item, prompt) for item in value]
+    return value
+
+
+def read_prompts(path: str | Path) -> tuple[str, ...]:
+    """Prompts for a request template: a ``.txt`` file, one prompt per line (blank lines skipped),
+    or a ``.jsonl`` file of ``{"text": ...}`` objects."""
+    from honed.tasks.fidelity import load_inputs
+
+    texts = load_inputs(Path(path), field="load.prompts")
+    if not isinstance(texts, list):
+        raise SpecError("load.prompts", str(path), "a .txt file (one prompt per line) or a .jsonl file of {\"text\": ...}")
+    return tuple(texts)
 
 
 def headers_from_env(pairs: list[str]) -> dict[str, str]:
@@ -74,31 +120,36 @@ def _clock(origin: float) -> float:
     return time.perf_counter() - origin
 
 
-async def send(client: httpx.AsyncClient, endpoint: Endpoint, query: Query, origin: float) -> None:
-    """Send one query and fill in its times; a failure is recorded by kind, never raised."""
+JSON_TYPE = {"content-type": "application/json"}
+
+
+async def send(session: aiohttp.ClientSession, endpoint: Endpoint, query: Query, origin: float, body: bytes) -> None:
+    """Send one query (an encoded body from ``Endpoint.bodies``) and fill in its times; a failure
+    is recorded by kind, never raised."""
     query.sent = _clock(origin)
     try:
-        if endpoint.stream:
-            await _streamed(client, endpoint, query, origin)
-        else:
-            response = await client.post(endpoint.url, json=endpoint.request_body)
-            query.done = _clock(origin)
+        async with session.post(endpoint.url, data=body, headers=JSON_TYPE) as response:
             _check(response, query)
-            if query.error is None and endpoint.kind.startswith("openai"):
-                query.output_tokens = _usage(response.json())
-    except httpx.TimeoutException:
+            if endpoint.stream and query.error is None:
+                await _streamed(response, query, origin)
+            else:
+                data = await response.read()
+                if query.error is None and endpoint.kind.startswith("openai"):
+                    query.output_tokens = _usage(json.loads(data))
+        query.done = _clock(origin)
+    except asyncio.TimeoutError:
         query.error = "timeout"
-    except httpx.ConnectError:
-        query.error = "connect"
-    except (httpx.RemoteProtocolError, httpx.ReadError, json.JSONDecodeError):
+    except aiohttp.ClientConnectionError as error:
+        query.error = "protocol" if isinstance(error, aiohttp.ServerDisconnectedError) else "connect"
+    except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError, json.JSONDecodeError, UnicodeDecodeError):
         query.error = "protocol"
-    except httpx.HTTPError:
+    except aiohttp.ClientError:
         query.error = "http"
 
 
-def _check(response: httpx.Response, query: Query) -> None:
-    if response.status_code >= 400:
-        query.error = f"http_{response.status_code // 100}xx"
+def _check(response: aiohttp.ClientResponse, query: Query) -> None:
+    if response.status >= 400:
+        query.error = f"http_{response.status // 100}xx"
     query.server_queue_ms = _milliseconds(response.headers.get("x-honed-queue-ms"))
     query.server_compute_ms = _milliseconds(response.headers.get("x-honed-compute-ms"))
 
@@ -115,24 +166,19 @@ def _usage(body: Any) -> int | None:
     return usage.get("completion_tokens") if isinstance(usage, dict) else None
 
 
-async def _streamed(client: httpx.AsyncClient, endpoint: Endpoint, query: Query, origin: float) -> None:
+async def _streamed(response: aiohttp.ClientResponse, query: Query, origin: float) -> None:
     """Server-sent events: each chunk carrying text is a token's arrival; ``[DONE]`` ends."""
-    async with client.stream("POST", endpoint.url, json=endpoint.request_body) as response:
-        _check(response, query)
-        if query.error is not None:
-            query.done = _clock(origin)
-            return
-        async for line in response.aiter_lines():
-            if not line.startswith("data:"):
-                continue
-            data = line[5:].strip()
-            if data == "[DONE]":
-                break
-            chunk = json.loads(data)
-            if _has_text(chunk):
-                query.token_times.append(_clock(origin))
-            query.output_tokens = _usage(chunk) or query.output_tokens
-    query.done = _clock(origin)
+    async for raw in response.content:
+        line = raw.decode().strip()
+        if not line.startswith("data:"):
+            continue
+        data = line[5:].strip()
+        if data == "[DONE]":
+            break
+        chunk = json.loads(data)
+        if _has_text(chunk):
+            query.token_times.append(_clock(origin))
+        query.output_tokens = _usage(chunk) or query.output_tokens
     if query.output_tokens is None:
         query.output_tokens = len(query.token_times)
 

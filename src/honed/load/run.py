@@ -41,9 +41,10 @@ class LoadSettings(BaseModel):
     seed: int = 0
     verify_tls: bool = True
     warmup_queries: int = Field(default=10, ge=0, le=10_000, description="sent one by one first, not counted")
+    samples_per_query: int = Field(default=8, ge=1, le=1024, description="multi-stream: requests per query")
 
     def schedule(self) -> np.ndarray | None:
-        """Arrival times in seconds; None for single stream (each query waits for the last)."""
+        """Arrival times in seconds; None for single and multi stream (each query waits for the last)."""
         if self.scenario == "server":
             return arrivals.poisson(self.qps, self.queries, self.seed)
         if self.scenario == "bursty":
@@ -77,7 +78,8 @@ def run_load(endpoint: Endpoint, settings: LoadSettings, headers: dict[str, str]
     """Drive the endpoint and keep the run (in ``store`` when given); Ctrl-C keeps the partial run."""
     schedule = settings.schedule()
     limits = Limits(max_seconds=settings.duration_s, timeout_s=settings.timeout_s, connections=settings.connections,
-                    verify_tls=settings.verify_tls, queries=settings.queries, warmup_queries=settings.warmup_queries)
+                    verify_tls=settings.verify_tls, queries=settings.queries, warmup_queries=settings.warmup_queries,
+                    samples_per_query=settings.samples_per_query if settings.scenario == "multi-stream" else 1)
     queries: list[Query] = []
     interrupted = False
     try:
@@ -86,6 +88,7 @@ def run_load(endpoint: Endpoint, settings: LoadSettings, headers: dict[str, str]
         interrupted = True
     plan = Plan(scenario=settings.scenario, endpoint=endpoint.kind, offered_qps=settings.offered_qps,
                 burstiness=settings.burstiness if settings.scenario == "bursty" else None, seed=settings.seed,
+                samples_per_query=limits.samples_per_query,
                 scheduled=len(schedule) if schedule is not None else settings.queries, engine=ENGINE,
                 min_duration_s=settings.min_duration_s, min_queries=settings.min_queries, slo_p99_ms=settings.slo_p99_ms)
     record = load_record(plan, queries, model or ModelRef(kind="http", source=public_url(endpoint.url)), recipe or [],

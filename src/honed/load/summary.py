@@ -30,6 +30,7 @@ class Plan:
     burstiness: float | None
     seed: int
     scheduled: int
+    samples_per_query: int = 1
     min_duration_s: float = 0.0
     min_queries: int = 0
     slo_p99_ms: float | None = None
@@ -47,7 +48,8 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
     good = sum(value <= plan.slo_p99_ms for value in latencies) if plan.slo_p99_ms is not None else None
     return LoadResult(
         engine=plan.engine, scenario=plan.scenario, endpoint=plan.endpoint, offered_qps=plan.offered_qps,
-        burstiness=plan.burstiness, seed=plan.seed, queries_scheduled=plan.scheduled, queries_sent=len(sent),
+        burstiness=plan.burstiness, samples_per_query=plan.samples_per_query, seed=plan.seed,
+        queries_scheduled=plan.scheduled, queries_sent=len(sent),
         queries_ok=len(ok), duration_s=duration, achieved_qps=len(ok) / duration if duration > 0 else 0.0,
         latency_ms=summarize_latency(by_window, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
         if latencies else None,

@@ -74,34 +74,35 @@ class AgreementTask(Task):
         return outputs, outputs if self.reference is None else self.reference
 
 
-def load_inputs(path: Path) -> torch.Tensor | list[str]:
-    """A user's agreement inputs: a tensor of items (``.npy``, never unpickled) or texts."""
+def load_inputs(path: Path, field: str = "task.options.inputs") -> torch.Tensor | list[str]:
+    """A user's agreement inputs: a tensor of items (``.npy``, never unpickled) or texts;
+    ``field`` names the setting in errors."""
     if not path.is_file():
-        raise SpecError("task.options.inputs", str(path), f"an existing file: {_FORMATS}")
+        raise SpecError(field, str(path), f"an existing file: {_FORMATS}")
     if path.stat().st_size > MAX_INPUT_BYTES:
-        raise SpecError("task.options.inputs", str(path), f"a file of at most {MAX_INPUT_BYTES >> 20} MiB")
+        raise SpecError(field, str(path), f"a file of at most {MAX_INPUT_BYTES >> 20} MiB")
     if path.suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
         except ValueError as error:
-            raise SpecError("task.options.inputs", str(path), _FORMATS, hint=str(error)) from None
+            raise SpecError(field, str(path), _FORMATS, hint=str(error)) from None
         if array.ndim < 1 or len(array) == 0:
-            raise SpecError("task.options.inputs", str(path), "an array with at least one item on axis 0")
+            raise SpecError(field, str(path), "an array with at least one item on axis 0")
         return torch.from_numpy(np.ascontiguousarray(array))
     if path.suffix in (".txt", ".jsonl"):
         lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        texts = lines if path.suffix == ".txt" else [_text_of(line, path, i) for i, line in enumerate(lines, 1)]
+        texts = lines if path.suffix == ".txt" else [_text_of(line, path, i, field) for i, line in enumerate(lines, 1)]
         if not texts:
-            raise SpecError("task.options.inputs", str(path), "at least one non-empty line")
+            raise SpecError(field, str(path), "at least one non-empty line")
         return texts
-    raise SpecError("task.options.inputs", str(path), _FORMATS)
+    raise SpecError(field, str(path), _FORMATS)
 
 
-def _text_of(line: str, path: Path, number: int) -> str:
+def _text_of(line: str, path: Path, number: int, field: str) -> str:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
-        raise SpecError(f"task.options.inputs line {number}", path.name, "a JSON object", hint=str(error)) from None
+        raise SpecError(f"{field} line {number}", path.name, "a JSON object", hint=str(error)) from None
     if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-        raise SpecError(f"task.options.inputs line {number}", line[:80], '{"text": "..."}')
+        raise SpecError(f"{field} line {number}", line[:80], '{"text": "..."}')
     return row["text"]
