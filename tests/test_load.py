@@ -326,3 +326,36 @@ def test_ctrl_c_stores_the_partial_run(streaming_server, store):
     assert record.status == "partial" and 0 < record.load.queries_ok < 2000
     assert any(note.startswith("interrupted by the user") for note in record.notes)
     assert record.id in stderr  # the message says where the partial run is
+
+
+@pytest.mark.parametrize("scenario", ["single-stream", "multi-stream", "server", "offline"])
+def test_loadgen_runs_its_scenarios_on_a_model_in_process_and_the_run_is_stored(scenario, store):
+    """MLCommons LoadGen schedules the queries; honed is the system under test (the sleeper: 10 ms
+    a call) and keeps the run, with LoadGen's own verdict beside honed's numbers."""
+    from honed.load.run import run_in_process
+    from honed.protocol import InputSpec, ModelRef
+    from honed.store import Store
+
+    settings = LoadSettings(scenario=scenario, qps=50.0, queries=40, samples_per_query=4, duration_s=30)
+    db = Store(str(store))
+    record = run_in_process(ModelRef(kind="factory", source="honed.zoo:sleeper"), [], InputSpec(shape=(4,)), settings,
+                            max_batch=8, store=db)
+    load = db.get(record.id).load
+    assert load.engine.startswith("mlperf-loadgen 6.") and load.loadgen is not None
+    assert load.queries_ok == 40 and not load.errors
+    assert load.latency_ms.p50 >= 10.0  # no query finishes faster than one call of the model
+    assert load.loadgen.percentile_latency_ns["50.00"] / 1e6 >= 10.0  # LoadGen's own latencies agree
+    assert load.validity.valid == load.loadgen.valid
+
+
+def test_loadgen_refuses_the_scenarios_only_honeds_driver_runs():
+    from honed.load.loadgen import check_scenario
+
+    with pytest.raises(SpecError, match="--engine honed") as refused:
+        check_scenario("bursty")
+    assert refused.value.field == "load.scenario"
+
+
+def test_loadgen_on_a_url_is_refused_before_any_traffic(store):
+    result = honed("load", "--url", "http://127.0.0.1:9/x", "--engine", "loadgen", store=store, check_code=2)
+    assert "--engine" in result.stderr and "LoadGen runs a --model in this process" in result.stderr

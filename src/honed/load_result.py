@@ -54,6 +54,20 @@ class PeakSearch(BaseModel):
     stopped: str
 
 
+class LoadGenResult(BaseModel):
+    """MLCommons LoadGen's own verdict on a run it scheduled (read from its detail log)."""
+
+    model_config = ConfigDict(frozen=True)
+    version: str
+    valid: bool = Field(description="LoadGen's result_validity: its minimums, constraints and early stopping")
+    invalid_reason: str = ""
+    early_stopping_met: bool | None = None
+    early_stopping: str = Field(default="", description="LoadGen's early-stopping statement, as it wrote it")
+    completed_samples_per_s: float
+    percentile_latency_ns: dict[str, int] = Field(default_factory=dict, description="LoadGen's percentiles by "
+                                                  "name ('50.00', '99.00', ...)")
+
+
 class LoadResult(BaseModel):
     model_config = ConfigDict(frozen=True)
     engine: str = Field(description="what scheduled the queries and timed them")
@@ -85,4 +99,5 @@ class LoadResult(BaseModel):
     validity: Validity
     streaming: StreamingSummary | None = None
     peak: PeakSearch | None = Field(default=None, description="set on the confirming run of a --find-peak search")
+    loadgen: LoadGenResult | None = Field(default=None, description="set when MLCommons LoadGen was the engine")
 

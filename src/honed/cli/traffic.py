@@ -54,6 +54,7 @@ def serve(
 def load(
     url: Annotated[Optional[str], typer.Option(help="endpoint to send queries to (http:// or https://)")] = None,
     model: Annotated[Optional[str], typer.Option(help="serve this model in its own process (honed serve) and load it")] = None,
+    engine: Annotated[str, typer.Option(help="honed (its open-loop HTTP driver) or loadgen (MLCommons LoadGen on --model in this process, no HTTP)")] = "honed",
     kind: opt.Kind = None,
     recipe: Recipe = None,
     shape: opt.Shape = None,
@@ -93,7 +94,7 @@ def load(
     from honed.load.run import LoadSettings
     from honed.load.served import served
 
-    _check_target(url, model, find_peak, slo_p99_ms)
+    _check_target(url, model, find_peak, slo_p99_ms, engine)
     settings = _settings(LoadSettings, scenario=scenario, qps=qps, burstiness=burstiness, queries=queries,
                          duration_s=duration, trace=str(trace) if trace else None, timeout_s=timeout,
                          connections=connections, slo_p99_ms=slo_p99_ms, min_duration_s=min_duration,
@@ -101,7 +102,13 @@ def load(
                          samples_per_query=samples_per_query)
     headers, db, peak_steps = headers_from_env(header or []), open_store(store), step_seconds if find_peak else None
     texts = read_prompts(prompts) if prompts else ()
-    if model is not None:
+    if engine == "loadgen":
+        from honed.load.run import run_in_process
+
+        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        with err.status(f"{settings.scenario}: MLCommons LoadGen is running the model"):
+            record = run_in_process(spec.model, list(spec.recipe), spec.inputs, settings, max_batch, name=name, store=db)
+    elif model is not None:
         spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
                 *[arg for step in recipe or [] for arg in ("-r", step)], "--max-batch", str(max_batch),
@@ -116,11 +123,16 @@ def load(
     _report(record, json_out, db)
 
 
-def _check_target(url: Optional[str], model: Optional[str], find_peak: bool, slo_p99_ms: Optional[float]) -> None:
+def _check_target(url: Optional[str], model: Optional[str], find_peak: bool, slo_p99_ms: Optional[float],
+                  engine: str) -> None:
     if find_peak and slo_p99_ms is None:
         raise SpecError("--find-peak", True, "a latency SLO to search under: add --slo-p99-ms")
     if (url is None) == (model is None):
         raise SpecError("load", "--url/--model", "exactly one of --url (an endpoint) and --model (served for the run)")
+    if engine not in ("honed", "loadgen"):
+        raise SpecError("--engine", engine, "honed or loadgen")
+    if engine == "loadgen" and (model is None or find_peak):
+        raise SpecError("--engine", engine, "honed for --url or --find-peak (LoadGen runs a --model in this process)")
 
 
 def _settings(cls, **values: Any):

@@ -55,6 +55,12 @@ def load_lines(load: LoadResult) -> list[str]:
         bracket = f", below {peak.first_miss_qps:.2f} q/s (the lowest rate that missed)" if peak.first_miss_qps else ""
         lines.append(f"peak under p99 <= {peak.slo_p99_ms:g} ms: {peak.peak_qps:.2f} q/s{bracket}; "
                      f"{len(peak.steps)} runs, {peak.stopped}")
+    if load.loadgen is not None:
+        verdict = load.loadgen
+        p99 = verdict.percentile_latency_ns.get("99.00")
+        rate = f", {verdict.completed_samples_per_s:.2f} samples/s" if verdict.completed_samples_per_s else ""
+        lines.append(f"LoadGen's own result: {'VALID' if verdict.valid else 'INVALID'}{rate}"
+                     + (f", p99 {p99 / 1e6:.2f} ms" if p99 else ""))
     if not load.validity.valid:
         lines.append("not a valid run: " + "; ".join(load.validity.reasons))
     return lines

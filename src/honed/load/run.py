@@ -96,6 +96,29 @@ def run_load(endpoint: Endpoint, settings: LoadSettings, headers: dict[str, str]
     return keep_run(record, store, interrupted)
 
 
+def run_in_process(ref: ModelRef, recipe: list[Step], inputs: InputSpec, settings: LoadSettings, max_batch: int = 8,
+                   threads: int | None = None, name: str | None = None, store: Store | None = None) -> RunRecord:
+    """MLCommons LoadGen's scenario against the model in this process (no HTTP): LoadGen's
+    schedule, minimums and verdict; the queries' own times for the record's samples."""
+    from honed.load import loadgen
+    from honed.serve.server import loaded
+
+    loadgen.check_scenario(settings.scenario)
+    queries, verdict = loadgen.run_loadgen(loaded(ref, recipe, inputs, threads), inputs, settings.scenario, settings,
+                                           max_batch)
+    plan = Plan(scenario=settings.scenario, endpoint="in-process", offered_qps=settings.offered_qps, burstiness=None,
+                seed=settings.seed, scheduled=len(queries), engine=f"{loadgen.ENGINE} {verdict.version}".strip(),
+                samples_per_query=settings.samples_per_query if settings.scenario == "multi-stream" else 1,
+                min_duration_s=settings.min_duration_s, min_queries=settings.min_queries, slo_p99_ms=settings.slo_p99_ms)
+    record = load_record(plan, queries, ref, recipe, name, False)
+    reasons = [reason for reason in (verdict.invalid_reason, "" if verdict.early_stopping_met is not False
+                                     else f"early stopping: {verdict.early_stopping}") if reason]
+    validity = record.load.validity.model_copy(update={"valid": verdict.valid, "reasons": reasons})
+    record = record.model_copy(update={"load": record.load.model_copy(update={"loadgen": verdict, "validity": validity}),
+                                       "inputs": inputs})
+    return keep_run(record, store, False)
+
+
 def load_record(plan: Plan, queries: list[Query], model: ModelRef, recipe: list[Step], name: str | None,
                 interrupted: bool) -> RunRecord:
     protocol = Protocol(batch_sizes=(1,), repetitions=WINDOWS)
@@ -110,7 +133,7 @@ def load_record(plan: Plan, queries: list[Query], model: ModelRef, recipe: list[
     batch = BatchResult(batch_size=1, repetitions_ok=len(windows), repetitions_failed=int(not windows),
                         latency_ms=result.latency_ms, throughput_items_per_s=result.achieved_qps or None,
                         p50_ms_by_repetition=[float(np.median(window)) / 1e6 for window in windows])
-    notes = [f"load: {reason}" for reason in result.validity.reasons]
+    notes = []  # the run's validity is in record.load.validity, shown with it
     if interrupted:
         notes.append(f"interrupted by the user after {len(queries)} of {plan.scheduled} queries")
     status = "failed" if not windows else ("ok" if not result.errors and not interrupted else "partial")

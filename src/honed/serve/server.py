@@ -18,13 +18,20 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def loaded(ref: ModelRef, recipe: list[Step], inputs: InputSpec, threads: int | None = None) -> Any:
+    """The model on the CPU with its recipe applied: what is served or put under load in process."""
+    from honed.models import load_model
+    from honed.optimization import optimize
+
+    handle = load_model(ref, "cpu", threads=threads, seed=0)
+    return optimize(handle, recipe, "cpu", inputs) if recipe else handle
+
+
 def serve(ref: ModelRef, recipe: list[Step], inputs: InputSpec, host: str = "127.0.0.1", port: int = 8000,
           max_batch: int = 8, max_wait_ms: float = 2.0, threads: int | None = None,
           on_ready: Any = print) -> None:
     import uvicorn
 
-    from honed.models import load_model
-    from honed.optimization import optimize
     from honed.serve.app import build_app
     from honed.serve.batcher import DynamicBatcher
 
@@ -32,9 +39,7 @@ def serve(ref: ModelRef, recipe: list[Step], inputs: InputSpec, host: str = "127
         raise SpecError("serve.max_batch", max_batch, "an integer from 1 to 4096")
     if not 0 <= max_wait_ms <= 10_000:
         raise SpecError("serve.max_wait_ms", max_wait_ms, "milliseconds from 0 to 10000")
-    handle = load_model(ref, "cpu", threads=threads, seed=0)
-    if recipe:
-        handle = optimize(handle, recipe, "cpu", inputs)
+    handle = loaded(ref, recipe, inputs, threads)
     app = build_app(handle, DynamicBatcher(handle, max_batch, max_wait_ms), inputs.shape)
     on_ready(f"serving {handle.name} on http://{host}:{port} (max batch {max_batch}, max wait {max_wait_ms:g} ms)")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
