@@ -359,3 +359,48 @@ def test_loadgen_refuses_the_scenarios_only_honeds_driver_runs():
 def test_loadgen_on_a_url_is_refused_before_any_traffic(store):
     result = honed("load", "--url", "http://127.0.0.1:9/x", "--engine", "loadgen", store=store, check_code=2)
     assert "--engine" in result.stderr and "LoadGen runs a --model in this process" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def served_llama(tiny_llama_dir):
+    with served([str(tiny_llama_dir), "--kind", "transformers"]) as base:
+        yield base
+
+
+@pytest.mark.slow
+def test_a_served_causal_lm_completes_as_transformers_greedy_generate_does(served_llama, tiny_llama_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    answer = httpx.post(f"{served_llama}/v1/completions", json={"prompt": "the cat sat", "max_tokens": 6}, timeout=60).json()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
+    ids = tokenizer(["the cat sat"], return_tensors="pt")
+    with torch.inference_mode():
+        expected = model.generate(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=6,
+                                  do_sample=False, pad_token_id=0)[0, ids["input_ids"].shape[1]:]
+    assert answer["choices"][0]["text"] == tokenizer.decode(expected, skip_special_tokens=True)
+    assert answer["usage"]["completion_tokens"] == 6 and answer["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.slow
+def test_a_served_causal_lm_answers_chat_in_openais_shape(served_llama):
+    answer = httpx.post(f"{served_llama}/v1/chat/completions", json={
+        "messages": [{"role": "user", "content": "hello"}], "max_tokens": 4}, timeout=60).json()
+    assert answer["object"] == "chat.completion" and answer["choices"][0]["message"]["role"] == "assistant"
+    assert answer["usage"]["completion_tokens"] == 4
+
+
+@pytest.mark.slow
+def test_honed_load_streams_from_honed_serve_of_a_causal_lm(served_llama, store):
+    """End to end: honed serve's OpenAI endpoint under honed load, streamed: every token counted."""
+    result = honed("load", "--url", f"{served_llama}/v1/completions", "--endpoint", "openai-completions", "--stream",
+                   "--body", '{"prompt": "{{prompt}}", "max_tokens": 8}', "--qps", "5", "--queries", "10",
+                   store=store)
+    assert "time to first token" in result.stdout
+    from honed.store import Store
+
+    db = Store(str(store))
+    load = db.get(db.list()[0].id).load
+    assert load.queries_ok == 10 and load.streaming.output_tokens == 10 * 8
+    assert load.streaming.tpot_ms.p50 > 0 and load.streaming.ttft_ms.p50 > 0

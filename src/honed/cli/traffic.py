@@ -40,7 +40,8 @@ def serve(
     trust_code: opt.TrustCode = False,
 ) -> None:
     """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
-    POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer."""
+    POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
+    language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not)."""
     from honed.serve.server import is_loopback, serve as run_server
 
     spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)

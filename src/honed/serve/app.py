@@ -78,7 +78,7 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
     async def model() -> dict[str, Any]:
         return {"name": served_as, "kind": handle.ref.kind, "recipe": [s.model_dump() for s in handle.recipe],
                 "item_shape": item_shape, "runtime": handle.runtime_info(), "max_batch": batcher.max_batch,
-                "max_wait_ms": batcher.max_wait_s * 1e3}
+                "max_wait_ms": batcher.max_wait_s * 1e3, "openai_completions": _generates(handle)}
 
     @app.get("/v1/stats")
     async def stats() -> dict[str, Any]:
@@ -90,6 +90,11 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
         item = body.text if body.text is not None else _item(body.inputs, item_shape)
         answer = await _answer(batcher, item)
         return JSONResponse({"outputs": answer.output.tolist()}, headers=_timing(answer))
+
+    if _generates(handle):
+        from honed.serve.openai import add_routes
+
+        add_routes(app, handle, batcher, served_as)
 
     @app.post("/v2/models/{name}/infer")
     async def infer(name: str, body: KServeRequest) -> JSONResponse:
@@ -103,6 +108,13 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
             headers=_timing(answers[0]))
 
     return app
+
+
+def _generates(handle: ModelHandle) -> bool:
+    """A causal language model with its tokenizer: served OpenAI's completions too."""
+    from honed.models.capabilities import Capability
+
+    return {Capability.TOKENIZES, Capability.GENERATES, Capability.SCORES_TOKENS} <= handle.capabilities
 
 
 async def _answer(batcher: DynamicBatcher, item: Any) -> Answer:

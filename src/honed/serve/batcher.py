@@ -46,6 +46,10 @@ class DynamicBatcher:
             self._task.cancel()
         self._model_thread.shutdown(wait=False, cancel_futures=True)
 
+    def on_model_thread(self, work: Any) -> asyncio.Future:
+        """Run ``work()`` on the model thread, between batches (generation uses the same module)."""
+        return asyncio.get_running_loop().run_in_executor(self._model_thread, work)
+
     async def submit(self, item: Any) -> Answer:
         pending = Pending(item)
         await self._queue.put(pending)
