@@ -404,3 +404,34 @@ def test_honed_load_streams_from_honed_serve_of_a_causal_lm(served_llama, store)
     load = db.get(db.list()[0].id).load
     assert load.queries_ok == 10 and load.streaming.output_tokens == 10 * 8
     assert load.streaming.tpot_ms.p50 > 0 and load.streaming.ttft_ms.p50 > 0
+
+
+@pytest.mark.slow
+def test_a_tune_on_peak_qps_serves_each_trial_and_ranks_by_its_peak_rate(store):
+    """tune --objective peak_qps: every trial (the base and bf16 here) is served in its own process
+    and searched for its highest rate under the SLO; the points are those peaks."""
+    from honed.protocol import InputSpec, ModelRef, Protocol
+    from honed.store import Store
+    from honed.tuning import TuneSettings, tune
+
+    settings = TuneSettings(objective="peak_qps", latency_slo_ms=80.0, peak_step_seconds=1.0, candidates=("bf16",),
+                            max_steps=1, contention_retries=0)
+    db = Store(str(store))
+    result = tune(ModelRef(kind="factory", source="honed.zoo:sleeper"), inputs=InputSpec(shape=(4,)),
+                  protocol=Protocol(batch_sizes=(1,)), settings=settings, store=db)
+    assert {p.label for p in result.points} == {"baseline", "bf16"}
+    for point in result.points:
+        run = db.get(next(t for t in [result.baseline, *result.trials] if t.key == point.trial).run_id)
+        assert point.objective == run.load.peak.peak_qps and run.load.latency_ms.p99 <= 80.0
+        assert point.objective_ci == (run.load.peak.peak_qps, run.load.peak.first_miss_qps)
+        assert point.objective > 20  # twice the rate the search starts from, at least
+    assert result.recommended is not None
+
+
+def test_a_tune_on_peak_qps_without_an_slo_is_refused_naming_the_field():
+    from honed.tuning import TuneSettings
+    from honed.validation import build
+
+    with pytest.raises(SpecError, match="--slo-ms") as refused:
+        build(TuneSettings, {"objective": "peak_qps"}, where="tune")
+    assert refused.value.field == "tune.latency_slo_ms"

@@ -166,7 +166,7 @@ def tune(
     seq_len: opt.SeqLen = None,
     shape: opt.Shape = None,
     price_per_hour: opt.PricePerHour = None,
-    objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy or cost")] = None,
+    objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy, cost, or peak_qps (each trial served and loaded: the highest rate whose p99 meets --slo-ms)")] = None,
     max_drop: Annotated[Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")] = None,
     absolute: Annotated[bool, typer.Option(help="read --max-drop in the metric's units")] = False,
     min_cosine: Annotated[Optional[float], typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)")] = None,

@@ -27,7 +27,7 @@ def _model_spec(model: str, kind: Optional[str], recipe: Optional[list[str]], sh
 
 @app.command()
 def serve(
-    model: Annotated[str, typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory")],
+    model: Annotated[Optional[str], typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory")] = None,
     kind: opt.Kind = None,
     recipe: Recipe = None,
     shape: opt.Shape = None,
@@ -38,16 +38,25 @@ def serve(
     threads: Annotated[Optional[int], typer.Option()] = None,
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
+    job: Annotated[Optional[Path], typer.Option(hidden=True, help="a ServeJob JSON file (model, recipe, inputs) instead of MODEL")] = None,
 ) -> None:
     """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
     POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
     language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not)."""
-    from honed.serve.server import is_loopback, serve as run_server
+    from honed.serve.server import ServeJob, is_loopback, serve as run_server
 
-    spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+    if (model is None) == (job is None):
+        raise SpecError("serve", "MODEL", "a model to serve (MODEL)")
+    if job is not None:
+        from honed.safe_json import read_json
+
+        what = ServeJob.model_validate(read_json(job.read_bytes(), f"--job {job}", MAX_BODY_BYTES))
+    else:
+        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
     if not is_loopback(host):
         err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
-    run_server(spec.model, list(spec.recipe), spec.inputs, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, threads=threads,
+    run_server(what.model, what.recipe, what.inputs, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, threads=threads,
                on_ready=lambda line: err.print(line, highlight=False, markup=False))
 
 
@@ -193,11 +202,9 @@ def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> Optional[dic
     """The body given (JSON or @FILE), else one synthetic item for a served model with a shape,
     else None (the endpoint kind's own template)."""
     if text is None:
-        if shape is None:
-            return None
-        import torch
+        from honed.load.served import synthetic_body
 
-        return {"inputs": torch.randn(shape, generator=torch.Generator().manual_seed(0)).tolist()}
+        return synthetic_body(shape)
     if text.startswith("@"):
         from honed.safe_json import read_json
 

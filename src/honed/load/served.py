@@ -8,8 +8,11 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,6 +46,25 @@ def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterato
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextlib.contextmanager
+def served_job(job: Any, serve_args: list[str] = ()) -> Iterator[str]:
+    """Serve a ServeJob (any model reference, options and recipe included) for the block."""
+    with tempfile.TemporaryDirectory(prefix="honed-serve-") as folder:
+        path = Path(folder, "job.json")
+        path.write_text(job.model_dump_json())
+        with served(["--job", str(path), *serve_args]) as base:
+            yield base
+
+
+def synthetic_body(shape: tuple[int, ...] | None) -> dict[str, Any] | None:
+    """One seeded item of ``shape`` for /v1/predict; None (the endpoint's text template) without one."""
+    if shape is None:
+        return None
+    import torch
+
+    return {"inputs": torch.randn(shape, generator=torch.Generator().manual_seed(0)).tolist()}
 
 
 def _wait_healthy(process: subprocess.Popen, base: str, timeout_s: float) -> None:

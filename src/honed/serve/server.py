@@ -5,8 +5,20 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from honed.errors import SpecError
 from honed.protocol import InputSpec, ModelRef, Step
+
+
+class ServeJob(BaseModel):
+    """What to serve, whole (``honed serve --job FILE``): a model reference with its options, its
+    recipe and inputs, as a parent process (a tune's peak-rate trial) already checked them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    model: ModelRef
+    recipe: list[Step] = Field(default_factory=list)
+    inputs: InputSpec = Field(default_factory=InputSpec)
 
 
 def is_loopback(host: str) -> bool:

@@ -10,8 +10,16 @@ from honed.tuning.result import Point, Trial
 from honed.tuning.settings import TuneSettings
 
 
-def objective_value(result: BatchResult, objective: str) -> tuple[float | None, tuple[float, float] | None]:
-    """The objective at one batch size with its CI where one exists; None when not measured."""
+def objective_value(result: BatchResult, objective: str, record: RunRecord | None = None,
+                    ) -> tuple[float | None, tuple[float, float] | None]:
+    """The objective at one batch size with its CI where one exists; None when not measured.
+    peak_qps comes from the run's peak search: its interval is the search's bracket (the peak
+    confirmed, the lowest rate that missed)."""
+    if objective == "peak_qps":
+        peak = record.load.peak if record is not None and record.load is not None else None
+        if peak is None or peak.peak_qps is None:
+            return None, None
+        return peak.peak_qps, (peak.peak_qps, peak.first_miss_qps or peak.peak_qps)
     latency = result.latency_ms
     if objective in ("p50_ms", "p99_ms"):
         if latency is None:
@@ -45,7 +53,7 @@ def trial_points(trial: Trial, record: RunRecord, settings: TuneSettings, metric
     points = []
     quality = trial.quality.values.get(metric) if trial.quality and trial.quality.status == "ok" else None
     for result in record.results:
-        value, ci = objective_value(result, settings.objective)
+        value, ci = objective_value(result, settings.objective, record)
         if value is None:
             continue
         why_not = trial.reason if trial.status != "ok" else constraint_failure(result, settings)

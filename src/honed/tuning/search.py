@@ -72,6 +72,11 @@ def tune(
     result = TuneResult(id=cache.sweep_id(protocol, settings), created_at=datetime.now(timezone.utc), name=name,
                         model=model, task=task, inputs=inputs, protocol=protocol, target=target, settings=settings,
                         skipped=skipped, metric=metric)
+    if runner is None and settings.objective == "peak_qps":
+        from honed.tuning.peak_runner import PeakRunner
+
+        runner = PeakRunner(model, inputs, target, store, slo_p99_ms=settings.latency_slo_ms,
+                            step_seconds=settings.peak_step_seconds)
     search = _Search(result, QualityJudge(metric, settings.guardrail), cache,
                      runner or WorkerRunner(model, inputs, target, store), on_event)
     return search.run(singles)

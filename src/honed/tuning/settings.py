@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from honed.objective import Objective
 from honed.optimization.recipe import Step
@@ -18,6 +18,7 @@ OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
     Objective("peak_rss", "lower", "MiB", "peak resident memory"),
     Objective("energy", "lower", "J", "joules per item"),
     Objective("cost", "lower", "USD", "USD per million items"),
+    Objective("peak_qps", "higher", "q/s", "peak queries/s under the p99 SLO"),
 )}
 
 
@@ -50,10 +51,11 @@ class Guardrail(_Frozen):
 
 
 class TuneSettings(_Frozen):
-    objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost"] = "p50_ms"
+    objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost", "peak_qps"] = "p50_ms"
     guardrail: Guardrail = Field(default_factory=Guardrail)
     goal: float | None = Field(default=None, description="stop as soon as a passing candidate reaches this objective value")
-    latency_slo_ms: float | None = Field(default=None, gt=0, description="p99 at the chosen batch size must stay below")
+    latency_slo_ms: float | None = Field(default=None, gt=0, validate_default=True,
+                                         description="p99 at the chosen batch size must stay below")
     memory_budget_mib: float | None = Field(default=None, gt=0, description="peak resident memory must stay below")
     candidates: tuple[str | Step, ...] | None = Field(
         default=None, description="algorithms to try, by name (default parameters) or as steps with parameters "
@@ -72,6 +74,15 @@ class TuneSettings(_Frozen):
     efficiency_limit: float = Field(default=0.85, gt=0, le=1,
                                     description="stop when a passing candidate reaches this fraction of the roofline")
     screen_limit: int | None = Field(default=None, ge=1, description="items in the quick quality screen; None = no screen")
+    peak_step_seconds: float = Field(default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a "
+                                     "trial's peak search runs")
+
+    @field_validator("latency_slo_ms")
+    @classmethod
+    def _slo_for_peak(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is None and info.data.get("objective") == "peak_qps":
+            raise ValueError("a p99 SLO in ms (--slo-ms) for objective peak_qps: the highest rate that meets it")
+        return value
 
     @model_validator(mode="after")
     def _overlap(self) -> TuneSettings:
