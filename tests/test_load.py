@@ -205,6 +205,17 @@ def test_a_streamed_completion_gives_time_to_first_token_and_per_token(streaming
     assert "secret-value" not in record.to_json()  # headers come from the environment and stay there
 
 
+def test_effective_rate_counts_answers_at_their_requested_length(streaming_server):
+    """The server stops every answer at 8 tokens; queries that asked for 16 are worth half a
+    full-length query each, whatever the raw rate says."""
+    body = {"prompt": "hello", "max_tokens": 16}
+    load = run_load(Endpoint(f"{streaming_server}/v1/completions", "openai-completions", body, stream=True),
+                    LoadSettings(qps=20, queries=30, warmup_queries=0), {"Authorization": "Bearer secret-value"}).load
+    streaming = load.streaming
+    assert streaming.output_tokens == 30 * 8 and streaming.requested_output_tokens == 16
+    assert streaming.effective_qps == pytest.approx(load.achieved_qps / 2, rel=0.02)
+
+
 def test_errors_are_counted_by_kind_and_a_run_with_no_answer_exits_3(streaming_server, store):
     closed = f"http://127.0.0.1:{free_port()}/v1/predict"
     result = honed("load", "--url", closed, "--queries", "5", "--qps", "50", store=store, check_code=3)

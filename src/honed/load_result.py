@@ -32,6 +32,10 @@ class StreamingSummary(BaseModel):
     itl_ms: LatencySummary | None = Field(default=None, description="every gap between two tokens")
     output_tokens_per_s: float
     output_tokens: int
+    requested_output_tokens: int | None = Field(default=None, description="the request's max_tokens")
+    effective_qps: float | None = Field(default=None, description="output tokens/s / requested_output_tokens: "
+                                        "queries per second as if every answer ran its full length, so runs whose "
+                                        "answers stop early compare with runs whose answers do not")
 
 
 class PeakStep(BaseModel):

@@ -49,7 +49,10 @@ def load_lines(load: LoadResult) -> list[str]:
     if load.queue_depth:
         lines.append(f"queries in flight: at most {max(d for _, d in load.queue_depth)} (sampled)")
     if load.streaming is not None:
-        lines.append(f"{load.streaming.output_tokens} output tokens, {load.streaming.output_tokens_per_s:.1f} tokens/s")
+        streaming = load.streaming
+        lines.append(f"{streaming.output_tokens} output tokens, {streaming.output_tokens_per_s:.1f} tokens/s" + (
+            f"; {streaming.effective_qps:.2f} effective q/s (answers of {streaming.requested_output_tokens} tokens)"
+            if streaming.effective_qps is not None else ""))
     if load.peak is not None:
         peak = load.peak
         bracket = f", below {peak.first_miss_qps:.2f} q/s (the lowest rate that missed)" if peak.first_miss_qps else ""

@@ -75,6 +75,12 @@ class Endpoint:
         body = DEFAULT_BODIES[self.kind] if self.body is None else self.body
         return {**body, "stream": True} if self.stream else body
 
+    @property
+    def requested_tokens(self) -> int | None:
+        """The answer length each query asks for (OpenAI's ``max_tokens``), when the body says."""
+        value = self.template.get("max_tokens", self.template.get("max_completion_tokens"))
+        return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
     def bodies(self) -> list[bytes]:
         """One encoded request body per prompt (the template alone when there are none), sent in
         turn; encoded once, not per query (the driver's time per query is what limits its rate)."""

@@ -1,6 +1,6 @@
 """The highest rate that still meets a latency SLO (LoadGen's peak-performance mode): Poisson
 runs at rising rates until one misses, then bisection between the last pass and the first miss
-(a miss there is run again before it counts), then the answer confirmed by repeated runs (a miss
+(a miss is always run again before it counts), then the answer confirmed by repeated runs (a miss
 steps it down)."""
 
 from __future__ import annotations
@@ -55,24 +55,27 @@ def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
             on_step(steps[-1])
         return ok
 
+    def holds(qps: float) -> bool:
+        # A miss is run again before it counts: one stall of a shared machine must not halve the
+        # answer (a pass is checked too, by the confirmations below).
+        return attempt(qps, seed=len(steps)) or attempt(qps, seed=len(steps))
+
     passed, missed = 0.0, None
     qps = peak.start_qps
     while missed is None and len(steps) < peak.max_runs:  # rise until a rate misses
-        if attempt(qps, seed=len(steps)):
+        if holds(qps):
             passed, qps = qps, qps * 2
         else:
             missed = qps
     while not passed and missed is not None and missed > peak.start_qps / 1024 and len(steps) < peak.max_runs:
         qps = missed / 2  # the start already missed: fall until a rate meets the SLO
-        if attempt(qps, seed=len(steps)):
+        if holds(qps):
             passed = qps
         else:
             missed = qps
     while missed is not None and passed and (missed - passed) / passed > peak.precision and len(steps) < peak.max_runs:
         middle = (passed + missed) / 2
-        # Near the peak a miss is run again before it counts: one stall of a shared machine must not
-        # halve the answer (a pass is checked too, by the confirmations below).
-        if attempt(middle, seed=len(steps)) or attempt(middle, seed=len(steps)):
+        if holds(middle):
             passed = middle
         else:
             missed = middle

@@ -90,7 +90,8 @@ def run_load(endpoint: Endpoint, settings: LoadSettings, headers: dict[str, str]
                 burstiness=settings.burstiness if settings.scenario == "bursty" else None, seed=settings.seed,
                 samples_per_query=limits.samples_per_query,
                 scheduled=len(schedule) if schedule is not None else settings.queries, engine=ENGINE,
-                min_duration_s=settings.min_duration_s, min_queries=settings.min_queries, slo_p99_ms=settings.slo_p99_ms)
+                min_duration_s=settings.min_duration_s, min_queries=settings.min_queries, slo_p99_ms=settings.slo_p99_ms,
+                requested_output_tokens=endpoint.requested_tokens)
     record = load_record(plan, queries, model or ModelRef(kind="http", source=public_url(endpoint.url)), recipe or [],
                          name, interrupted)
     return keep_run(record, store, interrupted)

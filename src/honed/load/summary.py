@@ -35,6 +35,7 @@ class Plan:
     min_queries: int = 0
     slo_p99_ms: float | None = None
     engine: str = ""  # what scheduled and timed the queries (the driver's ENGINE)
+    requested_output_tokens: int | None = None  # OpenAI's max_tokens, for effective q/s
 
 
 def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> LoadResult:
@@ -62,7 +63,7 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
         slo_p99_ms=plan.slo_p99_ms, goodput_qps=good / duration if good is not None and duration > 0 else None,
         queue_depth=queue_depth(queries, duration),
         validity=_validity(plan, duration, len(ok)),
-        streaming=_streaming(ok, duration, protocol),
+        streaming=_streaming(ok, duration, protocol, plan.requested_output_tokens),
     )
 
 
@@ -102,7 +103,7 @@ def _validity(plan: Plan, duration: float, ok: int) -> Validity:
                     reasons=reasons)
 
 
-def _streaming(ok: list[Query], duration: float, protocol: Protocol) -> StreamingSummary | None:
+def _streaming(ok: list[Query], duration: float, protocol: Protocol, requested: int | None) -> StreamingSummary | None:
     streamed = [q for q in ok if q.token_times]
     if not streamed:
         return None
@@ -110,8 +111,10 @@ def _streaming(ok: list[Query], duration: float, protocol: Protocol) -> Streamin
                  for q in streamed if len(q.token_times) > 1]
     gaps = [gap * 1e3 for q in streamed for gap in np.diff(q.token_times)]
     tokens = sum(q.output_tokens or len(q.token_times) for q in streamed)
+    per_second = tokens / duration if duration > 0 else 0.0
     return StreamingSummary(
         ttft_ms=_summary([(q.token_times[0] - q.scheduled) * 1e3 for q in streamed], protocol),
         tpot_ms=_summary(per_token, protocol), itl_ms=_summary(gaps, protocol),
-        output_tokens_per_s=tokens / duration if duration > 0 else 0.0, output_tokens=tokens,
+        output_tokens_per_s=per_second, output_tokens=tokens, requested_output_tokens=requested,
+        effective_qps=per_second / requested if requested else None,
     )
