@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install demo test test-fast
+.PHONY: install browser demo test test-fast screenshots
 
 install: $(VENV)/.installed
 
@@ -17,9 +17,19 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 demo: install
 	$(BIN)/honed demo
 
-test: install
+# The dashboard's browser tests drive Debian's chromium through its matching chromium-driver.
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 # Day-to-day lane: no training loops, real tunes or fault injection; fewer fuzz cases.
-test-fast: install
+test-fast: install browser
 	$(BIN)/python -m pytest -m "not slow" --hypothesis-profile=fast
+
+# The README's pictures of the dashboard: real runs in a fresh store, photographed in headless Chromium.
+screenshots: install browser
+	$(BIN)/python tools/screenshots.py --out docs/screenshots

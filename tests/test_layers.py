@@ -16,15 +16,15 @@ LAYERS = (
                     "honed.trust", "honed.protocol", "honed.fingerprint", "honed.objective", "honed.zoo", "honed.measure.stats",
                     "honed.measure.peaks", "honed.measure.energy", "honed.measure.timers", "honed.measure.memory",
                     "honed.measure.lifeline", "honed.models.capabilities", "honed.models.hf_config", "honed.models.text")),
-    ("values", ("honed.record", "honed.load_result")),
+    ("values", ("honed.record", "honed.load_result", "honed.run_index")),
     ("models", ("honed.models",)),
     ("tasks", ("honed.tasks",)),
     ("optimization", ("honed.optimization",)),
     ("measure", ("honed.measure", "honed.target")),
     ("run", ("honed.preflight", "honed.evaluation", "honed.comparison", "honed.store", "honed.store_schema",
-             "honed.migrations", "honed.load", "honed.serve")),
+             "honed.migrations", "honed.load", "honed.serve", "honed.tracking", "honed.arena")),
     ("tuning", ("honed.tuning",)),
-    ("presentation", ("honed.console", "honed.report", "honed.spec", "honed.demo", "honed.doctor")),
+    ("presentation", ("honed.console", "honed.report", "honed.spec", "honed.demo", "honed.doctor", "honed.dashboard")),
     ("cli", ("honed.cli",)),
 )
 

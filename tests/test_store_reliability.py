@@ -66,11 +66,12 @@ def test_the_migrated_schema_is_the_one_the_code_expects(tmp_path):
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from honed.store import _Base
+    import honed.arena.tables  # noqa: F401  (the arena's tables join Base.metadata)
+    from honed.store import Base
 
     store = Store(str(tmp_path / "new.db"))
     with store._engine.connect() as connection:
-        assert compare_metadata(MigrationContext.configure(connection), _Base.metadata) == []
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
 
 
 def test_a_store_written_by_a_newer_honed_is_refused(tmp_path):

@@ -14,33 +14,35 @@ from typing import Any
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import JSON, DateTime, Integer, String, create_engine, event, select
+from sqlalchemy import JSON, DateTime, Index, Integer, String, create_engine, event, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column
 
 from honed.errors import HonedError, SpecError
 from honed.measure.peaks import Peaks
 from honed.record import RunRecord
+from honed.run_index import index_of
 from honed.store_schema import StoreError, configure_sqlite, explain, prepare, retrying
 
 T = TypeVar("T")
 __all__ = ["DEFAULT_URL", "ImmutableRecordError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///honed.db"
-_JSON = JSON().with_variant(JSONB(), "postgresql")
+JSON_TYPE = JSON().with_variant(JSONB(), "postgresql")
 
 
 class ImmutableRecordError(HonedError):
     pass
 
 
-class _Base(DeclarativeBase):
+class Base(DeclarativeBase):
     pass
 
 
-class RunRow(_Base):
+class RunRow(Base):
     __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_series_key", "series_key", "created_at"),)  # a series in time order
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     name: Mapped[str | None] = mapped_column(String(200))
@@ -49,29 +51,48 @@ class RunRow(_Base):
     device: Mapped[str] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20))
     schema_version: Mapped[int] = mapped_column(Integer)
-    record: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
     task: Mapped[str | None] = mapped_column(String(100), index=True)
     recipe_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    # What lists, filters and trends read instead of the record (honed.run_index); revision 0003.
+    recipe_label: Mapped[str | None] = mapped_column(String(300))
+    target: Mapped[str | None] = mapped_column(String(200), index=True)
+    scenario: Mapped[str | None] = mapped_column(String(200))
+    series_key: Mapped[str | None] = mapped_column(String(64))
+    environment_key: Mapped[str | None] = mapped_column(String(64))
+    stability: Mapped[str | None] = mapped_column(String(20))
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON_TYPE)
+    previous_id: Mapped[str | None] = mapped_column(String(32))
+    change: Mapped[dict[str, Any] | None] = mapped_column(JSON_TYPE)
 
 
-class PeaksRow(_Base):
+class TagRow(Base):
+    """A name for a run (``honed runs tag``): a baseline to compare against, moved by tagging again."""
+
+    __tablename__ = "run_tags"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PeaksRow(Base):
     __tablename__ = "target_peaks"
     key: Mapped[str] = mapped_column(String(500), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    peaks: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    peaks: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
 
 
-class TrialRow(_Base):
+class TrialRow(Base):
     """A tune trial's outcome by its cache key, so a re-run or resumed sweep repeats nothing."""
 
     __tablename__ = "tune_trials"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     sweep_id: Mapped[str] = mapped_column(String(32), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    trial: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    trial: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
 
 
-class SweepRow(_Base):
+class SweepRow(Base):
     """A tune's latest state: rewritten after every trial, so a killed sweep shows how far it got."""
 
     __tablename__ = "tune_sweeps"
@@ -80,7 +101,7 @@ class SweepRow(_Base):
     name: Mapped[str | None] = mapped_column(String(200))
     model_name: Mapped[str] = mapped_column(String(300))
     stop_reason: Mapped[str] = mapped_column(String(500))
-    sweep: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    sweep: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
 
 
 @event.listens_for(RunRow, "before_update")
@@ -136,7 +157,19 @@ class Store:
         except DBAPIError as error:
             raise explain(error, self.url) from None
 
-    def _read(self, query: Callable[[Session], T]) -> T:
+    def transaction(self, work: Callable[[Session], T]) -> T:
+        """``work(session)`` in one write transaction, run again when another writer got in the way."""
+        def attempt() -> T:
+            with Session(self._engine) as session, session.begin():
+                return work(session)
+
+        try:
+            return retrying(attempt, upsert=False)
+        except DBAPIError as error:
+            raise explain(error, self.url) from None
+
+    def read(self, query: Callable[[Session], T]) -> T:
+        """One read-only transaction: ``query(session)``'s answer (rows detached by the caller)."""
         try:
             with Session(self._engine) as session:
                 return query(session)
@@ -144,15 +177,59 @@ class Store:
             raise explain(error, self.url) from None
 
     def add(self, record: RunRecord) -> None:
+        """Store a run, indexed, with its change from the comparable run stored before it."""
+        from honed.tracking import change_since
+
+        index = index_of(record)
+        previous = self.previous(record, index.series_key)
         self._write([RunRow(
             id=record.id, created_at=record.created_at, name=record.name, model_name=record.model.display_name,
             model_kind=record.model.kind, device=record.device, status=record.status, task=record.task,
             recipe_key=record.recipe_key, schema_version=record.schema_version, record=record.model_dump(mode="json"),
+            recipe_label=index.recipe_label, target=index.target, scenario=index.scenario, series_key=index.series_key,
+            environment_key=index.environment_key, stability=index.stability, summary=index.summary,
+            previous_id=previous.id if previous else None,
+            change=change_since(previous, record) if previous else None,
         )])
+
+    def previous(self, record: RunRecord, series_key: str | None = None) -> RunRecord | None:
+        """The latest comparable run (same series) created before this one that measured something."""
+        key = series_key or index_of(record).series_key
+        query = (select(RunRow.id).where(RunRow.series_key == key, RunRow.created_at < record.created_at,
+                                         RunRow.status != "failed", RunRow.id != record.id)
+                 .order_by(RunRow.created_at.desc()).limit(1))
+        found = self.read(lambda session: session.scalars(query).first())
+        return self.get(found) if found else None
+
+    def get_row(self, run_id: str) -> RunRow:
+        """A run's index row (no record), by its full id."""
+        row = self.read(lambda session: _detached(session, select(RunRow).options(defer(RunRow.record))
+                                                   .where(RunRow.id == run_id)))
+        if not row:
+            raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
+        return row[0]
+
+    def tag(self, run_id: str, name: str) -> str:
+        """Name a run (a full id or unique prefix); a name names one run, so tagging again moves it."""
+        if not name or len(name) > 100 or not all(c.isalnum() or c in "-_." for c in name):
+            raise SpecError("tag", name, "1-100 letters, digits, '-', '_' or '.'")
+        run = self.get(run_id)
+        self._write([TagRow(name=name, run_id=run.id, created_at=datetime.now(timezone.utc))], merge=True)
+        return run.id
+
+    def tags(self) -> dict[str, str]:
+        """Every tag and the run it names."""
+        rows = self.read(lambda session: session.execute(select(TagRow.name, TagRow.run_id)).all())
+        return {name: run_id for name, run_id in rows}
+
+    def resolve(self, reference: str) -> RunRecord:
+        """A run by tag, full id or unique id prefix."""
+        tagged = self.tags().get(reference)
+        return self.get(tagged or reference)
 
     def get(self, run_id: str) -> RunRecord:
         """A run by id or by a unique prefix of its id."""
-        rows = self._read(lambda session: session.scalars(
+        rows = self.read(lambda session: session.scalars(
             select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)).all())
         if not rows:
             raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
@@ -161,25 +238,25 @@ class Store:
         return RunRecord.model_validate(rows[0].record)
 
     def list(self, limit: int = 20, model: str | None = None) -> list[RunRow]:
-        query = select(RunRow).order_by(RunRow.created_at.desc()).limit(limit)
+        query = select(RunRow).options(defer(RunRow.record)).order_by(RunRow.created_at.desc()).limit(limit)
         if model:
             query = query.where(RunRow.model_name == model)
-        return self._read(lambda session: _detached(session, query))
+        return self.read(lambda session: _detached(session, query))
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
         """Tune sweeps, the most recently updated first."""
-        return self._read(lambda session: _detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
+        return self.read(lambda session: _detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
                                                     .limit(limit)))
 
     def peaks(self, key: str) -> Peaks | None:
-        row = self._read(lambda session: session.get(PeaksRow, key))
+        row = self.read(lambda session: session.get(PeaksRow, key))
         return Peaks.model_validate(row.peaks) if row else None
 
     def save_peaks(self, key: str, peaks: Peaks) -> None:
         self._write([PeaksRow(key=key, created_at=datetime.now(timezone.utc), peaks=peaks.model_dump())], merge=True)
 
     def trial(self, key: str) -> dict[str, Any] | None:
-        row = self._read(lambda session: session.get(TrialRow, key))
+        row = self.read(lambda session: session.get(TrialRow, key))
         return dict(row.trial) if row else None
 
     def save_trial(self, key: str, sweep_id: str, trial: dict[str, Any]) -> None:
@@ -191,7 +268,7 @@ class Store:
 
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         """A sweep by id or unique id prefix."""
-        rows = self._read(lambda session: session.scalars(
+        rows = self.read(lambda session: session.scalars(
             select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all())
         if not rows:
             raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed sweeps` lists them")

@@ -79,3 +79,21 @@ def segnet(classes: int = 3, width: int = 16) -> torch.nn.Sequential:
         torch.nn.Conv2d(2 * width, width, 3, padding=1), torch.nn.ReLU(),
         torch.nn.Conv2d(width, classes, 1),
     )
+
+
+class Painter(torch.nn.Module):
+    """A tiny generator: noise (3 x 8 x 8) to an RGB image (3 x 32 x 32) in [0, 1]. Two seeds give
+    visibly different pictures: what a human-preference arena of image outputs needs to test on."""
+
+    def __init__(self, seed: int = 0):
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        self.weight = torch.nn.Parameter(torch.randn(3, 3, 5, 5, generator=generator))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        upsampled = torch.nn.functional.interpolate(x, scale_factor=4, mode="bilinear", align_corners=False)
+        return torch.sigmoid(torch.nn.functional.conv2d(upsampled, self.weight, padding=2))
+
+
+def painter(seed: int = 0) -> Painter:
+    return Painter(seed)

@@ -11,7 +11,7 @@ EXIT_NOT_SATISFIED = 6
 
 app = typer.Typer(help="Make models faster, smaller and cheaper on their target, and prove it.", rich_markup_mode=None,
                   no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-runs_app = typer.Typer(help="List, show, export and import stored runs.", no_args_is_help=True)
+runs_app = typer.Typer(help="List, show, export, import and tag stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 out = Console()
 err = Console(stderr=True)

@@ -8,7 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, EXIT_REGRESSION, app, err, open_store, out, runs_app
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, err, open_store, out, runs_app
+from honed.cli.stored import compare_with_baseline
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
 
 
@@ -38,6 +39,8 @@ def evaluate(
     name: opt.Name = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
     dry_run: opt.DryRun = False,
+    baseline: Annotated[Optional[str], typer.Option(help="compare with this run when done: latest (the last comparable run stored before it), a run id or a tag")] = None,
+    fail_on_regression: opt.FailOnRegression = False,
     store: opt.Store = None,
 ) -> None:
     """Measure a model's performance under a protocol, in isolated worker processes."""
@@ -48,6 +51,10 @@ def evaluate(
                       audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
                       allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
                       inputs_from_task=inputs_from_task, agreement_inputs=agreement_inputs)
+    if fail_on_regression and baseline is None:
+        from honed.errors import SpecError
+
+        raise SpecError("fail_on_regression", True, "together with --baseline latest|RUN_ID|TAG (what to compare with)")
     if dry_run:
         show_preflight(spec)
         return
@@ -59,80 +66,8 @@ def evaluate(
     out.print(f"stored run [bold]{record.id}[/] in {db.url}")
     if record.status != "ok":
         raise typer.Exit(EXIT_MEASUREMENT_FAILED)
-
-
-@app.command()
-def compare(
-    before: Annotated[str, typer.Argument(help="run id (or unique prefix) measured before")],
-    after: Annotated[str, typer.Argument(help="run id (or unique prefix) measured after")],
-    min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
-    strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ, or a run was contended or unstable (exit 4)")] = False,
-    fail_on_regression: Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")] = False,
-    store: opt.Store = None,
-) -> None:
-    """Before/after per metric with confidence intervals and a verdict."""
-    from honed.comparison import compare as compare_runs
-    from honed.console import comparison_table
-
-    db = open_store(store)
-    result = compare_runs(db.get(before), db.get(after), min_effect=min_effect, strict=strict)
-    out.print(comparison_table(result))
-    for warning in result.warnings:
-        out.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    if fail_on_regression and (result.regressions or result.quality_regressions):
-        raise typer.Exit(EXIT_REGRESSION)
-
-
-@runs_app.command("list")
-def runs_list(
-    model: Annotated[Optional[str], typer.Option(help="only runs of this model name")] = None,
-    limit: Annotated[int, typer.Option()] = 20,
-    store: opt.Store = None,
-) -> None:
-    """The most recent runs."""
-    from honed.console import runs_list_table
-
-    out.print(runs_list_table(open_store(store).list(limit=limit, model=model)))
-
-
-@app.command()
-def sweeps(limit: Annotated[int, typer.Option()] = 20, store: opt.Store = None) -> None:
-    """The most recent tune sweeps (`honed report ID` writes one's report; the same `honed tune` resumes it)."""
-    from honed.console import sweeps_table
-
-    out.print(sweeps_table(open_store(store).sweeps(limit=limit)))
-
-
-@runs_app.command("show")
-def runs_show(run_id: str, store: opt.Store = None) -> None:
-    """One run: results, protocol, environment, failures."""
-    show_run(open_store(store).get(run_id))
-
-
-@runs_app.command("export")
-def runs_export(
-    run_id: str,
-    output: Annotated[Path, typer.Option("--output", "-o", help="JSON file to write")],
-    store: opt.Store = None,
-) -> None:
-    """Write a run as versioned JSON (raw samples included)."""
-    record = open_store(store).get(run_id)
-    output.write_text(record.to_json(indent=2))
-    out.print(f"wrote run {record.id} to {output}")
-
-
-@runs_app.command("import")
-def runs_import(path: Path, store: opt.Store = None) -> None:
-    """Add a run exported with `honed runs export` to this store."""
-    from honed.errors import SpecError
-    from honed.record import RunRecord
-
-    if not path.is_file():
-        raise SpecError("path", str(path), "an existing JSON file written by `honed runs export`")
-    record = RunRecord.from_json(path.read_bytes())
-    db = open_store(store)
-    db.add(record)
-    out.print(f"imported run {record.id} into {db.url}")
+    if baseline is not None:
+        compare_with_baseline(db, record, baseline, fail_on_regression)
 
 
 @app.command()

@@ -21,3 +21,4 @@ TrustCode = Annotated[bool, typer.Option(help="run code that the model's files n
 AgreementInputs = Annotated[Optional[Path], typer.Option(help="inputs for the agreement guardrail: a .npy array (items on axis 0), a .txt file (one text per line) or .jsonl ({\"text\": ...}); default: the run's synthetic inputs")]
 Name = Annotated[Optional[str], typer.Option(help="a label for the run or sweep")]
 DryRun = Annotated[bool, typer.Option(help="check the spec, model, task, recipe or candidates, then stop before any worker")]
+FailOnRegression = Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")]

@@ -16,7 +16,7 @@ MAX_BODY_BYTES = 16 * 1024 * 1024
 Recipe = Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply before serving; repeat")]
 
 
-def _model_spec(model: str, kind: Optional[str], recipe: Optional[list[str]], shape: Optional[str], allow_pickle: bool,
+def model_spec(model: str, kind: Optional[str], recipe: Optional[list[str]], shape: Optional[str], allow_pickle: bool,
                 trust_code: bool):
     """The model, its inputs and recipe, parsed and checked as ``honed evaluate`` does."""
     from honed.spec import build_spec
@@ -52,7 +52,7 @@ def serve(
 
         what = ServeJob.model_validate(read_json(job.read_bytes(), f"--job {job}", MAX_BODY_BYTES))
     else:
-        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
     if not is_loopback(host):
         err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
@@ -115,11 +115,11 @@ def load(
     if engine == "loadgen":
         from honed.load.run import run_in_process
 
-        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         with err.status(f"{settings.scenario}: MLCommons LoadGen is running the model"):
             record = run_in_process(spec.model, list(spec.recipe), spec.inputs, settings, max_batch, name=name, store=db)
     elif model is not None:
-        spec = _model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
                 *[arg for step in recipe or [] for arg in ("-r", step)], "--max-batch", str(max_batch),
                 "--max-wait-ms", str(max_wait_ms), *(["--allow-pickle"] if allow_pickle else []),

@@ -9,16 +9,14 @@ from rich.table import Table
 
 
 def runs_list_table(rows: list[Any]) -> Table:
-    """The stored runs (store rows), newest first, with p50 latency per batch size."""
-    from honed.record import RunRecord
-
-    table = Table("id", "created (UTC)", "name", "model", "device", "status", "p50 ms by batch size")
+    """The stored runs (store rows, without their records), newest first, with p50 latency per batch size."""
+    table = Table("id", "created (UTC)", "name", "model", "recipe", "device", "status", "p50 ms by batch size")
     for row in rows:
-        record = RunRecord.model_validate(row.record)
-        p50 = ", ".join(f"b{r.batch_size}: {r.latency_ms.p50:.3f}" if r.latency_ms else f"b{r.batch_size}: failed"
-                        for r in record.results)
+        batches = (row.summary or {}).get("batches", {})
+        p50 = ", ".join(f"b{size}: {values['p50_ms']:.3f}" if "p50_ms" in values else f"b{size}: failed"
+                        for size, values in batches.items())
         table.add_row(row.id[:12], row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.name or "", row.model_name,
-                      row.device, row.status, p50)
+                      escape(row.recipe_label or ""), row.device, row.status, p50)
     return table
 
 

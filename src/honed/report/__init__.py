@@ -19,13 +19,19 @@ from honed.tuning.result import TuneResult
 
 def write_report(sweep_or_run: TuneResult | RunRecord | str, path: str | Path, store: Store | None = None) -> Path:
     """Write the report for a sweep or run (an object, or an id looked up in ``store``)."""
+    path = Path(path)
+    path.write_text(render_report(sweep_or_run, store))
+    return path
+
+
+def render_report(sweep_or_run: TuneResult | RunRecord | str, store: Store | None = None,
+                  back_link: str | None = None) -> str:
+    """The report as one HTML page (the dashboard serves it with a link back)."""
     subject = _resolve(sweep_or_run, store)
     context = _sweep_context(subject, store) if isinstance(subject, TuneResult) else _run_context(subject)
     template = Environment(autoescape=select_autoescape(default=True)).from_string(
         resources.files("honed.report").joinpath("report.html.j2").read_text())
-    path = Path(path)
-    path.write_text(template.render(**context))
-    return path
+    return template.render(**context, back_link=back_link)
 
 
 def _resolve(subject: Any, store: Store | None) -> TuneResult | RunRecord:
@@ -39,7 +45,7 @@ def _resolve(subject: Any, store: Store | None) -> TuneResult | RunRecord:
         return store.get(subject)  # raises with a clear message when neither exists
 
 
-def _environment(record: RunRecord) -> list[tuple[str, str]]:
+def environment_rows(record: RunRecord) -> list[tuple[str, str]]:
     fp = record.fingerprint
     rows = [("device", f"{record.device} ({fp.runtime.get('device_name', '?')}), threads {fp.runtime.get('threads', '?')}"),
             ("cpu", f"{fp.cpu.get('model')} x{fp.cpu.get('logical_cores')}"),
@@ -95,7 +101,7 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     return {"kind": "sweep", "title": f"honed tune: {result.model.display_name}", "result": result, "trials": trials,
             "points": {t.key: [p for p in result.points if p.trial == t.key] for t in trials}, "objective": what,
             "unit": unit, "better": better, "metric": metric, "figures": figures, "summary": recommendation_text(result),
-            "environment": _environment(before) if before else [], "settings": result.settings.model_dump(mode="json"),
+            "environment": environment_rows(before) if before else [], "settings": result.settings.model_dump(mode="json"),
             "stability_warnings": [f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}"
                                    for t in result.contended_trials]}
 
@@ -106,7 +112,7 @@ def _run_context(record: RunRecord) -> dict[str, Any]:
     figures = {f"cdf{r.batch_size}": plots.latency_cdf([(record.model.display_name, record)], r.batch_size)
                for r in record.results if r.latency_ms}
     return {"kind": "run", "title": f"honed run: {record.model.display_name}", "record": record, "figures": figures,
-            "environment": _environment(record), "stability_warnings": [w] if (w := stability_warning(record)) else []}
+            "environment": environment_rows(record), "stability_warnings": [w] if (w := stability_warning(record)) else []}
 
 
 def _runs(result: TuneResult, store: Store | None) -> dict[str, RunRecord]:

@@ -1,0 +1,1 @@
+"""A human-preference arena: blind pairwise votes on model outputs a metric cannot judge."""
