@@ -155,6 +155,25 @@ def test_the_same_tune_again_measures_nothing(digits_tune):
 
 
 @pytest.mark.slow
+def test_the_dashboard_shows_the_sweep_and_its_cell_of_the_matrix(digits_tune):
+    """Before any other tune of this spec: the matrix cell is this sweep's recommendation."""
+    import httpx
+
+    from web import dashboard
+
+    result = _sweep(digits_tune)
+    best = result.recommended
+    base = next(p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size)
+    with dashboard(digits_tune["store"]) as site:
+        matrix = httpx.get(f"{site}/matrix").text
+        assert best.label in matrix and f"{base.objective / best.objective:.2f}x latency p50" in matrix
+        assert f'href="/sweeps/{result.id}"' in matrix
+        assert result.id[:12] in httpx.get(f"{site}/sweeps").text
+        report = httpx.get(f"{site}/sweeps/{result.id}").text
+        assert "Pareto front" in report and 'href="/sweeps"' in report
+
+
+@pytest.mark.slow
 def test_a_tune_whose_slo_nothing_meets_exits_6_and_says_so(digits_tune):
     impossible = honed("tune", str(digits_tune["spec"]), "--slo-ms", "0.001", store=digits_tune["store"], check_code=6)
     assert "not satisfied" in impossible.stdout

@@ -216,6 +216,30 @@ def test_effective_rate_counts_answers_at_their_requested_length(streaming_serve
     assert streaming.effective_qps == pytest.approx(load.achieved_qps / 2, rel=0.02)
 
 
+def test_a_load_spec_file_holds_the_options_and_the_command_line_wins(streaming_server, store, tmp_path):
+    spec = tmp_path / "load.toml"
+    spec.write_text(f"""[load]
+url = "{streaming_server}/fast"
+scenario = "server"
+qps = 50
+queries = 30
+warmup = 0
+slo_p99_ms = 500
+body = {{ inputs = [1, 2] }}
+name = "from-a-spec"
+""")
+    done = honed("load", str(spec), "--queries", "12", store=store)
+    from honed.store import Store
+
+    db = Store(str(store))
+    record = db.get(db.list()[0].id)
+    assert record.name == "from-a-spec" and record.load.queries_ok == 12 and record.load.slo_p99_ms == 500
+    assert "stored run" in done.stdout
+    spec.write_text('[load]\nurl = "http://127.0.0.1:9/x"\nqpss = 5\n')
+    refused = honed("load", str(spec), store=store, check_code=2)
+    assert "load.qpss" in refused.stderr and "'qps'" in refused.stderr
+
+
 def test_errors_are_counted_by_kind_and_a_run_with_no_answer_exits_3(streaming_server, store):
     closed = f"http://127.0.0.1:{free_port()}/v1/predict"
     result = honed("load", "--url", closed, "--queries", "5", "--qps", "50", store=store, check_code=3)

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, err, open_store, out, runs_app
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out
 from honed.cli.stored import compare_with_baseline
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
 

@@ -62,6 +62,8 @@ def serve(
 
 @app.command()
 def load(
+    ctx: typer.Context,
+    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML file whose [load] table holds these options (command-line options override it)")] = None,
     url: Annotated[Optional[str], typer.Option(help="endpoint to send queries to (http:// or https://)")] = None,
     model: Annotated[Optional[str], typer.Option(help="serve this model in its own process (honed serve) and load it")] = None,
     engine: Annotated[str, typer.Option(help="honed (its open-loop HTTP driver) or loadgen (MLCommons LoadGen on --model in this process, no HTTP)")] = "honed",
@@ -100,6 +102,18 @@ def load(
 ) -> None:
     """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
     counts from each query's scheduled arrival. The run is stored; `honed compare` compares two."""
+    options = {name: value for name, value in locals().items() if name not in ("ctx", "spec_file")}
+    if spec_file is not None:
+        from honed.cli.load_spec import spec_options
+
+        options |= spec_options(spec_file, ctx, set(options))
+    _load(**options)
+
+
+def _load(url, model, engine, kind, recipe, shape, scenario, qps, burstiness, queries, duration, trace, endpoint, body,
+          prompts, samples_per_query, stream, header, timeout, connections, slo_p99_ms, find_peak, step_seconds,
+          min_duration, min_queries, seed, warmup, insecure, max_batch, max_wait_ms, allow_pickle, trust_code, name,
+          json_out, store) -> None:
     from honed.load.endpoints import Endpoint, headers_from_env, read_prompts
     from honed.load.run import LoadSettings
     from honed.load.served import served
