@@ -15,7 +15,7 @@ from honed.arena.create import Contestant, create_arena
 from honed.errors import HonedError, SpecError
 from honed.protocol import InputSpec, ModelRef
 from honed.store import Store
-from web import browser, dashboard  # noqa: F401  (browser: the fixture)
+from web import browser, click_and_load, dashboard  # noqa: F401  (browser: the fixture)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def _vote_in_browser(browser, base: str, arena, voter: str, favourite: int | Non
     browser.delete_all_cookies()
     browser.get(f"{base}/arena/{arena.id}")
     browser.find_element(By.ID, "voter").send_keys(voter)
-    browser.find_element(By.ID, "set-voter").click()
+    click_and_load(browser, browser.find_element(By.ID, "set-voter"))
     voted = 0
     while not browser.find_elements(By.ID, "done"):
         prompt = arena.prompts.index(browser.find_element(By.ID, "prompt").text)
@@ -81,7 +81,7 @@ def _vote_in_browser(browser, base: str, arena, voter: str, favourite: int | Non
             button = "vote-tie"
         else:
             button = "vote-left" if left.strip() == arena.outputs[favourite][prompt].strip() else "vote-right"
-        browser.find_element(By.ID, button).click()
+        click_and_load(browser, browser.find_element(By.ID, button))
         voted += 1
         assert voted <= 3, "a voter saw a pair twice"
     return voted
@@ -152,7 +152,7 @@ def test_an_image_arena_shows_pictures_that_differ(tmp_path, browser):
         browser.delete_all_cookies()
         browser.get(f"{base}/arena/{arena_id}")
         browser.find_element(By.ID, "voter").send_keys("dana")
-        browser.find_element(By.ID, "set-voter").click()
+        click_and_load(browser, browser.find_element(By.ID, "set-voter"))
         pictures = browser.find_elements(By.CSS_SELECTOR, "#pair img")
         assert len(pictures) == 2 and all(p.get_attribute("naturalWidth") == "128" for p in pictures)
 

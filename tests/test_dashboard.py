@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from helpers import honed
-from web import TOKEN, browser, dashboard, wait_for  # noqa: F401  (browser: the fixture)
+from web import TOKEN, browser, click_and_load, dashboard, wait_for  # noqa: F401  (browser: the fixture)
 
 
 def _spec(folder: Path, name: str, milliseconds: float) -> Path:
@@ -97,7 +97,7 @@ def test_the_runs_page_lists_every_run_and_filters_by_model(site, browser, fille
     browser.get(f"{site}/runs")
     assert browser.find_element(By.ID, "count").text.startswith("6 runs")
     Select(browser.find_element(By.ID, "filter-model")).select_by_visible_text("seeded")
-    browser.find_element(By.ID, "apply").click()
+    click_and_load(browser, browser.find_element(By.ID, "apply"))
     wait_for(lambda: browser.find_element(By.ID, "count").text.startswith("3 runs"))
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.run-row")
     assert len(rows) == 3 and all("seeded" in row.text for row in rows)
@@ -109,7 +109,7 @@ def test_a_run_page_shows_percentiles_the_cdf_and_the_environment(site, browser,
 
     run_id = filled["steady"][0]
     browser.get(f"{site}/runs")
-    browser.find_element(By.LINK_TEXT, run_id[:12]).click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, run_id[:12]))
     results = browser.find_element(By.ID, "results").text
     assert "10." in results and "3 ok" in results  # p50 of a 10 ms sleeper, three worker processes
     wait_for(lambda: browser.find_element(By.ID, "cdf").get_attribute("data-drawn") == "true")
@@ -125,7 +125,7 @@ def test_two_runs_compare_with_the_same_verdicts_as_the_cli(site, browser, fille
     browser.get(f"{site}/compare")
     browser.find_element(By.ID, "run-a").send_keys(filled["seeded"][1])
     browser.find_element(By.ID, "run-b").send_keys(filled["seeded"][2])
-    browser.find_element(By.ID, "compare").click()
+    click_and_load(browser, browser.find_element(By.ID, "compare"))
     table = wait_for(lambda: browser.find_elements(By.ID, "verdicts"))[0]
     p50 = next(row for row in table.find_elements(By.TAG_NAME, "tr") if "latency_p50" in row.text)
     assert "slower" in p50.text and "regression" in p50.get_attribute("class")
@@ -140,7 +140,8 @@ def _open_trend(browser, site: str, series_model: str) -> list:
     menu = Select(browser.find_element(By.ID, "series"))
     menu.select_by_visible_text(next(o.text for o in menu.options if o.text.startswith(series_model + " ")))
     Select(browser.find_element(By.ID, "metric")).select_by_value("p50_ms")
-    browser.find_element(By.ID, "draw").click()
+    # /trends already draws its first series: wait for the page the form loads, not that one.
+    click_and_load(browser, browser.find_element(By.ID, "draw"))
     wait_for(lambda: browser.find_element(By.ID, "trend").get_attribute("data-drawn") == "true")
     return browser.find_elements(By.CSS_SELECTOR, "tr.point")
 
@@ -158,7 +159,7 @@ def test_the_seeded_regression_is_marked_on_its_trend_and_the_a_a_series_is_not(
     steady = _open_trend(browser, site, "steady")
     assert len(steady) == 3 and not [p for p in steady if "regression" in p.get_attribute("class")]
     assert browser.execute_script("return document.getElementById('trend').data[1].x.length") == 0
-    browser.find_element(By.LINK_TEXT, filled["steady"][0][:12]).click()
+    click_and_load(browser, browser.find_element(By.LINK_TEXT, filled["steady"][0][:12]))
     assert filled["steady"][0][:12] in browser.find_element(By.TAG_NAME, "h1").text
 
 
@@ -167,7 +168,7 @@ def test_a_run_can_be_tagged_from_its_page(site, browser, filled):
 
     browser.get(f"{site}/runs/{filled['steady'][2]}")
     browser.find_element(By.ID, "tag-name").send_keys("nightly-baseline")
-    browser.find_element(By.CSS_SELECTOR, "#tag-form button").click()
+    click_and_load(browser, browser.find_element(By.CSS_SELECTOR, "#tag-form button"))
     wait_for(lambda: "nightly-baseline" in browser.find_element(By.ID, "tags").text)
     # Without the page's CSRF token the same form is refused.
     refused = httpx.post(f"{site}/runs/{filled['steady'][2]}/tags", data={"name": "forged"})

@@ -67,3 +67,22 @@ def wait_for(condition, seconds: float = 15.0):
             return value
         time.sleep(0.1)
     raise AssertionError("the page never got there")
+
+
+def click_and_load(browser, element) -> None:
+    """Clicks ``element`` and returns once the page it leads to has replaced this one: a click
+    does not wait for the navigation, and the old page's elements would answer meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+
+    page = browser.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def gone() -> bool:
+        try:
+            page.tag_name
+        except StaleElementReferenceException:
+            return True
+        return False
+
+    wait_for(gone)
