@@ -67,6 +67,7 @@ def test_the_migrated_schema_is_the_one_the_code_expects(tmp_path):
     from alembic.runtime.migration import MigrationContext
 
     import honed.arena.tables  # noqa: F401  (the arena's tables join Base.metadata)
+    import honed.campaign.tables  # noqa: F401
     from honed.store import Base
 
     store = Store(str(tmp_path / "new.db"))

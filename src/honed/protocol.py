@@ -153,6 +153,12 @@ class TargetSpec(_Frozen):
     device: Literal["cpu", "cuda", "auto"] = "auto"
     price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of this machine")
     measure_peaks: bool = True
+    name: str | None = Field(default=None, max_length=64, description="what the user calls this target (a campaign's "
+                             "target, e.g. xeon-spr): its runs are tracked under it rather than the measured hardware")
+
+    def identity(self) -> dict[str, object]:
+        """What makes two targets the same for cached trials (an unnamed one as before names existed)."""
+        return self.model_dump(mode="json", exclude=None if self.name else {"name"})
 
 
 class TaskSpec(_Frozen):

@@ -52,7 +52,10 @@ def _digest(value: Any) -> str:
 
 
 def target_of(record: RunRecord) -> str:
-    """The hardware a run measured: the GPU for CUDA runs, else the CPU."""
+    """The target's name where the user gave one (a campaign's target), else the hardware a run
+    measured: the GPU for CUDA runs, else the CPU."""
+    if record.target.name:
+        return record.target.name
     fingerprint = record.fingerprint
     if record.device.startswith("cuda") and fingerprint.gpus:
         return f"{record.device.split(':')[0]} {fingerprint.gpus[0].get('name', 'GPU')}"

@@ -203,7 +203,7 @@ class Store:
 
     def get_row(self, run_id: str) -> RunRow:
         """A run's index row (no record), by its full id."""
-        row = self.read(lambda session: _detached(session, select(RunRow).options(defer(RunRow.record))
+        row = self.read(lambda session: detached(session, select(RunRow).options(defer(RunRow.record))
                                                    .where(RunRow.id == run_id)))
         if not row:
             raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
@@ -241,11 +241,11 @@ class Store:
         query = select(RunRow).options(defer(RunRow.record)).order_by(RunRow.created_at.desc()).limit(limit)
         if model:
             query = query.where(RunRow.model_name == model)
-        return self.read(lambda session: _detached(session, query))
+        return self.read(lambda session: detached(session, query))
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
         """Tune sweeps, the most recently updated first."""
-        return self.read(lambda session: _detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
+        return self.read(lambda session: detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
                                                     .limit(limit)))
 
     def peaks(self, key: str) -> Peaks | None:
@@ -280,7 +280,7 @@ class Store:
         self._engine.dispose()
 
 
-def _detached(session: Session, query: Any) -> list[Any]:
+def detached(session: Session, query: Any) -> list[Any]:
     """Rows usable after their session closes."""
     found = list(session.scalars(query).all())
     session.expunge_all()

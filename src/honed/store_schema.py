@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from honed.errors import HonedError
 
-HEAD = "0004"  # the newest revision in honed/migrations/versions (a test checks they agree)
+HEAD = "0005"  # the newest revision in honed/migrations/versions (a test checks they agree)
 BASELINE = "0001"  # the schema of stores created before migrations existed
 MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from honed.errors import HonedError
 from honed.store import Store
-from honed.tuning.result import Point, TuneResult
+from honed.tuning.points import speedup
+from honed.tuning.result import TuneResult
 
 
 @dataclass(frozen=True)
@@ -29,19 +30,6 @@ class Matrix:
     cells: dict[tuple[str, str], Cell]
 
 
-def _speedup(base: Point, best: Point, better: str) -> tuple[float | None, float | None, float | None]:
-    """How many times better the recommended point is (base / best for lower-is-better objectives),
-    and the interval from the two CIs' far ends (conservative)."""
-    if not base.objective or not best.objective:
-        return None, None, None
-    ratio = (lambda b, r: b / r) if better == "lower" else (lambda b, r: r / b)
-    value = ratio(base.objective, best.objective)
-    if base.objective_ci and best.objective_ci and min(*base.objective_ci, *best.objective_ci) > 0:
-        ends = [ratio(b, r) for b in base.objective_ci for r in best.objective_ci]
-        return value, min(ends), max(ends)
-    return value, None, None
-
-
 def build(store: Store, limit: int = 500) -> Matrix:
     cells: dict[tuple[str, str], Cell] = {}
     for row in reversed(store.sweeps(limit=limit)):  # oldest first: a later sweep replaces an earlier cell
@@ -55,7 +43,7 @@ def build(store: Store, limit: int = 500) -> Matrix:
             target = result.target.device
         base = next((p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size
                      and p.threads == best.threads), None)
-        speedup, low, high = _speedup(base, best, result.settings.goal_objective.better) if base else (None,) * 3
+        speedup, low, high = speedup(base, best, result.settings.goal_objective.better) if base else (None,) * 3
         trial = next((t for t in result.trials if t.key == best.trial), None)
         cells[(result.model.display_name, target)] = Cell(
             recipe=best.label, speedup=speedup, speedup_low=low, speedup_high=high,

@@ -120,3 +120,16 @@ def _steps(point: Point) -> int:
     if point.steps is not None:
         return point.steps
     return 0 if point.label.startswith("baseline") else point.label.count(" + ") + 1
+
+
+def speedup(base: Point, best: Point, better: str) -> tuple[float | None, float | None, float | None]:
+    """How many times better the recommended point is (base / best for lower-is-better objectives),
+    and the interval from the two CIs' far ends (conservative)."""
+    if not base.objective or not best.objective:
+        return None, None, None
+    ratio = (lambda b, r: b / r) if better == "lower" else (lambda b, r: r / b)
+    value = ratio(base.objective, best.objective)
+    if base.objective_ci and best.objective_ci and min(*base.objective_ci, *best.objective_ci) > 0:
+        ends = [ratio(b, r) for b in base.objective_ci for r in best.objective_ci]
+        return value, min(ends), max(ends)
+    return value, None, None

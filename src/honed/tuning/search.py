@@ -68,7 +68,7 @@ def tune(
     if metric not in task_class.metrics:
         raise SpecError("guardrail.metric", metric, f"a metric of task {task.name!r}: {', '.join(task_class.metrics)}")
     cache = TrialCache((model_identity(model), task.model_dump(mode="json"), inputs.model_dump(mode="json"),
-                        target.model_dump(mode="json"), host_identity()), store, fresh)
+                        target.identity(), host_identity()), store, fresh)
     result = TuneResult(id=cache.sweep_id(protocol, settings), created_at=datetime.now(timezone.utc), name=name,
                         model=model, task=task, inputs=inputs, protocol=protocol, target=target, settings=settings,
                         skipped=skipped, metric=metric)

@@ -1,0 +1,46 @@
+"""One campaign cell on whichever node runs it: the ordinary tune (its worker processes, its
+trial cache) into the shared store, with the cell's progress kept in the campaign's ledger."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+from honed.campaign import ledger
+from honed.campaign.plan import CampaignCell
+from honed.errors import HonedError, Interrupted
+from honed.store import Store
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    model: str
+    target: str
+    status: str  # done or failed
+    attempt: int
+    node: str
+    sweep_id: str | None = None
+    error: str | None = None
+
+
+def run_cell(cell: CampaignCell, store_url: str, node: str | None = None) -> CellOutcome:
+    """Tunes ``cell``. A retried cell resumes: trials stored by an earlier attempt are reused,
+    so a node lost mid-trial costs only that trial. A cell that fails says why in the ledger."""
+    from honed.tuning.search import tune
+
+    store = Store(store_url)
+    where = f"{socket.gethostname()}" + (f" ray:{node[:12]}" if node else "")
+    attempt = ledger.start(store, cell, where, os.getpid())
+    try:
+        result = tune(cell.ref, cell.task, cell.target_spec, cell.protocol, cell.inputs, cell.settings, store=store,
+                      name=f"{cell.model} x {cell.target}", fresh=cell.fresh)
+    except Interrupted:
+        ledger.finish(store, cell, "failed", error="interrupted")
+        raise
+    except Exception as error:  # noqa: BLE001  (any failure is the cell's, kept for `campaign status`)
+        message = str(error) if isinstance(error, HonedError) else f"{type(error).__name__}: {error}"
+        ledger.finish(store, cell, "failed", error=message[:2000])
+        return CellOutcome(cell.model, cell.target, "failed", attempt, where, error=message)
+    ledger.finish(store, cell, "done", sweep_id=result.id)
+    return CellOutcome(cell.model, cell.target, "done", attempt, where, sweep_id=result.id)

@@ -1,0 +1,125 @@
+"""Campaign specs as TOML files: several models, each tuned on several targets, as one job.
+
+    name = "case-study"
+    [[models]]
+    name = "minilm"
+    kind = "sentence-transformers"
+    source = "models/minilm"            # relative paths are relative to this file
+    inputs = { seq_len = 32 }
+    task = { name = "text-embedding" }  # optional: agreement with the base model without it
+    tune = { max_trials = 8 }           # optional: overrides [tune] for this model
+    [[targets]]
+    name = "xeon-spr"
+    resource = "target:xeon-spr"        # the Ray resource that places work there (default target:NAME)
+    device = "cpu"
+    price_per_hour = 0.40
+    [tune]                              # shared by every model (see TuneSettings)
+    guardrail = { max_drop = 0.05 }
+    [scenario]                          # the measurement protocol (see Protocol)
+    batch_sizes = [1, 8]
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from honed.errors import SpecError
+from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec
+from honed.validation import build
+
+CAMPAIGN_VERSION = 1
+_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CampaignModel(_Frozen):
+    name: str = Field(pattern=_NAME, description="the model's row in the matrix")
+    kind: str
+    source: str
+    options: dict[str, Any] = Field(default_factory=dict)
+    allow_pickle: bool = False
+    trust_code: bool = False
+    task: TaskSpec | None = None
+    inputs: InputSpec = Field(default_factory=InputSpec)
+    tune: dict[str, Any] = Field(default_factory=dict, description="TuneSettings fields overriding [tune]")
+    scenario: dict[str, Any] = Field(default_factory=dict, description="Protocol fields overriding [scenario]")
+
+    @property
+    def ref(self) -> ModelRef:
+        return ModelRef(kind=self.kind, source=self.source, options=self.options, allow_pickle=self.allow_pickle,
+                        trust_code=self.trust_code, name=self.name)
+
+
+class CampaignTarget(_Frozen):
+    name: str = Field(pattern=_NAME, description="the target's column in the matrix")
+    resource: str | None = Field(default=None, description="the Ray resource of the nodes that are this target; "
+                                 "default target:NAME")
+    device: Literal["cpu", "cuda"] = "cpu"
+    price_per_hour: float | None = Field(default=None, ge=0)
+    exclude: tuple[str, ...] = Field(default=(), description="algorithms never tried on this target")
+
+    @property
+    def label(self) -> str:
+        return self.resource or f"target:{self.name}"
+
+
+class CampaignSpec(_Frozen):
+    version: int = CAMPAIGN_VERSION
+    name: str = Field(pattern=_NAME)
+    models: tuple[CampaignModel, ...] = Field(min_length=1)
+    targets: tuple[CampaignTarget, ...] = Field(min_length=1)
+    tune: dict[str, Any] = Field(default_factory=dict, description="TuneSettings fields shared by every model")
+    scenario: dict[str, Any] = Field(default_factory=dict, description="Protocol fields shared by every model")
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > CAMPAIGN_VERSION:
+            raise ValueError(f"<= {CAMPAIGN_VERSION} (a newer honed wrote this campaign: upgrade honed)")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> CampaignSpec:
+        for what, names in (("models", [m.name for m in self.models]), ("targets", [t.name for t in self.targets])):
+            if twice := sorted({n for n in names if names.count(n) > 1}):
+                raise ValueError(f"{what} named once each; {', '.join(twice)} appear twice")
+        return self
+
+    def model(self, name: str) -> CampaignModel:
+        return next(m for m in self.models if m.name == name)
+
+    def target(self, name: str) -> CampaignTarget:
+        return next(t for t in self.targets if t.name == name)
+
+
+def load_campaign(path: str | Path) -> CampaignSpec:
+    """The campaign in ``path``, with model sources and item files made absolute (every node
+    reads them from the same place: a shared file system, or a hub id)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecError("campaign", str(path), "an existing TOML file")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError("campaign", str(path), "valid TOML", hint=str(error)) from None
+    if isinstance(data.get("models"), list):
+        data["models"] = [_absolute(model, path.parent) if isinstance(model, dict) else model for model in data["models"]]
+    return build(CampaignSpec, data, where=path.name)
+
+
+def _absolute(model: dict[str, Any], root: Path) -> dict[str, Any]:
+    source = model.get("source")
+    if isinstance(source, str) and not Path(source).is_absolute() and (root / source).exists():
+        model = {**model, "source": str((root / source).resolve())}
+    task = model.get("task")
+    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
+        model = {**model, "task": {**task, "options": {**task["options"],
+                                                        "inputs": str((root / task["options"]["inputs"]).resolve())}}}
+    return model
