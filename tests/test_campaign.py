@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import honed_process, postgres_url_or_skip
+from helpers import honed, honed_process, postgres_url_or_skip
 from honed.campaign import expand, ledger, load_campaign
 from honed.campaign.executors import check_cluster
 from honed.campaign.plan import campaign_id
@@ -134,6 +134,9 @@ def ray_cluster():
             "--resources", json.dumps({"target:cpu-a": 1, "bench_slot": 1}), *common]
     second = [str(RAY), "start", "--address", f"127.0.0.1:{port}",
               "--resources", json.dumps({"target:cpu-b": 1, "bench_slot": 1}), *common]
+    # Loopback only, so no token: explicit, because a token file left by an earlier ray.init()
+    # in ~/.ray would turn token authentication on for the head and not for the second node.
+    before, os.environ["RAY_AUTH_MODE"] = os.environ.get("RAY_AUTH_MODE"), "disabled"
     try:
         for command in (head, second):
             subprocess.run(command, check=True, capture_output=True, timeout=120)
@@ -141,6 +144,10 @@ def ray_cluster():
     finally:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
         shutil.rmtree(temp, ignore_errors=True)
+        if before is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = before
 
 
 def _kill_a_cell_after_its_first_trial(store: Store, campaign: str, process: subprocess.Popen,
@@ -198,12 +205,25 @@ def test_a_campaign_on_two_ray_nodes_survives_a_killed_worker_and_matches_the_lo
     stored = {t["key"] for t in _trials(store, started)}
     assert len(keys) == len(set(keys)) == len(stored)
 
-    local_store = f"sqlite:///{tmp_path / 'local.db'}"
-    local = honed_process("campaign", "run", str(_write_spec(tmp_path / "local")), "--store", local_store, store=local_store)
+    local_db = tmp_path / "local.db"
+    local_store, local_spec = f"sqlite:///{local_db}", _write_spec(tmp_path / "local")
+    local = honed_process("campaign", "run", str(local_spec), store=local_store)
     stdout, stderr = local.communicate(timeout=600)
     assert local.returncode == 0, stdout + stderr
-    local_report = build_report(Store(local_store), campaign_id(load_campaign(tmp_path / "local" / "campaign.toml")))
+    assert "mlp-b x cpu-b: 2 trials; last bf16: ok" in stderr  # progress as each trial ends
+    local_id = campaign_id(load_campaign(local_spec))
+    local_report = build_report(Store(local_store), local_id)
+    # Run again, it resumes: every cell is done, nothing is measured.
+    assert "every cell was already done" in honed("campaign", "run", str(local_spec), store=local_db).stderr
+    status = honed("campaign", "status", local_id[:8], store=local_db).stdout
+    assert "4 done" in status and status.count("2 trials; last bf16: ok") == 4
+    honed("campaign", "report", local_id, "-o", str(tmp_path / "case-study.md"), store=local_db)
+    assert (tmp_path / "case-study.md").read_text() == markdown(local_report)
     assert _matrix(local_report) == _matrix(report)
+    # The dashboard's Matrix shows the campaign's models and targets by name.
+    from honed.dashboard.matrix import build as dashboard_matrix
+
+    assert set(dashboard_matrix(Store(local_store)).cells) == set(_matrix(local_report))
     assert "fp8-dynamic runs on cuda only" in markdown(report) and "| mlp-b | cpu-b |" in markdown(report)
 
 

@@ -69,7 +69,7 @@ def test_sigkill_at_random_points_then_resume(tmp_path, digits_cnn):
     url = f"sqlite:///{path}"
     rng = random.Random(20261123)
     stored = 0
-    for _ in range(10):
+    for _ in range(6):
         process = honed_process("tune", str(spec), store=url, start_new_session=True)
         time.sleep(rng.uniform(0.5, 8.0))
         os.killpg(process.pid, signal.SIGKILL)

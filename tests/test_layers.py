@@ -24,6 +24,7 @@ LAYERS = (
     ("run", ("honed.preflight", "honed.evaluation", "honed.comparison", "honed.store", "honed.store_schema",
              "honed.migrations", "honed.load", "honed.serve", "honed.tracking", "honed.arena")),
     ("tuning", ("honed.tuning",)),
+    ("campaign", ("honed.campaign",)),
     ("presentation", ("honed.console", "honed.report", "honed.spec", "honed.demo", "honed.doctor", "honed.dashboard")),
     ("cli", ("honed.cli",)),
 )

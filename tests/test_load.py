@@ -336,7 +336,7 @@ def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_a
     overhead_ms = quiet.latency_ms.p50 - quiet.server_queue_ms.p50 - quiet.server_compute_ms.p50  # HTTP, both ends
     from honed.load.peak import PeakSettings, find_peak
 
-    search, record = find_peak(endpoint, LoadSettings(), PeakSettings(slo_p99_ms=80.0, start_qps=20.0, step_seconds=10.0))
+    search, record = find_peak(endpoint, LoadSettings(), PeakSettings(slo_p99_ms=80.0, start_qps=20.0, step_seconds=8.0))
     theory = _max_rate_meeting(80.0, service_ms, overhead_ms)
     assert search.stopped == "confirmed" and search.peak_qps == pytest.approx(theory, rel=0.15)
     assert record.load.latency_ms.p99 <= 80.0 and record.load.offered_qps == search.peak_qps

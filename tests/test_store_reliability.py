@@ -97,7 +97,7 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
     store = Store(str(path))
     stored = []
     store.dispose()
-    event.listen(store._engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count = 40"))
+    event.listen(store._engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count = 48"))  # the schema takes ~40
     with pytest.raises(StoreError, match="could not be written.*full.*nothing was half-written"):
         for seed in range(100):  # each record holds a few thousand raw samples
             record = synthetic_record([noisy(5, 3000, seed)])

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from honed.campaign import ledger
 from honed.campaign.plan import CampaignCell
 from honed.errors import HonedError, Interrupted
 from honed.store import Store
+
+# Called with (model, target, what happened) as each trial of a cell ends.
+ProgressCallback = Callable[[str, str, str], None]
 
 
 @dataclass(frozen=True)
@@ -24,7 +29,8 @@ class CellOutcome:
     error: str | None = None
 
 
-def run_cell(cell: CampaignCell, store_url: str, node: str | None = None) -> CellOutcome:
+def run_cell(cell: CampaignCell, store_url: str, node: str | None = None,
+             on_progress: ProgressCallback | None = None) -> CellOutcome:
     """Tunes ``cell``. A retried cell resumes: trials stored by an earlier attempt are reused,
     so a node lost mid-trial costs only that trial. A cell that fails says why in the ledger."""
     from honed.tuning.search import tune
@@ -32,9 +38,22 @@ def run_cell(cell: CampaignCell, store_url: str, node: str | None = None) -> Cel
     store = Store(store_url)
     where = f"{socket.gethostname()}" + (f" ray:{node[:12]}" if node else "")
     attempt = ledger.start(store, cell, where, os.getpid())
+    ended = []
+
+    def trial_ended(kind: str, payload: Any) -> None:
+        if kind != "trial":
+            return
+        trial = payload[0]
+        ended.append(trial)
+        count = f"{len(ended)} trial" + ("s" if len(ended) > 1 else "")
+        text = f"{count}; last {trial.label}: {trial.status}" + (" (stored before)" if trial.cached else "")
+        ledger.progress(store, cell, text)
+        if on_progress:
+            on_progress(cell.model, cell.target, text)
+
     try:
         result = tune(cell.ref, cell.task, cell.target_spec, cell.protocol, cell.inputs, cell.settings, store=store,
-                      name=f"{cell.model} x {cell.target}", fresh=cell.fresh)
+                      name=f"{cell.model} x {cell.target}", on_event=trial_ended, fresh=cell.fresh)
     except Interrupted:
         ledger.finish(store, cell, "failed", error="interrupted")
         raise

@@ -13,29 +13,31 @@ import os
 from collections.abc import Callable
 
 from honed.campaign import ledger
-from honed.campaign.cell import CellOutcome, run_cell
+from honed.campaign.cell import CellOutcome, ProgressCallback, run_cell
 from honed.campaign.plan import CampaignCell
 from honed.errors import SpecError
 
 BENCH_SLOT = "bench_slot"
 MAX_RETRIES = 3
+PROGRESS_POLL_S = 5.0
 # Ray sets these for a task from its CPU request; timing workers must see what the caller has.
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 OutcomeCallback = Callable[[CellOutcome], None]
 
 
-def run_local(cells: list[CampaignCell], store_url: str, on_outcome: OutcomeCallback | None = None) -> list[CellOutcome]:
+def run_local(cells: list[CampaignCell], store_url: str, on_outcome: OutcomeCallback | None = None,
+              on_progress: ProgressCallback | None = None) -> list[CellOutcome]:
     outcomes = []
     for cell in cells:
-        outcomes.append(run_cell(cell, store_url))
+        outcomes.append(run_cell(cell, store_url, on_progress=on_progress))
         if on_outcome:
             on_outcome(outcomes[-1])
     return outcomes
 
 
-def run_ray(cells: list[CampaignCell], store_url: str, address: str,
-            on_outcome: OutcomeCallback | None = None) -> list[CellOutcome]:
+def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome: OutcomeCallback | None = None,
+            on_progress: ProgressCallback | None = None) -> list[CellOutcome]:
     """``address``: ``auto`` (the cluster this machine belongs to), ``ray://host:10001`` or
     ``host:port``, or ``local`` (a one-node cluster started here that stands for every target)."""
     import ray
@@ -53,7 +55,7 @@ def run_ray(cells: list[CampaignCell], store_url: str, address: str,
                                   resources={cell.resource: 0.001, BENCH_SLOT: 1}, max_retries=MAX_RETRIES,
                                   name=f"honed {cell.model} x {cell.target}").remote(cell, store_url, threads): cell
                    for cell in cells}
-        return _gather(pending, store_url, on_outcome)
+        return _gather(pending, store_url, on_outcome, on_progress)
     finally:
         ray.shutdown()
 
@@ -77,21 +79,35 @@ def check_cluster(nodes: list[dict], cells: list[CampaignCell], store_url: str) 
                         f"than one node ({len(nodes)} here): an SQLite file lives on one machine's disk")
 
 
-def _gather(pending: dict, store_url: str, on_outcome: OutcomeCallback | None) -> list[CellOutcome]:
+def _gather(pending: dict, store_url: str, on_outcome: OutcomeCallback | None,
+            on_progress: ProgressCallback | None) -> list[CellOutcome]:
+    """Each cell's outcome as it comes; meanwhile each trial's end, read from the ledger (the
+    nodes write it there), goes to ``on_progress``."""
     import ray
     from ray.exceptions import RayError
 
     from honed.store import Store
 
-    outcomes = []
+    store, outcomes, seen = Store(store_url), [], {}
+    campaign_id = next(iter(pending.values())).campaign_id
+
+    def report_progress() -> None:
+        for row in ledger.cells(store, campaign_id):
+            if row.progress and seen.get((row.model, row.target)) != row.progress and on_progress:
+                on_progress(row.model, row.target, row.progress)
+            seen[row.model, row.target] = row.progress
+
     while pending:
-        [ready], _ = ray.wait(list(pending), num_returns=1)
-        cell = pending.pop(ready)
+        ready, _ = ray.wait(list(pending), num_returns=1, timeout=PROGRESS_POLL_S)
+        report_progress()
+        if not ready:
+            continue
+        cell = pending.pop(ready[0])
         try:
-            outcome = ray.get(ready)
+            outcome = ray.get(ready[0])
         except RayError as error:  # the retries are spent: the worker or its node died each time
             message = f"Ray gave up after {MAX_RETRIES + 1} attempts: {str(error).splitlines()[0][:500]}"
-            ledger.finish(Store(store_url), cell, "failed", error=message)
+            ledger.finish(store, cell, "failed", error=message)
             outcome = CellOutcome(cell.model, cell.target, "failed", MAX_RETRIES + 1, "ray", error=message)
         outcomes.append(outcome)
         if on_outcome:

@@ -37,12 +37,20 @@ def start(store: Store, cell: CampaignCell, node: str, pid: int) -> int:
         row = session.get(CellRow, (cell.campaign_id, cell.model, cell.target), with_for_update=True)
         if row is None:
             raise HonedError(f"campaign {cell.campaign_id} has no cell {cell.model} x {cell.target}: register it first")
-        row.status, row.node, row.pid, row.error = "running", node[:200], pid, None
+        row.status, row.node, row.pid, row.error, row.progress = "running", node[:200], pid, None, None
         row.attempts += 1
         row.updated_at = datetime.now(timezone.utc)
         return row.attempts
 
     return store.transaction(work)
+
+
+def progress(store: Store, cell: CampaignCell, text: str) -> None:
+    def work(session: Session) -> None:
+        row = session.get(CellRow, (cell.campaign_id, cell.model, cell.target), with_for_update=True)
+        row.progress, row.updated_at = text[:200], datetime.now(timezone.utc)
+
+    store.transaction(work)
 
 
 def finish(store: Store, cell: CampaignCell, status: str, sweep_id: str | None = None, error: str | None = None) -> None:

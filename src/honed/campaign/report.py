@@ -7,10 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from honed.campaign import ledger
+from honed.campaign.tables import CellRow
 from honed.errors import HonedError
 from honed.record import BatchResult
 from honed.store import Store
-from honed.tuning.points import speedup
+from honed.tuning.points import speedup_with_interval
 from honed.tuning.result import Point, TuneResult
 
 
@@ -21,6 +22,7 @@ class ReportRow:
     status: str
     attempts: int
     node: str | None = None
+    progress: str | None = None
     sweep_id: str | None = None
     error: str | None = None
     objective: str = ""
@@ -36,7 +38,8 @@ class ReportRow:
     peak_rss_mib: float | None = None
     joules_per_item: float | None = None
     cost_per_million_usd: float | None = None
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # left out before trying: the target cannot run it
+    rejected: dict[str, str] = field(default_factory=dict)  # tried, and failed the guardrail or crashed
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,17 @@ def build_report(store: Store, campaign_id: str) -> CampaignReport:
     return CampaignReport(campaign.id, campaign.name, campaign.software, rows)
 
 
-def _row(store: Store, cell) -> ReportRow:
+def _row(store: Store, cell: CellRow) -> ReportRow:
     base_row = ReportRow(model=cell.model, target=cell.target, status=cell.status, attempts=cell.attempts,
-                         node=cell.node, sweep_id=cell.sweep_id, error=cell.error, skipped=dict(cell.skipped))
+                         node=cell.node, progress=cell.progress, sweep_id=cell.sweep_id, error=cell.error,
+                         skipped=dict(cell.skipped))
     if cell.status != "done" or not cell.sweep_id:
         return base_row
     result = TuneResult.model_validate(store.sweep(cell.sweep_id))
     best, objective = result.recommended, result.settings.goal_objective
     filled = dict(base_row.__dict__, skipped={**cell.skipped, **result.skipped}, objective=objective.what,
-                  unit=objective.unit, quality_metric=result.metric)
+                  unit=objective.unit, quality_metric=result.metric,
+                  rejected={t.label: f"{t.status}: {t.reason}" for t in result.trials if t.status != "ok"})
     if result.baseline is not None and result.baseline.quality is not None:
         filled["quality_before"] = result.baseline.quality.values.get(result.metric)
     if best is None:
@@ -80,7 +85,7 @@ def _row(store: Store, cell) -> ReportRow:
     trial = next((t for t in [result.baseline, *result.trials] if t is not None and t.key == best.trial), None)
     measured = _batch(store, trial.run_id if trial else None, best.batch_size)
     filled.update(recipe=best.label, base=base.objective if base else None, best=best.objective,
-                  speedup=speedup(base, best, objective.better) if base else (None, None, None))
+                  speedup=speedup_with_interval(base, best, objective.better) if base else (None, None, None))
     if trial is not None and trial.quality is not None:
         filled.update(quality_after=trial.quality.values.get(result.metric), quality_drop=trial.quality_drop)
     if measured is not None:
@@ -120,6 +125,8 @@ def markdown(report: CampaignReport) -> str:
     for row in report.rows:
         for algorithm, reason in sorted(row.skipped.items()):
             lines.append(f"- {row.model} on {row.target}: **{algorithm}**: {reason}")
+        for recipe, reason in row.rejected.items():
+            lines.append(f"- {row.model} on {row.target}: **{recipe}** (tried): {reason}")
     return "\n".join(lines) + "\n"
 
 

@@ -34,5 +34,6 @@ class CellRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
     sweep_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    progress: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the last trial, as it ends
     skipped: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)  # algorithm -> why not, as planned
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

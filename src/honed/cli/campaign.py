@@ -25,6 +25,8 @@ def campaign_run(
     ray: Annotated[str, typer.Option("--ray", help="with --executor ray: auto (the cluster this machine is in), "
                                                    "ray://host:10001, host:port, or local (a one-node cluster here)")] = "auto",
     plan: Annotated[bool, typer.Option("--plan", help="print the cells and what each target leaves out; run nothing")] = False,
+    target: Annotated[Optional[list[str]], typer.Option("--target", help="run only this target's cells (repeat): e.g. "
+                                                                         "the CPU column on this machine")] = None,
     fresh: Annotated[bool, typer.Option(help="measure every cell and trial again rather than resume")] = False,
     store: opt.Store = None,
 ) -> None:
@@ -36,18 +38,24 @@ def campaign_run(
     if executor not in ("local", "ray"):
         raise SpecError("--executor", executor, "local or ray")
     campaign = load_campaign(spec)
-    cells = expand(campaign)
+    known = [t.name for t in campaign.targets]
+    for name in target or []:
+        if name not in known:
+            raise SpecError("--target", name, f"a target of {spec.name}: {', '.join(known)}")
+    cells = [cell for cell in expand(campaign) if not target or cell.target in target]
     out.print(plan_table(cells))
     if plan:
         return
     db = open_store(store)
 
-    def progress(outcome) -> None:
+    def progress(outcome) -> None:  # a cell ended
         where = f" on {outcome.node}" + (f", attempt {outcome.attempt}" if outcome.attempt > 1 else "")
         text = f"sweep {outcome.sweep_id[:12]}" if outcome.status == "done" else f"[red]failed[/]: {outcome.error}"
         err.print(f"  {outcome.model} x {outcome.target}{where}: {text}", highlight=False)
 
-    campaign_id, outcomes = run_campaign(campaign, db, executor, ray, fresh, on_outcome=progress)
+    campaign_id, outcomes = run_campaign(
+        campaign, db, executor, ray, fresh, targets=target, on_outcome=progress,
+        on_progress=lambda model, where, text: err.print(f"  {model} x {where}: {text}", highlight=False))
     if not outcomes:
         err.print(f"campaign {campaign_id}: every cell was already done (--fresh measures them again)")
     _print_report(db, campaign_id)

@@ -23,11 +23,11 @@ def plan_table(plan: list[CampaignCell]) -> Table:
 def status_table(report: CampaignReport) -> Table:
     progress = ", ".join(f"{n} {status}" for status, n in report.progress.items() if n)
     table = Table(title=f"campaign {report.name} ({report.id}): {progress}", title_justify="left")
-    for column in ("model", "target", "status", "attempts", "node", "sweep", "recommended"):
+    for column in ("model", "target", "status", "attempts", "node", "progress", "sweep", "recommended"):
         table.add_column(column)
     for row in report.rows:
         style = _STATUS_STYLE.get(row.status, "")
-        table.add_row(row.model, row.target, f"[{style}]{row.status}[/]", str(row.attempts), row.node or "",
+        table.add_row(row.model, row.target, f"[{style}]{row.status}[/]", str(row.attempts), row.node or "", row.progress or "",
                       (row.sweep_id or "")[:12], row.recipe or (row.error or "")[:60])
     return table
 

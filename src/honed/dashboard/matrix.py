@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from honed.errors import HonedError
 from honed.store import Store
-from honed.tuning.points import speedup
+from honed.tuning.points import speedup_with_interval
 from honed.tuning.result import TuneResult
 
 
@@ -43,7 +43,7 @@ def build(store: Store, limit: int = 500) -> Matrix:
             target = result.target.device
         base = next((p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size
                      and p.threads == best.threads), None)
-        speedup, low, high = speedup(base, best, result.settings.goal_objective.better) if base else (None,) * 3
+        speedup, low, high = speedup_with_interval(base, best, result.settings.goal_objective.better) if base else (None,) * 3
         trial = next((t for t in result.trials if t.key == best.trial), None)
         cells[(result.model.display_name, target)] = Cell(
             recipe=best.label, speedup=speedup, speedup_low=low, speedup_high=high,

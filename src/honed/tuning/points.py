@@ -122,7 +122,7 @@ def _steps(point: Point) -> int:
     return 0 if point.label.startswith("baseline") else point.label.count(" + ") + 1
 
 
-def speedup(base: Point, best: Point, better: str) -> tuple[float | None, float | None, float | None]:
+def speedup_with_interval(base: Point, best: Point, better: str) -> tuple[float | None, float | None, float | None]:
     """How many times better the recommended point is (base / best for lower-is-better objectives),
     and the interval from the two CIs' far ends (conservative)."""
     if not base.objective or not best.objective:

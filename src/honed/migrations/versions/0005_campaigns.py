@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("pid", sa.Integer, nullable=True),
         sa.Column("sweep_id", sa.String(32), nullable=True),
         sa.Column("error", sa.Text, nullable=True),
+        sa.Column("progress", sa.String(200), nullable=True),
         sa.Column("skipped", json_type, nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     )
