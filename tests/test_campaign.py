@@ -119,6 +119,13 @@ def test_the_cluster_must_have_each_target_and_a_store_every_node_reaches(tmp_pa
     with pytest.raises(SpecError, match="PostgreSQL URL that every node reaches"):
         check_cluster([node_a, node_b], cells, f"sqlite:///{tmp_path}/runs.db")
     check_cluster([node_a, node_b], cells, "postgresql+psycopg://db/honed")  # fine
+    gpu_cells = expand(load_campaign(_write_spec(tmp_path / "gpu", extra='[[targets]]\nname = "h100"\ndevice = "cuda"\n')))
+    node_h100 = {"NodeID": "c", "NodeManagerAddress": "10.0.0.3", "Resources": {"target:h100": 1, "bench_slot": 1}}
+    with pytest.raises(SpecError, match="have a GPU") as caught:
+        check_cluster([node_a, node_b, node_h100], gpu_cells, "postgresql://db/honed")
+    assert caught.value.field == "targets.h100.device"
+    check_cluster([node_a, node_b, {**node_h100, "Resources": {**node_h100["Resources"], "GPU": 1}}], gpu_cells,
+                  "postgresql://db/honed")
 
 
 # --- real campaigns -----------------------------------------------------------------------------

@@ -303,11 +303,11 @@ def test_load_a_served_model_then_compare_two_runs(store):
     assert "latency from arrival" in shown.stdout and "server compute" in shown.stdout
     # The same model under the same traffic twice (A/A): compare calls nothing. Its bootstrap
     # resamples windows of consecutive queries (five per run), then queries within them; the two
-    # server instances can differ by a few percent, which is why load runs need a 5 % change.
+    # server instances can differ by a few percent, which is why load runs need a 10 % change.
     compared = honed("compare", *ids, store=store)
     p50 = next(line for line in compared.stdout.splitlines() if "p50 ms" in line)
     assert "not significant" in p50 and "fewer than 3" not in compared.stdout + compared.stderr, compared.stdout
-    assert "changes under 5% are not called" in " ".join(compared.stdout.split()), compared.stdout  # one instance a run
+    assert "changes under 10% are not called" in " ".join(compared.stdout.split()), compared.stdout  # one instance a run
 
 
 def _max_rate_meeting(slo_ms: float, service_ms: float, overhead_ms: float, n: int = 20_000) -> float:

@@ -23,9 +23,10 @@ MIN_REPLICATES = 3
 # Protocol and input fields whose difference makes two runs measure different things.
 PROTOCOL_FIELDS = ("scope", "threads")
 # A load run times one server instance: its CI resamples windows of queries, not instances, and two
-# instances of the same model, started one after the other, differed by 3.4 % at p50 here (an A/A
-# pair of `honed load --model` runs). Changes smaller than this are not called between load runs.
-LOAD_MIN_EFFECT = 0.05
+# instances of the same model, started one after the other, differed by 3.4 % and 5.8 % at p50 in
+# two CI runs (A/A pairs of `honed load --model` runs). Changes smaller than this are not called
+# between load runs.
+LOAD_MIN_EFFECT = 0.10
 INPUT_FIELDS = ("shape", "dtype", "seq_len")
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from honed.campaign import ledger
 from honed.campaign.cell import CellOutcome, ProgressCallback, run_cell
 from honed.campaign.plan import CampaignCell
-from honed.errors import SpecError
+from honed.errors import HonedError, SpecError
 
 BENCH_SLOT = "bench_slot"
 MAX_RETRIES = 3
@@ -40,8 +40,10 @@ def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome:
             on_progress: ProgressCallback | None = None) -> list[CellOutcome]:
     """``address``: ``auto`` (the cluster this machine belongs to), ``ray://host:10001`` or
     ``host:port``, or ``local`` (a one-node cluster started here that stands for every target)."""
-    import ray
-
+    try:
+        import ray
+    except ImportError:
+        raise HonedError("--executor ray needs Ray: pip install 'honed[ray]'") from None
     if address == "local":
         ray.init(resources={**{cell.resource: 1 for cell in cells}, BENCH_SLOT: 1}, include_dashboard=False,
                  log_to_driver=False, logging_level=logging.WARNING)
@@ -70,6 +72,9 @@ def check_cluster(nodes: list[dict], cells: list[CampaignCell], store_url: str) 
                             f"a resource of a live Ray node (labels in this cluster: {', '.join(labels)})",
                             hint=f"start its nodes with ray start --resources '{{\"{cell.resource}\": 1, "
                                  f"\"{BENCH_SLOT}\": 1}}'")
+        if cell.target_spec.device == "cuda" and not any(n["Resources"].get("GPU") for n in there):
+            raise SpecError(f"targets.{cell.target}.device", "cuda", f"nodes with {cell.resource} that have a GPU "
+                            "(Ray sees none there): start them where CUDA is, or make the target a cpu one")
         if not any(BENCH_SLOT in n["Resources"] for n in there):
             raise SpecError(f"targets.{cell.target}.resource", cell.resource,
                             f"nodes that also advertise {BENCH_SLOT}: 1 (one timing job per node at a time)",
@@ -98,7 +103,12 @@ def _gather(pending: dict, store_url: str, on_outcome: OutcomeCallback | None,
             seen[row.model, row.target] = row.progress
 
     while pending:
-        ready, _ = ray.wait(list(pending), num_returns=1, timeout=PROGRESS_POLL_S)
+        try:
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=PROGRESS_POLL_S)
+        except KeyboardInterrupt:  # Ray stops the driver's tasks with it: say so rather than "running"
+            for cell in pending.values():
+                ledger.finish(store, cell, "failed", error="interrupted: the driver stopped; run it again to resume")
+            raise
         report_progress()
         if not ready:
             continue
