@@ -13,7 +13,7 @@ SOURCE = Path(__file__).resolve().parents[1] / "src"
 # module falls under "honed", the foundation, until it is placed: an upward import then fails).
 LAYERS = (
     ("foundation", ("honed", "honed.errors", "honed.validation", "honed.registry", "honed.safe_json", "honed.documents",
-                    "honed.trust", "honed.protocol", "honed.fingerprint", "honed.objective", "honed.zoo", "honed.measure.stats",
+                    "honed.trust", "honed.protocol", "honed.spec_files", "honed.fingerprint", "honed.objective", "honed.zoo", "honed.measure.stats",
                     "honed.measure.peaks", "honed.measure.energy", "honed.measure.timers", "honed.measure.memory",
                     "honed.measure.lifeline", "honed.models.capabilities", "honed.models.hf_config", "honed.models.text")),
     ("values", ("honed.record", "honed.load_result", "honed.run_index")),

@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from honed.errors import SpecError
 from honed.optimization.recipe import Step
 from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.spec_files import absolute_source, absolute_task_inputs, read_toml
 from honed.tuning.settings import TuneSettings
 from honed.validation import build
 
@@ -54,22 +54,12 @@ class EvaluationSpec(BaseModel):
 
 def load_spec(path: str | Path) -> EvaluationSpec:
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("spec", str(path), "an existing TOML file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError("spec", str(path), "valid TOML", hint=str(error)) from None
+    data = read_toml(path, "spec")
     if data.get("version", SPEC_VERSION) > SPEC_VERSION:
         raise SpecError("version", data["version"], f"<= {SPEC_VERSION} (upgrade honed)")
-    task = data.get("task")
-    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
-        data["task"] = {**task, "options": {**task["options"], "inputs": str((path.parent / task["options"]["inputs"]).resolve())}}
-    model = data.get("model")
-    if isinstance(model, dict) and isinstance(model.get("source"), str):
-        source = path.parent / model["source"]
-        if not Path(model["source"]).is_absolute() and source.exists():
-            data["model"] = {**model, "source": str(source.resolve())}
+    for name, absolute in (("task", absolute_task_inputs), ("model", absolute_source)):
+        if name in data:
+            data[name] = absolute(data[name], path.parent)
     return build(EvaluationSpec, data, where=path.name)
 
 

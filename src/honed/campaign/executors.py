@@ -16,12 +16,11 @@ from honed.campaign import ledger
 from honed.campaign.cell import CellOutcome, ProgressCallback, run_cell
 from honed.campaign.plan import CampaignCell
 from honed.errors import HonedError, SpecError
+from honed.measure.executor import THREAD_VARIABLES
 
 BENCH_SLOT = "bench_slot"
 MAX_RETRIES = 3
 PROGRESS_POLL_S = 5.0
-# Ray sets these for a task from its CPU request; timing workers must see what the caller has.
-_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
 OutcomeCallback = Callable[[CellOutcome], None]
 
@@ -52,7 +51,8 @@ def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome:
     try:
         check_cluster([node for node in ray.nodes() if node["Alive"]], cells, store_url)
         remote = ray.remote(_on_ray)
-        threads = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+        # Ray sets these in a task from its CPU request; timing workers must see what the caller has.
+        threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
         pending = {remote.options(num_cpus=0, num_gpus=1 if cell.target_spec.device == "cuda" else 0,
                                   resources={cell.resource: 0.001, BENCH_SLOT: 1}, max_retries=MAX_RETRIES,
                                   name=f"honed {cell.model} x {cell.target}").remote(cell, store_url, threads): cell

@@ -46,20 +46,28 @@ def start(store: Store, cell: CampaignCell, node: str, pid: int) -> int:
 
 
 def progress(store: Store, cell: CampaignCell, text: str) -> None:
-    def work(session: Session) -> None:
-        row = session.get(CellRow, (cell.campaign_id, cell.model, cell.target), with_for_update=True)
-        row.progress, row.updated_at = text[:200], datetime.now(timezone.utc)
-
-    store.transaction(work)
+    _update(store, cell, progress=text[:200])
 
 
 def finish(store: Store, cell: CampaignCell, status: str, sweep_id: str | None = None, error: str | None = None) -> None:
+    _update(store, cell, status=status, sweep_id=sweep_id, error=error, pid=None)
+
+
+def _update(store: Store, cell: CampaignCell, **fields: object) -> None:
     def work(session: Session) -> None:
         row = session.get(CellRow, (cell.campaign_id, cell.model, cell.target), with_for_update=True)
-        row.status, row.sweep_id, row.error, row.pid = status, sweep_id, error, None
-        row.updated_at = datetime.now(timezone.utc)
+        for name, value in {**fields, "updated_at": datetime.now(timezone.utc)}.items():
+            setattr(row, name, value)
 
     store.transaction(work)
+
+
+def progress_counts(rows: list) -> dict[str, int]:
+    """Cells by status (rows of the ledger or of a report), in the order a reader asks about."""
+    counts = {status: 0 for status in ("done", "running", "pending", "failed")}
+    for row in rows:
+        counts[row.status] = counts.get(row.status, 0) + 1
+    return counts
 
 
 def campaign(store: Store, campaign_id: str) -> CampaignRow:

@@ -3,12 +3,12 @@ protocol and the algorithms the target cannot run (with why), keyed by the spec 
 
 from __future__ import annotations
 
-from importlib import metadata
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
 from honed.campaign.spec import CampaignModel, CampaignSpec, CampaignTarget
+from honed.fingerprint import package_version
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.tuning.candidates import single_candidates
 from honed.tuning.identity import digest
@@ -42,13 +42,7 @@ class CampaignCell(BaseModel):
 
 
 def software() -> dict[str, str | None]:
-    def version(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    return {name: version(name) for name in _SOFTWARE}
+    return {name: package_version(name) for name in _SOFTWARE}
 
 
 def campaign_id(spec: CampaignSpec) -> str:

@@ -51,10 +51,7 @@ class CampaignReport:
 
     @property
     def progress(self) -> dict[str, int]:
-        counts = {status: 0 for status in ("done", "running", "pending", "failed")}
-        for row in self.rows:
-            counts[row.status] = counts.get(row.status, 0) + 1
-        return counts
+        return ledger.progress_counts(self.rows)
 
 
 def build_report(store: Store, campaign_id: str) -> CampaignReport:

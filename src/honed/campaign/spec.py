@@ -21,14 +21,13 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from honed.errors import SpecError
 from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec
+from honed.spec_files import absolute_source, absolute_task_inputs, read_toml
 from honed.validation import build
 
 CAMPAIGN_VERSION = 1
@@ -103,23 +102,14 @@ def load_campaign(path: str | Path) -> CampaignSpec:
     """The campaign in ``path``, with model sources and item files made absolute (every node
     reads them from the same place: a shared file system, or a hub id)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError("campaign", str(path), "an existing TOML file")
-    try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as error:
-        raise SpecError("campaign", str(path), "valid TOML", hint=str(error)) from None
+    data = read_toml(path, "campaign")
     if isinstance(data.get("models"), list):
-        data["models"] = [_absolute(model, path.parent) if isinstance(model, dict) else model for model in data["models"]]
+        data["models"] = [_absolute(model, path.parent) for model in data["models"]]
     return build(CampaignSpec, data, where=path.name)
 
 
-def _absolute(model: dict[str, Any], root: Path) -> dict[str, Any]:
-    source = model.get("source")
-    if isinstance(source, str) and not Path(source).is_absolute() and (root / source).exists():
-        model = {**model, "source": str((root / source).resolve())}
-    task = model.get("task")
-    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
-        model = {**model, "task": {**task, "options": {**task["options"],
-                                                        "inputs": str((root / task["options"]["inputs"]).resolve())}}}
+def _absolute(model: Any, root: Path) -> Any:
+    model = absolute_source(model, root)
+    if isinstance(model, dict) and "task" in model:
+        model = {**model, "task": absolute_task_inputs(model["task"], root)}
     return model

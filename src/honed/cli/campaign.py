@@ -76,7 +76,7 @@ def campaign_status(
     db = open_store(store)
     if campaign_id is None:
         for found in ledger.campaigns(db):
-            counts = build_report(db, found.id).progress
+            counts = ledger.progress_counts(ledger.cells(db, found.id))
             out.print(f"{found.id}  {found.created_at:%Y-%m-%d %H:%M}  {found.name}  "
                       + ", ".join(f"{n} {s}" for s, n in counts.items() if n), highlight=False)
         return

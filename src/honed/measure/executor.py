@@ -24,6 +24,10 @@ from honed.record import Measurement, QualityResult
 STDERR_TAIL_CHARS = 2000
 
 
+# The thread-count variables of the math libraries a worker's threads are set by.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 def worker_env(threads: int | None, workdir: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if workdir is not None:
@@ -34,7 +38,7 @@ def worker_env(threads: int | None, workdir: Path | None = None) -> dict[str, st
     # The worker must import what the caller can (e.g. a model class defined in a test module).
     env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     if threads:
-        for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        for name in THREAD_VARIABLES:
             env[name] = str(threads)
     return env
 

@@ -1,0 +1,37 @@
+"""Reading a TOML file a user wrote (an evaluation spec, a campaign), with its relative paths
+made absolute: workers, and a campaign's other nodes, do not start in the file's directory."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from honed.errors import SpecError
+
+
+def read_toml(path: Path, field: str) -> dict[str, Any]:
+    """The document in ``path``; a missing file or bad TOML is a SpecError on ``field``."""
+    if not path.is_file():
+        raise SpecError(field, str(path), "an existing TOML file")
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as error:
+        raise SpecError(field, str(path), "valid TOML", hint=str(error)) from None
+
+
+def absolute_source(model: Any, root: Path) -> Any:
+    """A model table whose ``source`` is a file beside the spec, made absolute (a hub id or a
+    ``package.module:function`` is left as it is)."""
+    if isinstance(model, dict) and isinstance(model.get("source"), str):
+        source = root / model["source"]
+        if not Path(model["source"]).is_absolute() and source.exists():
+            return {**model, "source": str(source.resolve())}
+    return model
+
+
+def absolute_task_inputs(task: Any, root: Path) -> Any:
+    """A task table whose ``options.inputs`` (the agreement task's items) is made absolute."""
+    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
+        return {**task, "options": {**task["options"], "inputs": str((root / task["options"]["inputs"]).resolve())}}
+    return task
