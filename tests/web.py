@@ -70,19 +70,21 @@ def wait_for(condition, seconds: float = 15.0):
 
 
 def click_and_load(browser, element) -> None:
-    """Clicks ``element`` and returns once the page it leads to has replaced this one: a click
-    does not wait for the navigation, and the old page's elements would answer meanwhile."""
-    from selenium.common.exceptions import StaleElementReferenceException
-    from selenium.webdriver.common.by import By
+    """Clicks ``element`` and returns once the page it leads to has replaced this one and
+    finished loading: a click does not wait for the navigation, and the old page would answer
+    meanwhile. The old page is marked with a window property the new one does not have; while
+    the navigation is under way Chrome may answer any command with an error (a stale element,
+    or "Node with given id does not belong to the document"), which only means "not yet"."""
+    from selenium.common.exceptions import WebDriverException
 
-    page = browser.find_element(By.TAG_NAME, "html")
+    browser.execute_script("window.__honedOldPage = true;")
     element.click()
 
-    def gone() -> bool:
+    def loaded() -> bool:
         try:
-            page.tag_name
-        except StaleElementReferenceException:
-            return True
-        return False
+            return bool(browser.execute_script(
+                "return window.__honedOldPage === undefined && document.readyState === 'complete';"))
+        except WebDriverException:
+            return False
 
-    wait_for(gone)
+    wait_for(loaded)
