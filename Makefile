@@ -7,6 +7,11 @@ BIN := $(VENV)/bin
 
 install: $(VENV)/.installed
 
+# llama-cpp-python has no wheel on PyPI: pip compiles llama.cpp for this CPU (~6 min on 2 cores,
+# once: pip caches the wheel), the library alone, without its examples, tools, server or llava.
+export CMAKE_ARGS ?= -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF
+export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
+
 # torch goes first, pinned: a bare torch requirement could pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -16,7 +16,8 @@ GPU_ONLY = [a.name for a in list_algorithms() if "cuda" in a.targets and "cpu" n
 # torch.compile takes tens of seconds per transformer on two cores; the CNN shows it works.
 # The CNN has no repeated blocks to distil (test_distillation_needs_repeated_blocks checks the error).
 CASES = [(name, model) for name in CPU_ALGORITHMS for model in MODELS
-         if not (name == "torch-compile" and model != "cnn") and not (name == "layer-distill" and model == "cnn")]
+         if not (name == "torch-compile" and model != "cnn") and not (name == "layer-distill" and model == "cnn")
+         and not (name == "llama-cpp" and model != "llama")]  # a decoder runtime (refusals: test_llm_decoders)
 
 
 @pytest.fixture(scope="module")

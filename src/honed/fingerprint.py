@@ -23,7 +23,7 @@ CPU_FLAGS_OF_INTEREST = (
 )
 PACKAGES = (
     "honed", "torch", "numpy", "scipy", "transformers", "sentence-transformers", "tokenizers",
-    "safetensors", "onnx", "onnxruntime", "torchao", "optimum-quanto", "openvino", "nncf",
+    "safetensors", "onnx", "onnxruntime", "torchao", "optimum-quanto", "openvino", "nncf", "llama-cpp-python", "gguf",
     "nvidia-ml-py",
 )
 ENV_VARS = (

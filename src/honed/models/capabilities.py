@@ -29,6 +29,16 @@ class ScoresTokens(Protocol):
         """Float logits [len(ids), vocabulary]: row i scores the token after ids[: i + 1]."""
 
 
+class Decodes(Protocol):
+    """What a handle with GENERATES and SCORES_TOKENS offers: greedy decoding one token at a time
+    with the model's KV cache, written so a loop can time the first token on its own."""
+
+    def greedy_step(self, inputs: Any, state: Any | None) -> tuple[Any, Any]:
+        """The next token of each sequence ([batch, 1] integers) and the state to pass back:
+        with ``state`` None, ``inputs`` is a prepared prompt batch (prefill); after that it is
+        the previous step's tokens alone, read against the cache that ``state`` holds."""
+
+
 class Transcribes(Protocol):
     """What a handle with TRANSCRIBES offers."""
 
@@ -49,8 +59,10 @@ _PHRASES = {
                             "extractor and tokenizer)",
 }
 
-# Exported to another runtime, a model keeps its source's pre-processing and nothing else.
+# Exported to another runtime, a model keeps its source's pre-processing and nothing else;
+# exported to a runtime that decodes (OpenVINO's stateful graph, llama.cpp), its decoding too.
 KEPT_BY_EXPORT = frozenset({Capability.TOKENIZES})
+KEPT_BY_DECODER_EXPORT = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS, Capability.GENERATES})
 
 
 def describe(capabilities: Iterable[Capability]) -> str:

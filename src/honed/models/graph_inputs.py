@@ -56,3 +56,11 @@ def graph_feed(ports: list[tuple[str, Any]], batch: Any) -> dict[str, np.ndarray
         value = np.asarray(value)
         feed[name] = value if dtype is None or value.dtype == dtype else value.astype(dtype)
     return feed
+
+
+def token_feed(batch: Any) -> dict[str, np.ndarray]:
+    """A causal LM's input_ids and attention_mask (ones where none is given) as int64 arrays."""
+    ids = graph_feed([("input_ids", np.int64)], batch)["input_ids"]
+    given = batch.get("attention_mask") if isinstance(batch, Mapping) else None
+    mask = np.ones_like(ids) if given is None else graph_feed([("mask", np.int64)], {"mask": given})["mask"]
+    return {"input_ids": ids, "attention_mask": mask}

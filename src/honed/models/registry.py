@@ -19,6 +19,7 @@ _BUILTIN = {
     "sentence-transformers": "honed.models.sentence_model",
     "onnx": "honed.models.onnx_model",
     "openvino": "honed.models.openvino_model",
+    "gguf": "honed.models.gguf_model",
     "honed": "honed.optimization.saved",
 }
 

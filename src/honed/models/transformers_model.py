@@ -216,6 +216,18 @@ class TransformersHandle(TorchBackedHandle):
         batch = torch.tensor([ids], device=self.device)
         return self.module(input_ids=batch).logits[0].float()
 
+    def greedy_step(self, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
+        """Decodes: state is (KV cache, attention mask); the mask grows by one column a step."""
+        if state is None:
+            mask = inputs.get("attention_mask") if isinstance(inputs, Mapping) else None
+            output = self.module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True)
+        else:
+            cache, mask = state
+            if mask is not None:
+                mask = torch.cat([mask, torch.ones_like(inputs)], dim=1)
+            output = self.module(input_ids=inputs, attention_mask=mask, past_key_values=cache, use_cache=True)
+        return output.logits[:, -1:].argmax(-1), (output.past_key_values, mask)
+
     def decoder_prefix(self, batch_size: int) -> torch.Tensor:
         start = self.module.config.decoder_start_token_id
         return torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)

@@ -85,7 +85,8 @@ class Algorithm:
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm", entry_point_group="honed.algorithms",
     builtins=tuple(f"honed.optimization.algorithms.{module}" for module in
-                   ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime", "openvino")),
+                   ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime", "openvino",
+                    "llama_cpp")),
 )
 
 

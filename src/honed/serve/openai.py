@@ -47,22 +47,20 @@ def greedy_pieces(handle: Any, prompt: str, max_tokens: int) -> Iterator[str]:
     ``max_tokens`` or the end-of-sequence token."""
     import torch
 
-    tokenizer, module = handle.tokenizer, handle.module
-    ids = handle.preprocess([prompt])["input_ids"]
+    tokenizer = handle.tokenizer
     stop = tokenizer.eos_token_id
     new: list[int] = []
-    text, cache, step = "", None, ids
+    text, state, step = "", None, handle.prepare(handle.preprocess([prompt]))
     with torch.inference_mode():
         for _ in range(max_tokens):
-            output = module(input_ids=step, past_key_values=cache, use_cache=True)
-            cache, token = output.past_key_values, int(output.logits[0, -1].argmax())
+            step, state = handle.greedy_step(step, state)
+            token = int(step[0, 0])
             if token == stop:
                 return
             new.append(token)
             decoded = tokenizer.decode(new, skip_special_tokens=True)
             yield decoded[len(text):] if decoded.startswith(text) else ""
             text = decoded if decoded.startswith(text) else text
-            step = torch.tensor([[token]], device=ids.device)
 
 
 def chat_prompt(handle: Any, messages: list[ChatMessage]) -> str:

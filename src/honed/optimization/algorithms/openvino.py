@@ -1,5 +1,6 @@
 """OpenVINO runtime: the torch model exported to ONNX, converted to OpenVINO, optionally
-compressed by NNCF, and compiled for the CPU plugin at an explicit precision."""
+compressed by NNCF, and compiled for the CPU plugin at an explicit precision. A causal language
+model is exported as a stateful decoder (its KV cache kept inside OpenVINO), so it generates."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from honed.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, export_onnx
 from honed.protocol import ModelRef
 
@@ -17,10 +21,17 @@ from honed.protocol import ModelRef
 class OpenVinoParams(Params):
     precision: Precision = Field(default="f32", description="the CPU plugin's inference precision; bf16 runs "
                                  "on AMX / AVX512-BF16 units (the plugin's own default on such CPUs)")
-    quantization: Literal["none", "int8-weights", "int8"] = Field(
+    quantization: Literal["none", "int8-weights", "int4-weights", "int8"] = Field(
         default="none", description="int8-weights: NNCF weight compression (int8 asymmetric, per channel), "
-        "activations stay float; int8: NNCF post-training quantization of weights and activations, "
-        "calibrated on the run's task data (else the model's synthetic inputs)")
+        "activations stay float; int4-weights: NNCF int4 weight compression in groups (see group_size, ratio, "
+        "symmetric), the weight-only mode for LLM decoding; int8: NNCF post-training quantization of weights "
+        "and activations, calibrated on the run's task data (else the model's synthetic inputs)")
+    group_size: int = Field(default=128, ge=-1, description="int4-weights: weights per int4 scale along the "
+                            "input dimension; -1: one scale per output channel")
+    ratio: float = Field(default=1.0, gt=0.0, le=1.0, description="int4-weights: the share of weights in int4; NNCF "
+                         "keeps the rest, those whose int4 error is largest, in int8")
+    symmetric: bool = Field(default=True, description="int4-weights: symmetric int4 (no zero point; faster) or "
+                            "asymmetric (a zero point per group; closer)")
     calibration_batches: int = Field(default=8, ge=1, description="int8: batches of 2 items used to calibrate "
                                      "activation ranges")
     opset: int = Field(default=18, ge=17)
@@ -39,6 +50,13 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its progress bars would flood worker logs
     if params.quantization == "int8-weights":
         return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+    if params.quantization == "int4-weights":
+        # The embedding and the output projection stay int8 (NNCF's default backup precision).
+        mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
+        return nncf.compress_weights(model, mode=mode, group_size=params.group_size, ratio=params.ratio)
+    if "position_ids" in export.names:
+        raise SpecError("algorithm openvino: quantization", "int8", "'none', 'int8-weights' or 'int4-weights' for a "
+                        "causal language model (activation quantization of its stateful decoder is not supported)")
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
     kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
@@ -53,10 +71,14 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     import openvino as ov
     import torch
 
-    export = export_onnx(handle, context, params.opset)
-    # From the ONNX file, not the torch module: the PyTorch frontend compresses weights to int8
-    # on its own when NNCF is installed, and the fp32 choice must stay fp32.
-    model = ov.convert_model(str(export.path))
+    decoder = Capability.SCORES_TOKENS in handle.capabilities
+    if decoder:
+        model, export = export_stateful_decoder(handle, params.opset)
+    else:
+        export = export_onnx(handle, context, params.opset)
+        # From the ONNX file, not the torch module: the PyTorch frontend compresses weights to int8
+        # on its own when NNCF is installed, and the fp32 choice must stay fp32.
+        model = ov.convert_model(str(export.path))
     if params.quantization != "none":
         model = _quantize(model, params, export, handle, context)
     path = export.directory / "model.xml"
@@ -64,4 +86,5 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})
-    return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export)
+    made = StatefulDecoderHandle if decoder else ExportedOpenVinoHandle
+    return made(ref, model, compiled, params.precision, handle, export)

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field
 
 from honed.errors import SpecError
-from honed.models.capabilities import KEPT_BY_EXPORT, Capability
+from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Capability
 from honed.models.onnx_model import OnnxHandle
 from honed.models.graph_inputs import graph_feed
 from honed.optimization.algorithm import Context, Params, register_algorithm
@@ -59,9 +59,9 @@ class SourceInputs:
 
     source: Any
 
-    def _exported_from(self, source: Any, export: OnnxExport) -> None:
+    def _exported_from(self, source: Any, export: Any) -> None:
         self.source = source
-        self._export = export  # the exported files live as long as this handle, then are deleted
+        self._export = export  # the exported files (an OnnxExport, a temporary directory) live as long as this handle
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
         return self.prepare(self.source.example_inputs(batch_size, inputs, seed))
@@ -79,6 +79,22 @@ class SourceInputs:
 
     def run_pipeline(self, raw: Any) -> torch.Tensor:
         return self.run(self.preprocess(raw)).main
+
+
+class ExportedDecoder(SourceInputs):
+    """A causal LM exported to a runtime that decodes: it keeps its source's tokenizer, scores
+    tokens and generates."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.source.capabilities & KEPT_BY_DECODER_EXPORT
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.source.tokenizer
+
+    def token_ids(self, text: str, special_tokens: bool = True) -> list[int]:
+        return self.source.token_ids(text, special_tokens)
 
 
 class ExportedOnnxHandle(SourceInputs, OnnxHandle):

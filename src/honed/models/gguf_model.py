@@ -1,0 +1,169 @@
+"""GGUF files run by llama.cpp (llama-cpp-python) on the CPU: token ids in, logits out, and greedy
+decoding with llama.cpp's own KV cache. Decoding goes through llama.cpp's C API (one batch per
+call, logits asked for only where they are read) rather than ``Llama.eval``, which keeps no
+logits unless every position's are kept."""
+
+from __future__ import annotations
+
+import ctypes
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from honed.errors import ModelLoadError, SpecError
+from honed.models.capabilities import Capability
+from honed.models.graph_inputs import token_feed
+from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.output import ModelOutput
+from honed.models.registry import ADAPTERS
+from honed.protocol import InputSpec, ModelRef
+
+DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
+
+
+def load_llama(path: str, threads: int | None, context: int) -> Any:
+    import llama_cpp
+
+    try:
+        return llama_cpp.Llama(path, n_ctx=context, n_batch=min(context, 512), n_threads=threads,
+                               n_threads_batch=threads, verbose=False)
+    except ValueError as error:  # llama-cpp-python reports an unreadable file as ValueError
+        raise ModelLoadError(f"model.source: llama.cpp cannot load {path!r}: {error}") from None
+
+
+@ADAPTERS.register("gguf")
+class GgufHandle(ModelHandle):
+    """One llama.cpp context: one sequence at a time. A decoding keeps the tokens it has fed; when
+    another call used the context in between (a server interleaving streams), the cache is cut
+    back to the common prefix and the rest is fed again, so results never mix."""
+
+    kind = "gguf"
+
+    def __init__(self, ref: ModelRef, llama: Any, context: int):
+        super().__init__(ref, "cpu")
+        self.llama, self.context = llama, context
+        self._fed: list[int] = []  # the tokens whose keys and values the cache holds, in order
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> GgufHandle:
+        if device not in ("cpu", "auto"):
+            raise SpecError("target.device", device, "'cpu' or 'auto' (honed runs GGUF models on llama.cpp's CPU backend)")
+        if not Path(ref.source).is_file():
+            raise ModelLoadError(f"model.source: no such GGUF file {ref.source!r}")
+        context = int(ref.options.get("context", DEFAULT_CONTEXT))
+        return cls(ref, load_llama(ref.source, threads, context), context)
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
+        return frozenset({Capability.SCORES_TOKENS, Capability.GENERATES})
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.static_capabilities(self.ref)
+
+    @property
+    def vocabulary(self) -> int:
+        return int(self.llama.n_vocab())
+
+    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
+        ids = np.random.default_rng(seed).integers(0, self.vocabulary, (batch_size, inputs.seq_len), dtype=np.int64)
+        return {"input_ids": ids, "attention_mask": np.ones_like(ids)}
+
+    def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        return token_feed(batch)
+
+    def _feed(self, tokens: list[int], all_logits: bool) -> np.ndarray:
+        """Feed ``tokens`` after the common prefix with what the cache holds; the logits of every
+        fed position ([n, vocabulary]) or of the last one ([1, vocabulary])."""
+        import llama_cpp
+
+        keep = 0
+        while keep < min(len(self._fed), len(tokens) - 1) and self._fed[keep] == tokens[keep]:
+            keep += 1
+        if all_logits:
+            keep = 0  # every position's logits are wanted: feed them all
+        if len(tokens) > self.context:
+            raise SpecError("inputs.seq_len", len(tokens), f"at most {self.context} tokens (prompt plus new tokens) for "
+                            "this llama.cpp model; raise its context option")
+        llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.llama.ctx), 0, keep, -1)
+        self._fed = self._fed[:keep]
+        rows = []
+        for start in range(keep, len(tokens), self.llama.n_batch):
+            chunk = tokens[start:start + self.llama.n_batch]
+            wanted = range(len(chunk)) if all_logits else [len(chunk) - 1]
+            rows.append(self._decode(chunk, start, set(wanted)))
+            self._fed += chunk
+        return np.concatenate(rows) if all_logits else rows[-1]
+
+    def _decode(self, chunk: list[int], start: int, wanted: set[int]) -> np.ndarray:
+        import llama_cpp
+
+        batch = llama_cpp.llama_batch_init(len(chunk), 0, 1)
+        try:
+            for i, token in enumerate(chunk):
+                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + i, 1
+                batch.seq_id[i][0], batch.logits[i] = 0, i in wanted
+            batch.n_tokens = len(chunk)
+            if llama_cpp.llama_decode(self.llama.ctx, batch) != 0:
+                raise RuntimeError(f"llama.cpp could not decode {len(chunk)} tokens at position {start}")
+            logits = llama_cpp.llama_get_logits(self.llama.ctx)
+            return np.ctypeslib.as_array(logits, shape=(len(wanted), self.vocabulary)).copy()
+        finally:
+            llama_cpp.llama_batch_free(batch)
+
+    def _sequences(self, prepared: dict[str, np.ndarray]) -> list[list[int]]:
+        return [ids[mask == 1].tolist() for ids, mask in zip(prepared["input_ids"], prepared["attention_mask"])]
+
+    def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
+        """Every position's logits, one sequence at a time (padding positions get zeros)."""
+        ids, mask = prepared["input_ids"], prepared["attention_mask"]
+        logits = np.zeros((*ids.shape, self.vocabulary), dtype=np.float32)
+        for row, tokens in enumerate(self._sequences(prepared)):
+            logits[row, mask[row] == 1] = self._feed(tokens, all_logits=True)
+        return ModelOutput.of_arrays(["logits"], [logits])
+
+    def next_token_logits(self, ids: list[int]) -> Any:
+        import torch
+
+        return torch.from_numpy(self._feed(list(ids), all_logits=True)).float()
+
+    def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
+        """Decodes: state is the token ids fed so far (one sequence: llama.cpp here has one)."""
+        if state is None:
+            sequences = self._sequences(self.prepare(inputs))
+            if len(sequences) != 1:
+                raise SpecError("protocol.batch_sizes", len(sequences), "1 for a llama.cpp model (it decodes one "
+                                "sequence at a time here)")
+            tokens = sequences[0]
+        else:
+            tokens = state + [int(np.asarray(inputs).reshape(-1)[0])]
+        token = int(self._feed(tokens, all_logits=False)[-1].argmax())
+        return np.array([[token]], dtype=np.int64), tokens
+
+    def stats(self) -> ModelStats:
+        import llama_cpp
+
+        path = Path(self.ref.source)
+        return ModelStats(parameters=int(llama_cpp.llama_model_n_params(self.llama.model)), bytes_in_memory=path.stat().st_size, bytes_on_disk=path.stat().st_size,
+                          dtype=self.ref.options.get("quantization"), device="cpu",
+                          weights_sha256=sha256_of_files([path]))
+
+    def runtime_info(self) -> dict[str, Any]:
+        import llama_cpp
+
+        return {"device": "cpu", "threads": self.llama.n_threads,
+                "llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode()}
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        import shutil
+
+        shutil.copyfile(self.ref.source, directory / "model.gguf")
+        return {"files": ["model.gguf"], "precision": self.ref.options.get("quantization")}
+
+    @classmethod
+    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
+                   trust_code: bool = False) -> GgufHandle:
+        ref = ModelRef(kind="gguf", source=str(directory / "model.gguf"), name=manifest.get("name"),
+                       options={"quantization": manifest.get("precision")})
+        return cls.load(ref, device, threads)

@@ -1,0 +1,74 @@
+"""llama.cpp runtime for Llama-family causal LMs: the torch model written as GGUF, quantized by
+llama.cpp's own quantizer (its Q8_0 / Q4_0 / Q4_K_M block formats), and run by llama-cpp-python
+with llama.cpp's KV cache. Measured on 2 AVX2 cores, Llama-3.2-1B architecture, 128-token prompt:
+fp32 eager PyTorch 3.0 tokens/s; OpenVINO int4 (NNCF, group 128) 6.2; llama.cpp Q4_0 13.0,
+Q4_K_M 13.4 (NOTES.md, session 10), so this is honed's int4 decoding path on CPU."""
+
+from __future__ import annotations
+
+import ctypes
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from pydantic import Field
+
+from honed.errors import SpecError
+from honed.models.capabilities import Capability
+from honed.models.gguf_model import DEFAULT_CONTEXT, GgufHandle, load_llama
+from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithms.gguf_export import write_gguf
+from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, ExportedDecoder
+from honed.protocol import ModelRef
+
+QUANTIZATIONS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")
+
+
+class LlamaCppParams(Params):
+    quantization: Literal["f32", "f16", "q8_0", "q4_0", "q4_k_m"] = Field(
+        default="q4_k_m", description="llama.cpp's weight format: q8_0 (int8 blocks of 32), q4_0 (int4 blocks of "
+        "32, one scale each), q4_k_m (int4 super-blocks with 6-bit scales; some layers q6_k: closer, as fast here)")
+    context: int = Field(default=DEFAULT_CONTEXT, ge=16, le=131072, description="tokens of KV cache: a prompt plus "
+                         "its new tokens must fit")
+
+
+class ExportedGgufHandle(ExportedDecoder, GgufHandle):
+    """Tokenizer and synthetic inputs from the torch handle it was written from."""
+
+    def __init__(self, ref: ModelRef, llama: Any, context: int, source: Any, files: tempfile.TemporaryDirectory):
+        super().__init__(ref, llama, context)
+        self._exported_from(source, files)  # the GGUF file lives as long as this handle
+
+
+def _quantize(source: Path, target: Path, quantization: str) -> None:
+    import llama_cpp
+
+    params = llama_cpp.llama_model_quantize_default_params()
+    params.ftype = getattr(llama_cpp, f"LLAMA_FTYPE_MOSTLY_{quantization.upper()}")
+    params.nthread = torch.get_num_threads() or 0
+    if llama_cpp.llama_model_quantize(str(source).encode(), str(target).encode(), ctypes.byref(params)) != 0:
+        raise RuntimeError(f"llama.cpp could not quantize {source.name} to {quantization}")
+
+
+@register_algorithm("llama-cpp", "runtime", "write a Llama-family causal LM as GGUF, quantize it with llama.cpp "
+                    "(q8_0, q4_0, q4_k_m) and decode with llama.cpp", LlamaCppParams, targets=frozenset({"cpu"}),
+                    requires=("llama_cpp", "gguf"), extra="llamacpp", conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
+                    typical_min_cosine=0.9)
+def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
+    if Capability.SCORES_TOKENS not in handle.capabilities:
+        raise SpecError("algorithm llama-cpp: model", handle.name, "a causal language model (AutoModelForCausalLM)")
+    files = tempfile.TemporaryDirectory(prefix="honed-gguf-")
+    path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf")
+    if params.quantization != "f32":
+        quantized = Path(files.name) / f"model-{params.quantization}.gguf"
+        _quantize(path, quantized, params.quantization)
+        path.unlink()  # the f32 file is as large as the torch weights
+        path = quantized
+    threads = torch.get_num_threads() or None
+    size = min(params.context, int(getattr(handle.module.config, "max_position_embeddings", params.context)))
+    ref = ModelRef(kind="gguf", source=str(path), name=handle.name, options={"quantization": params.quantization,
+                                                                            "context": size})
+    llama = load_llama(str(path), threads, size)
+    handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
+    return ExportedGgufHandle(ref, llama, size, handle, files)

@@ -1,0 +1,132 @@
+"""A causal language model on OpenVINO that decodes without recomputing: the model is exported
+with its KV cache as explicit inputs and outputs (one step: new tokens in, logits and the grown
+cache out), and OpenVINO's make-stateful transformation then keeps the cache inside the infer
+request as state variables, as optimum-intel's stateful export does. Prefill and every decoding
+step are the same graph; only the number of new tokens differs."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from honed.models.graph_inputs import token_feed
+from honed.models.openvino_model import OpenVinoHandle, Precision
+from honed.models.output import ModelOutput
+from honed.optimization.algorithms.runtime import ExportedDecoder, OnnxExport
+from honed.protocol import ModelRef
+
+_PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
+
+
+class _DecoderStep(torch.nn.Module):
+    """(input_ids, attention_mask, position_ids, past key/value per layer) -> (logits, present
+    key/value per layer): the cache as plain tensors, the shape an exporter can trace."""
+
+    def __init__(self, module: torch.nn.Module, layers: int):
+        super().__init__()
+        self.module, self.layers = module, layers
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+                *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.module.config)
+        for layer in range(self.layers):
+            cache.update(past[2 * layer], past[2 * layer + 1], layer)
+        output = self.module(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
+                             past_key_values=cache, use_cache=True)
+        return (output.logits, *(t for layer in output.past_key_values.layers for t in (layer.keys, layer.values)))
+
+
+def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
+    """The handle's causal LM as a stateful OpenVINO model with inputs input_ids, attention_mask
+    (the whole sequence so far) and position_ids, and one output, logits."""
+    import openvino as ov
+
+    module = handle.module
+    ids = torch.randint(0, int(module.config.vocab_size), (2, 5), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():  # the cache's layout (layers, heads, head size) as this model makes it
+        layers = module(input_ids=ids[:, :_PAST_LENGTH], use_cache=True).past_key_values.layers
+    past = [t.detach().clone() for layer in layers for t in (layer.keys, layer.values)]
+    names = ["input_ids", "attention_mask", "position_ids"]
+    past_names = [f"past.{i}.{kv}" for i in range(len(layers)) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(len(layers)) for kv in ("key", "value")]
+    batch, new, total, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "total", "cached"))
+    shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, tuple({0: batch, 2: cached} for _ in past))
+    mask = torch.ones(2, _PAST_LENGTH + 2, dtype=torch.long)
+    positions = torch.arange(_PAST_LENGTH, _PAST_LENGTH + 2).expand(2, 2)
+    files = tempfile.TemporaryDirectory(prefix="honed-export-")
+    path = Path(files.name) / "decoder.onnx"
+    torch.onnx.export(_DecoderStep(module, len(layers)).eval(), (ids[:, :2], mask, positions, *past), str(path),
+                      dynamo=True, input_names=names + past_names, output_names=["logits", *present_names],
+                      dynamic_shapes=shapes, opset_version=opset)
+    model = ov.convert_model(str(path))
+    _make_stateful(model, dict(zip(past_names, present_names)))
+    return model, OnnxExport(files, path, names)
+
+
+def _make_stateful(model: Any, pairs: dict[str, str]) -> None:
+    """Turn each past/present pair into a state variable whose first value is an empty cache
+    with the batch size of input_ids (optimum-intel's make_stateful + build_state_initializer)."""
+    from openvino import opset13
+    from openvino._offline_transformations import apply_make_stateful_transformation
+
+    apply_make_stateful_transformation(model, pairs)
+    ids = model.input("input_ids")
+    batch = opset13.gather(opset13.shape_of(ids, output_type="i64"), opset13.constant([0]), opset13.constant(0))
+    for op in model.get_ops():
+        if op.get_type_name() == "ReadValue":
+            dims = [d.min_length for d in op.get_output_partial_shape(0)]  # dynamic ones: 0 (an empty cache)
+            parts = [batch if i == 0 else opset13.constant(np.array([d], dtype=np.int64)) for i, d in enumerate(dims)]
+            zero = opset13.constant(0.0, dtype=op.get_output_element_type(0))
+            op.set_arguments([opset13.broadcast(zero, opset13.concat(parts, axis=0))])
+    model.validate_nodes_and_infer_types()
+
+
+def positions_of(mask: np.ndarray) -> np.ndarray:
+    """Position ids from an attention mask, as transformers makes them: padding gets 1."""
+    positions = np.cumsum(mask, axis=1) - 1
+    return np.where(mask == 0, 1, positions).astype(np.int64)
+
+
+class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
+    """Model scope runs the prompt from an empty cache (logits for every position, as the torch
+    model gives them); ``greedy_step`` decodes on an infer request of its own per sequence batch,
+    so a server interleaving several generations never mixes their caches."""
+
+    def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any,
+                 export: OnnxExport):
+        super().__init__(ref, "cpu", model, compiled, precision)
+        self._exported_from(source, export)
+
+    def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        feed = token_feed(batch)
+        return {**feed, "position_ids": positions_of(feed["attention_mask"])}
+
+    def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        request.reset_state()  # model scope: the prompt alone, never after an earlier call's cache
+        return ModelOutput.of_arrays(["logits"], [np.array(request.infer(prepared)[0])])
+
+    def next_token_logits(self, ids: list[int]) -> torch.Tensor:
+        logits = self.forward(self.prepare({"input_ids": np.array([ids], dtype=np.int64)})).main
+        return torch.as_tensor(logits[0]).float()
+
+    def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
+        """Decodes: state is (infer request holding the cache, attention mask so far)."""
+        if state is None:
+            request, feed = self.compiled.create_infer_request(), self.prepare(inputs)
+            mask = feed["attention_mask"]
+        else:
+            request, mask = state
+            tokens = np.asarray(inputs, dtype=np.int64)
+            mask = np.concatenate([mask, np.ones_like(tokens)], axis=1)
+            feed = {"input_ids": tokens, "attention_mask": mask, "position_ids": positions_of(mask)[:, -tokens.shape[1]:]}
+        logits = request.infer(feed)[0]
+        return np.asarray(logits[:, -1:].argmax(-1), dtype=np.int64), (request, mask)

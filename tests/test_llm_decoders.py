@@ -1,0 +1,167 @@
+"""Causal language models on the two decoding runtimes, OpenVINO (a stateful decoder: the KV
+cache kept in the infer request) and llama.cpp (a GGUF file honed writes): each agrees with the
+torch model token for token at full precision, its weight formats shrink the model with an error
+that grows as the bits shrink, and a tiny model trained here on the shipped multiple-choice items
+keeps its accuracy or loses a little, never gains."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import FAST
+from honed.errors import SpecError
+from honed.evaluation import evaluate
+from honed.measure.generation import greedy_generation
+from honed.models import load_model
+from honed.optimization import optimize
+from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.tasks import MultipleChoiceTask, evaluate_quality
+
+INPUTS = InputSpec(seq_len=12)
+# Per runtime: full precision, then weight formats from more to fewer bits.
+FORMATS = {
+    "openvino": [{}, {"quantization": "int8-weights"}, {"quantization": "int4-weights", "group_size": 16}],
+    "llama-cpp": [{"quantization": "f32"}, {"quantization": "q8_0"}, {"quantization": "q4_0"}],
+}
+
+
+@pytest.fixture(scope="module")
+def trained_llama(tmp_path_factory, minilm_path):
+    """A small Llama that memorised the correct ending of each shipped multiple-choice item."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path)
+    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    model = LlamaForCausalLM(config)
+    texts = [item["ctx"] + item["endings"][item["label"]] for item in MultipleChoiceTask.shipped().items]
+    batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
+    labels = batch["input_ids"].masked_fill(batch["attention_mask"] == 0, -100)
+    optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(150):
+        optimiser.zero_grad()
+        model(**batch, labels=labels).loss.backward()
+        optimiser.step()
+    directory = tmp_path_factory.mktemp("trained-llama")
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    ref = ModelRef(kind="transformers", source=str(directory), options={"auto_class": "AutoModelForCausalLM"})
+    return ref, load_model(ref, seed=0)
+
+
+@pytest.fixture(scope="module")
+def variants(trained_llama):
+    """runtime -> [full precision, fewer bits, fewest bits] handles."""
+    _, base = trained_llama
+    return {runtime: [optimize(base, [{"algorithm": runtime, "params": params}], "cpu", INPUTS) for params in formats]
+            for runtime, formats in FORMATS.items()}
+
+
+def _decode(handle, batch, steps: int) -> np.ndarray:
+    token, state = handle.greedy_step(batch, None)
+    tokens = [np.asarray(token)]
+    for _ in range(steps - 1):
+        token, state = handle.greedy_step(token, state)
+        tokens.append(np.asarray(token))
+    return np.concatenate(tokens, axis=1)
+
+
+def _log_probs(handle, batch) -> torch.Tensor:
+    return torch.log_softmax(torch.as_tensor(np.asarray(handle.run(batch).main)).float(), -1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", FORMATS)
+def test_full_precision_decodes_token_for_token_as_torch_does(trained_llama, variants, runtime):
+    _, base = trained_llama
+    decoder = variants[runtime][0]
+    assert decoder.capabilities == base.capabilities  # tokenizes, scores tokens, generates
+    batch = base.example_inputs(1, INPUTS, seed=1)
+    with torch.inference_mode():
+        expected_logits = base.run(base.example_inputs(2, INPUTS, seed=1)).main
+        expected = _decode(base, batch, 16)
+        generated = base.module.generate(**batch, max_new_tokens=16, min_new_tokens=16, do_sample=False)
+    assert np.array_equal(expected, generated[:, batch["input_ids"].shape[1]:].numpy())  # the torch loop is greedy
+    assert np.array_equal(_decode(decoder, decoder.prepare(batch), 16), expected)
+    # Model scope starts from an empty cache every call, whatever was decoded before. (llama.cpp
+    # keeps its KV cache in f16: logits differ in the third decimal.)
+    for _ in range(2):
+        logits = torch.as_tensor(np.asarray(decoder.run(decoder.example_inputs(2, INPUTS, seed=1)).main))
+        assert torch.allclose(logits, expected_logits, atol=1e-2)
+    ids = base.token_ids("The cat sat on the mat")
+    assert torch.allclose(decoder.next_token_logits(ids), base.next_token_logits(ids), atol=1e-2)
+    # Two generations interleaved on one thread (a server's streams) never mix their caches.
+    other = base.example_inputs(1, INPUTS, seed=7)
+    first, second = decoder.greedy_step(decoder.prepare(batch), None), decoder.greedy_step(decoder.prepare(other), None)
+    assert np.array_equal(decoder.greedy_step(*first)[0], expected[:, 1:2])
+    assert np.array_equal(decoder.greedy_step(*second)[0], _decode(base, other, 2)[:, 1:2])
+    assert greedy_generation(decoder, decoder.prepare(batch), 4) > 0
+
+
+@pytest.mark.slow
+def test_the_openvino_decoder_keeps_its_cache_as_state(variants):
+    decoder = variants["openvino"][0]
+    names = [port.get_any_name() for port in decoder.model.inputs]
+    assert names == ["input_ids", "attention_mask", "position_ids"]  # no cache in or out: it is state
+    assert sum(op.get_type_name() == "ReadValue" for op in decoder.model.get_ops()) == 2 * 2  # key, value per layer
+    types = {op.get_element_type().to_string() for op in variants["openvino"][2].model.get_ops()
+             if op.get_type_name() == "Constant"}
+    assert {"u4", "i4"} & types, types  # int4 constants, not int8 ones relabelled
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", FORMATS)
+def test_fewer_bits_shrink_the_model_and_grow_its_error(trained_llama, variants, runtime):
+    _, base = trained_llama
+    full, fewer, fewest = variants[runtime]
+    sizes = [handle.stats().bytes_on_disk for handle in (full, fewer, fewest)]
+    assert sizes[2] < sizes[1] < 0.4 * sizes[0], sizes
+    batch = base.example_inputs(4, INPUTS, seed=2)
+    with torch.inference_mode():
+        reference = _log_probs(base, batch)
+
+    def kl(handle) -> float:
+        return torch.nn.functional.kl_div(_log_probs(handle, handle.prepare(batch)), reference, log_target=True,
+                                          reduction="batchmean").item()
+    assert kl(full) < 1e-4 < kl(fewer) < kl(fewest)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", FORMATS)
+def test_the_trained_models_accuracy_is_kept_or_moved_down_never_up(trained_llama, variants, runtime):
+    _, base = trained_llama
+    task = MultipleChoiceTask.shipped()
+    accuracy = [evaluate_quality(task, handle, batch_size=4).values["mc_accuracy"]
+                for handle in (base, *variants[runtime])]
+    assert accuracy[0] >= 0.9, accuracy  # it memorised the right endings
+    assert accuracy[1] == accuracy[0] and accuracy[2] >= accuracy[0] - 1 / 12
+    assert accuracy[0] - 0.25 <= accuracy[3] <= accuracy[0], accuracy
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runtime", FORMATS)
+def test_the_generate_scope_times_the_runtimes_decoder_in_a_worker(trained_llama, runtime):
+    ref, _ = trained_llama
+    protocol = Protocol(**FAST, scope="generate", new_tokens=8, repetitions=1, batch_sizes=(1,))
+    record = evaluate(ref, protocol, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
+                      recipe=[{"algorithm": runtime, "params": FORMATS[runtime][2]}])
+    assert record.status == "ok", [m.error for m in record.measurements]
+    generation = record.results[0].generation
+    assert generation.new_tokens == 8 and generation.tokens_per_s > 0
+    # Timed on the runtime, not on the torch model it came from.
+    assert "openvino" in record.measurements[0].runtime or "llama_cpp" in record.measurements[0].runtime
+
+
+@pytest.mark.slow
+def test_what_a_runtime_cannot_decode_is_refused_naming_the_field(trained_llama, variants, minilm_path):
+    _, base = trained_llama
+    with pytest.raises(SpecError, match="int4-weights"):
+        optimize(base, [{"algorithm": "openvino", "params": {"quantization": "int8"}}], "cpu", INPUTS)
+    with pytest.raises(SpecError, match="protocol.batch_sizes"):
+        variants["llama-cpp"][0].greedy_step(variants["llama-cpp"][0].example_inputs(2, INPUTS, seed=0), None)
+    encoder = load_model(ModelRef(kind="sentence-transformers", source=minilm_path))
+    with pytest.raises(SpecError, match="causal language model"):
+        optimize(encoder, ["llama-cpp"], "cpu", INPUTS)
