@@ -17,6 +17,7 @@ import time
 import torch
 
 from honed.measure.stats import summarize_latency
+from honed.errors import SpecError
 from honed.models import load_model
 from honed.optimization import RecipeError, list_algorithms, optimize
 from honed.protocol import InputSpec, ModelRef
@@ -31,8 +32,9 @@ COMBINATIONS = [
     [{"algorithm": "openvino", "params": {"quantization": "int8-weights"}}],
     [{"algorithm": "openvino", "params": {"quantization": "int8"}}],
 ]
-# compile wraps forward() and generate() calls the eager module; an export has no generate().
-SKIP_DECODE = {"torch-compile", "onnxruntime", "openvino"}
+# compile wraps forward() and generate() calls the eager module; an export has no generate()
+# (bench/seed_matrix.py times the decoding runtimes through greedy_step).
+SKIP_DECODE = {"torch-compile", "onnxruntime", "openvino", "llama-cpp"}
 
 
 def label(recipe: list) -> str:
@@ -65,7 +67,7 @@ def minilm(args) -> None:
     for recipe in [[a.name] for a in list_algorithms()] + COMBINATIONS:
         try:
             handle = optimize(base, recipe, "cpu", inputs)
-        except RecipeError as error:
+        except (RecipeError, SpecError) as error:
             print(f"{label(recipe):60s} not here: {error}")
             continue
         data = handle.example_inputs(8, inputs, seed=0)
@@ -108,7 +110,7 @@ def llama(args) -> None:
     for recipe in [[a.name] for a in list_algorithms() if a.name not in SKIP_DECODE]:
         try:
             handle = optimize(base, recipe, "cpu", InputSpec(seq_len=32))
-        except RecipeError as error:
+        except (RecipeError, SpecError) as error:
             print(f"{label(recipe):60s} not here: {error}")
             continue
         with torch.inference_mode():

@@ -17,7 +17,8 @@ GPU_ONLY = [a.name for a in list_algorithms() if "cuda" in a.targets and "cpu" n
 # The CNN has no repeated blocks to distil (test_distillation_needs_repeated_blocks checks the error).
 CASES = [(name, model) for name in CPU_ALGORITHMS for model in MODELS
          if not (name == "torch-compile" and model != "cnn") and not (name == "layer-distill" and model == "cnn")
-         and not (name == "llama-cpp" and model != "llama")]  # a decoder runtime (refusals: test_llm_decoders)
+         and not (name == "llama-cpp" and model != "llama")  # a decoder runtime (refusals: test_llm_decoders)
+         and not (name == "channels-last" and model != "cnn")]  # convolutions only (refusal below)
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +81,19 @@ def test_structural_algorithms_really_change_the_model(bases):
     assert int4.stats().bytes_in_memory < int8.bytes_in_memory  # two weights a byte
     cosine = torch.nn.functional.cosine_similarity(_output(base, inputs), _output(int4, inputs), dim=1).min().item()
     assert cosine >= 0.9, cosine
+
+
+def test_channels_last_folds_batch_norm_and_changes_the_layout_not_the_outputs(bases):
+    base, inputs = bases["cnn"]
+    fast = optimize(base, ["channels-last"], "cpu", inputs)
+    norms = lambda handle: sum(isinstance(m, torch.nn.BatchNorm2d) for m in handle.module.modules())  # noqa: E731
+    assert norms(base) == 3 and norms(fast) == 0  # every conv -> bn pair folded
+    convs = [m for m in fast.module.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)
+    torch.testing.assert_close(_output(fast, inputs), _output(base, inputs), rtol=1e-4, atol=1e-5)
+    minilm, text = bases["minilm"]
+    with pytest.raises(SpecError, match="2-D convolutions"):
+        optimize(minilm, ["channels-last"], "cpu", text)
 
 
 @pytest.mark.parametrize("name", GPU_ONLY)

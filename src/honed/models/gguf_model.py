@@ -5,7 +5,8 @@ logits unless every position's are kept."""
 
 from __future__ import annotations
 
-import ctypes
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,44 @@ from honed.protocol import InputSpec, ModelRef
 DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
 
 
+def built_with_amx() -> bool:
+    import llama_cpp
+
+    return "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()
+
+
+@contextlib.contextmanager
+def _plain_weight_buffers() -> Iterator[None]:
+    """While a Llama is built, its model parameters say: no extra buffer types. llama.cpp moves
+    quantized weights into AMX buffers where it was built with AMX, and those crash the process on
+    the first decode (a segfault in ggml_backend_amx_mul_mat, ggml-org/llama.cpp#20824; measured
+    here on a Sapphire Rapids Xeon for q8_0 and q4_0 at hidden sizes 64 to 2048). llama-cpp-python
+    does not expose the setting, so its default-parameters function is wrapped for the call."""
+    from llama_cpp import llama as high_level
+
+    original = high_level.llama_cpp.llama_model_default_params
+
+    def without_extra_buffers() -> Any:
+        params = original()
+        params.use_extra_bufts = False
+        return params
+
+    high_level.llama_cpp.llama_model_default_params = without_extra_buffers
+    try:
+        yield
+    finally:
+        high_level.llama_cpp.llama_model_default_params = original
+
+
 def load_llama(path: str, threads: int | None, context: int) -> Any:
     import llama_cpp
 
+    # Elsewhere the extra buffers are the CPU repack (interleaved q4_0 for AVX2): kept, it is faster.
+    guard = _plain_weight_buffers() if built_with_amx() else contextlib.nullcontext()
     try:
-        return llama_cpp.Llama(path, n_ctx=context, n_batch=min(context, 512), n_threads=threads,
-                               n_threads_batch=threads, verbose=False)
+        with guard:
+            return llama_cpp.Llama(path, n_ctx=context, n_batch=min(context, 512), n_threads=threads,
+                                   n_threads_batch=threads, verbose=False)
     except ValueError as error:  # llama-cpp-python reports an unreadable file as ValueError
         raise ModelLoadError(f"model.source: llama.cpp cannot load {path!r}: {error}") from None
 
@@ -153,7 +186,8 @@ class GgufHandle(ModelHandle):
         import llama_cpp
 
         return {"device": "cpu", "threads": self.llama.n_threads,
-                "llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode()}
+                "llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
+                "llama_cpp_weight_buffers": "plain (AMX buffers crash)" if built_with_amx() else "default"}
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         import shutil

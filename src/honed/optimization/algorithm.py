@@ -18,7 +18,7 @@ from honed.protocol import InputSpec, TaskSpec
 from honed.registry import Registry
 
 # Families apply in this order whatever order a recipe lists them in.
-FAMILIES = ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime")
+FAMILIES = ("prune", "factorize", "distill", "precision", "quantize", "layout", "compile", "runtime")
 # At most one algorithm of these families in a recipe: a model is quantized or compiled once.
 ONE_PER_FAMILY = frozenset({"precision", "quantize", "compile", "runtime"})
 
@@ -85,8 +85,8 @@ class Algorithm:
 ALGORITHMS: Registry[Algorithm] = Registry(
     "algorithm", entry_point_group="honed.algorithms",
     builtins=tuple(f"honed.optimization.algorithms.{module}" for module in
-                   ("prune", "factorize", "distill", "precision", "quantize", "compile", "runtime", "openvino",
-                    "llama_cpp")),
+                   ("prune", "factorize", "distill", "precision", "quantize", "layout", "compile", "runtime",
+                    "openvino", "llama_cpp")),
 )
 
 
