@@ -6,6 +6,7 @@ logits unless every position's are kept."""
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from honed.protocol import InputSpec, ModelRef
 DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
 
 
+@functools.cache  # the build does not change within a process; runtime_info asks on every run
 def built_with_amx() -> bool:
     import llama_cpp
 
