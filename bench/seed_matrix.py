@@ -128,35 +128,11 @@ def build_whisper(directory: Path) -> Path:
     that size and Whisper's own feature extractor: what transformers needs to transcribe 30 s."""
     if (directory / "config.json").is_file():
         return directory
-    import json
+    from honed.zoo.whisper import save_random_whisper
 
-    import torch
-    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
-
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    extra = [b for b in range(256) if b not in printable]
-    alphabet = [chr(c) for c in printable] + [chr(256 + i) for i in range(len(extra))]  # GPT-2's byte alphabet
-    vocab = {c: i for i, c in enumerate(alphabet)}
-    vocab.update({f"w{i}": i for i in range(len(vocab), 50257)})  # plain filler words up to the specials
-    specials = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
-    vocab.update({s: 50257 + i for i, s in enumerate(specials)})
-    vocab.update({f"<|x{i}|>": i for i in range(len(vocab), 51865)})
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "vocab.json").write_text(json.dumps(vocab))
-    (directory / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = WhisperTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"), unk_token=specials[0],
-                                 bos_token=specials[0], eos_token=specials[0], pad_token=specials[0],
-                                 additional_special_tokens=specials[1:])
-    torch.manual_seed(0)
-    config = WhisperConfig(vocab_size=51865, d_model=768, encoder_layers=12, decoder_layers=12, encoder_attention_heads=12,
-                           decoder_attention_heads=12, encoder_ffn_dim=3072, decoder_ffn_dim=3072, num_mel_bins=80,
-                           max_source_positions=1500, max_target_positions=448, decoder_start_token_id=50258,
-                           eos_token_id=50257, pad_token_id=50257, bos_token_id=50257, suppress_tokens=[],
-                           begin_suppress_tokens=[])
-    WhisperForConditionalGeneration(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    WhisperFeatureExtractor().save_pretrained(directory)
-    return directory
+    return save_random_whisper(directory, vocab_size=51865, d_model=768, encoder_layers=12, decoder_layers=12,
+                               encoder_attention_heads=12, decoder_attention_heads=12, encoder_ffn_dim=3072,
+                               decoder_ffn_dim=3072, max_source_positions=1500, max_target_positions=448)
 
 
 def vision(name: str, source: Path, shape: list[int]) -> dict:
@@ -258,12 +234,12 @@ def main() -> int:
 
     bandwidth = measure("cpu").peak_bandwidth_bytes_per_s
     print(f"\nseed matrix on this CPU ({time.monotonic() - started:.0f} s), copy bandwidth {bandwidth / 1e9:.1f} GB/s")
-    print(f"{'model':15} {'recommended':36} {'speed-up [95% CI]':22} {'quality drift':24} {'peak MiB':>9} "
+    print(f"{'model':15} {'recommended':36} {'speed-up (95% CI)':22} {'quality drift':24} {'peak MiB':>9} "
           f"{'claim':30} goal")
     for row in report.rows:
         claim, goal = CLAIMS.get(row.model, ("", None))
-        low, mid, high = row.speedup
-        speed = f"{mid:.2f}x [{low:.2f}, {high:.2f}]" if mid else "-"
+        mid = row.speedup.value
+        speed = row.speedup.text() or "-"
         drift = (f"{row.quality_metric} {row.quality_before:.3f}->{row.quality_after:.3f}"
                  if row.quality_after is not None else "-")
         gap = "" if goal is None or mid is None else ("met" if mid >= goal else f"missed by {goal / mid:.2f}x")

@@ -100,39 +100,13 @@ def digits_cnn(tmp_path_factory):
     return ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": kwargs, "weights": str(path)}, name="digits-cnn")
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's byte-level alphabet (Whisper's tokenizer uses it): 256 printable characters."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    extra = [b for b in range(256) if b not in printable]
-    return dict(zip(printable + extra, map(chr, printable + [256 + i for i in range(len(extra))])))
-
-
 @pytest.fixture(scope="session")
 def tiny_whisper_dir(tmp_path_factory) -> Path:
     """A Whisper-architecture model built from a config (random weights), with a byte-level
     tokenizer and Whisper's feature extractor: everything transformers needs to transcribe. Its
     window is 3 s, not Whisper's 30 s (the shipped utterances are under 3 s): 10x less encoder work."""
-    import json
+    from honed.zoo.whisper import save_random_whisper
 
-    import torch
-    from transformers import WhisperConfig, WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperTokenizer
-
-    directory = tmp_path_factory.mktemp("tiny-whisper")
-    specials = ["<|endoftext|>", "<|startoftranscript|>", "<|en|>", "<|transcribe|>", "<|notimestamps|>"]
-    vocab = {c: i for i, c in enumerate(_bytes_to_unicode().values())}
-    vocab.update({s: len(vocab) + i for i, s in enumerate(specials)})
-    (directory / "vocab.json").write_text(json.dumps(vocab))
-    (directory / "merges.txt").write_text("#version: 0.2\n")
-    tokenizer = WhisperTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"), unk_token=specials[0],
-                                 bos_token=specials[0], eos_token=specials[0], pad_token=specials[0],
-                                 additional_special_tokens=specials[1:])
-    torch.manual_seed(0)
-    config = WhisperConfig(vocab_size=len(vocab), d_model=32, encoder_layers=1, decoder_layers=1, encoder_attention_heads=2,
-                           decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64, num_mel_bins=80,
-                           max_target_positions=128, max_source_positions=150, decoder_start_token_id=vocab["<|startoftranscript|>"],
-                           eos_token_id=vocab[specials[0]], pad_token_id=vocab[specials[0]], bos_token_id=vocab[specials[0]],
-                           suppress_tokens=[], begin_suppress_tokens=[])
-    WhisperForConditionalGeneration(config).save_pretrained(directory)
-    tokenizer.save_pretrained(directory)
-    WhisperFeatureExtractor(chunk_length=3).save_pretrained(directory)
-    return directory
+    return save_random_whisper(tmp_path_factory.mktemp("tiny-whisper"), chunk_length=3, d_model=32, encoder_layers=1,
+                               decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
+                               encoder_ffn_dim=64, decoder_ffn_dim=64, max_target_positions=128, max_source_positions=150)

@@ -18,7 +18,7 @@ from honed.record import QualityResult
 from honed.spec import EvaluationSpec, tune_settings
 from honed.store import Store
 from honed.tuning import Guardrail, Point, TuneResult, TuneSettings, tune
-from honed.tuning.points import pareto_front, sweet_spot
+from honed.tuning.points import Speedup, pareto_front, speedup_with_interval, sweet_spot
 
 HIGHER, LOWER = Objective("quality", "higher"), Objective("quality", "lower")
 
@@ -186,6 +186,20 @@ def test_sweet_spot_prefers_quality_then_simplicity_within_the_noise():
     wer = [point("x", 5.0, 0.10), point("y", 4.0, 0.20), point("z", 6.0, 0.30)]
     assert [p.label for p in pareto_front(wer, LOWER, LOWER)] == ["y", "x"]
     assert [p.label for p in pareto_front(wer, LOWER, HIGHER)] == ["y", "z"]
+
+
+def test_the_speed_up_lies_inside_its_interval_and_reads_in_that_order():
+    def point(objective, ci):
+        return Point(trial="t", label="t", batch_size=1, threads=None, objective=objective, objective_ci=ci, quality=1.0,
+                     passes=True)
+
+    base, best = point(10.0, (9.0, 11.0)), point(5.0, (4.0, 5.5))  # latency in ms: lower is better
+    speedup = speedup_with_interval(base, best, "lower")
+    assert speedup == Speedup(2.0, 9.0 / 5.5, 11.0 / 4.0) and speedup.low < speedup.value < speedup.high
+    assert speedup.text() == "2.00x (1.64-2.75)"
+    assert speedup_with_interval(best, base, "higher").value == 2.0  # throughput 5 -> 10 items/s: higher is better
+    assert speedup_with_interval(base, point(5.0, None), "lower").text() == "2.00x"  # no CI, no interval
+    assert Speedup().text() == ""
 
 
 def test_bad_settings_fail_with_the_field_and_the_allowed_values(store):

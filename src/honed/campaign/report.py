@@ -11,7 +11,7 @@ from honed.campaign.tables import CellRow
 from honed.errors import HonedError
 from honed.record import BatchResult
 from honed.store import Store
-from honed.tuning.points import speedup_with_interval
+from honed.tuning.points import Speedup, speedup_with_interval
 from honed.tuning.result import Point, TuneResult
 
 
@@ -30,7 +30,7 @@ class ReportRow:
     recipe: str | None = None
     base: float | None = None
     best: float | None = None
-    speedup: tuple[float | None, float | None, float | None] = (None, None, None)
+    speedup: Speedup = Speedup()
     quality_metric: str | None = None
     quality_before: float | None = None
     quality_after: float | None = None
@@ -82,7 +82,7 @@ def _row(store: Store, cell: CellRow) -> ReportRow:
     trial = next((t for t in [result.baseline, *result.trials] if t is not None and t.key == best.trial), None)
     measured = _batch(store, trial.run_id if trial else None, best.batch_size)
     filled.update(recipe=best.label, base=base.objective if base else None, best=best.objective,
-                  speedup=speedup_with_interval(base, best, objective.better) if base else (None, None, None))
+                  speedup=speedup_with_interval(base, best, objective.better) if base else Speedup())
     if trial is not None and trial.quality is not None:
         filled.update(quality_after=trial.quality.values.get(result.metric), quality_drop=trial.quality_drop)
     if measured is not None:
@@ -132,8 +132,6 @@ def cells(row: ReportRow) -> list[str]:
     if row.status != "done":
         state = row.status + (f" after {row.attempts} attempt(s): {row.error}" if row.error else "")
         return [row.model, row.target, state[:200], "", "", "", "", "", ""]
-    value, low, high = row.speedup
-    ratio = f"{value:.2f}x" + (f" ({low:.2f}-{high:.2f})" if low is not None else "") if value else ""
     quality = ""
     if row.quality_before is not None:
         quality = f"{row.quality_metric} {row.quality_before:.4g} -> " + (
@@ -141,7 +139,7 @@ def cells(row: ReportRow) -> list[str]:
         if row.quality_drop is not None:
             quality += f" ({row.quality_drop:+.2%})"
     return [row.model, row.target, f"{row.objective} {row.base:.4g} {row.unit}" if row.base else "",
-            row.recipe or "none passed", ratio, quality,
+            row.recipe or "none passed", row.speedup.text(), quality,
             f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib else "",
             f"{row.joules_per_item:.4g} J" if row.joules_per_item else "not measured",
             f"${row.cost_per_million_usd:.4g}" if row.cost_per_million_usd else ""]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from honed.errors import HonedError
 from honed.store import Store
-from honed.tuning.points import speedup_with_interval
+from honed.tuning.points import Speedup, speedup_with_interval
 from honed.tuning.result import TuneResult
 
 
@@ -43,10 +43,10 @@ def build(store: Store, limit: int = 500) -> Matrix:
             target = result.target.device
         base = next((p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size
                      and p.threads == best.threads), None)
-        speedup, low, high = speedup_with_interval(base, best, result.settings.goal_objective.better) if base else (None,) * 3
+        speedup = speedup_with_interval(base, best, result.settings.goal_objective.better) if base else Speedup()
         trial = next((t for t in result.trials if t.key == best.trial), None)
         cells[(result.model.display_name, target)] = Cell(
-            recipe=best.label, speedup=speedup, speedup_low=low, speedup_high=high,
+            recipe=best.label, speedup=speedup.value, speedup_low=speedup.low, speedup_high=speedup.high,
             quality_drop=trial.quality_drop if trial else 0.0, objective=result.settings.goal_objective.what,
             satisfied=result.satisfied, sweep_id=result.id)
     return Matrix(sorted({m for m, _ in cells}), sorted({t for _, t in cells}), cells)

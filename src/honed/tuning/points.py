@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from honed.objective import Objective
 from honed.record import BatchResult, RunRecord
@@ -122,14 +123,28 @@ def _steps(point: Point) -> int:
     return 0 if point.label.startswith("baseline") else point.label.count(" + ") + 1
 
 
-def speedup_with_interval(base: Point, best: Point, better: str) -> tuple[float | None, float | None, float | None]:
+class Speedup(NamedTuple):
+    """A ratio with its interval; named fields because (value, low, high) read positionally was
+    once printed as (low, value, high)."""
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+
+    def text(self) -> str:
+        """'1.70x (1.61-1.77)'; empty when there is no ratio."""
+        if not self.value:
+            return ""
+        return f"{self.value:.2f}x" + (f" ({self.low:.2f}-{self.high:.2f})" if self.low is not None else "")
+
+
+def speedup_with_interval(base: Point, best: Point, better: str) -> Speedup:
     """How many times better the recommended point is (base / best for lower-is-better objectives),
     and the interval from the two CIs' far ends (conservative)."""
     if not base.objective or not best.objective:
-        return None, None, None
+        return Speedup()
     ratio = (lambda b, r: b / r) if better == "lower" else (lambda b, r: r / b)
     value = ratio(base.objective, best.objective)
     if base.objective_ci and best.objective_ci and min(*base.objective_ci, *best.objective_ci) > 0:
         ends = [ratio(b, r) for b in base.objective_ci for r in best.objective_ci]
-        return value, min(ends), max(ends)
-    return value, None, None
+        return Speedup(value, min(ends), max(ends))
+    return Speedup(value)
