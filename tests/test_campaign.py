@@ -23,6 +23,7 @@ from honed.campaign.plan import campaign_id
 from honed.campaign.report import build_report, markdown
 from honed.errors import SpecError
 from honed.load.served import free_port
+from honed.protocol import Step
 from honed.store import Store
 from honed.tuning.result import TuneResult
 
@@ -91,6 +92,18 @@ def test_each_target_leaves_out_what_it_cannot_run_and_says_why(tmp_path):
     # The same spec and software is the same campaign (a rerun resumes it); another spec is another.
     assert campaign_id(load_campaign(path)) == cells["mlp-a", "cpu-a"].campaign_id
     assert campaign_id(load_campaign(_write_spec(tmp_path / "other", name="other"))) != cells["mlp-a", "cpu-a"].campaign_id
+
+
+def test_a_candidate_in_the_spec_carries_its_parameters(tmp_path):
+    path = _write_spec(tmp_path)
+    path.write_text(path.read_text().replace('candidates = ["bf16", "fp8-dynamic"]',
+                                             'candidates = ["bf16", "magnitude-prune:amount=0.3,scope=global"]'))
+    cell = expand(load_campaign(path))[0]
+    assert cell.settings.candidates == ("bf16", Step(algorithm="magnitude-prune", params={"amount": 0.3, "scope": "global"}))
+    assert cell.skipped == {}
+    path.write_text(path.read_text().replace("amount=0.3", "amount"))
+    with pytest.raises(SpecError, match="name:key=value"):
+        expand(load_campaign(path))
 
 
 @pytest.mark.parametrize(("change", "field", "allowed"), [

@@ -77,6 +77,14 @@ class TuneSettings(_Frozen):
     peak_step_seconds: float = Field(default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a "
                                      "trial's peak search runs")
 
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _steps_from_text(cls, value: object) -> object:
+        """'openvino:precision=bf16' in a spec file is a step with parameters, as on the command line."""
+        if isinstance(value, (list, tuple)):
+            return tuple(Step.parse(c) if isinstance(c, str) and ":" in c else c for c in value)
+        return value
+
     @field_validator("latency_slo_ms")
     @classmethod
     def _slo_for_peak(cls, value: float | None, info: ValidationInfo) -> float | None:
