@@ -242,6 +242,29 @@ def test_openvino_static_int8_quantizes_activations_too(bases):
     assert "int8" in int8.stats().dtype.split(",") and _cosine_to_base(bases, int8) >= 0.98
 
 
+@pytest.mark.slow
+def test_openvino_int8_mixed_leaves_the_most_sensitive_spans_in_float_until_the_bound_holds(bases):
+    def mixed(min_cosine):
+        return _openvino(bases, quantization="int8-mixed", min_cosine=min_cosine, sensitivity_groups=4,
+                         calibration_batches=2)
+
+    # A loose bound: int8 everywhere, the same model as plain int8 (nothing searched).
+    loose = mixed(0.5)
+    chosen = loose.runtime_info()
+    assert chosen["int8_mixed_float_spans"] == [] and chosen["int8_mixed_float_operations"] == "0 of 48"
+    torch.testing.assert_close(_output(loose, bases["minilm"][1]),
+                               _output(_openvino(bases, quantization="int8", calibration_batches=2), bases["minilm"][1]))
+    # A bound between int8's cosine and 1: some spans go back to float, not all, and the bound is met.
+    everywhere = chosen["int8_mixed_cosine"]
+    bound = 1 - (1 - everywhere) / 3
+    tight = mixed(bound)
+    chosen = tight.runtime_info()
+    assert 0 < len(chosen["int8_mixed_float_spans"]) < 4 and chosen["int8_mixed_cosine"] >= bound
+    assert "int8" in tight.stats().dtype.split(",")
+    # On other inputs than the calibration items, too, it is closer to the float model than int8 everywhere.
+    assert _cosine_to_base(bases, tight) > _cosine_to_base(bases, loose)
+
+
 def test_openvino_is_refused_beside_another_runtime_and_on_cuda(bases):
     base, inputs = bases["minilm"]
     with pytest.raises(RecipeError, match="recipe has 2 runtime algorithms"):

@@ -14,6 +14,7 @@ from honed.models.capabilities import Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
+from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, export_onnx
 from honed.protocol import ModelRef
 
@@ -21,11 +22,12 @@ from honed.protocol import ModelRef
 class OpenVinoParams(Params):
     precision: Precision = Field(default="f32", description="the CPU plugin's inference precision; bf16 runs "
                                  "on AMX / AVX512-BF16 units (the plugin's own default on such CPUs)")
-    quantization: Literal["none", "int8-weights", "int4-weights", "int8"] = Field(
+    quantization: Literal["none", "int8-weights", "int4-weights", "int8", "int8-mixed"] = Field(
         default="none", description="int8-weights: NNCF weight compression (int8 asymmetric, per channel), "
         "activations stay float; int4-weights: NNCF int4 weight compression in groups (see group_size, ratio, "
         "symmetric), the weight-only mode for LLM decoding; int8: NNCF post-training quantization of weights "
-        "and activations, calibrated on the run's task data (else the model's synthetic inputs)")
+        "and activations, calibrated on the run's task data (else the model's synthetic inputs); int8-mixed: int8 "
+        "with the most sensitive spans of the graph left in float (at this precision) until the outputs keep min_cosine")
     group_size: int = Field(default=128, ge=-1, description="int4-weights: weights per int4 scale along the "
                             "input dimension; -1: one scale per output channel")
     ratio: float = Field(default=1.0, gt=0.0, le=1.0, description="int4-weights: the share of weights in int4; NNCF "
@@ -34,17 +36,26 @@ class OpenVinoParams(Params):
                             "asymmetric (a zero point per group; closer)")
     calibration_batches: int = Field(default=8, ge=1, description="int8: batches of 2 items used to calibrate "
                                      "activation ranges")
+    min_cosine: float = Field(default=0.99, gt=0.0, le=1.0, description="int8-mixed: the mean output cosine to the "
+                              "float model, on the calibration items, that the mixed model must keep")
+    sensitivity_groups: int = Field(default=8, ge=1, le=64, description="int8-mixed: contiguous spans the "
+                                    "quantizable operations are cut into; each is kept in float or not as a whole")
     opset: int = Field(default=18, ge=17)
 
 
 class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any,
-                 export: OnnxExport):
+                 export: OnnxExport, notes: dict[str, Any] | None = None):
         super().__init__(ref, "cpu", model, compiled, precision)
         self._exported_from(source, export)
+        self.notes = notes or {}  # what a search chose (int8-mixed), for the run record
+
+    def runtime_info(self) -> dict[str, Any]:
+        return {**super().runtime_info(), **self.notes}
 
 
-def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context) -> Any:
+def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context,
+              notes: dict[str, Any]) -> Any:
     import nncf
 
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its progress bars would flood worker logs
@@ -55,11 +66,16 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
         mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
         return nncf.compress_weights(model, mode=mode, group_size=params.group_size, ratio=params.ratio)
     if "position_ids" in export.names:
-        raise SpecError("algorithm openvino: quantization", "int8", "'none', 'int8-weights' or 'int4-weights' for a "
+        raise SpecError("algorithm openvino: quantization", params.quantization, "'none', 'int8-weights' or 'int4-weights' for a "
                         "causal language model (activation quantization of its stateful decoder is not supported)")
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
     kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
+    if params.quantization == "int8-mixed":
+        mixed = quantize_by_sensitivity(model, feeds, kind, params.min_cosine, params.sensitivity_groups,
+                                        params.precision)
+        notes.update(mixed.summary())
+        return mixed.model
     return nncf.quantize(model, nncf.Dataset(feeds), model_type=kind, subset_size=len(feeds))
 
 
@@ -79,12 +95,14 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
         # From the ONNX file, not the torch module: the PyTorch frontend compresses weights to int8
         # on its own when NNCF is installed, and the fp32 choice must stay fp32.
         model = ov.convert_model(str(export.path))
+    notes: dict[str, Any] = {}
     if params.quantization != "none":
-        model = _quantize(model, params, export, handle, context)
+        model = _quantize(model, params, export, handle, context, notes)
     path = export.directory / "model.xml"
     ov.save_model(model, str(path), compress_to_fp16=False)  # the file stats() and save() read
     compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})
-    made = StatefulDecoderHandle if decoder else ExportedOpenVinoHandle
-    return made(ref, model, compiled, params.precision, handle, export)
+    if decoder:
+        return StatefulDecoderHandle(ref, model, compiled, params.precision, handle, export)
+    return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export, notes)
