@@ -98,7 +98,8 @@ class OpenVinoHandle(ModelHandle):
             parameters=int(sum(a.size for a in weights)),
             bytes_in_memory=int(sum(a.nbytes for a in weights)),
             bytes_on_disk=sum(f.stat().st_size for f in files) if files else None,
-            dtype=",".join(sorted({str(a.dtype) for a in weights if a.dtype.kind in "fiu" and a.dtype != np.int64})) or None,
+            # Integers wider than a byte are shapes, axes and indices (int32 ones from the PyTorch frontend).
+            dtype=",".join(sorted({str(a.dtype) for a in weights if a.dtype.kind == "f" or a.dtype.itemsize == 1})) or None,
             device=self.device,
             weights_sha256=sha256_of_files(files) if files else None,
         )

@@ -15,7 +15,7 @@ from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
-from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, export_onnx
+from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx
 from honed.protocol import ModelRef
 
 
@@ -40,7 +40,11 @@ class OpenVinoParams(Params):
                               "float model, on the calibration items, that the mixed model must keep")
     sensitivity_groups: int = Field(default=8, ge=1, le=64, description="int8-mixed: contiguous spans the "
                                     "quantizable operations are cut into; each is kept in float or not as a whole")
-    opset: int = Field(default=18, ge=17)
+    converter: Literal["pytorch", "onnx"] = Field(
+        default="pytorch", description="pytorch: OpenVINO's PyTorch frontend traces the model and keeps "
+        "scaled_dot_product_attention one fused operation; onnx: export to ONNX first (attention decomposed into "
+        "MatMul/Softmax). A causal language model always goes through ONNX (its stateful decoder)")
+    opset: int = Field(default=18, ge=17, description="converter onnx: the ONNX opset")
 
 
 class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
@@ -90,16 +94,18 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     decoder = Capability.SCORES_TOKENS in handle.capabilities
     if decoder:
         model, export = export_stateful_decoder(handle, params.opset)
+    elif params.converter == "pytorch":
+        model, export = convert_pytorch(handle, context)
     else:
         export = export_onnx(handle, context, params.opset)
-        # From the ONNX file, not the torch module: the PyTorch frontend compresses weights to int8
-        # on its own when NNCF is installed, and the fp32 choice must stay fp32.
         model = ov.convert_model(str(export.path))
     notes: dict[str, Any] = {}
     if params.quantization != "none":
         model = _quantize(model, params, export, handle, context, notes)
     path = export.directory / "model.xml"
     ov.save_model(model, str(path), compress_to_fp16=False)  # the file stats() and save() read
+    if not decoder:  # run what was saved (a traced model differs from its IR in the last bit)
+        model = ov.Core().read_model(str(path))
     compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})

@@ -6,7 +6,8 @@ made the output cosine worse. This search is coarser and predictable: the quanti
 (MatMul, Convolution) in graph order are cut into ``groups`` contiguous spans (a transformer's
 blocks, a CNN's stages, roughly); each span's sensitivity is the cosine gained by leaving it
 alone; then the fewest most-sensitive spans that bring the mean output cosine to ``min_cosine``
-are found by bisection. Every answer it returns was measured, never assumed.
+are found by bisection. Every answer it returns was measured, never assumed; where no span can be
+int8 within the bound it fails (a "mixed" model with no int8 in it is the float model).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from honed.models.openvino_model import Precision, compile_cpu
+from honed.optimization.recipe import RecipeError
 from honed.tasks.metrics.agreement import output_cosine
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ def quantize_by_sensitivity(model: Any, feeds: list[dict[str, np.ndarray]], mode
             high = middle
         else:
             low = middle
-    if high == len(order):  # nothing can be quantized within the bound: float, said so
-        return result(order, model, output_cosine(outputs(model), reference))
+    if high == len(order):  # a "mixed" model with no int8 in it would be the float model under another name
+        raise RecipeError(f"openvino int8-mixed: no span of the graph can be int8 with the outputs at cosine >= "
+                          f"{min_cosine:g} (int8 everywhere: {measured[()][1]:.4f}; all {len(order) - 1} most sensitive "
+                          f"of {len(order)} spans left float: {quantized(order[:low])[1]:.4f}); run without quantization")
     return result(order[:high], *quantized(order[:high]))
