@@ -3,7 +3,7 @@ quantization moves the outputs most, left in float until the model agrees with i
 
 NNCF's own accuracy-control loop was tried first and dropped: on MiniLM each layer it reverted
 made the output cosine worse. This search is coarser and predictable: the quantizable operations
-(MatMul, Convolution) in graph order are cut into ``groups`` contiguous spans (a transformer's
+(MatMul, Convolution, fused attention) in graph order are cut into ``groups`` contiguous spans (a transformer's
 blocks, a CNN's stages, roughly); each span's sensitivity is the cosine gained by leaving it
 alone; then the fewest most-sensitive spans that bring the mean output cosine to ``min_cosine``
 are found by bisection. Every answer it returns was measured, never assumed; where no span can be
@@ -24,7 +24,7 @@ from honed.optimization.recipe import RecipeError
 from honed.tasks.metrics.agreement import output_cosine
 
 log = logging.getLogger(__name__)
-QUANTIZABLE = ("MatMul", "Convolution")
+QUANTIZABLE = ("MatMul", "Convolution", "ScaledDotProductAttention")  # what NNCF puts int8 inputs on
 
 
 @dataclass
