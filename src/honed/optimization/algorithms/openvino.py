@@ -1,6 +1,7 @@
-"""OpenVINO runtime: the torch model exported to ONNX, converted to OpenVINO, optionally
-compressed by NNCF, and compiled for the CPU plugin at an explicit precision. A causal language
-model is exported as a stateful decoder (its KV cache kept inside OpenVINO), so it generates."""
+"""OpenVINO runtime: the torch model traced by OpenVINO's PyTorch frontend (or exported to ONNX
+and converted), optionally compressed or quantized by NNCF, and compiled for the CPU plugin at an
+explicit precision. A causal language model is exported as a stateful decoder (its KV cache kept
+inside OpenVINO), so it generates."""
 
 from __future__ import annotations
 

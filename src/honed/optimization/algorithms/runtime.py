@@ -1,4 +1,5 @@
-"""Runtimes: export the (optimised) torch model to ONNX and run it with onnxruntime (OpenVINO: openvino.py)."""
+"""Runtimes: export the (optimised) torch model to ONNX and run it with onnxruntime; the exports
+OpenVINO starts from (ONNX, or its PyTorch frontend's trace) are here too (the rest: openvino.py)."""
 
 from __future__ import annotations
 
