@@ -35,7 +35,6 @@ class MixedResult:
     spans: int = 0
     operations_in_float: int = 0
     operations: int = 0
-    quantizations: int = 0  # NNCF runs the search took
 
     def summary(self) -> dict[str, Any]:
         return {"int8_mixed_cosine": round(self.cosine, 5), "int8_mixed_float_spans": self.float_spans,
@@ -46,6 +45,8 @@ class MixedResult:
 def spans_of(model: Any, groups: int) -> list[list[str]]:
     """The quantizable operations' names in graph order, cut into at most ``groups`` spans."""
     names = [op.get_friendly_name() for op in model.get_ordered_ops() if op.get_type_name() in QUANTIZABLE]
+    if not names:  # array_split refuses 0 sections; no quantizable operation is no span
+        return []
     return [[names[i] for i in span] for span in np.array_split(np.arange(len(names)), min(groups, len(names)))]
 
 
@@ -75,7 +76,7 @@ def quantize_by_sensitivity(model: Any, feeds: list[dict[str, np.ndarray]], mode
 
     def result(left_out: tuple[int, ...], candidate: Any, cosine: float) -> MixedResult:
         return MixedResult(candidate, cosine, list(left_out), len(spans), sum(len(spans[i]) for i in left_out),
-                           sum(map(len, spans)), len(measured))
+                           sum(map(len, spans)))
 
     candidate, cosine = quantized(())
     if cosine >= min_cosine or not spans:
