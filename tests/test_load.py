@@ -279,8 +279,11 @@ def test_multi_stream_queries_are_done_when_their_last_request_is(sleeper_one_at
     settings = LoadSettings(scenario="multi-stream", samples_per_query=4, queries=20, warmup_queries=0)
     load = run_load(Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item()), settings).load
     assert load.queries_ok == 20 and load.samples_per_query == 4 and not load.errors
-    assert load.latency_ms.p50 > 4 * load.server_compute_ms.mean
-    assert load.server_queue_ms.p50 > 2 * load.server_compute_ms.mean  # the last of the four waited for three
+    # Medians on both sides: one slow first call (CI saw 194 ms against 11 ms typical) moves a mean
+    # of twenty calls past what a query of four waits for.
+    compute = load.server_compute_ms.p50
+    assert load.latency_ms.p50 > 3.5 * compute
+    assert load.server_queue_ms.p50 > 2 * compute  # the last of the four waited for three
 
 
 def test_bad_load_settings_name_the_field(store):
