@@ -162,7 +162,10 @@ def models(only: list[str] | None) -> list[dict]:
         rows.append({
             "name": "whisper-small", "kind": "transformers", "source": str(build_whisper(MODELS_DIR / "whisper-small").resolve()),
             "inputs": {"audio_seconds": 30.0}, "task": AGREEMENT, "scenario": {"scope": "pipeline", "new_tokens": 64},
-            "tune": {"candidates": ["dynamic-int8", "torchao-int8-dynamic", "bf16"]},
+            # OpenVINO: encoder and stateful decoder step; the decoder reads every weight each token.
+            "tune": {"candidates": ["dynamic-int8", "openvino:precision=bf16",
+                                    {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}},
+                                    {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int4-weights"}}]},
         })
     if wanted("segformer-b2"):
         rows.append(vision("segformer-b2", build_segformer(MODELS_DIR / "segformer-b2"), [3, 512, 1024]))

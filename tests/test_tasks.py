@@ -8,6 +8,7 @@ import torch
 
 from honed.errors import SpecError
 from honed.models import load_model
+from honed.models.capabilities import Capability
 from honed.optimization import optimize
 from honed.protocol import InputSpec, ModelRef
 from honed.tasks import ImageClassificationTask, agreement, evaluate_quality
@@ -259,7 +260,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
 
 
 @pytest.mark.slow
-def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whisper_dir):
+def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whisper_dir, tmp_path):
     """The tiny Whisper memorises the ten shipped utterances (teacher forcing, ~10 s): not a
     general recogniser, but a model with a real WER of 0 that optimisations can only spoil."""
     from honed.tasks import SpeechRecognitionTask
@@ -290,8 +291,19 @@ def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whis
             break
     model.eval()
     assert evaluate_quality(task, handle, batch_size=5).values == {"wer": 0.0, "cer": 0.0}
-    for recipe in (["dynamic-int8"], ["bf16"]):  # measured: both keep WER 0
+    for recipe in (["dynamic-int8"], ["bf16"], [{"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}}]):  # measured: all keep WER 0
         assert evaluate_quality(task, optimize(handle, recipe, "cpu"), batch_size=5).values["wer"] <= 0.1, recipe
+    # OpenVINO in f32 (encoder, stateful decoder, transformers' generate) writes the torch model's transcripts.
+    exported = optimize(handle, ["openvino"], "cpu")
+    assert Capability.TRANSCRIBES in exported.capabilities
+    assert exported.transcribe(task.waveforms, 64) == handle.transcribe(task.waveforms, 64)
+    clips = exported.raw_inputs(2, InputSpec(audio_seconds=2.0), seed=0)  # pipeline scope: synthetic audio
+    exported.max_new_tokens = handle.max_new_tokens = 8
+    assert exported.run_pipeline(clips) == handle.run_pipeline(clips)
+    # Both graphs count and are saved (the decoder alone would miss the encoder's weights).
+    assert exported.stats().parameters >= 0.95 * sum(p.numel() for p in handle.module.parameters())
+    saved = exported.save(tmp_path / "saved")
+    assert {"encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin"} <= {p.name for p in (saved / "artifact").iterdir()}
     crushed = optimize(handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.9}}], "cpu")
     assert evaluate_quality(task, crushed, batch_size=5).values["wer"] >= 0.5  # measured 1.0
 

@@ -89,8 +89,12 @@ class OpenVinoHandle(ModelHandle):
                 names.append(f"output{index}")
         return names
 
+    def graphs(self) -> list[Any]:
+        """The OpenVINO models this handle runs (a speech model has an encoder and a decoder)."""
+        return [self.model]
+
     def stats(self) -> ModelStats:
-        constants = [op for op in self.model.get_ops() if op.get_type_name() == "Constant"]
+        constants = [op for model in self.graphs() for op in model.get_ops() if op.get_type_name() == "Constant"]
         arrays = [op.get_data() for op in constants]
         weights = [a for a in arrays if a.size > 1]  # scalars are shapes and axes, not weights
         files = self.model_files()

@@ -1,7 +1,8 @@
 """OpenVINO runtime: the torch model traced by OpenVINO's PyTorch frontend (or exported to ONNX
 and converted), optionally compressed or quantized by NNCF, and compiled for the CPU plugin at an
 explicit precision. A causal language model is exported as a stateful decoder (its KV cache kept
-inside OpenVINO), so it generates."""
+inside OpenVINO), so it generates; a speech-to-text model as its encoder and a stateful decoder
+step (openvino_speech.py), so it transcribes."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
+from honed.optimization.algorithms.openvino_speech import SpeechDecoderHandle, export_speech
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx
 from honed.protocol import ModelRef
 
@@ -44,7 +46,8 @@ class OpenVinoParams(Params):
     converter: Literal["pytorch", "onnx"] = Field(
         default="pytorch", description="pytorch: OpenVINO's PyTorch frontend traces the model and keeps "
         "scaled_dot_product_attention one fused operation; onnx: export to ONNX first (attention decomposed into "
-        "MatMul/Softmax). A causal language model always goes through ONNX (its stateful decoder)")
+        "MatMul/Softmax). A causal language model always goes through ONNX (its stateful decoder); a speech-to-text "
+        "model always through the PyTorch frontend (encoder and stateful decoder step)")
     opset: int = Field(default=18, ge=17, description="converter onnx: the ONNX opset")
 
 
@@ -70,9 +73,9 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
         # The embedding and the output projection stay int8 (NNCF's default backup precision).
         mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
         return nncf.compress_weights(model, mode=mode, group_size=params.group_size, ratio=params.ratio)
-    if "position_ids" in export.names:
+    if "position_ids" in export.names or "decoder_input_ids" in export.names:
         raise SpecError("algorithm openvino: quantization", params.quantization, "'none', 'int8-weights' or 'int4-weights' for a "
-                        "causal language model (activation quantization of its stateful decoder is not supported)")
+                        "generating model (activation quantization of a stateful decoder is not supported)")
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
     kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
@@ -84,14 +87,16 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
     return nncf.quantize(model, nncf.Dataset(feeds), model_type=kind, subset_size=len(feeds))
 
 
-@register_algorithm("openvino", "runtime", "export to ONNX, convert to OpenVINO (optionally NNCF int8) and run "
-                    "it on OpenVINO's CPU plugin", OpenVinoParams, targets=frozenset({"cpu"}),
+@register_algorithm("openvino", "runtime", "convert to OpenVINO (optionally NNCF int8/int4) and run it on "
+                    "OpenVINO's CPU plugin; language and speech models decode with their cache kept inside it", OpenVinoParams, targets=frozenset({"cpu"}),
                     requires=("openvino", "nncf", "onnxscript"), extra="openvino", conflicts=NOT_EXPORTABLE,
                     typical_min_cosine=0.99)  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov
     import torch
 
+    if Capability.TRANSCRIBES in handle.capabilities:
+        return _speech(handle, params, context)
     decoder = Capability.SCORES_TOKENS in handle.capabilities
     if decoder:
         model, export = export_stateful_decoder(handle, params.opset)
@@ -113,3 +118,19 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     if decoder:
         return StatefulDecoderHandle(ref, model, compiled, params.precision, handle, export)
     return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export, notes)
+
+
+def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDecoderHandle:
+    """A speech-to-text model: its encoder and its stateful decoder step, each compressed alike."""
+    import openvino as ov
+    import torch
+
+    encoder, decoder, export = export_speech(handle)
+    if params.quantization != "none":
+        encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
+    path = export.directory / "decoder.xml"
+    ov.save_model(encoder, str(export.directory / "encoder.xml"), compress_to_fp16=False)
+    ov.save_model(decoder, str(path), compress_to_fp16=False)
+    handle.module.to("meta")  # optimize()'s private copy: generate() still runs on it, its weights in OpenVINO
+    ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})
+    return SpeechDecoderHandle(ref, encoder, decoder, params.precision, handle, export, torch.get_num_threads() or None)

@@ -65,11 +65,11 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
                       dynamo=True, input_names=names + past_names, output_names=["logits", *present_names],
                       dynamic_shapes=shapes, opset_version=opset)
     model = ov.convert_model(str(path))
-    _make_stateful(model, dict(zip(past_names, present_names)))
+    make_stateful(model, dict(zip(past_names, present_names)))
     return model, OnnxExport(files, path, names)
 
 
-def _make_stateful(model: Any, pairs: dict[str, str]) -> None:
+def make_stateful(model: Any, pairs: dict[str, str]) -> None:
     """Turn each past/present pair into a state variable whose first value is an empty cache
     with the batch size of input_ids (optimum-intel's make_stateful + build_state_initializer)."""
     from openvino import opset13

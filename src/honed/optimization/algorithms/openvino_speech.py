@@ -1,0 +1,267 @@
+"""A speech-to-text encoder-decoder (Whisper) on OpenVINO that decodes without recomputing.
+
+Two graphs: the encoder, which also projects its output to every decoder layer's cross-attention
+keys and values (once per clip, as transformers' cache does after the first step), and one
+decoder step, whose self-attention cache is kept inside the infer request as state variables
+(as for a causal LM) and which reads the cross-attention keys and values as inputs, shared with
+the encoder's output tensors, never copied. Decoding itself stays transformers' ``generate``
+(prompt tokens, language detection, suppressed tokens, stopping): it runs on the source model
+with its encoder and forward pass replaced by these graphs, so a transcript is what the torch
+model would write with the same logits."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
+
+from honed.models.capabilities import Capability
+from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
+from honed.models.output import ModelOutput
+from honed.optimization.algorithms.openvino_decoder import make_stateful
+from honed.optimization.algorithms.runtime import OnnxExport, SourceInputs
+from honed.protocol import InputSpec, ModelRef
+
+KEPT_BY_SPEECH_EXPORT = frozenset({Capability.TOKENIZES, Capability.GENERATES, Capability.TRANSCRIBES})
+_PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
+
+
+class _EncoderWithCrossCache(torch.nn.Module):
+    """input_features -> (last hidden state, cross key and value per decoder layer, [batch, heads,
+    frames, head size]): each layer's encoder_attn k_proj/v_proj laid out as WhisperAttention does."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.encoder, self.layers = model.get_encoder(), model.get_decoder().layers
+
+    def forward(self, input_features: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        hidden = self.encoder(input_features).last_hidden_state
+        cross = []
+        for layer in self.layers:
+            attention = layer.encoder_attn
+            shape = (hidden.shape[0], -1, attention.num_heads, attention.head_dim)
+            cross += [attention.k_proj(hidden).view(shape).transpose(1, 2), attention.v_proj(hidden).view(shape).transpose(1, 2)]
+        return (hidden, *cross)
+
+
+class _DecoderStep(torch.nn.Module):
+    """(input_ids, cross key/value per layer, past self key/value per layer) -> (logits, present
+    self key/value per layer), through transformers' own decoder and an EncoderDecoderCache."""
+
+    def __init__(self, model: torch.nn.Module, layers: int):
+        super().__init__()
+        self.model, self.layers = model, layers
+
+    def forward(self, input_ids: torch.Tensor, *caches: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        from transformers import EncoderDecoderCache
+
+        config, n = self.model.config, self.layers
+        own, cross = _filled(caches[2 * n:]), _filled(caches[:2 * n])
+        cache = EncoderDecoderCache(own, cross)
+        cache.is_updated = dict.fromkeys(range(n), True)  # cross keys and values are given: never recomputed
+        # The decoder attends across only when given encoder states; their values are unused here.
+        placeholder = caches[0].new_zeros(input_ids.shape[0], 1, config.d_model)
+        output = self.model.get_decoder()(input_ids=input_ids, encoder_hidden_states=placeholder,
+                                          past_key_values=cache, use_cache=True)
+        logits = self.model.proj_out(output.last_hidden_state)
+        return (logits, *(t for layer in own.layers for t in (layer.keys, layer.values)))
+
+
+def _filled(tensors: tuple[torch.Tensor, ...]) -> Any:
+    """A DynamicCache holding (key, value) pairs as they are: not through update(), whose
+    concatenation onto an empty 1-D tensor OpenVINO's converter rejects."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    cache = DynamicCache()
+    for key, value in zip(tensors[::2], tensors[1::2]):
+        layer = DynamicLayer()
+        layer.lazy_initialization(key, value)
+        layer.keys, layer.values = key, value
+        cache.layers.append(layer)
+    return cache
+
+
+def _cross_names(layers: int) -> list[str]:
+    return [f"cross.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+
+
+def export_speech(handle: Any) -> tuple[Any, Any, OnnxExport]:
+    """The encoder and the stateful decoder step, both converted by OpenVINO's PyTorch frontend
+    (the decoder from torch.export, for its dynamic token and cache lengths), so attention stays
+    one fused operation that reads the cross keys and values where they lie."""
+    import openvino as ov
+
+    module = handle.module
+    features = handle.example_inputs(1, InputSpec(), seed=0)["input_features"]
+    with torch.no_grad():
+        encoder = ov.convert_model(_EncoderWithCrossCache(module).eval(), example_input=(features,),
+                                   input=[ov.PartialShape([-1, *features.shape[1:]])], share_weights=False)
+        layers = len(module.get_decoder().layers)
+        cross_names = _cross_names(layers)
+        for port, name in zip(encoder.outputs, ["last_hidden_state", *cross_names]):
+            port.get_tensor().set_names({name})
+        encoder.inputs[0].get_tensor().set_names({"input_features"})
+        cross = [t.expand(2, -1, -1, -1).contiguous() for t in _EncoderWithCrossCache(module)(features)[1:]]
+    heads, size = cross[0].shape[1], cross[0].shape[3]
+    past = [torch.randn(2, heads, _PAST_LENGTH, size) for _ in range(2 * layers)]
+    ids = torch.full((2, 2), int(module.config.decoder_start_token_id), dtype=torch.long)
+    past_names = [f"past.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    present_names = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    batch, new, frames, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "frames", "cached"))
+    shapes = ({0: batch, 1: new}, (*({0: batch, 2: frames} for _ in cross), *({0: batch, 2: cached} for _ in past)))
+    with torch.no_grad():
+        program = torch.export.export(_DecoderStep(module, layers).eval(), (ids, *cross, *past), dynamic_shapes=shapes,
+                                      strict=False)
+    decoder = ov.convert_model(program)
+    for port, name in zip(decoder.inputs, ["input_ids", *cross_names, *past_names]):
+        port.get_tensor().set_names({name})
+    for port, name in zip(decoder.outputs, ["logits", *present_names]):
+        port.get_tensor().set_names({name})
+    make_stateful(decoder, dict(zip(past_names, present_names)))
+    files = tempfile.TemporaryDirectory(prefix="honed-export-")
+    path = Path(files.name) / "decoder.xml"
+    return encoder, decoder, OnnxExport(files, path, ["input_features", "decoder_input_ids"])
+
+
+def _cross_in_bf16(encoder: Any, decoder: Any) -> tuple[Any, Any]:
+    """Cross keys and values handed over in bf16: as f32 inputs the plugin converted all of them
+    (110 MB for whisper-small's 30 s) at every decoder step, 9 of its 33 ms."""
+    import openvino as ov
+    from openvino.preprocess import PrePostProcessor
+
+    names = [port.get_any_name() for port in encoder.outputs if port.get_any_name().startswith("cross.")]
+    steps = PrePostProcessor(encoder)
+    for name in names:
+        steps.output(name).tensor().set_element_type(ov.Type.bf16)
+    encoder = steps.build()
+    steps = PrePostProcessor(decoder)
+    for name in names:
+        steps.input(name).tensor().set_element_type(ov.Type.bf16)
+    return encoder, steps.build()
+
+
+@dataclass
+class _Encoded(BaseModelOutput):
+    """The encoder's output as generate() passes it along, with the cross keys and values
+    (OpenVINO tensors of the encoder's request) that the decoder step reads."""
+
+    cross: list[Any] | None = None
+
+
+class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
+    """Model scope: the encoder plus one decoder step from an empty cache (the decoder prefix's
+    logits, as the torch model gives them). Pipeline scope: transformers' generate on the source
+    model, its encoder and forward pass running these graphs."""
+
+    def __init__(self, ref: ModelRef, encoder: Any, decoder: Any, precision: Precision, source: Any,
+                 export: OnnxExport, threads: int | None):
+        if precision == "bf16":
+            encoder, decoder = _cross_in_bf16(encoder, decoder)
+        super().__init__(ref, "cpu", decoder, compile_cpu(decoder, precision, threads), precision)
+        self._exported_from(source, export)
+        self.encoder_model, self.encoder = encoder, compile_cpu(encoder, precision, threads)
+        self._route_generate(source.module)
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.source.capabilities & KEPT_BY_SPEECH_EXPORT
+
+    def graphs(self) -> list[Any]:
+        return [self.encoder_model, self.model]
+
+    def save_files(self, directory: Path) -> dict[str, Any]:
+        """Both graphs, as a deployment loads them; loading the saved directory replays the recipe."""
+        import openvino as ov
+
+        for name, model in (("encoder", self.encoder_model), ("decoder", self.model)):
+            ov.save_model(model, str(directory / f"{name}.xml"), compress_to_fp16=False)
+        return {"files": [f"{n}.{e}" for n in ("encoder", "decoder") for e in ("xml", "bin")], "precision": self.precision}
+
+    def model_files(self) -> list[Path]:
+        return [Path(self.ref.source).with_name(name) for name in ("encoder.xml", "encoder.bin")] + super().model_files()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.source.tokenizer
+
+    @property
+    def sampling_rate(self) -> int:
+        return self.source.sampling_rate
+
+    def raw_inputs(self, batch_size: int, inputs: Any, seed: int) -> Any:
+        return self.source.raw_inputs(batch_size, inputs, seed)  # clips of audio, as the source takes them
+
+    def decoder_prefix(self, batch_size: int) -> Any:
+        return self.source.decoder_prefix(batch_size)
+
+    def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        return {name: np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value)
+                for name, value in batch.items()}
+
+    def _encode(self, features: np.ndarray) -> tuple[Any, list[Any]]:
+        """The last hidden state (copied out) and the cross keys and values (the request's own
+        tensors: a fresh request per clip, so a later clip cannot overwrite them)."""
+        request = self.encoder.create_infer_request()
+        request.infer({"input_features": np.ascontiguousarray(features, dtype=np.float32)})
+        outputs = [request.get_output_tensor(i) for i in range(len(self.encoder.outputs))]
+        return np.array(outputs[0].data), outputs[1:]
+
+    def _start(self, cross: list[Any]) -> Any:
+        request = self.compiled.create_infer_request()
+        for name, tensor in zip(_cross_names(len(cross) // 2), cross):
+            request.set_tensor(name, tensor)
+        return request
+
+    def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
+        _, cross = self._encode(prepared["input_features"])
+        request = self._start(cross)
+        logits = request.infer({"input_ids": prepared["decoder_input_ids"].astype(np.int64)})["logits"]
+        return ModelOutput.of_arrays(["logits"], [np.array(logits)])
+
+    def transcribe(self, waveforms: list[np.ndarray], max_new_tokens: int) -> list[str]:
+        features = self.source.preprocess(waveforms)["input_features"].float()
+        ids = self.source.module.generate(input_features=features, max_new_tokens=max_new_tokens, do_sample=False)
+        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+
+    def run_pipeline(self, raw: Any) -> Any:
+        return self.transcribe(raw, self.max_new_tokens)
+
+    def _route_generate(self, module: torch.nn.Module) -> None:
+        """generate() on the source model (its weights freed) calls the encoder once and the
+        model once per step; both go to OpenVINO, the decoder's cache in an infer request per generation."""
+        handle = self
+
+        class Encoder(torch.nn.Module):
+            def __init__(self, original: torch.nn.Module):
+                super().__init__()
+                # generate() reads their strides, and takes the model's device from its first
+                # parameter: these two (unused, uninitialised) say "cpu" where the rest is on meta.
+                self.conv1, self.conv2 = original.conv1.to_empty(device="cpu"), original.conv2.to_empty(device="cpu")
+                self.config = original.config
+                self.main_input_name = "input_features"
+
+            def forward(self, input_features: torch.Tensor, **_: Any) -> _Encoded:
+                hidden, cross = handle._encode(input_features.detach().float().numpy())
+                return _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
+
+        state = threading.local()  # concurrent callers (a server's threads) each decode on their own request
+
+        def forward(decoder_input_ids: torch.Tensor, encoder_outputs: _Encoded, past_key_values: Any = None,
+                    **_: Any) -> Seq2SeqLMOutput:
+            # One generation passes one cache object to every step (left empty: the cache is
+            # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
+            # language detection, stands alone.
+            if past_key_values is None or getattr(state, "cache", None) is not past_key_values:
+                state.request, state.cache = handle._start(encoder_outputs.cross), past_key_values
+            logits = state.request.infer({"input_ids": decoder_input_ids.numpy().astype(np.int64)})["logits"]
+            return Seq2SeqLMOutput(logits=torch.from_numpy(np.array(logits)), past_key_values=past_key_values)
+
+        module.model.encoder = Encoder(module.model.encoder)
+        module.forward = forward
