@@ -1,6 +1,7 @@
 """The trial cache: a trial's outcome is stored under its key as soon as it ends, so running the
 same tune again resumes a killed sweep and repeats nothing. A key covers the model's files, the
-task, inputs, target, host and software (identity.py), the protocol, the recipe and the screen."""
+task, inputs, target, host and software (identity.py), the protocol, the recipe, the source of
+its algorithms and the screen."""
 
 from __future__ import annotations
 
@@ -21,8 +22,10 @@ class TrialCache:
     def sweep_id(self, protocol: Protocol, settings: Any) -> str:
         return digest("sweep", self.identity, protocol.model_dump(mode="json"), settings.model_dump(mode="json"))[:32]
 
-    def key(self, protocol: Protocol, recipe_key: str, screen_limit: int | None) -> str:
-        return digest("trial", self.identity, protocol.model_dump(mode="json"), recipe_key, screen_limit)[:32]
+    def key(self, protocol: Protocol, recipe_key: str, screen_limit: int | None, code: dict[str, str]) -> str:
+        # No code (the baseline): the key is what it was before the algorithms' source counted.
+        return digest("trial", self.identity, protocol.model_dump(mode="json"), recipe_key, screen_limit,
+                      *([code] if code else []))[:32]
 
     def get(self, key: str) -> Trial | None:
         """The stored trial, unless ``fresh`` or it failed (a crash may have been the machine's or

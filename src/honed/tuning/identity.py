@@ -1,10 +1,11 @@
 """Cache keys: a trial is the same trial when the model files, recipe, task, protocol, inputs,
-target and software/hardware are the same; then its stored outcome is reused."""
+target, software/hardware and the algorithms' source are the same; then its stored outcome is reused."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,20 @@ def host_identity() -> dict[str, Any]:
     host = fingerprints.collect()
     return {"cpu": host.cpu.get("model"), "cores": host.cpu.get("logical_cores"), "gpus": host.gpus,
             "python": host.python, "packages": host.packages}
+
+
+def code_identity(algorithms: list[str]) -> dict[str, str]:
+    """A digest of the source behind each algorithm: after a fix, a stored outcome measured the old
+    code, so the trial runs again. honed's own algorithms share helpers within their package, so
+    for them the whole package counts; a plugin's counts its module."""
+    from honed.optimization import ALGORITHMS
+
+    files: set[Path] = set()
+    for name in algorithms:
+        module = sys.modules[ALGORITHMS.get(name).apply.__module__]
+        path = Path(module.__file__ or "")
+        files |= set(path.parent.glob("*.py")) if module.__name__.startswith("honed.") else {path}
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
 
 
 def digest(*parts: Any) -> str:

@@ -21,7 +21,7 @@ from honed.store import Store
 from honed.target import resolve_device
 from honed.tuning.cache import TrialCache
 from honed.tuning.candidates import extensions, single_candidates
-from honed.tuning.identity import host_identity, model_identity
+from honed.tuning.identity import code_identity, host_identity, model_identity
 from honed.tuning.judge import QualityJudge
 from honed.tuning.points import pareto_front, sweet_spot, trial_points
 from honed.tuning.result import Point, Trial, TuneResult
@@ -163,7 +163,7 @@ class _Search:
     def _trial(self, recipe: Recipe, threads: int | None) -> Trial:
         protocol = self.result.protocol.model_copy(update={"threads": threads})
         steps = list(recipe.canonical().steps)
-        key = self.cache.key(protocol, recipe.key, self.settings.screen_limit)
+        key = self.cache.key(protocol, recipe.key, self.settings.screen_limit, code_identity([s.algorithm for s in steps]))
         self.tried.add(recipe.key)
         label = recipe.label + (f" @{threads} threads" if threads and len(self.threads) > 1 else "")
         trial = self.cache.get(key)
