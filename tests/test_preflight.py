@@ -126,11 +126,24 @@ def test_tune_skips_candidates_that_cannot_run_the_task_and_says_why(tiny_gpt2):
     from honed.tuning.search import preflight as tune_preflight
     from honed.tuning.settings import TuneSettings
 
-    settings = TuneSettings(candidates=("bf16", "onnxruntime"))
+    settings = TuneSettings(candidates=("bf16", "onnxruntime", "openvino", "llama-cpp"))
     task, _, singles, skipped = tune_preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)),
                                                TaskSpec(name="language-modeling"), TargetSpec(device="cpu"), settings)
-    assert [recipe.label for recipe in singles] == ["bf16"]
+    # OpenVINO's stateful decoder and llama.cpp still score tokens; an ONNX export does not.
+    assert sorted(recipe.label for recipe in singles) == ["bf16", "llama-cpp", "openvino"]
     assert "scores next tokens" in skipped["onnxruntime"]
+
+
+def test_a_speech_task_may_follow_an_export_that_still_transcribes(tiny_whisper_dir):
+    from honed.errors import SpecError
+    from honed.preflight import preflight
+    from honed.protocol import TargetSpec, TaskSpec
+
+    ref, cpu = ModelRef(kind="transformers", source=str(tiny_whisper_dir)), TargetSpec(device="cpu")
+    speech = TaskSpec(name="speech-recognition")
+    assert preflight(ref, InputSpec(), cpu, ["openvino"], speech).task == speech  # encoder + stateful decoder
+    with pytest.raises(SpecError, match="lacks: transcribes"):
+        preflight(ref, InputSpec(), cpu, ["onnxruntime"], speech)
 
 
 def test_a_refused_task_exits_2_in_seconds_from_the_cli(tiny_bare_gpt2, tmp_path):

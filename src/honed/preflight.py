@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from honed.errors import SpecError
-from honed.models.capabilities import KEPT_BY_EXPORT, Capability, describe, missing
+from honed.models.capabilities import Capability, describe, missing
 from honed.models.registry import adapter, check_ref
 from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Step, TargetSpec, TaskSpec
 from honed.target import resolve_device
@@ -99,14 +99,15 @@ def model_capabilities(model: Any) -> frozenset[Capability] | None:
 
 
 def after_steps(have: frozenset[Capability], steps: list[Step]) -> frozenset[Capability]:
-    """What is left after ``steps``: an export to another runtime keeps only pre-processing."""
-    return have & KEPT_BY_EXPORT if any(_family(step) == "runtime" for step in steps) else have
-
-
-def _family(step: Step) -> str:
+    """What is left after ``steps``: an export to another runtime keeps what its handle keeps
+    (pre-processing; decoding too for OpenVINO and llama.cpp; transcription for OpenVINO)."""
     from honed.optimization import ALGORITHMS
 
-    return ALGORITHMS.get(step.algorithm).family
+    for step in steps:
+        algorithm = ALGORITHMS.get(step.algorithm)
+        if algorithm.family == "runtime":
+            have = have & algorithm.keeps
+    return have
 
 
 def recipe_steps(recipe: Any, device: str) -> list[Step]:

@@ -63,6 +63,8 @@ _PHRASES = {
 # exported to a runtime that decodes (OpenVINO's stateful graph, llama.cpp), its decoding too.
 KEPT_BY_EXPORT = frozenset({Capability.TOKENIZES})
 KEPT_BY_DECODER_EXPORT = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS, Capability.GENERATES})
+# A speech-to-text model exported as encoder and stateful decoder (OpenVINO) still transcribes.
+KEPT_BY_SPEECH_EXPORT = frozenset({Capability.TOKENIZES, Capability.GENERATES, Capability.TRANSCRIBES})
 
 
 def describe(capabilities: Iterable[Capability]) -> str:

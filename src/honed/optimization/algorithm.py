@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from honed.models.capabilities import KEPT_BY_EXPORT, Capability
 from honed.protocol import InputSpec, TaskSpec
 from honed.registry import Registry
 
@@ -70,6 +71,9 @@ class Algorithm:
     # The smallest output cosine similarity to the base model that is expected on a trained
     # model; tests check it, and users read it as "how much quality can this cost".
     typical_min_cosine: float = 0.99
+    # A runtime export: which of the model's capabilities its handle keeps (checked before any
+    # worker starts, e.g. whether a speech task can still run after it).
+    keeps: frozenset[Capability] = KEPT_BY_EXPORT
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""

@@ -15,7 +15,7 @@ import torch
 from pydantic import Field
 
 from honed.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, Capability
 from honed.models.gguf_model import DEFAULT_CONTEXT, GgufHandle, load_llama
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.gguf_export import write_gguf
@@ -54,7 +54,7 @@ def _quantize(source: Path, target: Path, quantization: str) -> None:
 @register_algorithm("llama-cpp", "runtime", "write a Llama-family causal LM as GGUF, quantize it with llama.cpp "
                     "(q8_0, q4_0, q4_k_m) and decode with llama.cpp", LlamaCppParams, targets=frozenset({"cpu"}),
                     requires=("llama_cpp", "gguf"), extra="llamacpp", conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
-                    typical_min_cosine=0.9)
+                    typical_min_cosine=0.9, keeps=KEPT_BY_DECODER_EXPORT)
 def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
     if Capability.SCORES_TOKENS not in handle.capabilities:
         raise SpecError("algorithm llama-cpp: model", handle.name, "a causal language model (AutoModelForCausalLM)")

@@ -12,7 +12,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from honed.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
@@ -88,8 +88,10 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
 
 
 @register_algorithm("openvino", "runtime", "convert to OpenVINO (optionally NNCF int8/int4) and run it on "
-                    "OpenVINO's CPU plugin; language and speech models decode with their cache kept inside it", OpenVinoParams, targets=frozenset({"cpu"}),
+                    "OpenVINO's CPU plugin; language and speech models decode with their cache kept inside it",
+                    OpenVinoParams, targets=frozenset({"cpu"}),
                     requires=("openvino", "nncf", "onnxscript"), extra="openvino", conflicts=NOT_EXPORTABLE,
+                    keeps=KEPT_BY_DECODER_EXPORT | KEPT_BY_SPEECH_EXPORT,
                     typical_min_cosine=0.99)  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov

@@ -21,14 +21,13 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
-from honed.models.capabilities import Capability
+from honed.models.capabilities import KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.models.output import ModelOutput
 from honed.optimization.algorithms.openvino_decoder import make_stateful
 from honed.optimization.algorithms.runtime import OnnxExport, SourceInputs
 from honed.protocol import InputSpec, ModelRef
 
-KEPT_BY_SPEECH_EXPORT = frozenset({Capability.TOKENIZES, Capability.GENERATES, Capability.TRANSCRIBES})
 _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
 
 
