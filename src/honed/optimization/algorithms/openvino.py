@@ -130,9 +130,8 @@ def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDeco
     encoder, decoder, export = export_speech(handle)
     if params.quantization != "none":
         encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
-    path = export.directory / "decoder.xml"
-    ov.save_model(encoder, str(export.directory / "encoder.xml"), compress_to_fp16=False)
-    ov.save_model(decoder, str(path), compress_to_fp16=False)
+    ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
+    ov.save_model(decoder, str(export.path), compress_to_fp16=False)
     handle.module.to("meta")  # optimize()'s private copy: generate() still runs on it, its weights in OpenVINO
-    ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})
+    ref = ModelRef(kind="openvino", source=str(export.path), name=handle.name, options={"precision": params.precision})
     return SpeechDecoderHandle(ref, encoder, decoder, params.precision, handle, export, torch.get_num_threads() or None)

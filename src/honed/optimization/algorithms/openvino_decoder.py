@@ -53,8 +53,7 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
         layers = module(input_ids=ids[:, :_PAST_LENGTH], use_cache=True).past_key_values.layers
     past = [t.detach().clone() for layer in layers for t in (layer.keys, layer.values)]
     names = ["input_ids", "attention_mask", "position_ids"]
-    past_names = [f"past.{i}.{kv}" for i in range(len(layers)) for kv in ("key", "value")]
-    present_names = [f"present.{i}.{kv}" for i in range(len(layers)) for kv in ("key", "value")]
+    past_names, present_names = cache_names("past", len(layers)), cache_names("present", len(layers))
     batch, new, total, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "total", "cached"))
     shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, tuple({0: batch, 2: cached} for _ in past))
     mask = torch.ones(2, _PAST_LENGTH + 2, dtype=torch.long)
@@ -67,6 +66,11 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     model = ov.convert_model(str(path))
     make_stateful(model, dict(zip(past_names, present_names)))
     return model, OnnxExport(files, path, names)
+
+
+def cache_names(prefix: str, layers: int) -> list[str]:
+    """The graph's names for a cache's tensors: prefix.LAYER.key, prefix.LAYER.value, layer by layer."""
+    return [f"{prefix}.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
 
 
 def make_stateful(model: Any, pairs: dict[str, str]) -> None:

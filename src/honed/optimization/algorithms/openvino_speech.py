@@ -24,7 +24,7 @@ from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 from honed.models.capabilities import KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.models.output import ModelOutput
-from honed.optimization.algorithms.openvino_decoder import make_stateful
+from honed.optimization.algorithms.openvino_decoder import cache_names, make_stateful
 from honed.optimization.algorithms.runtime import OnnxExport, SourceInputs
 from honed.protocol import InputSpec, ModelRef
 
@@ -87,32 +87,28 @@ def _filled(tensors: tuple[torch.Tensor, ...]) -> Any:
     return cache
 
 
-def _cross_names(layers: int) -> list[str]:
-    return [f"cross.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-
-
 def export_speech(handle: Any) -> tuple[Any, Any, OnnxExport]:
     """The encoder and the stateful decoder step, both converted by OpenVINO's PyTorch frontend
     (the decoder from torch.export, for its dynamic token and cache lengths), so attention stays
     one fused operation that reads the cross keys and values where they lie."""
     import openvino as ov
 
-    module = handle.module
+    module, config = handle.module, handle.module.config
     features = handle.example_inputs(1, InputSpec(), seed=0)["input_features"]
+    layers = len(module.get_decoder().layers)
+    cross_names, past_names, present_names = (cache_names(prefix, layers) for prefix in ("cross", "past", "present"))
     with torch.no_grad():
         encoder = ov.convert_model(_EncoderWithCrossCache(module).eval(), example_input=(features,),
                                    input=[ov.PartialShape([-1, *features.shape[1:]])], share_weights=False)
-        layers = len(module.get_decoder().layers)
-        cross_names = _cross_names(layers)
-        for port, name in zip(encoder.outputs, ["last_hidden_state", *cross_names]):
-            port.get_tensor().set_names({name})
-        encoder.inputs[0].get_tensor().set_names({"input_features"})
-        cross = [t.expand(2, -1, -1, -1).contiguous() for t in _EncoderWithCrossCache(module)(features)[1:]]
-    heads, size = cross[0].shape[1], cross[0].shape[3]
+    for port, name in zip(encoder.outputs, ["last_hidden_state", *cross_names]):
+        port.get_tensor().set_names({name})
+    encoder.inputs[0].get_tensor().set_names({"input_features"})
+    # Example caches in the layout WhisperAttention makes: [batch, heads, positions, head size].
+    heads = config.decoder_attention_heads
+    size, frames = config.d_model // heads, config.max_source_positions
+    cross = [torch.randn(2, heads, frames, size) for _ in range(2 * layers)]
     past = [torch.randn(2, heads, _PAST_LENGTH, size) for _ in range(2 * layers)]
-    ids = torch.full((2, 2), int(module.config.decoder_start_token_id), dtype=torch.long)
-    past_names = [f"past.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
-    present_names = [f"present.{i}.{kv}" for i in range(layers) for kv in ("key", "value")]
+    ids = torch.full((2, 2), int(config.decoder_start_token_id), dtype=torch.long)
     batch, new, frames, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "frames", "cached"))
     shapes = ({0: batch, 1: new}, (*({0: batch, 2: frames} for _ in cross), *({0: batch, 2: cached} for _ in past)))
     with torch.no_grad():
@@ -214,7 +210,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
 
     def _start(self, cross: list[Any]) -> Any:
         request = self.compiled.create_infer_request()
-        for name, tensor in zip(_cross_names(len(cross) // 2), cross):
+        for name, tensor in zip(cache_names("cross", len(cross) // 2), cross):
             request.set_tensor(name, tensor)
         return request
 
