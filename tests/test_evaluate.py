@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 import torch
@@ -210,6 +212,34 @@ def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
     assert record.status == "ok", record.measurements[0].error
     assert record.fingerprint.runtime["onnxruntime_providers"] == ["CPUExecutionProvider"]
     assert record.measurements[0].cold_start.optimized_s is not None
+
+
+@pytest.mark.slow
+def test_a_runtime_recipe_is_converted_once_before_any_timed_worker(monkeypatch):
+    """The quality worker (a recipe's run always has one: agreement with the base) converts,
+    untimed; every timed worker finds the conversion kept, so each repetition's cold start is alike."""
+    import honed.evaluation as evaluation
+
+    seen = []
+
+    def watched(run):
+        def worker(job, *args):
+            seen.append((job.mode, job.kept is not None and (Path(job.kept) / "0-onnxruntime" / "kept.json").is_file()))
+            return run(job, *args)
+        return worker
+
+    for name in ("run_job", "run_quality_job"):
+        monkeypatch.setattr(evaluation, name, watched(getattr(evaluation, name)))
+    record = evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), Protocol(**FAST, repetitions=2),
+                      InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["onnxruntime"])
+    assert record.status == "ok", [m.error for m in record.measurements]
+    assert seen == [("quality", False), ("performance", True), ("performance", True)]
+    assert record.quality.agreement["output_cosine"] > 0.99
+    # Without a runtime step nothing is converted, and the quality worker comes last as before.
+    seen.clear()
+    evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), Protocol(**FAST, repetitions=1),
+             InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["channels-last"])
+    assert [mode for mode, _ in seen] == ["performance", "quality"]
 
 
 @pytest.mark.slow

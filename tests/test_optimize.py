@@ -302,6 +302,39 @@ def test_an_exported_model_is_deleted_with_its_handle(bases):
     assert not directory.exists()
 
 
+# (model, runtime step, the function that converts: patched to fail once the run has kept its result)
+KEPT_CASES = [
+    ("cnn", {"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}, "runtime._exported"),
+    ("minilm", {"algorithm": "openvino", "params": {"quantization": "int8-mixed", "min_cosine": 0.997,
+                                                     "sensitivity_groups": 2, "calibration_batches": 2}}, "openvino._converted"),
+    ("llama", {"algorithm": "openvino", "params": {"quantization": "int8-weights"}}, "openvino._converted"),
+    ("llama", {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}, "llama_cpp._written"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model, step, converter", KEPT_CASES, ids=lambda case: str(case)[:40])
+def test_a_runtime_step_converts_once_per_run_and_the_other_workers_read_it(bases, tmp_path, monkeypatch, model, step,
+                                                                            converter):
+    import importlib
+
+    base, inputs = bases[model]
+    first = optimize(base, [step], "cpu", inputs, kept=tmp_path)
+    assert (tmp_path / f"0-{step['algorithm']}" / "kept.json").is_file()
+    module, name = converter.split(".")
+
+    def converts_again(*_, **__):
+        raise AssertionError("converted again")
+
+    monkeypatch.setattr(importlib.import_module(f"honed.optimization.algorithms.{module}"), name, converts_again)
+    again = optimize(base, [step], "cpu", inputs, kept=tmp_path)  # the next worker of the same run
+    assert torch.equal(_output(again, inputs), _output(first, inputs))
+    # The same files (digest), and what a search chose (int8-mixed's spans), as the converting worker's.
+    assert again.stats() == first.stats() and again.runtime_info() == first.runtime_info()
+    with pytest.raises(AssertionError, match="converted again"):  # without the run's directory: converts
+        optimize(base, [step], "cpu", inputs)
+
+
 @pytest.mark.slow
 def test_distillation_trains_a_shallower_student_towards_the_teacher(bases):
     base, inputs = bases["minilm"]

@@ -260,7 +260,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
 
 
 @pytest.mark.slow
-def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whisper_dir, tmp_path):
+def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whisper_dir, tmp_path, monkeypatch):
     """The tiny Whisper memorises the ten shipped utterances (teacher forcing, ~10 s): not a
     general recogniser, but a model with a real WER of 0 that optimisations can only spoil."""
     from honed.tasks import SpeechRecognitionTask
@@ -294,9 +294,14 @@ def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whis
     for recipe in (["dynamic-int8"], ["bf16"], [{"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}}]):  # measured: all keep WER 0
         assert evaluate_quality(task, optimize(handle, recipe, "cpu"), batch_size=5).values["wer"] <= 0.1, recipe
     # OpenVINO in f32 (encoder, stateful decoder, transformers' generate) writes the torch model's transcripts.
-    exported = optimize(handle, ["openvino"], "cpu")
+    exported = optimize(handle, ["openvino"], "cpu", kept=tmp_path / "kept")
     assert Capability.TRANSCRIBES in exported.capabilities
     assert exported.transcribe(task.waveforms, 64) == handle.transcribe(task.waveforms, 64)
+    # The run's next worker reads both graphs the first one kept, and transcribes alike.
+    monkeypatch.setattr("honed.optimization.algorithms.openvino.export_speech", None)  # calling it would fail
+    again = optimize(handle, ["openvino"], "cpu", kept=tmp_path / "kept")
+    assert again.transcribe(task.waveforms, 64) == handle.transcribe(task.waveforms, 64)
+    assert again.stats() == exported.stats()
     clips = exported.raw_inputs(2, InputSpec(audio_seconds=2.0), seed=0)  # pipeline scope: synthetic audio
     exported.max_new_tokens = handle.max_new_tokens = 8
     assert exported.run_pipeline(clips) == handle.run_pipeline(clips)

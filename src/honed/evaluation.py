@@ -59,7 +59,7 @@ def evaluate(
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, notes)
         run_steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
-        replay = _replay_context(model, bool(handle_steps), inputs, task)
+        replay = {**_replay_context(model, bool(handle_steps), inputs, task), "kept": str(workdir / "kept")}
         jobs = [Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
                     # Every batch size collects model stats once, so one crashed batch size loses nothing.
                     repetition=repetition, collect_model_stats=repetition == 0, recipe=run_steps, **replay,
@@ -67,7 +67,7 @@ def evaluate(
                 # Repetitions are interleaved across batch sizes so slow drift touches all of them.
                 for repetition in range(protocol.repetitions) for batch_size in protocol.batch_sizes]
         quality_job = _quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay) if task else None
-        measurements, quality, interrupted = _run_workers(jobs, quality_job, workdir, on_progress)
+        measurements, quality, interrupted = _run_workers(jobs, quality_job, workdir, on_progress, _converts(run_steps))
     if interrupted:
         notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
 
@@ -96,23 +96,41 @@ def keep_run(record: RunRecord, store: Store | None, interrupted: bool) -> RunRe
 
 
 def _run_workers(jobs: list[Job], quality_job: Job | None, workdir: Path, on_progress: ProgressCallback | None,
-                 ) -> tuple[list[Measurement], QualityResult | None, bool]:
-    """Each job in its own worker, in order, then the quality job; Ctrl-C keeps what finished."""
+                 quality_first: bool = False) -> tuple[list[Measurement], QualityResult | None, bool]:
+    """Each job in its own worker, in order, then the quality job; Ctrl-C keeps what finished.
+
+    ``quality_first`` (a recipe with a runtime step, which a recipe's agreement task always goes
+    with): the quality worker, untimed, converts the model and keeps it for the timed workers,
+    so each one's cold start is load, read and compile, as a deployment's, the same in every
+    repetition. A conversion that fails there is tried again, and reported, by the workers after it."""
     measurements: list[Measurement] = []
     quality = None
     total = len(jobs) + (quality_job is not None)
+
+    def assess() -> None:
+        nonlocal quality
+        quality = run_quality_job(quality_job, workdir)
+        if on_progress:
+            on_progress(len(measurements) + 1, total, quality)
+
     try:
-        for done, job in enumerate(jobs, start=1):
+        if quality_job is not None and quality_first:
+            assess()
+        for job in jobs:
             measurements.append(run_job(job, workdir))
             if on_progress:
-                on_progress(done, total, measurements[-1])
-        if quality_job is not None:
-            quality = run_quality_job(quality_job, workdir)
-            if on_progress:
-                on_progress(total, total, quality)
+                on_progress(len(measurements) + (quality is not None), total, measurements[-1])
+        if quality_job is not None and quality is None:
+            assess()
     except KeyboardInterrupt:
         return measurements, quality, True
     return measurements, quality, False
+
+
+def _converts(steps: list[Step]) -> bool:
+    from honed.optimization import ALGORITHMS
+
+    return any(ALGORITHMS.get(step.algorithm).family == "runtime" for step in steps)
 
 
 def _store_or_keep(store: Store, record: RunRecord) -> None:

@@ -45,6 +45,8 @@ class Job(BaseModel):
     # What the recipe is replayed with (static quantization calibrates, distillation trains on it).
     recipe_inputs: InputSpec | None = None
     recipe_task: TaskSpec | None = None
+    # Shared by the run's workers: a runtime step converts once and the others read what it kept.
+    kept: str | None = None
 
 
 def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
@@ -56,7 +58,7 @@ def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
     from honed.optimization import Recipe, optimize
 
     return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.recipe_inputs or job.inputs,
-                    task=job.recipe_task, coverage=coverage)
+                    task=job.recipe_task, coverage=coverage, kept=Path(job.kept) if job.kept else None)
 
 
 def assess(job: Job) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -33,11 +34,13 @@ class Params(BaseModel):
 @dataclass(frozen=True)
 class Context:
     """What an algorithm may need beyond the model: where it will run, what it is fed, and
-    the run's task, whose data distillation trains on and static quantization calibrates on."""
+    the run's task, whose data distillation trains on and static quantization calibrates on.
+    ``kept``: where this step keeps what it builds for the run's other workers (kept_files.py)."""
 
     target: str
     inputs: InputSpec
     task: TaskSpec | None = None
+    kept: Path | None = None
 
     def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
         """One batch of model inputs, reproducible from ``seed``: seeded items of the run's task

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from honed.models.handle import ModelHandle
@@ -21,6 +23,7 @@ def optimize(
     inputs: InputSpec | None = None,
     task: TaskSpec | None = None,
     coverage: bool = False,
+    kept: Path | None = None,
 ) -> ModelHandle:
     """Return a new handle with ``recipe`` applied in canonical family order; ``model`` is untouched.
 
@@ -29,7 +32,9 @@ def optimize(
     (structured pruning traces the model). ``task`` is the run's task: distillation trains on
     its data and static quantization calibrates on it (else on the model's synthetic inputs).
     ``coverage``: record on the result what each step changed (``handle.coverage``), at the
-    cost of one call of the model and a pass over its weights.
+    cost of one call of the model and a pass over its weights. ``kept``: a directory shared by
+    the worker processes of one run; a runtime step keeps its converted model there, and finds
+    it there in the next worker instead of converting again.
     """
     from honed.models import load_model
     from honed.models.torch_common import TorchBackedHandle
@@ -46,9 +51,10 @@ def optimize(
     result = handle.with_module(copy.deepcopy(handle.module))
     flops = _flops(handle, inputs) if coverage else {}
     covered = []
-    for algorithm, params in steps:
+    for index, (algorithm, params) in enumerate(steps):
         before = snapshot(result.module) if coverage and hasattr(result, "module") else None
-        result = algorithm.apply(result, params, context)  # a runtime step returns a non-torch handle
+        step_kept = kept / f"{index}-{algorithm.name}" if kept is not None else None
+        result = algorithm.apply(result, params, dataclasses.replace(context, kept=step_kept))  # a runtime step returns a non-torch handle
         if before is not None:
             covered.append(step_coverage(algorithm.name, algorithm.family, before, result, flops))
     result.coverage = list(handle.coverage) + covered

@@ -20,6 +20,7 @@ from honed.models.gguf_model import DEFAULT_CONTEXT, GgufHandle, load_llama
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.gguf_export import write_gguf
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, ExportedDecoder
+from honed.optimization.kept_files import keep, reuse
 from honed.protocol import ModelRef
 
 QUANTIZATIONS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")
@@ -36,7 +37,7 @@ class LlamaCppParams(Params):
 class ExportedGgufHandle(ExportedDecoder, GgufHandle):
     """Tokenizer and synthetic inputs from the torch handle it was written from."""
 
-    def __init__(self, ref: ModelRef, llama: Any, context: int, source: Any, files: tempfile.TemporaryDirectory):
+    def __init__(self, ref: ModelRef, llama: Any, context: int, source: Any, files: tempfile.TemporaryDirectory | None):
         super().__init__(ref, llama, context)
         self._exported_from(source, files)  # the GGUF file lives as long as this handle
 
@@ -51,6 +52,16 @@ def _quantize(source: Path, target: Path, quantization: str) -> None:
         raise RuntimeError(f"llama.cpp could not quantize {source.name} to {quantization}")
 
 
+def _written(handle: Any, quantization: str, name: str, context: Context) -> tuple[tempfile.TemporaryDirectory, Path]:
+    """The GGUF file, written and quantized, kept for the run's other workers; where it is."""
+    files = tempfile.TemporaryDirectory(prefix="honed-gguf-")
+    path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf")
+    if quantization != "f32":
+        _quantize(path, Path(files.name) / name, quantization)
+        path.unlink()  # the f32 file is as large as the torch weights
+    return files, keep(context.kept, Path(files.name), [name], {}) / name
+
+
 @register_algorithm("llama-cpp", "runtime", "write a Llama-family causal LM as GGUF, quantize it with llama.cpp "
                     "(q8_0, q4_0, q4_k_m) and decode with llama.cpp", LlamaCppParams, targets=frozenset({"cpu"}),
                     requires=("llama_cpp", "gguf"), extra="llamacpp", conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
@@ -58,13 +69,8 @@ def _quantize(source: Path, target: Path, quantization: str) -> None:
 def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
     if Capability.SCORES_TOKENS not in handle.capabilities:
         raise SpecError("algorithm llama-cpp: model", handle.name, "a causal language model (AutoModelForCausalLM)")
-    files = tempfile.TemporaryDirectory(prefix="honed-gguf-")
-    path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf")
-    if params.quantization != "f32":
-        quantized = Path(files.name) / f"model-{params.quantization}.gguf"
-        _quantize(path, quantized, params.quantization)
-        path.unlink()  # the f32 file is as large as the torch weights
-        path = quantized
+    name = f"model-{params.quantization}.gguf"
+    files, path = (None, context.kept / name) if reuse(context.kept) is not None else _written(handle, params.quantization, name, context)
     threads = torch.get_num_threads() or None
     size = min(params.context, int(getattr(handle.module.config, "max_position_embeddings", params.context)))
     ref = ModelRef(kind="gguf", source=str(path), name=handle.name, options={"quantization": params.quantization,

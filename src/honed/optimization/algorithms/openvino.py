@@ -19,6 +19,7 @@ from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
 from honed.optimization.algorithms.openvino_speech import SpeechDecoderHandle, export_speech
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx
+from honed.optimization.kept_files import keep, reuse
 from honed.protocol import ModelRef
 
 
@@ -100,6 +101,21 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     if Capability.TRANSCRIBES in handle.capabilities:
         return _speech(handle, params, context)
     decoder = Capability.SCORES_TOKENS in handle.capabilities
+    export, notes = _reused(context, "model.xml") or _converted(handle, params, context, decoder)
+    # Every worker runs the saved IR, the converting one too (a traced model differs from it in the last bit).
+    model = ov.Core().read_model(str(export.path))
+    compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
+    handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
+    ref = ModelRef(kind="openvino", source=str(export.path), name=handle.name, options={"precision": params.precision})
+    if decoder:
+        return StatefulDecoderHandle(ref, model, compiled, params.precision, handle, export)
+    return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export, notes)
+
+
+def _converted(handle: Any, params: OpenVinoParams, context: Context, decoder: bool) -> tuple[OnnxExport, dict[str, Any]]:
+    """The model converted (and quantized) to an IR at model.xml, kept for the run's other workers."""
+    import openvino as ov
+
     if decoder:
         model, export = export_stateful_decoder(handle, params.opset)
     elif params.converter == "pytorch":
@@ -110,16 +126,15 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     notes: dict[str, Any] = {}
     if params.quantization != "none":
         model = _quantize(model, params, export, handle, context, notes)
-    path = export.directory / "model.xml"
-    ov.save_model(model, str(path), compress_to_fp16=False)  # the file stats() and save() read
-    if not decoder:  # run what was saved (a traced model differs from its IR in the last bit)
-        model = ov.Core().read_model(str(path))
-    compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
-    handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
-    ref = ModelRef(kind="openvino", source=str(path), name=handle.name, options={"precision": params.precision})
-    if decoder:
-        return StatefulDecoderHandle(ref, model, compiled, params.precision, handle, export)
-    return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export, notes)
+    ov.save_model(model, str(export.directory / "model.xml"), compress_to_fp16=False)  # what stats() and save() read
+    where = keep(context.kept, export.directory, ["model.xml", "model.bin"], {"names": export.names, "notes": notes})
+    return OnnxExport(export.files, where / "model.xml", export.names), notes
+
+
+def _reused(context: Context, path: str) -> tuple[OnnxExport, dict[str, Any]] | None:
+    """The IR an earlier worker of this run converted, and what its search chose."""
+    note = reuse(context.kept)
+    return None if note is None else (OnnxExport(None, context.kept / path, note["names"]), note["notes"])
 
 
 def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDecoderHandle:
@@ -127,11 +142,21 @@ def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDeco
     import openvino as ov
     import torch
 
-    encoder, decoder, export = export_speech(handle)
-    if params.quantization != "none":
-        encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
-    ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
-    ov.save_model(decoder, str(export.path), compress_to_fp16=False)
+    reused = _reused(context, "decoder.xml")
+    if reused is None:
+        encoder, decoder, export = export_speech(handle)
+        if params.quantization != "none":
+            encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
+        ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
+        ov.save_model(decoder, str(export.path), compress_to_fp16=False)
+        del encoder, decoder  # every worker runs the saved graphs, read back below
+        where = keep(context.kept, export.directory, [f"{n}.{e}" for n in ("encoder", "decoder") for e in ("xml", "bin")],
+                     {"names": export.names, "notes": {}})
+        export = OnnxExport(export.files, where / export.path.name, export.names)
+    else:
+        export = reused[0]
+    core = ov.Core()
+    encoder, decoder = core.read_model(str(export.path.with_name("encoder.xml"))), core.read_model(str(export.path))
     handle.module.to("meta")  # optimize()'s private copy: generate() still runs on it, its weights in OpenVINO
     ref = ModelRef(kind="openvino", source=str(export.path), name=handle.name, options={"precision": params.precision})
     return SpeechDecoderHandle(ref, encoder, decoder, params.precision, handle, export, torch.get_num_threads() or None)

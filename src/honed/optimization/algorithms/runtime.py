@@ -17,6 +17,7 @@ from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Ca
 from honed.models.onnx_model import OnnxHandle
 from honed.models.graph_inputs import graph_feed
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.kept_files import keep, reuse
 from honed.protocol import InputSpec, ModelRef
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.
@@ -107,9 +108,10 @@ class ExportedOnnxHandle(SourceInputs, OnnxHandle):
 @dataclass
 class OnnxExport:
     """A torch handle exported to ONNX (or, for OpenVINO's PyTorch frontend, traced: ``path`` is then
-    where its IR will be saved) in a temporary directory that lives as long as this."""
+    where its IR will be saved) in a temporary directory that lives as long as this; ``files`` is
+    None where the run's kept directory holds them (kept_files.py)."""
 
-    files: tempfile.TemporaryDirectory
+    files: tempfile.TemporaryDirectory | None
     path: Path
     names: list[str]
 
@@ -179,12 +181,8 @@ def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Con
     return quantized
 
 
-@register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
-                    OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), extra="onnx", conflicts=NOT_EXPORTABLE,
-                    typical_min_cosine=0.98)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
-def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
-    import onnxruntime as ort
-
+def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxExport:
+    """The ONNX file the session runs (quantized as asked, at ``path``), kept for the run's other workers."""
     export = export_onnx(handle, context, params.opset)
     path = export.path
     if params.quantization == "dynamic-int8":
@@ -194,6 +192,20 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
         quantize_dynamic(str(export.path), str(path), weight_type=QuantType.QInt8, per_channel=True)
     elif params.quantization == "static-int8":
         path = _quantize_static(export, handle, params.calibration_batches, context)
+    files = [f.name for f in export.directory.iterdir() if f.name.startswith(path.name)]  # with external data
+    where = keep(context.kept, export.directory, files, {"model": path.name, "names": export.names})
+    return OnnxExport(export.files, where / path.name, export.names)
+
+
+@register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
+                    OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), extra="onnx", conflicts=NOT_EXPORTABLE,
+                    typical_min_cosine=0.98)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
+def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
+    import onnxruntime as ort
+
+    note = reuse(context.kept)
+    export = _exported(handle, params, context) if note is None else OnnxExport(None, context.kept / note["model"], note["names"])
+    path = export.path
     options = ort.SessionOptions()
     if torch.get_num_threads():
         options.intra_op_num_threads = torch.get_num_threads()
