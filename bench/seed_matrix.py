@@ -207,6 +207,9 @@ def trials(store: Store, sweep_id: str, bandwidth: float) -> tuple[str, list[str
             continue
         record = store.get(trial.run_id)
         batch, stats = record.results[0], record.measurements[0].model_stats
+        if batch.latency_ms is None:  # every worker failed, e.g. a recipe that declined the model
+            lines.append(f"{trial.label}: not measured; {trial.status}: {trial.reason or record.measurements[0].error}")
+            continue
         if base_ms is None:
             base_ms = batch.latency_ms.p50
             size = f"{stats.parameters / 1e6:.1f} M parameters, " if stats else ""

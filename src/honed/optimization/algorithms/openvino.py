@@ -142,21 +142,24 @@ def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDeco
     import openvino as ov
     import torch
 
-    reused = _reused(context, "decoder.xml")
-    if reused is None:
-        encoder, decoder, export = export_speech(handle)
-        if params.quantization != "none":
-            encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
-        ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
-        ov.save_model(decoder, str(export.path), compress_to_fp16=False)
-        del encoder, decoder  # every worker runs the saved graphs, read back below
-        where = keep(context.kept, export.directory, [f"{n}.{e}" for n in ("encoder", "decoder") for e in ("xml", "bin")],
-                     {"names": export.names, "notes": {}})
-        export = OnnxExport(export.files, where / export.path.name, export.names)
-    else:
-        export = reused[0]
-    core = ov.Core()
+    export, _ = _reused(context, "decoder.xml") or _converted_speech(handle, params, context)
+    core = ov.Core()  # every worker runs the saved graphs, the converting one too
     encoder, decoder = core.read_model(str(export.path.with_name("encoder.xml"))), core.read_model(str(export.path))
     handle.module.to("meta")  # optimize()'s private copy: generate() still runs on it, its weights in OpenVINO
     ref = ModelRef(kind="openvino", source=str(export.path), name=handle.name, options={"precision": params.precision})
     return SpeechDecoderHandle(ref, encoder, decoder, params.precision, handle, export, torch.get_num_threads() or None)
+
+
+def _converted_speech(handle: Any, params: OpenVinoParams, context: Context) -> tuple[OnnxExport, dict[str, Any]]:
+    """Encoder and decoder step converted (and compressed) to encoder.xml and decoder.xml, kept
+    for the run's other workers."""
+    import openvino as ov
+
+    encoder, decoder, export = export_speech(handle)
+    if params.quantization != "none":
+        encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
+    ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
+    ov.save_model(decoder, str(export.path), compress_to_fp16=False)
+    files = [f"{name}.{suffix}" for name in ("encoder", "decoder") for suffix in ("xml", "bin")]
+    where = keep(context.kept, export.directory, files, {"names": export.names, "notes": {}})
+    return OnnxExport(export.files, where / export.path.name, export.names), {}
