@@ -18,8 +18,8 @@ from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
 from honed.optimization.algorithms.openvino_speech import SpeechDecoderHandle, export_speech
-from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx
-from honed.optimization.kept_files import keep, reuse
+from honed.optimization.algorithms.runtime import (NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx,
+                                                   keep_export, kept_export)
 from honed.protocol import ModelRef
 
 
@@ -101,7 +101,7 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     if Capability.TRANSCRIBES in handle.capabilities:
         return _speech(handle, params, context)
     decoder = Capability.SCORES_TOKENS in handle.capabilities
-    export, notes = _reused(context, "model.xml") or _converted(handle, params, context, decoder)
+    export, notes = kept_export(context) or _converted(handle, params, context, decoder)
     # Every worker runs the saved IR, the converting one too (a traced model differs from it in the last bit).
     model = ov.Core().read_model(str(export.path))
     compiled = compile_cpu(model, params.precision, torch.get_num_threads() or None)
@@ -127,14 +127,7 @@ def _converted(handle: Any, params: OpenVinoParams, context: Context, decoder: b
     if params.quantization != "none":
         model = _quantize(model, params, export, handle, context, notes)
     ov.save_model(model, str(export.directory / "model.xml"), compress_to_fp16=False)  # what stats() and save() read
-    where = keep(context.kept, export.directory, ["model.xml", "model.bin"], {"names": export.names, "notes": notes})
-    return OnnxExport(export.files, where / "model.xml", export.names), notes
-
-
-def _reused(context: Context, path: str) -> tuple[OnnxExport, dict[str, Any]] | None:
-    """The IR an earlier worker of this run converted, and what its search chose."""
-    note = reuse(context.kept)
-    return None if note is None else (OnnxExport(None, context.kept / path, note["names"]), note["notes"])
+    return keep_export(export, context, "model.xml", ["model.xml", "model.bin"], notes), notes
 
 
 def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDecoderHandle:
@@ -142,7 +135,7 @@ def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDeco
     import openvino as ov
     import torch
 
-    export, _ = _reused(context, "decoder.xml") or _converted_speech(handle, params, context)
+    export, _ = kept_export(context) or _converted_speech(handle, params, context)
     core = ov.Core()  # every worker runs the saved graphs, the converting one too
     encoder, decoder = core.read_model(str(export.path.with_name("encoder.xml"))), core.read_model(str(export.path))
     handle.module.to("meta")  # optimize()'s private copy: generate() still runs on it, its weights in OpenVINO
@@ -161,5 +154,4 @@ def _converted_speech(handle: Any, params: OpenVinoParams, context: Context) -> 
     ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
     ov.save_model(decoder, str(export.path), compress_to_fp16=False)
     files = [f"{name}.{suffix}" for name in ("encoder", "decoder") for suffix in ("xml", "bin")]
-    where = keep(context.kept, export.directory, files, {"names": export.names, "notes": {}})
-    return OnnxExport(export.files, where / export.path.name, export.names), {}
+    return keep_export(export, context, export.path.name, files), {}

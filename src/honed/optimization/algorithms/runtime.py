@@ -126,6 +126,20 @@ class OnnxExport:
         return [graph_feed(ports, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
 
 
+def keep_export(export: OnnxExport, context: Context, path: str, files: list[str],
+                notes: dict[str, Any] | None = None) -> OnnxExport:
+    """The export's ``files`` kept for the run's other workers (kept_files.py), with what a
+    search chose (``notes``); the export now runs ``path`` from where they were kept."""
+    where = keep(context.kept, export.directory, files, {"path": path, "names": export.names, "notes": notes or {}})
+    return OnnxExport(export.files, where / path, export.names)
+
+
+def kept_export(context: Context) -> tuple[OnnxExport, dict[str, Any]] | None:
+    """What an earlier worker of the run kept with ``keep_export``, and its notes; None if nothing."""
+    note = reuse(context.kept)
+    return None if note is None else (OnnxExport(None, context.kept / note["path"], note["names"]), note["notes"])
+
+
 def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
     """torch.export the handle's model to ONNX with dynamic batch (and sequence) dimensions."""
     names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
@@ -193,8 +207,7 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
     elif params.quantization == "static-int8":
         path = _quantize_static(export, handle, params.calibration_batches, context)
     files = [f.name for f in export.directory.iterdir() if f.name.startswith(path.name)]  # with external data
-    where = keep(context.kept, export.directory, files, {"model": path.name, "names": export.names})
-    return OnnxExport(export.files, where / path.name, export.names)
+    return keep_export(export, context, path.name, files)
 
 
 @register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
@@ -203,8 +216,7 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort
 
-    note = reuse(context.kept)
-    export = _exported(handle, params, context) if note is None else OnnxExport(None, context.kept / note["model"], note["names"])
+    export, _ = kept_export(context) or (_exported(handle, params, context), {})
     path = export.path
     options = ort.SessionOptions()
     if torch.get_num_threads():
