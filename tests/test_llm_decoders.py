@@ -14,6 +14,7 @@ from conftest import FAST
 from honed.errors import SpecError
 from honed.evaluation import evaluate
 from honed.measure.generation import greedy_generation
+from honed.measure.worker import WEIGHTLESS
 from honed.models import load_model
 from honed.optimization import optimize
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
@@ -112,6 +113,26 @@ def test_the_openvino_decoder_keeps_its_cache_as_state(variants):
     assert {"u4", "i4"} & types, types  # int4 constants, not int8 ones relabelled
 
 
+def _vocabulary_tables(handle) -> set[str]:
+    """Element types of the constants shaped like the embedding / output projection."""
+    size = handle.source.module.config.vocab_size
+    return {op.get_element_type().to_string() for op in handle.model.get_ops()
+            if op.get_type_name() == "Constant" and size in tuple(op.get_output_shape(0))[:1]}
+
+
+@pytest.mark.slow
+def test_int4_on_all_layers_takes_the_vocabulary_tables_from_int8_to_int4(trained_llama, variants):
+    _, base = trained_llama
+    int4 = variants["openvino"][2]
+    everywhere = optimize(base, [{"algorithm": "openvino", "params": {**FORMATS["openvino"][2], "all_layers": True}}],
+                          "cpu", INPUTS)
+    assert {"i8", "u8"} & _vocabulary_tables(int4) and not {"i8", "u8"} & _vocabulary_tables(everywhere)
+    assert {"i4", "u4"} & _vocabulary_tables(everywhere)
+    assert everywhere.stats().bytes_on_disk < int4.stats().bytes_on_disk
+    batch = base.example_inputs(1, INPUTS, seed=1)
+    assert _decode(everywhere, everywhere.prepare(batch), 4).shape == (1, 4)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("runtime", FORMATS)
 def test_fewer_bits_shrink_the_model_and_grow_its_error(trained_llama, variants, runtime):
@@ -151,8 +172,11 @@ def test_the_generate_scope_times_the_runtimes_decoder_in_a_worker(trained_llama
     assert record.status == "ok", [m.error for m in record.measurements]
     generation = record.results[0].generation
     assert generation.new_tokens == 8 and generation.tokens_per_s > 0
-    # Timed on the runtime, not on the torch model it came from.
-    assert "openvino" in record.measurements[0].runtime or "llama_cpp" in record.measurements[0].runtime
+    # Timed on the runtime, not on the torch model it came from, whose weights the timed worker
+    # never loaded: it ran what the quality worker converted.
+    runtime = record.measurements[0].runtime
+    assert "openvino" in runtime or "llama_cpp" in runtime
+    assert runtime["source_weights"] == WEIGHTLESS
 
 
 @pytest.mark.slow

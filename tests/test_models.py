@@ -54,6 +54,30 @@ def test_adapter_runs_reports_stats_and_round_trips(case, request, tmp_path):
     assert reloaded.stats().parameters == stats.parameters
 
 
+def test_a_transformers_model_loads_without_its_weights_as_it_loads_with_them(tiny_llama_dir, tmp_path):
+    """What a runtime step that runs a kept conversion takes from its source: no weights read,
+    the same classes, dtype, capabilities, tokenizer, generation config and synthetic inputs."""
+    import shutil
+
+    from transformers import GenerationConfig
+
+    shutil.copytree(tiny_llama_dir, tmp_path, dirs_exist_ok=True)
+    GenerationConfig(max_new_tokens=5, eos_token_id=3).save_pretrained(tmp_path)
+    (tmp_path / "model.safetensors").unlink()  # the weights cannot be read: none is
+    ref = ModelRef(kind="transformers", source=str(tmp_path), options={"auto_class": "AutoModelForCausalLM",
+                                                                       "dtype": "bfloat16"})
+    structure = load_model(ref, "cpu", seed=0, weights=False)
+    assert all(p.is_meta for p in structure.module.parameters()) and structure.module.dtype == torch.bfloat16
+    assert type(structure.module).__name__ == "LlamaForCausalLM" and structure.tokenizer is not None
+    assert structure.module.generation_config.max_new_tokens == 5
+    full = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options=ref.options), "cpu", seed=0)
+    assert structure.capabilities == full.capabilities
+    inputs = InputSpec(seq_len=12)
+    assert torch.equal(structure.example_inputs(2, inputs, 7)["input_ids"], full.example_inputs(2, inputs, 7)["input_ids"])
+    with pytest.raises(ModelLoadError):
+        load_model(ref, "cpu")  # with its weights it cannot load: the structure read none
+
+
 def test_flop_count_of_an_mlp_matches_hand_computation():
     ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 8, "hidden": 16, "layers": 2}})
     handle = load_model(ref, "cpu")

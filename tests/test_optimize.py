@@ -7,7 +7,7 @@ import torch
 
 from honed.errors import SpecError, UnknownNameError
 from honed.models import load_model
-from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, plan
+from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, plan, runs_kept_files
 from honed.protocol import InputSpec, ModelRef, TaskSpec
 
 CPU_ALGORITHMS = [a.name for a in list_algorithms() if a.unavailable_reason("cpu") is None]
@@ -327,12 +327,26 @@ def test_a_runtime_step_converts_once_per_run_and_the_other_workers_read_it(base
         raise AssertionError("converted again")
 
     monkeypatch.setattr(importlib.import_module(f"honed.optimization.algorithms.{module}"), name, converts_again)
-    again = optimize(base, [step], "cpu", inputs, kept=tmp_path)  # the next worker of the same run
+    assert runs_kept_files([step], tmp_path) and not runs_kept_files([step], tmp_path / "elsewhere")
+    # The next worker of the same run needs no weights: a transformers model is built on the meta device.
+    source = load_model(base.ref, seed=0, weights=False)
+    assert all(p.is_meta for p in source.module.parameters()) == (base.ref.kind == "transformers")
+    again = optimize(source, [step], "cpu", inputs, kept=tmp_path)
     assert torch.equal(_output(again, inputs), _output(first, inputs))
     # The same files (digest), and what a search chose (int8-mixed's spans), as the converting worker's.
     assert again.stats() == first.stats() and again.runtime_info() == first.runtime_info()
     with pytest.raises(AssertionError, match="converted again"):  # without the run's directory: converts
         optimize(base, [step], "cpu", inputs)
+
+
+def test_only_a_lone_runtime_step_runs_kept_files_without_the_weights(tmp_path):
+    (tmp_path / "0-openvino").mkdir()
+    assert not runs_kept_files(["openvino"], tmp_path)  # nothing kept yet
+    (tmp_path / "0-openvino" / "kept.json").write_text('{"path": "model.xml", "names": [], "notes": {}}')
+    assert runs_kept_files(["openvino"], tmp_path) and not runs_kept_files(["openvino"], None)
+    assert not runs_kept_files(["bf16"], tmp_path)  # not a runtime step: it needs the weights
+    # Steps before the runtime step are replayed on the loaded weights, as before.
+    assert not runs_kept_files(["magnitude-prune", "openvino"], tmp_path)
 
 
 @pytest.mark.slow

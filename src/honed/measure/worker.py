@@ -27,6 +27,9 @@ from honed.measure.loops import timed_window, warm_up  # noqa: E402
 from honed.protocol import InputSpec, ModelRef, Protocol, Step, TaskSpec  # noqa: E402
 
 
+WEIGHTLESS = "not loaded: the recipe ran the files the run's first worker converted"
+
+
 class Job(BaseModel):
     """``mode`` performance: time one batch size; quality: score the model on ``task``."""
 
@@ -59,6 +62,23 @@ def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
 
     return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.recipe_inputs or job.inputs,
                     task=job.recipe_task, coverage=coverage, kept=Path(job.kept) if job.kept else None)
+
+
+def _runs_kept_files(job: Job) -> bool:
+    """A timed worker of a one-step runtime recipe that the run already converted: it runs the
+    kept files, so its cold start and memory are those of the converted model, not of loading
+    the source's weights first (the quality worker, which needs them, loads them)."""
+    if not job.recipe or not job.kept:
+        return False
+    from honed.optimization import Recipe, runs_kept_files
+
+    return runs_kept_files(Recipe.of(*job.recipe), Path(job.kept))
+
+
+def _is_weightless(handle: Any) -> bool:
+    """Built without its weights (``load_model(weights=False)``): said in the run's runtime facts."""
+    parameters = getattr(getattr(handle, "module", None), "parameters", None)
+    return parameters is not None and any(p.is_meta for p in parameters())
 
 
 def assess(job: Job) -> dict[str, Any]:
@@ -114,7 +134,8 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
 
     protocol = job.protocol
     random.seed(protocol.seed)
-    handle = load_model(job.model, job.device, protocol.threads, protocol.seed)
+    handle = load_model(job.model, job.device, protocol.threads, protocol.seed, weights=not _runs_kept_files(job))
+    weightless = _is_weightless(handle)
     loaded_ns = time.monotonic_ns()
     optimized_ns = None
     if job.recipe:
@@ -159,7 +180,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "energy": meter.reading.model_dump() if meter is not None and meter.reading else None,
         "flops_per_batch": flops,
         "model_stats": handle.stats().model_dump() if job.collect_model_stats else None,
-        "runtime": handle.runtime_info(),
+        "runtime": {**handle.runtime_info(), **({"source_weights": WEIGHTLESS} if weightless else {})},
         "contention": contention.reading.model_dump() if contention.reading else None,
     }
 

@@ -57,6 +57,11 @@ def known_kinds() -> list[str]:
     return sorted(set(_BUILTIN) | set(ADAPTERS.names()))
 
 
-def load_model(ref: ModelRef, device: str = "cpu", threads: int | None = None, seed: int | None = None) -> ModelHandle:
-    """Load the model that ``ref`` describes onto ``device`` (``auto``: CUDA when visible)."""
-    return adapter(ref.kind).load(ref, device, threads, seed)  # type: ignore[attr-defined]
+def load_model(ref: ModelRef, device: str = "cpu", threads: int | None = None, seed: int | None = None,
+               weights: bool = True) -> ModelHandle:
+    """Load the model that ``ref`` describes onto ``device`` (``auto``: CUDA when visible).
+    ``weights=False``: its weights are not needed (a runtime step will run files an earlier worker
+    kept), so an adapter that can (``load_structure``) builds the model on the meta device."""
+    kind = adapter(ref.kind)
+    load = kind.load if weights else getattr(kind, "load_structure", kind.load)  # type: ignore[attr-defined]
+    return load(ref, device, threads, seed)

@@ -34,6 +34,27 @@ def _auto_class_name(ref: ModelRef, config: Any) -> str:
     return ref.options.get("auto_class") or infer_auto_class(config)
 
 
+def _structure(auto: Any, config: Any, ref: ModelRef, dtype: torch.dtype | None) -> torch.nn.Module:
+    """The module ``from_pretrained`` would build, on the meta device: its dtype as loading would
+    give it (the one asked for, else the config's), so inputs are made in the same type, and its
+    saved generation config (Whisper's generate reads its task and timestamp tokens there)."""
+    import transformers
+
+    with torch.device("meta"):
+        module = auto.from_config(config, dtype=dtype or _config_dtype(config), trust_remote_code=ref.trust_code)
+    try:
+        module.generation_config = transformers.GenerationConfig.from_pretrained(
+            ref.source, local_files_only=Path(ref.source).exists())
+    except OSError:
+        pass  # none saved: from_config's default is what from_pretrained falls back to as well
+    return module
+
+
+def _config_dtype(config: Any) -> torch.dtype:
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
+    return getattr(torch, value) if isinstance(value, str) else value
+
+
 def _auto_class(name: str) -> Any:
     import transformers
 
@@ -50,12 +71,24 @@ class TransformersHandle(TorchBackedHandle):
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None,
                  feature_extractor: Any | None = None):
         super().__init__(ref, device)
-        self.module = module.to(device).eval()
+        weightless = next(module.parameters(), torch.empty(0)).is_meta  # load_structure: nothing to move
+        self.module = (module if weightless else module.to(device)).eval()
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> TransformersHandle:
+        return cls._load(ref, device, threads, seed, weights=True)
+
+    @classmethod
+    def load_structure(cls, ref: ModelRef, device: str, threads: int | None = None,
+                       seed: int | None = None) -> TransformersHandle:
+        """The model built from its config on the meta device (no weights read), with its tokenizer
+        and feature extractor: what a runtime step that runs kept files takes from its source."""
+        return cls._load(ref, device, threads, seed, weights=False)
+
+    @classmethod
+    def _load(cls, ref: ModelRef, device: str, threads: int | None, seed: int | None, weights: bool) -> TransformersHandle:
         import transformers
 
         device = prepare_torch(device, threads, seed)
@@ -71,7 +104,8 @@ class TransformersHandle(TorchBackedHandle):
                 raise SpecError("model.options.dtype", ref.options["dtype"], ", ".join(DTYPES))
             kwargs["dtype"] = DTYPES[ref.options["dtype"]]
         try:
-            module = auto.from_pretrained(ref.source, config=config, **kwargs)
+            module = (auto.from_pretrained(ref.source, config=config, **kwargs) if weights
+                      else _structure(auto, config, ref, kwargs.get("dtype")))
         except (OSError, ValueError) as error:  # remote code without trust_code is refused with a ValueError
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None

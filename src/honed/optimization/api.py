@@ -53,7 +53,7 @@ def optimize(
     covered = []
     for index, (algorithm, params) in enumerate(steps):
         before = snapshot(result.module) if coverage and hasattr(result, "module") else None
-        step_kept = kept / f"{index}-{algorithm.name}" if kept is not None else None
+        step_kept = _step_directory(kept, index, algorithm.name)
         result = algorithm.apply(result, params, dataclasses.replace(context, kept=step_kept))  # a runtime step returns a non-torch handle
         if before is not None:
             covered.append(step_coverage(algorithm.name, algorithm.family, before, result, flops))
@@ -65,6 +65,23 @@ def optimize(
     result.optimize_inputs = inputs
     result.optimize_task = task
     return result
+
+
+def _step_directory(kept: Path | None, index: int, algorithm: str) -> Path | None:
+    return kept / f"{index}-{algorithm}" if kept is not None else None
+
+
+def runs_kept_files(recipe: Recipe | Sequence[str | dict[str, Any]], kept: Path | None) -> bool:
+    """Whether ``recipe`` is one runtime step whose files an earlier worker of the run kept in
+    ``kept``: the step then runs those files and never reads the model's weights, so a worker
+    loads the model without them (a deployment of the converted model never loads them either).
+    With steps before the runtime step the model is loaded and they are replayed as always."""
+    from honed.optimization.kept_files import reuse
+
+    steps = plan(recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe))
+    if len(steps) != 1 or steps[0][0].family != "runtime":
+        return False
+    return reuse(_step_directory(kept, 0, steps[0][0].name)) is not None
 
 
 def _flops(handle: ModelHandle, inputs: InputSpec) -> dict[str, int]:
