@@ -103,6 +103,22 @@ def test_full_precision_decodes_token_for_token_as_torch_does(trained_llama, var
 
 
 @pytest.mark.slow
+def test_every_llama_cpp_generation_pays_for_its_prompt(trained_llama, variants, monkeypatch):
+    """The same prompt twice (a timed loop) is fed twice: llama.cpp's cache is no prompt cache here."""
+    _, base = trained_llama
+    decoder = variants["llama-cpp"][0]
+    fed: list[int] = []
+    decode = decoder._decode
+    monkeypatch.setattr(decoder, "_decode", lambda chunk, start, wanted: fed.append(len(chunk)) or decode(chunk, start, wanted))
+    batch = decoder.prepare(base.example_inputs(1, INPUTS, seed=1))
+    for _ in range(2):
+        fed.clear()
+        tokens = _decode(decoder, batch, 4)
+        assert sum(fed) == INPUTS.seq_len + 3, fed  # the whole prompt, then one token per later step
+    assert np.array_equal(tokens, _decode(base, base.example_inputs(1, INPUTS, seed=1), 4))
+
+
+@pytest.mark.slow
 def test_the_openvino_decoder_keeps_its_cache_as_state(variants):
     decoder = variants["openvino"][0]
     names = [port.get_any_name() for port in decoder.model.inputs]

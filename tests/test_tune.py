@@ -156,14 +156,15 @@ def test_an_interrupted_sweep_resumes_without_repeating_trials(store):
 
 def test_a_trial_is_keyed_by_its_algorithms_source(tmp_path, monkeypatch):
     """A fix to an algorithm makes its stored trials stale: the key digests the source behind it
-    (honed's whole algorithms package for a built-in; a plugin's own module)."""
+    (honed's algorithms and models packages for a built-in; a plugin's own module)."""
     import types
 
     from honed.optimization import ALGORITHMS
     from honed.tuning.identity import code_identity
 
     built_in = code_identity(["bf16"])
-    assert {"precision.py", "openvino_speech.py"} <= set(built_in) and code_identity([]) == {}
+    assert {"algorithms/precision.py", "algorithms/openvino_speech.py"} <= set(built_in) and code_identity([]) == {}
+    assert {"models/gguf_model.py", "models/openvino_model.py"} <= set(built_in)  # the runtimes' handles count too
     plugin = tmp_path / "honed_test_plugin_algorithm.py"
     plugin.write_text("def apply(handle, params, context):\n    return handle\n")
     monkeypatch.syspath_prepend(str(tmp_path))
@@ -173,7 +174,7 @@ def test_a_trial_is_keyed_by_its_algorithms_source(tmp_path, monkeypatch):
     monkeypatch.setattr(ALGORITHMS, "get", lambda name: types.SimpleNamespace(apply=module.apply))
     before = code_identity(["a-plugin"])
     plugin.write_text("def apply(handle, params, context):\n    return handle  # fixed\n")
-    assert set(before) == {plugin.name} and code_identity(["a-plugin"]) != before
+    assert set(before) == {f"{tmp_path.name}/{plugin.name}"} and code_identity(["a-plugin"]) != before
 
 
 @pytest.mark.slow

@@ -108,13 +108,15 @@ class GgufHandle(ModelHandle):
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
         return token_feed(batch)
 
-    def _feed(self, tokens: list[int], all_logits: bool) -> np.ndarray:
-        """Feed ``tokens`` after the common prefix with what the cache holds; the logits of every
-        fed position ([n, vocabulary]) or of the last one ([1, vocabulary])."""
+    def _feed(self, tokens: list[int], all_logits: bool, resume: bool = False) -> np.ndarray:
+        """Feed ``tokens``; the logits of every fed position ([n, vocabulary]) or of the last one
+        ([1, vocabulary]). ``resume`` (a decoding step): only what follows the common prefix with
+        what the cache holds. Anything else starts from an empty cache, so a generation always
+        pays for its prompt, as on torch and OpenVINO, even when the last one had the same prompt."""
         import llama_cpp
 
         keep = 0
-        while keep < min(len(self._fed), len(tokens) - 1) and self._fed[keep] == tokens[keep]:
+        while resume and keep < min(len(self._fed), len(tokens) - 1) and self._fed[keep] == tokens[keep]:
             keep += 1
         if all_logits:
             keep = 0  # every position's logits are wanted: feed them all
@@ -173,7 +175,7 @@ class GgufHandle(ModelHandle):
             tokens = sequences[0]
         else:
             tokens = state + [int(np.asarray(inputs).reshape(-1)[0])]
-        token = int(self._feed(tokens, all_logits=False)[-1].argmax())
+        token = int(self._feed(tokens, all_logits=False, resume=state is not None)[-1].argmax())
         return np.array([[token]], dtype=np.int64), tokens
 
     def stats(self) -> ModelStats:

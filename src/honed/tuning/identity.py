@@ -30,16 +30,19 @@ def host_identity() -> dict[str, Any]:
 
 def code_identity(algorithms: list[str]) -> dict[str, str]:
     """A digest of the source behind each algorithm: after a fix, a stored outcome measured the old
-    code, so the trial runs again. honed's own algorithms share helpers within their package, so
-    for them the whole package counts; a plugin's counts its module."""
+    code, so the trial runs again. honed's own algorithms share helpers within their package, and
+    the runtimes' handles (how a GGUF file or an OpenVINO graph is called) live in honed.models, so
+    for them both packages count; a plugin's counts its module."""
+    import honed.models
     from honed.optimization import ALGORITHMS
 
+    handles = set(Path(honed.models.__file__).parent.glob("*.py"))
     files: set[Path] = set()
     for name in algorithms:
         module = sys.modules[ALGORITHMS.get(name).apply.__module__]
         path = Path(module.__file__ or "")
-        files |= set(path.parent.glob("*.py")) if module.__name__.startswith("honed.") else {path}
-    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
+        files |= set(path.parent.glob("*.py")) | handles if module.__name__.startswith("honed.") else {path}
+    return {f"{f.parent.name}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
 
 
 def digest(*parts: Any) -> str:
