@@ -92,6 +92,10 @@ def test_each_target_leaves_out_what_it_cannot_run_and_says_why(tmp_path):
     # The same spec and software is the same campaign (a rerun resumes it); another spec is another.
     assert campaign_id(load_campaign(path)) == cells["mlp-a", "cpu-a"].campaign_id
     assert campaign_id(load_campaign(_write_spec(tmp_path / "other", name="other"))) != cells["mlp-a", "cpu-a"].campaign_id
+    # A fix to the algorithms' source is a new campaign too: its done cells are tuned again.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("honed.campaign.plan.code_identity", lambda names: {"algorithms/precision.py": "fixed"})
+        assert campaign_id(load_campaign(path)) != cells["mlp-a", "cpu-a"].campaign_id
 
 
 def test_a_candidate_in_the_spec_carries_its_parameters(tmp_path):

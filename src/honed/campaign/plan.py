@@ -11,7 +11,7 @@ from honed.campaign.spec import CampaignModel, CampaignSpec, CampaignTarget
 from honed.fingerprint import package_version
 from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.tuning.candidates import single_candidates
-from honed.tuning.identity import digest
+from honed.tuning.identity import code_identity, digest
 from honed.tuning.settings import TuneSettings
 from honed.validation import build
 
@@ -46,8 +46,12 @@ def software() -> dict[str, str | None]:
 
 
 def campaign_id(spec: CampaignSpec) -> str:
-    """Same spec and software, same campaign: running it again resumes it."""
-    return digest("campaign", spec.model_dump(mode="json"), software())[:16]
+    """Same spec, software and algorithms' source, same campaign: running it again resumes it.
+    After a fix to an algorithm or a runtime's handle every cell is tuned again, and each tune
+    re-measures only the trials whose stored key the fix changed."""
+    from honed.optimization import ALGORITHMS
+
+    return digest("campaign", spec.model_dump(mode="json"), software(), code_identity(sorted(ALGORITHMS.names())))[:16]
 
 
 def settings_for(spec: CampaignSpec, model: CampaignModel, target: CampaignTarget) -> TuneSettings:
