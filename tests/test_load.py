@@ -341,7 +341,10 @@ def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_a
 
     search, record = find_peak(endpoint, LoadSettings(), PeakSettings(slo_p99_ms=80.0, start_qps=20.0, step_seconds=8.0))
     theory = _max_rate_meeting(80.0, service_ms, overhead_ms)
-    assert search.stopped == "confirmed" and search.peak_qps == pytest.approx(theory, rel=0.15)
+    # Each step's p99 comes from ~500 queries (5 in the tail) and a miss is retried once, so the
+    # found peak scatters above the theory: +15 % once in CI (70 against 60.9). 25 % still fails
+    # a search that stops at its bracket's bounds (40 or 80 here: 0.66x, 1.31x of the theory).
+    assert search.stopped == "confirmed" and search.peak_qps == pytest.approx(theory, rel=0.25)
     assert record.load.latency_ms.p99 <= 80.0 and record.load.offered_qps == search.peak_qps
     assert search.first_miss_qps > search.peak_qps
     assert [s.passed for s in search.steps if s.qps == search.peak_qps][-2:] == [True, True]  # confirmed twice
