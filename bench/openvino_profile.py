@@ -30,11 +30,13 @@ import numpy as np
 from seed_matrix import models  # the rows' models, built once under .honed/seed-models/
 
 PROMPT_TOKENS, STEPS = 128, 16
+PROFILED = ("llama-3.2-1b", "segformer-b2", "ddrnet-23", "metric3d-v2-s")  # whisper-small is two graphs
 
 
 def converted(row: dict, params: dict) -> tuple[Any, Path, Any]:
     """The row's model through honed's openvino step, the IR it kept, and the row's inputs."""
     from honed.optimization import optimize
+    from honed.optimization.kept_files import reuse
     from honed.protocol import InputSpec, ModelRef
 
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
@@ -42,24 +44,23 @@ def converted(row: dict, params: dict) -> tuple[Any, Path, Any]:
     ref = ModelRef(kind=row["kind"], source=row["source"], options=row.get("options", {}))
     inputs = InputSpec(**row["inputs"])
     handle = optimize(ref, [{"algorithm": "openvino", "params": params}], "cpu", inputs, kept=kept)
-    note = next(kept.glob("*/kept.json"))
-    return handle, note.parent / json.loads(note.read_text())["path"], inputs
+    step = next(kept.glob("*-openvino"))
+    return handle, step / reuse(step)["path"], inputs
 
 
 def calls(handle: Any, inputs: Any, request: Any) -> tuple[Callable[[], Any], int]:
     """One call to profile, and how many to average: a decoding step after a prompt, else the model."""
-    from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle
+    from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, positions_of
 
     if isinstance(handle, StatefulDecoderHandle):
         ids = np.random.default_rng(0).integers(0, handle.source.module.config.vocab_size, (1, PROMPT_TOKENS))
-        mask = np.ones_like(ids)
-        request.infer({"input_ids": ids, "attention_mask": mask, "position_ids": np.arange(PROMPT_TOKENS)[None]})
-        step = {"mask": mask}
+        request.infer(handle.prepare({"input_ids": ids}))
+        step = {"mask": np.ones_like(ids)}
 
         def decode() -> None:
             step["mask"] = np.concatenate([step["mask"], np.ones((1, 1), np.int64)], axis=1)
             request.infer({"input_ids": np.array([[7]]), "attention_mask": step["mask"],
-                           "position_ids": np.array([[step["mask"].shape[1] - 1]])})
+                           "position_ids": positions_of(step["mask"])[:, -1:]})
         return decode, STEPS
     feed = handle.prepare(handle.example_inputs(1, inputs, seed=0))
     request.infer(feed)  # warm-up
@@ -68,15 +69,12 @@ def calls(handle: Any, inputs: Any, request: Any) -> tuple[Callable[[], Any], in
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("model", help="a seed matrix row: llama-3.2-1b, segformer-b2, ddrnet-23, metric3d-v2-s")
+    parser.add_argument("model", choices=PROFILED, help="a seed matrix row")
     parser.add_argument("params", nargs="?", default="{}", help="the openvino step's parameters, as JSON")
     parser.add_argument("--top", type=int, default=8, help="operation types and single operations to list")
     args = parser.parse_args()
-    rows = {row["name"]: row for row in models([args.model])}
-    if args.model not in rows or args.model == "whisper-small":
-        parser.error(f"model: {args.model!r}; one of llama-3.2-1b, segformer-b2, ddrnet-23, metric3d-v2-s")
     params = json.loads(args.params)
-    handle, xml, inputs = converted(rows[args.model], params)
+    handle, xml, inputs = converted(models([args.model])[0], params)
 
     import openvino as ov
     import torch

@@ -11,6 +11,7 @@ from typing import Any
 from honed.models.handle import ModelHandle
 from honed.optimization.algorithm import Context
 from honed.optimization.coverage import layer_flops, snapshot, step_coverage
+from honed.optimization.kept_files import reuse
 from honed.optimization.plan import RecipeError, plan
 from honed.optimization.recipe import Recipe, Step
 from honed.protocol import InputSpec, ModelRef, TaskSpec
@@ -76,8 +77,6 @@ def runs_kept_files(recipe: Recipe | Sequence[str | dict[str, Any]], kept: Path 
     ``kept``: the step then runs those files and never reads the model's weights, so a worker
     loads the model without them (a deployment of the converted model never loads them either).
     With steps before the runtime step the model is loaded and they are replayed as always."""
-    from honed.optimization.kept_files import reuse
-
     steps = plan(recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe))
     if len(steps) != 1 or steps[0][0].family != "runtime":
         return False
