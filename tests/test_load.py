@@ -331,6 +331,31 @@ def _max_rate_meeting(slo_ms: float, service_ms: float, overhead_ms: float, n: i
     return low
 
 
+def test_a_peak_search_cut_short_after_a_step_down_answers_a_rate_that_was_run(monkeypatch):
+    """max_runs can stop the search just after a confirmation missed and the peak stepped down to a
+    rate never run: the answer is then the highest rate a run passed below that miss, with its run,
+    and the search says it is unconfirmed (before: no answer at all, and tune failed the trial)."""
+    from types import SimpleNamespace
+
+    from honed.load import peak as peak_module
+
+    outcomes = iter([True, True, False, False, True, False])  # 10, 20, 40 twice, 30, then 30 misses
+    offered: list[float] = []
+
+    def scripted_run(endpoint, settings, *args):
+        offered.append(settings.qps)
+        p99 = 50.0 if next(outcomes) else 120.0
+        return SimpleNamespace(load=SimpleNamespace(latency_ms=SimpleNamespace(p99=p99), achieved_qps=settings.qps,
+                                                    errors={}), qps=settings.qps)
+
+    monkeypatch.setattr(peak_module, "run_load", scripted_run)
+    settings = peak_module.PeakSettings(slo_p99_ms=80.0, start_qps=10.0, precision=0.5, max_runs=6)
+    search, record = peak_module.find_peak(Endpoint("http://127.0.0.1:9/v1/predict"), LoadSettings(), settings)
+    assert offered == [10.0, 20.0, 40.0, 40.0, 30.0, 30.0]
+    assert search.peak_qps == 20.0 and search.first_miss_qps == 30.0 and record.qps == 20.0
+    assert "unconfirmed" in search.stopped
+
+
 @pytest.mark.slow
 def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_at_a_time):
     endpoint = Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item())
@@ -462,9 +487,10 @@ def test_a_tune_on_peak_qps_serves_each_trial_and_ranks_by_its_peak_rate(store):
     db = Store(str(store))
     result = tune(ModelRef(kind="factory", source="honed.zoo:sleeper"), inputs=InputSpec(shape=(4,)),
                   protocol=Protocol(batch_sizes=(1,)), settings=settings, store=db)
-    assert {p.label for p in result.points} == {"baseline", "bf16"}
+    trials = [result.baseline, *result.trials]
+    assert {p.label for p in result.points} == {"baseline", "bf16"}, (result.stop_reason, [t.reason for t in trials])
     for point in result.points:
-        run = db.get(next(t for t in [result.baseline, *result.trials] if t.key == point.trial).run_id)
+        run = db.get(next(t for t in trials if t.key == point.trial).run_id)
         assert point.objective == run.load.peak.peak_qps and run.load.latency_ms.p99 <= 80.0
         assert point.objective_ci == (run.load.peak.peak_qps, run.load.peak.first_miss_qps)
         assert point.objective > 20  # twice the rate the search starts from, at least

@@ -39,7 +39,7 @@ def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
     """The search, and the last confirming run at the peak (None when even the first rate missed);
     no run is stored here."""
     steps: list[PeakStep] = []
-    records: dict[float, RunRecord] = {}
+    passes: dict[float, RunRecord] = {}  # each rate's last run that met the SLO
 
     def attempt(qps: float, seed: int) -> bool:
         settings = base.model_copy(update={"scenario": "server", "qps": qps, "seed": seed, "slo_p99_ms": peak.slo_p99_ms,
@@ -50,7 +50,8 @@ def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
         p99 = load.latency_ms.p99 if load.latency_ms else None
         ok = p99 is not None and p99 <= peak.slo_p99_ms and not load.errors
         steps.append(PeakStep(qps=qps, p99_ms=p99, achieved_qps=load.achieved_qps, passed=ok, errors=sum(load.errors.values())))
-        records[qps] = record
+        if ok:
+            passes[qps] = record
         if on_step:
             on_step(steps[-1])
         return ok
@@ -85,8 +86,16 @@ def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
             confirmed += 1
         else:  # a miss on repetition: the peak was luck; step down and confirm again
             missed, passed, confirmed = passed, passed * (1 - peak.precision), 0
-    stopped = "confirmed" if passed and confirmed >= peak.confirmations else (
-        "no rate met the SLO" if not passed else "reached max_runs")
+    if passed and confirmed >= peak.confirmations:
+        stopped = "confirmed"
+    else:
+        # Cut short (max_runs), perhaps just after a step down to a rate never run: the answer is
+        # the highest rate a run met the SLO at below the latest miss, unconfirmed and said so.
+        below = [qps for qps in passes if missed is None or qps < missed]
+        passed = max(below, default=0.0)
+        stopped = "no rate met the SLO" if not passed else (
+            f"reached max_runs ({peak.max_runs}) before {peak.confirmations} confirmations: the peak is the highest "
+            "rate that met the SLO once, unconfirmed")
     search = PeakSearch(slo_p99_ms=peak.slo_p99_ms, peak_qps=passed or None, first_miss_qps=missed, steps=steps,
                         stopped=stopped)
-    return search, records.get(passed) if passed else None
+    return search, passes.get(passed) if passed else None
