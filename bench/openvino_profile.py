@@ -50,17 +50,16 @@ def converted(row: dict, params: dict) -> tuple[Any, Path, Any]:
 
 def calls(handle: Any, inputs: Any, request: Any) -> tuple[Callable[[], Any], int]:
     """One call to profile, and how many to average: a decoding step after a prompt, else the model."""
-    from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, positions_of
+    from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle
 
     if isinstance(handle, StatefulDecoderHandle):
         ids = np.random.default_rng(0).integers(0, handle.source.module.config.vocab_size, (1, PROMPT_TOKENS))
-        request.infer(handle.prepare({"input_ids": ids}))
+        request.infer(handle.prompt_feed({"input_ids": ids}))
         step = {"mask": np.ones_like(ids)}
 
         def decode() -> None:
             step["mask"] = np.concatenate([step["mask"], np.ones((1, 1), np.int64)], axis=1)
-            request.infer({"input_ids": np.array([[7]]), "attention_mask": step["mask"],
-                           "position_ids": positions_of(step["mask"])[:, -1:]})
+            request.infer(handle.step_feed(np.array([[7]]), step["mask"]))
         return decode, STEPS
     feed = handle.prepare(handle.example_inputs(1, inputs, seed=0))
     request.infer(feed)  # warm-up

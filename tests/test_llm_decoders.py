@@ -103,6 +103,31 @@ def test_full_precision_decodes_token_for_token_as_torch_does(trained_llama, var
 
 
 @pytest.mark.slow
+def test_a_generations_prompt_projects_only_its_last_position_onto_the_vocabulary(trained_llama, variants):
+    """As transformers' generate asks (logits_to_keep=1): the prompt's other positions' logits are
+    never used, and projecting a 128-token prompt onto Llama-3.2's 128k vocabulary costs a
+    sizeable part of a call. Model scope still gives every position's logits."""
+    _, base = trained_llama
+    batch = base.example_inputs(1, INPUTS, seed=1)
+    rows: list[int] = []
+    hook = base.module.lm_head.register_forward_hook(lambda module, args, out: rows.append(args[0].shape[1]))
+    try:
+        with torch.inference_mode():
+            token, state = base.greedy_step(batch, None)
+            base.greedy_step(token, state)
+            base.run(batch)
+    finally:
+        hook.remove()
+    assert rows == [1, 1, INPUTS.seq_len]
+    decoder = variants["openvino"][0]
+    request = decoder.compiled.create_infer_request()
+    assert request.infer(decoder.prompt_feed(decoder.prepare(batch)))[0].shape[1] == 1
+    mask = np.ones((1, INPUTS.seq_len + 1), dtype=np.int64)
+    assert request.infer(decoder.step_feed(np.array([[5]]), mask))[0].shape[1] == 1
+    assert np.asarray(decoder.run(decoder.prepare(batch)).main).shape[1] == INPUTS.seq_len
+
+
+@pytest.mark.slow
 def test_every_llama_cpp_generation_pays_for_its_prompt(trained_llama, variants, monkeypatch):
     """The same prompt twice (a timed loop) is fed twice: llama.cpp's cache is no prompt cache here."""
     _, base = trained_llama
@@ -122,7 +147,7 @@ def test_every_llama_cpp_generation_pays_for_its_prompt(trained_llama, variants,
 def test_the_openvino_decoder_keeps_its_cache_as_state(variants):
     decoder = variants["openvino"][0]
     names = [port.get_any_name() for port in decoder.model.inputs]
-    assert names == ["input_ids", "attention_mask", "position_ids"]  # no cache in or out: it is state
+    assert names == ["input_ids", "attention_mask", "position_ids", "logit_positions"]  # no cache in or out: it is state
     assert sum(op.get_type_name() == "ReadValue" for op in decoder.model.get_ops()) == 2 * 2  # key, value per layer
     types = {op.get_element_type().to_string() for op in variants["openvino"][2].model.get_ops()
              if op.get_type_name() == "Constant"}

@@ -252,9 +252,10 @@ class TransformersHandle(TorchBackedHandle):
 
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
         """Decodes: state is (KV cache, attention mask); the mask grows by one column a step."""
-        if state is None:
+        if state is None:  # the prompt: only its last position's logits, as generate() asks (logits_to_keep=1)
             mask = inputs.get("attention_mask") if isinstance(inputs, Mapping) else None
-            output = self.module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True)
+            keep = {"logits_to_keep": 1} if getattr(self.module, "_supports_logits_to_keep", lambda: False)() else {}
+            output = self.module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True, **keep)
         else:
             cache, mask = state
             if mask is not None:

@@ -29,19 +29,19 @@ def host_identity() -> dict[str, Any]:
 
 
 def code_identity(algorithms: list[str]) -> dict[str, str]:
-    """A digest of the source behind each algorithm: after a fix, a stored outcome measured the old
-    code, so the trial runs again. honed's own algorithms share helpers within their package, and
-    the runtimes' handles (how a GGUF file or an OpenVINO graph is called) live in honed.models, so
-    for them both packages count; a plugin's counts its module."""
+    """A digest of the source a trial runs: after a fix, a stored outcome measured the old code, so
+    the trial runs again. The models' handles (how a torch module, a GGUF file or an OpenVINO graph
+    is called, greedy decoding included) live in honed.models and run every trial, the baseline's
+    too; honed's own algorithms share helpers within their package, so it counts whole; a plugin's
+    counts its module."""
     import honed.models
     from honed.optimization import ALGORITHMS
 
-    handles = set(Path(honed.models.__file__).parent.glob("*.py"))
-    files: set[Path] = set()
+    files = set(Path(honed.models.__file__).parent.glob("*.py"))
     for name in algorithms:
         module = sys.modules[ALGORITHMS.get(name).apply.__module__]
         path = Path(module.__file__ or "")
-        files |= set(path.parent.glob("*.py")) | handles if module.__name__.startswith("honed.") else {path}
+        files |= set(path.parent.glob("*.py")) if module.__name__.startswith("honed.") else {path}
     return {f"{f.parent.name}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
 
 

@@ -6,6 +6,7 @@ step are the same graph; only the number of new tokens differs."""
 
 from __future__ import annotations
 
+import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,28 +24,32 @@ _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.e
 
 
 class _DecoderStep(torch.nn.Module):
-    """(input_ids, attention_mask, position_ids, past key/value per layer) -> (logits, present
-    key/value per layer): the cache as plain tensors, the shape an exporter can trace."""
+    """(input_ids, attention_mask, position_ids[, logit_positions], past key/value per layer) ->
+    (logits, present key/value per layer): the cache as plain tensors, the shape an exporter can
+    trace. logit_positions (the new tokens' positions whose logits are wanted, transformers'
+    logits_to_keep as indices) where the model takes it: a prompt needs its last position's only."""
 
-    def __init__(self, module: torch.nn.Module, layers: int):
+    def __init__(self, module: torch.nn.Module, layers: int, keeps_logits: bool):
         super().__init__()
-        self.module, self.layers = module, layers
+        self.module, self.layers, self.keeps_logits = module, layers, keeps_logits
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                *past: torch.Tensor) -> tuple[torch.Tensor, ...]:
+                *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
         from transformers import DynamicCache
 
+        keep, past = ({"logits_to_keep": rest[0]}, rest[1:]) if self.keeps_logits else ({}, rest)
         cache = DynamicCache(config=self.module.config)
         for layer in range(self.layers):
             cache.update(past[2 * layer], past[2 * layer + 1], layer)
         output = self.module(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             past_key_values=cache, use_cache=True)
+                             past_key_values=cache, use_cache=True, **keep)
         return (output.logits, *(t for layer in output.past_key_values.layers for t in (layer.keys, layer.values)))
 
 
 def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     """The handle's causal LM as a stateful OpenVINO model with inputs input_ids, attention_mask
-    (the whole sequence so far) and position_ids, and one output, logits."""
+    (the whole sequence so far), position_ids and, where the model has logits_to_keep,
+    logit_positions; and one output, logits."""
     import openvino as ov
 
     module = handle.module
@@ -52,16 +57,20 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     with torch.no_grad():  # the cache's layout (layers, heads, head size) as this model makes it
         layers = module(input_ids=ids[:, :_PAST_LENGTH], use_cache=True).past_key_values.layers
     past = [t.detach().clone() for layer in layers for t in (layer.keys, layer.values)]
-    names = ["input_ids", "attention_mask", "position_ids"]
+    keeps_logits = "logits_to_keep" in inspect.signature(module.forward).parameters
+    names = ["input_ids", "attention_mask", "position_ids", *(["logit_positions"] if keeps_logits else [])]
     past_names, present_names = cache_names("past", len(layers)), cache_names("present", len(layers))
-    batch, new, total, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "total", "cached"))
-    shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, tuple({0: batch, 2: cached} for _ in past))
+    batch, new, total, cached, kept = (torch.export.Dim(n, min=1, max=32768)
+                                       for n in ("batch", "new", "total", "cached", "kept"))
     mask = torch.ones(2, _PAST_LENGTH + 2, dtype=torch.long)
     positions = torch.arange(_PAST_LENGTH, _PAST_LENGTH + 2).expand(2, 2)
+    rest = [torch.arange(2)] * keeps_logits + past  # forward's *rest: one entry of dynamic_shapes
+    rest_shapes = tuple([{0: kept}] * keeps_logits + [{0: batch, 2: cached} for _ in past])
+    shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, rest_shapes)
     files = tempfile.TemporaryDirectory(prefix="honed-export-")
     path = Path(files.name) / "decoder.onnx"
-    torch.onnx.export(_DecoderStep(module, len(layers)).eval(), (ids[:, :2], mask, positions, *past), str(path),
-                      dynamo=True, input_names=names + past_names, output_names=["logits", *present_names],
+    torch.onnx.export(_DecoderStep(module, len(layers), keeps_logits).eval(), (ids[:, :2], mask, positions, *rest),
+                      str(path), dynamo=True, input_names=names + past_names, output_names=["logits", *present_names],
                       dynamic_shapes=shapes, opset_version=opset)
     model = ov.convert_model(str(path))
     make_stateful(model, dict(zip(past_names, present_names)))
@@ -106,10 +115,19 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
                  export: OnnxExport):
         super().__init__(ref, "cpu", model, compiled, precision)
         self._exported_from(source, export)
+        self._keeps_logits = "logit_positions" in {name for port in model.inputs for name in port.get_names()}
 
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
+        """Model scope: every position's logits, as the torch model gives them."""
         feed = token_feed(batch)
-        return {**feed, "position_ids": positions_of(feed["attention_mask"])}
+        return {**feed, "position_ids": positions_of(feed["attention_mask"]), **self._logits_at(feed["input_ids"], every=True)}
+
+    def _logits_at(self, new_ids: np.ndarray, every: bool) -> dict[str, np.ndarray]:
+        """The logit_positions input (where the graph has one): every new position or the last."""
+        if not self._keeps_logits:
+            return {}
+        count = new_ids.shape[1]
+        return {"logit_positions": np.arange(count, dtype=np.int64) if every else np.array([count - 1], np.int64)}
 
     def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
         request = getattr(self._local, "request", None)
@@ -122,15 +140,26 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
         logits = self.forward(self.prepare({"input_ids": np.array([ids], dtype=np.int64)})).main
         return torch.as_tensor(logits[0]).float()
 
+    def prompt_feed(self, inputs: Any) -> dict[str, np.ndarray]:
+        """A generation's first feed: the prompt, its logits wanted at the last position only (what
+        transformers' generate asks for with logits_to_keep=1)."""
+        feed = self.prepare(inputs)
+        return {**feed, **self._logits_at(feed["input_ids"], every=False)}
+
+    def step_feed(self, tokens: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
+        """A decoding step's feed: the new tokens, the mask of the whole sequence so far."""
+        return {"input_ids": tokens, "attention_mask": mask, "position_ids": positions_of(mask)[:, -tokens.shape[1]:],
+                **self._logits_at(tokens, every=False)}
+
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
         """Decodes: state is (infer request holding the cache, attention mask so far)."""
         if state is None:
-            request, feed = self.compiled.create_infer_request(), self.prepare(inputs)
+            request, feed = self.compiled.create_infer_request(), self.prompt_feed(inputs)
             mask = feed["attention_mask"]
         else:
             request, mask = state
             tokens = np.asarray(inputs, dtype=np.int64)
             mask = np.concatenate([mask, np.ones_like(tokens)], axis=1)
-            feed = {"input_ids": tokens, "attention_mask": mask, "position_ids": positions_of(mask)[:, -tokens.shape[1]:]}
+            feed = self.step_feed(tokens, mask)
         logits = request.infer(feed)[0]
         return np.asarray(logits[:, -1:].argmax(-1), dtype=np.int64), (request, mask)
