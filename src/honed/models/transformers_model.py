@@ -19,6 +19,12 @@ from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, 
 from honed.protocol import InputSpec, ModelRef
 
 
+def takes_logits_to_keep(module: torch.nn.Module) -> bool:
+    """Whether the model's forward can project only some positions onto the vocabulary
+    (transformers' own check, as generate() makes it; False for a model without it)."""
+    return bool(getattr(module, "_supports_logits_to_keep", lambda: False)())
+
+
 def _config(ref: ModelRef) -> Any:
     import transformers
 
@@ -254,7 +260,7 @@ class TransformersHandle(TorchBackedHandle):
         """Decodes: state is (KV cache, attention mask); the mask grows by one column a step."""
         if state is None:  # the prompt: only its last position's logits, as generate() asks (logits_to_keep=1)
             mask = inputs.get("attention_mask") if isinstance(inputs, Mapping) else None
-            keep = {"logits_to_keep": 1} if getattr(self.module, "_supports_logits_to_keep", lambda: False)() else {}
+            keep = {"logits_to_keep": 1} if takes_logits_to_keep(self.module) else {}
             output = self.module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True, **keep)
         else:
             cache, mask = state

@@ -6,7 +6,6 @@ step are the same graph; only the number of new tokens differs."""
 
 from __future__ import annotations
 
-import inspect
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import torch
 from honed.models.graph_inputs import token_feed
 from honed.models.openvino_model import OpenVinoHandle, Precision
 from honed.models.output import ModelOutput
+from honed.models.transformers_model import takes_logits_to_keep
 from honed.optimization.algorithms.runtime import ExportedDecoder, OnnxExport
 from honed.protocol import ModelRef
 
@@ -57,7 +57,7 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     with torch.no_grad():  # the cache's layout (layers, heads, head size) as this model makes it
         layers = module(input_ids=ids[:, :_PAST_LENGTH], use_cache=True).past_key_values.layers
     past = [t.detach().clone() for layer in layers for t in (layer.keys, layer.values)]
-    keeps_logits = "logits_to_keep" in inspect.signature(module.forward).parameters
+    keeps_logits = takes_logits_to_keep(module)
     names = ["input_ids", "attention_mask", "position_ids", *(["logit_positions"] if keeps_logits else [])]
     past_names, present_names = cache_names("past", len(layers)), cache_names("present", len(layers))
     batch, new, total, cached, kept = (torch.export.Dim(n, min=1, max=32768)
