@@ -28,11 +28,20 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _cmdline(process: psutil.Process) -> list[str]:
+    # The parent also runs short helpers (environment capture) that may have exited and not
+    # been reaped yet: a zombie or vanished child has no command line and is not the worker.
+    try:
+        return process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []
+
+
 def _worker_of(parent: subprocess.Popen, seconds: float = 60) -> psutil.Process:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         for child in psutil.Process(parent.pid).children(recursive=True):
-            if "honed.measure.worker" in " ".join(child.cmdline()):
+            if "honed.measure.worker" in " ".join(_cmdline(child)):
                 return child
         assert parent.poll() is None, parent.stderr.read()
         time.sleep(0.1)
@@ -52,7 +61,8 @@ def test_a_worker_dies_within_two_seconds_of_its_parent_being_killed(tmp_path):
     parent = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
     try:
         worker = _worker_of(parent)
-        workdir = Path(worker.cmdline()[worker.cmdline().index("honed.measure.worker") + 1]).parent
+        command = worker.cmdline()
+        workdir = Path(command[command.index("honed.measure.worker") + 1]).parent
         time.sleep(3)  # well into its measurement: the model is loaded and timing
         assert _alive(worker.pid) and workdir.is_dir()
         parent.send_signal(signal.SIGKILL)
