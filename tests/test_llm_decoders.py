@@ -230,3 +230,38 @@ def test_what_a_runtime_cannot_decode_is_refused_naming_the_field(trained_llama,
     encoder = load_model(ModelRef(kind="sentence-transformers", source=minilm_path))
     with pytest.raises(SpecError, match="causal language model"):
         optimize(encoder, ["llama-cpp"], "cpu", INPUTS)
+
+
+@pytest.mark.slow
+def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_the_plain_ones(variants, capsys,
+                                                                                             monkeypatch):
+    """Where llama.cpp was built with AMX, honed keeps its AMX buffers off (they crash) and names each
+    int4 matrix weight for the CPU repack instead: the weights named are those ggml repacks, they
+    land in the repack buffer, and the model decodes as it does from plain buffers."""
+    import llama_cpp
+    from gguf import GGUFReader
+
+    from honed.models import llama_cpp_buffers
+    from honed.models.gguf_model import GgufHandle
+
+    q4_0 = variants["llama-cpp"][2]
+    path = q4_0.ref.source
+    types = {tensor.name: tensor.tensor_type.name for tensor in GGUFReader(path).tensors}
+    named = llama_cpp_buffers.repackable_weights(path)
+    assert set(named) == {name for name, kind in types.items() if kind == "Q4_0" and name.startswith("blk.")}, types
+    assert len(named) == 2 * 7 and "token_embd.weight" not in named  # 2 layers x q, k, v, o, gate, up, down
+
+    def logits(repack: bool) -> torch.Tensor:
+        if not repack:
+            monkeypatch.setattr(llama_cpp_buffers, "repackable_weights", lambda path: [])
+        capsys.readouterr()
+        with llama_cpp_buffers.amx_safe_weight_buffers(path):
+            llama = llama_cpp.Llama(path, n_ctx=64, n_threads=2, verbose=True)
+        log = capsys.readouterr().err
+        assert ("CPU_REPACK model buffer" in log) == repack and "AMX model buffer" not in log, log[-2000:]
+        ids = q4_0.prepare(q4_0.example_inputs(1, INPUTS, seed=3))["input_ids"][0].tolist()
+        return GgufHandle(q4_0.ref, llama, 64).next_token_logits(ids)
+
+    repacked, plain = logits(repack=True), logits(repack=False)
+    assert torch.equal(repacked.argmax(-1), plain.argmax(-1))
+    assert torch.allclose(repacked, plain, atol=1e-3 * plain.abs().max().item()), (repacked - plain).abs().max()

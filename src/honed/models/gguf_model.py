@@ -6,8 +6,6 @@ logits unless every position's are kept."""
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ from honed.errors import ModelLoadError, SpecError
 from honed.models.capabilities import Capability
 from honed.models.graph_inputs import token_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.llama_cpp_buffers import amx_safe_weight_buffers, built_with_amx, weight_buffers
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.protocol import InputSpec, ModelRef
@@ -24,41 +23,11 @@ from honed.protocol import InputSpec, ModelRef
 DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
 
 
-@functools.cache  # the build does not change within a process; runtime_info asks on every run
-def built_with_amx() -> bool:
-    import llama_cpp
-
-    return "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()
-
-
-@contextlib.contextmanager
-def _plain_weight_buffers() -> Iterator[None]:
-    """While a Llama is built, its model parameters say: no extra buffer types. llama.cpp moves
-    quantized weights into AMX buffers where it was built with AMX, and those crash the process on
-    the first decode (a segfault in ggml_backend_amx_mul_mat, ggml-org/llama.cpp#20824; measured
-    here on a Sapphire Rapids Xeon for q8_0 and q4_0 at hidden sizes 64 to 2048). llama-cpp-python
-    does not expose the setting, so its default-parameters function is wrapped for the call."""
-    from llama_cpp import llama as high_level
-
-    original = high_level.llama_cpp.llama_model_default_params
-
-    def without_extra_buffers() -> Any:
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
-    high_level.llama_cpp.llama_model_default_params = without_extra_buffers
-    try:
-        yield
-    finally:
-        high_level.llama_cpp.llama_model_default_params = original
-
-
 def load_llama(path: str, threads: int | None, context: int) -> Any:
     import llama_cpp
 
-    # Elsewhere the extra buffers are the CPU repack (interleaved q4_0 for AVX2): kept, it is faster.
-    guard = _plain_weight_buffers() if built_with_amx() else contextlib.nullcontext()
+    # Elsewhere llama.cpp's own choice (its extra buffers are the CPU repack) is the fast one.
+    guard = amx_safe_weight_buffers(path) if built_with_amx() else contextlib.nullcontext()
     try:
         with guard:
             return llama_cpp.Llama(path, n_ctx=context, n_batch=min(context, 512), n_threads=threads,
@@ -191,7 +160,7 @@ class GgufHandle(ModelHandle):
 
         return {"device": "cpu", "threads": self.llama.n_threads,
                 "llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
-                "llama_cpp_weight_buffers": "plain (AMX buffers crash)" if built_with_amx() else "default"}
+                "llama_cpp_weight_buffers": weight_buffers(self.ref.source)}
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         import shutil
