@@ -240,6 +240,7 @@ def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_t
     land in the repack buffer, and the model decodes as it does from plain buffers."""
     import llama_cpp
     from gguf import GGUFReader
+    from llama_cpp._logger import set_verbose
 
     from honed.models import llama_cpp_buffers
     from honed.models.gguf_model import GgufHandle
@@ -255,12 +256,18 @@ def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_t
         if not repack:
             monkeypatch.setattr(llama_cpp_buffers, "repackable_weights", lambda path: [])
         capsys.readouterr()
-        with llama_cpp_buffers.amx_safe_weight_buffers(path):
-            llama = llama_cpp.Llama(path, n_ctx=64, n_threads=2, verbose=True)
+        try:  # verbose: llama.cpp's load log names the buffers (it is process-wide: set back after)
+            with llama_cpp_buffers.amx_safe_weight_buffers(path):
+                llama = llama_cpp.Llama(path, n_ctx=64, n_threads=2, verbose=True)
+        finally:
+            set_verbose(False)
         log = capsys.readouterr().err
         assert ("CPU_REPACK model buffer" in log) == repack and "AMX model buffer" not in log, log[-2000:]
         ids = q4_0.prepare(q4_0.example_inputs(1, INPUTS, seed=3))["input_ids"][0].tolist()
-        return GgufHandle(q4_0.ref, llama, 64).next_token_logits(ids)
+        try:
+            return GgufHandle(q4_0.ref, llama, 64).next_token_logits(ids)
+        finally:
+            llama.close()
 
     repacked, plain = logits(repack=True), logits(repack=False)
     assert torch.equal(repacked.argmax(-1), plain.argmax(-1))

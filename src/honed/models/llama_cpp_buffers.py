@@ -36,7 +36,7 @@ class _BufferOverride(ctypes.Structure):  # llama.h: struct llama_model_tensor_b
     _fields_ = [("pattern", ctypes.c_char_p), ("buft", ctypes.c_void_p)]
 
 
-@functools.cache
+@functools.cache  # the build does not change within a process; runtime_info asks on every run
 def built_with_amx() -> bool:
     import llama_cpp
 
