@@ -46,16 +46,10 @@ def timed(path: Path, repack: bool, repeats: int) -> tuple[float, float]:
     from honed.models.gguf_model import GgufHandle
     from honed.protocol import ModelRef
 
-    chosen = llama_cpp_buffers.repackable_weights
-    if not repack:
-        llama_cpp_buffers.repackable_weights = lambda path: []
-    try:
-        with llama_cpp_buffers.amx_safe_weight_buffers(str(path)):
-            llama = llama_cpp.Llama(str(path), n_ctx=PROMPT_TOKENS + NEW_TOKENS, n_batch=PROMPT_TOKENS,
-                                    n_threads=torch.get_num_threads(), n_threads_batch=torch.get_num_threads(),
-                                    verbose=False)
-    finally:
-        llama_cpp_buffers.repackable_weights = chosen
+    with llama_cpp_buffers.amx_safe_weight_buffers(str(path), repack=repack):
+        llama = llama_cpp.Llama(str(path), n_ctx=PROMPT_TOKENS + NEW_TOKENS, n_batch=PROMPT_TOKENS,
+                                n_threads=torch.get_num_threads(), n_threads_batch=torch.get_num_threads(),
+                                verbose=False)
     handle = GgufHandle(ModelRef(kind="gguf", source=str(path)), llama, PROMPT_TOKENS + NEW_TOKENS)
     ids = np.random.default_rng(0).integers(0, handle.vocabulary, (1, PROMPT_TOKENS))
     batch = {"input_ids": ids, "attention_mask": np.ones_like(ids)}

@@ -233,8 +233,7 @@ def test_what_a_runtime_cannot_decode_is_refused_naming_the_field(trained_llama,
 
 
 @pytest.mark.slow
-def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_the_plain_ones(variants, capsys,
-                                                                                             monkeypatch):
+def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_the_plain_ones(variants, capsys):
     """Where llama.cpp was built with AMX, honed keeps its AMX buffers off (they crash) and names each
     int4 matrix weight for the CPU repack instead: the weights named are those ggml repacks, they
     land in the repack buffer, and the model decodes as it does from plain buffers."""
@@ -253,11 +252,9 @@ def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_t
     assert len(named) == 2 * 7 and "token_embd.weight" not in named  # 2 layers x q, k, v, o, gate, up, down
 
     def logits(repack: bool) -> torch.Tensor:
-        if not repack:
-            monkeypatch.setattr(llama_cpp_buffers, "repackable_weights", lambda path: [])
         capsys.readouterr()
         try:  # verbose: llama.cpp's load log names the buffers (it is process-wide: set back after)
-            with llama_cpp_buffers.amx_safe_weight_buffers(path):
+            with llama_cpp_buffers.amx_safe_weight_buffers(path, repack=repack):
                 llama = llama_cpp.Llama(path, n_ctx=64, n_threads=2, verbose=True)
         finally:
             set_verbose(False)

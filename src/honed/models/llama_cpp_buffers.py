@@ -37,10 +37,14 @@ class _BufferOverride(ctypes.Structure):  # llama.h: struct llama_model_tensor_b
 
 
 @functools.cache  # the build does not change within a process; runtime_info asks on every run
-def built_with_amx() -> bool:
+def _built_with(feature: str) -> bool:
     import llama_cpp
 
-    return "AMX_INT8 = 1" in llama_cpp.llama_print_system_info().decode()
+    return f"{feature} = 1" in llama_cpp.llama_print_system_info().decode()
+
+
+def built_with_amx() -> bool:
+    return _built_with("AMX_INT8")
 
 
 @functools.cache
@@ -91,8 +95,7 @@ def _repacked(path: str) -> list[str]:
     import llama_cpp
 
     # ggml's x86 repack kernels need AVX2: without it ggml would not repack what is named.
-    avx2 = "AVX2 = 1" in llama_cpp.llama_print_system_info().decode()
-    names = repackable_weights(path) if avx2 and repack_buffer_type() else []
+    names = repackable_weights(path) if _built_with("AVX2") and repack_buffer_type() else []
     # More than llama.cpp reads: plain buffers for all, slower but still correct.
     return names if len(names) < llama_cpp.llama_max_tensor_buft_overrides() else []
 
@@ -105,12 +108,13 @@ def weight_buffers(path: str) -> str:
 
 
 @contextlib.contextmanager
-def amx_safe_weight_buffers(path: str) -> Iterator[None]:
-    """While a Llama is built: no AMX buffers; the repackable weights in CPU_REPACK."""
+def amx_safe_weight_buffers(path: str, repack: bool = True) -> Iterator[None]:
+    """While a Llama is built: no AMX buffers; the repackable weights in CPU_REPACK (all plain
+    with ``repack=False``: the layout the repack is measured and checked against)."""
     from llama_cpp import llama as high_level
 
     original = high_level.llama_cpp.llama_model_default_params
-    names = _repacked(path)
+    names = _repacked(path) if repack else []
     array = _overrides(names, repack_buffer_type()) if names else None
     if array is not None:
         _KEPT.append(array)  # llama.cpp keeps a copy of the model parameters, pointer included
