@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo test test-fast screenshots
+.PHONY: install browser demo lint test test-fast screenshots
 
 install: $(VENV)/.installed
 
@@ -28,11 +28,17 @@ browser:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-test: install browser
+# ruff: lint (pycodestyle, pyflakes, bugbear), import order and the format check; line length 120.
+LINTED := src tests bench tools
+lint: install
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+test: install browser lint
 	$(BIN)/python -m pytest
 
 # Day-to-day lane: no training loops, real tunes or fault injection; fewer fuzz cases.
-test-fast: install browser
+test-fast: install browser lint
 	$(BIN)/python -m pytest -m "not slow" --hypothesis-profile=fast
 
 # The README's pictures of the dashboard: real runs in a fresh store, photographed in headless Chromium.

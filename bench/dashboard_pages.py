@@ -18,12 +18,12 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from honed.fingerprint import collect
+from honed.core.fingerprint import collect
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.load.served import free_port
 from honed.measure.summary import summarize
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
-from honed.record import Measurement, RunRecord
-from honed.store import Store
+from honed.records.record import Measurement, RunRecord
+from honed.store.database import Store
 
 SERIES_OF_1000 = "bench-model-0"
 
@@ -31,14 +31,31 @@ SERIES_OF_1000 = "bench-model-0"
 def synthetic(model: str, when: datetime, centre_ms: float, rng: np.random.Generator) -> RunRecord:
     """A run as `honed evaluate` stores it: three worker processes of 30 samples at batch 1."""
     protocol = Protocol(batch_sizes=(1,), repetitions=3, bootstrap_resamples=200)
-    measurements = [Measurement(batch_size=1, repetition=r, status="ok", timer="perf_counter",
-                                samples_ns=(rng.normal(centre_ms, centre_ms * 0.02, 30) * 1e6).astype(int).tolist())
-                    for r in range(3)]
+    measurements = [
+        Measurement(
+            batch_size=1,
+            repetition=r,
+            status="ok",
+            timer="perf_counter",
+            samples_ns=(rng.normal(centre_ms, centre_ms * 0.02, 30) * 1e6).astype(int).tolist(),
+        )
+        for r in range(3)
+    ]
     target = TargetSpec(device="cpu")
     results = summarize(measurements, protocol, target, None, None)
-    return RunRecord(id=rng.bytes(16).hex(), created_at=when, status="ok", model=ModelRef(kind="factory", source=model),
-                     inputs=InputSpec(shape=(16,)), protocol=protocol, target=target, device="cpu",
-                     fingerprint=collect(), measurements=measurements, results=results)
+    return RunRecord(
+        id=rng.bytes(16).hex(),
+        created_at=when,
+        status="ok",
+        model=ModelRef(kind="factory", source=model),
+        inputs=InputSpec(shape=(16,)),
+        protocol=protocol,
+        target=target,
+        device="cpu",
+        fingerprint=collect(),
+        measurements=measurements,
+        results=results,
+    )
 
 
 def fill(store: Store, runs: int) -> float:
@@ -87,11 +104,13 @@ def main() -> None:
         time.sleep(0.05)
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
         series = next(s for s in series_list(store) if s.model == SERIES_OF_1000)
-        pages = {"runs list (newest 50 of all)": "/runs",
-                 "runs list, filtered by model": f"/runs?model={SERIES_OF_1000}",
-                 "runs list, page 150": "/runs?page=150",
-                 f"trend of {series.runs} points (p99)": f"/trends?series={series.key}&metric=p99_ms&batch=1",
-                 "matrix": "/matrix"}
+        pages = {
+            "runs list (newest 50 of all)": "/runs",
+            "runs list, filtered by model": f"/runs?model={SERIES_OF_1000}",
+            "runs list, page 150": "/runs?page=150",
+            f"trend of {series.runs} points (p99)": f"/trends?series={series.key}&metric=p99_ms&batch=1",
+            "matrix": "/matrix",
+        }
         print(f"{'page':<40} {'median s':>9} {'bytes':>10}")
         for name, page in pages.items():
             seconds, size = timed(client, page)
@@ -125,7 +144,10 @@ def _browser_draw(url: str) -> None:
                 time.sleep(0.01)
             times.append(time.perf_counter() - began)
         seconds = float(np.median(times))
-        print(f"{'trend drawn in Chromium (load + plot)':<40} {seconds:>9.3f} {'':>10}  {'ok' if seconds < 1 else 'SLOWER THAN 1 s'}")
+        print(
+            f"{'trend drawn in Chromium (load + plot)':<40} {seconds:>9.3f} {'':>10}  "
+            f"{'ok' if seconds < 1 else 'SLOWER THAN 1 s'}"
+        )
     finally:
         driver.quit()
 

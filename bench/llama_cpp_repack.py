@@ -26,14 +26,19 @@ PROMPT_TOKENS, NEW_TOKENS = 128, 64
 
 def gguf_file(quantization: str) -> Path:
     """The row's model through honed's llama-cpp step, written once."""
+    from honed.core.protocol import InputSpec, ModelRef
     from honed.optimization import optimize
-    from honed.protocol import InputSpec, ModelRef
 
     kept = Path(".honed/profile") / f"llama-3.2-1b-llama-cpp-{quantization}"
     row = models(["llama-3.2-1b"])[0]
     ref = ModelRef(kind=row["kind"], source=row["source"], options=row["options"])
-    optimize(ref, [{"algorithm": "llama-cpp", "params": {"quantization": quantization}}], "cpu",
-             InputSpec(**row["inputs"]), kept=kept)
+    optimize(
+        ref,
+        [{"algorithm": "llama-cpp", "params": {"quantization": quantization}}],
+        "cpu",
+        InputSpec(**row["inputs"]),
+        kept=kept,
+    )
     return next(kept.glob(f"*-llama-cpp/model-{quantization}.gguf"))
 
 
@@ -42,14 +47,19 @@ def timed(path: Path, repack: bool, repeats: int) -> tuple[float, float]:
     import llama_cpp
     import torch
 
+    from honed.core.protocol import ModelRef
     from honed.models import llama_cpp_buffers
     from honed.models.gguf_model import GgufHandle
-    from honed.protocol import ModelRef
 
     with llama_cpp_buffers.amx_safe_weight_buffers(str(path), repack=repack):
-        llama = llama_cpp.Llama(str(path), n_ctx=PROMPT_TOKENS + NEW_TOKENS, n_batch=PROMPT_TOKENS,
-                                n_threads=torch.get_num_threads(), n_threads_batch=torch.get_num_threads(),
-                                verbose=False)
+        llama = llama_cpp.Llama(
+            str(path),
+            n_ctx=PROMPT_TOKENS + NEW_TOKENS,
+            n_batch=PROMPT_TOKENS,
+            n_threads=torch.get_num_threads(),
+            n_threads_batch=torch.get_num_threads(),
+            verbose=False,
+        )
     handle = GgufHandle(ModelRef(kind="gguf", source=str(path)), llama, PROMPT_TOKENS + NEW_TOKENS)
     ids = np.random.default_rng(0).integers(0, handle.vocabulary, (1, PROMPT_TOKENS))
     batch = {"input_ids": ids, "attention_mask": np.ones_like(ids)}
@@ -74,14 +84,18 @@ def main() -> int:
     from honed.models.llama_cpp_buffers import built_with_amx, weight_buffers
 
     path = gguf_file(args.quantization)
-    print(f"{path} ({path.stat().st_size / 2**20:.0f} MiB), built with AMX: {built_with_amx()}; "
-          f"honed's layout: {weight_buffers(str(path))}")
+    print(
+        f"{path} ({path.stat().st_size / 2**20:.0f} MiB), built with AMX: {built_with_amx()}; "
+        f"honed's layout: {weight_buffers(str(path))}"
+    )
     results = {}
     for repack in (False, True):
         prompt, rate = results[repack] = timed(path, repack, args.repeats)
         print(f"{'repacked' if repack else 'plain':>9}: prompt {prompt:.3f} s, decoding {rate:.1f} tokens/s")
-    print(f"repacked / plain: decoding {results[True][1] / results[False][1]:.2f}x, "
-          f"prompt {results[False][0] / results[True][0]:.2f}x faster")
+    print(
+        f"repacked / plain: decoding {results[True][1] / results[False][1]:.2f}x, "
+        f"prompt {results[False][0] / results[True][0]:.2f}x faster"
+    )
     return 0
 
 

@@ -48,14 +48,17 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        settings = LoadSettings(qps=args.qps, queries=round(args.qps * args.seconds), duration_s=args.seconds * 2,
-                                warmup_queries=100)
+        settings = LoadSettings(
+            qps=args.qps, queries=round(args.qps * args.seconds), duration_s=args.seconds * 2, warmup_queries=100
+        )
         load = run_load(Endpoint(f"http://127.0.0.1:{port}/"), settings).load
     finally:
         server.terminate()
         server.wait()
-    print(f"offered {args.qps:g} q/s for {args.seconds:g} s: achieved {load.achieved_qps:.0f} q/s, "
-          f"{load.queries_ok} of {load.queries_scheduled} answered, errors {load.errors or 'none'}")
+    print(
+        f"offered {args.qps:g} q/s for {args.seconds:g} s: achieved {load.achieved_qps:.0f} q/s, "
+        f"{load.queries_ok} of {load.queries_scheduled} answered, errors {load.errors or 'none'}"
+    )
     print(f"driver lag (arrival -> sent): p50 {load.late_ms.p50:.3f} ms, p99 {load.late_ms.p99:.3f} ms (goal < 1 ms)")
     print(f"latency from arrival: p50 {load.latency_ms.p50:.3f} ms, p99 {load.latency_ms.p99:.3f} ms")
     print(f"sustained / goal: {load.achieved_qps / 2000:.2f}x of 2,000 q/s")

@@ -35,9 +35,9 @@ PROFILED = ("llama-3.2-1b", "segformer-b2", "ddrnet-23", "metric3d-v2-s")  # whi
 
 def converted(row: dict, params: dict) -> tuple[Any, Path, Any]:
     """The row's model through honed's openvino step, the IR it kept, and the row's inputs."""
+    from honed.core.protocol import InputSpec, ModelRef
     from honed.optimization import optimize
     from honed.optimization.kept_files import reuse
-    from honed.protocol import InputSpec, ModelRef
 
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:10]
     kept = Path(".honed/profile") / f"{row['name']}-{digest}"
@@ -60,6 +60,7 @@ def calls(handle: Any, inputs: Any, request: Any) -> tuple[Callable[[], Any], in
         def decode() -> None:
             step["mask"] = np.concatenate([step["mask"], np.ones((1, 1), np.int64)], axis=1)
             request.infer(handle.step_feed(np.array([[7]]), step["mask"]))
+
         return decode, STEPS
     feed = handle.prepare(handle.example_inputs(1, inputs, seed=0))
     request.infer(feed)  # warm-up
@@ -78,8 +79,11 @@ def main() -> int:
     import openvino as ov
     import torch
 
-    config = {"INFERENCE_PRECISION_HINT": params.get("precision", "f32"), "PERF_COUNT": True,
-              "INFERENCE_NUM_THREADS": torch.get_num_threads()}
+    config = {
+        "INFERENCE_PRECISION_HINT": params.get("precision", "f32"),
+        "PERF_COUNT": True,
+        "INFERENCE_NUM_THREADS": torch.get_num_threads(),
+    }
     request = ov.Core().compile_model(str(xml), "CPU", config).create_infer_request()
     call, count = calls(handle, inputs, request)
     by_type, slowest, wall = Counter(), Counter(), 0.0
@@ -96,8 +100,10 @@ def main() -> int:
     counted = sum(by_type.values())
     weights = xml.with_suffix(".bin").stat().st_size
     what = "decoding step" if count == STEPS else "call"
-    print(f"{args.model} {params}: {wall * 1e3:.1f} ms per {what} on {torch.get_num_threads()} threads; "
-          f"weights {weights / 1e9:.2f} GB on disk, streamed at {weights / wall / 1e9:.1f} GB/s")
+    print(
+        f"{args.model} {params}: {wall * 1e3:.1f} ms per {what} on {torch.get_num_threads()} threads; "
+        f"weights {weights / 1e9:.2f} GB on disk, streamed at {weights / wall / 1e9:.1f} GB/s"
+    )
     for name, seconds in by_type.most_common(args.top):
         print(f"  {seconds / counted:5.1%}  ~{seconds / counted * wall * 1e3:7.1f} ms  {name}")
     print("  slowest operations:")

@@ -16,11 +16,11 @@ import time
 
 import torch
 
-from honed.measure.stats import summarize_latency
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef
+from honed.meters.stats import summarize_latency
 from honed.models import load_model
 from honed.optimization import RecipeError, list_algorithms, optimize
-from honed.protocol import InputSpec, ModelRef
 
 COMBINATIONS = [
     ["torchao-int8-dynamic", "torch-compile"],
@@ -74,7 +74,7 @@ def minilm(args) -> None:
             continue
         data = handle.example_inputs(8, inputs, seed=0)
         with torch.inference_mode():
-            ms = timed_ms(lambda: handle.run(data), args.warmup, args.samples)
+            ms = timed_ms(lambda handle=handle, data=data: handle.run(data), args.warmup, args.samples)
             output = handle.run(data).main.float()  # a tensor from every runtime (ModelOutput)
             cosine = torch.nn.functional.cosine_similarity(reference, output, dim=1).min().item()
         rows.append((recipe, ms, cosine))
@@ -89,8 +89,15 @@ def llama(args) -> None:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=32000, hidden_size=512, intermediate_size=1408, num_hidden_layers=8,
-                         num_attention_heads=8, num_key_value_heads=4, max_position_embeddings=512)
+    config = LlamaConfig(
+        vocab_size=32000,
+        hidden_size=512,
+        intermediate_size=1408,
+        num_hidden_layers=8,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        max_position_embeddings=512,
+    )
     model = LlamaForCausalLM(config).eval()
     from honed.models.transformers_model import TransformersHandle
 
@@ -105,8 +112,10 @@ def llama(args) -> None:
     with torch.inference_mode():
         reference = torch.log_softmax(base.module(prompt).logits.float(), -1)
         base_ms = timed_ms(decode(base), 1, max(3, args.samples // 10))
-    print(f"\nLlama architecture ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters), "
-          f"decoding {tokens} tokens: fp32 eager {base_ms:.0f} ms ({tokens / base_ms * 1e3:.1f} tokens/s)")
+    print(
+        f"\nLlama architecture ({sum(p.numel() for p in model.parameters()) / 1e6:.0f}M parameters), "
+        f"decoding {tokens} tokens: fp32 eager {base_ms:.0f} ms ({tokens / base_ms * 1e3:.1f} tokens/s)"
+    )
     print(f"{'recipe':60s} {'tokens/s':>9s} {'speed-up':>9s} {'KL nats':>9s}")
     for recipe in [[a.name] for a in list_algorithms() if a.name not in SKIP_DECODE]:
         try:
@@ -117,7 +126,9 @@ def llama(args) -> None:
         with torch.inference_mode():
             ms = timed_ms(decode(handle), 1, max(3, args.samples // 10))
             logp = torch.log_softmax(handle.module(prompt).logits.float(), -1)
-        kl = torch.nn.functional.kl_div(logp, reference, log_target=True, reduction="batchmean").item() / prompt.shape[1]
+        kl = (
+            torch.nn.functional.kl_div(logp, reference, log_target=True, reduction="batchmean").item() / prompt.shape[1]
+        )
         print(f"{label(recipe):60s} {tokens / ms * 1e3:9.1f} {base_ms / ms:8.2f}x {kl:9.4f}")
 
 

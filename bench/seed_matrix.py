@@ -30,7 +30,7 @@ from pathlib import Path
 from honed.campaign import run_campaign
 from honed.campaign.report import build_report
 from honed.campaign.spec import CampaignSpec
-from honed.store import Store
+from honed.store.database import Store
 
 MODELS_DIR = Path(".honed/seed-models")
 CLAIMS = {  # the case study (Intel Xeon CPU), and this goal as a speed-up over fp32 eager
@@ -41,8 +41,13 @@ CLAIMS = {  # the case study (Intel Xeon CPU), and this issue's goal as a speed-
     "metric3d-v2-s": ("at least 10x", 4.0),
 }
 # The other goals for the LLM, each the best over the measured recipes (rejected ones too).
-LLM_GOALS = {"llama-3.2-1b": [("tokens_per_s", ">= 8 tokens/s", 8.0), ("roofline", ">= 60 % of the roofline", 0.60),
-                              ("top1_agreement", "top-1 agreement >= 0.9", 0.9)]}
+LLM_GOALS = {
+    "llama-3.2-1b": [
+        ("tokens_per_s", ">= 8 tokens/s", 8.0),
+        ("roofline", ">= 60 % of the roofline", 0.60),
+        ("top1_agreement", "top-1 agreement >= 0.9", 0.9),
+    ]
+}
 # One image, clip or generation per call: few, long samples; agreement on 4 seeded inputs.
 AGREEMENT = {"name": "agreement", "options": {"items": 4}}
 # CNN and ViT paths on this CPU: OpenVINO (fused conv/bn, its own layouts) in f32 and bf16 (native
@@ -50,12 +55,20 @@ AGREEMENT = {"name": "agreement", "options": {"items": 4}}
 # inductor; for a CNN also batch norm folded in channels-last, eager.
 # bf16 is OpenVINO's fast float on AMX/AVX512-BF16 CPUs (elsewhere the plugin runs f32 for it);
 # int8-mixed leaves in float (bf16) the spans the guardrail's cosine needs, none where int8 keeps it.
-VISION_CANDIDATES = [{"algorithm": "openvino", "params": {"precision": "bf16"}},
-                     {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8",
-                                                          "calibration_batches": 4}},
-                     {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-mixed",
-                                                          "calibration_batches": 2, "sensitivity_groups": 6}},
-                     "torch-compile"]
+VISION_CANDIDATES = [
+    {"algorithm": "openvino", "params": {"precision": "bf16"}},
+    {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8", "calibration_batches": 4}},
+    {
+        "algorithm": "openvino",
+        "params": {
+            "precision": "bf16",
+            "quantization": "int8-mixed",
+            "calibration_batches": 2,
+            "sensitivity_groups": 6,
+        },
+    },
+    "torch-compile",
+]
 
 
 def build_llama(directory: Path) -> Path:
@@ -67,11 +80,28 @@ def build_llama(directory: Path) -> Path:
 
     torch.manual_seed(0)
     config = LlamaConfig(
-        vocab_size=128256, hidden_size=2048, intermediate_size=8192, num_hidden_layers=16, num_attention_heads=32,
-        num_key_value_heads=8, head_dim=64, max_position_embeddings=131072, rms_norm_eps=1e-5, tie_word_embeddings=True,
-        rope_theta=500000.0, rope_scaling={"rope_type": "llama3", "factor": 32.0, "low_freq_factor": 1.0,
-                                           "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
-        bos_token_id=128000, eos_token_id=128001, architectures=["LlamaForCausalLM"])
+        vocab_size=128256,
+        hidden_size=2048,
+        intermediate_size=8192,
+        num_hidden_layers=16,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        head_dim=64,
+        max_position_embeddings=131072,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        rope_theta=500000.0,
+        rope_scaling={
+            "rope_type": "llama3",
+            "factor": 32.0,
+            "low_freq_factor": 1.0,
+            "high_freq_factor": 4.0,
+            "original_max_position_embeddings": 8192,
+        },
+        bos_token_id=128000,
+        eos_token_id=128001,
+        architectures=["LlamaForCausalLM"],
+    )
     LlamaForCausalLM(config).save_pretrained(directory)
     return directory
 
@@ -84,8 +114,14 @@ def build_segformer(directory: Path) -> Path:
     from transformers import SegformerConfig, SegformerForSemanticSegmentation
 
     torch.manual_seed(0)
-    config = SegformerConfig(num_labels=19, depths=[3, 4, 6, 3], hidden_sizes=[64, 128, 320, 512],
-                             num_attention_heads=[1, 2, 5, 8], sr_ratios=[8, 4, 2, 1], decoder_hidden_size=768)
+    config = SegformerConfig(
+        num_labels=19,
+        depths=[3, 4, 6, 3],
+        hidden_sizes=[64, 128, 320, 512],
+        num_attention_heads=[1, 2, 5, 8],
+        sr_ratios=[8, 4, 2, 1],
+        decoder_hidden_size=768,
+    )
     SegformerForSemanticSegmentation(config).save_pretrained(directory)
     return directory
 
@@ -99,10 +135,24 @@ def build_depth(directory: Path) -> Path:
     from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
 
     torch.manual_seed(0)
-    backbone = Dinov2Config(image_size=518, patch_size=14, hidden_size=384, num_hidden_layers=12, num_attention_heads=6,
-                            out_indices=[9, 10, 11, 12], reshape_hidden_states=False, apply_layernorm=True)
-    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=384, patch_size=14,
-                                 neck_hidden_sizes=[48, 96, 192, 384], fusion_hidden_size=64, head_hidden_size=32)
+    backbone = Dinov2Config(
+        image_size=518,
+        patch_size=14,
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        out_indices=[9, 10, 11, 12],
+        reshape_hidden_states=False,
+        apply_layernorm=True,
+    )
+    config = DepthAnythingConfig(
+        backbone_config=backbone,
+        reassemble_hidden_size=384,
+        patch_size=14,
+        neck_hidden_sizes=[48, 96, 192, 384],
+        fusion_hidden_size=64,
+        head_hidden_size=32,
+    )
     DepthAnythingForDepthEstimation(config).save_pretrained(directory)
     return directory
 
@@ -138,62 +188,120 @@ def build_whisper(directory: Path) -> Path:
         return directory
     from honed.zoo.whisper import save_random_whisper
 
-    return save_random_whisper(directory, vocab_size=51865, d_model=768, encoder_layers=12, decoder_layers=12,
-                               encoder_attention_heads=12, decoder_attention_heads=12, encoder_ffn_dim=3072,
-                               decoder_ffn_dim=3072, max_source_positions=1500, max_target_positions=448)
+    return save_random_whisper(
+        directory,
+        vocab_size=51865,
+        d_model=768,
+        encoder_layers=12,
+        decoder_layers=12,
+        encoder_attention_heads=12,
+        decoder_attention_heads=12,
+        encoder_ffn_dim=3072,
+        decoder_ffn_dim=3072,
+        max_source_positions=1500,
+        max_target_positions=448,
+    )
 
 
 def vision(name: str, source: Path, shape: list[int]) -> dict:
-    return {"name": name, "kind": "transformers", "source": str(source.resolve()), "inputs": {"shape": shape},
-            "task": AGREEMENT, "tune": {"candidates": VISION_CANDIDATES, "max_trials": 5}}
+    return {
+        "name": name,
+        "kind": "transformers",
+        "source": str(source.resolve()),
+        "inputs": {"shape": shape},
+        "task": AGREEMENT,
+        "tune": {"candidates": VISION_CANDIDATES, "max_trials": 5},
+    }
 
 
 def models(only: list[str] | None) -> list[dict]:
     wanted = lambda name: not only or name in only  # noqa: E731
     rows = []
     if wanted("llama-3.2-1b"):
-        rows.append({
-            "name": "llama-3.2-1b", "kind": "transformers", "source": str(build_llama(MODELS_DIR / "llama-3.2-1b").resolve()),
-            "options": {"auto_class": "AutoModelForCausalLM"}, "inputs": {"seq_len": 128},
-            "task": AGREEMENT, "scenario": {"scope": "generate", "new_tokens": 64, "batch_sizes": [1]},
-            # int4 in llama.cpp's two formats and OpenVINO's (its tied 128k-token table in int8, or in
-            # int4 too: a sixth fewer bytes per token); int8 (q8_0) as the closer, slower fallback.
-            "tune": {"candidates": ["llama-cpp", {"algorithm": "llama-cpp", "params": {"quantization": "q4_0"}},
-                                    {"algorithm": "openvino", "params": {"quantization": "int4-weights"}},
-                                    {"algorithm": "openvino", "params": {"quantization": "int4-weights", "all_layers": True}},
-                                    {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}],
-                     "max_trials": 6, "guardrail": {"metric": "top1_agreement", "max_drop": 0.10, "min_cosine": 0.0}},
-        })
+        rows.append(
+            {
+                "name": "llama-3.2-1b",
+                "kind": "transformers",
+                "source": str(build_llama(MODELS_DIR / "llama-3.2-1b").resolve()),
+                "options": {"auto_class": "AutoModelForCausalLM"},
+                "inputs": {"seq_len": 128},
+                "task": AGREEMENT,
+                "scenario": {"scope": "generate", "new_tokens": 64, "batch_sizes": [1]},
+                # int4 in llama.cpp's two formats and OpenVINO's (its tied 128k-token table in int8, or in
+                # int4 too: a sixth fewer bytes per token); int8 (q8_0) as the closer, slower fallback.
+                "tune": {
+                    "candidates": [
+                        "llama-cpp",
+                        {"algorithm": "llama-cpp", "params": {"quantization": "q4_0"}},
+                        {"algorithm": "openvino", "params": {"quantization": "int4-weights"}},
+                        {"algorithm": "openvino", "params": {"quantization": "int4-weights", "all_layers": True}},
+                        {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}},
+                    ],
+                    "max_trials": 6,
+                    "guardrail": {"metric": "top1_agreement", "max_drop": 0.10, "min_cosine": 0.0},
+                },
+            }
+        )
     if wanted("whisper-small"):
         # The pipeline: 30 s of audio in, a transcript of at most 64 greedy tokens out.
-        rows.append({
-            "name": "whisper-small", "kind": "transformers", "source": str(build_whisper(MODELS_DIR / "whisper-small").resolve()),
-            "inputs": {"audio_seconds": 30.0}, "task": AGREEMENT, "scenario": {"scope": "pipeline", "new_tokens": 64},
-            # OpenVINO: encoder and stateful decoder step; the decoder reads every weight each token.
-            "tune": {"candidates": ["dynamic-int8", "openvino:precision=bf16",
-                                    {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}},
-                                    {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int4-weights"}}]},
-        })
+        rows.append(
+            {
+                "name": "whisper-small",
+                "kind": "transformers",
+                "source": str(build_whisper(MODELS_DIR / "whisper-small").resolve()),
+                "inputs": {"audio_seconds": 30.0},
+                "task": AGREEMENT,
+                "scenario": {"scope": "pipeline", "new_tokens": 64},
+                # OpenVINO: encoder and stateful decoder step; the decoder reads every weight each token.
+                "tune": {
+                    "candidates": [
+                        "dynamic-int8",
+                        "openvino:precision=bf16",
+                        {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}},
+                        {"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int4-weights"}},
+                    ]
+                },
+            }
+        )
     if wanted("segformer-b2"):
         rows.append(vision("segformer-b2", build_segformer(MODELS_DIR / "segformer-b2"), [3, 512, 1024]))
     if wanted("ddrnet-23"):
         weights = build_ddrnet(MODELS_DIR / "ddrnet-23")
-        rows.append({"name": "ddrnet-23", "kind": "factory", "source": "honed.zoo:ddrnet_23",
-                     "options": {"weights": str(weights.resolve())}, "inputs": {"shape": [3, 512, 1024]},
-                     "task": AGREEMENT, "tune": {"candidates": ["channels-last", *VISION_CANDIDATES], "max_trials": 6}})
+        rows.append(
+            {
+                "name": "ddrnet-23",
+                "kind": "factory",
+                "source": "honed.zoo:ddrnet_23",
+                "options": {"weights": str(weights.resolve())},
+                "inputs": {"shape": [3, 512, 1024]},
+                "task": AGREEMENT,
+                "tune": {"candidates": ["channels-last", *VISION_CANDIDATES], "max_trials": 6},
+            }
+        )
     if wanted("metric3d-v2-s"):
         rows.append(vision("metric3d-v2-s", build_depth(MODELS_DIR / "depth-anything-small"), [3, 616, 1064]))
     return rows
 
 
 def campaign(only: list[str] | None) -> CampaignSpec:
-    return CampaignSpec.model_validate({
-        "name": "seed-matrix", "models": models(only), "targets": [{"name": "this-cpu", "device": "cpu"}],
-        "tune": {"max_steps": 1, "max_trials": 4, "patience": 6, "contention_retries": 1},
-        # Each call is a whole generation, clip or image: few, long samples, batch 1.
-        "scenario": {"warmup_iterations": 1, "warmup_min_seconds": 0.0, "min_samples": 3, "min_seconds": 0.0,
-                     "repetitions": 3, "measure_energy": False, "batch_sizes": [1]},
-    })
+    return CampaignSpec.model_validate(
+        {
+            "name": "seed-matrix",
+            "models": models(only),
+            "targets": [{"name": "this-cpu", "device": "cpu"}],
+            "tune": {"max_steps": 1, "max_trials": 4, "patience": 6, "contention_retries": 1},
+            # Each call is a whole generation, clip or image: few, long samples, batch 1.
+            "scenario": {
+                "warmup_iterations": 1,
+                "warmup_min_seconds": 0.0,
+                "min_samples": 3,
+                "min_seconds": 0.0,
+                "repetitions": 3,
+                "measure_energy": False,
+                "batch_sizes": [1],
+            },
+        }
+    )
 
 
 def trials(store: Store, sweep_id: str, bandwidth: float) -> tuple[str, list[str], list[dict]]:
@@ -226,17 +334,22 @@ def trials(store: Store, sweep_id: str, bandwidth: float) -> tuple[str, list[str
             per_s = 1e3 / generation.time_per_output_token_ms
             weights = stats.bytes_on_disk or stats.bytes_in_memory
             numbers.update(tokens_per_s=per_s, roofline=per_s * weights / bandwidth)
-            speed += (f", {per_s:.1f} tokens/s decoding, {weights / 1e9:.2f} GB of weights = "
-                      f"{numbers['roofline']:.0%} of the bandwidth roofline")
+            speed += (
+                f", {per_s:.1f} tokens/s decoding, {weights / 1e9:.2f} GB of weights = "
+                f"{numbers['roofline']:.0%} of the bandwidth roofline"
+            )
         elif batch.efficiency is not None:
             speed += f", {batch.efficiency.roofline_efficiency:.0%} of the roofline"
         if batch.peak_rss_bytes and batch.cold_start_s:
             speed += f", peak {batch.peak_rss_bytes / 2**30:.1f} GiB, cold start {min(batch.cold_start_s):.1f} s"
         agreement = {**trial.quality.values, **trial.quality.agreement} if trial.quality else {}
-        quality = ", ".join(f"{k} {v:.3f}" for k, v in agreement.items()
-                            if k in ("top1_agreement", "logits_kl", "output_cosine"))
-        lines.append(f"{trial.label}: {speed}; {quality or 'no agreement measured'}; "
-                     f"{trial.status}{': ' + trial.reason if trial.reason else ''}")
+        quality = ", ".join(
+            f"{k} {v:.3f}" for k, v in agreement.items() if k in ("top1_agreement", "logits_kl", "output_cosine")
+        )
+        lines.append(
+            f"{trial.label}: {speed}; {quality or 'no agreement measured'}; "
+            f"{trial.status}{': ' + trial.reason if trial.reason else ''}"
+        )
         if trial.recipe:
             measured.append({**numbers, **agreement})
     return header, lines, measured
@@ -251,7 +364,9 @@ def goal_gaps(goal: float | None, recommended: float | None, measured: list[dict
         fastest = max(measured, key=lambda m: m["speedup"])
         if fastest["speedup"] > recommended:
             verdict = "met" if fastest["speedup"] >= goal else f"missed by {goal / fastest['speedup']:.2f}x"
-            out.append(f"fastest measured: {fastest['label']} {fastest['speedup']:.2f}x ({fastest['status']}): {verdict}")
+            out.append(
+                f"fastest measured: {fastest['label']} {fastest['speedup']:.2f}x ({fastest['status']}): {verdict}"
+            )
     for key, name, wanted in goals:
         values = [m for m in measured if m.get(key) is not None]
         if values:
@@ -271,24 +386,35 @@ def main() -> int:
     MODELS_DIR.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     store = Store(args.store)
-    campaign_id, _ = run_campaign(campaign(args.only), store, fresh=args.fresh,
-                                  on_progress=lambda *parts: print("  " + " | ".join(parts), flush=True))
+    campaign_id, _ = run_campaign(
+        campaign(args.only),
+        store,
+        fresh=args.fresh,
+        on_progress=lambda *parts: print("  " + " | ".join(parts), flush=True),
+    )
     report = build_report(store, campaign_id)
-    from honed.measure.peaks import measure
+    from honed.meters.peaks import measure
 
     bandwidth = measure("cpu").peak_bandwidth_bytes_per_s
     print(f"\nseed matrix on this CPU ({time.monotonic() - started:.0f} s), copy bandwidth {bandwidth / 1e9:.1f} GB/s")
-    print(f"{'model':15} {'recommended':36} {'speed-up (95% CI)':22} {'quality drift':24} {'peak MiB':>9} "
-          f"{'claim':30} goal")
+    print(
+        f"{'model':15} {'recommended':36} {'speed-up (95% CI)':22} {'quality drift':24} {'peak MiB':>9} "
+        f"{'claim':30} goal"
+    )
     for row in report.rows:
         claim, goal = CLAIMS.get(row.model, ("", None))
         mid = row.speedup.value
         speed = row.speedup.text() or "-"
-        drift = (f"{row.quality_metric} {row.quality_before:.3f}->{row.quality_after:.3f}"
-                 if row.quality_after is not None else "-")
+        drift = (
+            f"{row.quality_metric} {row.quality_before:.3f}->{row.quality_after:.3f}"
+            if row.quality_after is not None
+            else "-"
+        )
         gap = "" if goal is None or mid is None else ("met" if mid >= goal else f"missed by {goal / mid:.2f}x")
-        print(f"{row.model:15} {row.recipe or '-':36} {speed:22} {drift:24} {row.peak_rss_mib or 0:9.0f} "
-              f"{claim:30} {goal}x {gap}")
+        print(
+            f"{row.model:15} {row.recipe or '-':36} {speed:22} {drift:24} {row.peak_rss_mib or 0:9.0f} "
+            f"{claim:30} {goal}x {gap}"
+        )
         if row.sweep_id:
             header, lines, measured = trials(store, row.sweep_id, bandwidth)
             gaps = goal_gaps(goal, mid, measured, LLM_GOALS.get(row.model, []))

@@ -18,8 +18,14 @@ settings.register_profile("fast", max_examples=60, deadline=None, derandomize=Tr
 settings.load_profile("full")
 
 # Fast protocol for tests that run worker processes: the statistics are not the point there.
-FAST = dict(warmup_iterations=2, warmup_min_seconds=0.0, min_samples=10, min_seconds=0.1,
-            energy_idle_seconds=0.0, bootstrap_resamples=300)
+FAST = dict(
+    warmup_iterations=2,
+    warmup_min_seconds=0.0,
+    min_samples=10,
+    min_seconds=0.1,
+    energy_idle_seconds=0.0,
+    bootstrap_resamples=300,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +37,19 @@ def minilm_path() -> str:
 
 @pytest.fixture(scope="session")
 def tiny_bert_dir(tmp_path_factory, minilm_path) -> Path:
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
     import torch
+    from transformers import AutoTokenizer, BertConfig, BertModel
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+    )
     directory = tmp_path_factory.mktemp("tiny-bert")
     BertModel(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -47,14 +58,20 @@ def tiny_bert_dir(tmp_path_factory, minilm_path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory, minilm_path) -> Path:
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
     directory = tmp_path_factory.mktemp("tiny-llama")
     LlamaForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -70,8 +87,15 @@ def mlp_onnx(tmp_path_factory) -> Path:
     torch.manual_seed(0)
     model = mlp(features=16, hidden=32, layers=2).eval()
     path = tmp_path_factory.mktemp("onnx") / "mlp.onnx"
-    torch.onnx.export(model, (torch.randn(2, 16),), str(path), dynamo=False, input_names=["x"],
-                      output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    torch.onnx.export(
+        model,
+        (torch.randn(2, 16),),
+        str(path),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}},
+    )
     return path
 
 
@@ -82,7 +106,7 @@ def digits_cnn(tmp_path_factory):
     import torch
     from safetensors.torch import save_model
 
-    from honed.protocol import ModelRef
+    from honed.core.protocol import ModelRef
     from honed.tasks import ImageClassificationTask
     from honed.zoo import cnn
 
@@ -97,7 +121,9 @@ def digits_cnn(tmp_path_factory):
             optimiser.step()
     path = tmp_path_factory.mktemp("digits") / "cnn.safetensors"
     save_model(model.eval(), str(path))
-    return ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": kwargs, "weights": str(path)}, name="digits-cnn")
+    return ModelRef(
+        kind="factory", source="honed.zoo:cnn", options={"kwargs": kwargs, "weights": str(path)}, name="digits-cnn"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -107,6 +133,16 @@ def tiny_whisper_dir(tmp_path_factory) -> Path:
     window is 3 s, not Whisper's 30 s (the shipped utterances are under 3 s): 10x less encoder work."""
     from honed.zoo.whisper import save_random_whisper
 
-    return save_random_whisper(tmp_path_factory.mktemp("tiny-whisper"), chunk_length=3, d_model=32, encoder_layers=1,
-                               decoder_layers=1, encoder_attention_heads=2, decoder_attention_heads=2,
-                               encoder_ffn_dim=64, decoder_ffn_dim=64, max_target_positions=128, max_source_positions=150)
+    return save_random_whisper(
+        tmp_path_factory.mktemp("tiny-whisper"),
+        chunk_length=3,
+        d_model=32,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_target_positions=128,
+        max_source_positions=150,
+    )

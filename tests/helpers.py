@@ -12,26 +12,45 @@ from pathlib import Path
 
 import numpy as np
 
-from honed.fingerprint import collect
+from honed.core.fingerprint import collect
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.measure.summary import summarize
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
-from honed.record import Measurement, RunRecord
+from honed.records.record import Measurement, RunRecord
 
 
-def synthetic_record(samples_ms: list[np.ndarray], batch_size: int = 1, threads: int | None = None,
-                     runtime: dict | None = None, price_per_hour: float | None = None) -> RunRecord:
-    protocol = Protocol(batch_sizes=(batch_size,), repetitions=len(samples_ms), threads=threads, bootstrap_resamples=500)
+def synthetic_record(
+    samples_ms: list[np.ndarray],
+    batch_size: int = 1,
+    threads: int | None = None,
+    runtime: dict | None = None,
+    price_per_hour: float | None = None,
+) -> RunRecord:
+    protocol = Protocol(
+        batch_sizes=(batch_size,), repetitions=len(samples_ms), threads=threads, bootstrap_resamples=500
+    )
     target = TargetSpec(device="cpu", price_per_hour=price_per_hour)
     measurements = [
-        Measurement(batch_size=batch_size, repetition=i, status="ok", samples_ns=[int(v * 1e6) for v in s],
-                    memory={"peak_rss_bytes": 100 * 2**20})
+        Measurement(
+            batch_size=batch_size,
+            repetition=i,
+            status="ok",
+            samples_ns=[int(v * 1e6) for v in s],
+            memory={"peak_rss_bytes": 100 * 2**20},
+        )
         for i, s in enumerate(samples_ms)
     ]
     fingerprint = collect().model_copy(update={"runtime": runtime or {"threads": threads or 2, "device_name": "cpu"}})
     return RunRecord(
-        id=uuid.uuid4().hex, created_at=datetime.now(timezone.utc), status="ok",
-        model=ModelRef(kind="factory", source="honed.zoo:sleeper"), inputs=InputSpec(shape=(1,)),
-        protocol=protocol, target=target, device="cpu", fingerprint=fingerprint, measurements=measurements,
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(timezone.utc),
+        status="ok",
+        model=ModelRef(kind="factory", source="honed.zoo:sleeper"),
+        inputs=InputSpec(shape=(1,)),
+        protocol=protocol,
+        target=target,
+        device="cpu",
+        fingerprint=fingerprint,
+        measurements=measurements,
         results=summarize(measurements, protocol, target, None, None),
     )
 
@@ -81,12 +100,17 @@ contention_retries = 0
 """)
 
 
-def honed(*args: str, store: Path, check_code: int | None = 0, env: dict[str, str] | None = None,
-          ) -> subprocess.CompletedProcess:
+def honed(
+    *args: str,
+    store: Path,
+    check_code: int | None = 0,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess:
     """The command line run to completion, as a user runs it, on the SQLite store at ``store``."""
     environment = {**os.environ, "HONED_STORE": f"sqlite:///{store}", "COLUMNS": "200", **(env or {})}
-    done = subprocess.run([sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=environment,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=environment, timeout=600
+    )
     if check_code is not None:
         assert done.returncode == check_code, done.stdout + done.stderr
     return done
@@ -95,8 +119,14 @@ def honed(*args: str, store: Path, check_code: int | None = 0, env: dict[str, st
 def honed_process(*args: str, store: str, **popen) -> subprocess.Popen:
     """The command line in its own process, as a user runs it, writing to ``store`` (a URL)."""
     env = {**os.environ, "HONED_STORE": store, "COLUMNS": "200"}
-    return subprocess.Popen([sys.executable, "-m", "honed.cli", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **popen)
+    return subprocess.Popen(
+        [sys.executable, "-m", "honed.cli", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        **popen,
+    )
 
 
 def postgres_url_or_skip() -> str:

@@ -19,29 +19,61 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from honed.cli import main
+from honed.core.protocol import ModelRef
 from honed.models import load_model
 from honed.models.manifest import MANIFEST
-from honed.protocol import ModelRef
 
 FIELDS = {
     "model": ["kind", "source", "options", "allow_pickle", "trust_code", "name"],
     "inputs": ["shape", "dtype", "seq_len", "audio_seconds", "source"],
-    "protocol": ["scope", "new_tokens", "warmup_iterations", "min_samples", "min_seconds", "max_samples",
-                 "max_seconds", "batch_sizes", "repetitions", "timeout_seconds", "threads", "concurrency", "seed",
-                 "memory_limit_mib", "confidence", "bootstrap_resamples"],
+    "protocol": [
+        "scope",
+        "new_tokens",
+        "warmup_iterations",
+        "min_samples",
+        "min_seconds",
+        "max_samples",
+        "max_seconds",
+        "batch_sizes",
+        "repetitions",
+        "timeout_seconds",
+        "threads",
+        "concurrency",
+        "seed",
+        "memory_limit_mib",
+        "confidence",
+        "bootstrap_resamples",
+    ],
     "target": ["device", "price_per_hour", "measure_peaks"],
     "task": ["name", "options", "limit", "batch_size", "module"],
     "tune": ["objective", "candidates", "exclude", "max_steps", "max_trials", "patience", "screen_limit", "goal"],
 }
 KINDS = ["factory", "torch", "transformers", "sentence-transformers", "onnx", "openvino", "honed", "nope"]
-SOURCES = ["honed.zoo:mlp", "honed.zoo:sleeper", "honed.zoo:nothing", "os:getcwd", "honed.zoo", ":x", "missing.onnx", "a/b/c"]
+SOURCES = [
+    "honed.zoo:mlp",
+    "honed.zoo:sleeper",
+    "honed.zoo:nothing",
+    "os:getcwd",
+    "honed.zoo",
+    ":x",
+    "missing.onnx",
+    "a/b/c",
+]
 NAMES = ["bf16", "fp16", "magnitude-prune", "dynamic-int8", "openvino", "onnxruntime", "torch-compile", "bf61", ""]
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(allow_nan=True),
-                    st.text(max_size=20), st.sampled_from(KINDS + SOURCES + NAMES))
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                      max_leaves=12)
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.sampled_from(KINDS + SOURCES + NAMES),
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def run_cli(*args: str) -> tuple[int, str, str]:
@@ -95,8 +127,9 @@ def spec_documents(draw) -> str:
         if section == "model" and draw(st.booleans()):
             chosen = list(dict.fromkeys(["kind", "source", *chosen]))
         for field in chosen:
-            value = draw(st.sampled_from(KINDS) if field == "kind" else st.sampled_from(SOURCES) if field == "source"
-                         else values)
+            value = draw(
+                st.sampled_from(KINDS) if field == "kind" else st.sampled_from(SOURCES) if field == "source" else values
+            )
             if value is not None:
                 lines.append(f"{field} = {toml_value(value)}")
     text = "\n".join(lines)
@@ -112,13 +145,39 @@ def test_spec_files(tmp_path, document):
     assert_works_or_one_clear_error(*run_cli("evaluate", "--dry-run", str(path)))
 
 
-EVALUATE_OPTIONS = ["--model", "--kind", "--batch-size", "-b", "--repetitions", "--scope", "--new-tokens", "--threads",
-                    "--concurrency", "--device", "--seq-len", "--audio-seconds", "--shape", "--price-per-hour",
-                    "--recipe", "-r", "--task", "--task-limit", "--name", "--json", "--allow-pickle", "--trust-code",
-                    "--inputs-from-task", "--store", "--help"]
-tokens = st.one_of(st.sampled_from(EVALUATE_OPTIONS), st.sampled_from(KINDS + SOURCES + NAMES),
-                   st.integers(-5, 10**6).map(str), st.text(max_size=12)).filter(
-    lambda t: t != "--" and not t.lstrip("-").startswith(("dry", "no-dry")) and not t.startswith("--js"))
+EVALUATE_OPTIONS = [
+    "--model",
+    "--kind",
+    "--batch-size",
+    "-b",
+    "--repetitions",
+    "--scope",
+    "--new-tokens",
+    "--threads",
+    "--concurrency",
+    "--device",
+    "--seq-len",
+    "--audio-seconds",
+    "--shape",
+    "--price-per-hour",
+    "--recipe",
+    "-r",
+    "--task",
+    "--task-limit",
+    "--name",
+    "--json",
+    "--allow-pickle",
+    "--trust-code",
+    "--inputs-from-task",
+    "--store",
+    "--help",
+]
+tokens = st.one_of(
+    st.sampled_from(EVALUATE_OPTIONS),
+    st.sampled_from(KINDS + SOURCES + NAMES),
+    st.integers(-5, 10**6).map(str),
+    st.text(max_size=12),
+).filter(lambda t: t != "--" and not t.lstrip("-").startswith(("dry", "no-dry")) and not t.startswith("--js"))
 
 
 @pytest.mark.slow
@@ -129,8 +188,12 @@ def test_command_line_options(argv):
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(command=st.sampled_from([["runs", "show"], ["runs", "list", "--model"], ["compare"], ["report"], ["runs", "export"]]),
-       words=st.lists(st.text(max_size=12).filter(lambda t: not t.startswith("-")), min_size=1, max_size=2))
+@given(
+    command=st.sampled_from(
+        [["runs", "show"], ["runs", "list", "--model"], ["compare"], ["report"], ["runs", "export"]]
+    ),
+    words=st.lists(st.text(max_size=12).filter(lambda t: not t.startswith("-")), min_size=1, max_size=2),
+)
 @pytest.mark.slow
 def test_store_commands_with_any_ids(tmp_path, monkeypatch, command, words):
     monkeypatch.setenv("HONED_STORE", f"sqlite:///{tmp_path / 'fuzz.db'}")
@@ -139,12 +202,20 @@ def test_store_commands_with_any_ids(tmp_path, monkeypatch, command, words):
 
 step_texts = st.one_of(
     st.text(max_size=40),
-    st.builds(lambda name, pairs: name + (":" + ",".join(f"{k}={v}" for k, v in pairs) if pairs else ""),
-              st.sampled_from(NAMES), st.lists(st.tuples(st.sampled_from(["amount", "precision", "quantization", "mode",
-                                                                          "x", "", "steps"]),
-                                                         st.one_of(st.text(max_size=8), st.integers().map(str),
-                                                                   st.sampled_from(["bf16", "int8", "0.5", "[/]", "{}"]))),
-                                               max_size=3)))
+    st.builds(
+        lambda name, pairs: name + (":" + ",".join(f"{k}={v}" for k, v in pairs) if pairs else ""),
+        st.sampled_from(NAMES),
+        st.lists(
+            st.tuples(
+                st.sampled_from(["amount", "precision", "quantization", "mode", "x", "", "steps"]),
+                st.one_of(
+                    st.text(max_size=8), st.integers().map(str), st.sampled_from(["bf16", "int8", "0.5", "[/]", "{}"])
+                ),
+            ),
+            max_size=3,
+        ),
+    ),
+)
 
 
 @pytest.mark.slow
@@ -152,8 +223,9 @@ step_texts = st.one_of(
 @given(steps=st.lists(step_texts, min_size=1, max_size=3))
 def test_recipe_strings(steps):
     recipe = [arg for step in steps for arg in ("-r", step)]
-    assert_works_or_one_clear_error(*run_cli("evaluate", "--dry-run", "--model", "honed.zoo:mlp", "--kind", "factory",
-                                             "--shape", "256", *recipe))
+    assert_works_or_one_clear_error(
+        *run_cli("evaluate", "--dry-run", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", *recipe)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +270,9 @@ def test_json_imports(tmp_path, monkeypatch, valid_export, seed, value, raw):
 
 @pytest.fixture(scope="module")
 def saved_model(tmp_path_factory) -> Path:
-    ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}})
+    ref = ModelRef(
+        kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}}
+    )
     return load_model(ref).save(tmp_path_factory.mktemp("manifest") / "saved")
 
 
@@ -213,8 +287,9 @@ def test_manifests(tmp_path, saved_model, seed, value):
     manifest = json.loads((directory / MANIFEST).read_text())
     (directory / MANIFEST).write_text(json.dumps(mutate(manifest, random.Random(seed), value)))
     before = set(os.listdir(tmp_path))
-    assert_works_or_one_clear_error(*run_cli("evaluate", "--dry-run", "--model", str(directory), "--kind", "honed",
-                                             "--shape", "4"))
+    assert_works_or_one_clear_error(
+        *run_cli("evaluate", "--dry-run", "--model", str(directory), "--kind", "honed", "--shape", "4")
+    )
     code, out, err = _load(directory)
     assert_works_or_one_clear_error(code, out, err)
     assert set(os.listdir(tmp_path)) == before  # loading data wrote nothing beside it
@@ -222,7 +297,7 @@ def test_manifests(tmp_path, saved_model, seed, value):
 
 def _load(directory: Path) -> tuple[int, str, str]:
     """Load in-process as the workers do: a HonedError is the one allowed failure."""
-    from honed.errors import HonedError
+    from honed.core.errors import HonedError
 
     try:
         load_model(ModelRef(kind="honed", source=str(directory)))

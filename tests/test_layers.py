@@ -1,5 +1,5 @@
-"""The import layers of src/honed (README, "Development"): a module imports only from its own
-layer or those below it, and no import cycle exists. Read from the source with ast, so imports
+"""The import layers of src/honed (docs/architecture.md): the folders are the layers; a module
+imports only from its own layer or those below it, and no import cycle exists. Read from the source with ast, so imports
 inside functions count too: an import that runs late still runs up the layers."""
 
 from __future__ import annotations
@@ -9,31 +9,36 @@ from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[1] / "src"
 
-# Bottom to top; a module belongs to the layer of its longest matching prefix (a new top-level
-# module falls under "honed", the foundation, until it is placed: an upward import then fails).
+# Bottom to top, one folder (or a few side by side) a layer: `ls src/honed` is this list. A module
+# belongs to the layer of its package; a new top-level package is in no layer until it is placed.
 LAYERS = (
-    ("foundation", ("honed", "honed.errors", "honed.validation", "honed.registry", "honed.safe_json", "honed.documents",
-                    "honed.trust", "honed.protocol", "honed.spec_files", "honed.fingerprint", "honed.objective", "honed.zoo", "honed.measure.stats",
-                    "honed.measure.peaks", "honed.measure.energy", "honed.measure.timers", "honed.measure.memory",
-                    "honed.measure.lifeline", "honed.models.capabilities", "honed.models.hf_config", "honed.models.text")),
-    ("values", ("honed.record", "honed.load_result", "honed.run_index")),
+    ("core", ("honed", "honed.core")),
+    ("zoo", ("honed.zoo",)),
+    ("meters", ("honed.meters",)),
+    ("records", ("honed.records",)),
     ("models", ("honed.models",)),
     ("tasks", ("honed.tasks",)),
     ("optimization", ("honed.optimization",)),
-    ("measure", ("honed.measure", "honed.target")),
-    ("run", ("honed.preflight", "honed.evaluation", "honed.comparison", "honed.store", "honed.store_schema",
-             "honed.migrations", "honed.load", "honed.serve", "honed.tracking", "honed.arena")),
+    ("measure", ("honed.measure",)),
+    ("store", ("honed.store",)),
+    ("run", ("honed.run",)),
+    ("services", ("honed.load", "honed.serve", "honed.arena")),
     ("tuning", ("honed.tuning",)),
+    ("spec", ("honed.spec",)),
     ("campaign", ("honed.campaign",)),
-    ("presentation", ("honed.console", "honed.report", "honed.spec", "honed.demo", "honed.doctor", "honed.dashboard")),
+    ("presentation", ("honed.console", "honed.report", "honed.dashboard")),
     ("cli", ("honed.cli",)),
 )
 
 
 def layer_of(module: str) -> int:
-    matches = [(len(prefix), index) for index, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if module == prefix or module.startswith(prefix + ".")]
-    assert matches, f"{module} is in no layer: add it to LAYERS and to the README's Development section"
+    matches = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert matches, f"{module} is in no layer: add its package to LAYERS and to docs/architecture.md"
     return max(matches)[1]
 
 
@@ -50,9 +55,13 @@ def imports(path: Path, known: dict[str, Path]) -> list[tuple[int, str]]:
     ``if TYPE_CHECKING:``), ``from honed import x`` read as honed.x."""
     found = []
     tree = ast.parse(path.read_text())
-    typing_only = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If)
-                   and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
-                   for statement in block.body for node in ast.walk(statement)}
+    typing_only = {
+        id(node)
+        for block in ast.walk(tree)
+        if isinstance(block, ast.If) and isinstance(block.test, ast.Name) and block.test.id == "TYPE_CHECKING"
+        for statement in block.body
+        for node in ast.walk(statement)
+    }
     for node in ast.walk(tree):
         if id(node) in typing_only:
             continue
@@ -67,10 +76,13 @@ def imports(path: Path, known: dict[str, Path]) -> list[tuple[int, str]]:
 
 def test_every_import_runs_down_the_layers():
     known = modules()
-    upward = [f"{path.relative_to(SOURCE)}:{line} ({LAYERS[layer_of(name)][0]}) imports {target} "
-              f"({LAYERS[layer_of(target)][0]})"
-              for name, path in known.items() for line, target in imports(path, known)
-              if layer_of(target) > layer_of(name)]
+    upward = [
+        f"{path.relative_to(SOURCE)}:{line} ({LAYERS[layer_of(name)][0]}) imports {target} "
+        f"({LAYERS[layer_of(target)][0]})"
+        for name, path in known.items()
+        for line, target in imports(path, known)
+        if layer_of(target) > layer_of(name)
+    ]
     assert upward == []
 
 
@@ -86,7 +98,7 @@ def test_no_import_cycle():
         state[node] = 1
         for target in sorted(graph.get(node, ())):
             if state.get(target) == 1:
-                cycle.extend(trail[trail.index(target):] + [node, target] if target in trail else [node, target])
+                cycle.extend(trail[trail.index(target) :] + [node, target] if target in trail else [node, target])
                 return True
             if state.get(target) is None and visit(target, trail + [node]):
                 return True
@@ -106,3 +118,12 @@ def test_the_layer_test_sees_an_upward_import(tmp_path):
     known = modules()
     [(line, target)] = imports(fake, known)
     assert line == 2 and layer_of(target) > layer_of("honed.models.handle")
+
+
+def test_the_folders_are_the_layers():
+    """Nothing but ``__init__.py`` at the top of src/honed, and every folder is in exactly one layer."""
+    top = SOURCE / "honed"
+    assert sorted(p.name for p in top.iterdir() if p.is_file() and p.suffix == ".py") == ["__init__.py"]
+    folders = {p.name for p in top.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    placed = [prefix.removeprefix("honed.") for _, prefixes in LAYERS for prefix in prefixes if prefix != "honed"]
+    assert sorted(placed) == sorted(folders) and len(placed) == len(set(placed))

@@ -25,9 +25,24 @@ TOKEN = "a-token-of-sixteen-characters"
 def dashboard(store: Path, *extra: str, host: str = "127.0.0.1") -> Iterator[str]:
     """`honed dashboard` over ``store`` on a free loopback port, until the block ends."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "honed.cli", "dashboard", "--store", f"sqlite:///{store}",
-                                "--host", host, "--port", str(port), *extra],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "honed.cli",
+            "dashboard",
+            "--store",
+            f"sqlite:///{store}",
+            "--host",
+            host,
+            "--port",
+            str(port),
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -82,8 +97,11 @@ def click_and_load(browser, element) -> None:
 
     def loaded() -> bool:
         try:
-            return bool(browser.execute_script(
-                "return window.__honedOldPage === undefined && document.readyState === 'complete';"))
+            return bool(
+                browser.execute_script(
+                    "return window.__honedOldPage === undefined && document.readyState === 'complete';"
+                )
+            )
         except WebDriverException:
             return False
 

@@ -22,7 +22,7 @@ import httpx
 
 from honed.load.served import free_port
 
-SPEC = '''name = "{name}"
+SPEC = """name = "{name}"
 [model]
 kind = "factory"
 source = "honed.zoo:sleeper"
@@ -35,12 +35,16 @@ batch_sizes = [1, 4]
 repetitions = 3
 min_samples = 20
 min_seconds = 0.2
-'''
+"""
 
 
 def honed(store: Path, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, "HONED_STORE": f"sqlite:///{store}", "COLUMNS": "200"})
+    done = subprocess.run(
+        [sys.executable, "-m", "honed.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HONED_STORE": f"sqlite:///{store}", "COLUMNS": "200"},
+    )
     if done.returncode not in (0, 5):  # 5: the seeded regression, found as it should be
         raise SystemExit(f"honed {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
     return done.stdout
@@ -48,15 +52,37 @@ def honed(store: Path, *args: str) -> str:
 
 def fill(folder: Path) -> tuple[Path, list[str]]:
     store, ids = folder / "runs.db", []
-    for name, milliseconds in [("steady", 10), ("seeded", 10), ("steady", 10), ("seeded", 10), ("steady", 10),
-                               ("seeded", 13)]:
+    for name, milliseconds in [
+        ("steady", 10),
+        ("seeded", 10),
+        ("steady", 10),
+        ("seeded", 10),
+        ("steady", 10),
+        ("seeded", 13),
+    ]:
         spec = folder / f"{name}.toml"
         spec.write_text(SPEC.format(name=name, ms=milliseconds))
         out = honed(store, "evaluate", str(spec), "--baseline", "latest")
         ids.append(out.split("stored run ")[1].split()[0])
         print(f"  evaluated {name} ({milliseconds} ms)", flush=True)
-    honed(store, "tune", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", "-c", "dynamic-int8",
-          "-c", "bf16", "--objective", "p50_ms", "--name", "mlp-cpu")
+    honed(
+        store,
+        "tune",
+        "--model",
+        "honed.zoo:mlp",
+        "--kind",
+        "factory",
+        "--shape",
+        "256",
+        "-c",
+        "dynamic-int8",
+        "-c",
+        "bf16",
+        "--objective",
+        "p50_ms",
+        "--name",
+        "mlp-cpu",
+    )
     print("  tuned the MLP", flush=True)
     return store, ids
 
@@ -74,8 +100,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         store, ids = fill(Path(folder))
         port = free_port()
-        server = subprocess.Popen([sys.executable, "-m", "honed.cli", "dashboard", "--store", f"sqlite:///{store}",
-                                   "--port", str(port)])
+        server = subprocess.Popen(
+            [sys.executable, "-m", "honed.cli", "dashboard", "--store", f"sqlite:///{store}", "--port", str(port)]
+        )
         base = f"http://127.0.0.1:{port}"
         options = webdriver.ChromeOptions()
         options.binary_location = shutil.which("chromium")
@@ -89,13 +116,22 @@ def main() -> None:
                         break
                 time.sleep(0.2)
             driver.get(f"{base}/trends")
-            seeded = next(o.get_attribute("value") for o in driver.find_elements(By.CSS_SELECTOR, "#series option")
-                          if o.text.startswith("seeded "))
+            seeded = next(
+                o.get_attribute("value")
+                for o in driver.find_elements(By.CSS_SELECTOR, "#series option")
+                if o.text.startswith("seeded ")
+            )
             driver.get(f"{base}/sweeps")
             sweep = driver.find_element(By.CSS_SELECTOR, "#sweeps a").get_attribute("href")
-            pages = {"runs": "/runs", "run": f"/runs/{ids[-1]}", "compare": f"/compare?a={ids[3]}&b={ids[5]}",
-                     "trends": f"/trends?series={seeded}&metric=p50_ms&batch=1", "sweeps": "/sweeps",
-                     "sweep": sweep.removeprefix(base), "matrix": "/matrix"}
+            pages = {
+                "runs": "/runs",
+                "run": f"/runs/{ids[-1]}",
+                "compare": f"/compare?a={ids[3]}&b={ids[5]}",
+                "trends": f"/trends?series={seeded}&metric=p50_ms&batch=1",
+                "sweeps": "/sweeps",
+                "sweep": sweep.removeprefix(base),
+                "matrix": "/matrix",
+            }
             for name, path in pages.items():
                 driver.get(base + path)
                 time.sleep(1.5)  # plotly draws after load

@@ -8,32 +8,37 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
+from honed.core import moved as _moved
+
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "evaluate": "honed.evaluation",
-    "compare": "honed.comparison",
-    "Comparison": "honed.comparison",
+    "evaluate": "honed.run.evaluation",
+    "compare": "honed.records.comparison",
+    "Comparison": "honed.records.comparison",
     "load_model": "honed.models",
     "ModelHandle": "honed.models",
-    "ModelRef": "honed.protocol",
-    "InputSpec": "honed.protocol",
-    "Protocol": "honed.protocol",
-    "TargetSpec": "honed.protocol",
-    "TaskSpec": "honed.protocol",
+    "ModelRef": "honed.core.protocol",
+    "InputSpec": "honed.core.protocol",
+    "Protocol": "honed.core.protocol",
+    "TargetSpec": "honed.core.protocol",
+    "TaskSpec": "honed.core.protocol",
+    "RunSpec": "honed.core.protocol",
     "tune": "honed.tuning",
     "TuneSettings": "honed.tuning",
     "Guardrail": "honed.tuning",
     "optimize": "honed.optimization",
-    "assess_quality": "honed.evaluation",
-    "RunRecord": "honed.record",
+    "assess_quality": "honed.run.evaluation",
+    "RunRecord": "honed.records.record",
     "Store": "honed.store",
     "load_spec": "honed.spec",
     "EvaluationSpec": "honed.spec",
-    "HonedError": "honed.errors",
+    "HonedError": "honed.core.errors",
 }
 
 __all__ = sorted(_EXPORTS)
+
+_moved.install()  # the 0.1 module paths (honed.evaluation, honed.protocol, ...) for one more release
 
 
 def __getattr__(name: str) -> Any:

@@ -12,22 +12,28 @@ import pytest
 from helpers import honed
 from honed.arena import votes
 from honed.arena.create import Contestant, create_arena
-from honed.errors import HonedError, SpecError
-from honed.protocol import InputSpec, ModelRef
-from honed.store import Store
+from honed.core.errors import HonedError, SpecError
+from honed.core.protocol import InputSpec, ModelRef
+from honed.store.database import Store
 from web import browser, click_and_load, dashboard  # noqa: F401  (browser: the fixture)
 
 
 @pytest.fixture(scope="module")
 def second_llama_dir(tmp_path_factory, minilm_path):
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
     import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(1)  # other weights than tiny_llama_dir's: other words
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=128,
+    )
     directory = tmp_path_factory.mktemp("tiny-llama-b")
     LlamaForCausalLM(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
@@ -40,8 +46,22 @@ def text_arena(tmp_path_factory, tiny_llama_dir, second_llama_dir):
     store = root / "arena.db"
     prompts = root / "prompts.txt"
     prompts.write_text("the cat sat\nonce upon a time\nhello world\n")
-    done = honed("arena", "create", "words", "--model", str(tiny_llama_dir), "--model", str(second_llama_dir),
-                 "--kind", "transformers", "--prompts", str(prompts), "--max-tokens", "6", store=store)
+    done = honed(
+        "arena",
+        "create",
+        "words",
+        "--model",
+        str(tiny_llama_dir),
+        "--model",
+        str(second_llama_dir),
+        "--kind",
+        "transformers",
+        "--prompts",
+        str(prompts),
+        "--max-tokens",
+        "6",
+        store=store,
+    )
     arena_id = done.stdout.split("created arena ")[1].split(":")[0]
     return {"store": store, "id": arena_id}
 
@@ -51,16 +71,20 @@ def test_each_contestant_answers_every_prompt_and_pairs_are_made(text_arena, tin
     assert arena.kind == "text" and len(arena.prompts) == 3
     first, second = arena.outputs
     assert all(first) and all(second) and first != second  # different weights, different words
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama_dir).eval()
     ids = tokenizer(["the cat sat"], return_tensors="pt")
     with torch.inference_mode():
-        expected = model.generate(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=6,
-                                  do_sample=False, pad_token_id=0)[0, ids["input_ids"].shape[1]:]
+        expected = model.generate(
+            input_ids=ids["input_ids"],
+            attention_mask=ids["attention_mask"],
+            max_new_tokens=6,
+            do_sample=False,
+            pad_token_id=0,
+        )[0, ids["input_ids"].shape[1] :]
     assert first[0] == tokenizer.decode(expected, skip_special_tokens=True)  # greedy, as the model decodes
 
 
@@ -105,15 +129,21 @@ def test_votes_in_the_browser_move_the_ratings(text_arena, browser):
         after_bob = votes.ratings(store, arena.id)
         assert after_bob.votes == 6 and after_bob.voters == 2
         assert after_bob.ratings[0].rating < after_alice.ratings[0].rating  # ties pull the two together
-        assert after_bob.win_rate[1][0] == pytest.approx(4.5 / 6) and "75 %" in browser.find_element(By.ID, "win-rate").text
+        assert (
+            after_bob.win_rate[1][0] == pytest.approx(4.5 / 6)
+            and "75 %" in browser.find_element(By.ID, "win-rate").text
+        )
         # Each voter sees each pair once: a second vote on a pair is refused.
         pair = votes.next_pair(store, arena.id, "carol")[0]
         votes.vote(store, arena.id, pair.id, "carol", "left")
         with pytest.raises(HonedError, match="already voted"):
             votes.vote(store, arena.id, pair.id, "carol", "right")
         # A vote without the page's CSRF token is refused.
-        forged = httpx.post(f"{base}/arena/{arena.id}/vote", data={"pair": str(pair.id), "side": "left"},
-                            cookies={"honed_voter": "mallory"})
+        forged = httpx.post(
+            f"{base}/arena/{arena.id}/vote",
+            data={"pair": str(pair.id), "side": "left"},
+            cookies={"honed_voter": "mallory"},
+        )
         assert forged.status_code == 403
 
 
@@ -135,8 +165,14 @@ def test_bradley_terry_matches_the_closed_form_for_two_contestants(tmp_path):
 
 
 def _image_arena(store: Store, prompts: list[str]) -> str:
-    painters = [Contestant(ModelRef(kind="factory", source="honed.zoo:painter", name=f"painter-{seed}",
-                                    options={"kwargs": {"seed": seed}})) for seed in (0, 1)]
+    painters = [
+        Contestant(
+            ModelRef(
+                kind="factory", source="honed.zoo:painter", name=f"painter-{seed}", options={"kwargs": {"seed": seed}}
+            )
+        )
+        for seed in (0, 1)
+    ]
     return create_arena(store, "pictures", painters, prompts, InputSpec(shape=(3, 8, 8)))
 
 

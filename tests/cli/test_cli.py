@@ -9,7 +9,7 @@ import pytest
 
 from helpers import digits_tune_spec, honed
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAST = ["--repetitions", "1"]
 
 
@@ -22,7 +22,9 @@ def write_fast_spec(folder: Path) -> Path:
     """The sleeper example with a shorter protocol."""
     text = (EXAMPLES / "sleeper.toml").read_text()
     path = folder / "sleeper.toml"
-    path.write_text(text.replace("min_samples = 50", "min_samples = 10").replace("min_seconds = 1.0", "min_seconds = 0.1"))
+    path.write_text(
+        text.replace("min_samples = 50", "min_samples = 10").replace("min_seconds = 1.0", "min_seconds = 0.1")
+    )
     return path
 
 
@@ -82,11 +84,13 @@ def test_an_exported_run_imports_into_another_store_once(two_runs, tmp_path):
 
 @pytest.mark.slow
 def test_exit_codes_for_bad_input(store, tmp_path):
-    missing = honed("evaluate", "--model", str(tmp_path / "nope.onnx"), "--kind", "onnx", *FAST, store=store, check_code=2)
+    missing = honed(
+        "evaluate", "--model", str(tmp_path / "nope.onnx"), "--kind", "onnx", *FAST, store=store, check_code=2
+    )
     assert "no such file or directory" in missing.stderr and "nope.onnx" in missing.stderr
     unknown = honed("evaluate", "--model", "m", "--kind", "onx", store=store, check_code=2)
     assert "did you mean 'onnx'" in unknown.stderr
-    from honed.store import Store
+    from honed.store.database import Store
 
     assert Store(str(store)).list() == []  # rejected before any worker ran: nothing stored
     bad = tmp_path / "bad.toml"
@@ -99,8 +103,22 @@ def test_exit_codes_for_bad_input(store, tmp_path):
 
 @pytest.mark.slow
 def test_a_crashing_model_exits_3_and_the_run_is_stored(store, tmp_path):
-    done = honed("evaluate", "--model", "honed.zoo:crash_at", "--kind", "factory", "--shape", "4",
-                 "-b", "1", "-b", "2", *FAST, store=store, check_code=3)
+    done = honed(
+        "evaluate",
+        "--model",
+        "honed.zoo:crash_at",
+        "--kind",
+        "factory",
+        "--shape",
+        "4",
+        "-b",
+        "1",
+        "-b",
+        "2",
+        *FAST,
+        store=store,
+        check_code=3,
+    )
     assert "crashed" in done.stdout and "exited with code 139" in done.stdout
     assert "partial" in honed("runs", "list", store=store).stdout
 
@@ -129,7 +147,7 @@ def digits_tune(tmp_path_factory, digits_cnn):
 
 
 def _sweep(digits_tune):
-    from honed.store import Store
+    from honed.store.database import Store
     from honed.tuning import TuneResult
 
     return TuneResult.model_validate(Store(str(digits_tune["store"])).sweep(digits_tune["sweep_id"]))
@@ -186,5 +204,3 @@ def test_the_report_of_a_sweep_draws_its_pareto_front(digits_tune, tmp_path):
     html = report.read_text()
     assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
     assert "recommended: " in html and "Objective: latency p50 (ms, lower is better)" in html
-
-

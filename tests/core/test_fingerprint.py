@@ -1,4 +1,4 @@
-from honed.fingerprint import collect
+from honed.core.fingerprint import collect
 
 
 def test_fingerprint_records_hardware_software_and_git():

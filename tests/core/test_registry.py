@@ -4,8 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from honed.errors import UnknownNameError
-from honed.registry import Registry
+from honed.core.errors import UnknownNameError
+from honed.core.registry import Registry
 
 
 def test_unknown_names_suggest_the_closest_known_ones():
@@ -34,8 +34,11 @@ def test_plugins_join_through_their_entry_point_group(monkeypatch):
 
     import importlib.metadata
 
-    monkeypatch.setattr(importlib.metadata, "entry_points",
-                        lambda group: [SimpleNamespace(load=load)] if group == "honed.test-plugins" else [])
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda group: [SimpleNamespace(load=load)] if group == "honed.test-plugins" else [],
+    )
     assert registry.get("plugin-kind") == "PluginHandle"
     assert registry.names() == ["plugin-kind"] and loaded == [True]  # loaded once
 
@@ -49,7 +52,9 @@ def test_importing_honed_stays_cheap():
 @pytest.mark.slow
 def test_a_registry_imports_its_builtins_on_first_lookup():
     # In a fresh process, nothing has imported the algorithm or metric modules yet.
-    code = ("from honed.optimization.algorithm import ALGORITHMS\nfrom honed.tasks.metrics.registry import METRICS\n"
-            "print('svd-lowrank' in ALGORITHMS.names(), 'wer' in METRICS)")
+    code = (
+        "from honed.optimization.algorithm import ALGORITHMS\nfrom honed.tasks.metrics.registry import METRICS\n"
+        "print('svd-lowrank' in ALGORITHMS.names(), 'wer' in METRICS)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["True", "True"]

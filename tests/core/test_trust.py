@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from honed.errors import HonedError, SpecError
+from honed.core.errors import HonedError, SpecError, UntrustedCodeError
+from honed.core.protocol import ModelRef
+from honed.core.safe_json import MAX_JSON_DEPTH, read_json
 from honed.models import load_model
 from honed.models.manifest import MANIFEST
-from honed.protocol import ModelRef
-from honed.record import RunRecord
-from honed.safe_json import MAX_JSON_DEPTH, read_json
-from honed.trust import UntrustedCodeError
+from honed.records.record import RunRecord
 
 MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}})
 
@@ -44,8 +43,26 @@ def test_the_manifest_attack_through_the_cli_exits_2_before_any_worker(saved, tm
     marker = tmp_path / "pwned"
     _edit_manifest(saved, factory="os:system", kwargs={"command": f"touch {marker}"})
     env = {**os.environ, "HONED_STORE": f"sqlite:///{tmp_path / 'runs.db'}"}
-    done = subprocess.run([sys.executable, "-m", "honed.cli", "evaluate", "--model", str(saved), "--kind", "honed",
-                           "--shape", "4", "--repetitions", "1"], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "honed.cli",
+            "evaluate",
+            "--model",
+            str(saved),
+            "--kind",
+            "honed",
+            "--shape",
+            "4",
+            "--repetitions",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "which is code" in done.stderr and "Traceback" not in done.stderr
     assert not marker.exists()
@@ -55,8 +72,8 @@ def test_trust_code_lets_the_user_vouch_for_a_factory(saved, tmp_path):
     # A factory outside honed's zoo, named by the manifest: refused, then allowed when trusted.
     _edit_manifest(saved, factory="torch.nn:Linear", kwargs={"in_features": 4, "out_features": 4})
     (saved / "model.safetensors").unlink()
-    from safetensors.torch import save_model
     import torch
+    from safetensors.torch import save_model
 
     save_model(torch.nn.Linear(4, 4), str(saved / "model.safetensors"))
     with pytest.raises(UntrustedCodeError):
@@ -68,8 +85,9 @@ def test_trust_code_lets_the_user_vouch_for_a_factory(saved, tmp_path):
 def test_a_task_module_named_by_a_manifest_is_not_imported(saved, tmp_path, monkeypatch):
     (tmp_path / "evil_task.py").write_text("open(__file__ + '.ran', 'w').close()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    _edit_manifest(saved, recipe=[{"algorithm": "bf16"}],
-                   recipe_task={"name": "image-classification", "module": "evil_task"})
+    _edit_manifest(
+        saved, recipe=[{"algorithm": "bf16"}], recipe_task={"name": "image-classification", "module": "evil_task"}
+    )
     with pytest.raises(UntrustedCodeError, match="'evil_task'"):
         load_model(ModelRef(kind="honed", source=str(saved)))
     assert not (tmp_path / "evil_task.py.ran").exists()
@@ -91,14 +109,18 @@ def test_a_link_out_of_the_model_directory_is_refused(saved, tmp_path):
 
 
 def test_onnx_external_data_outside_the_model_directory_is_refused(tmp_path):
+    import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
-    import numpy as np
 
     weight = numpy_helper.from_array(np.ones((2, 2), np.float32), "w")
-    graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])], [weight])
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["x", "w"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])],
+        [weight],
+    )
     model = helper.make_model(graph)
     (tmp_path / "secret.bin").write_bytes(np.ones((2, 2), np.float32).tobytes())
     folder = tmp_path / "model"
@@ -118,7 +140,9 @@ def test_transformers_remote_code_is_off_unless_trusted(tmp_path, tiny_bert_dir)
 
     model_dir = tmp_path / "custom"
     shutil.copytree(tiny_bert_dir, model_dir)
-    (model_dir / "modeling_evil.py").write_text("open(__file__ + '.ran', 'w').close()\nfrom transformers import BertModel as EvilModel\n")
+    (model_dir / "modeling_evil.py").write_text(
+        "open(__file__ + '.ran', 'w').close()\nfrom transformers import BertModel as EvilModel\n"
+    )
     config = json.loads((model_dir / "config.json").read_text())
     config["auto_map"] = {"AutoModel": "modeling_evil.EvilModel"}
     (model_dir / "config.json").write_text(json.dumps(config))

@@ -53,10 +53,18 @@ def filled(tmp_path_factory) -> dict:
     for _ in range(2):
         steady.append(_run_id(honed("evaluate", str(_spec(root, "steady", 10.0)), store=store)))
         seeded.append(_run_id(honed("evaluate", str(_spec(root, "seeded", 10.0)), store=store)))
-    same = honed("evaluate", str(_spec(root, "steady", 10.0)), "--baseline", "latest", "--fail-on-regression",
-                 store=store)
-    slower = honed("evaluate", str(_spec(root, "seeded", 13.0)), "--baseline", "latest", "--fail-on-regression",
-                   store=store, check_code=5)
+    same = honed(
+        "evaluate", str(_spec(root, "steady", 10.0)), "--baseline", "latest", "--fail-on-regression", store=store
+    )
+    slower = honed(
+        "evaluate",
+        str(_spec(root, "seeded", 13.0)),
+        "--baseline",
+        "latest",
+        "--fail-on-regression",
+        store=store,
+        check_code=5,
+    )
     steady.append(_run_id(same))
     seeded.append(_run_id(slower))
     return {"store": store, "root": root, "steady": steady, "seeded": seeded, "same": same, "slower": slower}
@@ -69,6 +77,7 @@ def site(filled) -> Iterator[str]:
 
 
 # --- tracking in CI: evaluate --baseline ------------------------------------------------------
+
 
 def test_a_slower_run_fails_against_the_latest_baseline_and_an_identical_one_passes(filled):
     assert "regression:" in filled["slower"].stdout and "latency_p50 at batch 1 slower" in filled["slower"].stdout
@@ -83,12 +92,21 @@ def test_a_tag_names_a_baseline(filled):
     assert "slower" in done.stdout
     bad = honed("runs", "tag", filled["seeded"][0], "no spaces", store=store, check_code=2)
     assert "tag" in bad.stderr and "letters, digits" in bad.stderr
-    refused = honed("evaluate", "--model", "honed.zoo:sleeper", "--kind", "factory", "--fail-on-regression",
-                    store=store, check_code=2)
+    refused = honed(
+        "evaluate",
+        "--model",
+        "honed.zoo:sleeper",
+        "--kind",
+        "factory",
+        "--fail-on-regression",
+        store=store,
+        check_code=2,
+    )
     assert "--baseline" in refused.stderr
 
 
 # --- pages in a browser -----------------------------------------------------------------------
+
 
 def test_the_runs_page_lists_every_run_and_filters_by_model(site, browser, filled):
     from selenium.webdriver.common.by import By
@@ -185,6 +203,7 @@ def test_the_sweeps_and_matrix_pages_open_on_a_store_without_sweeps(site, browse
 
 
 # --- security ---------------------------------------------------------------------------------
+
 
 def test_a_token_guards_every_request(filled):
     with dashboard(filled["store"], "--token", TOKEN) as base:

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from helpers import digits_tune_spec, honed_process
-from honed.store import Store
+from honed.store.database import Store
 from honed.tuning import Trial, TuneResult
 
 CANDIDATES = ["bf16", "magnitude-prune"]
@@ -40,7 +40,9 @@ def _check_whole(path) -> int:
     store = Store(f"sqlite:///{path}")
     for key in keys:
         trial = Trial.model_validate(store.trial(key))
-        assert trial.key == key and (trial.status == "ok") == (trial.reason is None)  # whole: validated, with its reason
+        assert trial.key == key and (trial.status == "ok") == (
+            trial.reason is None
+        )  # whole: validated, with its reason
         if trial.run_id:
             assert store.get(trial.run_id).id == trial.run_id
     return len(keys)
@@ -52,8 +54,11 @@ def _workers(parent: int) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         cmdline = process.info["cmdline"] or []
-        if ("honed.measure.worker" in " ".join(cmdline) and cmdline[-1] == str(parent)
-                and process.info["status"] != psutil.STATUS_ZOMBIE):
+        if (
+            "honed.measure.worker" in " ".join(cmdline)
+            and cmdline[-1] == str(parent)
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+        ):
             found.append(process)
     return found
 

@@ -11,13 +11,13 @@ import pytest
 
 from conftest import FAST
 from helpers import noisy, synthetic_record
-from honed.comparison import compare
-from honed.errors import EnvironmentMismatchError
-from honed.evaluation import evaluate
+from honed.core.errors import EnvironmentMismatchError
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.measure.contention import _Snapshot, contention_between
 from honed.measure.stability import CONTENDED_SHARE, judge
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
-from honed.record import Contention, Stability
+from honed.records.comparison import compare
+from honed.records.record import Contention, Stability
+from honed.run.evaluation import evaluate
 
 TICK = os.sysconf("SC_CLK_TCK")
 NO_PEAKS = TargetSpec(device="cpu", measure_peaks=False)
@@ -63,8 +63,9 @@ def test_the_verdict_pools_every_timed_window_and_names_the_share():
 
 def test_compare_warns_and_strict_refuses_a_contended_run():
     a = synthetic_record([noisy(5, 50, s) for s in (1, 2, 3)])
-    b = synthetic_record([noisy(5, 50, s) for s in (4, 5, 6)]).model_copy(update={
-        "stability": Stability(verdict="contended", reasons=["other work took 50% of the 2 CPUs' time"])})
+    b = synthetic_record([noisy(5, 50, s) for s in (4, 5, 6)]).model_copy(
+        update={"stability": Stability(verdict="contended", reasons=["other work took 50% of the 2 CPUs' time"])}
+    )
     assert any("contended" in w for w in compare(a, b).warnings)
     with pytest.raises(EnvironmentMismatchError, match="contended"):
         compare(a, b, strict=True)
@@ -95,7 +96,7 @@ def test_a_cpu_burner_beside_the_run_is_seen_with_its_share_and_the_same_run_alo
 
 
 def test_doctor_names_a_busy_process_and_reads_sysfs(tmp_path):
-    from honed.doctor import busy_processes, governor, turbo
+    from honed.measure.doctor import busy_processes, governor, turbo
 
     burner = subprocess.Popen([sys.executable, "-c", "import time\nwhile True: pass", "honed-doctor-test-burner"])
     try:

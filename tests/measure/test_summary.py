@@ -1,8 +1,8 @@
 import pytest
 
 from helpers import synthetic_record
-from honed.measure.peaks import Peaks, measure
 from honed.measure.summary import _efficiency
+from honed.meters.peaks import Peaks, measure
 from honed.models.handle import ModelStats
 
 
@@ -15,7 +15,9 @@ def test_throughput_and_cost_follow_their_definitions():
 
 
 def test_roofline_efficiency_hand_case():
-    peaks = Peaks(device="cpu", device_name="cpu", threads=1, peak_flops=100e9, peak_bandwidth_bytes_per_s=10e9, method="x")
+    peaks = Peaks(
+        device="cpu", device_name="cpu", threads=1, peak_flops=100e9, peak_bandwidth_bytes_per_s=10e9, method="x"
+    )
     stats = ModelStats(parameters=1, bytes_in_memory=1_000_000, device="cpu")
     # 1e8 FLOPs on 1e6 weight bytes: intensity 100 FLOP/B -> bound min(100e9, 100 * 10e9) = 100e9.
     e = _efficiency(100_000_000, 0.002, peaks, stats)

@@ -14,11 +14,11 @@ import psutil
 import pytest
 
 from conftest import FAST
-from honed.evaluation import evaluate
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.run.evaluation import evaluate
 
 NO_PEAKS = TargetSpec(device="cpu", measure_peaks=False)
-TESTS = Path(__file__).parent
+TESTS = Path(__file__).resolve().parents[1]
 
 
 def _alive(pid: int) -> bool:
@@ -52,8 +52,8 @@ def _worker_of(parent: subprocess.Popen, seconds: float = 60) -> psutil.Process:
 def test_a_worker_dies_within_two_seconds_of_its_parent_being_killed(tmp_path):
     script = textwrap.dedent(f"""
         import sys; sys.path.insert(0, {str(TESTS)!r})
-        from honed.evaluation import evaluate
-        from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+        from honed.run.evaluation import evaluate
+        from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
         ref = ModelRef(kind="factory", source="harness_models:slow", options={{"kwargs": {{"milliseconds": 20}}}})
         evaluate(ref, Protocol(min_seconds=300, max_seconds=300, repetitions=1), InputSpec(shape=(4,)),
                  TargetSpec(device="cpu", measure_peaks=False))
@@ -77,7 +77,9 @@ def test_a_worker_dies_within_two_seconds_of_its_parent_being_killed(tmp_path):
 @pytest.mark.slow
 def test_a_hung_model_is_killed_with_the_processes_it_started(tmp_path):
     pid_file = tmp_path / "child.pid"
-    ref = ModelRef(kind="factory", source="harness_models:spawns_and_hangs", options={"kwargs": {"pid_file": str(pid_file)}})
+    ref = ModelRef(
+        kind="factory", source="harness_models:spawns_and_hangs", options={"kwargs": {"pid_file": str(pid_file)}}
+    )
     protocol = Protocol(**FAST, repetitions=1, timeout_seconds=8)
     record = evaluate(ref, protocol, InputSpec(shape=(4,)), NO_PEAKS)
     assert record.measurements[0].status == "timeout"

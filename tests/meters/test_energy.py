@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from honed.measure.energy import RaplMeter, UnavailableMeter, meter_for
+from honed.meters.energy import RaplMeter, UnavailableMeter, meter_for
 
 
 def _domain(root: Path, name: str, label: str, energy_uj: int, max_uj: int = 1_000_000) -> Path:

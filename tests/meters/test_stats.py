@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from scipy import stats as scipy_stats
 
-from honed.measure.stats import STATISTICS, bootstrap_ci, relative_change, summarize_latency
+from honed.meters.stats import STATISTICS, bootstrap_ci, relative_change, summarize_latency
 
 
 def test_summary_matches_hand_computed_values():
@@ -20,8 +20,9 @@ def test_summary_matches_hand_computed_values():
 def test_single_group_bootstrap_agrees_with_scipy():
     sample = np.random.default_rng(1).lognormal(mean=1.0, sigma=0.3, size=400)
     ours = bootstrap_ci(sample, STATISTICS["p50"], confidence=0.95, resamples=4000, seed=3)
-    reference = scipy_stats.bootstrap((sample,), np.median, confidence_level=0.95, n_resamples=4000,
-                                      method="percentile", rng=np.random.default_rng(5)).confidence_interval
+    reference = scipy_stats.bootstrap(
+        (sample,), np.median, confidence_level=0.95, n_resamples=4000, method="percentile", rng=np.random.default_rng(5)
+    ).confidence_interval
     width = reference.high - reference.low
     assert abs(ours.low - reference.low) < 0.15 * width
     assert abs(ours.high - reference.high) < 0.15 * width

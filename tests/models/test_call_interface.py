@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from honed import optimize
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models import load_model
 from honed.models.output import ModelOutput
-from honed.protocol import InputSpec, ModelRef
 
 MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16, "hidden": 32, "layers": 2}})
 INPUTS = InputSpec(shape=(16,))
@@ -20,8 +20,10 @@ TOLERANCE = {"torch": 1e-6, "onnxruntime": 1e-5, "openvino": 1e-4, "bf16": 5e-2}
 @pytest.fixture(scope="module")
 def runtimes() -> dict[str, object]:
     base = load_model(MLP, seed=0)
-    return {"torch": base, **{recipe: optimize(base, [recipe], "cpu", INPUTS)
-                              for recipe in ("bf16", "onnxruntime", "openvino")}}
+    return {
+        "torch": base,
+        **{recipe: optimize(base, [recipe], "cpu", INPUTS) for recipe in ("bf16", "onnxruntime", "openvino")},
+    }
 
 
 @pytest.mark.parametrize("runtime", list(TOLERANCE))

@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from conftest import FAST
-from honed.errors import SpecError
-from honed.evaluation import evaluate
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.measure.generation import greedy_generation
 from honed.measure.worker import WEIGHTLESS
 from honed.models import load_model
 from honed.optimization import optimize
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.run.evaluation import evaluate
 from honed.tasks import MultipleChoiceTask, evaluate_quality
 
 INPUTS = InputSpec(seq_len=12)
@@ -35,8 +35,15 @@ def trained_llama(tmp_path_factory, minilm_path):
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    config = LlamaConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256)
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+    )
     model = LlamaForCausalLM(config)
     texts = [item["ctx"] + item["endings"][item["label"]] for item in MultipleChoiceTask.shipped().items]
     batch = tokenizer(texts, padding=True, add_special_tokens=False, return_tensors="pt")
@@ -57,8 +64,10 @@ def trained_llama(tmp_path_factory, minilm_path):
 def variants(trained_llama):
     """runtime -> [full precision, fewer bits, fewest bits] handles."""
     _, base = trained_llama
-    return {runtime: [optimize(base, [{"algorithm": runtime, "params": params}], "cpu", INPUTS) for params in formats]
-            for runtime, formats in FORMATS.items()}
+    return {
+        runtime: [optimize(base, [{"algorithm": runtime, "params": params}], "cpu", INPUTS) for params in formats]
+        for runtime, formats in FORMATS.items()
+    }
 
 
 def _decode(handle, batch, steps: int) -> np.ndarray:
@@ -85,7 +94,7 @@ def test_full_precision_decodes_token_for_token_as_torch_does(trained_llama, var
         expected_logits = base.run(base.example_inputs(2, INPUTS, seed=1)).main
         expected = _decode(base, batch, 16)
         generated = base.module.generate(**batch, max_new_tokens=16, min_new_tokens=16, do_sample=False)
-    assert np.array_equal(expected, generated[:, batch["input_ids"].shape[1]:].numpy())  # the torch loop is greedy
+    assert np.array_equal(expected, generated[:, batch["input_ids"].shape[1] :].numpy())  # the torch loop is greedy
     assert np.array_equal(_decode(decoder, decoder.prepare(batch), 16), expected)
     # Model scope starts from an empty cache every call, whatever was decoded before. (llama.cpp
     # keeps its KV cache in f16: logits differ in the third decimal.)
@@ -134,7 +143,9 @@ def test_every_llama_cpp_generation_pays_for_its_prompt(trained_llama, variants,
     decoder = variants["llama-cpp"][0]
     fed: list[int] = []
     decode = decoder._decode
-    monkeypatch.setattr(decoder, "_decode", lambda chunk, start, wanted: fed.append(len(chunk)) or decode(chunk, start, wanted))
+    monkeypatch.setattr(
+        decoder, "_decode", lambda chunk, start, wanted: fed.append(len(chunk)) or decode(chunk, start, wanted)
+    )
     batch = decoder.prepare(base.example_inputs(1, INPUTS, seed=1))
     for _ in range(2):
         fed.clear()
@@ -147,26 +158,38 @@ def test_every_llama_cpp_generation_pays_for_its_prompt(trained_llama, variants,
 def test_the_openvino_decoder_keeps_its_cache_as_state(variants):
     decoder = variants["openvino"][0]
     names = [port.get_any_name() for port in decoder.model.inputs]
-    assert names == ["input_ids", "attention_mask", "position_ids", "logit_positions"]  # no cache in or out: it is state
+    assert names == [
+        "input_ids",
+        "attention_mask",
+        "position_ids",
+        "logit_positions",
+    ]  # no cache in or out: it is state
     assert sum(op.get_type_name() == "ReadValue" for op in decoder.model.get_ops()) == 2 * 2  # key, value per layer
-    types = {op.get_element_type().to_string() for op in variants["openvino"][2].model.get_ops()
-             if op.get_type_name() == "Constant"}
+    types = {
+        op.get_element_type().to_string()
+        for op in variants["openvino"][2].model.get_ops()
+        if op.get_type_name() == "Constant"
+    }
     assert {"u4", "i4"} & types, types  # int4 constants, not int8 ones relabelled
 
 
 def _vocabulary_tables(handle) -> set[str]:
     """Element types of the constants shaped like the embedding / output projection."""
     size = handle.source.module.config.vocab_size
-    return {op.get_element_type().to_string() for op in handle.model.get_ops()
-            if op.get_type_name() == "Constant" and size in tuple(op.get_output_shape(0))[:1]}
+    return {
+        op.get_element_type().to_string()
+        for op in handle.model.get_ops()
+        if op.get_type_name() == "Constant" and size in tuple(op.get_output_shape(0))[:1]
+    }
 
 
 @pytest.mark.slow
 def test_int4_on_all_layers_takes_the_vocabulary_tables_from_int8_to_int4(trained_llama, variants):
     _, base = trained_llama
     int4 = variants["openvino"][2]
-    everywhere = optimize(base, [{"algorithm": "openvino", "params": {**FORMATS["openvino"][2], "all_layers": True}}],
-                          "cpu", INPUTS)
+    everywhere = optimize(
+        base, [{"algorithm": "openvino", "params": {**FORMATS["openvino"][2], "all_layers": True}}], "cpu", INPUTS
+    )
     assert {"i8", "u8"} & _vocabulary_tables(int4) and not {"i8", "u8"} & _vocabulary_tables(everywhere)
     assert {"i4", "u4"} & _vocabulary_tables(everywhere)
     assert everywhere.stats().bytes_on_disk < int4.stats().bytes_on_disk
@@ -186,8 +209,10 @@ def test_fewer_bits_shrink_the_model_and_grow_its_error(trained_llama, variants,
         reference = _log_probs(base, batch)
 
     def kl(handle) -> float:
-        return torch.nn.functional.kl_div(_log_probs(handle, handle.prepare(batch)), reference, log_target=True,
-                                          reduction="batchmean").item()
+        return torch.nn.functional.kl_div(
+            _log_probs(handle, handle.prepare(batch)), reference, log_target=True, reduction="batchmean"
+        ).item()
+
     assert kl(full) < 1e-4 < kl(fewer) < kl(fewest)
 
 
@@ -196,8 +221,9 @@ def test_fewer_bits_shrink_the_model_and_grow_its_error(trained_llama, variants,
 def test_the_trained_models_accuracy_is_kept_or_moved_down_never_up(trained_llama, variants, runtime):
     _, base = trained_llama
     task = MultipleChoiceTask.shipped()
-    accuracy = [evaluate_quality(task, handle, batch_size=4).values["mc_accuracy"]
-                for handle in (base, *variants[runtime])]
+    accuracy = [
+        evaluate_quality(task, handle, batch_size=4).values["mc_accuracy"] for handle in (base, *variants[runtime])
+    ]
     assert accuracy[0] >= 0.9, accuracy  # it memorised the right endings
     assert accuracy[1] == accuracy[0] and accuracy[2] >= accuracy[0] - 1 / 12
     assert accuracy[0] - 0.25 <= accuracy[3] <= accuracy[0], accuracy
@@ -208,8 +234,13 @@ def test_the_trained_models_accuracy_is_kept_or_moved_down_never_up(trained_llam
 def test_the_generate_scope_times_the_runtimes_decoder_in_a_worker(trained_llama, runtime):
     ref, _ = trained_llama
     protocol = Protocol(**FAST, scope="generate", new_tokens=8, repetitions=1, batch_sizes=(1,))
-    record = evaluate(ref, protocol, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
-                      recipe=[{"algorithm": runtime, "params": FORMATS[runtime][2]}])
+    record = evaluate(
+        ref,
+        protocol,
+        INPUTS,
+        TargetSpec(device="cpu", measure_peaks=False),
+        recipe=[{"algorithm": runtime, "params": FORMATS[runtime][2]}],
+    )
     assert record.status == "ok", [m.error for m in record.measurements]
     generation = record.results[0].generation
     assert generation.new_tokens == 8 and generation.tokens_per_s > 0

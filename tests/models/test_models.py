@@ -6,23 +6,35 @@ import numpy as np
 import pytest
 import torch
 
-from honed.errors import ModelLoadError, SpecError, UnknownNameError, UnsafeFormatError
+from honed.core.errors import ModelLoadError, SpecError, UnknownNameError, UnsafeFormatError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models import known_kinds, load_model
 from honed.models.manifest import MANIFEST
 from honed.models.persist import read_manifest
-from honed.protocol import InputSpec, ModelRef
 
 
 def _ref(kind: str, request) -> tuple[ModelRef, InputSpec]:
     if kind == "factory":
-        return ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16, "hidden": 32}}), InputSpec(shape=(16,))
+        return ModelRef(
+            kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16, "hidden": 32}}
+        ), InputSpec(shape=(16,))
     if kind == "transformers":
-        return ModelRef(kind="transformers", source=str(request.getfixturevalue("tiny_bert_dir"))), InputSpec(seq_len=12)
+        return ModelRef(kind="transformers", source=str(request.getfixturevalue("tiny_bert_dir"))), InputSpec(
+            seq_len=12
+        )
     if kind == "transformers-causal-lm":
-        return (ModelRef(kind="transformers", source=str(request.getfixturevalue("tiny_llama_dir")),
-                         options={"auto_class": "AutoModelForCausalLM"}), InputSpec(seq_len=12))
+        return (
+            ModelRef(
+                kind="transformers",
+                source=str(request.getfixturevalue("tiny_llama_dir")),
+                options={"auto_class": "AutoModelForCausalLM"},
+            ),
+            InputSpec(seq_len=12),
+        )
     if kind == "sentence-transformers":
-        return ModelRef(kind="sentence-transformers", source=request.getfixturevalue("minilm_path")), InputSpec(seq_len=12)
+        return ModelRef(kind="sentence-transformers", source=request.getfixturevalue("minilm_path")), InputSpec(
+            seq_len=12
+        )
     if kind == "onnx":
         return ModelRef(kind="onnx", source=str(request.getfixturevalue("mlp_onnx"))), InputSpec()
     raise AssertionError(kind)
@@ -64,8 +76,9 @@ def test_a_transformers_model_loads_without_its_weights_as_it_loads_with_them(ti
     shutil.copytree(tiny_llama_dir, tmp_path, dirs_exist_ok=True)
     GenerationConfig(max_new_tokens=5, eos_token_id=3).save_pretrained(tmp_path)
     (tmp_path / "model.safetensors").unlink()  # the weights cannot be read: none is
-    ref = ModelRef(kind="transformers", source=str(tmp_path), options={"auto_class": "AutoModelForCausalLM",
-                                                                       "dtype": "bfloat16"})
+    ref = ModelRef(
+        kind="transformers", source=str(tmp_path), options={"auto_class": "AutoModelForCausalLM", "dtype": "bfloat16"}
+    )
     structure = load_model(ref, "cpu", seed=0, weights=False)
     assert all(p.is_meta for p in structure.module.parameters()) and structure.module.dtype == torch.bfloat16
     assert type(structure.module).__name__ == "LlamaForCausalLM" and structure.tokenizer is not None
@@ -73,13 +86,17 @@ def test_a_transformers_model_loads_without_its_weights_as_it_loads_with_them(ti
     full = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options=ref.options), "cpu", seed=0)
     assert structure.capabilities == full.capabilities
     inputs = InputSpec(seq_len=12)
-    assert torch.equal(structure.example_inputs(2, inputs, 7)["input_ids"], full.example_inputs(2, inputs, 7)["input_ids"])
+    assert torch.equal(
+        structure.example_inputs(2, inputs, 7)["input_ids"], full.example_inputs(2, inputs, 7)["input_ids"]
+    )
     with pytest.raises(ModelLoadError):
         load_model(ref, "cpu")  # with its weights it cannot load: the structure read none
 
 
 def test_flop_count_of_an_mlp_matches_hand_computation():
-    ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 8, "hidden": 16, "layers": 2}})
+    ref = ModelRef(
+        kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 8, "hidden": 16, "layers": 2}}
+    )
     handle = load_model(ref, "cpu")
     batch = handle.example_inputs(4, InputSpec(shape=(8,)), seed=0)
     # Linear(8,16), Linear(16,16), Linear(16,8): 2 * batch * in * out each; GELU is not counted.
@@ -114,8 +131,11 @@ def test_safetensors_weights_load_into_a_factory_architecture(tmp_path):
 
     module = mlp(features=4, hidden=8, layers=1)
     save_model(module, str(tmp_path / "w.safetensors"))
-    ref = ModelRef(kind="torch", source=str(tmp_path / "w.safetensors"),
-                   options={"factory": "honed.zoo:mlp", "kwargs": {"features": 4, "hidden": 8, "layers": 1}})
+    ref = ModelRef(
+        kind="torch",
+        source=str(tmp_path / "w.safetensors"),
+        options={"factory": "honed.zoo:mlp", "kwargs": {"features": 4, "hidden": 8, "layers": 1}},
+    )
     handle = load_model(ref)
     x = torch.randn(2, 4)
     torch.testing.assert_close(handle.run(x).main, module(x))

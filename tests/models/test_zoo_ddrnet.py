@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from honed.core.protocol import InputSpec, ModelRef, TaskSpec
 from honed.models import load_model
 from honed.optimization import optimize
-from honed.protocol import InputSpec, ModelRef, TaskSpec
 from honed.tasks import SegmentationTask, evaluate_quality
 from honed.zoo import ddrnet_23
 
@@ -55,9 +55,13 @@ def test_trained_ddrnet_keeps_its_miou_through_the_cnn_paths(trained_ddrnet):
     nhwc = optimize(handle, ["channels-last"], "cpu", InputSpec(shape=(3, 64, 64)))
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in nhwc.module.modules()) == 12
     assert evaluate_quality(test, nhwc, batch_size=16).values["miou"] == pytest.approx(before, abs=0.005)
-    int8 = optimize(handle, [{"algorithm": "openvino", "params": {"quantization": "int8", "calibration_batches": 4}}],
-                    "cpu", InputSpec(shape=(3, 64, 64)),
-                    task=TaskSpec(name="semantic-segmentation", options={"count": 32, "size": 64, "seed": 3}))
+    int8 = optimize(
+        handle,
+        [{"algorithm": "openvino", "params": {"quantization": "int8", "calibration_batches": 4}}],
+        "cpu",
+        InputSpec(shape=(3, 64, 64)),
+        task=TaskSpec(name="semantic-segmentation", options={"count": 32, "size": 64, "seed": 3}),
+    )
     assert "int8" in int8.stats().dtype.split(",")
     # A model of 80 k parameters trained for seconds is not confident everywhere: int8 moves its
     # mIoU by a few points either way (measured 0.686 -> 0.650, 0.695 -> 0.746), while the

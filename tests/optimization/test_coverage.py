@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models import load_model
 from honed.optimization import optimize
-from honed.protocol import InputSpec, ModelRef
 
 CNN = ModelRef(kind="factory", source="honed.zoo:cnn", options={"kwargs": {"in_channels": 3, "width": 16}})
 MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 64, "hidden": 128, "layers": 2}})
@@ -42,26 +42,30 @@ def test_coverage_is_off_unless_asked_and_a_runtime_step_moves_everything():
 
 
 def test_known_bad_pairings_warn_before_any_work():
-    from honed.preflight import preflight
-    from honed.protocol import TargetSpec
+    from honed.core.protocol import RunSpec, TargetSpec
+    from honed.run.plan import plan_run
 
     cpu = TargetSpec(device="cpu")
     ort_int8 = [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}]
-    [warning] = preflight(CNN, InputSpec(shape=(3, 32, 32)), cpu, ort_int8).warnings
+    [warning] = plan_run(CNN, RunSpec(inputs=InputSpec(shape=(3, 32, 32)), target=cpu, recipe=ort_int8)).warnings
     assert "onnxruntime dynamic int8 on a convolution network ran 3-4x slower" in warning
-    assert preflight(MLP, InputSpec(shape=(64,)), cpu, ort_int8).warnings == []  # fine on Linear layers
-    assert preflight(CNN, InputSpec(shape=(3, 32, 32)), cpu, ["bf16"]).warnings == []
+    assert (
+        plan_run(MLP, RunSpec(inputs=InputSpec(shape=(64,)), target=cpu, recipe=ort_int8)).warnings == ()
+    )  # fine on Linear layers
+    assert plan_run(CNN, RunSpec(inputs=InputSpec(shape=(3, 32, 32)), target=cpu, recipe=["bf16"])).warnings == ()
 
 
 def test_known_bad_pairings_are_judged_for_a_saved_transformers_model_too(tmp_path):
     """Read from the config on the meta device: a transformers ResNet is a convolution network."""
     from transformers import ResNetConfig, ResNetForImageClassification
 
-    from honed.preflight import preflight
-    from honed.protocol import ModelRef, TargetSpec
+    from honed.core.protocol import ModelRef, RunSpec, TargetSpec
+    from honed.run.plan import plan_run
 
-    ResNetForImageClassification(ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_labels=3,
-                                              image_size=32)).save_pretrained(tmp_path / "resnet")
+    ResNetForImageClassification(
+        ResNetConfig(embedding_size=8, hidden_sizes=[8, 16], depths=[1, 1], num_labels=3, image_size=32)
+    ).save_pretrained(tmp_path / "resnet")
     ref = ModelRef(kind="transformers", source=str(tmp_path / "resnet"))
-    [warning] = preflight(ref, InputSpec(shape=(3, 32, 32)), TargetSpec(device="cpu"), ["dynamic-int8"]).warnings
+    spec = RunSpec(inputs=InputSpec(shape=(3, 32, 32)), target=TargetSpec(device="cpu"), recipe=["dynamic-int8"])
+    [warning] = plan_run(ref, spec).warnings
     assert warning.startswith("dynamic-int8 on resnet: dynamic int8 quantizes Linear layers only")

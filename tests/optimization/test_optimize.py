@@ -5,20 +5,25 @@ from __future__ import annotations
 import pytest
 import torch
 
-from honed.errors import SpecError, UnknownNameError
+from honed.core.errors import SpecError, UnknownNameError
+from honed.core.protocol import InputSpec, ModelRef, TaskSpec
 from honed.models import load_model
-from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, plan, runs_kept_files
-from honed.protocol import InputSpec, ModelRef, TaskSpec
+from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, resolve_recipe, runs_kept_files
 
 CPU_ALGORITHMS = [a.name for a in list_algorithms() if a.unavailable_reason("cpu") is None]
 MODELS = ("minilm", "llama", "cnn")
 GPU_ONLY = [a.name for a in list_algorithms() if "cuda" in a.targets and "cpu" not in a.targets]
 # torch.compile takes tens of seconds per transformer on two cores; the CNN shows it works.
 # The CNN has no repeated blocks to distil (test_distillation_needs_repeated_blocks checks the error).
-CASES = [(name, model) for name in CPU_ALGORITHMS for model in MODELS
-         if not (name == "torch-compile" and model != "cnn") and not (name == "layer-distill" and model == "cnn")
-         and not (name == "llama-cpp" and model != "llama")  # a decoder runtime (refusals: test_llm_decoders)
-         and not (name == "channels-last" and model != "cnn")]  # convolutions only (refusal below)
+CASES = [
+    (name, model)
+    for name in CPU_ALGORITHMS
+    for model in MODELS
+    if not (name == "torch-compile" and model != "cnn")
+    and not (name == "layer-distill" and model == "cnn")
+    and not (name == "llama-cpp" and model != "llama")  # a decoder runtime (refusals: test_llm_decoders)
+    and not (name == "channels-last" and model != "cnn")
+]  # convolutions only (refusal below)
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +33,12 @@ def bases(request):
     torch.manual_seed(0)
     return {
         "minilm": (load_model(ModelRef(kind="sentence-transformers", source=minilm)), InputSpec(seq_len=24)),
-        "llama": (load_model(ModelRef(kind="transformers", source=str(llama), options={"auto_class": "AutoModelForCausalLM"}),
-                             seed=0), InputSpec(seq_len=16)),
+        "llama": (
+            load_model(
+                ModelRef(kind="transformers", source=str(llama), options={"auto_class": "AutoModelForCausalLM"}), seed=0
+            ),
+            InputSpec(seq_len=16),
+        ),
         "cnn": (load_model(ModelRef(kind="factory", source="honed.zoo:cnn"), seed=0), InputSpec(shape=(3, 32, 32))),
     }
 
@@ -99,7 +108,7 @@ def test_channels_last_folds_batch_norm_and_changes_the_layout_not_the_outputs(b
 @pytest.mark.parametrize("name", GPU_ONLY)
 def test_gpu_only_algorithms_are_refused_on_cpu_with_the_reason(name):
     with pytest.raises(RecipeError, match=f"{name} runs on cuda only, not cpu"):
-        plan(Recipe.of(name), "cpu")
+        resolve_recipe(Recipe.of(name), "cpu")
 
 
 def test_recipes_round_trip_and_hash_by_meaning():
@@ -112,12 +121,15 @@ def test_recipes_round_trip_and_hash_by_meaning():
         Recipe.from_json('{"schema": "honed.recipe", "version": 99, "steps": []}')
 
 
-@pytest.mark.parametrize("recipe, message", [
-    (["torchao-int8-dinamic"], "did you mean 'torchao-int8-dynamic'"),
-    (["dynamic-int8", "bf16"], "dynamic-int8 conflicts with bf16"),
-    (["dynamic-int8", "torchao-int8-dynamic"], "2 quantize algorithms"),
-    (["bf16", "bf16"], "repeats bf16"),
-])
+@pytest.mark.parametrize(
+    "recipe, message",
+    [
+        (["torchao-int8-dinamic"], "did you mean 'torchao-int8-dynamic'"),
+        (["dynamic-int8", "bf16"], "dynamic-int8 conflicts with bf16"),
+        (["dynamic-int8", "torchao-int8-dynamic"], "2 quantize algorithms"),
+        (["bf16", "bf16"], "repeats bf16"),
+    ],
+)
 def test_bad_recipes_are_rejected_before_any_work(recipe, message):
     with pytest.raises((RecipeError, UnknownNameError), match=message):
         optimize(ModelRef(kind="factory", source="honed.zoo:does_not_exist"), recipe)  # never loaded
@@ -125,9 +137,9 @@ def test_bad_recipes_are_rejected_before_any_work(recipe, message):
 
 def test_bad_parameters_name_the_step_and_field():
     with pytest.raises(SpecError, match=r"recipe\[0\]\.svd-lowrank\.rank"):
-        plan(Recipe.of({"algorithm": "svd-lowrank", "params": {"rank": 0}}))
+        resolve_recipe(Recipe.of({"algorithm": "svd-lowrank", "params": {"rank": 0}}))
     with pytest.raises(SpecError, match="did you mean 'amount'"):
-        plan(Recipe.of({"algorithm": "magnitude-prune", "params": {"amout": 0.3}}))
+        resolve_recipe(Recipe.of({"algorithm": "magnitude-prune", "params": {"amout": 0.3}}))
 
 
 def test_onnx_models_are_not_optimised_by_torch_recipes(mlp_onnx):
@@ -173,10 +185,17 @@ def test_onnxruntime_int8_is_smaller_and_close(bases):
         optimize(base, ["bf16", "onnxruntime"], "cpu", inputs)
     # Static int8 calibrates activation ranges on the model's own synthetic sentences. On MiniLM
     # it is smaller than fp32 but drifts more than dynamic int8 (measured cosine 0.94).
-    static = optimize(base, [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8", "calibration_batches": 4}}],
-                      "cpu", inputs)
+    static = optimize(
+        base,
+        [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8", "calibration_batches": 4}}],
+        "cpu",
+        inputs,
+    )
     assert static.stats().bytes_on_disk < 0.8 * fp32.stats().bytes_on_disk
-    assert torch.nn.functional.cosine_similarity(_output(base, inputs), _output(static, inputs), dim=1).min().item() >= 0.85
+    assert (
+        torch.nn.functional.cosine_similarity(_output(base, inputs), _output(static, inputs), dim=1).min().item()
+        >= 0.85
+    )
 
 
 def _openvino(bases, **params):
@@ -240,11 +259,13 @@ def test_openvino_int8_weights_shrink_the_ir_and_save_as_base_recipe_and_artifac
     manifest = read_manifest(directory)
     assert manifest["kind"] == "sentence-transformers" and manifest["artifact"]["kind"] == "openvino"
     assert manifest["libraries"]["openvino"] and manifest["libraries"]["nncf"]
-    torch.testing.assert_close(_output(load_model(ModelRef(kind="honed", source=str(directory))), inputs),
-                               _output(weights, inputs))
+    torch.testing.assert_close(
+        _output(load_model(ModelRef(kind="honed", source=str(directory))), inputs), _output(weights, inputs)
+    )
     ir = load_model(ModelRef(kind="openvino", source=str(directory / "artifact" / "model.xml")))
-    torch.testing.assert_close(ir.run(weights.example_inputs(4, inputs, seed=1)).main, _output(weights, inputs),
-                               rtol=0, atol=0)
+    torch.testing.assert_close(
+        ir.run(weights.example_inputs(4, inputs, seed=1)).main, _output(weights, inputs), rtol=0, atol=0
+    )
 
 
 @pytest.mark.slow
@@ -257,15 +278,20 @@ def test_openvino_static_int8_quantizes_activations_too(bases):
 @pytest.mark.slow
 def test_openvino_int8_mixed_leaves_the_most_sensitive_spans_in_float_until_the_bound_holds(bases):
     def mixed(min_cosine):
-        return _openvino(bases, quantization="int8-mixed", min_cosine=min_cosine, sensitivity_groups=4,
-                         calibration_batches=2)
+        return _openvino(
+            bases, quantization="int8-mixed", min_cosine=min_cosine, sensitivity_groups=4, calibration_batches=2
+        )
 
     # A loose bound: int8 everywhere, the same model as plain int8 (nothing searched).
     loose = mixed(0.5)
     chosen = loose.runtime_info()
-    assert chosen["int8_mixed_float_spans"] == [] and chosen["int8_mixed_float_operations"] == "0 of 42"  # 6 x q,k,v,o,ff1,ff2,attention
-    torch.testing.assert_close(_output(loose, bases["minilm"][1]),
-                               _output(_openvino(bases, quantization="int8", calibration_batches=2), bases["minilm"][1]))
+    assert (
+        chosen["int8_mixed_float_spans"] == [] and chosen["int8_mixed_float_operations"] == "0 of 42"
+    )  # 6 x q,k,v,o,ff1,ff2,attention
+    torch.testing.assert_close(
+        _output(loose, bases["minilm"][1]),
+        _output(_openvino(bases, quantization="int8", calibration_batches=2), bases["minilm"][1]),
+    )
     # A bound between int8's cosine and 1: some spans go back to float, not all, and the bound is met.
     everywhere = chosen["int8_mixed_cosine"]
     bound = 1 - (1 - everywhere) / 3
@@ -285,7 +311,7 @@ def test_openvino_is_refused_beside_another_runtime_and_on_cuda(bases):
     with pytest.raises(RecipeError, match="recipe has 2 runtime algorithms"):
         optimize(base, ["openvino", "onnxruntime"], "cpu", inputs)
     with pytest.raises(RecipeError, match="openvino runs on cpu only"):
-        plan(Recipe.of("openvino"), "cuda")
+        resolve_recipe(Recipe.of("openvino"), "cuda")
 
 
 @pytest.mark.slow
@@ -305,8 +331,19 @@ def test_an_exported_model_is_deleted_with_its_handle(bases):
 # (model, runtime step, the function that converts: patched to fail once the run has kept its result)
 KEPT_CASES = [
     ("cnn", {"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}, "runtime._exported"),
-    ("minilm", {"algorithm": "openvino", "params": {"quantization": "int8-mixed", "min_cosine": 0.997,
-                                                     "sensitivity_groups": 2, "calibration_batches": 2}}, "openvino._converted"),
+    (
+        "minilm",
+        {
+            "algorithm": "openvino",
+            "params": {
+                "quantization": "int8-mixed",
+                "min_cosine": 0.997,
+                "sensitivity_groups": 2,
+                "calibration_batches": 2,
+            },
+        },
+        "openvino._converted",
+    ),
     ("llama", {"algorithm": "openvino", "params": {"quantization": "int8-weights"}}, "openvino._converted"),
     ("llama", {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}, "llama_cpp._written"),
 ]
@@ -314,8 +351,9 @@ KEPT_CASES = [
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, step, converter", KEPT_CASES, ids=lambda case: str(case)[:40])
-def test_a_runtime_step_converts_once_per_run_and_the_other_workers_read_it(bases, tmp_path, monkeypatch, model, step,
-                                                                            converter):
+def test_a_runtime_step_converts_once_per_run_and_the_other_workers_read_it(
+    bases, tmp_path, monkeypatch, model, step, converter
+):
     import importlib
 
     base, inputs = bases[model]
@@ -355,15 +393,22 @@ def test_distillation_trains_a_shallower_student_towards_the_teacher(bases):
     reference = _output(base, inputs)
     untrained = optimize(base, [{"algorithm": "layer-distill", "params": {"steps": 0}}], "cpu", inputs)
     trained = optimize(base, ["layer-distill"], "cpu", inputs)
-    assert len(trained.module[0].auto_model.encoder.layer) == 3 and trained.module[0].auto_model.config.num_hidden_layers == 3
+    assert (
+        len(trained.module[0].auto_model.encoder.layer) == 3
+        and trained.module[0].auto_model.config.num_hidden_layers == 3
+    )
     assert trained.stats().parameters < base.stats().parameters
-    cosine = {name: torch.nn.functional.cosine_similarity(reference, _output(model, inputs), dim=1).mean().item()
-              for name, model in (("untrained", untrained), ("trained", trained))}
+    cosine = {
+        name: torch.nn.functional.cosine_similarity(reference, _output(model, inputs), dim=1).mean().item()
+        for name, model in (("untrained", untrained), ("trained", trained))
+    }
     assert cosine["trained"] > cosine["untrained"] + 0.1, cosine  # the training, not the truncation, closes the gap
     llama, llama_inputs = bases["llama"]
     student = optimize(llama, ["layer-distill"], "cpu", llama_inputs)
     ids = llama.example_inputs(1, llama_inputs, seed=3)["input_ids"]
-    generated = student.module.generate(ids, max_new_tokens=4, do_sample=False)  # the KV cache follows the new layer count
+    generated = student.module.generate(
+        ids, max_new_tokens=4, do_sample=False
+    )  # the KV cache follows the new layer count
     assert generated.shape == (1, ids.shape[1] + 4)
     with pytest.raises(SpecError, match="repeated blocks"):
         optimize(bases["cnn"][0], ["layer-distill"], "cpu", bases["cnn"][1])
@@ -379,21 +424,26 @@ def test_distillation_and_calibration_use_the_runs_task_data(bases, tmp_path):
     spec = TaskSpec(name="text-embedding")
     task = build_task(spec)
     context = Context(target="cpu", inputs=inputs, task=spec)
-    assert torch.equal(context.batch(base, 2, seed=5)["input_ids"], task.model_inputs(base, task.sample(2, 5))["input_ids"])
+    assert torch.equal(
+        context.batch(base, 2, seed=5)["input_ids"], task.model_inputs(base, task.sample(2, 5))["input_ids"]
+    )
     # Items of a multiple-choice or perplexity task are not single model inputs: synthetic instead.
     on_lm = Context(target="cpu", inputs=inputs, task=TaskSpec(name="language-modeling")).batch(base, 2, seed=5)
     assert torch.equal(on_lm["input_ids"], base.example_inputs(2, inputs, seed=5)["input_ids"])
     recipe = [{"algorithm": "layer-distill", "params": {"steps": 30}}]
     on_task = optimize(base, recipe, "cpu", inputs, task=spec)
     synthetic = optimize(base, recipe, "cpu", inputs)
-    fidelity = {name: agreement(task, base, model)["output_cosine"] for name, model in
-                (("task", on_task), ("synthetic", synthetic))}
+    fidelity = {
+        name: agreement(task, base, model)["output_cosine"]
+        for name, model in (("task", on_task), ("synthetic", synthetic))
+    }
     assert fidelity["task"] > 0.95 and fidelity["task"] > fidelity["synthetic"] + 0.1, fidelity  # measured 0.97 vs 0.72
     # The task travels with the model: a saved student replays the same training.
     directory = on_task.save(tmp_path / "student")
     assert read_manifest(directory)["recipe_task"]["name"] == "text-embedding"
-    torch.testing.assert_close(_output(load_model(ModelRef(kind="honed", source=str(directory))), inputs),
-                               _output(on_task, inputs))
+    torch.testing.assert_close(
+        _output(load_model(ModelRef(kind="honed", source=str(directory))), inputs), _output(on_task, inputs)
+    )
 
 
 def test_a_missing_package_names_the_extra_that_installs_it():

@@ -1,8 +1,8 @@
 import pytest
 
 from helpers import noisy, synthetic_record
-from honed.comparison import NO_DIFFERENCE, compare
-from honed.errors import EnvironmentMismatchError
+from honed.core.errors import EnvironmentMismatchError
+from honed.records.comparison import NO_DIFFERENCE, compare
 
 
 @pytest.mark.slow
@@ -59,13 +59,25 @@ def test_per_process_metrics_need_a_rank_test_to_pass():
 
     a = make([noisy(10, 50, s) for s in (1, 2, 3)])
     b = make([noisy(10, 50, s) for s in (4, 5, 6)])
-    b = b.model_copy(update={"measurements": [m.model_copy(update={"memory": {"peak_rss_bytes": 130 * 2**20 + i}})
-                                               for i, m in enumerate(b.measurements)]})
+    b = b.model_copy(
+        update={
+            "measurements": [
+                m.model_copy(update={"memory": {"peak_rss_bytes": 130 * 2**20 + i}})
+                for i, m in enumerate(b.measurements)
+            ]
+        }
+    )
     # +30 % peak memory in all three processes: clear, but 3 values a side cannot pass Mann-Whitney at 5 %.
     rss = compare(a, b).verdict("peak_rss", 1)
     assert rss.change == pytest.approx(0.3, abs=0.01) and rss.verdict == NO_DIFFERENCE
     a5 = make([noisy(10, 50, s) for s in range(5)])
     b5 = make([noisy(10, 50, s) for s in range(5, 10)])
-    b5 = b5.model_copy(update={"measurements": [m.model_copy(update={"memory": {"peak_rss_bytes": 130 * 2**20 + i}})
-                                                 for i, m in enumerate(b5.measurements)]})
+    b5 = b5.model_copy(
+        update={
+            "measurements": [
+                m.model_copy(update={"memory": {"peak_rss_bytes": 130 * 2**20 + i}})
+                for i, m in enumerate(b5.measurements)
+            ]
+        }
+    )
     assert compare(a5, b5).verdict("peak_rss", 1).verdict == "larger"

@@ -5,14 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
 import torch
+from pydantic import ValidationError
 
 from conftest import FAST
-from honed.comparison import NO_DIFFERENCE, compare
-from honed.evaluation import evaluate
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec
-from honed.store import Store
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.records.comparison import NO_DIFFERENCE, compare
+from honed.run.evaluation import evaluate
+from honed.store.database import Store
 
 NO_PEAKS = TargetSpec(device="cpu", measure_peaks=False)
 
@@ -54,7 +54,7 @@ class FakeClock:
 
 def test_the_sampling_loop_stops_on_samples_and_seconds_both(monkeypatch):
     import honed.measure.loops as loops
-    import honed.measure.timers as timers
+    import honed.meters.timers as timers
 
     clock = FakeClock(call_ns=10_000_000)  # every call takes exactly 10 ms
     monkeypatch.setattr(loops.time, "perf_counter_ns", clock.perf_counter_ns)
@@ -67,11 +67,13 @@ def test_the_sampling_loop_stops_on_samples_and_seconds_both(monkeypatch):
     samples, _ = loops.timed_loop(timer, clock.call, Protocol(min_samples=80, min_seconds=0.1))
     assert len(samples) == 80
     # the max bounds cap both
-    samples, seconds = loops.timed_loop(timer, clock.call, Protocol(min_samples=1000, min_seconds=100, max_seconds=100,
-                                                                     max_samples=1000))
+    samples, seconds = loops.timed_loop(
+        timer, clock.call, Protocol(min_samples=1000, min_seconds=100, max_seconds=100, max_samples=1000)
+    )
     assert len(samples) == 1000 and seconds == pytest.approx(10.0)
-    capped, _ = loops.timed_loop(timer, clock.call, Protocol(min_samples=50, min_seconds=5, max_seconds=5,
-                                                             max_samples=100_000))
+    capped, _ = loops.timed_loop(
+        timer, clock.call, Protocol(min_samples=50, min_seconds=5, max_seconds=5, max_samples=100_000)
+    )
     assert len(capped) == 500
 
 
@@ -98,7 +100,9 @@ def test_a_hung_worker_is_killed_at_the_timeout():
 
 @pytest.mark.slow
 def test_a_python_error_in_the_worker_is_reported_with_its_message():
-    record = evaluate(ModelRef(kind="factory", source="honed.zoo:mlp"), Protocol(**FAST, repetitions=1), InputSpec(), NO_PEAKS)
+    record = evaluate(
+        ModelRef(kind="factory", source="honed.zoo:mlp"), Protocol(**FAST, repetitions=1), InputSpec(), NO_PEAKS
+    )
     assert record.measurements[0].status == "error" and "inputs.shape" in record.measurements[0].error
 
 
@@ -111,13 +115,17 @@ class Doubler(torch.nn.Module):
 def test_an_in_memory_module_and_thread_setting_reach_the_worker(tmp_path):
     store = Store(str(tmp_path / "runs.db"))
     protocol = Protocol(**FAST, threads=1, repetitions=1, batch_sizes=(1, 3))
-    record = evaluate(Doubler(), protocol, InputSpec(shape=(8,)), TargetSpec(device="cpu", price_per_hour=1.0), store=store)
+    record = evaluate(
+        Doubler(), protocol, InputSpec(shape=(8,)), TargetSpec(device="cpu", price_per_hour=1.0), store=store
+    )
     assert record.status == "ok" and record.model.display_name == "Doubler"
     assert record.fingerprint.runtime["threads"] == 1 and "in memory" in record.notes[0]
     assert record.peaks is not None and record.peaks.threads == 1
     assert record.result(3).cost_per_million_usd > 0
     energy = record.result(1).energy  # measured where RAPL or NVML is readable, else unavailable with why
-    assert (energy.joules_per_item is not None) == (energy.status == "measured") and (energy.status == "measured" or energy.reason)
+    assert (energy.joules_per_item is not None) == (energy.status == "measured") and (
+        energy.status == "measured" or energy.reason
+    )
     assert store.get(record.id) == record
     # Peaks are measured once per machine and thread count, then read from the store.
     again = evaluate(Doubler(), protocol, InputSpec(shape=(8,)), TargetSpec(device="cpu"), store=store)
@@ -163,14 +171,16 @@ def test_concurrent_clients_overlap_and_throughput_counts_wall_time():
 @pytest.mark.slow
 def test_pipeline_scope_on_a_real_embedder(minilm_path):
     ref = ModelRef(kind="sentence-transformers", source=minilm_path)
-    record = evaluate(ref, Protocol(**FAST, scope="pipeline", batch_sizes=(2,), repetitions=1), InputSpec(seq_len=16), NO_PEAKS)
+    record = evaluate(
+        ref, Protocol(**FAST, scope="pipeline", batch_sizes=(2,), repetitions=1), InputSpec(seq_len=16), NO_PEAKS
+    )
     assert record.status == "ok", record.measurements[0].error
     assert record.measurements[0].flops_per_batch > 0 and record.model_stats.parameters == 22_713_216
 
 
 @pytest.mark.slow
 def test_an_interrupted_sweep_keeps_what_was_measured(tmp_path):
-    from honed.errors import Interrupted
+    from honed.core.errors import Interrupted
 
     def interrupt_after_first(done, total, measurement):
         if done == 1:
@@ -178,8 +188,14 @@ def test_an_interrupted_sweep_keeps_what_was_measured(tmp_path):
 
     store = Store(str(tmp_path / "runs.db"))
     with pytest.raises(Interrupted, match="after 1 of 2 measurements") as stopped:
-        evaluate(sleeper(1.0), Protocol(**FAST, batch_sizes=(1, 2), repetitions=1), InputSpec(shape=(1,)), NO_PEAKS,
-                 store=store, on_progress=interrupt_after_first)
+        evaluate(
+            sleeper(1.0),
+            Protocol(**FAST, batch_sizes=(1, 2), repetitions=1),
+            InputSpec(shape=(1,)),
+            NO_PEAKS,
+            store=store,
+            on_progress=interrupt_after_first,
+        )
     kept = store.get(stopped.value.record.id)
     assert kept.status == "partial" and [m.status for m in kept.measurements] == ["ok"]
 
@@ -210,7 +226,9 @@ def test_a_bad_recipe_fails_before_any_worker_starts():
 @pytest.mark.slow
 def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
     ref = ModelRef(kind="factory", source="honed.zoo:cnn")
-    record = evaluate(ref, Protocol(**FAST, repetitions=1), InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["onnxruntime"])
+    record = evaluate(
+        ref, Protocol(**FAST, repetitions=1), InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["onnxruntime"]
+    )
     assert record.status == "ok", record.measurements[0].error
     assert record.fingerprint.runtime["onnxruntime_providers"] == ["CPUExecutionProvider"]
     assert record.measurements[0].cold_start.optimized_s is not None
@@ -220,7 +238,7 @@ def test_a_recipe_ending_in_onnxruntime_is_measured_in_the_worker():
 def test_a_runtime_recipe_is_converted_once_before_any_timed_worker(monkeypatch):
     """The quality worker (a recipe's run always has one: agreement with the base) converts,
     untimed; every timed worker finds the conversion kept, so each repetition's cold start is alike."""
-    import honed.evaluation as evaluation
+    import honed.run.evaluation as evaluation
 
     seen = []
 
@@ -228,34 +246,55 @@ def test_a_runtime_recipe_is_converted_once_before_any_timed_worker(monkeypatch)
         def worker(job, *args):
             seen.append((job.mode, job.kept is not None and (Path(job.kept) / "0-onnxruntime" / "kept.json").is_file()))
             return run(job, *args)
+
         return worker
 
     for name in ("run_job", "run_quality_job"):
         monkeypatch.setattr(evaluation, name, watched(getattr(evaluation, name)))
-    record = evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), Protocol(**FAST, repetitions=2),
-                      InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["onnxruntime"])
+    record = evaluate(
+        ModelRef(kind="factory", source="honed.zoo:cnn"),
+        Protocol(**FAST, repetitions=2),
+        InputSpec(shape=(3, 32, 32)),
+        NO_PEAKS,
+        recipe=["onnxruntime"],
+    )
     assert record.status == "ok", [m.error for m in record.measurements]
     assert seen == [("quality", False), ("performance", True), ("performance", True)]
     assert record.quality.agreement["output_cosine"] > 0.99
     # Without a runtime step nothing is converted, and the quality worker comes last as before.
     seen.clear()
-    evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), Protocol(**FAST, repetitions=1),
-             InputSpec(shape=(3, 32, 32)), NO_PEAKS, recipe=["channels-last"])
+    evaluate(
+        ModelRef(kind="factory", source="honed.zoo:cnn"),
+        Protocol(**FAST, repetitions=1),
+        InputSpec(shape=(3, 32, 32)),
+        NO_PEAKS,
+        recipe=["channels-last"],
+    )
     assert [mode for mode, _ in seen] == ["performance", "quality"]
 
 
 @pytest.mark.slow
 def test_the_pipeline_scope_of_a_speech_model_transcribes_synthetic_or_real_audio(tiny_whisper_dir):
-    from honed.protocol import TaskSpec
+    from honed.core.protocol import TaskSpec
 
-    ref = ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    ref = ModelRef(
+        kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"}
+    )
     protocol = Protocol(**FAST, scope="pipeline", new_tokens=4, repetitions=1, batch_sizes=(2,))
     # Two clients transcribing at once: the "async throughput" of a speech service.
     synthetic = evaluate(ref, protocol.model_copy(update={"concurrency": 2}), InputSpec(audio_seconds=2.0), NO_PEAKS)
     assert synthetic.status == "ok", synthetic.measurements[0].error
-    assert synthetic.result(2).throughput_items_per_s > 0 and len(synthetic.measurements[0].samples_ns) >= FAST["min_samples"]
-    real = evaluate(ref, protocol, InputSpec(source="task"), NO_PEAKS,
-                    task=TaskSpec(name="speech-recognition", limit=2, options={"max_new_tokens": 4}))
+    assert (
+        synthetic.result(2).throughput_items_per_s > 0
+        and len(synthetic.measurements[0].samples_ns) >= FAST["min_samples"]
+    )
+    real = evaluate(
+        ref,
+        protocol,
+        InputSpec(source="task"),
+        NO_PEAKS,
+        task=TaskSpec(name="speech-recognition", limit=2, options={"max_new_tokens": 4}),
+    )
     assert real.status == "ok", real.measurements[0].error
     assert real.quality.items == 2 and real.quality.timing["real_time_factor"] > 0
 
@@ -272,9 +311,15 @@ def test_the_generate_scope_reports_first_token_and_per_token_times(tiny_llama_d
         assert all(f < s for f, s in zip(measurement.first_token_ns, measurement.samples_ns))
         assert generation.new_tokens == 8 and 0 < generation.time_to_first_token_ms.p50 < latency.p50
         assert generation.tokens_per_s == pytest.approx(result.batch_size * 8 / (latency.mean / 1e3))
-        assert generation.time_per_output_token_ms == pytest.approx((latency.mean - generation.time_to_first_token_ms.mean) / 7)
+        assert generation.time_per_output_token_ms == pytest.approx(
+            (latency.mean - generation.time_to_first_token_ms.mean) / 7
+        )
     with pytest.raises(ValidationError, match="new_tokens"):
         Protocol(scope="generate", new_tokens=0)
-    cnn = evaluate(ModelRef(kind="factory", source="honed.zoo:cnn"), protocol, InputSpec(shape=(3, 8, 8)),
-                   TargetSpec(device="cpu", measure_peaks=False))
+    cnn = evaluate(
+        ModelRef(kind="factory", source="honed.zoo:cnn"),
+        protocol,
+        InputSpec(shape=(3, 8, 8)),
+        TargetSpec(device="cpu", measure_peaks=False),
+    )
     assert cnn.status == "failed" and "causal language model" in cnn.measurements[0].error

@@ -10,16 +10,25 @@ import time
 
 import pytest
 
+from honed.core.protocol import InputSpec, ModelRef, RunSpec
 from honed.models import load_model
-from honed.protocol import InputSpec, ModelRef
+from honed.run.plan import plan_run
 
 
 @pytest.fixture(scope="module")
 def tiny_vit(tmp_path_factory):
     from transformers import ViTConfig, ViTForImageClassification
 
-    config = ViTConfig(image_size=32, patch_size=8, num_channels=3, hidden_size=32, num_hidden_layers=1,
-                       num_attention_heads=2, intermediate_size=64, num_labels=5)
+    config = ViTConfig(
+        image_size=32,
+        patch_size=8,
+        num_channels=3,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        num_labels=5,
+    )
     path = tmp_path_factory.mktemp("vit") / "vit"
     ViTForImageClassification(config).save_pretrained(path)
     return path
@@ -30,7 +39,9 @@ def _save_gpt2(directory, minilm_path, model_class):
     from transformers import AutoTokenizer, GPT2Config
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_path)
-    model_class(GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)).save_pretrained(directory)
+    model_class(
+        GPT2Config(vocab_size=tokenizer.vocab_size, n_positions=64, n_embd=32, n_layer=1, n_head=2)
+    ).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory
 
@@ -58,26 +69,44 @@ def test_a_gpt2_is_loaded_as_a_causal_lm_without_options(tiny_gpt2):
 def _cli(*args, tmp_path) -> tuple[subprocess.CompletedProcess, float]:
     env = {**os.environ, "HONED_STORE": f"sqlite:///{tmp_path / 'runs.db'}"}
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "honed.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
     return done, time.monotonic() - started
 
 
 @pytest.mark.slow
 def test_a_saved_vit_and_gpt2_run_with_no_extra_options(tiny_vit, tiny_gpt2, tmp_path):
-    vit, _ = _cli("evaluate", "--model", str(tiny_vit), "--kind", "transformers", "--repetitions", "1", tmp_path=tmp_path)
+    vit, _ = _cli(
+        "evaluate", "--model", str(tiny_vit), "--kind", "transformers", "--repetitions", "1", tmp_path=tmp_path
+    )
     assert vit.returncode == 0, vit.stdout + vit.stderr
-    lm, _ = _cli("evaluate", "--model", str(tiny_gpt2), "--kind", "transformers", "--repetitions", "1",
-                 "--task", "language-modeling", "--task-limit", "4", tmp_path=tmp_path)
+    lm, _ = _cli(
+        "evaluate",
+        "--model",
+        str(tiny_gpt2),
+        "--kind",
+        "transformers",
+        "--repetitions",
+        "1",
+        "--task",
+        "language-modeling",
+        "--task-limit",
+        "4",
+        tmp_path=tmp_path,
+    )
     assert lm.returncode == 0, lm.stdout + lm.stderr
     assert "perplexity" in lm.stdout
 
 
 @pytest.mark.slow
 def test_a_bad_spec_fails_in_the_parent_within_seconds(tiny_vit, tmp_path):
-    for args in (["--model", "honed.zoo:nothing", "--kind", "factory"],
-                 ["--model", "honed.zoo:mlp", "--kind", "factory", "-r", "bf61"],
-                 ["--model", str(tiny_vit), "--kind", "transformers", "--task", "no-such-task"],
-                 ["--model", str(tmp_path / "missing"), "--kind", "transformers"]):
+    for args in (
+        ["--model", "honed.zoo:nothing", "--kind", "factory"],
+        ["--model", "honed.zoo:mlp", "--kind", "factory", "-r", "bf61"],
+        ["--model", str(tiny_vit), "--kind", "transformers", "--task", "no-such-task"],
+        ["--model", str(tmp_path / "missing"), "--kind", "transformers"],
+    ):
         done, seconds = _cli("evaluate", *args, tmp_path=tmp_path)
         assert done.returncode == 2, done.stdout + done.stderr
         assert seconds < 5 * 3  # generous on a loaded CI machine; alone it takes about 2 s
@@ -105,50 +134,63 @@ def test_capabilities_read_from_the_files_match_the_loaded_model(tiny_gpt2, tiny
 
 
 def test_a_task_the_model_cannot_run_is_refused_before_any_worker(tiny_bare_gpt2, tiny_gpt2):
-    from honed.errors import SpecError
-    from honed.preflight import preflight
-    from honed.protocol import TargetSpec, TaskSpec
+    from honed.core.errors import SpecError
+    from honed.core.protocol import TargetSpec, TaskSpec
 
     cpu, lm = TargetSpec(device="cpu"), TaskSpec(name="language-modeling")
     with pytest.raises(SpecError, match="scores next tokens") as refused:
-        preflight(ModelRef(kind="transformers", source=str(tiny_bare_gpt2)), InputSpec(), cpu, task=lm)
+        plan_run(ModelRef(kind="transformers", source=str(tiny_bare_gpt2)), RunSpec(target=cpu, task=lm))
     assert refused.value.field == "task" and "scores-tokens" in str(refused.value)
-    assert preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)), InputSpec(), cpu, task=lm).task == lm
+    assert plan_run(ModelRef(kind="transformers", source=str(tiny_gpt2)), RunSpec(target=cpu, task=lm)).task == lm
     with pytest.raises(SpecError, match="lacks: scores-tokens"):  # an export keeps the tokenizer, not the LM head
-        preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)), InputSpec(), cpu, ["onnxruntime"], lm)
+        plan_run(
+            ModelRef(kind="transformers", source=str(tiny_gpt2)), RunSpec(target=cpu, recipe=["onnxruntime"], task=lm)
+        )
     with pytest.raises(SpecError, match="tokenizer"):  # text embeddings of a model that takes tensors
-        preflight(ModelRef(kind="factory", source="honed.zoo:mlp"), InputSpec(shape=(64,)), cpu,
-                  task=TaskSpec(name="text-embedding"))
+        plan_run(
+            ModelRef(kind="factory", source="honed.zoo:mlp"),
+            RunSpec(inputs=InputSpec(shape=(64,)), target=cpu, task=TaskSpec(name="text-embedding")),
+        )
 
 
 def test_tune_skips_candidates_that_cannot_run_the_task_and_says_why(tiny_gpt2):
-    from honed.protocol import TargetSpec, TaskSpec
-    from honed.tuning.search import preflight as tune_preflight
+    from honed.core.protocol import TargetSpec, TaskSpec
+    from honed.tuning.plan import plan_sweep
     from honed.tuning.settings import TuneSettings
 
     settings = TuneSettings(candidates=("bf16", "onnxruntime", "openvino", "llama-cpp"))
-    task, _, singles, skipped = tune_preflight(ModelRef(kind="transformers", source=str(tiny_gpt2)),
-                                               TaskSpec(name="language-modeling"), TargetSpec(device="cpu"), settings)
+    sweep = plan_sweep(
+        ModelRef(kind="transformers", source=str(tiny_gpt2)),
+        RunSpec(task=TaskSpec(name="language-modeling"), target=TargetSpec(device="cpu")),
+        settings,
+    )
     # OpenVINO's stateful decoder and llama.cpp still score tokens; an ONNX export does not.
-    assert sorted(recipe.label for recipe in singles) == ["bf16", "llama-cpp", "openvino"]
-    assert "scores next tokens" in skipped["onnxruntime"]
+    assert sorted(recipe.label for recipe in sweep.candidates) == ["bf16", "llama-cpp", "openvino"]
+    assert "scores next tokens" in sweep.skipped["onnxruntime"]
 
 
 def test_a_speech_task_may_follow_an_export_that_still_transcribes(tiny_whisper_dir):
-    from honed.errors import SpecError
-    from honed.preflight import preflight
-    from honed.protocol import TargetSpec, TaskSpec
+    from honed.core.errors import SpecError
+    from honed.core.protocol import TargetSpec, TaskSpec
 
     ref, cpu = ModelRef(kind="transformers", source=str(tiny_whisper_dir)), TargetSpec(device="cpu")
     speech = TaskSpec(name="speech-recognition")
-    assert preflight(ref, InputSpec(), cpu, ["openvino"], speech).task == speech  # encoder + stateful decoder
+    assert plan_run(ref, RunSpec(target=cpu, recipe=["openvino"], task=speech)).task == speech  # encoder + decoder
     with pytest.raises(SpecError, match="lacks: transcribes"):
-        preflight(ref, InputSpec(), cpu, ["onnxruntime"], speech)
+        plan_run(ref, RunSpec(target=cpu, recipe=["onnxruntime"], task=speech))
 
 
 def test_a_refused_task_exits_2_in_seconds_from_the_cli(tiny_bare_gpt2, tmp_path):
-    done, seconds = _cli("evaluate", "--model", str(tiny_bare_gpt2), "--kind", "transformers",
-                         "--task", "language-modeling", tmp_path=tmp_path)
+    done, seconds = _cli(
+        "evaluate",
+        "--model",
+        str(tiny_bare_gpt2),
+        "--kind",
+        "transformers",
+        "--task",
+        "language-modeling",
+        tmp_path=tmp_path,
+    )
     assert done.returncode == 2, done.stdout + done.stderr
     assert "error: task: got 'language-modeling'" in done.stderr and "scores next tokens" in done.stderr
     assert seconds < 5 * 3  # generous on a loaded CI machine; alone it takes a few seconds

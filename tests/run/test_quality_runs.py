@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from conftest import FAST
 
-from honed.comparison import compare
-from honed.errors import SpecError, UnknownNameError
-from honed.evaluation import assess_quality, evaluate
+from conftest import FAST
+from honed.core.errors import SpecError, UnknownNameError
+from honed.core.protocol import InputSpec, Protocol, TargetSpec, TaskSpec
 from honed.models import load_model
 from honed.optimization import optimize
-from honed.protocol import InputSpec, Protocol, TargetSpec, TaskSpec
-from honed.record import RunRecord
+from honed.records.comparison import compare
+from honed.records.record import RunRecord
+from honed.run.evaluation import assess_quality, evaluate
 from honed.tasks import TASKS, ImageClassificationTask, build_task, evaluate_quality
 from honed.tasks.metrics import register_metric
 
@@ -23,11 +23,14 @@ DIGITS = TaskSpec(name="image-classification")
 
 @pytest.mark.slow
 def test_a_run_with_a_task_scores_the_same_quality_as_in_process(digits_cnn):
-    record = evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False), task=DIGITS,
-                      recipe=["dynamic-int8"])
+    record = evaluate(
+        digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False), task=DIGITS, recipe=["dynamic-int8"]
+    )
     assert record.status == "ok" and record.task == "image-classification" and record.task_spec == DIGITS
     quality = record.quality
-    local = evaluate_quality(ImageClassificationTask.digits("test"), optimize(load_model(digits_cnn), ["dynamic-int8"], "cpu", INPUTS))
+    local = evaluate_quality(
+        ImageClassificationTask.digits("test"), optimize(load_model(digits_cnn), ["dynamic-int8"], "cpu", INPUTS)
+    )
     assert quality.items == 540 and quality.primary == "top1" and quality.better == {"top1": "higher", "top5": "higher"}
     assert quality.values["top1"] == pytest.approx(local.values["top1"]) and quality.values["top1"] > 0.9
     # With a recipe, the worker also compares the optimised outputs with the base model's.
@@ -43,8 +46,10 @@ def test_recipes_replay_with_the_data_they_were_built_with(digits_cnn):
     # but a handle optimised without a task keeps its synthetic calibration in every worker.
     recipe = [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8", "calibration_batches": 4}}]
     base, test = load_model(digits_cnn), ImageClassificationTask.digits("test")
-    local = {source: agreement(test, base, optimize(base, recipe, "cpu", INPUTS, task=spec))["logits_kl"]
-             for source, spec in (("synthetic", None), ("task", DIGITS))}
+    local = {
+        source: agreement(test, base, optimize(base, recipe, "cpu", INPUTS, task=spec))["logits_kl"]
+        for source, spec in (("synthetic", None), ("task", DIGITS))
+    }
     assert local["task"] != pytest.approx(local["synthetic"], rel=1e-3), local  # the calibration data matters
     target = TargetSpec(device="cpu", measure_peaks=False)
     with_recipe = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS, recipe=recipe)
@@ -57,8 +62,14 @@ def test_recipes_replay_with_the_data_they_were_built_with(digits_cnn):
 def test_compare_reports_a_quality_loss_as_a_regression(digits_cnn):
     target = TargetSpec(device="cpu", measure_peaks=False)
     base = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS)
-    crushed = evaluate(digits_cnn, ONE, INPUTS, target, task=DIGITS,
-                       recipe=[{"algorithm": "magnitude-prune", "params": {"amount": 0.9}}])
+    crushed = evaluate(
+        digits_cnn,
+        ONE,
+        INPUTS,
+        target,
+        task=DIGITS,
+        recipe=[{"algorithm": "magnitude-prune", "params": {"amount": 0.9}}],
+    )
     assert base.quality.agreement == {}  # no recipe, nothing to agree with
     result = compare(base, crushed)
     top1 = next(q for q in result.quality if q.metric == "top1")
@@ -76,18 +87,28 @@ def test_the_quick_screen_scores_only_the_first_items(digits_cnn):
 def test_a_task_the_model_cannot_do_is_refused_before_any_worker(digits_cnn):
     """A factory CNN says what it can do without loading: multiple choice needs a causal LM."""
     with pytest.raises(SpecError, match="scores next tokens") as refused:
-        evaluate(digits_cnn, ONE, INPUTS, TargetSpec(device="cpu", measure_peaks=False),
-                 task=TaskSpec(name="multiple-choice"))
+        evaluate(
+            digits_cnn,
+            ONE,
+            INPUTS,
+            TargetSpec(device="cpu", measure_peaks=False),
+            task=TaskSpec(name="multiple-choice"),
+        )
     assert refused.value.field == "task"
 
 
 def test_a_task_found_unfit_only_in_the_worker_fails_the_quality_part_only(digits_cnn, tmp_path):
     """A saved directory is only known once loaded: the worker refuses, the timing still stands."""
-    from honed.protocol import ModelRef
+    from honed.core.protocol import ModelRef
 
     saved = load_model(digits_cnn).save(tmp_path / "saved")
-    record = evaluate(ModelRef(kind="honed", source=str(saved)), ONE, INPUTS,
-                      TargetSpec(device="cpu", measure_peaks=False), task=TaskSpec(name="multiple-choice"))
+    record = evaluate(
+        ModelRef(kind="honed", source=str(saved)),
+        ONE,
+        INPUTS,
+        TargetSpec(device="cpu", measure_peaks=False),
+        task=TaskSpec(name="multiple-choice"),
+    )
     assert record.status == "partial" and record.results[0].latency_ms is not None
     assert record.quality.status == "error" and "causal language model" in record.quality.error
 
@@ -102,9 +123,11 @@ def test_bad_task_names_and_options_fail_before_any_worker(digits_cnn):
 
 @pytest.mark.slow
 def test_a_whisper_run_measures_the_encoder_and_scores_transcripts(tiny_whisper_dir):
-    from honed.protocol import ModelRef
+    from honed.core.protocol import ModelRef
 
-    ref = ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    ref = ModelRef(
+        kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"}
+    )
     task = TaskSpec(name="speech-recognition", options={"max_new_tokens": 8}, limit=4, batch_size=2)
     record = evaluate(ref, ONE, InputSpec(source="task"), TargetSpec(device="cpu", measure_peaks=False), task=task)
     # Model scope on real utterances' features (padded to Whisper's 30 s) plus one decoder step.
@@ -113,7 +136,9 @@ def test_a_whisper_run_measures_the_encoder_and_scores_transcripts(tiny_whisper_
     assert record.quality.timing["real_time_factor"] > 0 and record.quality.timing["audio_seconds"] > 4
 
 
-@register_metric("sum_abs_error", "lower", "units", "mean |sum of outputs - target| (a test's own metric)", "hand-written")
+@register_metric(
+    "sum_abs_error", "lower", "units", "mean |sum of outputs - target| (a test's own metric)", "hand-written"
+)
 def _sum_abs_error(predictions, references) -> float:
     return (predictions.sum(dim=1) - references).abs().mean().item()
 
@@ -135,21 +160,31 @@ class SumsTask(ImageClassificationTask):
 
 @pytest.mark.slow
 def test_a_task_and_metric_defined_outside_honed_run_in_the_workers(tmp_path):
-    from honed.protocol import ModelRef
+    from honed.core.protocol import ModelRef
 
-    ref = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}})
+    ref = ModelRef(
+        kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 4, "hidden": 8, "layers": 1}}
+    )
     spec = TaskSpec(name="test-sums")
-    record = evaluate(ref, ONE, InputSpec(shape=(4,), source="task"), TargetSpec(device="cpu", measure_peaks=False), task=spec,
-                      recipe=["bf16"])
+    record = evaluate(
+        ref,
+        ONE,
+        InputSpec(shape=(4,), source="task"),
+        TargetSpec(device="cpu", measure_peaks=False),
+        task=spec,
+        recipe=["bf16"],
+    )
     assert record.status == "ok" and record.task_spec.module == __name__  # the workers imported this module
-    local = evaluate_quality(SumsTask.default(), optimize(load_model(ref, seed=0), ["bf16"], "cpu", InputSpec(shape=(4,))))
+    local = evaluate_quality(
+        SumsTask.default(), optimize(load_model(ref, seed=0), ["bf16"], "cpu", InputSpec(shape=(4,)))
+    )
     assert record.quality.values["sum_abs_error"] == pytest.approx(local.values["sum_abs_error"], rel=1e-3)
     assert record.quality.better == {"sum_abs_error": "lower"} and record.quality.agreement["output_cosine"] > 0.99
 
 
 @pytest.mark.slow
 def test_inputs_drawn_from_the_task_are_its_real_items(digits_cnn, minilm_path):
-    from honed.protocol import ModelRef
+    from honed.core.protocol import ModelRef
     from honed.tasks import TextEmbeddingTask
 
     task = ImageClassificationTask.digits("test")
@@ -159,8 +194,13 @@ def test_inputs_drawn_from_the_task_are_its_real_items(digits_cnn, minilm_path):
     texts = TextEmbeddingTask.shipped().sample(3, seed=1)
     assert len(texts) == 3 and all(t in TextEmbeddingTask.shipped().queries for t in texts)
     target = TargetSpec(device="cpu", measure_peaks=False)
-    record = evaluate(ModelRef(kind="sentence-transformers", source=minilm_path), ONE, InputSpec(source="task"), target,
-                      task=TaskSpec(name="text-embedding", limit=4))
+    record = evaluate(
+        ModelRef(kind="sentence-transformers", source=minilm_path),
+        ONE,
+        InputSpec(source="task"),
+        target,
+        task=TaskSpec(name="text-embedding", limit=4),
+    )
     assert record.status == "ok" and record.inputs.source == "task"
     with pytest.raises(SpecError, match="inputs.source"):
         evaluate(digits_cnn, ONE, InputSpec(source="task"), target)

@@ -2,11 +2,11 @@ from pathlib import Path
 
 import pytest
 
-from honed.errors import SpecError
-from honed.protocol import Protocol
-from honed.spec import build_spec, load_spec
+from honed.core.errors import SpecError
+from honed.core.protocol import Protocol
+from honed.spec.build import build_spec, load_spec
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_example_specs_load():
@@ -28,12 +28,15 @@ def test_bad_value_names_field_value_and_what_is_allowed(tmp_path):
         load_spec(path)
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"batch_sizes": ()}, "at least one batch size"),
-    ({"batch_sizes": (1, 1)}, "must not repeat"),
-    ({"min_samples": 50, "max_samples": 10}, "below min_samples"),
-    ({"repetitions": 0}, "greater than or equal to 1"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"batch_sizes": ()}, "at least one batch size"),
+        ({"batch_sizes": (1, 1)}, "must not repeat"),
+        ({"min_samples": 50, "max_samples": 10}, "below min_samples"),
+        ({"repetitions": 0}, "greater than or equal to 1"),
+    ],
+)
 def test_protocol_rejects_impossible_settings(fields, message):
     with pytest.raises(ValueError, match=message):
         Protocol(**fields)
@@ -57,23 +60,32 @@ def test_missing_model_and_bad_shape_are_named():
 
 def test_a_spec_can_carry_a_recipe(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
-                    '[[recipe]]\nalgorithm = "magnitude-prune"\nparams = { amount = 0.3 }\n')
+    path.write_text(
+        '[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
+        '[[recipe]]\nalgorithm = "magnitude-prune"\nparams = { amount = 0.3 }\n'
+    )
     spec = load_spec(path)
     assert spec.recipe[0].algorithm == "magnitude-prune" and spec.recipe[0].params == {"amount": 0.3}
     assert [s.algorithm for s in build_spec(path, recipe=["bf16"]).recipe] == ["bf16"]
     # The command line's form carries parameters too.
     steps = build_spec(path, recipe=["svd-lowrank:rank=16", "openvino:precision=bf16"]).recipe
-    assert [(s.algorithm, s.params) for s in steps] == [("svd-lowrank", {"rank": 16}), ("openvino", {"precision": "bf16"})]
+    assert [(s.algorithm, s.params) for s in steps] == [
+        ("svd-lowrank", {"rank": 16}),
+        ("openvino", {"precision": "bf16"}),
+    ]
 
 
 def test_tune_candidates_come_from_the_spec_as_names_or_steps(tmp_path):
     from honed.optimization.recipe import Step
-    from honed.spec import tune_settings
+    from honed.spec.build import tune_settings
 
     path = tmp_path / "s.toml"
-    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
-                    '[tune]\ncandidates = ["bf16", {algorithm = "openvino", params = {precision = "bf16"}}]\n')
+    path.write_text(
+        '[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n'
+        '[tune]\ncandidates = ["bf16", {algorithm = "openvino", params = {precision = "bf16"}}]\n'
+    )
     settings = tune_settings(load_spec(path))
     assert settings.candidates == ("bf16", Step(algorithm="openvino", params={"precision": "bf16"}))
-    assert tune_settings(load_spec(path), candidates=[Step.parse("dynamic-int8")]).candidates == (Step(algorithm="dynamic-int8"),)
+    assert tune_settings(load_spec(path), candidates=[Step.parse("dynamic-int8")]).candidates == (
+        Step(algorithm="dynamic-int8"),
+    )

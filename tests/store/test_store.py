@@ -4,10 +4,11 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
-from helpers import postgres_url_or_skip, noisy, synthetic_record
-from honed.errors import HonedError, SpecError
-from honed.record import SCHEMA_VERSION, RunRecord
-from honed.store import ImmutableRecordError, RunRow, Store
+from helpers import noisy, postgres_url_or_skip, synthetic_record
+from honed.core.errors import HonedError, ImmutableRecordError, SpecError
+from honed.records.record import SCHEMA_VERSION, RunRecord
+from honed.store.database import Store
+from honed.store.tables import RunRow
 
 
 def _exercise(store: Store) -> None:
@@ -17,7 +18,9 @@ def _exercise(store: Store) -> None:
     store.add(second)
     assert store.get(first.id) == first  # raw samples and all
     assert store.get(second.id[:10]) == second  # a unique prefix is enough
-    mine = [row.id for row in store.list(limit=10_000) if row.id in (first.id, second.id)]  # a shared server holds others
+    mine = [
+        row.id for row in store.list(limit=10_000) if row.id in (first.id, second.id)
+    ]  # a shared server holds others
     assert mine == [second.id, first.id]  # newest first
     with pytest.raises(ImmutableRecordError, match="already stored"):
         store.add(first)

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from helpers import digits_tune_spec, honed_process
-from honed.store import Store
+from honed.store.database import Store
 from honed.tuning import TuneResult
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def _two_evaluations_and_a_tune(url: str, tmp_path: Path, digits_cnn) -> None:
@@ -41,6 +41,7 @@ def _two_evaluations_and_a_tune(url: str, tmp_path: Path, digits_cnn) -> None:
 @pytest.mark.slow
 def test_concurrent_writers_on_sqlite(tmp_path, digits_cnn):
     _two_evaluations_and_a_tune(f"sqlite:///{tmp_path / 'shared.db'}", tmp_path, digits_cnn)
+
 
 # On PostgreSQL, test_campaign's Ray campaign has two nodes write runs, trials and the campaign's
 # ledger into one database at once, and checks that every trial is there once.

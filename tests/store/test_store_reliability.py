@@ -10,9 +10,10 @@ import pytest
 from sqlalchemy import event
 
 from helpers import noisy, synthetic_record
-from honed.protocol import Step
-from honed.store import Store, StoreError
-from honed.store_schema import HEAD, script_head
+from honed.core.errors import StoreError
+from honed.core.protocol import Step
+from honed.store import Store
+from honed.store.schema import HEAD, script_head
 
 # What honed 0.1 (sessions 1-3, before migrations) created: copied from such a store's sqlite_master.
 OLD_SCHEMA = """
@@ -35,10 +36,20 @@ CREATE INDEX ix_tune_sweeps_updated_at ON tune_sweeps (updated_at);
 def _old_store(path, record) -> None:
     connection = sqlite3.connect(path)
     connection.executescript(OLD_SCHEMA)
-    connection.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (record.id, record.created_at.isoformat(sep=" "), record.name, record.model.display_name,
-                        record.model.kind, record.device, record.status, record.schema_version,
-                        json.dumps(record.model_dump(mode="json"))))
+    connection.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            record.id,
+            record.created_at.isoformat(sep=" "),
+            record.name,
+            record.model.display_name,
+            record.model.kind,
+            record.device,
+            record.status,
+            record.schema_version,
+            json.dumps(record.model_dump(mode="json")),
+        ),
+    )
     connection.commit()
     connection.close()
 
@@ -68,7 +79,7 @@ def test_the_migrated_schema_is_the_one_the_code_expects(tmp_path):
 
     import honed.arena.tables  # noqa: F401  (the arena's tables join Base.metadata)
     import honed.campaign.tables  # noqa: F401
-    from honed.store import Base
+    from honed.store.tables import Base
 
     store = Store(str(tmp_path / "new.db"))
     with store._engine.connect() as connection:
@@ -97,7 +108,9 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
     store = Store(str(path))
     stored = []
     store.dispose()
-    event.listen(store._engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count = 48"))  # the schema takes ~40
+    event.listen(
+        store._engine, "connect", lambda dbapi, _: dbapi.execute("PRAGMA max_page_count = 48")
+    )  # the schema takes ~40
     with pytest.raises(StoreError, match="could not be written.*full.*nothing was half-written"):
         for seed in range(100):  # each record holds a few thousand raw samples
             record = synthetic_record([noisy(5, 3000, seed)])
@@ -110,15 +123,15 @@ def test_a_full_disk_leaves_the_store_consistent_and_the_run_kept(tmp_path, monk
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
     # evaluate() keeps a run it could not store in a file that imports later
-    from honed.evaluation import _store_or_keep
+    from honed.store.keep import store_or_keep
 
     monkeypatch.chdir(tmp_path)
     lost = synthetic_record([noisy(5, 3000, 999)])
     with pytest.raises(StoreError, match="kept in"):
-        _store_or_keep(store, lost)
+        store_or_keep(store, lost)
     kept = tmp_path / f"honed-unsaved-run-{lost.id}.json"
     elsewhere = Store(str(tmp_path / "other.db"))
-    from honed.record import RunRecord
+    from honed.records.record import RunRecord
 
     elsewhere.add(RunRecord.from_json(kept.read_bytes()))
     assert elsewhere.get(lost.id) == lost
@@ -146,10 +159,17 @@ def test_a_postgresql_store_from_before_migrations_is_upgraded(tmp_path):
             ddl = OLD_SCHEMA.replace("DATETIME", "TIMESTAMP WITH TIME ZONE").replace("JSON", "JSONB")
             for statement in filter(str.strip, ddl.split(";")):
                 connection.execute(text(statement))
-            connection.execute(text("INSERT INTO runs VALUES (:id, :at, :name, :model, :kind, 'cpu', 'ok', 1, :record)"),
-                               {"id": record.id, "at": record.created_at, "name": record.name,
-                                "model": record.model.display_name, "kind": record.model.kind,
-                                "record": json.dumps(record.model_dump(mode="json"))})
+            connection.execute(
+                text("INSERT INTO runs VALUES (:id, :at, :name, :model, :kind, 'cpu', 'ok', 1, :record)"),
+                {
+                    "id": record.id,
+                    "at": record.created_at,
+                    "name": record.name,
+                    "model": record.model.display_name,
+                    "kind": record.model.kind,
+                    "record": json.dumps(record.model_dump(mode="json")),
+                },
+            )
         old.dispose()
         store = Store(url.render_as_string(hide_password=False))
         assert store.get(record.id) == record

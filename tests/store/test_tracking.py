@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from helpers import noisy, synthetic_record
+from honed.core.protocol import Step
 from honed.dashboard import queries
-from honed.protocol import Step
-from honed.store import Store
+from honed.store.database import Store
 
 
 def _series(store: Store, centres: list[float], **changes) -> list:
@@ -94,7 +94,7 @@ def test_runs_export_to_a_file_based_mlflow_store(tmp_path, monkeypatch):
 
 
 def test_an_mlflow_uri_it_refuses_is_a_clear_error(tmp_path, monkeypatch):
-    from honed.errors import SpecError
+    from honed.core.errors import SpecError
     from honed.report.mlflow_export import log_runs
 
     monkeypatch.delenv("MLFLOW_ALLOW_FILE_STORE", raising=False)

@@ -18,7 +18,9 @@ DEPTH_GT = torch.tensor([[1.0, 2.0], [4.0, 100.0]])  # 100 is beyond max_depth=8
 DEPTH_PRED = torch.tensor([[2.0, 2.0], [2.5, 5.0]])  # valid pairs (pred, gt): (2, 1), (2, 2), (2.5, 4)
 SEG_PRED = torch.tensor([[[0, 1], [2, 2]]])
 SEG_GT = torch.tensor([[[0, 1], [1, 255]]])  # 255 is ignored
-LOGITS = torch.tensor([[2, 1, .5, .4, .3, .2], [.1, 3, 1, .5, .4, .3], [.1, .2, .3, 1, 5, .4], [6., 5, 4, 3, 2, 1]])
+LOGITS = torch.tensor(
+    [[2, 1, 0.5, 0.4, 0.3, 0.2], [0.1, 3, 1, 0.5, 0.4, 0.3], [0.1, 0.2, 0.3, 1, 5, 0.4], [6.0, 5, 4, 3, 2, 1]]
+)
 LOGLIK = [[-1.0, -2.0], [-5.0, -3.0], [-2.0, -2.5]]
 E = torch.eye(3)
 
@@ -28,8 +30,12 @@ CASES = {
     "wer": (["the cat sit on mat", "hello world"], ["the cat sat on the mat", "hello world"], {}, 2 / 8),
     "cer": (["abxd", "e"], ["abcd", "ef"], {}, 2 / 6),
     # p(target) = 3/4 then 1/2: exp(mean(ln 4/3, ln 2)) = sqrt(8/3); the -100 target is ignored.
-    "perplexity": (torch.tensor([[[math.log(3), 0.0], [0.0, 0.0], [5.0, 0.0]]]), torch.tensor([[0, 1, -100]]), {},
-                   math.sqrt(8 / 3)),
+    "perplexity": (
+        torch.tensor([[[math.log(3), 0.0], [0.0, 0.0], [5.0, 0.0]]]),
+        torch.tensor([[0, 1, -100]]),
+        {},
+        math.sqrt(8 / 3),
+    ),
     "abs_rel": (DEPTH_PRED, DEPTH_GT, {}, (1 + 0 + 1.5 / 4) / 3),
     "sq_rel": (DEPTH_PRED, DEPTH_GT, {}, (1 + 0 + 2.25 / 4) / 3),
     "rmse": (DEPTH_PRED, DEPTH_GT, {}, math.sqrt((1 + 0 + 2.25) / 3)),
@@ -45,8 +51,13 @@ CASES = {
     "mc_accuracy": (LOGLIK, [0, 1, 1], {}, 2 / 3),
     # per byte: (-1, -0.5) -> 1 (gold 0); (-2.5, -3) -> 0 (gold 1); (-2, -0.25) -> 1 (gold 1)
     "mc_accuracy_norm": (LOGLIK, [0, 1, 1], {"choices": [["a", "bbbb"], ["cc", "d"], ["e", "ffffffffff"]]}, 1 / 3),
-    "top1_agreement": (torch.tensor([[1., 0], [0, 1], [1, 2]]), torch.tensor([[2., 0], [1, 0], [0, 3]]), {}, 2 / 3),
-    "output_cosine": (torch.tensor([[1., 0], [1, 1]]), torch.tensor([[1., 0], [1, 0]]), {}, (1 + 1 / math.sqrt(2)) / 2),
+    "top1_agreement": (torch.tensor([[1.0, 0], [0, 1], [1, 2]]), torch.tensor([[2.0, 0], [1, 0], [0, 3]]), {}, 2 / 3),
+    "output_cosine": (
+        torch.tensor([[1.0, 0], [1, 1]]),
+        torch.tensor([[1.0, 0], [1, 0]]),
+        {},
+        (1 + 1 / math.sqrt(2)) / 2,
+    ),
     # query 1 points at document 2 first, its own document second.
     "recall_at_k": (torch.stack([E[0], E[2] + 0.5 * E[1], E[2]]), E, {"k": 1}, 2 / 3),
 }

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models import load_model
 from honed.models.capabilities import Capability
 from honed.optimization import optimize
-from honed.protocol import InputSpec, ModelRef
 from honed.tasks import ImageClassificationTask, agreement, evaluate_quality
 
 INPUTS = InputSpec(shape=(1, 8, 8))
@@ -36,10 +36,14 @@ def test_optimisations_move_the_metric_in_the_expected_direction(trained):
     handle, test = trained
     base = evaluate_quality(test, handle).primary_value
     # Mild, well-behaved optimisations keep accuracy within two points.
-    for recipe in (["dynamic-int8"], ["torchao-int8-weight-only"], ["bf16"],
-                   [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}],
-                   [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}],
-                   [{"algorithm": "openvino", "params": {"quantization": "int8"}}]):
+    for recipe in (
+        ["dynamic-int8"],
+        ["torchao-int8-weight-only"],
+        ["bf16"],
+        [{"algorithm": "onnxruntime", "params": {"quantization": "dynamic-int8"}}],
+        [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}],
+        [{"algorithm": "openvino", "params": {"quantization": "int8"}}],
+    ):
         optimised = optimize(handle, recipe, "cpu", INPUTS)
         assert evaluate_quality(test, optimised).primary_value >= base - 0.02, recipe
     # Removing nine weights in ten must cost accuracy, and agreement with the base must fall with it.
@@ -77,17 +81,22 @@ def test_minilm_retrieves_the_shipped_pairs_and_optimisations_keep_fidelity(mini
 def test_multiple_choice_scores_by_continuation_loglikelihood(tiny_llama_dir):
     import numpy as np
 
-    from honed.errors import SpecError
+    from honed.core.errors import SpecError
     from honed.tasks import MultipleChoiceTask
     from honed.tasks.choice import continuation_loglikelihood
 
-    handle = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"}))
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
+    )
     task = MultipleChoiceTask.shipped()
     assert len(task.items) == 12 and all(len(item["endings"]) == 4 for item in task.items)
 
     # An independent computation: one forward per prefix, the next token's log-probability each time.
     tok = handle.tokenizer
-    ctx, cont = tok("The cat sat", add_special_tokens=False)["input_ids"], tok(" on the mat", add_special_tokens=False)["input_ids"]
+    ctx, cont = (
+        tok("The cat sat", add_special_tokens=False)["input_ids"],
+        tok(" on the mat", add_special_tokens=False)["input_ids"],
+    )
     expected = 0.0
     with torch.inference_mode():
         for i, token in enumerate(cont):
@@ -98,8 +107,12 @@ def test_multiple_choice_scores_by_continuation_loglikelihood(tiny_llama_dir):
     result = evaluate_quality(task, handle, batch_size=4, limit=8)
     scores, labels = task.collect(handle, 4, 8)
     acc = np.mean([np.argmax(s) == g for s, g in zip(scores, labels)])
-    norm = np.mean([np.argmax(np.array(s) / [len(e.encode()) for e in item["endings"]]) == g
-                    for s, g, item in zip(scores, labels, task.items)])
+    norm = np.mean(
+        [
+            np.argmax(np.array(s) / [len(e.encode()) for e in item["endings"]]) == g
+            for s, g, item in zip(scores, labels, task.items)
+        ]
+    )
     assert result.items == 8 and result.values["mc_accuracy"] == pytest.approx(acc)
     assert result.values["mc_accuracy_norm"] == pytest.approx(norm)
     with pytest.raises(SpecError, match="items\\[0\\]"):
@@ -146,12 +159,22 @@ def test_segformer_from_a_config_runs_through_the_task(tmp_path):
     from honed.tasks import SegmentationTask
 
     torch.manual_seed(0)
-    config = SegformerConfig(num_labels=3, num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
-                             num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2],
-                             decoder_hidden_size=32)
+    config = SegformerConfig(
+        num_labels=3,
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[16, 32],
+        num_attention_heads=[1, 2],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        mlp_ratios=[2, 2],
+        decoder_hidden_size=32,
+    )
     SegformerForSemanticSegmentation(config).save_pretrained(tmp_path)
-    handle = load_model(ModelRef(kind="transformers", source=str(tmp_path),
-                                 options={"auto_class": "AutoModelForSemanticSegmentation"}))
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tmp_path), options={"auto_class": "AutoModelForSemanticSegmentation"})
+    )
     task = SegmentationTask.shapes(count=8, seed=3)
     logits = task.predict(handle, task.images[:2])
     assert logits.shape == (2, 3, 32, 32)  # SegFormer predicts at 1/4 resolution; the task upsamples
@@ -159,7 +182,9 @@ def test_segformer_from_a_config_runs_through_the_task(tmp_path):
     predicted = task.predict(handle, task.images).argmax(1)
     assert values["pixel_accuracy"] == pytest.approx((predicted == task.masks).float().mean().item())
     assert 0 <= values["miou"] <= 1
-    assert agreement(task, handle, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))["output_cosine"] > 0.99
+    assert (
+        agreement(task, handle, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))["output_cosine"] > 0.99
+    )
 
 
 @pytest.fixture(scope="module")
@@ -190,13 +215,20 @@ def test_depth_scenes_metrics_and_optimisations(trained_depth):
     with torch.inference_mode():
         predicted = handle.module(test.images)[:, 0].clamp(1e-3, 20.0).double()
     # abs_rel by hand: per image over valid pixels, then the mean over images.
-    hand = torch.stack([((predicted[i] - test.depths[i]).abs() / test.depths[i])[valid[i]].mean()
-                        for i in range(len(test.depths))]).mean().item()
+    hand = (
+        torch.stack(
+            [((predicted[i] - test.depths[i]).abs() / test.depths[i])[valid[i]].mean() for i in range(len(test.depths))]
+        )
+        .mean()
+        .item()
+    )
     assert result.values["abs_rel"] == pytest.approx(hand, rel=1e-6)
     assert result.values["abs_rel"] < 0.2 and result.values["delta1"] > 0.85, result.values
     kept = evaluate_quality(test, optimize(handle, ["bf16"], "cpu", InputSpec(shape=(3, 32, 32))))
     assert kept.values["abs_rel"] <= result.values["abs_rel"] + 0.02
-    crushed = optimize(handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.95}}], "cpu", InputSpec(shape=(3, 32, 32)))
+    crushed = optimize(
+        handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.95}}], "cpu", InputSpec(shape=(3, 32, 32))
+    )
     assert evaluate_quality(test, crushed).values["abs_rel"] > result.values["abs_rel"] + 0.05
 
 
@@ -206,12 +238,22 @@ def test_glpn_from_a_config_runs_through_the_depth_task(tmp_path):
     from honed.tasks import DepthEstimationTask
 
     torch.manual_seed(0)
-    config = GLPNConfig(num_encoder_blocks=2, depths=[1, 1], sr_ratios=[2, 1], hidden_sizes=[16, 32],
-                        num_attention_heads=[1, 2], patch_sizes=[7, 3], strides=[4, 2], mlp_ratios=[2, 2],
-                        decoder_hidden_size=16, max_depth=20)
+    config = GLPNConfig(
+        num_encoder_blocks=2,
+        depths=[1, 1],
+        sr_ratios=[2, 1],
+        hidden_sizes=[16, 32],
+        num_attention_heads=[1, 2],
+        patch_sizes=[7, 3],
+        strides=[4, 2],
+        mlp_ratios=[2, 2],
+        decoder_hidden_size=16,
+        max_depth=20,
+    )
     GLPNForDepthEstimation(config).save_pretrained(tmp_path)
-    handle = load_model(ModelRef(kind="transformers", source=str(tmp_path),
-                                 options={"auto_class": "AutoModelForDepthEstimation"}))
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tmp_path), options={"auto_class": "AutoModelForDepthEstimation"})
+    )
     task = DepthEstimationTask.scenes(count=4, seed=3)
     assert task.predict(handle, task.images[:2]).shape == (2, 32, 32)
     values = evaluate_quality(task, handle).values
@@ -229,15 +271,19 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     seconds = [len(w) / task.sampling_rate for w in task.waveforms]
     assert len(task.waveforms) == 10 and all(1.0 < s < 6.0 for s in seconds)
     assert task.transcripts[0] == "the quick brown fox jumps over the lazy dog"
-    handle = load_model(ModelRef(kind="transformers", source=str(tiny_whisper_dir),
-                                 options={"auto_class": "AutoModelForSpeechSeq2Seq"}))
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    )
     transcripts = task.outputs(handle, batch_size=5, limit=None)
     result = evaluate_quality(task, handle, batch_size=5)
     assert result.values["wer"] == pytest.approx(jiwer.wer(task.transcripts, transcripts))
     assert result.values["cer"] == pytest.approx(jiwer.cer(task.transcripts, transcripts))
     timing = result.timing
     assert timing["audio_seconds"] == pytest.approx(sum(seconds))
-    assert timing["real_time_factor"] == pytest.approx(timing["seconds"] / timing["audio_seconds"]) and timing["seconds"] > 0
+    assert (
+        timing["real_time_factor"] == pytest.approx(timing["seconds"] / timing["audio_seconds"])
+        and timing["seconds"] > 0
+    )
     # Scored against its own transcripts, a model is perfect: predictions and references line up item by item.
     own = SpeechRecognitionTask(task.waveforms, transcripts, max_new_tokens=16)
     assert evaluate_quality(own, handle, batch_size=3).values == {"wer": 0.0, "cer": 0.0}
@@ -266,17 +312,20 @@ def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whis
     from honed.tasks import SpeechRecognitionTask
 
     task = SpeechRecognitionTask.shipped(max_new_tokens=64)
-    handle = load_model(ModelRef(kind="transformers", source=str(tiny_whisper_dir),
-                                 options={"auto_class": "AutoModelForSpeechSeq2Seq"}))
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
+    )
     config, tokenizer = handle.module.config, handle.tokenizer
-    targets = [[config.decoder_start_token_id, *tokenizer(t, add_special_tokens=False).input_ids, config.eos_token_id]
-               for t in task.transcripts]
+    targets = [
+        [config.decoder_start_token_id, *tokenizer(t, add_special_tokens=False).input_ids, config.eos_token_id]
+        for t in task.transcripts
+    ]
     width = max(map(len, targets))
     decoder = torch.full((len(targets), width), config.eos_token_id)
     labels = torch.full((len(targets), width), -100)  # cross_entropy's ignore_index
     for row, ids in enumerate(targets):
-        decoder[row, :len(ids)] = torch.tensor(ids)
-        labels[row, :len(ids) - 1] = torch.tensor(ids[1:])
+        decoder[row, : len(ids)] = torch.tensor(ids)
+        labels[row, : len(ids) - 1] = torch.tensor(ids[1:])
     features = handle.preprocess(task.waveforms)["input_features"]
     torch.manual_seed(0)
     model = handle.module.train()
@@ -291,7 +340,11 @@ def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whis
             break
     model.eval()
     assert evaluate_quality(task, handle, batch_size=5).values == {"wer": 0.0, "cer": 0.0}
-    for recipe in (["dynamic-int8"], ["bf16"], [{"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}}]):  # measured: all keep WER 0
+    for recipe in (
+        ["dynamic-int8"],
+        ["bf16"],
+        [{"algorithm": "openvino", "params": {"precision": "bf16", "quantization": "int8-weights"}}],
+    ):  # measured: all keep WER 0
         assert evaluate_quality(task, optimize(handle, recipe, "cpu"), batch_size=5).values["wer"] <= 0.1, recipe
     # OpenVINO in f32 (encoder, stateful decoder, transformers' generate) writes the torch model's transcripts.
     exported = optimize(handle, ["openvino"], "cpu", kept=tmp_path / "kept")
@@ -309,7 +362,9 @@ def test_a_speech_model_trained_here_shows_wer_moving_the_expected_way(tiny_whis
     # Both graphs count and are saved (the decoder alone would miss the encoder's weights).
     assert exported.stats().parameters >= 0.95 * sum(p.numel() for p in handle.module.parameters())
     saved = exported.save(tmp_path / "saved")
-    assert {"encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin"} <= {p.name for p in (saved / "artifact").iterdir()}
+    assert {"encoder.xml", "encoder.bin", "decoder.xml", "decoder.bin"} <= {
+        p.name for p in (saved / "artifact").iterdir()
+    }
     crushed = optimize(handle, [{"algorithm": "magnitude-prune", "params": {"amount": 0.9}}], "cpu")
     assert evaluate_quality(task, crushed, batch_size=5).values["wer"] >= 0.5  # measured 1.0
 
@@ -319,8 +374,10 @@ def test_perplexity_of_a_causal_lm_on_shipped_text_matches_a_hand_computation(ti
 
     from honed.tasks import LanguageModelingTask
 
-    handle = load_model(ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"}),
-                        seed=0)
+    handle = load_model(
+        ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"}),
+        seed=0,
+    )
     task = LanguageModelingTask.default()
     assert len(task.texts) == 36
     result = evaluate_quality(task, handle, limit=5)

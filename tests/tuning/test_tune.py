@@ -7,16 +7,16 @@ as real run records) so that each rule is checked exactly; test_cli.py runs a re
 from __future__ import annotations
 
 import pytest
-from helpers import noisy, synthetic_record
 
+from helpers import noisy, synthetic_record
 from honed.console import recommendation_text
-from honed.errors import Interrupted, SpecError, UnknownNameError
+from honed.core.errors import Interrupted, SpecError, UnknownNameError
+from honed.core.objective import Objective
+from honed.core.protocol import ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.measure.summary import summarize
-from honed.objective import Objective
-from honed.protocol import ModelRef, Protocol, Step, TargetSpec, TaskSpec
-from honed.record import QualityResult
-from honed.spec import EvaluationSpec, tune_settings
-from honed.store import Store
+from honed.records.record import QualityResult
+from honed.spec.build import EvaluationSpec, tune_settings
+from honed.store.database import Store
 from honed.tuning import Guardrail, Point, TuneResult, TuneSettings, tune
 from honed.tuning.points import Speedup, pareto_front, speedup_with_interval, sweet_spot
 
@@ -33,8 +33,13 @@ def _label(recipe: list[Step]) -> str:
 
 
 def _quality(top1: float, items: int = 540) -> QualityResult:
-    return QualityResult(task="image-classification", items=items, primary="top1", values={"top1": top1, "top5": 1.0},
-                         better={"top1": "higher", "top5": "higher"})
+    return QualityResult(
+        task="image-classification",
+        items=items,
+        primary="top1",
+        values={"top1": top1, "top5": 1.0},
+        better={"top1": "higher", "top5": "higher"},
+    )
 
 
 class Scripted:
@@ -55,10 +60,17 @@ class Scripted:
             raise KeyboardInterrupt
         if outcome == "crash":
             record = synthetic_record([noisy(1.0, 20, seed=0)])
-            failed = [m.model_copy(update={"status": "crashed", "samples_ns": [], "error": "worker killed by SIGKILL"})
-                      for m in record.measurements]
-            record = record.model_copy(update={"status": "failed", "measurements": failed,
-                                               "results": summarize(failed, record.protocol, record.target, None, None)})
+            failed = [
+                m.model_copy(update={"status": "crashed", "samples_ns": [], "error": "worker killed by SIGKILL"})
+                for m in record.measurements
+            ]
+            record = record.model_copy(
+                update={
+                    "status": "failed",
+                    "measurements": failed,
+                    "results": summarize(failed, record.protocol, record.target, None, None),
+                }
+            )
         else:
             ms, top1, *spread = outcome  # an optional third value: the samples' relative spread
             record = synthetic_record([noisy(ms, 40, seed=i, spread=spread[0] if spread else 0.01) for i in range(3)])
@@ -67,8 +79,13 @@ class Scripted:
         return record
 
 
-OUTCOMES = {"baseline": (10.0, 0.95), "magnitude-prune": (9.9, 0.95), "bf16": (6.0, 0.95),
-            "dynamic-int8": (4.5, 0.90), "magnitude-prune + bf16": (5.0, 0.95)}
+OUTCOMES = {
+    "baseline": (10.0, 0.95),
+    "magnitude-prune": (9.9, 0.95),
+    "bf16": (6.0, 0.95),
+    "dynamic-int8": (4.5, 0.90),
+    "magnitude-prune + bf16": (5.0, 0.95),
+}
 
 
 def _tune(store, outcomes=OUTCOMES, **settings):
@@ -138,7 +155,9 @@ def test_goal_trial_budget_and_an_impossible_slo(store, tmp_path):
     assert result.stop_reason == "trial budget spent (1 trials)" and len(result.trials) == 1
     result, _ = _tune(Store(str(tmp_path / "third.db")), latency_slo_ms=1.0)
     assert not result.satisfied and result.recommended is None
-    assert "no measured candidate" in recommendation_text(result) and "exceeds the 1 ms SLO" in recommendation_text(result)
+    assert "no measured candidate" in recommendation_text(result) and "exceeds the 1 ms SLO" in recommendation_text(
+        result
+    )
 
 
 @pytest.mark.slow
@@ -149,7 +168,11 @@ def test_an_interrupted_sweep_resumes_without_repeating_trials(store):
     saved = TuneResult.model_validate(store.sweep(stopped.value.record.id))
     assert [t.label for t in saved.trials] == ["magnitude-prune"]
     result, runner = _tune(store)
-    assert runner.measured == ["bf16", "dynamic-int8", "magnitude-prune + bf16"]  # baseline and prune came from the store
+    assert runner.measured == [
+        "bf16",
+        "dynamic-int8",
+        "magnitude-prune + bf16",
+    ]  # baseline and prune came from the store
     assert [t.cached for t in result.trials[:1]] == [True] and result.baseline.cached
     assert result.recommended.label == "magnitude-prune + bf16"
 
@@ -184,16 +207,31 @@ def test_the_quick_screen_rejects_before_measuring(store):
     result, runner = _tune(store, screen_limit=50)
     assert "dynamic-int8" not in runner.measured
     rejected = next(t for t in result.trials if t.label == "dynamic-int8")
-    assert rejected.status == "rejected" and rejected.run_id is None and rejected.reason.startswith("screen on 50 items")
+    assert (
+        rejected.status == "rejected" and rejected.run_id is None and rejected.reason.startswith("screen on 50 items")
+    )
 
 
 def test_sweet_spot_prefers_quality_then_simplicity_within_the_noise():
     def point(label, objective, quality, passes=True, steps=None):
-        return Point(trial=label, label=label, steps=steps, batch_size=1, threads=None, objective=objective,
-                     quality=quality, passes=passes)
+        return Point(
+            trial=label,
+            label=label,
+            steps=steps,
+            batch_size=1,
+            threads=None,
+            objective=objective,
+            quality=quality,
+            passes=passes,
+        )
 
     settings = TuneSettings(min_effect=0.02, quality_tolerance=0.005)
-    points = [point("a + b", 5.0, 0.95), point("a", 5.05, 0.95), point("c", 5.08, 0.96), point("d", 4.0, 0.99, passes=False)]
+    points = [
+        point("a + b", 5.0, 0.95),
+        point("a", 5.05, 0.95),
+        point("c", 5.08, 0.96),
+        point("d", 4.0, 0.99, passes=False),
+    ]
     best, why = sweet_spot(points, settings, HIGHER)
     assert best.label == "c"  # within 2 % of the best, better quality
     assert why.startswith("recommended over the faster a + b (5): ") and "0.96 beats 0.95" in why
@@ -215,8 +253,16 @@ def test_sweet_spot_prefers_quality_then_simplicity_within_the_noise():
 
 def test_the_speed_up_lies_inside_its_interval_and_reads_in_that_order():
     def point(objective, ci):
-        return Point(trial="t", label="t", batch_size=1, threads=None, objective=objective, objective_ci=ci, quality=1.0,
-                     passes=True)
+        return Point(
+            trial="t",
+            label="t",
+            batch_size=1,
+            threads=None,
+            objective=objective,
+            objective_ci=ci,
+            quality=1.0,
+            passes=True,
+        )
 
     base, best = point(10.0, (9.0, 11.0)), point(5.0, (4.0, 5.5))  # latency in ms: lower is better
     speedup = speedup_with_interval(base, best, "lower")
@@ -233,17 +279,25 @@ def test_bad_settings_fail_with_the_field_and_the_allowed_values(store):
         tune_settings(spec, objective="fast")
     assert tune_settings(spec, max_drop=0.01, absolute=True).guardrail == Guardrail(max_drop=0.01, relative=False)
     with pytest.raises(UnknownNameError, match="bf16"):
-        tune(MODEL, TASK, CPU, settings=TuneSettings(candidates=("bf61",)), store=store, runner=Scripted(OUTCOMES, store))
+        tune(
+            MODEL, TASK, CPU, settings=TuneSettings(candidates=("bf61",)), store=store, runner=Scripted(OUTCOMES, store)
+        )
     with pytest.raises(SpecError, match="guardrail.metric"):
-        tune(MODEL, TASK, CPU, settings=TuneSettings(guardrail=Guardrail(metric="wer")), store=store,
-             runner=Scripted(OUTCOMES, store))
+        tune(
+            MODEL,
+            TASK,
+            CPU,
+            settings=TuneSettings(guardrail=Guardrail(metric="wer")),
+            store=store,
+            runner=Scripted(OUTCOMES, store),
+        )
     with pytest.raises(SpecError, match="price_per_hour"):
         tune(MODEL, TASK, CPU, settings=TuneSettings(objective="cost"), store=store, runner=Scripted(OUTCOMES, store))
 
 
 def test_the_demo_tunes_algorithms_that_exist_and_run_on_a_cpu():
-    from honed.demo import demo_settings, demo_spec
-    from honed.optimization.plan import available
+    from honed.cli.demo import demo_settings, demo_spec
+    from honed.optimization.recipe import available
 
     here = {a.name for a in available("cpu")}
     for quick in (False, True):
@@ -257,19 +311,31 @@ def test_candidates_with_parameters_are_their_own_trials(store):
     variant = Step.parse("magnitude-prune:amount=0.5,scope=global")
     assert variant == Step(algorithm="magnitude-prune", params={"amount": 0.5, "scope": "global"})
     settings = TuneSettings(candidates=("magnitude-prune", variant), max_trials=2, max_steps=1)
-    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store))
+    result = tune(
+        MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store)
+    )
     # Labels name only what differs from the defaults (scope=global is the default).
     assert sorted(t.label for t in result.trials) == ["magnitude-prune", "magnitude-prune (amount=0.5)"]
     with pytest.raises(SpecError, match="amount"):
-        tune(MODEL, TASK, CPU, settings=TuneSettings(candidates=(Step.parse("magnitude-prune:amount=2"),)),
-             store=store, runner=Scripted(OUTCOMES, store))
+        tune(
+            MODEL,
+            TASK,
+            CPU,
+            settings=TuneSettings(candidates=(Step.parse("magnitude-prune:amount=2"),)),
+            store=store,
+            runner=Scripted(OUTCOMES, store),
+        )
     with pytest.raises(SpecError, match="name:key=value"):
         Step.parse("magnitude-prune:amount")
 
 
 def test_gpu_only_and_excluded_algorithms_are_listed_with_the_reason(store):
-    settings = TuneSettings(candidates=("bf16", "fp8-dynamic", "magnitude-prune"), exclude=("magnitude-prune",), max_trials=1)
-    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store))
+    settings = TuneSettings(
+        candidates=("bf16", "fp8-dynamic", "magnitude-prune"), exclude=("magnitude-prune",), max_trials=1
+    )
+    result = tune(
+        MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Scripted(OUTCOMES, store)
+    )
     assert result.skipped == {"fp8-dynamic": "fp8-dynamic runs on cuda only, not cpu", "magnitude-prune": "excluded"}
     assert [t.label for t in result.trials] == ["bf16"]
 
@@ -277,14 +343,18 @@ def test_gpu_only_and_excluded_algorithms_are_listed_with_the_reason(store):
 def test_thread_counts_are_a_scenario_dimension(store):
     result, runner = _tune(store, threads=(1, 2), max_trials=2)
     assert runner.measured[:2] == ["baseline", "baseline"]
-    assert {(p.label.split(" @")[0], p.threads) for p in result.points} >= {("baseline", 1), ("baseline", 2),
-                                                                            ("magnitude-prune", 1), ("magnitude-prune", 2)}
+    assert {(p.label.split(" @")[0], p.threads) for p in result.points} >= {
+        ("baseline", 1),
+        ("baseline", 2),
+        ("magnitude-prune", 1),
+        ("magnitude-prune", 2),
+    }
     assert result.recommended.threads in (1, 2)
 
 
 @pytest.mark.slow
 def test_a_contended_trial_is_measured_again_and_a_lasting_one_is_named(store):
-    from honed.record import Stability
+    from honed.records.record import Stability
 
     busy = Stability(verdict="contended", reasons=["other work took 50% of the 2 CPUs' time"])
 
@@ -299,8 +369,7 @@ def test_a_contended_trial_is_measured_again_and_a_lasting_one_is_named(store):
             return record
 
     runner = Busy(OUTCOMES, store)
-    settings = TuneSettings(candidates=CANDIDATES, max_steps=1, contention_retries=2,
-                            guardrail=Guardrail(max_drop=0.1))
+    settings = TuneSettings(candidates=CANDIDATES, max_steps=1, contention_retries=2, guardrail=Guardrail(max_drop=0.1))
     result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=runner)
     assert runner.measured.count("bf16") == 2 and runner.measured.count("dynamic-int8") == 3
     trials = {t.label: t for t in result.trials}
@@ -324,12 +393,19 @@ def test_the_fidelity_floor_rejects_a_recipe_whose_outputs_drift_while_the_task_
 
     outcomes = {**OUTCOMES, "dynamic-int8": (4.5, 0.95)}
     settings = TuneSettings(candidates=CANDIDATES, max_steps=1)
-    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Drifting(outcomes, store))
+    result = tune(
+        MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Drifting(outcomes, store)
+    )
     trial = next(t for t in result.trials if t.label == "dynamic-int8")
-    assert trial.status == "rejected" and "output cosine to the base model 0.9500 is below the fidelity floor 0.99" in trial.reason
+    assert (
+        trial.status == "rejected"
+        and "output cosine to the base model 0.9500 is below the fidelity floor 0.99" in trial.reason
+    )
     loose = TuneSettings(candidates=CANDIDATES, max_steps=1, guardrail=Guardrail(min_cosine=0.0))
     other = Store(str(store.url.split("///")[1]) + ".loose")
-    result = tune(MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=loose, store=other, runner=Drifting(outcomes, other))
+    result = tune(
+        MODEL, TASK, CPU, Protocol(batch_sizes=(1,)), settings=loose, store=other, runner=Drifting(outcomes, other)
+    )
     assert next(t for t in result.trials if t.label == "dynamic-int8").status == "ok"
 
 
@@ -341,12 +417,93 @@ def test_without_a_task_the_guardrail_is_agreement_with_the_base_model(store):
             assert task.name == "agreement"
             record = super().measure(recipe, protocol, task, name)
             cosine = {"baseline": 1.0, "bf16": 0.9999, "dynamic-int8": 0.9}[_label(recipe)]
-            quality = QualityResult(task="agreement", items=64, primary="output_cosine", values={"output_cosine": cosine},
-                                    better={"output_cosine": "higher"}, agreement={"output_cosine": cosine})
+            quality = QualityResult(
+                task="agreement",
+                items=64,
+                primary="output_cosine",
+                values={"output_cosine": cosine},
+                better={"output_cosine": "higher"},
+                agreement={"output_cosine": cosine},
+            )
             return record.model_copy(update={"quality": quality})
 
     settings = TuneSettings(candidates=("bf16", "dynamic-int8"), max_steps=1)
-    result = tune(MODEL, None, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Agreement(OUTCOMES, store))
+    result = tune(
+        MODEL, None, CPU, Protocol(batch_sizes=(1,)), settings=settings, store=store, runner=Agreement(OUTCOMES, store)
+    )
     assert result.task.name == "agreement" and result.baseline.status == "ok"
     statuses = {t.label: t.status for t in result.trials}
     assert statuses == {"bf16": "ok", "dynamic-int8": "rejected"}  # a 10 % cosine drop: over the 5 % guardrail
+
+
+def test_a_tunes_trials_never_rerun_the_plan_and_read_the_models_config_once(tiny_llama_dir, tmp_path, monkeypatch):
+    """The sweep is planned once: no trial checks the model, its task or reads its config.json
+    again (before, every trial's evaluate re-ran the whole pre-flight and read the config three
+    times). Workers are replaced by stand-ins that return what a worker would."""
+    import shutil
+
+    import transformers
+
+    import honed.run.evaluation as evaluation
+    import honed.run.plan as run_plan
+    from honed.records.record import Measurement
+
+    model_dir = shutil.copytree(tiny_llama_dir, tmp_path / "llama")  # a path no earlier test read
+    reads, checks = [], []
+    from_pretrained = transformers.AutoConfig.from_pretrained
+
+    def counted_read(source, *args, **kwargs):
+        reads.append(source)
+        return from_pretrained(source, *args, **kwargs)
+
+    def counted(name, function):
+        def wrapper(*args, **kwargs):
+            checks.append(name)
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    jobs = []
+
+    def worker(job, workdir):
+        jobs.append(job)
+        return Measurement(
+            batch_size=job.batch_size,
+            repetition=job.repetition,
+            status="ok",
+            samples_ns=[int(v * 1e6) for v in noisy(5.0, 20, seed=len(jobs))],
+            memory={},
+        )
+
+    def quality_worker(job, workdir):
+        jobs.append(job)
+        return QualityResult(
+            task=job.task.name,
+            items=job.task.limit or 8,
+            primary="output_cosine",
+            values={"output_cosine": 1.0, "top1_agreement": 1.0, "logits_kl": 0.0},
+            better={"output_cosine": "higher", "top1_agreement": "higher", "logits_kl": "lower"},
+        )
+
+    monkeypatch.setattr(transformers.AutoConfig, "from_pretrained", counted_read)
+    monkeypatch.setattr(run_plan, "check_model", counted("check_model", run_plan.check_model))
+    monkeypatch.setattr(evaluation, "check_task", counted("check_task", evaluation.check_task))
+    monkeypatch.setattr(evaluation, "run_job", worker)
+    monkeypatch.setattr(evaluation, "run_quality_job", quality_worker)
+
+    ref = ModelRef(kind="transformers", source=str(model_dir))
+    spec = EvaluationSpec(
+        model=ref,
+        target=TargetSpec(device="cpu", measure_peaks=False),
+        protocol=Protocol(batch_sizes=(1,), repetitions=1),
+    )
+    settings = TuneSettings(
+        candidates=("bf16", "dynamic-int8"), max_steps=1, screen_limit=4, guardrail=Guardrail(min_cosine=0)
+    )
+    result = tune(ref, spec, settings, store=Store(f"sqlite:///{tmp_path / 'honed.db'}"))
+
+    assert [t.status for t in [result.baseline, *result.trials]] == ["ok", "ok", "ok"], result.stop_reason
+    assert checks == ["check_model"] and len(reads) == 1, (checks, reads)
+    # Every worker got its trial's checked steps and the sweep's task (agreement: no task was given).
+    assert {tuple(s.algorithm for s in job.recipe) for job in jobs} == {(), ("bf16",), ("dynamic-int8",)}
+    assert {job.task.name for job in jobs} == {"agreement"}

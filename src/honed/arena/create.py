@@ -15,10 +15,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from honed.arena.tables import ArenaRow, PairRow
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef, Step
 from honed.models.capabilities import Capability
-from honed.protocol import InputSpec, ModelRef, Step
-from honed.store import Store
+from honed.store.database import Store
 
 MAX_PROMPTS = 500
 IMAGE_SCALE = 4  # small generated images are shown enlarged (nearest neighbour)
@@ -35,8 +35,15 @@ class Contestant:
         return f"{self.model.display_name} · {steps}"
 
 
-def create_arena(store: Store, name: str, contestants: list[Contestant], prompts: list[str], inputs: InputSpec,
-                 max_tokens: int = 32, on_progress: Any = None) -> str:
+def create_arena(
+    store: Store,
+    name: str,
+    contestants: list[Contestant],
+    prompts: list[str],
+    inputs: InputSpec,
+    max_tokens: int = 32,
+    on_progress: Any = None,
+) -> str:
     if len(contestants) < 2:
         raise SpecError("arena.contestants", len(contestants), "two or more models or recipes to compare")
     if len({c.label for c in contestants}) < len(contestants):
@@ -51,14 +58,31 @@ def create_arena(store: Store, name: str, contestants: list[Contestant], prompts
         if on_progress:
             on_progress(contestant.label)
     if len(kinds) > 1:
-        raise SpecError("arena.contestants", [c.label for c in contestants], "models of one output kind (all text or all images)")
+        raise SpecError(
+            "arena.contestants", [c.label for c in contestants], "models of one output kind (all text or all images)"
+        )
     arena_id = uuid.uuid4().hex
-    arena = ArenaRow(id=arena_id, name=name[:200], created_at=datetime.now(timezone.utc), kind=kinds.pop(),
-                     contestants=[{"label": c.label, "model": c.model.model_dump(mode="json"),
-                                   "recipe": [s.model_dump(mode="json") for s in c.recipe]} for c in contestants],
-                     prompts=prompts, outputs=outputs)
-    pairs = [PairRow(arena_id=arena_id, prompt=p, first=i, second=j)
-             for p in range(len(prompts)) for i, j in itertools.combinations(range(len(contestants)), 2)]
+    arena = ArenaRow(
+        id=arena_id,
+        name=name[:200],
+        created_at=datetime.now(timezone.utc),
+        kind=kinds.pop(),
+        contestants=[
+            {
+                "label": c.label,
+                "model": c.model.model_dump(mode="json"),
+                "recipe": [s.model_dump(mode="json") for s in c.recipe],
+            }
+            for c in contestants
+        ],
+        prompts=prompts,
+        outputs=outputs,
+    )
+    pairs = [
+        PairRow(arena_id=arena_id, prompt=p, first=i, second=j)
+        for p in range(len(prompts))
+        for i, j in itertools.combinations(range(len(contestants)), 2)
+    ]
     store.transaction(lambda session: session.add_all([arena, *pairs]))
     return arena_id
 
@@ -72,8 +96,11 @@ def _answers(contestant: Contestant, prompts: list[str], inputs: InputSpec, max_
 
         return "text", ["".join(greedy_pieces(handle, prompt, max_tokens)) for prompt in prompts]
     if inputs.shape is None:
-        raise SpecError("arena.shape", None, "the input shape of an image model (e.g. 3x8x8): its input is noise "
-                        "seeded by each prompt")
+        raise SpecError(
+            "arena.shape",
+            None,
+            "the input shape of an image model (e.g. 3x8x8): its input is noise seeded by each prompt",
+        )
     return "image", [_png(handle.run(_noise(prompt, inputs.shape)).main) for prompt in prompts]
 
 
@@ -94,8 +121,11 @@ def _png(image: Any) -> str:
     if array.ndim == 3 and array.shape[0] in (1, 3):
         array = array.transpose(1, 2, 0)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3)):
-        raise SpecError("arena.model", list(image.shape), "a model whose output is text or an image "
-                        "(1 x C x H x W with C of 1 or 3, or 1 x H x W)")
+        raise SpecError(
+            "arena.model",
+            list(image.shape),
+            "a model whose output is text or an image (1 x C x H x W with C of 1 or 3, or 1 x H x W)",
+        )
     pixels = (np.clip(array.squeeze(), 0, 1) * 255).round().astype(np.uint8)
     picture = Image.fromarray(pixels)
     picture = picture.resize((picture.width * IMAGE_SCALE, picture.height * IMAGE_SCALE), Image.NEAREST)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from honed.store import JSON_TYPE, Base
+from honed.store.tables import JSON_TYPE, Base
 
 CHOICES = ("first", "second", "tie", "both_bad")
 

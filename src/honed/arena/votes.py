@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from honed.arena.tables import CHOICES, ArenaRow, PairRow, VoteRow
-from honed.errors import HonedError, SpecError
-from honed.store import Store
+from honed.core.errors import HonedError, SpecError
+from honed.store.database import Store
 
 BOOTSTRAP_RESAMPLES = 500
 MAX_VOTER = 100
@@ -62,10 +62,12 @@ def _detached(row, session: Session):
 
 def next_pair(store: Store, arena_id: str, voter: str) -> tuple[PairRow | None, int, int]:
     """The next pair this voter has not voted on (None when done), and how many are left of how many."""
+
     def read(session: Session) -> tuple[PairRow | None, int, int]:
         pairs = list(session.scalars(select(PairRow).where(PairRow.arena_id == arena_id)).all())
-        voted = set(session.scalars(select(VoteRow.pair_id).where(VoteRow.arena_id == arena_id,
-                                                                   VoteRow.voter == voter)).all())
+        voted = set(
+            session.scalars(select(VoteRow.pair_id).where(VoteRow.arena_id == arena_id, VoteRow.voter == voter)).all()
+        )
         left = sorted((p for p in pairs if p.id not in voted), key=lambda p: _key(voter, p.id))
         session.expunge_all()
         return (left[0] if left else None), len(left), len(pairs)
@@ -78,8 +80,9 @@ def vote(store: Store, arena_id: str, pair_id: int, voter: str, side: str) -> No
     voter = check_voter(voter)
     if side not in ("left", "right", "tie", "both_bad"):
         raise SpecError("arena.choice", side, "left, right, tie or both_bad")
-    choice = side if side in ("tie", "both_bad") else (
-        "first" if (side == "left") != swapped(voter, pair_id) else "second")
+    choice = (
+        side if side in ("tie", "both_bad") else ("first" if (side == "left") != swapped(voter, pair_id) else "second")
+    )
 
     def write(session: Session) -> None:
         pair = session.get(PairRow, pair_id)
@@ -87,8 +90,11 @@ def vote(store: Store, arena_id: str, pair_id: int, voter: str, side: str) -> No
             raise SpecError("arena.pair", pair_id, f"a pair of arena {arena_id}")
         if session.scalar(select(VoteRow.id).where(VoteRow.pair_id == pair_id, VoteRow.voter == voter)):
             raise HonedError(f"{voter} has already voted on this pair; each voter sees each pair once")
-        session.add(VoteRow(arena_id=arena_id, pair_id=pair_id, voter=voter, choice=choice,
-                            created_at=datetime.now(timezone.utc)))
+        session.add(
+            VoteRow(
+                arena_id=arena_id, pair_id=pair_id, voter=voter, choice=choice, created_at=datetime.now(timezone.utc)
+            )
+        )
 
     store.transaction(write)
 
@@ -129,16 +135,22 @@ def _comparisons(votes: list[tuple[int, int, str]]) -> list[tuple[int, int]]:
 def _strengths(count: int, votes: list[tuple[int, int, str]]) -> np.ndarray:
     import choix
 
-    params = choix.ilsr_pairwise(count, _comparisons(votes), alpha=0.01)  # a little ridge: a disconnected graph still fits
+    params = choix.ilsr_pairwise(
+        count, _comparisons(votes), alpha=0.01
+    )  # a little ridge: a disconnected graph still fits
     return 1000 + 400 / math.log(10) * (params - params.mean())
 
 
 def ratings(store: Store, arena_id: str, seed: int = 0) -> Ratings:
     found = arena(store, arena_id)
     labels = [c["label"] for c in found.contestants]
-    rows = store.read(lambda session: session.execute(
-        select(PairRow.first, PairRow.second, VoteRow.choice, VoteRow.voter)
-        .join(PairRow, PairRow.id == VoteRow.pair_id).where(VoteRow.arena_id == arena_id)).all())
+    rows = store.read(
+        lambda session: session.execute(
+            select(PairRow.first, PairRow.second, VoteRow.choice, VoteRow.voter)
+            .join(PairRow, PairRow.id == VoteRow.pair_id)
+            .where(VoteRow.arena_id == arena_id)
+        ).all()
+    )
     votes = [(first, second, choice) for first, second, choice, _ in rows]
     count = len(labels)
     wins, decided = np.zeros((count, count)), np.zeros((count, count))
@@ -151,13 +163,19 @@ def ratings(store: Store, arena_id: str, seed: int = 0) -> Ratings:
     if votes:
         centre = _strengths(count, votes)
         rng = np.random.default_rng(seed)
-        draws = np.array([_strengths(count, [votes[i] for i in rng.integers(0, len(votes), len(votes))])
-                          for _ in range(BOOTSTRAP_RESAMPLES)])
+        draws = np.array(
+            [
+                _strengths(count, [votes[i] for i in rng.integers(0, len(votes), len(votes))])
+                for _ in range(BOOTSTRAP_RESAMPLES)
+            ]
+        )
         low, high = np.percentile(draws, [2.5, 97.5], axis=0)
     else:
         centre = low = high = np.full(count, 1000.0)
-    table = [Rating(labels[i], float(centre[i]), float(low[i]), float(high[i]), float(wins[i].sum()),
-                    int(decided[i].sum())) for i in range(count)]
+    table = [
+        Rating(labels[i], float(centre[i]), float(low[i]), float(high[i]), float(wins[i].sum()), int(decided[i].sum()))
+        for i in range(count)
+    ]
     rate = [[float(wins[i, j] / decided[i, j]) if decided[i, j] else None for j in range(count)] for i in range(count)]
     return Ratings(sorted(table, key=lambda r: -r.rating), rate, labels, len(votes), len({r[3] for r in rows}))
 

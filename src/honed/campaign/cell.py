@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from honed.campaign import ledger
-from honed.campaign.plan import CampaignCell
-from honed.errors import HonedError, Interrupted
-from honed.store import Store
+from honed.campaign.cells import CampaignCell
+from honed.core.errors import HonedError, Interrupted
+from honed.core.protocol import RunSpec
+from honed.store.database import Store
 
 # Called with (model, target, what happened) as each trial of a cell ends.
 ProgressCallback = Callable[[str, str, str], None]
@@ -29,8 +30,9 @@ class CellOutcome:
     error: str | None = None
 
 
-def run_cell(cell: CampaignCell, store_url: str, node: str | None = None,
-             on_progress: ProgressCallback | None = None) -> CellOutcome:
+def run_cell(
+    cell: CampaignCell, store_url: str, node: str | None = None, on_progress: ProgressCallback | None = None
+) -> CellOutcome:
     """Tunes ``cell``. A retried cell resumes: trials stored by an earlier attempt are reused,
     so a node lost mid-trial costs only that trial. A cell that fails says why in the ledger."""
     from honed.tuning.search import tune
@@ -52,8 +54,14 @@ def run_cell(cell: CampaignCell, store_url: str, node: str | None = None,
             on_progress(cell.model, cell.target, text)
 
     try:
-        result = tune(cell.ref, cell.task, cell.target_spec, cell.protocol, cell.inputs, cell.settings, store=store,
-                      name=f"{cell.model} x {cell.target}", on_event=trial_ended, fresh=cell.fresh)
+        spec = RunSpec(
+            name=f"{cell.model} x {cell.target}",
+            inputs=cell.inputs,
+            protocol=cell.protocol,
+            target=cell.target_spec,
+            task=cell.task,
+        )
+        result = tune(cell.ref, spec, cell.settings, store=store, on_event=trial_ended, fresh=cell.fresh)
     except Interrupted:
         ledger.finish(store, cell, "failed", error="interrupted")
         raise

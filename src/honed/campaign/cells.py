@@ -8,12 +8,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from honed.campaign.spec import CampaignModel, CampaignSpec, CampaignTarget
-from honed.fingerprint import package_version
-from honed.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.core.fingerprint import package_version
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.core.validation import build
 from honed.tuning.candidates import single_candidates
 from honed.tuning.identity import code_identity, digest
 from honed.tuning.settings import TuneSettings
-from honed.validation import build
 
 # The packages whose versions change what a campaign measures: a new one is a new campaign.
 _SOFTWARE = ("honed", "torch", "torchao", "onnxruntime", "openvino", "transformers")
@@ -77,9 +77,21 @@ def expand(spec: CampaignSpec) -> list[CampaignCell]:
         for target in spec.targets:
             settings = settings_for(spec, model, target)
             _, skipped = single_candidates(target.device, model.kind, settings.candidates, settings.exclude)
-            cells.append(CampaignCell(
-                campaign_id=identity, model=model.name, target=target.name, resource=target.label, ref=model.ref,
-                task=model.task, inputs=model.inputs, protocol=protocol, settings=settings,
-                target_spec=TargetSpec(device=target.device, price_per_hour=target.price_per_hour, name=target.name),
-                skipped=skipped))
+            cells.append(
+                CampaignCell(
+                    campaign_id=identity,
+                    model=model.name,
+                    target=target.name,
+                    resource=target.label,
+                    ref=model.ref,
+                    task=model.task,
+                    inputs=model.inputs,
+                    protocol=protocol,
+                    settings=settings,
+                    target_spec=TargetSpec(
+                        device=target.device, price_per_hour=target.price_per_hour, name=target.name
+                    ),
+                    skipped=skipped,
+                )
+            )
     return cells

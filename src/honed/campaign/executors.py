@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from honed.campaign import ledger
 from honed.campaign.cell import CellOutcome, ProgressCallback, run_cell
-from honed.campaign.plan import CampaignCell
-from honed.errors import HonedError, SpecError
+from honed.campaign.cells import CampaignCell
+from honed.core.errors import HonedError, SpecError
 from honed.measure.executor import THREAD_VARIABLES
 
 BENCH_SLOT = "bench_slot"
@@ -25,8 +25,12 @@ PROGRESS_POLL_S = 5.0
 OutcomeCallback = Callable[[CellOutcome], None]
 
 
-def run_local(cells: list[CampaignCell], store_url: str, on_outcome: OutcomeCallback | None = None,
-              on_progress: ProgressCallback | None = None) -> list[CellOutcome]:
+def run_local(
+    cells: list[CampaignCell],
+    store_url: str,
+    on_outcome: OutcomeCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[CellOutcome]:
     outcomes = []
     for cell in cells:
         outcomes.append(run_cell(cell, store_url, on_progress=on_progress))
@@ -35,8 +39,13 @@ def run_local(cells: list[CampaignCell], store_url: str, on_outcome: OutcomeCall
     return outcomes
 
 
-def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome: OutcomeCallback | None = None,
-            on_progress: ProgressCallback | None = None) -> list[CellOutcome]:
+def run_ray(
+    cells: list[CampaignCell],
+    store_url: str,
+    address: str,
+    on_outcome: OutcomeCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> list[CellOutcome]:
     """``address``: ``auto`` (the cluster this machine belongs to), ``ray://host:10001`` or
     ``host:port``, or ``local`` (a one-node cluster started here that stands for every target)."""
     try:
@@ -44,8 +53,12 @@ def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome:
     except ImportError:
         raise HonedError("--executor ray needs Ray: pip install 'honed[ray]'") from None
     if address == "local":
-        ray.init(resources={**{cell.resource: 1 for cell in cells}, BENCH_SLOT: 1}, include_dashboard=False,
-                 log_to_driver=False, logging_level=logging.WARNING)
+        ray.init(
+            resources={**{cell.resource: 1 for cell in cells}, BENCH_SLOT: 1},
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.WARNING,
+        )
     else:
         ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
     try:
@@ -53,10 +66,16 @@ def run_ray(cells: list[CampaignCell], store_url: str, address: str, on_outcome:
         remote = ray.remote(_on_ray)
         # Ray sets these in a task from its CPU request; timing workers must see what the caller has.
         threads = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-        pending = {remote.options(num_cpus=0, num_gpus=1 if cell.target_spec.device == "cuda" else 0,
-                                  resources={cell.resource: 0.001, BENCH_SLOT: 1}, max_retries=MAX_RETRIES,
-                                  name=f"honed {cell.model} x {cell.target}").remote(cell, store_url, threads): cell
-                   for cell in cells}
+        pending = {
+            remote.options(
+                num_cpus=0,
+                num_gpus=1 if cell.target_spec.device == "cuda" else 0,
+                resources={cell.resource: 0.001, BENCH_SLOT: 1},
+                max_retries=MAX_RETRIES,
+                name=f"honed {cell.model} x {cell.target}",
+            ).remote(cell, store_url, threads): cell
+            for cell in cells
+        }
         return _gather(pending, store_url, on_outcome, on_progress)
     finally:
         ray.shutdown()
@@ -68,30 +87,44 @@ def check_cluster(nodes: list[dict], cells: list[CampaignCell], store_url: str) 
         there = [n for n in nodes if cell.resource in n["Resources"]]
         if not there:
             labels = sorted({r for n in nodes for r in n["Resources"] if r.startswith("target:")}) or ["none"]
-            raise SpecError(f"targets.{cell.target}.resource", cell.resource,
-                            f"a resource of a live Ray node (labels in this cluster: {', '.join(labels)})",
-                            hint=f"start its nodes with ray start --resources '{{\"{cell.resource}\": 1, "
-                                 f"\"{BENCH_SLOT}\": 1}}'")
+            raise SpecError(
+                f"targets.{cell.target}.resource",
+                cell.resource,
+                f"a resource of a live Ray node (labels in this cluster: {', '.join(labels)})",
+                hint=f'start its nodes with ray start --resources \'{{"{cell.resource}": 1, "{BENCH_SLOT}": 1}}\'',
+            )
         if cell.target_spec.device == "cuda" and not any(n["Resources"].get("GPU") for n in there):
-            raise SpecError(f"targets.{cell.target}.device", "cuda", f"nodes with {cell.resource} that have a GPU "
-                            "(Ray sees none there): start them where CUDA is, or make the target a cpu one")
+            raise SpecError(
+                f"targets.{cell.target}.device",
+                "cuda",
+                f"nodes with {cell.resource} that have a GPU "
+                "(Ray sees none there): start them where CUDA is, or make the target a cpu one",
+            )
         if not any(BENCH_SLOT in n["Resources"] for n in there):
-            raise SpecError(f"targets.{cell.target}.resource", cell.resource,
-                            f"nodes that also advertise {BENCH_SLOT}: 1 (one timing job per node at a time)",
-                            hint=f"ray start --resources '{{\"{cell.resource}\": 1, \"{BENCH_SLOT}\": 1}}'")
+            raise SpecError(
+                f"targets.{cell.target}.resource",
+                cell.resource,
+                f"nodes that also advertise {BENCH_SLOT}: 1 (one timing job per node at a time)",
+                hint=f'ray start --resources \'{{"{cell.resource}": 1, "{BENCH_SLOT}": 1}}\'',
+            )
     if store_url.startswith("sqlite") and len({n["NodeManagerAddress"] + str(n["NodeID"]) for n in nodes}) > 1:
-        raise SpecError("--store", store_url, "a PostgreSQL URL that every node reaches when the Ray cluster has more "
-                        f"than one node ({len(nodes)} here): an SQLite file lives on one machine's disk")
+        raise SpecError(
+            "--store",
+            store_url,
+            "a PostgreSQL URL that every node reaches when the Ray cluster has more "
+            f"than one node ({len(nodes)} here): an SQLite file lives on one machine's disk",
+        )
 
 
-def _gather(pending: dict, store_url: str, on_outcome: OutcomeCallback | None,
-            on_progress: ProgressCallback | None) -> list[CellOutcome]:
+def _gather(
+    pending: dict, store_url: str, on_outcome: OutcomeCallback | None, on_progress: ProgressCallback | None
+) -> list[CellOutcome]:
     """Each cell's outcome as it comes; meanwhile each trial's end, read from the ledger (the
     nodes write it there), goes to ``on_progress``."""
     import ray
     from ray.exceptions import RayError
 
-    from honed.store import Store
+    from honed.store.database import Store
 
     store, outcomes, seen = Store(store_url), [], {}
     campaign_id = next(iter(pending.values())).campaign_id

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from honed.campaign.plan import CampaignCell, software
+from honed.campaign.cells import CampaignCell, software
 from honed.campaign.spec import CampaignSpec
 from honed.campaign.tables import CampaignRow, CellRow
-from honed.errors import HonedError
-from honed.store import Store, detached
+from honed.core.errors import HonedError
+from honed.store.database import Store, detached
 
 
 def register(store: Store, spec: CampaignSpec, cells: list[CampaignCell]) -> None:
@@ -21,18 +22,35 @@ def register(store: Store, spec: CampaignSpec, cells: list[CampaignCell]) -> Non
     def work(session: Session) -> None:
         campaign_id = cells[0].campaign_id
         if session.get(CampaignRow, campaign_id) is None:
-            session.add(CampaignRow(id=campaign_id, name=spec.name, created_at=now, spec=spec.model_dump(mode="json"),
-                                    software=software()))
+            session.add(
+                CampaignRow(
+                    id=campaign_id,
+                    name=spec.name,
+                    created_at=now,
+                    spec=spec.model_dump(mode="json"),
+                    software=software(),
+                )
+            )
         for cell in cells:
             if session.get(CellRow, (campaign_id, cell.model, cell.target)) is None:
-                session.add(CellRow(campaign_id=campaign_id, model=cell.model, target=cell.target, status="pending",
-                                    attempts=0, skipped=cell.skipped, updated_at=now))
+                session.add(
+                    CellRow(
+                        campaign_id=campaign_id,
+                        model=cell.model,
+                        target=cell.target,
+                        status="pending",
+                        attempts=0,
+                        skipped=cell.skipped,
+                        updated_at=now,
+                    )
+                )
 
     store.transaction(work)
 
 
 def start(store: Store, cell: CampaignCell, node: str, pid: int) -> int:
     """Marks the cell running on ``node``; returns which attempt this is (Ray retries count)."""
+
     def work(session: Session) -> int:
         row = session.get(CellRow, (cell.campaign_id, cell.model, cell.target), with_for_update=True)
         if row is None:
@@ -49,7 +67,9 @@ def progress(store: Store, cell: CampaignCell, text: str) -> None:
     _update(store, cell, progress=text[:200])
 
 
-def finish(store: Store, cell: CampaignCell, status: str, sweep_id: str | None = None, error: str | None = None) -> None:
+def finish(
+    store: Store, cell: CampaignCell, status: str, sweep_id: str | None = None, error: str | None = None
+) -> None:
     _update(store, cell, status=status, sweep_id=sweep_id, error=error, pid=None)
 
 
@@ -72,8 +92,11 @@ def progress_counts(rows: list) -> dict[str, int]:
 
 def campaign(store: Store, campaign_id: str) -> CampaignRow:
     """A campaign by id or unique id prefix."""
-    rows = store.read(lambda session: detached(session, select(CampaignRow).where(
-        CampaignRow.id.startswith(campaign_id, autoescape=True)).limit(2)))
+    rows = store.read(
+        lambda session: detached(
+            session, select(CampaignRow).where(CampaignRow.id.startswith(campaign_id, autoescape=True)).limit(2)
+        )
+    )
     if len(rows) != 1:
         found = "no campaign" if not rows else "more than one campaign"
         raise HonedError(f"{found} with id {campaign_id!r} in {store.url}; `honed campaign status` lists them")
@@ -81,8 +104,9 @@ def campaign(store: Store, campaign_id: str) -> CampaignRow:
 
 
 def campaigns(store: Store, limit: int = 20) -> list[CampaignRow]:
-    return store.read(lambda session: detached(session, select(CampaignRow).order_by(CampaignRow.created_at.desc())
-                                                .limit(limit)))
+    return store.read(
+        lambda session: detached(session, select(CampaignRow).order_by(CampaignRow.created_at.desc()).limit(limit))
+    )
 
 
 def cells(store: Store, campaign_id: str) -> list[CellRow]:

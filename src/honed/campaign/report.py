@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from honed.campaign import ledger
 from honed.campaign.tables import CellRow
-from honed.errors import HonedError
-from honed.record import BatchResult
-from honed.store import Store
+from honed.core.errors import HonedError
+from honed.records.record import BatchResult
+from honed.store.database import Store
 from honed.tuning.points import Speedup, speedup_with_interval
 from honed.tuning.result import Point, TuneResult
 
@@ -56,24 +56,41 @@ class CampaignReport:
 
 def build_report(store: Store, campaign_id: str) -> CampaignReport:
     campaign = ledger.campaign(store, campaign_id)
-    order = {(m["name"], t["name"]): i for i, (m, t) in
-             enumerate((m, t) for m in campaign.spec["models"] for t in campaign.spec["targets"])}
-    rows = sorted((_row(store, cell) for cell in ledger.cells(store, campaign.id)),
-                  key=lambda row: order.get((row.model, row.target), len(order)))
+    order = {
+        (m["name"], t["name"]): i
+        for i, (m, t) in enumerate((m, t) for m in campaign.spec["models"] for t in campaign.spec["targets"])
+    }
+    rows = sorted(
+        (_row(store, cell) for cell in ledger.cells(store, campaign.id)),
+        key=lambda row: order.get((row.model, row.target), len(order)),
+    )
     return CampaignReport(campaign.id, campaign.name, campaign.software, rows)
 
 
 def _row(store: Store, cell: CellRow) -> ReportRow:
-    base_row = ReportRow(model=cell.model, target=cell.target, status=cell.status, attempts=cell.attempts,
-                         node=cell.node, progress=cell.progress, sweep_id=cell.sweep_id, error=cell.error,
-                         skipped=dict(cell.skipped))
+    base_row = ReportRow(
+        model=cell.model,
+        target=cell.target,
+        status=cell.status,
+        attempts=cell.attempts,
+        node=cell.node,
+        progress=cell.progress,
+        sweep_id=cell.sweep_id,
+        error=cell.error,
+        skipped=dict(cell.skipped),
+    )
     if cell.status != "done" or not cell.sweep_id:
         return base_row
     result = TuneResult.model_validate(store.sweep(cell.sweep_id))
     best, objective = result.recommended, result.settings.goal_objective
-    filled = dict(base_row.__dict__, skipped={**cell.skipped, **result.skipped}, objective=objective.what,
-                  unit=objective.unit, quality_metric=result.metric,
-                  rejected={t.label: f"{t.status}: {t.reason}" for t in result.trials if t.status != "ok"})
+    filled = dict(
+        base_row.__dict__,
+        skipped={**cell.skipped, **result.skipped},
+        objective=objective.what,
+        unit=objective.unit,
+        quality_metric=result.metric,
+        rejected={t.label: f"{t.status}: {t.reason}" for t in result.trials if t.status != "ok"},
+    )
     if result.baseline is not None and result.baseline.quality is not None:
         filled["quality_before"] = result.baseline.quality.values.get(result.metric)
     if best is None:
@@ -81,22 +98,34 @@ def _row(store: Store, cell: CellRow) -> ReportRow:
     base = _base_point(result, best)
     trial = next((t for t in [result.baseline, *result.trials] if t is not None and t.key == best.trial), None)
     measured = _batch(store, trial.run_id if trial else None, best.batch_size)
-    filled.update(recipe=best.label, base=base.objective if base else None, best=best.objective,
-                  speedup=speedup_with_interval(base, best, objective.better) if base else Speedup())
+    filled.update(
+        recipe=best.label,
+        base=base.objective if base else None,
+        best=best.objective,
+        speedup=speedup_with_interval(base, best, objective.better) if base else Speedup(),
+    )
     if trial is not None and trial.quality is not None:
         filled.update(quality_after=trial.quality.values.get(result.metric), quality_drop=trial.quality_drop)
     if measured is not None:
-        filled.update(peak_rss_mib=measured.peak_rss_bytes / 2**20 if measured.peak_rss_bytes else None,
-                      joules_per_item=measured.energy.joules_per_item if measured.energy else None,
-                      cost_per_million_usd=measured.cost_per_million_usd)
+        filled.update(
+            peak_rss_mib=measured.peak_rss_bytes / 2**20 if measured.peak_rss_bytes else None,
+            joules_per_item=measured.energy.joules_per_item if measured.energy else None,
+            cost_per_million_usd=measured.cost_per_million_usd,
+        )
     return ReportRow(**filled)
 
 
 def _base_point(result: TuneResult, best: Point) -> Point | None:
     if result.baseline is None:
         return None
-    return next((p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size
-                 and p.threads == best.threads), None)
+    return next(
+        (
+            p
+            for p in result.points
+            if p.trial == result.baseline.key and p.batch_size == best.batch_size and p.threads == best.threads
+        ),
+        None,
+    )
 
 
 def _batch(store: Store, run_id: str | None, batch_size: int) -> BatchResult | None:
@@ -111,11 +140,15 @@ def _batch(store: Store, run_id: str | None, batch_size: int) -> BatchResult | N
 
 def markdown(report: CampaignReport) -> str:
     """The table as Markdown, for a README, an issue or a pull request."""
-    lines = [f"# Campaign {report.name} ({report.id})", "",
-             "software: " + ", ".join(f"{k} {v}" for k, v in report.software.items() if v), "",
-             "| model | target | base | recommended | speed-up (95 % CI) | quality before -> after (drop) "
-             "| peak memory | energy / inference | cost / 1M |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"# Campaign {report.name} ({report.id})",
+        "",
+        "software: " + ", ".join(f"{k} {v}" for k, v in report.software.items() if v),
+        "",
+        "| model | target | base | recommended | speed-up (95 % CI) | quality before -> after (drop) "
+        "| peak memory | energy / inference | cost / 1M |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for row in report.rows:
         lines.append("| " + " | ".join(cells(row)) + " |")
     lines += ["", "## Why not", ""]
@@ -135,11 +168,18 @@ def cells(row: ReportRow) -> list[str]:
     quality = ""
     if row.quality_before is not None:
         quality = f"{row.quality_metric} {row.quality_before:.4g} -> " + (
-            f"{row.quality_after:.4g}" if row.quality_after is not None else "?")
+            f"{row.quality_after:.4g}" if row.quality_after is not None else "?"
+        )
         if row.quality_drop is not None:
             quality += f" ({row.quality_drop:+.2%})"
-    return [row.model, row.target, f"{row.objective} {row.base:.4g} {row.unit}" if row.base else "",
-            row.recipe or "none passed", row.speedup.text(), quality,
-            f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib else "",
-            f"{row.joules_per_item:.4g} J" if row.joules_per_item else "not measured",
-            f"${row.cost_per_million_usd:.4g}" if row.cost_per_million_usd else ""]
+    return [
+        row.model,
+        row.target,
+        f"{row.objective} {row.base:.4g} {row.unit}" if row.base else "",
+        row.recipe or "none passed",
+        row.speedup.text(),
+        quality,
+        f"{row.peak_rss_mib:.0f} MiB" if row.peak_rss_mib else "",
+        f"{row.joules_per_item:.4g} J" if row.joules_per_item else "not measured",
+        f"${row.cost_per_million_usd:.4g}" if row.cost_per_million_usd else "",
+    ]

@@ -1,22 +1,22 @@
 """Campaign specs as TOML files: several models, each tuned on several targets, as one job.
 
-    name = "case-study"
-    [[models]]
-    name = "minilm"
-    kind = "sentence-transformers"
-    source = "models/minilm"            # relative paths are relative to this file
-    inputs = { seq_len = 32 }
-    task = { name = "text-embedding" }  # optional: agreement with the base model without it
-    tune = { max_trials = 8 }           # optional: overrides [tune] for this model
-    [[targets]]
-    name = "xeon-spr"
-    resource = "target:xeon-spr"        # the Ray resource that places work there (default target:NAME)
-    device = "cpu"
-    price_per_hour = 0.40
-    [tune]                              # shared by every model (see TuneSettings)
-    guardrail = { max_drop = 0.05 }
-    [scenario]                          # the measurement protocol (see Protocol)
-    batch_sizes = [1, 8]
+name = "case-study"
+[[models]]
+name = "minilm"
+kind = "sentence-transformers"
+source = "models/minilm"            # relative paths are relative to this file
+inputs = { seq_len = 32 }
+task = { name = "text-embedding" }  # optional: agreement with the base model without it
+tune = { max_trials = 8 }           # optional: overrides [tune] for this model
+[[targets]]
+name = "xeon-spr"
+resource = "target:xeon-spr"        # the Ray resource that places work there (default target:NAME)
+device = "cpu"
+price_per_hour = 0.40
+[tune]                              # shared by every model (see TuneSettings)
+guardrail = { max_drop = 0.05 }
+[scenario]                          # the measurement protocol (see Protocol)
+batch_sizes = [1, 8]
 """
 
 from __future__ import annotations
@@ -24,21 +24,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from honed.protocol import InputSpec, ModelRef, Protocol, TaskSpec
-from honed.spec_files import absolute_source, absolute_task_inputs, read_toml
-from honed.validation import build
+from honed.core.protocol import InputSpec, ModelRef, TaskSpec
+from honed.core.spec_files import absolute_source, absolute_task_inputs, read_toml
+from honed.core.validation import Frozen, build
 
 CAMPAIGN_VERSION = 1
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class CampaignModel(_Frozen):
+class CampaignModel(Frozen):
     name: str = Field(pattern=_NAME, description="the model's row in the matrix")
     kind: str
     source: str
@@ -52,14 +48,21 @@ class CampaignModel(_Frozen):
 
     @property
     def ref(self) -> ModelRef:
-        return ModelRef(kind=self.kind, source=self.source, options=self.options, allow_pickle=self.allow_pickle,
-                        trust_code=self.trust_code, name=self.name)
+        return ModelRef(
+            kind=self.kind,
+            source=self.source,
+            options=self.options,
+            allow_pickle=self.allow_pickle,
+            trust_code=self.trust_code,
+            name=self.name,
+        )
 
 
-class CampaignTarget(_Frozen):
+class CampaignTarget(Frozen):
     name: str = Field(pattern=_NAME, description="the target's column in the matrix")
-    resource: str | None = Field(default=None, description="the Ray resource of the nodes that are this target; "
-                                 "default target:NAME")
+    resource: str | None = Field(
+        default=None, description="the Ray resource of the nodes that are this target; default target:NAME"
+    )
     device: Literal["cpu", "cuda"] = "cpu"
     price_per_hour: float | None = Field(default=None, ge=0)
     exclude: tuple[str, ...] = Field(default=(), description="algorithms never tried on this target")
@@ -69,7 +72,7 @@ class CampaignTarget(_Frozen):
         return self.resource or f"target:{self.name}"
 
 
-class CampaignSpec(_Frozen):
+class CampaignSpec(Frozen):
     version: int = CAMPAIGN_VERSION
     name: str = Field(pattern=_NAME)
     models: tuple[CampaignModel, ...] = Field(min_length=1)

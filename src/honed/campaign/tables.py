@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import DateTime, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from honed.store import JSON_TYPE, Base
+from honed.store.tables import JSON_TYPE, Base
 
 STATUSES = ("pending", "running", "done", "failed")
 

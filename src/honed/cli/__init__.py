@@ -17,9 +17,9 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from honed.cli import arena, campaign, commands, stored, traffic  # noqa: F401  (register the commands on app)
+from honed.cli import arena, campaign, commands, serve, stored, traffic  # noqa: F401  (register the commands on app)
 from honed.cli.app import app, err
-from honed.errors import HonedError
+from honed.core.errors import HonedError
 
 
 @functools.cache

@@ -12,28 +12,44 @@ import typer
 from honed.cli import options as opt
 from honed.cli.app import app, err, open_store, out
 
-campaign_app = typer.Typer(help="Several models on several targets, tuned as one repeatable job (locally or on Ray).",
-                           no_args_is_help=True)
+campaign_app = typer.Typer(
+    help="Several models on several targets, tuned as one repeatable job (locally or on Ray).", no_args_is_help=True
+)
 app.add_typer(campaign_app, name="campaign")
 
 
 @campaign_app.command("run")
 def campaign_run(
     spec: Annotated[Path, typer.Argument(help="the campaign's TOML file (see examples/campaign.toml)")],
-    executor: Annotated[str, typer.Option(help="local: one tune after another on this machine; ray: one Ray task per "
-                                                "(model, target), placed by the target's resource")] = "local",
-    ray: Annotated[str, typer.Option("--ray", help="with --executor ray: auto (the cluster this machine is in), "
-                                                   "ray://host:10001, host:port, or local (a one-node cluster here)")] = "auto",
-    plan: Annotated[bool, typer.Option("--plan", help="print the cells and what each target leaves out; run nothing")] = False,
-    target: Annotated[Optional[list[str]], typer.Option("--target", help="run only this target's cells (repeat): e.g. "
-                                                                         "the CPU column on this machine")] = None,
+    executor: Annotated[
+        str,
+        typer.Option(
+            help="local: one tune after another on this machine; ray: one Ray task per "
+            "(model, target), placed by the target's resource"
+        ),
+    ] = "local",
+    ray: Annotated[
+        str,
+        typer.Option(
+            "--ray",
+            help="with --executor ray: auto (the cluster this machine is in), "
+            "ray://host:10001, host:port, or local (a one-node cluster here)",
+        ),
+    ] = "auto",
+    plan: Annotated[
+        bool, typer.Option("--plan", help="print the cells and what each target leaves out; run nothing")
+    ] = False,
+    target: Annotated[
+        Optional[list[str]],
+        typer.Option("--target", help="run only this target's cells (repeat): e.g. the CPU column on this machine"),
+    ] = None,
     fresh: Annotated[bool, typer.Option(help="measure every cell and trial again rather than resume")] = False,
     store: opt.Store = None,
 ) -> None:
     """Runs every (model, target) tune not done yet; running it again resumes the campaign."""
     from honed.campaign import expand, load_campaign, run_campaign
     from honed.console.campaign import plan_table
-    from honed.errors import SpecError
+    from honed.core.errors import SpecError
 
     if executor not in ("local", "ray"):
         raise SpecError("--executor", executor, "local or ray")
@@ -54,8 +70,15 @@ def campaign_run(
         err.print(f"  {outcome.model} x {outcome.target}{where}: {text}", highlight=False)
 
     campaign_id, outcomes = run_campaign(
-        campaign, db, executor, ray, fresh, targets=target, on_outcome=progress,
-        on_progress=lambda model, where, text: err.print(f"  {model} x {where}: {text}", highlight=False))
+        campaign,
+        db,
+        executor,
+        ray,
+        fresh,
+        targets=target,
+        on_outcome=progress,
+        on_progress=lambda model, where, text: err.print(f"  {model} x {where}: {text}", highlight=False),
+    )
     if not outcomes:
         err.print(f"campaign {campaign_id}: every cell was already done (--fresh measures them again)")
     _print_report(db, campaign_id)
@@ -65,7 +88,9 @@ def campaign_run(
 
 @campaign_app.command("status")
 def campaign_status(
-    campaign_id: Annotated[Optional[str], typer.Argument(help="a campaign id or prefix; none: list the campaigns")] = None,
+    campaign_id: Annotated[
+        Optional[str], typer.Argument(help="a campaign id or prefix; none: list the campaigns")
+    ] = None,
     store: opt.Store = None,
 ) -> None:
     """Where each (model, target) cell stands: pending, running (on which node), done or failed."""
@@ -77,8 +102,11 @@ def campaign_status(
     if campaign_id is None:
         for found in ledger.campaigns(db):
             counts = ledger.progress_counts(ledger.cells(db, found.id))
-            out.print(f"{found.id}  {found.created_at:%Y-%m-%d %H:%M}  {found.name}  "
-                      + ", ".join(f"{n} {s}" for s, n in counts.items() if n), highlight=False)
+            out.print(
+                f"{found.id}  {found.created_at:%Y-%m-%d %H:%M}  {found.name}  "
+                + ", ".join(f"{n} {s}" for s, n in counts.items() if n),
+                highlight=False,
+            )
         return
     out.print(status_table(build_report(db, campaign_id)))
 

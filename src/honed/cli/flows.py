@@ -8,13 +8,17 @@ from typing import TYPE_CHECKING
 from honed.cli.app import err, out
 
 if TYPE_CHECKING:
-    from honed.record import RunRecord
+    from honed.records.record import RunRecord
 
 
 def progress_callback(progress, task):
     def on_progress(done: int, total: int, result) -> None:
         status = "ok" if result.status == "ok" else f"[red]{result.status}[/]"
-        where = f"quality on {result.task}" if hasattr(result, "task") else f"batch {result.batch_size} rep {result.repetition + 1}"
+        where = (
+            f"quality on {result.task}"
+            if hasattr(result, "task")
+            else f"batch {result.batch_size} rep {result.repetition + 1}"
+        )
         progress.update(task, completed=done, description=f"{where}: {status}")
 
     return on_progress
@@ -23,39 +27,51 @@ def progress_callback(progress, task):
 def run_evaluation(spec, store) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from honed.evaluation import evaluate
-    from honed.preflight import preflight
+    from honed.run.evaluation import evaluate
+    from honed.run.plan import plan_run
 
-    plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)  # bad input fails here
+    plan = plan_run(spec.model, spec)  # bad input fails here, before the progress bar
     for warning in plan.warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
     total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions + (plan.task is not None)
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as progress:
         task = progress.add_task(f"measuring {spec.model.display_name} in {total} worker processes", total=total)
-        return evaluate(spec.model, spec.protocol, spec.inputs, spec.target, name=spec.name, store=store,
-                        on_progress=progress_callback(progress, task), recipe=list(spec.recipe), task=spec.task,
-                        checked=plan)
+        return evaluate(spec.model, spec, store=store, on_progress=progress_callback(progress, task), plan=plan)
 
 
 def show_preflight(spec, settings=None) -> None:
     """--dry-run: every check a run makes before its first worker, then stop."""
     if settings is None:
-        from honed.preflight import preflight
+        from honed.run.plan import plan_run
 
-        plan = preflight(spec.model, spec.inputs, spec.target, list(spec.recipe), spec.task)
+        plan = plan_run(spec.model, spec)
         device, task, warnings = plan.device, plan.task, plan.warnings
         what = f"recipe {' + '.join(step.algorithm for step in plan.steps) or 'none'}"
     else:
-        from honed.tuning.search import preflight as tune_preflight
+        from honed.tuning.plan import plan_sweep
 
-        task, device, singles, skipped = tune_preflight(spec.model, spec.task, spec.target, settings, spec.inputs)
-        warnings = [f"skipped {label}: {why}" for label, why in skipped.items() if why != "excluded"]
-        what = f"{len(singles)} candidates ({', '.join(recipe.label for recipe in singles) or 'none'})"
+        sweep = plan_sweep(spec.model, spec, settings)
+        device, task = sweep.run.device, sweep.run.task
+        warnings = [f"skipped {label}: {why}" for label, why in sweep.skipped.items() if why != "excluded"]
+        what = (
+            f"{len(sweep.candidates)} candidates ({', '.join(recipe.label for recipe in sweep.candidates) or 'none'})"
+        )
     for warning in warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
-    out.print(f"ok: {spec.model.display_name} ({spec.model.kind}) on {device}, {what}, "
-              f"task {task.name if task else 'none'}; nothing was run (--dry-run)", highlight=False, markup=False)
+    out.print(
+        f"ok: {spec.model.display_name} ({spec.model.kind}) on {device}, {what}, "
+        f"task {task.name if task else 'none'}; nothing was run (--dry-run)",
+        highlight=False,
+        markup=False,
+    )
 
 
 def show_run(record) -> None:
@@ -81,26 +97,30 @@ def show_run(record) -> None:
 def run_tune(spec, settings, db, fresh: bool = False):
     from honed.console import tune_summary, tune_table, tune_trial_line
     from honed.tuning import tune as tune_model
+    from honed.tuning.plan import plan_sweep
 
-    if spec.task is None:  # most users' models have no built-in task: guard on agreement with the base model
-        from honed.protocol import AGREEMENT_TASK
-
-        spec = spec.model_copy(update={"task": AGREEMENT_TASK})
-    err.print(f"[bold]tuning[/] {spec.model.display_name} on {spec.task.name}: objective {settings.objective}, "
-              f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}")
+    plan = plan_sweep(spec.model, spec, settings)  # most users' models have no task: it guards on agreement
+    err.print(
+        f"[bold]tuning[/] {spec.model.display_name} on {plan.run.task.name}: objective {settings.objective}, "
+        f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}"
+    )
     with err.status("starting") as status:
+
         def on_event(kind, payload):
             if kind == "start":
                 status.update(f"trial: {payload}")
             elif kind == "retry":
                 label, stability = payload
-                err.print(f"{label}: contended ({'; '.join(stability.reasons)}); measuring again", style="yellow",
-                          highlight=False, markup=False)
+                err.print(
+                    f"{label}: contended ({'; '.join(stability.reasons)}); measuring again",
+                    style="yellow",
+                    highlight=False,
+                    markup=False,
+                )
             else:
                 err.print(tune_trial_line(*payload), highlight=False)
 
-        result = tune_model(spec.model, spec.task, spec.target, spec.protocol, spec.inputs, settings, store=db,
-                            name=spec.name, on_event=on_event, fresh=fresh)
+        result = tune_model(spec.model, spec, settings, store=db, on_event=on_event, fresh=fresh, plan=plan)
     out.print(tune_table(result))
     for line in tune_summary(result):
         out.print(line, highlight=False)

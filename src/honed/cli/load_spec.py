@@ -13,7 +13,7 @@ from typing import Any
 
 import typer
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 MAX_SPEC_BYTES = 1 << 20
 PATHS = ("trace", "prompts", "json_out")
@@ -39,17 +39,22 @@ def spec_options(path: Path, ctx: typer.Context, names: set[str]) -> dict[str, A
     for key, value in document["load"].items():
         if key not in names:
             close = difflib.get_close_matches(key, sorted(names), n=1)
-            raise SpecError(f"load.{key}", value, "an option of honed load" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise SpecError(
+                f"load.{key}", value, "an option of honed load" + (f" (did you mean {close[0]!r}?)" if close else "")
+            )
         values[key] = _value(key, value, path.parent)
     # typer bundles its own click: its ParameterSource is compared by name
-    return {key: value for key, value in values.items()
-            if getattr(ctx.get_parameter_source(key), "name", "DEFAULT") == "DEFAULT"}
+    return {
+        key: value
+        for key, value in values.items()
+        if getattr(ctx.get_parameter_source(key), "name", "DEFAULT") == "DEFAULT"
+    }
 
 
 def _value(key: str, value: Any, folder: Path) -> Any:
     if key == "body":
         if not isinstance(value, (dict, str)):
-            raise SpecError("load.body", value, "a table (the request template), a JSON string, or \"@FILE\"")
+            raise SpecError("load.body", value, 'a table (the request template), a JSON string, or "@FILE"')
         return json.dumps(value) if isinstance(value, dict) else value
     if key in LISTS:
         if not isinstance(value, list) or not all(isinstance(item, str) for item in value):

@@ -8,17 +8,41 @@ from typing import Annotated, Optional
 
 import typer
 
-Store = Annotated[Optional[str], typer.Option("--store", help="SQLAlchemy URL or SQLite path [env HONED_STORE; default sqlite:///honed.db]")]
+Store = Annotated[
+    Optional[str],
+    typer.Option("--store", help="SQLAlchemy URL or SQLite path [env HONED_STORE; default sqlite:///honed.db]"),
+]
 Model = Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")]
-Kind = Annotated[Optional[str], typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed")]
+Kind = Annotated[
+    Optional[str],
+    typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed"),
+]
 Repetitions = Annotated[Optional[int], typer.Option(help="worker processes per batch size")]
 Device = Annotated[Optional[str], typer.Option(help="cpu, cuda or auto")]
 SeqLen = Annotated[Optional[int], typer.Option(help="tokens per item for language models")]
 Shape = Annotated[Optional[str], typer.Option(help="per-item input shape for plain torch/ONNX models, e.g. 3x224x224")]
-PricePerHour = Annotated[Optional[float], typer.Option(help="USD per hour, for cost per million inferences (and --objective cost)")]
+PricePerHour = Annotated[
+    Optional[float], typer.Option(help="USD per hour, for cost per million inferences (and --objective cost)")
+]
 AllowPickle = Annotated[bool, typer.Option(help="allow loading pickle files (they can run code)")]
-TrustCode = Annotated[bool, typer.Option(help="run code that the model's files name (a saved model's factory, transformers' remote code); see SECURITY.md")]
-AgreementInputs = Annotated[Optional[Path], typer.Option(help="inputs for the agreement guardrail: a .npy array (items on axis 0), a .txt file (one text per line) or .jsonl ({\"text\": ...}); default: the run's synthetic inputs")]
+TrustCode = Annotated[
+    bool,
+    typer.Option(
+        help="run code that the model's files name (a saved model's factory, transformers' remote code); "
+        "see SECURITY.md"
+    ),
+]
+AgreementInputs = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="inputs for the agreement guardrail: a .npy array (items on axis 0), a .txt file (one text per line) "
+        'or .jsonl ({"text": ...}); default: the run\'s synthetic inputs'
+    ),
+]
 Name = Annotated[Optional[str], typer.Option(help="a label for the run or sweep")]
-DryRun = Annotated[bool, typer.Option(help="check the spec, model, task, recipe or candidates, then stop before any worker")]
-FailOnRegression = Annotated[bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")]
+DryRun = Annotated[
+    bool, typer.Option(help="check the spec, model, task, recipe or candidates, then stop before any worker")
+]
+FailOnRegression = Annotated[
+    bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")
+]

@@ -18,7 +18,12 @@ def compare(
     before: Annotated[str, typer.Argument(help="run id (or unique prefix, or tag) measured before")],
     after: Annotated[str, typer.Argument(help="run id (or unique prefix, or tag) measured after")],
     min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
-    strict: Annotated[bool, typer.Option(help="refuse when environment, protocol or inputs differ, or a run was contended or unstable (exit 4)")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            help="refuse when environment, protocol or inputs differ, or a run was contended or unstable (exit 4)"
+        ),
+    ] = False,
     fail_on_regression: opt.FailOnRegression = False,
     store: opt.Store = None,
 ) -> None:
@@ -30,7 +35,7 @@ def compare(
 def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -> None:
     """``evaluate --baseline``: ``latest`` is the last comparable run stored before this one (same
     model, recipe, target and scenario); with none, this run becomes the first of its series."""
-    from honed.errors import SpecError
+    from honed.core.errors import SpecError
 
     if baseline == "latest":
         before = db.previous(record)
@@ -46,8 +51,8 @@ def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -
 
 
 def _judge(before, after, fail_on_regression: bool, **options) -> None:
-    from honed.comparison import compare as compare_runs
     from honed.console import comparison_table
+    from honed.records.comparison import compare as compare_runs
 
     result = compare_runs(before, after, **options)
     out.print(comparison_table(result))
@@ -64,7 +69,9 @@ def _judge(before, after, fail_on_regression: bool, **options) -> None:
 @runs_app.command("tag")
 def runs_tag(
     run_id: Annotated[str, typer.Argument(help="run id or unique prefix")],
-    name: Annotated[str, typer.Argument(help="the tag, e.g. baseline or v1.2 (a tag names one run: tagging again moves it)")],
+    name: Annotated[
+        str, typer.Argument(help="the tag, e.g. baseline or v1.2 (a tag names one run: tagging again moves it)")
+    ],
     store: opt.Store = None,
 ) -> None:
     """Name a run (a baseline for `evaluate --baseline NAME` or `compare NAME RUN`)."""
@@ -103,12 +110,15 @@ def runs_show(run_id: str, store: opt.Store = None) -> None:
 def runs_export(
     run_ids: Annotated[list[str], typer.Argument(help="run ids, unique prefixes or tags")],
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="JSON file to write (one run)")] = None,
-    mlflow: Annotated[Optional[str], typer.Option(help="log the runs to this MLflow tracking URI (file:./mlruns, http://...); needs honed[mlflow]")] = None,
+    mlflow: Annotated[
+        Optional[str],
+        typer.Option(help="log the runs to this MLflow tracking URI (file:./mlruns, http://...); needs honed[mlflow]"),
+    ] = None,
     experiment: Annotated[str, typer.Option(help="--mlflow: the experiment to log into")] = "honed",
     store: opt.Store = None,
 ) -> None:
     """Write a run as versioned JSON (raw samples included), or log runs to MLflow."""
-    from honed.errors import SpecError
+    from honed.core.errors import SpecError
 
     if (output is None) == (mlflow is None):
         raise SpecError("export", "-o / --mlflow", "one of -o FILE (a JSON export) or --mlflow URI")
@@ -129,8 +139,8 @@ def runs_export(
 @runs_app.command("import")
 def runs_import(path: Path, store: opt.Store = None) -> None:
     """Add a run exported with `honed runs export` to this store."""
-    from honed.errors import SpecError
-    from honed.record import RunRecord
+    from honed.core.errors import SpecError
+    from honed.records.record import RunRecord
 
     if not path.is_file():
         raise SpecError("path", str(path), "an existing JSON file written by `honed runs export`")
@@ -145,18 +155,28 @@ def dashboard(
     store: opt.Store = None,
     host: Annotated[str, typer.Option(help="address to bind; anything but loopback needs --token")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
-    token: Annotated[Optional[str], typer.Option(envvar="HONED_DASHBOARD_TOKEN", help="every request must carry it (?token= once, or Authorization: Bearer) [env HONED_DASHBOARD_TOKEN]")] = None,
+    token: Annotated[
+        Optional[str],
+        typer.Option(
+            envvar="HONED_DASHBOARD_TOKEN",
+            help="every request must carry it (?token= once, or Authorization: Bearer) [env HONED_DASHBOARD_TOKEN]",
+        ),
+    ] = None,
 ) -> None:
     """A web dashboard over the store: runs, compare, trends with regressions marked, sweeps, models x targets."""
     import uvicorn
 
+    from honed.core.errors import SpecError
     from honed.dashboard.app import create_app
-    from honed.errors import SpecError
     from honed.serve.server import is_loopback
 
     if not is_loopback(host) and not token:
-        raise SpecError("dashboard.host", host, "a loopback address (127.0.0.1), or give --token (or "
-                        "HONED_DASHBOARD_TOKEN) so that only those who have it can read the store")
+        raise SpecError(
+            "dashboard.host",
+            host,
+            "a loopback address (127.0.0.1), or give --token (or "
+            "HONED_DASHBOARD_TOKEN) so that only those who have it can read the store",
+        )
     if token is not None and len(token) < 16:
         raise SpecError("dashboard.token", "(hidden)", "at least 16 characters")
     db = open_store(store)

@@ -1,4 +1,4 @@
-"""``honed serve`` and ``honed load``: a model over HTTP, and traffic scenarios against any endpoint."""
+"""``honed load``: traffic scenarios against any endpoint, or against a model served for the run."""
 
 from __future__ import annotations
 
@@ -10,82 +10,66 @@ import typer
 
 from honed.cli import options as opt
 from honed.cli.app import EXIT_MEASUREMENT_FAILED, app, err, open_store, out
-from honed.errors import SpecError
-
-MAX_BODY_BYTES = 16 * 1024 * 1024
-Recipe = Annotated[Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply before serving; repeat")]
-
-
-def model_spec(model: str, kind: Optional[str], recipe: Optional[list[str]], shape: Optional[str], allow_pickle: bool,
-                trust_code: bool):
-    """The model, its inputs and recipe, parsed and checked as ``honed evaluate`` does."""
-    from honed.spec import build_spec
-
-    return build_spec(None, model=model, kind=kind, recipe=recipe, shape=shape, allow_pickle=allow_pickle,
-                      trust_code=trust_code)
-
-
-@app.command()
-def serve(
-    model: Annotated[Optional[str], typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory")] = None,
-    kind: opt.Kind = None,
-    recipe: Recipe = None,
-    shape: opt.Shape = None,
-    host: Annotated[str, typer.Option(help="address to bind; anything but loopback exposes the model to the network")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    max_batch: Annotated[int, typer.Option(help="queries run together at most (dynamic batching)")] = 8,
-    max_wait_ms: Annotated[float, typer.Option(help="how long the first query of a batch waits for others")] = 2.0,
-    threads: Annotated[Optional[int], typer.Option()] = None,
-    allow_pickle: opt.AllowPickle = False,
-    trust_code: opt.TrustCode = False,
-    job: Annotated[Optional[Path], typer.Option(hidden=True, help="a ServeJob JSON file (model, recipe, inputs) instead of MODEL")] = None,
-) -> None:
-    """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
-    POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
-    language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not)."""
-    from honed.serve.server import ServeJob, is_loopback, serve as run_server
-
-    if (model is None) == (job is None):
-        raise SpecError("serve", "MODEL", "a model to serve (MODEL)")
-    if job is not None:
-        from honed.safe_json import read_json
-
-        what = ServeJob.model_validate(read_json(job.read_bytes(), f"--job {job}", MAX_BODY_BYTES))
-    else:
-        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
-        what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
-    if not is_loopback(host):
-        err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
-    run_server(what.model, what.recipe, what.inputs, host=host, port=port, max_batch=max_batch, max_wait_ms=max_wait_ms, threads=threads,
-               on_ready=lambda line: err.print(line, highlight=False, markup=False))
+from honed.cli.load_command import LoadCommand
+from honed.cli.serve import MAX_BODY_BYTES, Recipe, model_spec
+from honed.core.errors import SpecError
 
 
 @app.command()
 def load(
     ctx: typer.Context,
-    spec_file: Annotated[Optional[Path], typer.Argument(help="TOML file whose [load] table holds these options (command-line options override it)")] = None,
+    spec_file: Annotated[
+        Optional[Path],
+        typer.Argument(help="TOML file whose [load] table holds these options (command-line options override it)"),
+    ] = None,
     url: Annotated[Optional[str], typer.Option(help="endpoint to send queries to (http:// or https://)")] = None,
-    model: Annotated[Optional[str], typer.Option(help="serve this model in its own process (honed serve) and load it")] = None,
-    engine: Annotated[str, typer.Option(help="honed (its open-loop HTTP driver) or loadgen (MLCommons LoadGen on --model in this process, no HTTP)")] = "honed",
+    model: Annotated[
+        Optional[str], typer.Option(help="serve this model in its own process (honed serve) and load it")
+    ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="honed (its open-loop HTTP driver) or loadgen (MLCommons LoadGen on --model in this process, no HTTP)"
+        ),
+    ] = "honed",
     kind: opt.Kind = None,
     recipe: Recipe = None,
     shape: opt.Shape = None,
-    scenario: Annotated[str, typer.Option(help="server (Poisson), bursty (gamma), trace, single-stream, multi-stream or offline")] = "server",
+    scenario: Annotated[
+        str, typer.Option(help="server (Poisson), bursty (gamma), trace, single-stream, multi-stream or offline")
+    ] = "server",
     qps: Annotated[float, typer.Option(help="mean arrival rate, queries per second (server, bursty)")] = 10.0,
     burstiness: Annotated[float, typer.Option(help="bursty: gamma shape, 1 is Poisson, below 1 burstier")] = 0.5,
     queries: Annotated[int, typer.Option(help="queries at most")] = 1000,
     duration: Annotated[float, typer.Option(help="seconds; no query is sent after this")] = 60.0,
-    trace: Annotated[Optional[Path], typer.Option(help="trace scenario: arrival timestamps in seconds, one per line")] = None,
+    trace: Annotated[
+        Optional[Path], typer.Option(help="trace scenario: arrival timestamps in seconds, one per line")
+    ] = None,
     endpoint: Annotated[str, typer.Option(help="json, kserve-v2, openai-completions or openai-chat")] = "json",
     body: Annotated[Optional[str], typer.Option(help="the request body (a template) as JSON, or @FILE")] = None,
-    prompts: Annotated[Optional[Path], typer.Option(help="prompts, one per line (.txt) or {\"text\": ...} per line (.jsonl): each query's replaces {{prompt}} in the body, in turn")] = None,
+    prompts: Annotated[
+        Optional[Path],
+        typer.Option(
+            help='prompts, one per line (.txt) or {"text": ...} per line (.jsonl): '
+            "each query's replaces {{prompt}} in the body, in turn"
+        ),
+    ] = None,
     samples_per_query: Annotated[int, typer.Option(help="multi-stream: requests sent together as one query")] = 8,
-    stream: Annotated[bool, typer.Option(help="OpenAI endpoints: stream tokens (time to first token, per token)")] = False,
-    header: Annotated[Optional[list[str]], typer.Option(help="NAME=ENV_VAR: a header whose value is read from the environment (never stored)")] = None,
+    stream: Annotated[
+        bool, typer.Option(help="OpenAI endpoints: stream tokens (time to first token, per token)")
+    ] = False,
+    header: Annotated[
+        Optional[list[str]],
+        typer.Option(help="NAME=ENV_VAR: a header whose value is read from the environment (never stored)"),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds one query may take")] = 30.0,
     connections: Annotated[int, typer.Option(help="open connections at most")] = 256,
-    slo_p99_ms: Annotated[Optional[float], typer.Option(help="latency SLO: report goodput and whether p99 meets it")] = None,
-    find_peak: Annotated[bool, typer.Option(help="search for the highest Poisson rate whose p99 meets --slo-p99-ms, from --qps up")] = False,
+    slo_p99_ms: Annotated[
+        Optional[float], typer.Option(help="latency SLO: report goodput and whether p99 meets it")
+    ] = None,
+    find_peak: Annotated[
+        bool, typer.Option(help="search for the highest Poisson rate whose p99 meets --slo-p99-ms, from --qps up")
+    ] = False,
     step_seconds: Annotated[float, typer.Option(help="--find-peak: seconds each rate runs")] = 10.0,
     min_duration: Annotated[float, typer.Option(help="a shorter run is reported as not valid")] = 0.0,
     min_queries: Annotated[int, typer.Option(help="fewer answered queries: not valid")] = 0,
@@ -97,7 +81,9 @@ def load(
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
     name: opt.Name = None,
-    json_out: Annotated[Optional[Path], typer.Option("--json", help="also write the versioned record to this file")] = None,
+    json_out: Annotated[
+        Optional[Path], typer.Option("--json", help="also write the versioned record to this file")
+    ] = None,
     store: opt.Store = None,
 ) -> None:
     """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
@@ -107,48 +93,58 @@ def load(
         from honed.cli.load_spec import spec_options
 
         options |= spec_options(spec_file, ctx, set(options))
-    _load(**options)
+    _load(LoadCommand.of(options))
 
 
-def _load(url, model, engine, kind, recipe, shape, scenario, qps, burstiness, queries, duration, trace, endpoint, body,
-          prompts, samples_per_query, stream, header, timeout, connections, slo_p99_ms, find_peak, step_seconds,
-          min_duration, min_queries, seed, warmup, insecure, max_batch, max_wait_ms, allow_pickle, trust_code, name,
-          json_out, store) -> None:
+def _load(c: LoadCommand) -> None:
     from honed.load.endpoints import Endpoint, headers_from_env, read_prompts
     from honed.load.run import LoadSettings
     from honed.load.served import served
 
-    _check_target(url, model, find_peak, slo_p99_ms, engine)
-    settings = _settings(LoadSettings, scenario=scenario, qps=qps, burstiness=burstiness, queries=queries,
-                         duration_s=duration, trace=str(trace) if trace else None, timeout_s=timeout,
-                         connections=connections, slo_p99_ms=slo_p99_ms, min_duration_s=min_duration,
-                         min_queries=min_queries, seed=seed, verify_tls=not insecure, warmup_queries=warmup,
-                         samples_per_query=samples_per_query)
-    headers, db, peak_steps = headers_from_env(header or []), open_store(store), step_seconds if find_peak else None
-    texts = read_prompts(prompts) if prompts else ()
-    if engine == "loadgen":
+    _check_target(c.url, c.model, c.find_peak, c.slo_p99_ms, c.engine)
+    settings = _settings(
+        LoadSettings,
+        scenario=c.scenario,
+        qps=c.qps,
+        burstiness=c.burstiness,
+        queries=c.queries,
+        duration_s=c.duration,
+        trace=str(c.trace) if c.trace else None,
+        timeout_s=c.timeout,
+        connections=c.connections,
+        slo_p99_ms=c.slo_p99_ms,
+        min_duration_s=c.min_duration,
+        min_queries=c.min_queries,
+        seed=c.seed,
+        verify_tls=not c.insecure,
+        warmup_queries=c.warmup,
+        samples_per_query=c.samples_per_query,
+    )
+    headers, db = headers_from_env(c.header or []), open_store(c.store)
+    peak_steps = c.step_seconds if c.find_peak else None
+    texts = read_prompts(c.prompts) if c.prompts else ()
+    if c.engine == "loadgen":
         from honed.load.run import run_in_process
 
-        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        spec = model_spec(c.model, c.kind, c.recipe, c.shape, c.allow_pickle, c.trust_code)
         with err.status(f"{settings.scenario}: MLCommons LoadGen is running the model"):
-            record = run_in_process(spec.model, list(spec.recipe), spec.inputs, settings, max_batch, name=name, store=db)
-    elif model is not None:
-        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
-        args = [model, *(["--kind", kind] if kind else []), *(["--shape", shape] if shape else []),
-                *[arg for step in recipe or [] for arg in ("-r", step)], "--max-batch", str(max_batch),
-                "--max-wait-ms", str(max_wait_ms), *(["--allow-pickle"] if allow_pickle else []),
-                *(["--trust-code"] if trust_code else [])]
-        with served(args) as base:
-            target = Endpoint(f"{base}/v1/predict", "json", _body(body, spec.inputs.shape), prompts=texts)
-            record = _drive(target, settings, headers, spec.model, list(spec.recipe), name, db, peak_steps)
+            record = run_in_process(
+                spec.model, list(spec.recipe), spec.inputs, settings, c.max_batch, name=c.name, store=db
+            )
+    elif c.model is not None:
+        spec = model_spec(c.model, c.kind, c.recipe, c.shape, c.allow_pickle, c.trust_code)
+        with served(c.serve_args()) as base:
+            target = Endpoint(f"{base}/v1/predict", "json", _body(c.body, spec.inputs.shape), prompts=texts)
+            record = _drive(target, settings, headers, spec.model, list(spec.recipe), c.name, db, peak_steps)
     else:
-        target = Endpoint(url, endpoint, _body(body, None), stream, texts)  # type: ignore[arg-type]
-        record = _drive(target, settings, headers, None, None, name, db, peak_steps)
-    _report(record, json_out, db)
+        target = Endpoint(c.url, c.endpoint, _body(c.body, None), c.stream, texts)  # type: ignore[arg-type]
+        record = _drive(target, settings, headers, None, None, c.name, db, peak_steps)
+    _report(record, c.json_out, db)
 
 
-def _check_target(url: Optional[str], model: Optional[str], find_peak: bool, slo_p99_ms: Optional[float],
-                  engine: str) -> None:
+def _check_target(
+    url: Optional[str], model: Optional[str], find_peak: bool, slo_p99_ms: Optional[float], engine: str
+) -> None:
     if find_peak and slo_p99_ms is None:
         raise SpecError("--find-peak", True, "a latency SLO to search under: add --slo-p99-ms")
     if (url is None) == (model is None):
@@ -187,27 +183,42 @@ def _drive(target, settings, headers, ref, steps, name, db, peak_step_seconds: O
     if peak_step_seconds is not None:
         return _find_peak(target, settings, headers, ref, steps, name, db, peak_step_seconds)
     with err.status(f"{settings.scenario}: sending queries") as status:
-        return run_load(target, settings, headers, ref, steps, name, db,
-                        on_progress=lambda done, total: status.update(f"{settings.scenario}: {done} of {total} queries sent"))
+        return run_load(
+            target,
+            settings,
+            headers,
+            ref,
+            steps,
+            name,
+            db,
+            on_progress=lambda done, total: status.update(f"{settings.scenario}: {done} of {total} queries sent"),
+        )
 
 
 def _find_peak(target, settings, headers, ref, steps, name, db, step_seconds: float):
     """The search's runs are not stored; its confirming run at the peak is, with the whole search."""
-    from honed.evaluation import keep_run
     from honed.load.peak import PeakSettings, find_peak
+    from honed.store.keep import keep_run
 
     peak = PeakSettings(slo_p99_ms=settings.slo_p99_ms, start_qps=settings.qps, step_seconds=step_seconds)
 
     def on_step(step) -> None:
         verdict = "meets" if step.passed else "misses"
-        err.print(f"{step.qps:8.2f} q/s: p99 {step.p99_ms or float('nan'):.2f} ms {verdict} the SLO "
-                  f"(achieved {step.achieved_qps:.2f} q/s)", highlight=False, markup=False)
+        err.print(
+            f"{step.qps:8.2f} q/s: p99 {step.p99_ms or float('nan'):.2f} ms {verdict} the SLO "
+            f"(achieved {step.achieved_qps:.2f} q/s)",
+            highlight=False,
+            markup=False,
+        )
 
-    search, record = find_peak(target, settings, peak, on_step,
-                               headers=headers, model=ref, recipe=steps, name=name)
+    search, record = find_peak(target, settings, peak, on_step, headers=headers, model=ref, recipe=steps, name=name)
     if record is None:
-        raise SpecError("--slo-p99-ms", settings.slo_p99_ms, "an SLO the endpoint can meet at some rate",
-                        hint=f"every rate tried, down to {search.steps[-1].qps:.3g} q/s, missed it")
+        raise SpecError(
+            "--slo-p99-ms",
+            settings.slo_p99_ms,
+            "an SLO the endpoint can meet at some rate",
+            hint=f"every rate tried, down to {search.steps[-1].qps:.3g} q/s, missed it",
+        )
     record = record.model_copy(update={"load": record.load.model_copy(update={"peak": search})})
     return keep_run(record, db, False)
 
@@ -220,7 +231,7 @@ def _body(text: Optional[str], shape: Optional[tuple[int, ...]]) -> Optional[dic
 
         return synthetic_body(shape)
     if text.startswith("@"):
-        from honed.safe_json import read_json
+        from honed.core.safe_json import read_json
 
         path = Path(text[1:])
         try:

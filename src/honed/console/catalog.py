@@ -13,10 +13,20 @@ def runs_list_table(rows: list[Any]) -> Table:
     table = Table("id", "created (UTC)", "name", "model", "recipe", "device", "status", "p50 ms by batch size")
     for row in rows:
         batches = (row.summary or {}).get("batches", {})
-        p50 = ", ".join(f"b{size}: {values['p50_ms']:.3f}" if "p50_ms" in values else f"b{size}: failed"
-                        for size, values in batches.items())
-        table.add_row(row.id[:12], row.created_at.strftime("%Y-%m-%d %H:%M:%S"), row.name or "", row.model_name,
-                      escape(row.recipe_label or ""), row.device, row.status, p50)
+        p50 = ", ".join(
+            f"b{size}: {values['p50_ms']:.3f}" if "p50_ms" in values else f"b{size}: failed"
+            for size, values in batches.items()
+        )
+        table.add_row(
+            row.id[:12],
+            row.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.name or "",
+            row.model_name,
+            escape(row.recipe_label or ""),
+            row.device,
+            row.status,
+            p50,
+        )
     return table
 
 
@@ -24,8 +34,13 @@ def sweeps_table(rows: list[Any]) -> Table:
     """The stored tune sweeps (store rows), most recently updated first."""
     table = Table("id", "updated (UTC)", "name", "model", "stopped")
     for row in rows:
-        table.add_row(row.id[:12], row.updated_at.strftime("%Y-%m-%d %H:%M:%S"), row.name or "", row.model_name,
-                      escape(row.stop_reason or ""))
+        table.add_row(
+            row.id[:12],
+            row.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            row.name or "",
+            row.model_name,
+            escape(row.stop_reason or ""),
+        )
     return table
 
 
@@ -36,9 +51,14 @@ def algorithms_table(target: str) -> Table:
     table = Table("algorithm", "family", "targets", "here", "typical min cosine", "what it does")
     for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name)):
         reason = algorithm.unavailable_reason(target)
-        table.add_row(algorithm.name, algorithm.family, ",".join(sorted(algorithm.targets)),
-                      "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
-                      f"{algorithm.typical_min_cosine:.2f}", algorithm.summary)
+        table.add_row(
+            algorithm.name,
+            algorithm.family,
+            ",".join(sorted(algorithm.targets)),
+            "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
+            f"{algorithm.typical_min_cosine:.2f}",
+            algorithm.summary,
+        )
     return table
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from rich.table import Table
 
-from honed.record import QualityResult, RunRecord
+from honed.records.record import QualityResult, RunRecord
 
 
 def _mib(value: int | None) -> str:
@@ -34,11 +34,16 @@ def run_tables(record: RunRecord) -> list[Table]:
         if r.latency_ms is None:
             failed = [m for m in record.measurements if m.batch_size == r.batch_size and m.status != "ok"]
             reason = failed[0].error.splitlines()[0][:60] if failed and failed[0].error else "no samples"
-            latency.add_row(str(r.batch_size), f"[red]{failed[0].status if failed else 'failed'}[/]", reason, "", "", "")
+            latency.add_row(
+                str(r.batch_size), f"[red]{failed[0].status if failed else 'failed'}[/]", reason, "", "", ""
+            )
             continue
         lat = r.latency_ms
-        energy = "n/a" if r.energy is None else (
-            f"{r.energy.joules_per_item:.3g}" if r.energy.status == "measured" else "unavailable")
+        energy = (
+            "n/a"
+            if r.energy is None
+            else (f"{r.energy.joules_per_item:.3g}" if r.energy.status == "measured" else "unavailable")
+        )
         latency.add_row(
             str(r.batch_size),
             f"{lat.p50:.3f} ({lat.p50_ci.low:.3f}-{lat.p50_ci.high:.3f})",
@@ -62,17 +67,23 @@ def run_tables(record: RunRecord) -> list[Table]:
 
 
 def generation_table(record: RunRecord) -> Table:
-    table = Table(title=f"generation ({record.protocol.new_tokens} new tokens after {record.inputs.seq_len} prompt tokens)",
-                  title_justify="left")
+    table = Table(
+        title=f"generation ({record.protocol.new_tokens} new tokens after {record.inputs.seq_len} prompt tokens)",
+        title_justify="left",
+    )
     for column in ("batch", "first token p50 ms (95% CI)", "first token p99 ms", "ms per output token", "tokens/s"):
         table.add_column(column, justify="right")
     for r in record.results:
         if r.generation is None:
             continue
         first, g = r.generation.time_to_first_token_ms, r.generation
-        table.add_row(str(r.batch_size), f"{first.p50:.3f} ({first.p50_ci.low:.3f}-{first.p50_ci.high:.3f})",
-                      f"{first.p99:.3f}", f"{g.time_per_output_token_ms:.3f}" if g.time_per_output_token_ms else "-",
-                      f"{g.tokens_per_s:,.1f}")
+        table.add_row(
+            str(r.batch_size),
+            f"{first.p50:.3f} ({first.p50_ci.low:.3f}-{first.p50_ci.high:.3f})",
+            f"{first.p99:.3f}",
+            f"{g.time_per_output_token_ms:.3f}" if g.time_per_output_token_ms else "-",
+            f"{g.tokens_per_s:,.1f}",
+        )
     return table
 
 
@@ -99,23 +110,35 @@ def run_details(record: RunRecord) -> Iterable[str]:
     stats = record.model_stats
     yield f"model      {record.model.kind}:{record.model.source}"
     if record.recipe:
-        steps = [s.algorithm + ("(" + ", ".join(f"{k}={v}" for k, v in s.params.items()) + ")" if s.params else "")
-                 for s in record.recipe]
+        steps = [
+            s.algorithm + ("(" + ", ".join(f"{k}={v}" for k, v in s.params.items()) + ")" if s.params else "")
+            for s in record.recipe
+        ]
         yield f"recipe     {' + '.join(steps)}"
     if stats:
-        yield f"           {stats.parameters:,} parameters, {_mib(stats.bytes_in_memory)} in memory, dtype {stats.dtype}"
-    yield (f"protocol   scope={record.protocol.scope} warmup>={record.protocol.warmup_iterations} it/"
-           f"{record.protocol.warmup_min_seconds}s samples>={record.protocol.min_samples} and "
-           f">={record.protocol.min_seconds}s, {record.protocol.repetitions} processes per batch size, seed {record.protocol.seed}"
-           + (f", {record.protocol.concurrency} requests in flight" if record.protocol.concurrency > 1 else ""))
+        memory = _mib(stats.bytes_in_memory)
+        yield f"           {stats.parameters:,} parameters, {memory} in memory, dtype {stats.dtype}"
+    yield (
+        f"protocol   scope={record.protocol.scope} warmup>={record.protocol.warmup_iterations} it/"
+        f"{record.protocol.warmup_min_seconds}s samples>={record.protocol.min_samples} and "
+        f">={record.protocol.min_seconds}s, {record.protocol.repetitions} processes per batch size, "
+        f"seed {record.protocol.seed}"
+        + (f", {record.protocol.concurrency} requests in flight" if record.protocol.concurrency > 1 else "")
+    )
     yield f"device     {record.device} ({fp.runtime.get('device_name', '?')}), threads {fp.runtime.get('threads', '?')}"
-    yield f"cpu        {fp.cpu.get('model')} x{fp.cpu.get('logical_cores')} flags {' '.join(fp.cpu.get('flags', [])) or '-'}"
+    flags = " ".join(fp.cpu.get("flags", [])) or "-"
+    yield f"cpu        {fp.cpu.get('model')} x{fp.cpu.get('logical_cores')} flags {flags}"
     if fp.gpus:
         yield f"gpu        {', '.join(g['name'] for g in fp.gpus)} driver {fp.gpus[0].get('driver')}"
-    yield f"software   python {fp.python}, " + ", ".join(f"{k} {v}" for k, v in fp.packages.items() if v and k != "honed")
+    yield f"software   python {fp.python}, " + ", ".join(
+        f"{k} {v}" for k, v in fp.packages.items() if v and k != "honed"
+    )
     if record.peaks:
-        yield (f"peaks      {_si(record.peaks.peak_flops, 'FLOP/s')}, {_si(record.peaks.peak_bandwidth_bytes_per_s, 'B/s')} "
-               f"(measured: {record.peaks.method})")
+        yield (
+            f"peaks      {_si(record.peaks.peak_flops, 'FLOP/s')}, "
+            f"{_si(record.peaks.peak_bandwidth_bytes_per_s, 'B/s')} "
+            f"(measured: {record.peaks.method})"
+        )
     elif record.peaks_note:
         yield f"peaks      {record.peaks_note}"
     energies = {r.energy.reason for r in record.results if r.energy and r.energy.status == "unavailable"}
@@ -125,10 +148,14 @@ def run_details(record: RunRecord) -> Iterable[str]:
         yield f"note       {note}"
     for step in record.coverage:
         flops = f", {step.flop_share:.0%} of FLOPs" if step.flop_share is not None else ""
-        yield (f"changed    {step.algorithm}: {step.layers_changed} of {step.layers_total} layers ({step.what}), "
-               f"{step.parameter_share:.0%} of parameters{flops}")
+        yield (
+            f"changed    {step.algorithm}: {step.layers_changed} of {step.layers_total} layers ({step.what}), "
+            f"{step.parameter_share:.0%} of parameters{flops}"
+        )
     if record.stability is not None:
-        yield f"stability  {record.stability.verdict}" + (f": {'; '.join(record.stability.reasons)}" if record.stability.reasons else "")
+        yield f"stability  {record.stability.verdict}" + (
+            f": {'; '.join(record.stability.reasons)}" if record.stability.reasons else ""
+        )
 
 
 def coverage_warnings(record: RunRecord) -> list[str]:
@@ -140,6 +167,10 @@ def stability_warning(record: RunRecord) -> str | None:
     stability = record.stability
     if stability is None or stability.trusted:
         return None
-    advice = ("measure again on a quiet machine (`honed doctor` shows what else is running)" if stability.verdict == "contended"
-              else "more samples or repetitions, or a quieter machine, would narrow it")
-    return f"WARNING: run {record.id[:12]} is {stability.verdict}: {'; '.join(stability.reasons)}. Its numbers may be off; {advice}."
+    advice = (
+        "measure again on a quiet machine (`honed doctor` shows what else is running)"
+        if stability.verdict == "contended"
+        else "more samples or repetitions, or a quieter machine, would narrow it"
+    )
+    reasons = "; ".join(stability.reasons)
+    return f"WARNING: run {record.id[:12]} is {stability.verdict}: {reasons}. Its numbers may be off; {advice}."

@@ -24,9 +24,12 @@ def tune_trial_line(trial, points) -> str:
 def tune_table(result) -> Table:
     """One row per trial: its best point (★ recommended, ◆ on the Pareto front); reasons below."""
     objective = result.settings.goal_objective
-    table = Table(title=f"tune {result.id[:12]}: {objective.what} in {objective.unit}, {objective.better} is better",
-                  title_justify="left",
-                  box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title=f"tune {result.id[:12]}: {objective.what} in {objective.unit}, {objective.better} is better",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
     for column in ("recipe", "status", "quality", "drop", f"best {result.settings.objective}", "vs base"):
         table.add_column(column, justify="left" if column == "recipe" else "right", overflow="fold")
     base = {p.batch_size: p.objective for p in result.points if result.baseline and p.trial == result.baseline.key}
@@ -45,9 +48,14 @@ def tune_table(result) -> Table:
                 ratio = f"{objective.gain(reference, point.objective):.2f}x"
         quality = trial.quality.primary_value if trial.quality and trial.quality.status == "ok" else None
         status = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
-        table.add_row(trial.label + (" [dim](cached)[/]" if trial.cached else ""), status,
-                      f"{quality:.4g}" if quality is not None else "-",
-                      f"{trial.quality_drop:+.1%}" if trial.quality_drop is not None else "-", best, ratio)
+        table.add_row(
+            trial.label + (" [dim](cached)[/]" if trial.cached else ""),
+            status,
+            f"{quality:.4g}" if quality is not None else "-",
+            f"{trial.quality_drop:+.1%}" if trial.quality_drop is not None else "-",
+            best,
+            ratio,
+        )
     return table
 
 
@@ -72,10 +80,17 @@ def recommendation_text(result) -> str:
     objective, recommended = result.settings.goal_objective, result.recommended
     if recommended is None:
         why = sorted({p.why_not for p in result.points if p.why_not})
-        return ("no measured candidate, the base model included, meets the guardrail and constraints"
-                + (f" ({'; '.join(why[:3])})" if why else ""))
-    base_points = [p for p in result.points if result.baseline and p.trial == result.baseline.key
-                   and p.batch_size == recommended.batch_size and p.threads == recommended.threads]
+        return "no measured candidate, the base model included, meets the guardrail and constraints" + (
+            f" ({'; '.join(why[:3])})" if why else ""
+        )
+    base_points = [
+        p
+        for p in result.points
+        if result.baseline
+        and p.trial == result.baseline.key
+        and p.batch_size == recommended.batch_size
+        and p.threads == recommended.threads
+    ]
     where = f"batch {recommended.batch_size}" + (f", {recommended.threads} threads" if recommended.threads else "")
     text = f"recommended: {recommended.label} at {where}: {objective.name} {recommended.objective:.4g} {objective.unit}"
     if base_points and base_points[0].trial != recommended.trial:
@@ -86,7 +101,9 @@ def recommendation_text(result) -> str:
     if recommended.quality is not None:
         text += f", {result.metric} {recommended.quality:.4g}"
     if contended := result.contended_trials:
-        text += (f"; measured on a busy machine: {', '.join(t.label for t in contended)} stayed contended after "
-                 f"{result.settings.contention_retries} retries, so this evidence is the machine's as much as the "
-                 "recipes': measure again on a quiet machine")
+        text += (
+            f"; measured on a busy machine: {', '.join(t.label for t in contended)} stayed contended after "
+            f"{result.settings.contention_retries} retries, so this evidence is the machine's as much as the "
+            "recipes': measure again on a quiet machine"
+        )
     return text

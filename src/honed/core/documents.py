@@ -12,8 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from honed.errors import SpecError
-from honed.safe_json import read_json
+from honed.core.errors import SpecError
+from honed.core.safe_json import read_json
 
 
 @dataclass(frozen=True)
@@ -54,5 +54,9 @@ class DocumentKind:
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
             raise SpecError(field, version, f"an integer from 1 to {self.version}")
         if version > self.version:
-            raise SpecError(field, version, f"<= {self.version}",
-                            hint=f"written by a newer honed; upgrade honed to read {self.schema} version {version}")
+            raise SpecError(
+                field,
+                version,
+                f"<= {self.version}",
+                hint=f"written by a newer honed; upgrade honed to read {self.schema} version {version}",
+            )

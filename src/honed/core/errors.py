@@ -63,3 +63,19 @@ class EnvironmentMismatchError(HonedError):
     """Two runs were measured in environments too different to compare."""
 
     exit_code = 4
+
+
+class RecipeError(HonedError):
+    """A recipe that cannot be applied; says which steps and why."""
+
+
+class StoreError(HonedError):
+    """The store cannot be read or written: corrupt, full, locked, or from a newer honed."""
+
+
+class ImmutableRecordError(HonedError):
+    """A stored run was asked to change: runs are immutable once stored."""
+
+
+class UntrustedCodeError(HonedError):
+    """Data named code to run, and the user did not say that this source is trusted."""

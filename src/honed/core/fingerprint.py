@@ -18,22 +18,61 @@ from pydantic import BaseModel, ConfigDict, Field
 
 # CPU features that decide which kernels (and so which optimisations) pay off.
 CPU_FLAGS_OF_INTEREST = (
-    "avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx512_bf16", "avx512_fp16",
-    "amx_tile", "amx_int8", "amx_bf16", "avx_vnni", "asimd", "sve", "sve2", "i8mm", "bf16",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512bw",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_tile",
+    "amx_int8",
+    "amx_bf16",
+    "avx_vnni",
+    "asimd",
+    "sve",
+    "sve2",
+    "i8mm",
+    "bf16",
 )
 PACKAGES = (
-    "honed", "torch", "numpy", "scipy", "transformers", "sentence-transformers", "tokenizers",
-    "safetensors", "onnx", "onnxruntime", "torchao", "optimum-quanto", "openvino", "nncf", "llama-cpp-python", "gguf",
+    "honed",
+    "torch",
+    "numpy",
+    "scipy",
+    "transformers",
+    "sentence-transformers",
+    "tokenizers",
+    "safetensors",
+    "onnx",
+    "onnxruntime",
+    "torchao",
+    "optimum-quanto",
+    "openvino",
+    "nncf",
+    "llama-cpp-python",
+    "gguf",
     "nvidia-ml-py",
 )
 ENV_VARS = (
-    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "CUDA_VISIBLE_DEVICES", "PYTORCH_CUDA_ALLOC_CONF",
-    "ONEDNN_MAX_CPU_ISA", "TORCHINDUCTOR_FREEZING",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "CUDA_VISIBLE_DEVICES",
+    "PYTORCH_CUDA_ALLOC_CONF",
+    "ONEDNN_MAX_CPU_ISA",
+    "TORCHINDUCTOR_FREEZING",
 )
 # Fields that, when they differ, make a latency comparison unreliable.
 KEY_FIELDS = (
-    "cpu.model", "cpu.logical_cores", "gpus", "python", "packages.torch",
-    "packages.onnxruntime", "packages.transformers", "runtime.threads", "runtime.device_name",
+    "cpu.model",
+    "cpu.logical_cores",
+    "gpus",
+    "python",
+    "packages.torch",
+    "packages.onnxruntime",
+    "packages.transformers",
+    "runtime.threads",
+    "runtime.device_name",
 )
 
 
@@ -64,7 +103,9 @@ class Fingerprint(BaseModel):
 def collect(cwd: str | None = None) -> Fingerprint:
     """The host fingerprint (cached per process; hardware and packages do not change under us)."""
     static = _static()
-    return Fingerprint(**static, env={k: os.environ[k] for k in ENV_VARS if k in os.environ}, git=_git(cwd or os.getcwd()))
+    return Fingerprint(
+        **static, env={k: os.environ[k] for k in ENV_VARS if k in os.environ}, git=_git(cwd or os.getcwd())
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -119,13 +160,15 @@ def _gpus() -> tuple[list[dict[str, Any]], str | None]:
         gpus = []
         for index in range(pynvml.nvmlDeviceGetCount()):
             handle = pynvml.nvmlDeviceGetHandleByIndex(index)
-            gpus.append({
-                "index": index,
-                "name": pynvml.nvmlDeviceGetName(handle),
-                "memory_bytes": pynvml.nvmlDeviceGetMemoryInfo(handle).total,
-                "driver": driver,
-                "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}",
-            })
+            gpus.append(
+                {
+                    "index": index,
+                    "name": pynvml.nvmlDeviceGetName(handle),
+                    "memory_bytes": pynvml.nvmlDeviceGetMemoryInfo(handle).total,
+                    "driver": driver,
+                    "cuda_driver": f"{cuda // 1000}.{cuda % 1000 // 10}",
+                }
+            )
         return gpus, None
     finally:
         pynvml.nvmlShutdown()

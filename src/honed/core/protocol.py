@@ -8,14 +8,12 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from honed.core.validation import Frozen
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ModelRef(_Frozen):
+class ModelRef(Frozen):
     """How a worker process loads the model: an adapter kind and a source it understands.
 
     kinds: ``torch`` (a ``.safetensors`` file with ``options.factory``, or a pickled module
@@ -32,8 +30,11 @@ class ModelRef(_Frozen):
     source: str
     options: dict[str, Any] = Field(default_factory=dict)
     allow_pickle: bool = False
-    trust_code: bool = Field(default=False, description="run code that the model's own files name (a manifest's "
-                             "factory or task module, transformers' trust_remote_code); off: such files are refused")
+    trust_code: bool = Field(
+        default=False,
+        description="run code that the model's own files name (a manifest's "
+        "factory or task module, transformers' trust_remote_code); off: such files are refused",
+    )
     name: str | None = None
 
     @property
@@ -43,9 +44,9 @@ class ModelRef(_Frozen):
         return self.source.rstrip("/").replace("\\", "/").rsplit("/", 1)[-1]
 
 
-class Step(_Frozen):
+class Step(Frozen):
     """One optimisation of a recipe: a registered algorithm and its parameters (checked by
-    ``honed.optimization.plan``, which fills in defaults)."""
+    ``honed.optimization.recipe.resolve_recipe``, which fills in defaults)."""
 
     algorithm: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -59,7 +60,7 @@ class Step(_Frozen):
         for pair in filter(None, rest.split(",")):
             key, equals, value = pair.partition("=")
             if not equals or not key.strip():
-                from honed.errors import SpecError
+                from honed.core.errors import SpecError
 
                 raise SpecError("recipe step", text, "'name' or 'name:key=value,key=value'")
             try:
@@ -69,19 +70,23 @@ class Step(_Frozen):
         return cls(algorithm=name.strip(), params=params)
 
 
-class InputSpec(_Frozen):
+class InputSpec(Frozen):
     """The shape of one synthetic input item (the batch dimension is added by the protocol)."""
 
-    shape: tuple[int, ...] | None = Field(
-        default=None, description="per-item tensor shape for plain torch/ONNX models"
-    )
+    shape: tuple[int, ...] | None = Field(default=None, description="per-item tensor shape for plain torch/ONNX models")
     dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = "float32"
     seq_len: int = Field(default=32, ge=1, description="tokens per item for language models")
-    audio_seconds: float = Field(default=5.0, gt=0, le=600, description="seconds of synthetic 16 kHz audio per "
-                                 "item in the pipeline scope of speech models")
+    audio_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="seconds of synthetic 16 kHz audio per item in the pipeline scope of speech models",
+    )
     source: Literal["synthetic", "task"] = Field(
-        default="synthetic", description="synthetic: the model's own generator (shape, seq_len); task: items drawn "
-        "from the run's task data (real images, sentences, audio), seeded")
+        default="synthetic",
+        description="synthetic: the model's own generator (shape, seq_len); task: items drawn "
+        "from the run's task data (real images, sentences, audio), seeded",
+    )
 
     @field_validator("shape")
     @classmethod
@@ -91,7 +96,7 @@ class InputSpec(_Frozen):
         return shape
 
 
-class Protocol(_Frozen):
+class Protocol(Frozen):
     """How performance is measured. Every field is recorded with the run."""
 
     scope: Literal["model", "pipeline", "generate"] = Field(
@@ -100,8 +105,12 @@ class Protocol(_Frozen):
         "pre-processing -> model -> post-processing; generate: greedy decoding of new_tokens tokens "
         "after a seq_len-token prompt (causal language models), with time to first token",
     )
-    new_tokens: int = Field(default=32, ge=1, description="tokens generated per call in the generate scope; at "
-                            "most this many per item in the pipeline scope of speech models (a transcript)")
+    new_tokens: int = Field(
+        default=32,
+        ge=1,
+        description="tokens generated per call in the generate scope; at "
+        "most this many per item in the pipeline scope of speech models (a transcript)",
+    )
     warmup_iterations: int = Field(default=5, ge=0)
     warmup_min_seconds: float = Field(default=0.2, ge=0)
     min_samples: int = Field(default=30, ge=2)
@@ -110,15 +119,25 @@ class Protocol(_Frozen):
     max_seconds: float = Field(default=60.0, gt=0)
     batch_sizes: tuple[int, ...] = (1,)
     repetitions: int = Field(default=3, ge=1, description="separate worker processes per batch size")
-    timeout_seconds: float = Field(default=600.0, gt=0, description="per worker process; a worker past it is "
-                                   "killed with every process it started")
-    memory_limit_mib: int | None = Field(default=None, ge=16, description="address space a worker may add after "
-                                         "start-up (RLIMIT_AS: heap, thread stacks, mapped files); past it the "
-                                         "measurement is recorded as out of memory; None = no limit")
+    timeout_seconds: float = Field(
+        default=600.0, gt=0, description="per worker process; a worker past it is killed with every process it started"
+    )
+    memory_limit_mib: int | None = Field(
+        default=None,
+        ge=16,
+        description="address space a worker may add after "
+        "start-up (RLIMIT_AS: heap, thread stacks, mapped files); past it the "
+        "measurement is recorded as out of memory; None = no limit",
+    )
     threads: int | None = Field(default=None, ge=1, description="intra-op threads; None = library default")
-    concurrency: int = Field(default=1, ge=1, le=256, description="requests in flight at once in each worker: "
-                             "client threads calling the model back to back, as a server's clients would; latency "
-                             "is then per request under that load, throughput is items finished per wall second")
+    concurrency: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="requests in flight at once in each worker: "
+        "client threads calling the model back to back, as a server's clients would; latency "
+        "is then per request under that load, throughput is items finished per wall second",
+    )
     seed: int = 0
     measure_energy: bool = True
     energy_idle_seconds: float = Field(default=0.5, ge=0, description="idle baseline window")
@@ -147,21 +166,25 @@ class Protocol(_Frozen):
         return self
 
 
-class TargetSpec(_Frozen):
-    """Where it runs. The peaks are measured, not declared (see honed.measure.peaks)."""
+class TargetSpec(Frozen):
+    """Where it runs. The peaks are measured, not declared (see honed.meters.peaks)."""
 
     device: Literal["cpu", "cuda", "auto"] = "auto"
     price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of this machine")
     measure_peaks: bool = True
-    name: str | None = Field(default=None, max_length=64, description="what the user calls this target (a campaign's "
-                             "target, e.g. xeon-spr): its runs are tracked under it rather than the measured hardware")
+    name: str | None = Field(
+        default=None,
+        max_length=64,
+        description="what the user calls this target (a campaign's "
+        "target, e.g. xeon-spr): its runs are tracked under it rather than the measured hardware",
+    )
 
     def identity(self) -> dict[str, object]:
         """What makes two targets the same for cached trials (an unnamed one as before names existed)."""
         return self.model_dump(mode="json", exclude=None if self.name else {"name"})
 
 
-class TaskSpec(_Frozen):
+class TaskSpec(Frozen):
     """The task whose quality is measured beside performance (see ``honed.tasks``).
 
     ``name`` is a registered task; ``options`` go to its ``default(**options)`` constructor,
@@ -169,8 +192,11 @@ class TaskSpec(_Frozen):
     """
 
     name: str
-    module: str | None = Field(default=None, description="module that registers the task, imported first in workers "
-                               "(filled in for tasks defined outside honed)")
+    module: str | None = Field(
+        default=None,
+        description="module that registers the task, imported first in workers "
+        "(filled in for tasks defined outside honed)",
+    )
     options: dict[str, Any] = Field(default_factory=dict)
     limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
     batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")
@@ -178,3 +204,29 @@ class TaskSpec(_Frozen):
 
 # The guardrail of a run with a recipe and no task of its own: agreement with the base model.
 AGREEMENT_TASK = TaskSpec(name="agreement")
+
+
+class RunSpec(Frozen):
+    """One run, everything but the model: what ``evaluate`` and ``tune`` take beside it. A spec
+    file's ``EvaluationSpec`` is one of these with its model and [tune] section added."""
+
+    name: str | None = None
+    inputs: InputSpec = Field(default_factory=InputSpec)
+    protocol: Protocol = Field(default_factory=Protocol)
+    target: TargetSpec = Field(default_factory=TargetSpec)
+    recipe: tuple[Step, ...] = ()
+    task: TaskSpec | None = None
+
+    @field_validator("recipe", mode="before")
+    @classmethod
+    def _named_steps(cls, value: Any) -> Any:
+        """A step may be written as on the command line: ``"bf16"``, ``"openvino:precision=bf16"``."""
+        if isinstance(value, (list, tuple)):
+            return tuple(Step.parse(step) if isinstance(step, str) else step for step in value)
+        return value
+
+
+def quality_task(task: TaskSpec | None, optimised: bool) -> TaskSpec | None:
+    """The task a run's quality is scored on: its own, else, for an optimised model (a recipe, or
+    a tune's candidates), agreement with the base model; none for a plain model without a task."""
+    return task if task is not None else (AGREEMENT_TASK if optimised else None)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from importlib import import_module
 from typing import Generic, TypeVar
 
-from honed.errors import UnknownNameError
+from honed.core.errors import UnknownNameError
 
 T = TypeVar("T")
 

@@ -7,7 +7,7 @@ import json
 import re
 from typing import Any
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 MAX_JSON_DEPTH = 64
 

@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 
 def read_toml(path: Path, field: str) -> dict[str, Any]:
@@ -32,6 +32,10 @@ def absolute_source(model: Any, root: Path) -> Any:
 
 def absolute_task_inputs(task: Any, root: Path) -> Any:
     """A task table whose ``options.inputs`` (the agreement task's items) is made absolute."""
-    if isinstance(task, dict) and isinstance(task.get("options"), dict) and isinstance(task["options"].get("inputs"), str):
+    if (
+        isinstance(task, dict)
+        and isinstance(task.get("options"), dict)
+        and isinstance(task["options"].get("inputs"), str)
+    ):
         return {**task, "options": {**task["options"], "inputs": str((root / task["options"]["inputs"]).resolve())}}
     return task

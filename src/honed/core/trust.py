@@ -5,7 +5,7 @@ read, never imported or called: a manifest may name a factory or a task module o
 allow-list (honed's own zoo, and what installed packages register through entry points);
 anything else needs ``trust_code=True`` (``--trust-code``). Paths written inside data stay
 inside the directory they came with. JSON documents are bounded in size and nesting before
-they are parsed (``honed.safe_json``). A task module that data names is checked where tasks are
+they are parsed (``honed.core.safe_json``). A task module that data names is checked where tasks are
 known (``honed.tasks.base.check_task_module``).
 """
 
@@ -14,16 +14,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from honed.errors import HonedError, SpecError
+from honed.core.errors import SpecError, UntrustedCodeError
 
 # Factories honed ships: building them runs only honed's own code.
 TRUSTED_FACTORY_MODULES = ("honed.zoo",)
 # Third-party factories that an installed package vouches for: `name = "package.module:function"`.
 FACTORY_ENTRY_POINTS = "honed.factories"
-
-
-class UntrustedCodeError(HonedError):
-    """Data named code to run, and the user did not say that this source is trusted."""
 
 
 def trusted_factories() -> set[str]:
@@ -62,8 +58,10 @@ def check_no_links_out(directory: Path) -> None:
         for name in folders + files:
             path = Path(current) / name
             if path.is_symlink() and not _inside(path.resolve(), root):
-                raise UntrustedCodeError(f"{path} is a link to {os.readlink(path)!r}, outside the model directory "
-                                         f"{directory}; a saved model must be self-contained")
+                raise UntrustedCodeError(
+                    f"{path} is a link to {os.readlink(path)!r}, outside the model directory "
+                    f"{directory}; a saved model must be self-contained"
+                )
 
 
 def _inside(path: Path, root: Path) -> bool:

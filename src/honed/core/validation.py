@@ -5,9 +5,15 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+
+
+class Frozen(BaseModel):
+    """The base of every config object and record: immutable, and an unknown field is an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 def build(model_cls: type[BaseModel], data: Any, where: str) -> Any:
@@ -33,7 +39,7 @@ def to_spec_error(error: ValidationError, model_cls: type[BaseModel], where: str
     message = first["msg"]
     for prefix in ("Value error, ", "Input should be "):  # pydantic's wording, not ours
         if message.startswith(prefix):
-            message = message[len(prefix):]
+            message = message[len(prefix) :]
     extra = f" ({len(error.errors()) - 1} more problem(s))" if len(error.errors()) > 1 else ""
     return SpecError(field, value, message + extra)
 

@@ -19,11 +19,13 @@ from honed.dashboard import security
 from honed.dashboard.arena_pages import add_arena_routes
 from honed.dashboard.history_pages import add_history_routes
 from honed.dashboard.run_pages import add_run_routes
-from honed.run_index import METRICS
-from honed.store import Store
+from honed.store.database import Store
+from honed.store.run_index import METRICS
 
 STATIC = {"style.css": "text/css", "dashboard.js": "text/javascript"}
-TEMPLATES = Environment(loader=PackageLoader("honed.dashboard", "templates"), autoescape=select_autoescape(default=True))
+TEMPLATES = Environment(
+    loader=PackageLoader("honed.dashboard", "templates"), autoescape=select_autoescape(default=True)
+)
 TEMPLATES.filters["tojson_compact"] = lambda value: json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
 
 
@@ -45,8 +47,9 @@ def create_app(store: Store, token: str | None = None) -> FastAPI:
         return response
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
-        html = TEMPLATES.get_template(template).render(request=request, csrf=security.csrf_token(request),
-                                                        metrics=METRICS, **context)
+        html = TEMPLATES.get_template(template).render(
+            request=request, csrf=security.csrf_token(request), metrics=METRICS, **context
+        )
         response = HTMLResponse(html)
         security.remember_csrf(request, response)
         return response

@@ -10,9 +10,9 @@ from fastapi import FastAPI, HTTPException, Path, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from honed.arena import votes
+from honed.core.errors import HonedError, SpecError
 from honed.dashboard import security
-from honed.errors import HonedError, SpecError
-from honed.store import Store
+from honed.store.database import Store
 
 VOTER_COOKIE = "honed_voter"
 ARENA_ID = Path(pattern=r"^[0-9a-f]{32}$")
@@ -37,8 +37,12 @@ def add_arena_routes(app: FastAPI, store: Store, page: Any) -> None:
         shown = None
         if pair is not None:
             sides = (pair.second, pair.first) if votes.swapped(voter, pair.id) else (pair.first, pair.second)
-            shown = {"pair": pair.id, "prompt": arena.prompts[pair.prompt],
-                     "left": arena.outputs[sides[0]][pair.prompt], "right": arena.outputs[sides[1]][pair.prompt]}
+            shown = {
+                "pair": pair.id,
+                "prompt": arena.prompts[pair.prompt],
+                "left": arena.outputs[sides[0]][pair.prompt],
+                "right": arena.outputs[sides[1]][pair.prompt],
+            }
         return page(request, "arena.html.j2", arena=arena, voter=voter, shown=shown, left=left, total=total)
 
     @app.post("/arena/{arena_id}/voter")

@@ -8,18 +8,21 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
+from honed.core.errors import HonedError
 from honed.dashboard import charts, matrix, queries
 from honed.dashboard.run_pages import record_or_404
-from honed.errors import HonedError
-from honed.run_index import METRICS
-from honed.store import Store
+from honed.store.database import Store
+from honed.store.run_index import METRICS
 
 
 def add_history_routes(app: FastAPI, store: Store, page: Any) -> None:
     @app.get("/compare", response_class=HTMLResponse)
-    def compare(request: Request, a: str | None = Query(None, pattern=r"^[\w.-]{1,100}$"),
-                b: str | None = Query(None, pattern=r"^[\w.-]{1,100}$")) -> HTMLResponse:
-        from honed.comparison import compare as compare_runs
+    def compare(
+        request: Request,
+        a: str | None = Query(None, pattern=r"^[\w.-]{1,100}$"),
+        b: str | None = Query(None, pattern=r"^[\w.-]{1,100}$"),
+    ) -> HTMLResponse:
+        from honed.records.comparison import compare as compare_runs
 
         result = figure = None
         if a and b:
@@ -29,16 +32,28 @@ def add_history_routes(app: FastAPI, store: Store, page: Any) -> None:
         return page(request, "compare.html.j2", a=a or "", b=b or "", result=result, figure=figure, recent=recent)
 
     @app.get("/trends", response_class=HTMLResponse)
-    def trends(request: Request, series: str | None = Query(None, pattern=r"^[0-9a-f]{64}$"),
-               metric: str = Query("p50_ms"), batch: int = Query(1, ge=1, le=1 << 20)) -> HTMLResponse:
+    def trends(
+        request: Request,
+        series: str | None = Query(None, pattern=r"^[0-9a-f]{64}$"),
+        metric: str = Query("p50_ms"),
+        batch: int = Query(1, ge=1, le=1 << 20),
+    ) -> HTMLResponse:
         if metric not in METRICS:
             raise HTTPException(422, f"metric {metric!r}: one of {', '.join(METRICS)}")
         every = queries.series_list(store)
         chosen = next((s for s in every if s.key == series), every[0] if every else None)
         points = queries.trend(store, chosen.key, metric, batch) if chosen else []
         label = f"{METRICS[metric][0]} ({METRICS[metric][1]})" if METRICS[metric][1] else METRICS[metric][0]
-        return page(request, "trends.html.j2", every=every, chosen=chosen, metric=metric, batch=batch, points=points,
-                    figure=charts.trend(points, label) if points else None)
+        return page(
+            request,
+            "trends.html.j2",
+            every=every,
+            chosen=chosen,
+            metric=metric,
+            batch=batch,
+            points=points,
+            figure=charts.trend(points, label) if points else None,
+        )
 
     @app.get("/sweeps", response_class=HTMLResponse)
     def sweeps(request: Request) -> HTMLResponse:

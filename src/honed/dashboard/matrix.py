@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from honed.errors import HonedError
-from honed.store import Store
+from honed.core.errors import HonedError
+from honed.store.database import Store
 from honed.tuning.points import Speedup, speedup_with_interval
 from honed.tuning.result import TuneResult
 
@@ -41,12 +41,24 @@ def build(store: Store, limit: int = 500) -> Matrix:
             target = store.get_row(result.baseline.run_id).target or result.target.device
         except HonedError:
             target = result.target.device
-        base = next((p for p in result.points if p.trial == result.baseline.key and p.batch_size == best.batch_size
-                     and p.threads == best.threads), None)
+        base = next(
+            (
+                p
+                for p in result.points
+                if p.trial == result.baseline.key and p.batch_size == best.batch_size and p.threads == best.threads
+            ),
+            None,
+        )
         speedup = speedup_with_interval(base, best, result.settings.goal_objective.better) if base else Speedup()
         trial = next((t for t in result.trials if t.key == best.trial), None)
         cells[(result.model.display_name, target)] = Cell(
-            recipe=best.label, speedup=speedup.value, speedup_low=speedup.low, speedup_high=speedup.high,
-            quality_drop=trial.quality_drop if trial else 0.0, objective=result.settings.goal_objective.what,
-            satisfied=result.satisfied, sweep_id=result.id)
+            recipe=best.label,
+            speedup=speedup.value,
+            speedup_low=speedup.low,
+            speedup_high=speedup.high,
+            quality_drop=trial.quality_drop if trial else 0.0,
+            objective=result.settings.goal_objective.what,
+            satisfied=result.satisfied,
+            sweep_id=result.id,
+        )
     return Matrix(sorted({m for m, _ in cells}), sorted({t for _, t in cells}), cells)

@@ -10,14 +10,21 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
-from honed.run_index import VERDICT_OF, metric_value
-from honed.store import RunRow, Store
-from honed.tracking import is_regression
+from honed.store.database import Store
+from honed.store.run_index import VERDICT_OF, metric_value
+from honed.store.tables import RunRow
+from honed.store.tracking import is_regression
 
 PAGE_SIZE = 50
 FILTERS = ("model", "target", "recipe", "task", "status", "stability")
-_COLUMNS = {"model": RunRow.model_name, "target": RunRow.target, "recipe": RunRow.recipe_label, "task": RunRow.task,
-            "status": RunRow.status, "stability": RunRow.stability}
+_COLUMNS = {
+    "model": RunRow.model_name,
+    "target": RunRow.target,
+    "recipe": RunRow.recipe_label,
+    "task": RunRow.task,
+    "status": RunRow.status,
+    "stability": RunRow.stability,
+}
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,12 @@ def runs_page(store: Store, wanted: RunFilter, page: int) -> tuple[list[RunRow],
 
 def facets(store: Store) -> dict[str, list[str]]:
     """The values each filter can take, for its menu."""
+
     def read(session: Session) -> dict[str, list[str]]:
-        return {name: sorted(v for v in session.scalars(select(column).distinct()).all() if v is not None)
-                for name, column in _COLUMNS.items()}
+        return {
+            name: sorted(v for v in session.scalars(select(column).distinct()).all() if v is not None)
+            for name, column in _COLUMNS.items()
+        }
 
     return store.read(read)
 
@@ -71,14 +81,25 @@ class Series:
 
 def series_list(store: Store) -> list[Series]:
     """Every (model, recipe, target, scenario) with its number of runs, most recently run first."""
-    query = (select(RunRow.series_key, RunRow.model_name, RunRow.recipe_label, RunRow.target, RunRow.scenario,
-                    func.count(), func.max(RunRow.created_at))
-             .where(RunRow.series_key.is_not(None))
-             .group_by(RunRow.series_key, RunRow.model_name, RunRow.recipe_label, RunRow.target, RunRow.scenario)
-             .order_by(func.max(RunRow.created_at).desc()))
+    query = (
+        select(
+            RunRow.series_key,
+            RunRow.model_name,
+            RunRow.recipe_label,
+            RunRow.target,
+            RunRow.scenario,
+            func.count(),
+            func.max(RunRow.created_at),
+        )
+        .where(RunRow.series_key.is_not(None))
+        .group_by(RunRow.series_key, RunRow.model_name, RunRow.recipe_label, RunRow.target, RunRow.scenario)
+        .order_by(func.max(RunRow.created_at).desc())
+    )
     rows = store.read(lambda session: session.execute(query).all())
-    return [Series(key, model, recipe or "base", target or "", scenario or "", count, last)
-            for key, model, recipe, target, scenario, count, last in rows]
+    return [
+        Series(key, model, recipe or "base", target or "", scenario or "", count, last)
+        for key, model, recipe, target, scenario, count, last in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -95,8 +116,11 @@ class TrendPoint:
 def trend(store: Store, series_key: str, metric: str, batch_size: int) -> list[TrendPoint]:
     """The series' runs in time order with the metric, its CI where there is one, whether the run
     was judged a regression on this metric when it was stored, and environment changes."""
-    query = (select(RunRow.id, RunRow.created_at, RunRow.summary, RunRow.change, RunRow.environment_key)
-             .where(RunRow.series_key == series_key).order_by(RunRow.created_at))
+    query = (
+        select(RunRow.id, RunRow.created_at, RunRow.summary, RunRow.change, RunRow.environment_key)
+        .where(RunRow.series_key == series_key)
+        .order_by(RunRow.created_at)
+    )
     rows = store.read(lambda session: session.execute(query).all())
     points, last_environment = [], None
     ci_field = {"p50_ms": "p50_ci", "p99_ms": "p99_ci"}.get(metric)
@@ -105,9 +129,19 @@ def trend(store: Store, series_key: str, metric: str, batch_size: int) -> list[T
         if value is None:
             continue
         ci = (summary or {}).get("batches", {}).get(str(batch_size), {}).get(ci_field) if ci_field else None
-        changed = (change or {}).get("environment") or (["environment"] if last_environment not in (None, environment)
-                                                         else [])
-        points.append(TrendPoint(run_id, created_at, value, ci[0] if ci else None, ci[1] if ci else None,
-                                 is_regression(change, VERDICT_OF[metric], batch_size), changed))
+        changed = (change or {}).get("environment") or (
+            ["environment"] if last_environment not in (None, environment) else []
+        )
+        points.append(
+            TrendPoint(
+                run_id,
+                created_at,
+                value,
+                ci[0] if ci else None,
+                ci[1] if ci else None,
+                is_regression(change, VERDICT_OF[metric], batch_size),
+                changed,
+            )
+        )
         last_environment = environment
     return points

@@ -24,7 +24,7 @@ CSRF_COOKIE = "honed_csrf"
 MAX_FORM_BYTES = 16 << 10
 HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
+    "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
@@ -39,16 +39,18 @@ def authorise(request: Request, token: str | None) -> Response | None:
     if token is None:
         return None
     header = request.headers.get("authorization", "")
-    if _same(header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None, token) or \
-            _same(request.cookies.get(TOKEN_COOKIE), token):
+    if _same(header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None, token) or _same(
+        request.cookies.get(TOKEN_COOKIE), token
+    ):
         return None
     if _same(request.query_params.get("token"), token):
         rest = urlencode([(k, v) for k, v in request.query_params.multi_items() if k != "token"])
         response = RedirectResponse(request.url.path + (f"?{rest}" if rest else ""), status_code=303)
         response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="strict")
         return response
-    return PlainTextResponse("this dashboard needs its token: open it with ?token=... or send "
-                             "Authorization: Bearer ...", status_code=401)
+    return PlainTextResponse(
+        "this dashboard needs its token: open it with ?token=... or send Authorization: Bearer ...", status_code=401
+    )
 
 
 def csrf_token(request: Request) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 
 def poisson(qps: float, count: int, seed: int) -> np.ndarray:
@@ -39,8 +39,9 @@ def trace(path: str | Path, limit: int | None = None) -> np.ndarray:
     try:
         lines = Path(path).read_text().splitlines()
     except OSError as error:
-        raise SpecError("load.trace", str(path), "a readable file of timestamps in seconds, one per line",
-                        hint=error.strerror) from None
+        raise SpecError(
+            "load.trace", str(path), "a readable file of timestamps in seconds, one per line", hint=error.strerror
+        ) from None
     values = []
     for number, line in enumerate(lines, start=1):
         text = line.split("#", 1)[0].strip()

@@ -32,8 +32,14 @@ class Limits:
     samples_per_query: int = 1  # multi stream: requests sent together as one query (MLPerf's MultiStream)
 
 
-def drive(endpoint: Endpoint, schedule: np.ndarray | None, limits: Limits, headers: dict[str, str] | None = None,
-          queries: list[Query] | None = None, on_progress: Callable[[int, int], None] | None = None) -> list[Query]:
+def drive(
+    endpoint: Endpoint,
+    schedule: np.ndarray | None,
+    limits: Limits,
+    headers: dict[str, str] | None = None,
+    queries: list[Query] | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> list[Query]:
     """Run the schedule against the endpoint; returns every scheduled query with its times.
     ``schedule`` None: single (or multi) stream, each query sent when the previous one is
     answered, for ``limits.queries`` queries or ``max_seconds``. ``queries`` (a list to fill)
@@ -61,8 +67,14 @@ def _run(coroutine) -> None:
         uvloop.run(coroutine)
 
 
-async def _drive(endpoint: Endpoint, schedule: np.ndarray | None, limits: Limits, headers: dict[str, str],
-                 queries: list[Query], on_progress: Callable[[int, int], None] | None) -> None:
+async def _drive(
+    endpoint: Endpoint,
+    schedule: np.ndarray | None,
+    limits: Limits,
+    headers: dict[str, str],
+    queries: list[Query],
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
     connector = aiohttp.TCPConnector(limit=limits.connections, ssl=None if limits.verify_tls else False)
     timeout = aiohttp.ClientTimeout(total=limits.timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
@@ -76,9 +88,16 @@ async def _drive(endpoint: Endpoint, schedule: np.ndarray | None, limits: Limits
             await _open_loop(session, endpoint, bodies, schedule, limits, queries, origin, on_progress)
 
 
-async def _open_loop(session: aiohttp.ClientSession, endpoint: Endpoint, bodies: list[dict], schedule: np.ndarray,
-                     limits: Limits, queries: list[Query], origin: float,
-                     on_progress: Callable[[int, int], None] | None) -> None:
+async def _open_loop(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    bodies: list[dict],
+    schedule: np.ndarray,
+    limits: Limits,
+    queries: list[Query],
+    origin: float,
+    on_progress: Callable[[int, int], None] | None,
+) -> None:
     pending: set[asyncio.Task] = set()
     planned = [float(t) for t in schedule if t <= limits.max_seconds]
     for index, at in enumerate(planned):
@@ -100,8 +119,14 @@ async def _open_loop(session: aiohttp.ClientSession, endpoint: Endpoint, bodies:
             query.error = "cut"  # still running when the run ended
 
 
-async def _streams(session: aiohttp.ClientSession, endpoint: Endpoint, bodies: list[dict], limits: Limits,
-                   queries: list[Query], origin: float) -> None:
+async def _streams(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    bodies: list[dict],
+    limits: Limits,
+    queries: list[Query],
+    origin: float,
+) -> None:
     """MLPerf's SingleStream (one request per query) and MultiStream (``samples_per_query``
     requests sent together, the query done when the last is answered): the next query goes as
     soon as the last is done."""
@@ -111,8 +136,9 @@ async def _streams(session: aiohttp.ClientSession, endpoint: Endpoint, bodies: l
         query = Query(scheduled=time.perf_counter() - origin)
         queries.append(query)
         parts = [Query(scheduled=query.scheduled) for _ in range(limits.samples_per_query)]
-        await asyncio.gather(*(send(session, endpoint, part, origin, bodies[(first + i) % len(bodies)])
-                               for i, part in enumerate(parts)))
+        await asyncio.gather(
+            *(send(session, endpoint, part, origin, bodies[(first + i) % len(bodies)]) for i, part in enumerate(parts))
+        )
         _merge(query, parts)
 
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import aiohttp
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 EndpointKind = Literal["json", "kserve-v2", "openai-completions", "openai-chat"]
 KINDS: tuple[str, ...] = ("json", "kserve-v2", "openai-completions", "openai-chat")
@@ -104,7 +104,9 @@ def read_prompts(path: str | Path) -> tuple[str, ...]:
 
     texts = load_inputs(Path(path), field="load.prompts")
     if not isinstance(texts, list):
-        raise SpecError("load.prompts", str(path), "a .txt file (one prompt per line) or a .jsonl file of {\"text\": ...}")
+        raise SpecError(
+            "load.prompts", str(path), 'a .txt file (one prompt per line) or a .jsonl file of {"text": ...}'
+        )
     return tuple(texts)
 
 

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec
 from honed.load.endpoints import Query
-from honed.load_result import LoadGenResult
 from honed.models.handle import ModelHandle
-from honed.protocol import InputSpec
+from honed.records.load_result import LoadGenResult
 
 ENGINE = "mlperf-loadgen"
 SCENARIOS = {"single-stream": "SingleStream", "multi-stream": "MultiStream", "server": "Server", "offline": "Offline"}
@@ -30,8 +30,11 @@ POOL = 64  # distinct items LoadGen picks from (its performance sample set)
 
 def check_scenario(scenario: str) -> None:
     if scenario not in SCENARIOS:
-        raise SpecError("load.scenario", scenario, f"one LoadGen runs: {', '.join(SCENARIOS)} "
-                        "(bursty and trace run on honed's own driver: --engine honed)")
+        raise SpecError(
+            "load.scenario",
+            scenario,
+            f"one LoadGen runs: {', '.join(SCENARIOS)} (bursty and trace run on honed's own driver: --engine honed)",
+        )
 
 
 class _SystemUnderTest:
@@ -81,8 +84,11 @@ class _SystemUnderTest:
 
     def _call(self, indices: list[int]) -> str | None:
         picked = np.asarray(indices)
-        batch = {name: value[picked] for name, value in self.pool.items()} if isinstance(self.pool, Mapping) \
+        batch = (
+            {name: value[picked] for name, value in self.pool.items()}
+            if isinstance(self.pool, Mapping)
             else self.pool[picked]
+        )
         try:
             self.handle.run(batch)
         except Exception as error:  # LoadGen waits for every sample: fail the query, never the thread
@@ -101,8 +107,13 @@ class _SystemUnderTest:
             query.done = done
 
 
-def run_loadgen(handle: ModelHandle, inputs: InputSpec, scenario: str, settings: Any, max_batch: int = 8,
-                ) -> tuple[list[Query], LoadGenResult]:
+def run_loadgen(
+    handle: ModelHandle,
+    inputs: InputSpec,
+    scenario: str,
+    settings: Any,
+    max_batch: int = 8,
+) -> tuple[list[Query], LoadGenResult]:
     """One LoadGen performance run of the model; ``settings`` is a LoadSettings. Returns every
     query's times and LoadGen's own result."""
     import mlperf_loadgen as lg
@@ -147,7 +158,7 @@ def _test_settings(lg: Any, scenario: str, settings: Any) -> Any:
     return test
 
 
-_LINE = re.compile(r'^:::MLLOG (\{.*\})$')
+_LINE = re.compile(r"^:::MLLOG (\{.*\})$")
 
 
 def read_result(detail: Path) -> LoadGenResult:
@@ -161,14 +172,21 @@ def read_result(detail: Path) -> LoadGenResult:
         if match:
             entry = json.loads(match.group(1))
             values[entry.get("key")] = entry.get("value")
-    percentiles = {key[len("result_"):-len("_percentile_latency_ns")]: int(value) for key, value in values.items()
-                   if key.startswith("result_") and key.endswith("_percentile_latency_ns")}
+    percentiles = {
+        key[len("result_") : -len("_percentile_latency_ns")]: int(value)
+        for key, value in values.items()
+        if key.startswith("result_") and key.endswith("_percentile_latency_ns")
+    }
     return LoadGenResult(
-        version=str(values.get("loadgen_version", "")), valid=values.get("result_validity") == "VALID",
+        version=str(values.get("loadgen_version", "")),
+        valid=values.get("result_validity") == "VALID",
         invalid_reason=str(values.get("result_invalid_reason") or ""),
         early_stopping_met=values.get("early_stopping_met"),
-        early_stopping="; ".join(" ".join(part.split()) for part in str(values.get("early_stopping_result") or "").split("*")
-                                 if part.strip()),
-        completed_samples_per_s=float(values.get("result_completed_samples_per_sec") or
-                                      values.get("result_samples_per_second") or 0.0),
-        percentile_latency_ns=percentiles)
+        early_stopping="; ".join(
+            " ".join(part.split()) for part in str(values.get("early_stopping_result") or "").split("*") if part.strip()
+        ),
+        completed_samples_per_s=float(
+            values.get("result_completed_samples_per_sec") or values.get("result_samples_per_second") or 0.0
+        ),
+        percentile_latency_ns=percentiles,
+    )

@@ -8,12 +8,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import ModelRef, Step
 from honed.load.endpoints import Endpoint
 from honed.load.run import LoadSettings, run_load
-from honed.load_result import PeakSearch, PeakStep
-from honed.protocol import ModelRef, Step
-from honed.record import RunRecord
+from honed.records.load_result import PeakSearch, PeakStep
+from honed.records.record import RunRecord
 
 
 @dataclass(frozen=True)
@@ -32,24 +32,39 @@ class PeakSettings:
             raise SpecError("load.precision", self.precision, "a fraction between 0 and 1")
 
 
-def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
-              on_step: Callable[[PeakStep], None] | None = None, headers: dict[str, str] | None = None,
-              model: ModelRef | None = None, recipe: list[Step] | None = None, name: str | None = None,
-              ) -> tuple[PeakSearch, RunRecord | None]:
+def find_peak(
+    endpoint: Endpoint,
+    base: LoadSettings,
+    peak: PeakSettings,
+    on_step: Callable[[PeakStep], None] | None = None,
+    headers: dict[str, str] | None = None,
+    model: ModelRef | None = None,
+    recipe: list[Step] | None = None,
+    name: str | None = None,
+) -> tuple[PeakSearch, RunRecord | None]:
     """The search, and the last confirming run at the peak (None when even the first rate missed);
     no run is stored here."""
     steps: list[PeakStep] = []
     passes: dict[float, RunRecord] = {}  # each rate's last run that met the SLO
 
     def attempt(qps: float, seed: int) -> bool:
-        settings = base.model_copy(update={"scenario": "server", "qps": qps, "seed": seed, "slo_p99_ms": peak.slo_p99_ms,
-                                           "queries": max(20, round(qps * peak.step_seconds)),
-                                           "duration_s": peak.step_seconds * 1.5})
+        settings = base.model_copy(
+            update={
+                "scenario": "server",
+                "qps": qps,
+                "seed": seed,
+                "slo_p99_ms": peak.slo_p99_ms,
+                "queries": max(20, round(qps * peak.step_seconds)),
+                "duration_s": peak.step_seconds * 1.5,
+            }
+        )
         record = run_load(endpoint, settings, headers, model, recipe, name)
         load = record.load
         p99 = load.latency_ms.p99 if load.latency_ms else None
         ok = p99 is not None and p99 <= peak.slo_p99_ms and not load.errors
-        steps.append(PeakStep(qps=qps, p99_ms=p99, achieved_qps=load.achieved_qps, passed=ok, errors=sum(load.errors.values())))
+        steps.append(
+            PeakStep(qps=qps, p99_ms=p99, achieved_qps=load.achieved_qps, passed=ok, errors=sum(load.errors.values()))
+        )
         if ok:
             passes[qps] = record
         if on_step:
@@ -93,9 +108,15 @@ def find_peak(endpoint: Endpoint, base: LoadSettings, peak: PeakSettings,
         # the highest rate a run met the SLO at below the latest miss, unconfirmed and said so.
         below = [qps for qps in passes if missed is None or qps < missed]
         passed = max(below, default=0.0)
-        stopped = "no rate met the SLO" if not passed else (
-            f"reached max_runs ({peak.max_runs}) before {peak.confirmations} confirmations: the peak is the highest "
-            "rate that met the SLO once, unconfirmed")
-    search = PeakSearch(slo_p99_ms=peak.slo_p99_ms, peak_qps=passed or None, first_miss_qps=missed, steps=steps,
-                        stopped=stopped)
+        stopped = (
+            "no rate met the SLO"
+            if not passed
+            else (
+                f"reached max_runs ({peak.max_runs}) before {peak.confirmations} confirmations: "
+                "the peak is the highest rate that met the SLO once, unconfirmed"
+            )
+        )
+    search = PeakSearch(
+        slo_p99_ms=peak.slo_p99_ms, peak_qps=passed or None, first_miss_qps=missed, steps=steps, stopped=stopped
+    )
     return search, passes.get(passed) if passed else None

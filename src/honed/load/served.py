@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from honed.errors import ModelLoadError
+from honed.core.errors import ModelLoadError
 
 START_TIMEOUT_S = 300.0  # loading and optimising a model (an export) can take minutes
 
@@ -33,8 +33,13 @@ def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterato
     port = free_port()
     print(f"starting honed serve {' '.join(serve_args)} on port {port}", file=sys.stderr)
     command = [sys.executable, "-m", "honed.cli", "serve", *serve_args, "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(process, base, timeout_s)
@@ -72,8 +77,9 @@ def _wait_healthy(process: subprocess.Popen, base: str, timeout_s: float) -> Non
     while time.monotonic() < deadline:
         if process.poll() is not None:
             reason = (process.stderr.read() if process.stderr else "").strip().splitlines()
-            raise ModelLoadError(f"honed serve exited ({process.returncode}) before serving: "
-                                 f"{reason[-1] if reason else 'no message'}")
+            raise ModelLoadError(
+                f"honed serve exited ({process.returncode}) before serving: {reason[-1] if reason else 'no message'}"
+            )
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
                 return

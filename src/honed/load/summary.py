@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from honed.core.protocol import Protocol
 from honed.load.endpoints import Query
-from honed.load_result import LoadResult, Scenario, StreamingSummary, Validity
-from honed.measure.stats import LatencySummary, summarize_latency
-from honed.protocol import Protocol
+from honed.meters.stats import LatencySummary, summarize_latency
+from honed.records.load_result import LoadResult, Scenario, StreamingSummary, Validity
 
 DEPTH_POINTS = 100
 # A run's queries are split into this many consecutive windows (by arrival) for its CIs: queueing
@@ -48,19 +48,28 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
     by_window = [np.asarray(window, dtype=np.float64) for window in latencies_ns_by_window(queries)]
     good = sum(value <= plan.slo_p99_ms for value in latencies) if plan.slo_p99_ms is not None else None
     return LoadResult(
-        engine=plan.engine, scenario=plan.scenario, endpoint=plan.endpoint, offered_qps=plan.offered_qps,
-        burstiness=plan.burstiness, samples_per_query=plan.samples_per_query, seed=plan.seed,
-        queries_scheduled=plan.scheduled, queries_sent=len(sent),
-        queries_ok=len(ok), duration_s=duration, achieved_qps=len(ok) / duration if duration > 0 else 0.0,
+        engine=plan.engine,
+        scenario=plan.scenario,
+        endpoint=plan.endpoint,
+        offered_qps=plan.offered_qps,
+        burstiness=plan.burstiness,
+        samples_per_query=plan.samples_per_query,
+        seed=plan.seed,
+        queries_scheduled=plan.scheduled,
+        queries_sent=len(sent),
+        queries_ok=len(ok),
+        duration_s=duration,
+        achieved_qps=len(ok) / duration if duration > 0 else 0.0,
         latency_ms=summarize_latency(by_window, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
-        if latencies else None,
+        if latencies
+        else None,
         service_ms=_summary([(q.done - q.sent) * 1e3 for q in ok], protocol),
         late_ms=_summary([(q.sent - q.scheduled) * 1e3 for q in sent], protocol),
         server_queue_ms=_summary([q.server_queue_ms for q in ok if q.server_queue_ms is not None], protocol),
-        server_compute_ms=_summary([q.server_compute_ms for q in ok if q.server_compute_ms is not None],
-                                   protocol),
+        server_compute_ms=_summary([q.server_compute_ms for q in ok if q.server_compute_ms is not None], protocol),
         errors=dict(Counter(q.error for q in queries if q.error is not None)),
-        slo_p99_ms=plan.slo_p99_ms, goodput_qps=good / duration if good is not None and duration > 0 else None,
+        slo_p99_ms=plan.slo_p99_ms,
+        goodput_qps=good / duration if good is not None and duration > 0 else None,
         queue_depth=queue_depth(queries, duration),
         validity=_validity(plan, duration, len(ok)),
         streaming=_streaming(ok, duration, protocol, plan.requested_output_tokens),
@@ -89,8 +98,9 @@ def queue_depth(queries: list[Query], duration: float, points: int = DEPTH_POINT
 def _summary(values: list[float], protocol: Protocol) -> LatencySummary | None:
     if not values:
         return None
-    return summarize_latency([np.asarray(values, dtype=np.float64) * 1e6], protocol.confidence,
-                             protocol.bootstrap_resamples, protocol.seed)
+    return summarize_latency(
+        [np.asarray(values, dtype=np.float64) * 1e6], protocol.confidence, protocol.bootstrap_resamples, protocol.seed
+    )
 
 
 def _validity(plan: Plan, duration: float, ok: int) -> Validity:
@@ -99,22 +109,29 @@ def _validity(plan: Plan, duration: float, ok: int) -> Validity:
         reasons.append(f"ran {duration:.1f} s, less than the minimum {plan.min_duration_s:g} s")
     if ok < plan.min_queries:
         reasons.append(f"{ok} queries answered, fewer than the minimum {plan.min_queries}")
-    return Validity(min_duration_s=plan.min_duration_s, min_queries=plan.min_queries, valid=not reasons,
-                    reasons=reasons)
+    return Validity(
+        min_duration_s=plan.min_duration_s, min_queries=plan.min_queries, valid=not reasons, reasons=reasons
+    )
 
 
 def _streaming(ok: list[Query], duration: float, protocol: Protocol, requested: int | None) -> StreamingSummary | None:
     streamed = [q for q in ok if q.token_times]
     if not streamed:
         return None
-    per_token = [(q.token_times[-1] - q.token_times[0]) / (len(q.token_times) - 1) * 1e3
-                 for q in streamed if len(q.token_times) > 1]
+    per_token = [
+        (q.token_times[-1] - q.token_times[0]) / (len(q.token_times) - 1) * 1e3
+        for q in streamed
+        if len(q.token_times) > 1
+    ]
     gaps = [gap * 1e3 for q in streamed for gap in np.diff(q.token_times)]
     tokens = sum(q.output_tokens or len(q.token_times) for q in streamed)
     per_second = tokens / duration if duration > 0 else 0.0
     return StreamingSummary(
         ttft_ms=_summary([(q.token_times[0] - q.scheduled) * 1e3 for q in streamed], protocol),
-        tpot_ms=_summary(per_token, protocol), itl_ms=_summary(gaps, protocol),
-        output_tokens_per_s=per_second, output_tokens=tokens, requested_output_tokens=requested,
+        tpot_ms=_summary(per_token, protocol),
+        itl_ms=_summary(gaps, protocol),
+        output_tokens_per_s=per_second,
+        output_tokens=tokens,
+        requested_output_tokens=requested,
         effective_qps=per_second / requested if requested else None,
     )

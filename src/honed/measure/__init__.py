@@ -1,1 +1,2 @@
-"""Measurement: statistics, meters, target peaks and the worker that times a model."""
+"""Measurement in processes: the worker that times a model, the executor that runs it, the loops,
+summaries and stability verdicts; whether the machine is fit to time on."""

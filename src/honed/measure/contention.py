@@ -13,7 +13,7 @@ import resource
 import time
 from dataclasses import dataclass
 
-from honed.record import Contention
+from honed.records.record import Contention
 
 _STAT = "/proc/stat"
 
@@ -69,7 +69,9 @@ class ContentionMeter:
     """A context manager around the timed loop; ``reading`` is set on exit."""
 
     def __init__(self) -> None:
-        self.cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+        self.cpus = (
+            set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+        )
         self.reading: Contention | None = None
 
     def __enter__(self) -> ContentionMeter:
@@ -90,7 +92,13 @@ def contention_between(start: _Snapshot, end: _Snapshot, cores: int) -> Contenti
         other = max(busy - own, 0.0)  # the machine's busy time that was not this worker's
         steal = max((end.steal_jiffies or 0) - (start.steal_jiffies or 0), 0) / tick
     return Contention(
-        window_s=window, cores=cores, own_cpu_s=own, other_cpu_s=other, steal_s=steal,
-        load_1m_start=start.load_1m, load_1m_end=end.load_1m,
-        freq_mhz_start=start.freq_mhz, freq_mhz_end=end.freq_mhz,
+        window_s=window,
+        cores=cores,
+        own_cpu_s=own,
+        other_cpu_s=other,
+        steal_s=steal,
+        load_1m_start=start.load_1m,
+        load_1m_end=end.load_1m,
+        freq_mhz_start=start.freq_mhz,
+        freq_mhz_end=end.freq_mhz,
     )

@@ -34,8 +34,12 @@ def governor(root: Path = CPU_SYSFS) -> Check:
         return Check("CPU governor", "info", "not exposed (a VM or container: the host decides)")
     if found == {"performance"}:
         return Check("CPU governor", "ok", "performance")
-    return Check("CPU governor", "warn", ", ".join(sorted(found)),
-                 "frequency follows load, so early samples run slower: `cpupower frequency-set -g performance`")
+    return Check(
+        "CPU governor",
+        "warn",
+        ", ".join(sorted(found)),
+        "frequency follows load, so early samples run slower: `cpupower frequency-set -g performance`",
+    )
 
 
 def turbo(root: Path = CPU_SYSFS) -> Check:
@@ -44,9 +48,14 @@ def turbo(root: Path = CPU_SYSFS) -> Check:
         return Check("turbo", "info", "not exposed")
     if no_turbo == "1" or boost == "0":
         return Check("turbo", "ok", "off")
-    return Check("turbo", "warn", "on", "the clock depends on temperature and on the other cores' load; turn it off "
-                 "for comparisons (`echo 1 > /sys/devices/system/cpu/intel_pstate/no_turbo`) or compare only runs "
-                 "made minutes apart")
+    return Check(
+        "turbo",
+        "warn",
+        "on",
+        "the clock depends on temperature and on the other cores' load; turn it off "
+        "for comparisons (`echo 1 > /sys/devices/system/cpu/intel_pstate/no_turbo`) or compare only runs "
+        "made minutes apart",
+    )
 
 
 def smt(root: Path = CPU_SYSFS) -> Check:
@@ -55,8 +64,12 @@ def smt(root: Path = CPU_SYSFS) -> Check:
         return Check("SMT (hyper-threading)", "info", "not exposed")
     if active == "0":
         return Check("SMT (hyper-threading)", "ok", "off")
-    return Check("SMT (hyper-threading)", "info", "on", "sibling threads share a core: give a run --threads no larger "
-                 "than the physical cores, or pin it with taskset")
+    return Check(
+        "SMT (hyper-threading)",
+        "info",
+        "on",
+        "sibling threads share a core: give a run --threads no larger than the physical cores, or pin it with taskset",
+    )
 
 
 def isolated(root: Path = CPU_SYSFS) -> Check:
@@ -91,8 +104,12 @@ def busy_processes(seconds: float = 0.5) -> Check:
     if not busy:
         return Check("other busy processes", "ok", f"none above {BUSY_PERCENT:.0f}% of a CPU")
     busy.sort(reverse=True)
-    return Check("other busy processes", "warn", "; ".join(text for _, text in busy[:5]),
-                 "they take CPU time from the model while it is timed: runs made now will be flagged 'contended'")
+    return Check(
+        "other busy processes",
+        "warn",
+        "; ".join(text for _, text in busy[:5]),
+        "they take CPU time from the model while it is timed: runs made now will be flagged 'contended'",
+    )
 
 
 def threads(cores: int) -> Check:
@@ -104,10 +121,15 @@ def threads(cores: int) -> Check:
     except ImportError:
         torch_threads = None
     finding = f"{cores} CPUs usable; torch uses {torch_threads} intra-op threads" + (
-        f"; {', '.join(f'{k}={v}' for k, v in requested.items())}" if requested else "")
+        f"; {', '.join(f'{k}={v}' for k, v in requested.items())}" if requested else ""
+    )
     if torch_threads is not None and torch_threads > cores:
-        return Check("thread oversubscription", "warn", finding,
-                     f"more threads than CPUs slows every call: pass --threads {cores} (or fewer)")
+        return Check(
+            "thread oversubscription",
+            "warn",
+            finding,
+            f"more threads than CPUs slows every call: pass --threads {cores} (or fewer)",
+        )
     return Check("thread oversubscription", "ok", finding, "with --concurrency N, keep N x --threads <= the CPUs")
 
 
@@ -120,18 +142,32 @@ def load_and_steal() -> Check:
     finding = f"load average {load:.2f} over 1 min" if load is not None else "no load average"
     finding += f"; steal {steal:.0f}% (time the hypervisor gave to other guests)"
     if steal >= 5:
-        return Check("load and steal", "warn", finding, "a shared VM: numbers move with the neighbours'; prefer a "
-                     "dedicated host, and compare runs made together")
+        return Check(
+            "load and steal",
+            "warn",
+            finding,
+            "a shared VM: numbers move with the neighbours'; prefer a dedicated host, and compare runs made together",
+        )
     return Check("load and steal", "ok", finding)
 
 
 def contention_readable() -> Check:
     if Path("/proc/stat").is_file():
         return Check("contention measurement", "ok", "/proc/stat readable: every run records other processes' CPU time")
-    return Check("contention measurement", "warn", "no /proc/stat", "runs are judged stable or not on their spread alone")
+    return Check(
+        "contention measurement", "warn", "no /proc/stat", "runs are judged stable or not on their spread alone"
+    )
 
 
 def run_checks() -> list[Check]:
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return [governor(), turbo(), smt(), isolated(), busy_processes(), load_and_steal(), threads(cores),
-            contention_readable()]
+    return [
+        governor(),
+        turbo(),
+        smt(),
+        isolated(),
+        busy_processes(),
+        load_and_steal(),
+        threads(cores),
+        contention_readable(),
+    ]

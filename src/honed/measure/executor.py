@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from honed.measure.worker import Job
-from honed.record import Measurement, QualityResult
+from honed.records.record import Measurement, QualityResult
 
 STDERR_TAIL_CHARS = 2000
 
@@ -47,8 +47,13 @@ def run_job(job: Job, workdir: Path) -> Measurement:
     outcome = run_worker(job, workdir, f"b{job.batch_size}-r{job.repetition}")
     if outcome.payload is not None:
         return Measurement.model_validate(outcome.payload).model_copy(update={"exit_code": outcome.exit_code})
-    return Measurement(batch_size=job.batch_size, repetition=job.repetition, status=outcome.status,
-                       exit_code=outcome.exit_code, error=outcome.error)
+    return Measurement(
+        batch_size=job.batch_size,
+        repetition=job.repetition,
+        status=outcome.status,
+        exit_code=outcome.exit_code,
+        error=outcome.error,
+    )
 
 
 def run_quality_job(job: Job, workdir: Path) -> QualityResult:
@@ -56,8 +61,11 @@ def run_quality_job(job: Job, workdir: Path) -> QualityResult:
     payload = outcome.payload or {}
     if payload.get("status") == "ok":
         return QualityResult.model_validate(payload["quality"])
-    return QualityResult(task=job.task.name if job.task else "?", status=payload.get("status", outcome.status),
-                         error=payload.get("error", outcome.error))
+    return QualityResult(
+        task=job.task.name if job.task else "?",
+        status=payload.get("status", outcome.status),
+        error=payload.get("error", outcome.error),
+    )
 
 
 @dataclass(frozen=True)
@@ -79,8 +87,11 @@ def run_worker(job: Job, workdir: Path, tag: str) -> WorkerOutcome:
         spawned_at = time.monotonic_ns()
         process = subprocess.Popen(
             [sys.executable, "-m", "honed.measure.worker", str(job_path), str(spawned_at), str(os.getpid())],
-            stdout=stderr, stderr=stderr, stdin=subprocess.DEVNULL,
-            env=worker_env(job.protocol.threads, workdir), start_new_session=True,
+            stdout=stderr,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            env=worker_env(job.protocol.threads, workdir),
+            start_new_session=True,
         )
         try:
             exit_code = process.wait(timeout=job.protocol.timeout_seconds)
@@ -88,8 +99,12 @@ def run_worker(job: Job, workdir: Path, tag: str) -> WorkerOutcome:
             _kill_tree(process)
             if not isinstance(interruption, subprocess.TimeoutExpired):
                 raise
-            return WorkerOutcome("timeout", None, error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} "
-                                 "and was killed" + _tail(stderr_path))
+            return WorkerOutcome(
+                "timeout",
+                None,
+                error=f"worker exceeded timeout_seconds={job.protocol.timeout_seconds:g} "
+                "and was killed" + _tail(stderr_path),
+            )
     if result_path.is_file():
         return WorkerOutcome("ok", json.loads(result_path.read_text()), exit_code)
     return WorkerOutcome("crashed", None, exit_code, describe_exit(exit_code) + _tail(stderr_path))

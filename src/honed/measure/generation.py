@@ -11,15 +11,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
 
 
 def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> int:
     """Generate ``new_tokens`` tokens greedily; return nanoseconds to the first token."""
     if not {Capability.SCORES_TOKENS, Capability.GENERATES} <= handle.capabilities or "input_ids" not in batch:
-        raise SpecError("protocol.scope", "generate", "'model' or 'pipeline' for this model; 'generate' times "
-                        "token-by-token decoding of a causal language model (kind 'transformers', AutoModelForCausalLM)")
+        raise SpecError(
+            "protocol.scope",
+            "generate",
+            "'model' or 'pipeline' for this model; 'generate' times "
+            "token-by-token decoding of a causal language model (kind 'transformers', AutoModelForCausalLM)",
+        )
     start = time.perf_counter_ns()
     token, state = handle.greedy_step(batch, None)
     handle.synchronize()

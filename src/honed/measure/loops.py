@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from honed.protocol import Protocol
+from honed.core.protocol import Protocol
 
 
 def timed_loop(timer: Any, call: Any, protocol: Protocol) -> tuple[list[int], float]:
@@ -45,14 +45,19 @@ def concurrent_loop(timer: Any, call: Any, protocol: Protocol, context: Any) -> 
             stop.set()
 
     start = time.perf_counter_ns()
-    clients = [threading.Thread(target=client, name=f"honed-client-{i}", daemon=True) for i in range(protocol.concurrency)]
+    clients = [
+        threading.Thread(target=client, name=f"honed-client-{i}", daemon=True) for i in range(protocol.concurrency)
+    ]
     for thread in clients:
         thread.start()
     while not stop.is_set():
         stop.wait(0.002)
         elapsed, count = (time.perf_counter_ns() - start) / 1e9, len(samples)
-        if (count >= protocol.min_samples and elapsed >= protocol.min_seconds) or count >= protocol.max_samples \
-                or elapsed >= protocol.max_seconds:
+        if (
+            (count >= protocol.min_samples and elapsed >= protocol.min_seconds)
+            or count >= protocol.max_samples
+            or elapsed >= protocol.max_seconds
+        ):
             stop.set()
     for thread in clients:
         thread.join()
@@ -73,8 +78,8 @@ def warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
 def timed_window(handle: Any, call: Callable[[], Any], protocol: Protocol):
     """The timed window, energy and contention metered around it and peak memory reset before it."""
     from honed.measure.contention import ContentionMeter
-    from honed.measure.energy import meter_for
-    from honed.measure.timers import WallTimer, timer_for
+    from honed.meters.energy import meter_for
+    from honed.meters.timers import WallTimer, timer_for
 
     meter = meter_for(handle.device) if protocol.measure_energy else None
     if meter is not None:
@@ -91,7 +96,7 @@ def timed_window(handle: Any, call: Callable[[], Any], protocol: Protocol):
 
 def reset_peaks(handle: Any) -> Any:
     """Reset peak memory before the timed loop; returns torch when the model is on CUDA, else None."""
-    from honed.measure.memory import reset_peak_rss
+    from honed.meters.memory import reset_peak_rss
 
     torch = sys.modules.get("torch")
     on_cuda = handle.device.startswith("cuda") and torch is not None

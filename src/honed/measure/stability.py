@@ -7,7 +7,7 @@ we can see, but its own spread is too wide to read a centre from. ``stable`` oth
 
 from __future__ import annotations
 
-from honed.record import BatchResult, Contention, Measurement, Stability
+from honed.records.record import BatchResult, Contention, Measurement, Stability
 
 CONTENDED_SHARE = 0.10  # of the CPUs' capacity taken by other work during the timed windows
 CONTENDED_STEAL = 0.05  # of the CPUs' capacity stolen by the hypervisor
@@ -27,20 +27,29 @@ def judge(measurements: list[Measurement], results: list[BatchResult]) -> Stabil
     if other_share is not None and other_share >= CONTENDED_SHARE:
         contended = True
         cores = readings[0].cores
-        reasons.append(f"other work took {other_share:.0%} of the {cores} CPUs' time while it was timed "
-                       f"(about {other_share * cores:.2f} cores busy besides the model)")
+        reasons.append(
+            f"other work took {other_share:.0%} of the {cores} CPUs' time while it was timed "
+            f"(about {other_share * cores:.2f} cores busy besides the model)"
+        )
     if steal_share is not None and steal_share >= CONTENDED_STEAL:
         contended = True
         reasons.append(f"the hypervisor stole {steal_share:.0%} of the CPUs' time")
     unstable = worst is not None and worst.latency_ms.cv >= UNSTABLE_CV
     if unstable:
         latency = worst.latency_ms
-        reasons.append(f"latency CV {latency.cv:.0%} at batch {worst.batch_size} (p99 {latency.p99 / latency.p50:.1f}x p50)")
+        reasons.append(
+            f"latency CV {latency.cv:.0%} at batch {worst.batch_size} (p99 {latency.p99 / latency.p50:.1f}x p50)"
+        )
     if other_share is None:
         reasons.append("other processes' CPU time could not be read (no /proc/stat): judged on spread alone")
     verdict = "contended" if contended else "unstable" if unstable else "stable"
-    return Stability(verdict=verdict, reasons=reasons, other_share=other_share, steal_share=steal_share,
-                     worst_cv=worst.latency_ms.cv if worst else None)
+    return Stability(
+        verdict=verdict,
+        reasons=reasons,
+        other_share=other_share,
+        steal_share=steal_share,
+        worst_cv=worst.latency_ms.cv if worst else None,
+    )
 
 
 def _share(readings: list[Contention], field: str) -> float | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from honed.measure.peaks import Peaks
-from honed.measure.stats import summarize_latency
-from honed.protocol import Protocol, TargetSpec
-from honed.record import BatchResult, Efficiency, EnergySummary, GenerationSummary, Measurement, ModelStats
+from honed.core.protocol import Protocol, TargetSpec
+from honed.meters.peaks import Peaks
+from honed.meters.stats import summarize_latency
+from honed.records.record import BatchResult, Efficiency, EnergySummary, GenerationSummary, Measurement, ModelStats
 
 
 def summarize(
@@ -42,19 +42,23 @@ def _summarize_ok(result, ok, protocol, target, peaks, model_stats) -> BatchResu
     flops = next((m.flops_per_batch for m in ok if m.flops_per_batch), None)
     cuda_allocated = [m.memory["cuda_peak_allocated_bytes"] for m in ok if "cuda_peak_allocated_bytes" in m.memory]
     cuda_reserved = [m.memory["cuda_peak_reserved_bytes"] for m in ok if "cuda_peak_reserved_bytes" in m.memory]
-    return result.model_copy(update=dict(
-        latency_ms=latency,
-        p50_ms_by_repetition=[float(np.median(m.samples_ns)) / 1e6 for m in ok],
-        throughput_items_per_s=throughput,
-        cold_start_s=[m.cold_start.first_result_s for m in ok if m.cold_start],
-        peak_rss_bytes=max(m.memory.get("peak_rss_bytes", 0) for m in ok) or None,
-        cuda_peak_allocated_bytes=max(cuda_allocated) if cuda_allocated else None,
-        cuda_peak_reserved_bytes=max(cuda_reserved) if cuda_reserved else None,
-        energy=_energy(ok, batch_size),
-        cost_per_million_usd=(target.price_per_hour / 3600 / throughput * 1e6) if target.price_per_hour is not None else None,
-        efficiency=_efficiency(flops, seconds_per_batch, peaks, model_stats),
-        generation=_generation(ok, protocol, batch_size, mean_s) if protocol.scope == "generate" else None,
-    ))
+    return result.model_copy(
+        update=dict(
+            latency_ms=latency,
+            p50_ms_by_repetition=[float(np.median(m.samples_ns)) / 1e6 for m in ok],
+            throughput_items_per_s=throughput,
+            cold_start_s=[m.cold_start.first_result_s for m in ok if m.cold_start],
+            peak_rss_bytes=max(m.memory.get("peak_rss_bytes", 0) for m in ok) or None,
+            cuda_peak_allocated_bytes=max(cuda_allocated) if cuda_allocated else None,
+            cuda_peak_reserved_bytes=max(cuda_reserved) if cuda_reserved else None,
+            energy=_energy(ok, batch_size),
+            cost_per_million_usd=(target.price_per_hour / 3600 / throughput * 1e6)
+            if target.price_per_hour is not None
+            else None,
+            efficiency=_efficiency(flops, seconds_per_batch, peaks, model_stats),
+            generation=_generation(ok, protocol, batch_size, mean_s) if protocol.scope == "generate" else None,
+        )
+    )
 
 
 def _generation(ok, protocol, batch_size: int, mean_s: float) -> GenerationSummary | None:
@@ -63,8 +67,12 @@ def _generation(ok, protocol, batch_size: int, mean_s: float) -> GenerationSumma
         return None
     first = summarize_latency(groups, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
     per_token = (mean_s * 1e3 - first.mean) / (protocol.new_tokens - 1) if protocol.new_tokens > 1 else None
-    return GenerationSummary(new_tokens=protocol.new_tokens, time_to_first_token_ms=first,
-                             time_per_output_token_ms=per_token, tokens_per_s=batch_size * protocol.new_tokens / mean_s)
+    return GenerationSummary(
+        new_tokens=protocol.new_tokens,
+        time_to_first_token_ms=first,
+        time_per_output_token_ms=per_token,
+        tokens_per_s=batch_size * protocol.new_tokens / mean_s,
+    )
 
 
 def _energy(ok: list[Measurement], batch_size: int) -> EnergySummary | None:

@@ -23,9 +23,8 @@ from typing import Any, Literal  # noqa: E402
 
 from pydantic import BaseModel, ConfigDict  # noqa: E402
 
+from honed.core.protocol import InputSpec, ModelRef, Protocol, Step, TaskSpec  # noqa: E402
 from honed.measure.loops import timed_window, warm_up  # noqa: E402
-from honed.protocol import InputSpec, ModelRef, Protocol, Step, TaskSpec  # noqa: E402
-
 
 WEIGHTLESS = "not loaded: the recipe ran the files the run's first worker converted"
 
@@ -60,8 +59,15 @@ def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
     # The recipe is replayed on the base model: deterministic, and recorded in the run.
     from honed.optimization import Recipe, optimize
 
-    return optimize(handle, Recipe.of(*job.recipe), target=handle.device, inputs=job.recipe_inputs or job.inputs,
-                    task=job.recipe_task, coverage=coverage, kept=Path(job.kept) if job.kept else None)
+    return optimize(
+        handle,
+        Recipe.of(*job.recipe),
+        target=handle.device,
+        inputs=job.recipe_inputs or job.inputs,
+        task=job.recipe_task,
+        coverage=coverage,
+        kept=Path(job.kept) if job.kept else None,
+    )
 
 
 def _runs_kept_files(job: Job) -> bool:
@@ -97,9 +103,14 @@ def assess(job: Job) -> dict[str, Any]:
         handle = _optimized(handle, job, coverage=True)
         task.set_reference_outputs(base_outputs)
     result = evaluate_quality(task, handle, size, limit)
-    agreement = agreement_of(base_outputs, task.outputs(handle, size, limit), task.agreement_metrics) if base_outputs is not None else {}
-    quality = result.model_copy(update={"agreement": agreement, "seconds": time.perf_counter() - started,
-                                        "coverage": handle.coverage})
+    agreement = (
+        agreement_of(base_outputs, task.outputs(handle, size, limit), task.agreement_metrics)
+        if base_outputs is not None
+        else {}
+    )
+    quality = result.model_copy(
+        update={"agreement": agreement, "seconds": time.perf_counter() - started, "coverage": handle.coverage}
+    )
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
@@ -129,7 +140,7 @@ def _raw_inputs(job: Job, handle: Any) -> Any:
 
 
 def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
-    from honed.measure.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes
+    from honed.meters.memory import cuda_peaks, current_rss_bytes, peak_rss_bytes
     from honed.models import load_model
 
     protocol = job.protocol
@@ -172,10 +183,12 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         "first_token_ns": first_tokens,
         "warmup_iterations": warmups,
         "timed_seconds": seconds,
-        "cold_start": {"interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
-                       "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
-                       "optimized_s": _seconds_since(spawned_at_ns, optimized_ns) if optimized_ns else None,
-                       "first_result_s": _seconds_since(spawned_at_ns, first_result_ns)},
+        "cold_start": {
+            "interpreter_s": _seconds_since(spawned_at_ns, WORKER_STARTED_NS),
+            "loaded_s": _seconds_since(spawned_at_ns, loaded_ns),
+            "optimized_s": _seconds_since(spawned_at_ns, optimized_ns) if optimized_ns else None,
+            "first_result_s": _seconds_since(spawned_at_ns, first_result_ns),
+        },
         "memory": memory,
         "energy": meter.reading.model_dump() if meter is not None and meter.reading else None,
         "flops_per_batch": flops,
@@ -208,7 +221,7 @@ def _write_atomically(path: str, payload: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    from honed.measure.lifeline import OUT_OF_MEMORY, bind_to_parent, is_out_of_memory, limit_memory
+    from honed.meters.lifeline import OUT_OF_MEMORY, bind_to_parent, is_out_of_memory, limit_memory
 
     job_path = Path(argv[1])
     spawned_at_ns = int(argv[2])  # taken by the parent just before spawning this process
@@ -222,14 +235,21 @@ def main(argv: list[str]) -> int:
         result = assess(job) if job.mode == "quality" else measure(job, spawned_at_ns)
     except Exception as error:
         # A Python-level failure is reported with its message; crashes never reach here.
-        from honed.errors import HonedError
+        from honed.core.errors import HonedError
 
         message = str(error) if isinstance(error, HonedError) else traceback.format_exc(limit=8)
         status = "error"
         if job.protocol.memory_limit_mib is not None and is_out_of_memory(error):
-            status, message = OUT_OF_MEMORY, f"exceeded protocol.memory_limit_mib={job.protocol.memory_limit_mib}: {error}"
-        result = {"batch_size": job.batch_size, "repetition": job.repetition, "status": status,
-                  "error": f"{type(error).__name__}: {message}".strip()}
+            status, message = (
+                OUT_OF_MEMORY,
+                f"exceeded protocol.memory_limit_mib={job.protocol.memory_limit_mib}: {error}",
+            )
+        result = {
+            "batch_size": job.batch_size,
+            "repetition": job.repetition,
+            "status": status,
+            "error": f"{type(error).__name__}: {message}".strip(),
+        }
     _write_atomically(job.result_path, result)
     return 0
 

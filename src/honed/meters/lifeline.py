@@ -64,5 +64,13 @@ def is_out_of_memory(error: BaseException) -> bool:
     if isinstance(error, MemoryError):
         return True
     text = str(error).lower()
-    return any(words in text for words in ("can't allocate memory", "cannot allocate memory", "out of memory",
-                                           "bad_alloc", "unable to allocate"))
+    return any(
+        words in text
+        for words in (
+            "can't allocate memory",
+            "cannot allocate memory",
+            "out of memory",
+            "bad_alloc",
+            "unable to allocate",
+        )
+    )

@@ -1,6 +1,6 @@
 """Measure a target's peak fp32 matmul FLOP/s and memory copy bandwidth.
 
-Run in its own process (``python -m honed.measure.peaks``) with the run's thread setting so
+Run in its own process (``python -m honed.meters.peaks``) with the run's thread setting so
 that the peak matches the conditions of the measurement it is compared with.
 """
 
@@ -24,6 +24,13 @@ class Peaks(BaseModel):
     method: str
 
 
+def _matmul_flops(torch: Any, n: int, dev: Any, sync: Any, repeats: int) -> float:
+    """FLOP/s of an n x n fp32 matmul; its operands are freed when this returns."""
+    a = torch.randn(n, n, device=dev)
+    b = torch.randn(n, n, device=dev)
+    return 2 * n**3 / _best_seconds(lambda: torch.mm(a, b), sync, repeats)
+
+
 def _best_seconds(fn: Any, sync: Any, repeats: int) -> float:
     fn()
     sync()  # first call pays for allocation and kernel selection
@@ -45,11 +52,8 @@ def measure(device: str = "cpu", threads: int | None = None, repeats: int = 5) -
     on_cuda = dev.type == "cuda"
     sync = (lambda: torch.cuda.synchronize(dev)) if on_cuda else (lambda: None)
     n = 8192 if on_cuda else 2048
-    a = torch.randn(n, n, device=dev)
-    b = torch.randn(n, n, device=dev)
-    flops = 2 * n**3 / _best_seconds(lambda: torch.mm(a, b), sync, repeats)
-    del a, b
-    elements = (1 << 28 if on_cuda else 1 << 26)  # 1 GiB / 256 MiB of fp32
+    flops = _matmul_flops(torch, n, dev, sync, repeats)
+    elements = 1 << 28 if on_cuda else 1 << 26  # 1 GiB / 256 MiB of fp32
     src = torch.empty(elements, device=dev).fill_(1.0)
     dst = torch.empty_like(src)
     # A copy reads and writes every byte once.

@@ -125,10 +125,11 @@ def _resampled_rows(groups: list[np.ndarray], statistic: Any, resamples: int, rn
         count = min(block, resamples - first)
         chosen = rng.integers(0, k, size=(count, k)) if k > 1 else np.zeros((count, 1), dtype=np.int64)
         drawn = sizes[chosen][..., None]
-        picks = starts[chosen][..., None] + np.minimum((rng.random((count, k, longest)) * drawn).astype(np.int64),
-                                                       drawn - 1)
+        picks = starts[chosen][..., None] + np.minimum(
+            (rng.random((count, k, longest)) * drawn).astype(np.int64), drawn - 1
+        )
         rows = np.where(np.arange(longest) < drawn, flat[picks], np.inf).reshape(count, k * longest)
-        out[first:first + count] = statistic.of_rows(rows, sizes[chosen].sum(axis=1))
+        out[first : first + count] = statistic.of_rows(rows, sizes[chosen].sum(axis=1))
     return out
 
 

@@ -56,7 +56,7 @@ _PHRASES = {
     Capability.SCORES_TOKENS: "scores next tokens (a causal language model, e.g. AutoModelForCausalLM)",
     Capability.GENERATES: "generates tokens",
     Capability.TRANSCRIBES: "transcribes speech (a speech-to-text model such as Whisper, with its feature "
-                            "extractor and tokenizer)",
+    "extractor and tokenizer)",
 }
 
 # Exported to another runtime, a model keeps its source's pre-processing and nothing else;

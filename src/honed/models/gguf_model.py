@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from honed.errors import ModelLoadError, SpecError
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.graph_inputs import token_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.llama_cpp_buffers import amx_safe_weight_buffers, built_with_amx, weight_buffers
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
-from honed.protocol import InputSpec, ModelRef
 
 DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
 
@@ -30,8 +30,14 @@ def load_llama(path: str, threads: int | None, context: int) -> Any:
     guard = amx_safe_weight_buffers(path) if built_with_amx() else contextlib.nullcontext()
     try:
         with guard:
-            return llama_cpp.Llama(path, n_ctx=context, n_batch=min(context, 512), n_threads=threads,
-                                   n_threads_batch=threads, verbose=False)
+            return llama_cpp.Llama(
+                path,
+                n_ctx=context,
+                n_batch=min(context, 512),
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
     except ValueError as error:  # llama-cpp-python reports an unreadable file as ValueError
         raise ModelLoadError(f"model.source: llama.cpp cannot load {path!r}: {error}") from None
 
@@ -52,7 +58,9 @@ class GgufHandle(ModelHandle):
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> GgufHandle:
         if device not in ("cpu", "auto"):
-            raise SpecError("target.device", device, "'cpu' or 'auto' (honed runs GGUF models on llama.cpp's CPU backend)")
+            raise SpecError(
+                "target.device", device, "'cpu' or 'auto' (honed runs GGUF models on llama.cpp's CPU backend)"
+            )
         if not Path(ref.source).is_file():
             raise ModelLoadError(f"model.source: no such GGUF file {ref.source!r}")
         context = int(ref.options.get("context", DEFAULT_CONTEXT))
@@ -90,13 +98,17 @@ class GgufHandle(ModelHandle):
         if all_logits:
             keep = 0  # every position's logits are wanted: feed them all
         if len(tokens) > self.context:
-            raise SpecError("inputs.seq_len", len(tokens), f"at most {self.context} tokens (prompt plus new tokens) for "
-                            "this llama.cpp model; raise its context option")
+            raise SpecError(
+                "inputs.seq_len",
+                len(tokens),
+                f"at most {self.context} tokens (prompt plus new tokens) for "
+                "this llama.cpp model; raise its context option",
+            )
         llama_cpp.llama_memory_seq_rm(llama_cpp.llama_get_memory(self.llama.ctx), 0, keep, -1)
         self._fed = self._fed[:keep]
         rows = []
         for start in range(keep, len(tokens), self.llama.n_batch):
-            chunk = tokens[start:start + self.llama.n_batch]
+            chunk = tokens[start : start + self.llama.n_batch]
             wanted = range(len(chunk)) if all_logits else [len(chunk) - 1]
             rows.append(self._decode(chunk, start, set(wanted)))
             self._fed += chunk
@@ -139,8 +151,11 @@ class GgufHandle(ModelHandle):
         if state is None:
             sequences = self._sequences(self.prepare(inputs))
             if len(sequences) != 1:
-                raise SpecError("protocol.batch_sizes", len(sequences), "1 for a llama.cpp model (it decodes one "
-                                "sequence at a time here)")
+                raise SpecError(
+                    "protocol.batch_sizes",
+                    len(sequences),
+                    "1 for a llama.cpp model (it decodes one sequence at a time here)",
+                )
             tokens = sequences[0]
         else:
             tokens = state + [int(np.asarray(inputs).reshape(-1)[0])]
@@ -151,16 +166,25 @@ class GgufHandle(ModelHandle):
         import llama_cpp
 
         path = Path(self.ref.source)
-        return ModelStats(parameters=int(llama_cpp.llama_model_n_params(self.llama.model)), bytes_in_memory=path.stat().st_size, bytes_on_disk=path.stat().st_size,
-                          dtype=self.ref.options.get("quantization"), device="cpu",
-                          weights_sha256=sha256_of_files([path]))
+        return ModelStats(
+            parameters=int(llama_cpp.llama_model_n_params(self.llama.model)),
+            bytes_in_memory=path.stat().st_size,
+            bytes_on_disk=path.stat().st_size,
+            dtype=self.ref.options.get("quantization"),
+            device="cpu",
+            weights_sha256=sha256_of_files([path]),
+        )
 
     def runtime_info(self) -> dict[str, Any]:
         import llama_cpp
 
-        return {"device": "cpu", "threads": self.llama.n_threads,
-                "llama_cpp": llama_cpp.__version__, "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
-                "llama_cpp_weight_buffers": weight_buffers(self.ref.source)}
+        return {
+            "device": "cpu",
+            "threads": self.llama.n_threads,
+            "llama_cpp": llama_cpp.__version__,
+            "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
+            "llama_cpp_weight_buffers": weight_buffers(self.ref.source),
+        }
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         import shutil
@@ -169,8 +193,13 @@ class GgufHandle(ModelHandle):
         return {"files": ["model.gguf"], "precision": self.ref.options.get("quantization")}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> GgufHandle:
-        ref = ModelRef(kind="gguf", source=str(directory / "model.gguf"), name=manifest.get("name"),
-                       options={"quantization": manifest.get("precision")})
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> GgufHandle:
+        ref = ModelRef(
+            kind="gguf",
+            source=str(directory / "model.gguf"),
+            name=manifest.get("name"),
+            options={"quantization": manifest.get("precision")},
+        )
         return cls.load(ref, device, threads)

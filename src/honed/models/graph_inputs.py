@@ -8,12 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from honed.errors import SpecError
-from honed.protocol import InputSpec
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec
 
 
-def synthetic_feed(ports: list[tuple[str, list[int | None], str]], dtypes: dict[str, Any], runtime: str,
-                   batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
+def synthetic_feed(
+    ports: list[tuple[str, list[int | None], str]],
+    dtypes: dict[str, Any],
+    runtime: str,
+    batch_size: int,
+    inputs: InputSpec,
+    seed: int,
+) -> dict[str, np.ndarray]:
     """One seeded batch for inputs given as (name, dims with None where dynamic, type name):
     masks are ones, integers (token ids) uniform in [0, 100), floats standard normal."""
     rng = np.random.default_rng(seed)
@@ -45,8 +51,12 @@ def graph_feed(ports: list[tuple[str, Any]], batch: Any) -> dict[str, np.ndarray
         batch = {ports[0][0]: batch}
     missing = [name for name, _ in ports if name not in batch]
     if missing:
-        raise SpecError("inputs", sorted(map(str, batch)), f"the graph's inputs: {', '.join(name for name, _ in ports)}",
-                        hint=f"missing {', '.join(missing)}")
+        raise SpecError(
+            "inputs",
+            sorted(map(str, batch)),
+            f"the graph's inputs: {', '.join(name for name, _ in ports)}",
+            hint=f"missing {', '.join(missing)}",
+        )
     feed = {}
     for name, dtype in ports:
         value = batch[name]

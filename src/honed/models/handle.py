@@ -8,20 +8,67 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
+from honed.core.protocol import InputSpec, ModelRef, Step, TaskSpec
 from honed.models.capabilities import Capability
 from honed.models.manifest import ARTIFACT, MANIFEST, MANIFEST_DOCUMENT
 from honed.models.output import ModelOutput
-from honed.protocol import InputSpec, ModelRef, Step, TaskSpec
-from honed.record import ModelStats  # noqa: F401  (a run's value type; handles return it)
+from honed.records.record import ModelStats  # noqa: F401  (a run's value type; handles return it)
 
 
-class ModelHandle(ABC):
-    """Subclasses register with ``@ADAPTERS.register(kind)`` in honed.models.registry."""
+class ModelAdapter:
+    """What a model kind answers about a reference, before and while loading it: the hooks the
+    run plan and the workers call, each with a default an adapter overrides where its files tell
+    more. Registered with ``@ADAPTERS.register(kind)`` in honed.models.registry."""
 
     kind: ClassVar[str]
     # What ModelRef.source names: "path" (must exist), "path-or-hub" (a local path or a hub id),
     # or "import" (package.module:function). Checked before any worker starts.
     source_kind: ClassVar[str] = "path"
+
+    @classmethod
+    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability] | None:
+        """The capabilities ``ref`` will have once loaded, read from its files without loading
+        it; None where they cannot be told beforehand (then the worker's load decides)."""
+        return None
+
+    @classmethod
+    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> ModelHandle:
+        """The model ``ref`` names, loaded onto ``device``."""
+        raise NotImplementedError(f"model kind {cls.kind!r} cannot load")
+
+    @classmethod
+    def load_structure(
+        cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None
+    ) -> ModelHandle:
+        """The model without its weights, where a runtime step runs files an earlier worker kept;
+        an adapter that cannot build it weightless loads it whole."""
+        return cls.load(ref, device, threads, seed)
+
+    @classmethod
+    def check(cls, ref: ModelRef) -> Any:
+        """What can be checked of ``ref`` without loading it (a saved model's manifest)."""
+        return None
+
+    @classmethod
+    def check_inputs(cls, ref: ModelRef, inputs: InputSpec) -> None:
+        """Refuse ``inputs`` that cannot feed this model, where its files tell (an image size)."""
+
+    @classmethod
+    def meta_module(cls, ref: ModelRef) -> Any:
+        """The model's architecture on the meta device (nothing allocated), or None where it
+        cannot be built so; the run plan reads which layer kind holds most parameters from it."""
+        return None
+
+    @classmethod
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> ModelHandle:
+        """The model a ``honed`` directory keeps in this kind's own files (its manifest says which)."""
+        raise NotImplementedError(f"model kind {cls.kind!r} keeps no files of its own in a saved directory")
+
+
+class ModelHandle(ModelAdapter, ABC):
+    """A loaded model and how to call it; its class is the adapter of its kind."""
 
     def __init__(self, ref: ModelRef, device: str):
         self.ref = ref
@@ -70,7 +117,7 @@ class ModelHandle(ABC):
 
     def preprocess(self, raw: Any) -> Any:
         """Raw inputs (e.g. text) to model-scope inputs; what a runtime export reuses."""
-        from honed.errors import SpecError
+        from honed.core.errors import SpecError
 
         raise SpecError("inputs", type(raw).__name__, f"model-scope inputs: {self.kind} models have no pre-processing")
 
@@ -78,12 +125,6 @@ class ModelHandle(ABC):
     def capabilities(self) -> frozenset[Capability]:
         """What this loaded model can do beyond ``run`` (see honed.models.capabilities)."""
         return frozenset()
-
-    @classmethod
-    def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability] | None:
-        """The capabilities ``ref`` will have once loaded, read from its files without loading
-        it; None where they cannot be told beforehand (then the worker's load decides)."""
-        return None
 
     def synchronize(self) -> None:
         """Wait for queued device work; a no-op on CPU."""
@@ -106,7 +147,7 @@ class ModelHandle(ABC):
     def save(self, directory: str | Path) -> Path:
         """Write this model to an empty ``directory``: an optimised model is saved as its base plus
         the recipe that rebuilds it on load (and, for a runtime export, the exported files too)."""
-        from honed.fingerprint import PACKAGES, package_version
+        from honed.core.fingerprint import PACKAGES, package_version
 
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
@@ -126,7 +167,11 @@ class ModelHandle(ABC):
             # A runtime export (ONNX, OpenVINO IR) is also written as itself: what a deployment loads
             # without honed. Loading the directory still replays the recipe, pre-processing included.
             (directory / ARTIFACT).mkdir()
-            manifest["artifact"] = {"kind": self.ref.kind, "directory": ARTIFACT, **self.save_files(directory / ARTIFACT)}
+            manifest["artifact"] = {
+                "kind": self.ref.kind,
+                "directory": ARTIFACT,
+                **self.save_files(directory / ARTIFACT),
+            }
         (directory / MANIFEST).write_text(MANIFEST_DOCUMENT.dump(manifest, indent=2, sort_keys=True))
         return directory
 

@@ -4,8 +4,13 @@ Read before any worker starts, so that a user need not repeat it in options."""
 
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 from typing import Any
+
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import ModelRef
 
 # Task heads in the order they are tried; the first whose mapping lists the architecture wins.
 _HEADS = (
@@ -54,8 +59,15 @@ def image_shape(config: Any) -> tuple[int, ...] | None:
 
 
 # Files that AutoTokenizer reads; save_pretrained of any tokenizer writes tokenizer_config.json.
-_TOKENIZER_FILES = ("tokenizer_config.json", "tokenizer.json", "vocab.json", "vocab.txt", "tokenizer.model",
-                    "spiece.model", "sentencepiece.bpe.model")
+_TOKENIZER_FILES = (
+    "tokenizer_config.json",
+    "tokenizer.json",
+    "vocab.json",
+    "vocab.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
 
 
 def has_tokenizer_files(directory: Path) -> bool:
@@ -71,3 +83,65 @@ def model_class(config: Any, auto_class_name: str) -> Any:
         return auto._model_mapping[type(config)]
     except (KeyError, AttributeError, TypeError):
         return None
+
+
+def read_config(ref: ModelRef) -> Any:
+    """The model's config, read once per version of its config.json: the plan's checks (inputs,
+    capabilities, layers) all ask for it; each caller gets its own copy to change."""
+    config_file = Path(ref.source, "config.json")
+    stamp = (config_file.stat().st_mtime_ns, config_file.stat().st_size) if config_file.is_file() else None
+    return copy.deepcopy(_read_config(ref.source, ref.trust_code, stamp))
+
+
+@functools.lru_cache(maxsize=16)
+def _read_config(source: str, trust_code: bool, stamp: tuple[int, int] | None) -> Any:
+    import transformers
+
+    try:
+        return transformers.AutoConfig.from_pretrained(
+            source, local_files_only=Path(source).exists(), trust_remote_code=trust_code
+        )
+    except (OSError, ValueError) as error:
+        raise ModelLoadError(f"model.source: cannot load {source!r}: its config cannot be read: {error}") from None
+
+
+def auto_class_name(ref: ModelRef, config: Any) -> str:
+    """The Auto class the user named, else the one ``config.architectures`` implies."""
+    return ref.options.get("auto_class") or infer_auto_class(config)
+
+
+def meta_structure(auto: Any, config: Any, ref: ModelRef, dtype: Any = None) -> Any:
+    """The module ``from_pretrained`` would build, on the meta device: its dtype as loading would
+    give it (the one asked for, else the config's), so inputs are made in the same type, and its
+    saved generation config (Whisper's generate reads its task and timestamp tokens there)."""
+    import torch
+    import transformers
+
+    with torch.device("meta"):
+        module = auto.from_config(config, dtype=dtype or config_dtype(config), trust_remote_code=ref.trust_code)
+    try:
+        module.generation_config = transformers.GenerationConfig.from_pretrained(
+            ref.source, local_files_only=Path(ref.source).exists()
+        )
+    except OSError:
+        pass  # none saved: from_config's default is what from_pretrained falls back to as well
+    return module
+
+
+def config_dtype(config: Any) -> Any:
+    """The torch dtype the config's weights were saved in (float32 where it does not say)."""
+    import torch
+
+    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
+    return getattr(torch, value) if isinstance(value, str) else value
+
+
+def auto_class(name: str) -> Any:
+    """The transformers Auto class of that name; any other name is refused as a spec error."""
+    import transformers
+
+    if not name.startswith("Auto") or not hasattr(transformers, name):
+        raise SpecError(
+            "model.options.auto_class", name, "a transformers Auto class such as 'AutoModel' or 'AutoModelForCausalLM'"
+        )
+    return getattr(transformers, name)

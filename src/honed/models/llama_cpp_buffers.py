@@ -61,8 +61,9 @@ def repack_buffer_type() -> int | None:
     ggml.ggml_backend_buft_name.restype = ctypes.c_char_p
     ggml.ggml_backend_buft_name.argtypes = [ctypes.c_void_p]
     cpu = ggml.ggml_backend_dev_by_type(0)  # GGML_BACKEND_DEVICE_TYPE_CPU
-    address = cpu and ggml.ggml_backend_reg_get_proc_address(ggml.ggml_backend_dev_backend_reg(cpu),
-                                                              b"ggml_backend_dev_get_extra_bufts")
+    address = cpu and ggml.ggml_backend_reg_get_proc_address(
+        ggml.ggml_backend_dev_backend_reg(cpu), b"ggml_backend_dev_get_extra_bufts"
+    )
     if not address:
         return None
     extra = ctypes.CFUNCTYPE(ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p)(address)(cpu)
@@ -78,9 +79,14 @@ def repackable_weights(path: str) -> list[str]:
     """The GGUF file's matrix weights that ggml's CPU repack takes, by name."""
     from gguf import GGUFReader
 
-    return [tensor.name for tensor in GGUFReader(path).tensors
-            if MATMUL_WEIGHT.match(tensor.name) and tensor.tensor_type.name in REPACKED_TYPES
-            and len(tensor.shape) == 2 and int(tensor.shape[1]) % REPACK_ROWS == 0]
+    return [
+        tensor.name
+        for tensor in GGUFReader(path).tensors
+        if MATMUL_WEIGHT.match(tensor.name)
+        and tensor.tensor_type.name in REPACKED_TYPES
+        and len(tensor.shape) == 2
+        and int(tensor.shape[1]) % REPACK_ROWS == 0
+    ]
 
 
 def _overrides(names: list[str], buffer_type: int) -> ctypes.Array:

@@ -5,9 +5,10 @@ reads and checks it."""
 
 from __future__ import annotations
 
-from honed.documents import DocumentKind
+from honed.core.documents import DocumentKind
 
 MANIFEST = "honed-manifest.json"
-MANIFEST_DOCUMENT = DocumentKind("honed.model", 1, None, max_bytes=1 << 20, schema_key="format",
-                                 version_key="format_version")
+MANIFEST_DOCUMENT = DocumentKind(
+    "honed.model", 1, None, max_bytes=1 << 20, schema_key="format", version_key="format_version"
+)
 ARTIFACT = "artifact"

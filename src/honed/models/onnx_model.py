@@ -8,17 +8,21 @@ from typing import Any
 
 import numpy as np
 
-from honed.errors import ModelLoadError, SpecError
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.graph_inputs import graph_feed, synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
-from honed.protocol import InputSpec, ModelRef
 
 _ORT_DTYPES = {
-    "tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(double)": np.float64,
-    "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(bool)": np.bool_,
+    "tensor(float)": np.float32,
+    "tensor(float16)": np.float16,
+    "tensor(double)": np.float64,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(bool)": np.bool_,
 }
 
 
@@ -27,15 +31,16 @@ def external_data_files(path: Path) -> list[Path]:
     absolute path, '..', a link out) is refused: the graph is data and must not read elsewhere."""
     import onnx
 
-    from honed.trust import contained_path
+    from honed.core.trust import contained_path
 
     try:
         graph = onnx.load(str(path), load_external_data=False).graph
     except Exception as error:  # protobuf's DecodeError and onnx's own errors
         raise ModelLoadError(f"model.source: {path} is not a readable ONNX file: {error}") from None
     locations = {entry.value for t in graph.initializer for entry in t.external_data if entry.key == "location"}
-    return [path] + [contained_path(path.parent, location, f"{path.name} external data location")
-                     for location in sorted(locations)]
+    return [path] + [
+        contained_path(path.parent, location, f"{path.name} external data location") for location in sorted(locations)
+    ]
 
 
 @ADAPTERS.register("onnx")
@@ -76,8 +81,10 @@ class OnnxHandle(ModelHandle):
         return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        ports = [(arg.name, [d if isinstance(d, int) else None for d in arg.shape], arg.type)
-                 for arg in self.session.get_inputs()]
+        ports = [
+            (arg.name, [d if isinstance(d, int) else None for d in arg.shape], arg.type)
+            for arg in self.session.get_inputs()
+        ]
         return synthetic_feed(ports, _ORT_DTYPES, "onnx", batch_size, inputs, seed)
 
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
@@ -127,11 +134,15 @@ class OnnxHandle(ModelHandle):
 
         model = onnx.load(self.ref.source)  # with its external data
         external = model.ByteSize() > 1_900_000_000  # protobuf's 2 GB limit
-        onnx.save_model(model, str(directory / "model.onnx"), save_as_external_data=external,
-                        location="model.onnx.data")
+        onnx.save_model(
+            model, str(directory / "model.onnx"), save_as_external_data=external, location="model.onnx.data"
+        )
         return {"files": ["model.onnx"] + (["model.onnx.data"] if external else [])}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> OnnxHandle:
-        return cls.load(ModelRef(kind="onnx", source=str(directory / "model.onnx"), name=manifest.get("name")), device, threads)
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> OnnxHandle:
+        return cls.load(
+            ModelRef(kind="onnx", source=str(directory / "model.onnx"), name=manifest.get("name")), device, threads
+        )

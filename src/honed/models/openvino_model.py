@@ -9,16 +9,23 @@ from typing import Any, Literal
 
 import numpy as np
 
-from honed.errors import ModelLoadError, SpecError
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.graph_inputs import graph_feed, synthetic_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
-from honed.protocol import InputSpec, ModelRef
 
 Precision = Literal["f32", "bf16"]
-_NUMPY = {"f32": np.float32, "f16": np.float16, "f64": np.float64, "i64": np.int64, "i32": np.int32, "boolean": np.bool_}
+_NUMPY = {
+    "f32": np.float32,
+    "f16": np.float16,
+    "f64": np.float64,
+    "i64": np.int64,
+    "i32": np.int32,
+    "boolean": np.bool_,
+}
 
 
 def compile_cpu(model: Any, precision: Precision, threads: int | None) -> Any:
@@ -63,13 +70,21 @@ class OpenVinoHandle(ModelHandle):
         return frozenset()  # tensors in, tensors out: no tokenizer, no decoding
 
     def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        ports = [(port.get_any_name(), [d.get_length() if d.is_static else None for d in port.get_partial_shape()],
-                  port.get_element_type().to_string()) for port in self.model.inputs]
+        ports = [
+            (
+                port.get_any_name(),
+                [d.get_length() if d.is_static else None for d in port.get_partial_shape()],
+                port.get_element_type().to_string(),
+            )
+            for port in self.model.inputs
+        ]
         return synthetic_feed(ports, _NUMPY, "openvino", batch_size, inputs, seed)
 
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
-        return graph_feed([(port.get_any_name(), _NUMPY.get(port.get_element_type().to_string()))
-                           for port in self.model.inputs], batch)
+        return graph_feed(
+            [(port.get_any_name(), _NUMPY.get(port.get_element_type().to_string())) for port in self.model.inputs],
+            batch,
+        )
 
     def forward(self, prepared: dict[str, np.ndarray]) -> ModelOutput:
         """Outputs copied out of the request, which reuses its buffers on the next call."""
@@ -103,7 +118,8 @@ class OpenVinoHandle(ModelHandle):
             bytes_in_memory=int(sum(a.nbytes for a in weights)),
             bytes_on_disk=sum(f.stat().st_size for f in files) if files else None,
             # Integers wider than a byte are shapes, axes and indices (int32 ones from the PyTorch frontend).
-            dtype=",".join(sorted({str(a.dtype) for a in weights if a.dtype.kind == "f" or a.dtype.itemsize == 1})) or None,
+            dtype=",".join(sorted({str(a.dtype) for a in weights if a.dtype.kind == "f" or a.dtype.itemsize == 1}))
+            or None,
             device=self.device,
             weights_sha256=sha256_of_files(files) if files else None,
         )
@@ -133,8 +149,13 @@ class OpenVinoHandle(ModelHandle):
         return {"files": ["model.xml", "model.bin"], "precision": self.precision}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> OpenVinoHandle:
-        ref = ModelRef(kind="openvino", source=str(directory / "model.xml"), name=manifest.get("name"),
-                       options={"precision": manifest.get("precision", "f32")})
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> OpenVinoHandle:
+        ref = ModelRef(
+            kind="openvino",
+            source=str(directory / "model.xml"),
+            name=manifest.get("name"),
+            options={"precision": manifest.get("precision", "f32")},
+        )
         return cls.load(ref, device, threads)

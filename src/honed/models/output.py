@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from honed.errors import ModelLoadError
+from honed.core.errors import ModelLoadError
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,10 @@ class ModelOutput:
             first = next((i for i, v in enumerate(value) if isinstance(v, torch.Tensor)), None)
             if first is not None:
                 return cls(value[first], "output", {f"output{i}": v for i, v in enumerate(value) if i != first})
-        raise ModelLoadError(f"the model returned {type(value).__name__}, with no tensor in it; honed needs a tensor, "
-                             "or a tuple or mapping of them, from the model's forward")
+        raise ModelLoadError(
+            f"the model returned {type(value).__name__}, with no tensor in it; honed needs a tensor, "
+            "or a tuple or mapping of them, from the model's forward"
+        )
 
     @classmethod
     def of_arrays(cls, names: list[str], arrays: list[np.ndarray]) -> ModelOutput:

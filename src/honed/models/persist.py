@@ -10,10 +10,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from honed.errors import ModelLoadError, SpecError
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import InputSpec, Step, TaskSpec
 from honed.models.manifest import MANIFEST, MANIFEST_DOCUMENT
 from honed.models.registry import known_kinds
-from honed.protocol import InputSpec, Step, TaskSpec
+
 
 def read_manifest(directory: Path) -> dict[str, Any]:
     """The manifest's fields, once its size, nesting, format and version are checked."""
@@ -45,15 +46,18 @@ def check_manifest(directory: Path, manifest: dict[str, Any], trusted: bool) -> 
     """Everything a manifest names is checked before anything is loaded: it is data, and data
     runs no code (SECURITY.md). Code it names needs ``trust_code``; paths stay inside. (The
     task module of its recipe is checked where tasks are known, before the recipe replays.)"""
-    from honed.trust import check_factory, check_no_links_out, contained_path
-    from honed.validation import build
+    from honed.core.trust import check_factory, check_no_links_out, contained_path
+    from honed.core.validation import build
 
     where = f"{directory / MANIFEST}"
     check_no_links_out(directory)
     saved = build(SavedManifest, manifest, MANIFEST)
     if saved.kind in ("honed", "factory") or saved.kind not in known_kinds():
-        raise SpecError(f"{MANIFEST}.kind", saved.kind, "the kind of the saved base model: torch, transformers, "
-                        "sentence-transformers, onnx or openvino")
+        raise SpecError(
+            f"{MANIFEST}.kind",
+            saved.kind,
+            "the kind of the saved base model: torch, transformers, sentence-transformers, onnx or openvino",
+        )
     if saved.kind == "torch" and saved.factory is None:
         raise SpecError(f"{MANIFEST}.factory", None, "'package.module:function' that builds the saved torch module")
     if saved.factory is not None:
@@ -74,5 +78,7 @@ def _check_architecture_size(directory: Path, saved: SavedManifest) -> None:
     weights = directory / "model.safetensors"
     needed = meta_state_bytes(saved.factory, saved.kwargs)
     if needed is not None and weights.is_file() and needed > 2 * weights.stat().st_size + (1 << 20):
-        raise ModelLoadError(f"{MANIFEST}: factory {saved.factory!r} with kwargs {saved.kwargs} builds "
-                             f"{needed} bytes of weights, but {weights.name} holds {weights.stat().st_size}")
+        raise ModelLoadError(
+            f"{MANIFEST}: factory {saved.factory!r} with kwargs {saved.kwargs} builds "
+            f"{needed} bytes of weights, but {weights.name} holds {weights.stat().st_size}"
+        )

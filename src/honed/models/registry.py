@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-from honed.models.handle import ModelHandle
-from honed.protocol import ModelRef
-from honed.registry import Registry
+from honed.core.protocol import ModelRef
+from honed.core.registry import Registry
+from honed.models.handle import ModelAdapter, ModelHandle
 
-ADAPTERS: Registry[type[ModelHandle]] = Registry("model kind", entry_point_group="honed.adapters")
+ADAPTERS: Registry[type[ModelAdapter]] = Registry("model kind", entry_point_group="honed.adapters")
 
 # Built-in adapters are imported on first use so that importing honed stays cheap. The
 # ``honed`` kind (a saved directory) replays a recipe, so the optimisation layer registers it.
@@ -24,11 +24,11 @@ _BUILTIN = {
 }
 
 
-def adapter(kind: str) -> type[ModelHandle]:
+def adapter(kind: str) -> type[ModelAdapter]:
     if kind in _BUILTIN and kind not in ADAPTERS:
         importlib.import_module(_BUILTIN[kind])
     if kind not in ADAPTERS and kind not in _BUILTIN:
-        from honed.errors import UnknownNameError
+        from honed.core.errors import UnknownNameError
 
         raise UnknownNameError("model kind", kind, set(_BUILTIN) | set(ADAPTERS.names()))
     return ADAPTERS.get(kind)
@@ -38,10 +38,10 @@ def check_ref(ref: ModelRef) -> None:
     """Reject an unknown kind or a missing local file before any worker process is started."""
     from pathlib import Path
 
-    from honed.errors import ModelLoadError, SpecError
+    from honed.core.errors import ModelLoadError, SpecError
 
     kind = adapter(ref.kind)
-    source_kind = getattr(kind, "source_kind", "path")
+    source_kind = kind.source_kind
     if source_kind == "import":
         module, _, attribute = ref.source.partition(":")
         if not module or not attribute:
@@ -49,19 +49,19 @@ def check_ref(ref: ModelRef) -> None:
     looks_local = source_kind == "path" or ref.source.startswith(("/", "./", "../", "~")) or ref.source.count("/") > 1
     if source_kind != "import" and looks_local and not Path(ref.source).expanduser().exists():
         raise ModelLoadError(f"model.source: no such file or directory {ref.source!r}")
-    if hasattr(kind, "check"):  # what an adapter can check without loading (a saved model's manifest)
-        kind.check(ref)
+    kind.check(ref)  # what an adapter can check without loading (a saved model's manifest)
 
 
 def known_kinds() -> list[str]:
     return sorted(set(_BUILTIN) | set(ADAPTERS.names()))
 
 
-def load_model(ref: ModelRef, device: str = "cpu", threads: int | None = None, seed: int | None = None,
-               weights: bool = True) -> ModelHandle:
+def load_model(
+    ref: ModelRef, device: str = "cpu", threads: int | None = None, seed: int | None = None, weights: bool = True
+) -> ModelHandle:
     """Load the model that ``ref`` describes onto ``device`` (``auto``: CUDA when visible).
     ``weights=False``: its weights are not needed (a runtime step will run files an earlier worker
     kept), so an adapter that can (``load_structure``) builds the model on the meta device."""
     kind = adapter(ref.kind)
-    load = kind.load if weights else getattr(kind, "load_structure", kind.load)  # type: ignore[attr-defined]
+    load = kind.load if weights else kind.load_structure
     return load(ref, device, threads, seed)

@@ -8,13 +8,13 @@ from typing import Any
 
 import torch
 
-from honed.errors import ModelLoadError
+from honed.core.errors import ModelLoadError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_device
-from honed.protocol import InputSpec, ModelRef
 
 
 @ADAPTERS.register("sentence-transformers")
@@ -27,14 +27,17 @@ class SentenceTransformerHandle(TorchBackedHandle):
         self.module = module.to(device).eval()
 
     @classmethod
-    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> SentenceTransformerHandle:
+    def load(
+        cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None
+    ) -> SentenceTransformerHandle:
         from sentence_transformers import SentenceTransformer
 
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
         try:
-            model = SentenceTransformer(ref.source, device=device, local_files_only=local,
-                                        trust_remote_code=ref.trust_code)  # modules.json may name code
+            model = SentenceTransformer(
+                ref.source, device=device, local_files_only=local, trust_remote_code=ref.trust_code
+            )  # modules.json may name code
         except (OSError, ValueError) as error:
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}") from None
         return cls(ref, device, model)
@@ -75,8 +78,13 @@ class SentenceTransformerHandle(TorchBackedHandle):
         return {"files": ["model/"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> SentenceTransformerHandle:
-        ref = ModelRef(kind="sentence-transformers", source=str(directory / "model"), name=manifest.get("name"),
-                       trust_code=trust_code)
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> SentenceTransformerHandle:
+        ref = ModelRef(
+            kind="sentence-transformers",
+            source=str(directory / "model"),
+            name=manifest.get("name"),
+            trust_code=trust_code,
+        )
         return cls.load(ref, device, threads)

@@ -13,8 +13,11 @@ import torch
 from honed.models.handle import ModelHandle, ModelStats, bytes_on_disk
 
 DTYPES = {
-    "float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
-    "int64": torch.int64, "int32": torch.int32,
+    "float32": torch.float32,
+    "float16": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "int64": torch.int64,
+    "int32": torch.int32,
 }
 PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".pkl", ".pickle", ".ckpt")
 
@@ -28,7 +31,7 @@ def prepare_torch(device: str, threads: int | None, seed: int | None) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        from honed.errors import SpecError
+        from honed.core.errors import SpecError
 
         raise SpecError("target.device", device, "'cpu' or 'auto' (no CUDA device is visible)")
     return device

@@ -8,12 +8,12 @@ from typing import Any
 
 import torch
 
-from honed.errors import ModelLoadError, SpecError, UnsafeFormatError
+from honed.core.errors import ModelLoadError, SpecError, UnsafeFormatError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
-from honed.models.torch_common import PICKLE_SUFFIXES, TorchBackedHandle, random_tensor, prepare_torch, to_host
-from honed.protocol import InputSpec, ModelRef
+from honed.models.torch_common import PICKLE_SUFFIXES, TorchBackedHandle, prepare_torch, random_tensor, to_host
 
 
 def import_factory(spec: str, field: str = "model.source") -> Any:
@@ -34,7 +34,9 @@ def build_from_factory(factory: str, kwargs: dict[str, Any]) -> torch.nn.Module:
     try:
         module = build(**kwargs)
     except (TypeError, ValueError, RuntimeError, MemoryError, OverflowError) as error:  # arguments it cannot take
-        raise ModelLoadError(f"factory {factory!r} failed with kwargs {kwargs!r}: {type(error).__name__}: {error}") from None
+        raise ModelLoadError(
+            f"factory {factory!r} failed with kwargs {kwargs!r}: {type(error).__name__}: {error}"
+        ) from None
     if not isinstance(module, torch.nn.Module):
         raise ModelLoadError(f"factory {factory!r} returned {type(module).__name__}, not a torch.nn.Module")
     return module
@@ -46,9 +48,13 @@ def load_safetensors_into(module: torch.nn.Module, path: str | Path) -> None:
     try:
         missing, unexpected = load_safetensors(module, str(path), strict=False)
     except (RuntimeError, OSError) as error:  # shapes that differ, or a file that is not safetensors
-        raise ModelLoadError(f"{path}: weights do not fit the architecture: {str(error).strip().splitlines()[-1]}") from None
+        raise ModelLoadError(
+            f"{path}: weights do not fit the architecture: {str(error).strip().splitlines()[-1]}"
+        ) from None
     if missing or unexpected:
-        raise ModelLoadError(f"{path}: weights do not fit the architecture (missing {missing[:5]}, unexpected {unexpected[:5]})")
+        raise ModelLoadError(
+            f"{path}: weights do not fit the architecture (missing {missing[:5]}, unexpected {unexpected[:5]})"
+        )
 
 
 def build_on_meta(factory: str, kwargs: dict[str, Any]) -> Any:
@@ -72,6 +78,7 @@ def meta_state_bytes(factory: str, kwargs: dict[str, Any]) -> int | None:
 @ADAPTERS.register("torch")
 class TorchModuleHandle(TorchBackedHandle):
     kind = "torch"
+
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module):
         super().__init__(ref, device)
         self.module = module.to(device).eval()
@@ -91,8 +98,12 @@ class TorchModuleHandle(TorchBackedHandle):
             raise ModelLoadError(f"model.source: no such file {ref.source!r}")
         if path.suffix == ".safetensors":
             if not factory:
-                raise SpecError("model.options.factory", None, "'package.module:function' that builds the architecture",
-                                hint="a .safetensors file holds weights only")
+                raise SpecError(
+                    "model.options.factory",
+                    None,
+                    "'package.module:function' that builds the architecture",
+                    hint="a .safetensors file holds weights only",
+                )
             module = build_from_factory(factory, kwargs)
             load_safetensors_into(module, path)
             return cls(ref, device, module)
@@ -108,7 +119,9 @@ class TorchModuleHandle(TorchBackedHandle):
                 module.load_state_dict(loaded)
                 loaded = module
             if not isinstance(loaded, torch.nn.Module):
-                raise ModelLoadError(f"{ref.source} holds a {type(loaded).__name__}; give options.factory to build the module")
+                raise ModelLoadError(
+                    f"{ref.source} holds a {type(loaded).__name__}; give options.factory to build the module"
+                )
             return cls(ref, device, loaded)
         raise SpecError("model.source", ref.source, f"a .safetensors file or a pickle ({', '.join(PICKLE_SUFFIXES)})")
 
@@ -131,8 +144,12 @@ class TorchModuleHandle(TorchBackedHandle):
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> torch.Tensor:
         if inputs.shape is None:
-            raise SpecError("inputs.shape", None, "a per-item shape such as [3, 224, 224]",
-                            hint="a plain torch module does not declare its input")
+            raise SpecError(
+                "inputs.shape",
+                None,
+                "a per-item shape such as [3, 224, 224]",
+                hint="a plain torch module does not declare its input",
+            )
         generator = torch.Generator().manual_seed(seed)
         return random_tensor((batch_size, *inputs.shape), inputs.dtype, generator)
 
@@ -155,10 +172,15 @@ class TorchModuleHandle(TorchBackedHandle):
         return {"factory": factory, "kwargs": self.ref.options.get("kwargs", {}), "files": ["model.safetensors"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> TorchModuleHandle:
-        ref = ModelRef(kind="factory", source=manifest["factory"], name=manifest.get("name"),
-                       options={"kwargs": manifest.get("kwargs", {}), "weights": str(directory / "model.safetensors")})
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> TorchModuleHandle:
+        ref = ModelRef(
+            kind="factory",
+            source=manifest["factory"],
+            name=manifest.get("name"),
+            options={"kwargs": manifest.get("kwargs", {}), "weights": str(directory / "model.safetensors")},
+        )
         return cls.load(ref, device, threads)
 
 
@@ -175,4 +197,6 @@ class FactoryModuleHandle(TorchModuleHandle):
         import_factory(ref.source)
         built = build_on_meta(ref.source, ref.options.get("kwargs", {}))
         if built is not None and not isinstance(built, torch.nn.Module):
-            raise ModelLoadError(f"model.source: factory {ref.source!r} returned {type(built).__name__}, not a torch.nn.Module")
+            raise ModelLoadError(
+                f"model.source: factory {ref.source!r} returned {type(built).__name__}, not a torch.nn.Module"
+            )

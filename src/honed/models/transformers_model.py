@@ -9,14 +9,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from honed.errors import ModelLoadError, SpecError
+from honed.core.errors import ModelLoadError, SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
-from honed.models.hf_config import has_tokenizer_files, image_shape, infer_auto_class, model_class
+from honed.models.hf_config import (
+    auto_class,
+    auto_class_name,
+    has_tokenizer_files,
+    image_shape,
+    meta_structure,
+    model_class,
+)
+from honed.models.hf_config import read_config as _config
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
-from honed.protocol import InputSpec, ModelRef
 
 
 def takes_logits_to_keep(module: torch.nn.Module) -> bool:
@@ -25,57 +33,19 @@ def takes_logits_to_keep(module: torch.nn.Module) -> bool:
     return bool(getattr(module, "_supports_logits_to_keep", lambda: False)())
 
 
-def _config(ref: ModelRef) -> Any:
-    import transformers
-
-    try:
-        return transformers.AutoConfig.from_pretrained(ref.source, local_files_only=Path(ref.source).exists(),
-                                                       trust_remote_code=ref.trust_code)
-    except (OSError, ValueError) as error:
-        raise ModelLoadError(f"model.source: cannot load {ref.source!r}: its config cannot be read: {error}") from None
-
-
-def _auto_class_name(ref: ModelRef, config: Any) -> str:
-    """The Auto class the user named, else the one ``config.architectures`` implies."""
-    return ref.options.get("auto_class") or infer_auto_class(config)
-
-
-def _structure(auto: Any, config: Any, ref: ModelRef, dtype: torch.dtype | None) -> torch.nn.Module:
-    """The module ``from_pretrained`` would build, on the meta device: its dtype as loading would
-    give it (the one asked for, else the config's), so inputs are made in the same type, and its
-    saved generation config (Whisper's generate reads its task and timestamp tokens there)."""
-    import transformers
-
-    with torch.device("meta"):
-        module = auto.from_config(config, dtype=dtype or _config_dtype(config), trust_remote_code=ref.trust_code)
-    try:
-        module.generation_config = transformers.GenerationConfig.from_pretrained(
-            ref.source, local_files_only=Path(ref.source).exists())
-    except OSError:
-        pass  # none saved: from_config's default is what from_pretrained falls back to as well
-    return module
-
-
-def _config_dtype(config: Any) -> torch.dtype:
-    value = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None) or torch.float32
-    return getattr(torch, value) if isinstance(value, str) else value
-
-
-def _auto_class(name: str) -> Any:
-    import transformers
-
-    if not name.startswith("Auto") or not hasattr(transformers, name):
-        raise SpecError("model.options.auto_class", name, "a transformers Auto class such as 'AutoModel' or 'AutoModelForCausalLM'")
-    return getattr(transformers, name)
-
-
 @ADAPTERS.register("transformers")
 class TransformersHandle(TorchBackedHandle):
     kind = "transformers"
     source_kind = "path-or-hub"
 
-    def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module, tokenizer: Any | None,
-                 feature_extractor: Any | None = None):
+    def __init__(
+        self,
+        ref: ModelRef,
+        device: str,
+        module: torch.nn.Module,
+        tokenizer: Any | None,
+        feature_extractor: Any | None = None,
+    ):
         super().__init__(ref, device)
         weightless = next(module.parameters(), torch.empty(0)).is_meta  # load_structure: nothing to move
         self.module = (module if weightless else module.to(device)).eval()
@@ -83,24 +53,29 @@ class TransformersHandle(TorchBackedHandle):
         self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
 
     @classmethod
-    def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> TransformersHandle:
+    def load(
+        cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None
+    ) -> TransformersHandle:
         return cls._load(ref, device, threads, seed, weights=True)
 
     @classmethod
-    def load_structure(cls, ref: ModelRef, device: str, threads: int | None = None,
-                       seed: int | None = None) -> TransformersHandle:
+    def load_structure(
+        cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None
+    ) -> TransformersHandle:
         """The model built from its config on the meta device (no weights read), with its tokenizer
         and feature extractor: what a runtime step that runs kept files takes from its source."""
         return cls._load(ref, device, threads, seed, weights=False)
 
     @classmethod
-    def _load(cls, ref: ModelRef, device: str, threads: int | None, seed: int | None, weights: bool) -> TransformersHandle:
+    def _load(
+        cls, ref: ModelRef, device: str, threads: int | None, seed: int | None, weights: bool
+    ) -> TransformersHandle:
         import transformers
 
         device = prepare_torch(device, threads, seed)
         local = Path(ref.source).exists()
         config = _config(ref)
-        auto = _auto_class(_auto_class_name(ref, config))
+        auto = auto_class(auto_class_name(ref, config))
         # Code that a model's files name (auto_map) runs only when the user trusts the source.
         kwargs: dict[str, Any] = {"local_files_only": local, "trust_remote_code": ref.trust_code}
         if not ref.allow_pickle:
@@ -110,21 +85,26 @@ class TransformersHandle(TorchBackedHandle):
                 raise SpecError("model.options.dtype", ref.options["dtype"], ", ".join(DTYPES))
             kwargs["dtype"] = DTYPES[ref.options["dtype"]]
         try:
-            module = (auto.from_pretrained(ref.source, config=config, **kwargs) if weights
-                      else _structure(auto, config, ref, kwargs.get("dtype")))
+            module = (
+                auto.from_pretrained(ref.source, config=config, **kwargs)
+                if weights
+                else meta_structure(auto, config, ref, kwargs.get("dtype"))
+            )
         except (OSError, ValueError) as error:  # remote code without trust_code is refused with a ValueError
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
         try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(ref.source, local_files_only=local,
-                                                                 trust_remote_code=ref.trust_code)
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                ref.source, local_files_only=local, trust_remote_code=ref.trust_code
+            )
         except (OSError, ValueError, TypeError):
             tokenizer = None  # vision/audio models, or a bare config: model scope still works
         feature_extractor = None
         if getattr(module, "main_input_name", None) == "input_features":
             try:
                 feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(
-                    ref.source, local_files_only=local, trust_remote_code=ref.trust_code)
+                    ref.source, local_files_only=local, trust_remote_code=ref.trust_code
+                )
             except (OSError, ValueError, TypeError):
                 pass  # model scope on synthetic features still works; speech tasks will say what is missing
         return cls(ref, device, module, tokenizer, feature_extractor)
@@ -164,14 +144,18 @@ class TransformersHandle(TorchBackedHandle):
         if inputs.shape is not None or not Path(ref.source).exists():
             return
         config = _config(ref)
-        name = _auto_class_name(ref, config)
-        _auto_class(name)  # a name that is no Auto class fails here, before any worker
+        name = auto_class_name(ref, config)
+        auto_class(name)  # a name that is no Auto class fails here, before any worker
         built = model_class(config, name)
         if built is None:  # the load will say what is wrong
             return
         if getattr(built, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
-            raise SpecError("inputs.shape", None, "the per-item shape of pixel_values, e.g. [3, 224, 224]",
-                            hint=f"the config of {ref.source} has no image_size")
+            raise SpecError(
+                "inputs.shape",
+                None,
+                "the per-item shape of pixel_values, e.g. [3, 224, 224]",
+                hint=f"the config of {ref.source} has no image_size",
+            )
 
     @classmethod
     def meta_module(cls, ref: ModelRef) -> torch.nn.Module | None:
@@ -179,7 +163,7 @@ class TransformersHandle(TorchBackedHandle):
         if not Path(ref.source).is_dir():
             return None
         config = _config(ref)
-        built = model_class(config, _auto_class_name(ref, config))
+        built = model_class(config, auto_class_name(ref, config))
         try:
             with torch.device("meta"):
                 return built._from_config(config) if built is not None else None
@@ -192,7 +176,7 @@ class TransformersHandle(TorchBackedHandle):
         if not Path(ref.source).is_dir():
             return None
         config = _config(ref)
-        auto_class = _auto_class_name(ref, config)
+        auto_class = auto_class_name(ref, config)
         tokenizes = has_tokenizer_files(Path(ref.source))
         found = {Capability.TOKENIZES} if tokenizes else set()
         if auto_class == "AutoModelForCausalLM":
@@ -287,11 +271,17 @@ class TransformersHandle(TorchBackedHandle):
         self.module.save_pretrained(directory / "model", safe_serialization=True)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(directory / "model")
-        return {"auto_class": _auto_class_name(self.ref, self.module.config), "files": ["model/"]}
+        return {"auto_class": auto_class_name(self.ref, self.module.config), "files": ["model/"]}
 
     @classmethod
-    def load_saved(cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None,
-                   trust_code: bool = False) -> TransformersHandle:
-        ref = ModelRef(kind="transformers", source=str(directory / "model"), name=manifest.get("name"),
-                       options={"auto_class": manifest.get("auto_class", "AutoModel")}, trust_code=trust_code)
+    def load_saved(
+        cls, directory: Path, manifest: dict[str, Any], device: str, threads: int | None, trust_code: bool = False
+    ) -> TransformersHandle:
+        ref = ModelRef(
+            kind="transformers",
+            source=str(directory / "model"),
+            name=manifest.get("name"),
+            options={"auto_class": manifest.get("auto_class", "AutoModel")},
+            trust_code=trust_code,
+        )
         return cls.load(ref, device, threads)

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from honed.core.protocol import InputSpec, TaskSpec
+from honed.core.registry import Registry
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability
-from honed.protocol import InputSpec, TaskSpec
-from honed.registry import Registry
 
 # Families apply in this order whatever order a recipe lists them in.
 FAMILIES = ("prune", "factorize", "distill", "precision", "quantize", "layout", "compile", "runtime")
@@ -90,10 +90,23 @@ class Algorithm:
 
 
 ALGORITHMS: Registry[Algorithm] = Registry(
-    "algorithm", entry_point_group="honed.algorithms",
-    builtins=tuple(f"honed.optimization.algorithms.{module}" for module in
-                   ("prune", "factorize", "distill", "precision", "quantize", "layout", "compile", "runtime",
-                    "openvino", "llama_cpp")),
+    "algorithm",
+    entry_point_group="honed.algorithms",
+    builtins=tuple(
+        f"honed.optimization.algorithms.{module}"
+        for module in (
+            "prune",
+            "factorize",
+            "distill",
+            "precision",
+            "quantize",
+            "layout",
+            "compile",
+            "runtime",
+            "openvino",
+            "llama_cpp",
+        )
+    ),
 )
 
 
@@ -109,7 +122,9 @@ def register_algorithm(name: str, family: str, summary: str, params: type[Params
     def decorator(apply: Callable[[Any, Params, Context], Any]) -> Callable[[Any, Params, Context], Any]:
         options.setdefault("conflicts", frozenset())
         options["conflicts"] = frozenset(options["conflicts"])
-        ALGORITHMS.register(name)(Algorithm(name=name, family=family, summary=summary, params=params, apply=apply, **options))
+        ALGORITHMS.register(name)(
+            Algorithm(name=name, family=family, summary=summary, params=params, apply=apply, **options)
+        )
         return apply
 
     return decorator

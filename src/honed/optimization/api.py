@@ -8,13 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from honed.core.errors import RecipeError
+from honed.core.protocol import InputSpec, ModelRef, TaskSpec
 from honed.models.handle import ModelHandle
 from honed.optimization.algorithm import Context
 from honed.optimization.coverage import layer_flops, snapshot, step_coverage
 from honed.optimization.kept_files import reuse
-from honed.optimization.plan import RecipeError, plan
-from honed.optimization.recipe import Recipe, Step
-from honed.protocol import InputSpec, ModelRef, TaskSpec
+from honed.optimization.recipe import Recipe, Step, resolve_recipe
 
 
 def optimize(
@@ -42,7 +42,7 @@ def optimize(
 
     if not isinstance(recipe, Recipe):
         recipe = Recipe.of(*recipe)
-    steps = plan(recipe, target)
+    steps = resolve_recipe(recipe, target)
     handle = load_model(model, target) if isinstance(model, ModelRef) else model
     if not isinstance(handle, TorchBackedHandle):
         raise RecipeError(f"recipes apply to torch models; {handle.ref.kind!r} models are measured as they are")
@@ -55,13 +55,13 @@ def optimize(
     for index, (algorithm, params) in enumerate(steps):
         before = snapshot(result.module) if coverage and hasattr(result, "module") else None
         step_kept = _step_directory(kept, index, algorithm.name)
-        result = algorithm.apply(result, params, dataclasses.replace(context, kept=step_kept))  # a runtime step returns a non-torch handle
+        result = algorithm.apply(
+            result, params, dataclasses.replace(context, kept=step_kept)
+        )  # a runtime step returns a non-torch handle
         if before is not None:
             covered.append(step_coverage(algorithm.name, algorithm.family, before, result, flops))
     result.coverage = list(handle.coverage) + covered
-    result.recipe = list(handle.recipe) + [
-        Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in steps
-    ]
+    result.recipe = list(handle.recipe) + [Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in steps]
     result.base = handle.base or handle
     result.optimize_inputs = inputs
     result.optimize_task = task
@@ -77,7 +77,7 @@ def runs_kept_files(recipe: Recipe | Sequence[str | dict[str, Any]], kept: Path 
     ``kept``: the step then runs those files and never reads the model's weights, so a worker
     loads the model without them (a deployment of the converted model never loads them either).
     With steps before the runtime step the model is loaded and they are replayed as always."""
-    steps = plan(recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe))
+    steps = resolve_recipe(recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe))
     if len(steps) != 1 or steps[0][0].family != "runtime":
         return False
     return reuse(_step_directory(kept, 0, steps[0][0].name)) is not None

@@ -8,17 +8,29 @@ where its adapter can build it that way (factories, transformers directories); o
 
 from __future__ import annotations
 
-from honed.protocol import ModelRef, Step
+from honed.core.protocol import ModelRef, Step
 
 # (algorithm, params that must match, layer kind holding most parameters, what was measured)
 KNOWN_BAD = (
-    ("onnxruntime", {"quantization": "dynamic-int8"}, "convolution",
-     "onnxruntime dynamic int8 on a convolution network ran 3-4x slower than fp32 here (its ConvInteger kernels)"),
-    ("dynamic-int8", {}, "convolution",
-     "dynamic int8 quantizes Linear layers only: on a convolution network it touches the classifier and little else"),
-    ("torchao-int8-dynamic", {}, "convolution",
-     "torchao int8 dynamic quantizes Linear layers only: on a convolution network it touches the classifier and "
-     "little else"),
+    (
+        "onnxruntime",
+        {"quantization": "dynamic-int8"},
+        "convolution",
+        "onnxruntime dynamic int8 on a convolution network ran 3-4x slower than fp32 here (its ConvInteger kernels)",
+    ),
+    (
+        "dynamic-int8",
+        {},
+        "convolution",
+        "dynamic int8 quantizes Linear layers only: on a convolution network it touches the classifier and little else",
+    ),
+    (
+        "torchao-int8-dynamic",
+        {},
+        "convolution",
+        "torchao int8 dynamic quantizes Linear layers only: on a convolution network it touches the classifier and "
+        "little else",
+    ),
 )
 
 
@@ -30,8 +42,7 @@ def dominant_layers(ref: ModelRef) -> str | None:
 
     from honed.models.registry import adapter
 
-    meta_module = getattr(adapter(ref.kind), "meta_module", None)
-    module = meta_module(ref) if meta_module is not None else None
+    module = adapter(ref.kind).meta_module(ref)
     if module is None:
         return None
     counts = {"convolution": 0, "linear": 0}
@@ -43,10 +54,11 @@ def dominant_layers(ref: ModelRef) -> str | None:
     return max(counts, key=counts.get) if any(counts.values()) else None
 
 
-def pairing_warnings(ref: ModelRef, steps: list[Step]) -> list[str]:
-    if not steps:
-        return []
-    layers = dominant_layers(ref)
-    return [f"{step.algorithm} on {ref.display_name}: {measured}" for step in steps
-            for algorithm, params, kind, measured in KNOWN_BAD
-            if step.algorithm == algorithm and kind == layers and all(step.params.get(k) == v for k, v in params.items())]
+def pairing_warnings(name: str, layers: str | None, steps: list[Step]) -> list[str]:
+    """What measurement found for each step on a model whose parameters live mostly in ``layers``."""
+    return [
+        f"{step.algorithm} on {name}: {measured}"
+        for step in steps
+        for algorithm, params, kind, measured in KNOWN_BAD
+        if step.algorithm == algorithm and kind == layers and all(step.params.get(k) == v for k, v in params.items())
+    ]

@@ -13,11 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from honed.documents import DocumentKind
-from honed.errors import HonedError, SpecError, UnknownNameError
+from honed.core.documents import DocumentKind
+from honed.core.errors import RecipeError, SpecError, UnknownNameError
+from honed.core.protocol import Step
+from honed.core.validation import build
 from honed.optimization.algorithm import ALGORITHMS, FAMILIES, ONE_PER_FAMILY, Algorithm, Params
-from honed.protocol import Step
-from honed.validation import build
 
 RECIPE_DOCUMENT = DocumentKind("honed.recipe", 1, "steps", max_bytes=1 << 20)
 
@@ -56,7 +56,9 @@ class Recipe(BaseModel):
 
     def canonical(self) -> Recipe:
         """Steps in canonical family order with every parameter filled in (validates them)."""
-        return Recipe(steps=tuple(Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in plan(self)))
+        return Recipe(
+            steps=tuple(Step(algorithm=a.name, params=p.model_dump(mode="json")) for a, p in resolve_recipe(self))
+        )
 
     @property
     def key(self) -> str:
@@ -72,14 +74,10 @@ class Recipe(BaseModel):
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Recipe:
-            return build(cls, {"steps": RECIPE_DOCUMENT.load(text, "recipe")}, "recipe")
+        return build(cls, {"steps": RECIPE_DOCUMENT.load(text, "recipe")}, "recipe")
 
 
-class RecipeError(HonedError):
-    """A recipe that cannot be applied; says which steps and why."""
-
-
-def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Params]]:
+def resolve_recipe(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Params]]:
     """Validated (algorithm, params) pairs in canonical order; raises before any model is touched."""
     steps: list[tuple[Algorithm, Params]] = []
     for index, step in enumerate(recipe.steps):
@@ -110,3 +108,15 @@ def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Par
 def available(target: str) -> list[Algorithm]:
     """Algorithms that can run on ``target`` with the packages installed here."""
     return [a for a in ALGORITHMS.values() if a.unavailable_reason(target) is None]
+
+
+def plan(recipe: Recipe, target: str | None = None) -> list[tuple[Algorithm, Params]]:
+    """The 0.1 name of ``resolve_recipe`` ("plan" is the run's and the sweep's now), for one release."""
+    import warnings
+
+    warnings.warn(
+        "honed.optimization.plan is resolve_recipe now; the old name goes in the next release",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return resolve_recipe(recipe, target)

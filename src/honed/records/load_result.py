@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.measure.stats import LatencySummary
+from honed.meters.stats import LatencySummary
 
 Scenario = Literal["server", "bursty", "trace", "single-stream", "multi-stream", "offline"]
 
@@ -27,15 +27,17 @@ class StreamingSummary(BaseModel):
 
     model_config = ConfigDict(frozen=True)
     ttft_ms: LatencySummary = Field(description="scheduled arrival -> first token")
-    tpot_ms: LatencySummary | None = Field(default=None, description="per request: (last - first token) / "
-                                           "(tokens - 1)")
+    tpot_ms: LatencySummary | None = Field(default=None, description="per request: (last - first token) / (tokens - 1)")
     itl_ms: LatencySummary | None = Field(default=None, description="every gap between two tokens")
     output_tokens_per_s: float
     output_tokens: int
     requested_output_tokens: int | None = Field(default=None, description="the request's max_tokens")
-    effective_qps: float | None = Field(default=None, description="output tokens/s / requested_output_tokens: "
-                                        "queries per second as if every answer ran its full length, so runs whose "
-                                        "answers stop early compare with runs whose answers do not")
+    effective_qps: float | None = Field(
+        default=None,
+        description="output tokens/s / requested_output_tokens: "
+        "queries per second as if every answer ran its full length, so runs whose "
+        "answers stop early compare with runs whose answers do not",
+    )
 
 
 class PeakStep(BaseModel):
@@ -68,8 +70,9 @@ class LoadGenResult(BaseModel):
     early_stopping_met: bool | None = None
     early_stopping: str = Field(default="", description="LoadGen's early-stopping statement, as it wrote it")
     completed_samples_per_s: float
-    percentile_latency_ns: dict[str, int] = Field(default_factory=dict, description="LoadGen's percentiles by "
-                                                  "name ('50.00', '99.00', ...)")
+    percentile_latency_ns: dict[str, int] = Field(
+        default_factory=dict, description="LoadGen's percentiles by name ('50.00', '99.00', ...)"
+    )
 
 
 class LoadResult(BaseModel):
@@ -86,22 +89,28 @@ class LoadResult(BaseModel):
     queries_ok: int
     duration_s: float = Field(description="first scheduled arrival -> last completion")
     achieved_qps: float = Field(description="successful queries / duration")
-    latency_ms: LatencySummary | None = Field(description="scheduled arrival -> response complete: queueing "
-                                              "anywhere (client, network, server) is counted")
+    latency_ms: LatencySummary | None = Field(
+        description="scheduled arrival -> response complete: queueing anywhere (client, network, server) is counted"
+    )
     service_ms: LatencySummary | None = Field(description="request sent -> response complete")
-    late_ms: LatencySummary | None = Field(default=None, description="scheduled arrival -> request sent: the "
-                                           "client's own lag (large: the client, not the server, was the limit)")
-    server_queue_ms: LatencySummary | None = Field(default=None, description="as the server reported it "
-                                                   "(x-honed-queue-ms), where it does")
-    server_compute_ms: LatencySummary | None = Field(default=None, description="the model call of the query's "
-                                                     "batch, as the server reported it (x-honed-compute-ms)")
+    late_ms: LatencySummary | None = Field(
+        default=None,
+        description="scheduled arrival -> request sent: the "
+        "client's own lag (large: the client, not the server, was the limit)",
+    )
+    server_queue_ms: LatencySummary | None = Field(
+        default=None, description="as the server reported it (x-honed-queue-ms), where it does"
+    )
+    server_compute_ms: LatencySummary | None = Field(
+        default=None, description="the model call of the query's batch, as the server reported it (x-honed-compute-ms)"
+    )
     errors: dict[str, int] = Field(default_factory=dict, description="failed queries by kind")
     slo_p99_ms: float | None = None
     goodput_qps: float | None = Field(default=None, description="queries that met the SLO's latency, per second")
-    queue_depth: list[tuple[float, int]] = Field(default_factory=list, description="(seconds from the start, "
-                                                 "queries in flight): sampled evenly over the run")
+    queue_depth: list[tuple[float, int]] = Field(
+        default_factory=list, description="(seconds from the start, queries in flight): sampled evenly over the run"
+    )
     validity: Validity
     streaming: StreamingSummary | None = None
     peak: PeakSearch | None = Field(default=None, description="set on the confirming run of a --find-peak search")
     loadgen: LoadGenResult | None = Field(default=None, description="set when MLCommons LoadGen was the engine")
-

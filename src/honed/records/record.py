@@ -9,13 +9,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.documents import DocumentKind
-from honed.fingerprint import Fingerprint
-from honed.load_result import LoadResult
-from honed.measure.energy import EnergyReading
-from honed.measure.peaks import Peaks
-from honed.measure.stats import LatencySummary
-from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
+from honed.core.documents import DocumentKind
+from honed.core.fingerprint import Fingerprint
+from honed.core.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
+from honed.core.validation import Frozen
+from honed.meters.energy import EnergyReading
+from honed.meters.peaks import Peaks
+from honed.meters.stats import LatencySummary
+from honed.records.load_result import LoadResult
 
 SCHEMA = "honed.run"
 SCHEMA_VERSION = 1
@@ -38,11 +39,7 @@ class ModelStats(BaseModel):
     weights_sha256: str | None = None
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class ColdStart(_Record):
+class ColdStart(Frozen):
     """Seconds from the worker process being spawned to each point."""
 
     interpreter_s: float = Field(description="spawn -> worker code running (interpreter + imports of honed)")
@@ -51,14 +48,17 @@ class ColdStart(_Record):
     first_result_s: float = Field(description="spawn -> first result synchronised: the cold start")
 
 
-class Contention(_Record):
+class Contention(Frozen):
     """How busy the CPUs this worker could use were during its timed window (docs/METRICS.md)."""
 
     window_s: float
     cores: int = Field(description="CPUs the worker may run on")
     own_cpu_s: float = Field(description="CPU time of the worker itself (all its threads)")
-    other_cpu_s: float | None = Field(default=None, description="busy CPU time on those CPUs that was not the "
-                                      "worker's: other processes, the kernel; None where /proc/stat is unreadable")
+    other_cpu_s: float | None = Field(
+        default=None,
+        description="busy CPU time on those CPUs that was not the "
+        "worker's: other processes, the kernel; None where /proc/stat is unreadable",
+    )
     steal_s: float | None = Field(default=None, description="time the hypervisor gave those CPUs to other guests")
     load_1m_start: float | None = None
     load_1m_end: float | None = None
@@ -71,7 +71,7 @@ class Contention(_Record):
         return None if self.other_cpu_s is None else self.other_cpu_s / (self.window_s * self.cores)
 
 
-class Stability(_Record):
+class Stability(Frozen):
     """Whether a run's numbers can be trusted as they are: ``stable``, ``contended`` (other work
     took CPU while it was timed), or ``unstable`` (its own spread is too wide to read a centre)."""
 
@@ -86,7 +86,7 @@ class Stability(_Record):
         return self.verdict == "stable"
 
 
-class StepCoverage(_Record):
+class StepCoverage(Frozen):
     """What one recipe step changed in the model it was applied to."""
 
     algorithm: str
@@ -98,7 +98,7 @@ class StepCoverage(_Record):
     warning: str | None = Field(default=None, description="set when the step changed almost nothing")
 
 
-class Measurement(_Record):
+class Measurement(Frozen):
     """What one worker process measured for one batch size; failed ones say why."""
 
     batch_size: int
@@ -120,7 +120,7 @@ class Measurement(_Record):
     contention: Contention | None = None
 
 
-class Efficiency(_Record):
+class Efficiency(Frozen):
     achieved_flops_per_s: float
     flops_utilisation: float = Field(description="achieved FLOP/s / measured peak FLOP/s")
     weight_bandwidth_utilisation: float = Field(description="weight bytes per call / latency / measured peak bandwidth")
@@ -129,7 +129,7 @@ class Efficiency(_Record):
     roofline_efficiency: float = Field(description="achieved / min(peak FLOP/s, intensity x peak bandwidth)")
 
 
-class EnergySummary(_Record):
+class EnergySummary(Frozen):
     status: Literal["measured", "unavailable"]
     source: str
     joules_per_item: float | None = None
@@ -139,7 +139,7 @@ class EnergySummary(_Record):
     reason: str | None = None
 
 
-class GenerationSummary(_Record):
+class GenerationSummary(Frozen):
     """Generate scope: a call is a prompt plus ``new_tokens`` greedy tokens for each sequence."""
 
     new_tokens: int
@@ -148,7 +148,7 @@ class GenerationSummary(_Record):
     tokens_per_s: float = Field(description="batch x new_tokens / mean call time")
 
 
-class BatchResult(_Record):
+class BatchResult(Frozen):
     """Everything measured at one batch size, pooled over the successful repetitions."""
 
     batch_size: int
@@ -167,7 +167,7 @@ class BatchResult(_Record):
     generation: GenerationSummary | None = None
 
 
-class QualityResult(_Record):
+class QualityResult(Frozen):
     """A model's quality on a task's data; with a recipe, also its agreement with the base model."""
 
     task: str
@@ -177,9 +177,14 @@ class QualityResult(_Record):
     primary: str | None = None
     values: dict[str, float] = Field(default_factory=dict)
     better: dict[str, Literal["higher", "lower"]] = Field(default_factory=dict)
-    agreement: dict[str, float] = Field(default_factory=dict, description="optimised vs base outputs on the same inputs")
-    timing: dict[str, float] = Field(default_factory=dict, description="one pass over the data: seconds, items/s, "
-                                     "and task-specific rates such as speech's real-time factor")
+    agreement: dict[str, float] = Field(
+        default_factory=dict, description="optimised vs base outputs on the same inputs"
+    )
+    timing: dict[str, float] = Field(
+        default_factory=dict,
+        description="one pass over the data: seconds, items/s, "
+        "and task-specific rates such as speech's real-time factor",
+    )
     seconds: float | None = None
     coverage: list[StepCoverage] = Field(default_factory=list, description="what each recipe step changed")
 
@@ -188,7 +193,7 @@ class QualityResult(_Record):
         return self.values.get(self.primary) if self.primary else None
 
 
-class RunRecord(_Record):
+class RunRecord(Frozen):
     schema_version: int = SCHEMA_VERSION
     id: str
     created_at: datetime
@@ -209,11 +214,15 @@ class RunRecord(_Record):
     fingerprint: Fingerprint
     measurements: list[Measurement]
     results: list[BatchResult]
-    stability: Stability | None = Field(default=None, description="None: no measurement succeeded, or a record "
-                                        "from before stability was judged")
+    stability: Stability | None = Field(
+        default=None, description="None: no measurement succeeded, or a record from before stability was judged"
+    )
     notes: list[str] = Field(default_factory=list)
-    load: LoadResult | None = Field(default=None, description="a load run (honed load): the traffic and what it saw; "
-                                    "its measurement's samples are latencies from the scheduled arrival")
+    load: LoadResult | None = Field(
+        default=None,
+        description="a load run (honed load): the traffic and what it saw; "
+        "its measurement's samples are latencies from the scheduled arrival",
+    )
 
     @property
     def coverage(self) -> list[StepCoverage]:
@@ -236,7 +245,7 @@ class RunRecord(_Record):
     @classmethod
     def from_json(cls, text: str | bytes) -> RunRecord:
         """Read an export; size, nesting, schema and every field are checked (it is data from elsewhere)."""
-        from honed.validation import build
+        from honed.core.validation import build
 
         data = RUN_DOCUMENT.load(text, "run export")
         return build(cls, data, "record")

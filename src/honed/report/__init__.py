@@ -11,9 +11,9 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from honed.console import recommendation_text, stability_warning
-from honed.errors import HonedError
-from honed.record import RunRecord
-from honed.store import Store
+from honed.core.errors import HonedError
+from honed.records.record import RunRecord
+from honed.store.database import Store
 from honed.tuning.result import TuneResult
 
 
@@ -24,13 +24,15 @@ def write_report(sweep_or_run: TuneResult | RunRecord | str, path: str | Path, s
     return path
 
 
-def render_report(sweep_or_run: TuneResult | RunRecord | str, store: Store | None = None,
-                  back_link: str | None = None) -> str:
+def render_report(
+    sweep_or_run: TuneResult | RunRecord | str, store: Store | None = None, back_link: str | None = None
+) -> str:
     """The report as one HTML page (the dashboard serves it with a link back)."""
     subject = _resolve(sweep_or_run, store)
     context = _sweep_context(subject, store) if isinstance(subject, TuneResult) else _run_context(subject)
     template = Environment(autoescape=select_autoescape(default=True)).from_string(
-        resources.files("honed.report").joinpath("report.html.j2").read_text())
+        resources.files("honed.report").joinpath("report.html.j2").read_text()
+    )
     return template.render(**context, back_link=back_link)
 
 
@@ -47,19 +49,33 @@ def _resolve(subject: Any, store: Store | None) -> TuneResult | RunRecord:
 
 def environment_rows(record: RunRecord) -> list[tuple[str, str]]:
     fp = record.fingerprint
-    rows = [("device", f"{record.device} ({fp.runtime.get('device_name', '?')}), threads {fp.runtime.get('threads', '?')}"),
-            ("cpu", f"{fp.cpu.get('model')} x{fp.cpu.get('logical_cores')}"),
-            ("cpu flags", " ".join(fp.cpu.get("flags", [])) or "-"),
-            ("gpus", ", ".join(g["name"] for g in fp.gpus) or (fp.gpu_note or "none")),
-            ("memory", f"{fp.memory_bytes / 2**30:.1f} GiB"), ("os", fp.os), ("python", fp.python)]
+    rows = [
+        ("device", f"{record.device} ({fp.runtime.get('device_name', '?')}), threads {fp.runtime.get('threads', '?')}"),
+        ("cpu", f"{fp.cpu.get('model')} x{fp.cpu.get('logical_cores')}"),
+        ("cpu flags", " ".join(fp.cpu.get("flags", [])) or "-"),
+        ("gpus", ", ".join(g["name"] for g in fp.gpus) or (fp.gpu_note or "none")),
+        ("memory", f"{fp.memory_bytes / 2**30:.1f} GiB"),
+        ("os", fp.os),
+        ("python", fp.python),
+    ]
     rows += [(name, version) for name, version in fp.packages.items() if version]
     if record.peaks:
-        rows.append(("measured peaks", f"{record.peaks.peak_flops / 1e9:.0f} GFLOP/s, "
-                                       f"{record.peaks.peak_bandwidth_bytes_per_s / 1e9:.1f} GB/s ({record.peaks.method})"))
+        rows.append(
+            (
+                "measured peaks",
+                f"{record.peaks.peak_flops / 1e9:.0f} GFLOP/s, "
+                f"{record.peaks.peak_bandwidth_bytes_per_s / 1e9:.1f} GB/s ({record.peaks.method})",
+            )
+        )
     protocol = record.protocol
-    rows.append(("protocol", f"scope {protocol.scope}, warm-up >= {protocol.warmup_iterations} it / {protocol.warmup_min_seconds} s, "
-                             f">= {protocol.min_samples} samples and >= {protocol.min_seconds} s, {protocol.repetitions} "
-                             f"processes per batch size, {protocol.confidence:.0%} bootstrap CIs, seed {protocol.seed}"))
+    rows.append(
+        (
+            "protocol",
+            f"scope {protocol.scope}, warm-up >= {protocol.warmup_iterations} it / {protocol.warmup_min_seconds} s, "
+            f">= {protocol.min_samples} samples and >= {protocol.min_seconds} s, {protocol.repetitions} "
+            f"processes per batch size, {protocol.confidence:.0%} bootstrap CIs, seed {protocol.seed}",
+        )
+    )
     return rows
 
 
@@ -86,33 +102,59 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
 
     objective = result.settings.goal_objective
     what, better, unit = objective.what, objective.better, objective.unit
-    metric = result.metric or result.settings.guardrail.metric or (
-        result.baseline.quality.primary if result.baseline and result.baseline.quality else "quality")
+    metric = (
+        result.metric
+        or result.settings.guardrail.metric
+        or (result.baseline.quality.primary if result.baseline and result.baseline.quality else "quality")
+    )
     runs = _runs(result, store)
     before = runs.get(result.baseline.key) if result.baseline else None
     after = runs.get(result.recommended.trial) if result.recommended else None
     batch = result.recommended.batch_size if result.recommended else result.protocol.batch_sizes[0]
-    figures = {"pareto": plots.pareto_scatter(result.points, result.pareto, result.recommended, f"{what} ({unit})", metric)}
+    figures = {
+        "pareto": plots.pareto_scatter(result.points, result.pareto, result.recommended, f"{what} ({unit})", metric)
+    }
     if before is not None and after is not None:
         label = result.recommended.label
         figures["cdf"] = plots.latency_cdf([("base model", before), (label, after)], batch)
         figures["bars"] = plots.before_after_bars(_bars(before, after, batch), ("base", "recommended"))
     trials = [t for t in [result.baseline, *result.trials] if t is not None]
-    return {"kind": "sweep", "title": f"honed tune: {result.model.display_name}", "result": result, "trials": trials,
-            "points": {t.key: [p for p in result.points if p.trial == t.key] for t in trials}, "objective": what,
-            "unit": unit, "better": better, "metric": metric, "figures": figures, "summary": recommendation_text(result),
-            "environment": environment_rows(before) if before else [], "settings": result.settings.model_dump(mode="json"),
-            "stability_warnings": [f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}"
-                                   for t in result.contended_trials]}
+    return {
+        "kind": "sweep",
+        "title": f"honed tune: {result.model.display_name}",
+        "result": result,
+        "trials": trials,
+        "points": {t.key: [p for p in result.points if p.trial == t.key] for t in trials},
+        "objective": what,
+        "unit": unit,
+        "better": better,
+        "metric": metric,
+        "figures": figures,
+        "summary": recommendation_text(result),
+        "environment": environment_rows(before) if before else [],
+        "settings": result.settings.model_dump(mode="json"),
+        "stability_warnings": [
+            f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}" for t in result.contended_trials
+        ],
+    }
 
 
 def _run_context(record: RunRecord) -> dict[str, Any]:
     from honed.report import plots
 
-    figures = {f"cdf{r.batch_size}": plots.latency_cdf([(record.model.display_name, record)], r.batch_size)
-               for r in record.results if r.latency_ms}
-    return {"kind": "run", "title": f"honed run: {record.model.display_name}", "record": record, "figures": figures,
-            "environment": environment_rows(record), "stability_warnings": [w] if (w := stability_warning(record)) else []}
+    figures = {
+        f"cdf{r.batch_size}": plots.latency_cdf([(record.model.display_name, record)], r.batch_size)
+        for r in record.results
+        if r.latency_ms
+    }
+    return {
+        "kind": "run",
+        "title": f"honed run: {record.model.display_name}",
+        "record": record,
+        "figures": figures,
+        "environment": environment_rows(record),
+        "stability_warnings": [w] if (w := stability_warning(record)) else [],
+    }
 
 
 def _runs(result: TuneResult, store: Store | None) -> dict[str, RunRecord]:

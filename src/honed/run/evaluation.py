@@ -9,17 +9,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from honed import fingerprint as fingerprints
-from honed.errors import Interrupted
+from honed.core import fingerprint as fingerprints
+from honed.core.protocol import InputSpec, ModelRef, Protocol, RunSpec, Step, TargetSpec, TaskSpec
 from honed.measure.executor import run_job, run_quality_job
 from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
-from honed.preflight import Preflight, check_task, preflight, recipe_steps
-from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
-from honed.record import Measurement, QualityResult, RunRecord
+from honed.records.record import Measurement, QualityResult, RunRecord
+from honed.run.legacy import EVALUATE_PARAMETERS, is_legacy, legacy_call
+from honed.run.plan import RunPlan, check_task, plan_run, recipe_steps
+from honed.run.target import measure_peaks, peaks_key, resolve_device
 from honed.store import Store
-from honed.target import measure_peaks, peaks_key, resolve_device
+from honed.store.keep import keep_run
 
 # Called after each worker with (done, total, what it produced).
 ProgressCallback = Callable[[int, int, "Measurement | QualityResult"], None]
@@ -27,30 +28,34 @@ ProgressCallback = Callable[[int, int, "Measurement | QualityResult"], None]
 
 def evaluate(
     model: Any,
-    protocol: Protocol | None = None,
-    inputs: InputSpec | None = None,
-    target: TargetSpec | None = None,
-    name: str | None = None,
+    spec: RunSpec | None = None,
+    *legacy_args: Any,
     store: Store | None = None,
     on_progress: ProgressCallback | None = None,
-    recipe: Any = None,
-    task: TaskSpec | None = None,
-    checked: Preflight | None = None,
+    plan: RunPlan | None = None,
+    **legacy_kwargs: Any,
 ) -> RunRecord:
-    """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module).
+    """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module) as ``spec``
+    says: its protocol, inputs, target, recipe and task.
 
     Each (batch size, repetition) runs in a fresh worker process; a worker that crashes or
     times out becomes a failed Measurement and the sweep goes on. The record is added to
-    ``store`` when one is given. ``recipe`` (a Recipe or a list of algorithm names/steps) is
-    applied to the model in each worker; a handle returned by ``optimize`` carries its own.
-    With ``task``, one more worker scores the model's quality on the task's data (and, with a
-    recipe, its agreement with the base model): ``record.quality``. ``checked``: what
-    ``honed.preflight.preflight`` returned for these same arguments (its checks are not repeated).
+    ``store`` when one is given. ``spec.recipe`` is applied to the model in each worker; a
+    handle returned by ``optimize`` carries its own. With a task, one more worker scores the
+    model's quality on the task's data (and, with a recipe, its agreement with the base model):
+    ``record.quality``. ``plan``: what ``plan_run(model, spec)`` returned (its checks are not
+    repeated; a tune passes each trial's). The 0.1 form ``evaluate(model, protocol, inputs,
+    target, name=, recipe=, task=)`` still works, with a DeprecationWarning.
     """
-    protocol, inputs, target = protocol or Protocol(), inputs or InputSpec(), target or TargetSpec()
+    if is_legacy(spec, legacy_args, legacy_kwargs):
+        spec, rest = legacy_call("evaluate", EVALUATE_PARAMETERS, spec, legacy_args, legacy_kwargs)
+        store, on_progress = rest.get("store", store), rest.get("on_progress", on_progress)
+        plan = rest.get("checked") or plan
+    spec = spec or RunSpec()
+    protocol, inputs, target, name = spec.protocol, spec.inputs, spec.target, spec.name
     notes: list[str] = []
-    plan = checked or preflight(model, inputs, target, recipe, task)
-    device, steps, task = plan.device, plan.steps, plan.task
+    plan = plan or plan_run(model, spec)
+    device, steps, task = plan.device, list(plan.steps), plan.task
     notes.extend(f"warning: {warning}" for warning in plan.warnings)
     host = fingerprints.collect()
     peaks, peaks_note = _peaks(target, host, device, protocol.threads, store)
@@ -60,12 +65,25 @@ def evaluate(
         ref, handle_steps = _model_ref(model, workdir, notes)
         run_steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
         replay = {**_replay_context(model, bool(handle_steps), inputs, task), "kept": str(workdir / "kept")}
-        jobs = [Job(model=ref, task=task, inputs=inputs, protocol=protocol, device=device, batch_size=batch_size,
-                    # Every batch size collects model stats once, so one crashed batch size loses nothing.
-                    repetition=repetition, collect_model_stats=repetition == 0, recipe=run_steps, **replay,
-                    result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"))
-                # Repetitions are interleaved across batch sizes so slow drift touches all of them.
-                for repetition in range(protocol.repetitions) for batch_size in protocol.batch_sizes]
+        jobs = [
+            Job(
+                model=ref,
+                task=task,
+                inputs=inputs,
+                protocol=protocol,
+                device=device,
+                batch_size=batch_size,
+                # Every batch size collects model stats once, so one crashed batch size loses nothing.
+                repetition=repetition,
+                collect_model_stats=repetition == 0,
+                recipe=run_steps,
+                **replay,
+                result_path=str(workdir / f"result-b{batch_size}-r{repetition}.json"),
+            )
+            # Repetitions are interleaved across batch sizes so slow drift touches all of them.
+            for repetition in range(protocol.repetitions)
+            for batch_size in protocol.batch_sizes
+        ]
         quality_job = _quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay) if task else None
         measurements, quality, interrupted = _run_workers(jobs, quality_job, workdir, on_progress, _converts(run_steps))
     if interrupted:
@@ -75,28 +93,38 @@ def evaluate(
     stats = next((m.model_stats for m in ok if m.model_stats), None)
     results = summarize(measurements, protocol, target, peaks, stats)
     record = RunRecord(
-        id=uuid.uuid4().hex, created_at=datetime.now(timezone.utc), name=name,
-        status=_status(len(ok), len(jobs), quality), model=ref, model_stats=stats, recipe=run_steps,
-        task=task.name if task else "performance", task_spec=task, quality=quality, inputs=inputs, protocol=protocol,
-        target=target, device=device, peaks=peaks, peaks_note=peaks_note,
+        id=uuid.uuid4().hex,
+        created_at=datetime.now(timezone.utc),
+        name=name,
+        status=_status(len(ok), len(jobs), quality),
+        model=ref,
+        model_stats=stats,
+        recipe=run_steps,
+        task=task.name if task else "performance",
+        task_spec=task,
+        quality=quality,
+        inputs=inputs,
+        protocol=protocol,
+        target=target,
+        device=device,
+        peaks=peaks,
+        peaks_note=peaks_note,
         fingerprint=host.model_copy(update={"runtime": ok[0].runtime if ok else {}}),
-        measurements=measurements, results=results, stability=judge(measurements, results), notes=notes,
+        measurements=measurements,
+        results=results,
+        stability=judge(measurements, results),
+        notes=notes,
     )
     return keep_run(record, store, interrupted)
 
 
-def keep_run(record: RunRecord, store: Store | None, interrupted: bool) -> RunRecord:
-    """Store the run (even a partial one); then say that it was interrupted, if it was."""
-    if store is not None:
-        _store_or_keep(store, record)
-    if interrupted:
-        where = f"stored as run {record.id}" if store is not None else "not stored (no store given)"
-        raise Interrupted(f"{record.notes[-1]}; the partial run is {where}", record)
-    return record
-
-
-def _run_workers(jobs: list[Job], quality_job: Job | None, workdir: Path, on_progress: ProgressCallback | None,
-                 quality_first: bool = False) -> tuple[list[Measurement], QualityResult | None, bool]:
+def _run_workers(
+    jobs: list[Job],
+    quality_job: Job | None,
+    workdir: Path,
+    on_progress: ProgressCallback | None,
+    quality_first: bool = False,
+) -> tuple[list[Measurement], QualityResult | None, bool]:
     """Each job in its own worker, in order, then the quality job; Ctrl-C keeps what finished.
 
     ``quality_first`` (a recipe with a runtime step, which a recipe's agreement task always goes
@@ -133,21 +161,6 @@ def _converts(steps: list[Step]) -> bool:
     return any(ALGORITHMS.get(step.algorithm).family == "runtime" for step in steps)
 
 
-def _store_or_keep(store: Store, record: RunRecord) -> None:
-    """A store that cannot take the run (full disk, corrupt file) must not lose the measurement."""
-    from honed.store import StoreError
-
-    try:
-        store.add(record)
-    except StoreError as error:
-        kept = Path(f"honed-unsaved-run-{record.id}.json").resolve()
-        try:
-            kept.write_text(record.to_json())
-        except OSError as write_error:
-            raise StoreError(f"{error}; the run could not be kept in {kept} either ({write_error})") from None
-        raise StoreError(f"{error}; the run was kept in {kept}: `honed runs import {kept}` adds it later") from None
-
-
 def assess_quality(
     model: Any,
     task: TaskSpec,
@@ -155,13 +168,19 @@ def assess_quality(
     target: TargetSpec | None = None,
     protocol: Protocol | None = None,
     inputs: InputSpec | None = None,
+    *,
+    plan: RunPlan | None = None,
 ) -> QualityResult:
     """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
-    ``task.limit``) before spending time on performance."""
+    ``task.limit``) before spending time on performance. ``plan``: the run plan of this model
+    and recipe (a tune's trial), whose device and steps are used as they are."""
     protocol = protocol or Protocol()
-    task = check_task(task)
-    device = resolve_device(target or TargetSpec())
-    steps = recipe_steps(recipe, device)
+    if plan is not None:
+        device, steps = plan.device, list(plan.steps)
+    else:
+        task = check_task(task)
+        device = resolve_device(target or TargetSpec())
+        steps = recipe_steps(recipe, device)
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, [])
@@ -171,11 +190,30 @@ def assess_quality(
         return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
 
 
-def _quality_job(ref: ModelRef, steps: list[Step], task: TaskSpec, protocol: Protocol, inputs: InputSpec,
-                 device: str, workdir: Path, replay: dict[str, Any]) -> Job:
-    return Job(mode="quality", task=task, model=ref, inputs=inputs, protocol=protocol, device=device,
-               batch_size=task.batch_size, repetition=0, collect_model_stats=False,
-               result_path=str(workdir / "result-quality.json"), recipe=steps, **replay)
+def _quality_job(
+    ref: ModelRef,
+    steps: list[Step],
+    task: TaskSpec,
+    protocol: Protocol,
+    inputs: InputSpec,
+    device: str,
+    workdir: Path,
+    replay: dict[str, Any],
+) -> Job:
+    return Job(
+        mode="quality",
+        task=task,
+        model=ref,
+        inputs=inputs,
+        protocol=protocol,
+        device=device,
+        batch_size=task.batch_size,
+        repetition=0,
+        collect_model_stats=False,
+        result_path=str(workdir / "result-quality.json"),
+        recipe=steps,
+        **replay,
+    )
 
 
 def _replay_context(model: Any, from_handle: bool, inputs: InputSpec, task: TaskSpec | None) -> dict[str, Any]:

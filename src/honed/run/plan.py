@@ -1,57 +1,95 @@
-"""Pre-flight: everything about a run that can be checked without timing, once, in the parent,
-before any worker starts: the model reference, the inputs, the task and whether the model can
-run it, the recipe's plan, and known-bad pairings. A bad spec fails here in seconds."""
+"""The run plan: everything about a run that can be checked without timing, once, in the parent,
+before any worker starts: the model reference, the inputs, the task and whether the model can run
+it, the recipe's steps, and known-bad pairings. A bad spec fails here in seconds.
+
+A tune checks its model once (``plan_run(..., sweep=True)``) and derives each trial's plan with
+``RunPlan.with_recipe``, which re-checks only what a recipe changes: its steps, what the model
+can still do after them, and the pairings. No trial reads the model's files again."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import ModelRef, RunSpec, Step, TaskSpec, quality_task
 from honed.models.capabilities import Capability, describe, missing
 from honed.models.registry import adapter, check_ref
-from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Step, TargetSpec, TaskSpec
-from honed.target import resolve_device
+from honed.run.target import resolve_device
 
 
 @dataclass(frozen=True)
-class Preflight:
+class RunPlan:
     """What a run will do, checked in the parent before any worker starts."""
 
+    model: Any  # the ModelRef, ModelHandle or torch module it was checked for
     device: str
-    steps: list[Step]
-    task: TaskSpec | None
-    warnings: list[str]  # known-bad pairings of a step and this model, found by measurement
+    steps: tuple[Step, ...]  # validated, canonical order, parameters filled in
+    task: TaskSpec | None  # the run's task, or agreement with the base model for an optimised one
+    capabilities: frozenset[Capability] | None  # the model's own, from its files (None: only loading tells)
+    needs: frozenset[Capability]  # what the task needs of the model
+    layers: str | None  # the layer kind holding most parameters (for pairings); None: not judged
+    warnings: tuple[str, ...]  # known-bad pairings of a step and this model, found by measurement
+
+    @property
+    def agreement(self) -> bool:
+        """Quality is agreement with the base model (the default for an optimised model)."""
+        return self.task is not None and self.task.name == "agreement"
+
+    def with_recipe(self, recipe: Any) -> RunPlan:
+        """This plan with ``recipe`` (a Recipe, or steps/names) as its steps: the recipe is
+        validated, and the task's fit and the pairings are judged from what this plan read."""
+        steps = recipe_steps(recipe, self.device)
+        plan = self
+        if self.task is None and steps:
+            task = quality_task(None, optimised=True)
+            plan = replace(self, task=task, needs=_needs(task))
+        if (unfit := plan.unfit(steps)) is not None:
+            raise unfit
+        return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(self.model, self.layers, steps)))
+
+    def unfit(self, steps: list[Step] | tuple[Step, ...]) -> SpecError | None:
+        """The refusal when the model, after ``steps``, lacks what the task needs; None when it
+        has it, or when what it has cannot be told before loading."""
+        if self.task is None or self.capabilities is None:
+            return None
+        return fit_error(self.model, self.task, self.needs, after_steps(self.capabilities, list(steps)))
 
 
-def preflight(model: Any, inputs: InputSpec, target: TargetSpec, recipe: Any = None,
-              task: TaskSpec | None = None) -> Preflight:
-    """The model reference (files exist, a saved model's manifest, a factory builds a module, a
-    vision model's input shape), the task and its fit to the model, the inputs' source and the
-    recipe's plan. With a recipe and no task, the task is agreement with the base model."""
-    check_model(model, inputs)
-    if task is not None:
-        task = check_task(task)
-    elif inputs.source == "task":
-        raise SpecError("inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from")
-    device = resolve_device(target)
-    steps = recipe_steps(recipe, device)
-    if task is None and (steps or getattr(model, "recipe", None)):
-        # An optimised model is always checked against its base: agreement, and what each step changed.
-        task = AGREEMENT_TASK
-    if task is not None:
-        check_task_fits(model, task, steps)
-    from honed.optimization.pairings import pairing_warnings
+def plan_run(model: Any, spec: RunSpec, *, sweep: bool = False) -> RunPlan:
+    """Check a run of ``model`` (a ModelRef, a ModelHandle or a torch module) under ``spec``.
+    ``sweep``: the plan is the baseline of a tune, whose trials add recipes (so quality is
+    agreement when no task is given, and the pairings are read now)."""
+    check_model(model, spec.inputs)
+    task = check_task(spec.task) if spec.task is not None else None
+    if task is None and spec.inputs.source == "task":
+        raise SpecError(
+            "inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from"
+        )
+    device = resolve_device(spec.target)
+    steps = recipe_steps(spec.recipe, device)
+    # An optimised model is always checked against its base: agreement, and what each step changed.
+    task = quality_task(task, optimised=sweep or bool(steps) or bool(getattr(model, "recipe", None)))
+    layers = _dominant_layers(model) if isinstance(model, ModelRef) and (steps or sweep) else None
+    plan = RunPlan(
+        model=model,
+        device=device,
+        steps=(),
+        task=task,
+        capabilities=model_capabilities(model),
+        needs=_needs(task),
+        layers=layers,
+        warnings=(),
+    )
+    if (unfit := plan.unfit(steps)) is not None:
+        raise unfit
+    return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(model, layers, steps)))
 
-    warnings = pairing_warnings(model, steps) if isinstance(model, ModelRef) else []
-    return Preflight(device, steps, task, warnings)
 
-
-def check_model(model: Any, inputs: InputSpec) -> None:
+def check_model(model: Any, inputs: Any) -> None:
     if isinstance(model, ModelRef):
         check_ref(model)
-        if hasattr(kind := adapter(model.kind), "check_inputs"):
-            kind.check_inputs(model, inputs)
+        adapter(model.kind).check_inputs(model, inputs)
 
 
 def check_task(task: TaskSpec) -> TaskSpec:
@@ -63,38 +101,35 @@ def check_task(task: TaskSpec) -> TaskSpec:
     if task.module is not None or module.startswith("honed."):
         return task
     if module == "__main__":
-        raise SpecError("task", task.name, "a task defined in an importable module (workers cannot import a script's "
-                        "__main__), or registered through the honed.tasks entry-point group")
+        raise SpecError(
+            "task",
+            task.name,
+            "a task defined in an importable module (workers cannot import a script's "
+            "__main__), or registered through the honed.tasks entry-point group",
+        )
     return task.model_copy(update={"module": module})
 
 
-def check_task_fits(model: Any, task: TaskSpec, steps: list[Step]) -> None:
-    """The task builds with its options, and the model can do what it needs, where that can be
-    told before loading (e.g. language modelling needs a causal LM with a tokenizer)."""
-    from honed.tasks import build_task
-
-    have = model_capabilities(model)
-    unfit = fit_error(model, task, build_task(task).requires, after_steps(have, steps) if have is not None else None)
-    if unfit is not None:
-        raise unfit
-
-
-def fit_error(model: Any, task: TaskSpec, needs: frozenset[Capability],
-              have: frozenset[Capability] | None) -> SpecError | None:
+def fit_error(
+    model: Any, task: TaskSpec, needs: frozenset[Capability], have: frozenset[Capability] | None
+) -> SpecError | None:
     """The refusal (its hint says what is missing) when the model lacks what the task needs;
     None when it has it, or when what it has cannot be told before loading (``have`` None)."""
     if have is None or not (gaps := missing(needs, have)):
         return None
     name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
-    return SpecError("task", task.name, f"a task that {name} can run",
-                     hint=f"{task.name!r} needs {describe(needs)}; {name} lacks: {', '.join(c.value for c in gaps)}")
+    return SpecError(
+        "task",
+        task.name,
+        f"a task that {name} can run",
+        hint=f"{task.name!r} needs {describe(needs)}; {name} lacks: {', '.join(c.value for c in gaps)}",
+    )
 
 
 def model_capabilities(model: Any) -> frozenset[Capability] | None:
     """What the model can do, from its files where it is a reference (None: only loading tells)."""
     if isinstance(model, ModelRef):
-        static = getattr(adapter(model.kind), "static_capabilities", None)
-        return static(model) if static is not None else None
+        return adapter(model.kind).static_capabilities(model)
     return getattr(model, "capabilities", frozenset())  # a loaded handle, or a bare module: none
 
 
@@ -114,8 +149,30 @@ def recipe_steps(recipe: Any, device: str) -> list[Step]:
     """Validated steps of ``recipe`` (checked here, before any worker starts)."""
     if not recipe:
         return []
-    from honed.optimization import Recipe, plan
+    from honed.optimization import Recipe, resolve_recipe
 
     recipe = recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)
-    plan(recipe, device)
+    resolve_recipe(recipe, device)
     return list(recipe.canonical().steps)
+
+
+def _needs(task: TaskSpec | None) -> frozenset[Capability]:
+    if task is None:
+        return frozenset()
+    from honed.tasks import build_task
+
+    return build_task(task).requires
+
+
+def _dominant_layers(ref: ModelRef) -> str | None:
+    from honed.optimization.pairings import dominant_layers
+
+    return dominant_layers(ref)
+
+
+def _pairings(model: Any, layers: str | None, steps: list[Step]) -> list[str]:
+    if not isinstance(model, ModelRef) or not steps:
+        return []
+    from honed.optimization.pairings import pairing_warnings
+
+    return pairing_warnings(model.display_name, layers, steps)

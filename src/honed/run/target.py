@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
-from honed.fingerprint import Fingerprint
+from honed.core.fingerprint import Fingerprint
+from honed.core.protocol import TargetSpec
 from honed.measure.executor import worker_env
-from honed.measure.peaks import Peaks
-from honed.protocol import TargetSpec
+from honed.meters.peaks import Peaks
 
 PEAKS_TIMEOUT_S = 300
 
@@ -24,12 +24,13 @@ def resolve_device(spec: TargetSpec) -> str:
 
 def peaks_key(fingerprint: Fingerprint, device: str, threads: int | None) -> str:
     hardware = fingerprint.cpu.get("model") if device == "cpu" else ",".join(g["name"] for g in fingerprint.gpus)
-    return f"{fingerprint.hostname}|{device}|{hardware}|threads={threads or 'default'}|torch={fingerprint.packages.get('torch')}"
+    torch = fingerprint.packages.get("torch")
+    return f"{fingerprint.hostname}|{device}|{hardware}|threads={threads or 'default'}|torch={torch}"
 
 
 def measure_peaks(device: str, threads: int | None) -> Peaks:
     """Measured in a separate process so that the run's own process state cannot skew it."""
-    command = [sys.executable, "-m", "honed.measure.peaks", "--device", device]
+    command = [sys.executable, "-m", "honed.meters.peaks", "--device", device]
     if threads:
         command += ["--threads", str(threads)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=PEAKS_TIMEOUT_S, env=worker_env(threads))

@@ -18,8 +18,16 @@ from honed.models.handle import ModelHandle
 from honed.serve.batcher import Answer, DynamicBatcher
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-KSERVE_TYPES = {"FP32": torch.float32, "FP16": torch.float16, "FP64": torch.float64, "INT64": torch.int64,
-                "INT32": torch.int32, "INT8": torch.int8, "UINT8": torch.uint8, "BOOL": torch.bool}
+KSERVE_TYPES = {
+    "FP32": torch.float32,
+    "FP16": torch.float16,
+    "FP64": torch.float64,
+    "INT64": torch.int64,
+    "INT32": torch.int32,
+    "INT8": torch.int8,
+    "UINT8": torch.uint8,
+    "BOOL": torch.bool,
+}
 
 
 class PredictRequest(BaseModel):
@@ -76,9 +84,16 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
 
     @app.get("/v1/model")
     async def model() -> dict[str, Any]:
-        return {"name": served_as, "kind": handle.ref.kind, "recipe": [s.model_dump() for s in handle.recipe],
-                "item_shape": item_shape, "runtime": handle.runtime_info(), "max_batch": batcher.max_batch,
-                "max_wait_ms": batcher.max_wait_s * 1e3, "openai_completions": _generates(handle)}
+        return {
+            "name": served_as,
+            "kind": handle.ref.kind,
+            "recipe": [s.model_dump() for s in handle.recipe],
+            "item_shape": item_shape,
+            "runtime": handle.runtime_info(),
+            "max_batch": batcher.max_batch,
+            "max_wait_ms": batcher.max_wait_s * 1e3,
+            "openai_completions": _generates(handle),
+        }
 
     @app.get("/v1/stats")
     async def stats() -> dict[str, Any]:
@@ -103,9 +118,20 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
         items = _kserve_items(body.inputs)
         answers = await asyncio.gather(*(_answer(batcher, item) for item in items))  # queued at once: batched
         stacked = torch.stack([a.output for a in answers])
-        return JSONResponse({"model_name": served_as, "outputs": [{
-            "name": "output", "shape": list(stacked.shape), "datatype": "FP32", "data": stacked.flatten().tolist()}]},
-            headers=_timing(answers[0]))
+        return JSONResponse(
+            {
+                "model_name": served_as,
+                "outputs": [
+                    {
+                        "name": "output",
+                        "shape": list(stacked.shape),
+                        "datatype": "FP32",
+                        "data": stacked.flatten().tolist(),
+                    }
+                ],
+            },
+            headers=_timing(answers[0]),
+        )
 
     return app
 
@@ -125,8 +151,11 @@ async def _answer(batcher: DynamicBatcher, item: Any) -> Answer:
 
 
 def _timing(answer: Answer) -> dict[str, str]:
-    return {"x-honed-queue-ms": f"{answer.queue_ms:.3f}", "x-honed-compute-ms": f"{answer.compute_ms:.3f}",
-            "x-honed-batch": str(answer.batch)}
+    return {
+        "x-honed-queue-ms": f"{answer.queue_ms:.3f}",
+        "x-honed-compute-ms": f"{answer.compute_ms:.3f}",
+        "x-honed-batch": str(answer.batch),
+    }
 
 
 def _item(inputs: Any, item_shape: tuple[int, ...] | None) -> Any:
@@ -134,7 +163,9 @@ def _item(inputs: Any, item_shape: tuple[int, ...] | None) -> Any:
         return {name: _tensor(values, f"inputs.{name}") for name, values in inputs.items()}
     tensor = _tensor(inputs, "inputs")
     if item_shape is not None and tuple(tensor.shape) != tuple(item_shape):
-        raise HTTPException(422, f"inputs: shape {list(tensor.shape)}; this model takes one item of shape {list(item_shape)}")
+        raise HTTPException(
+            422, f"inputs: shape {list(tensor.shape)}; this model takes one item of shape {list(item_shape)}"
+        )
     return tensor
 
 
@@ -151,7 +182,9 @@ def _kserve_items(tensors: list[KServeTensor]) -> list[Any]:
     for tensor in tensors:
         dtype = KSERVE_TYPES.get(tensor.datatype)
         if dtype is None:
-            raise HTTPException(422, f"inputs.{tensor.name}.datatype: {tensor.datatype!r}; one of {', '.join(KSERVE_TYPES)}")
+            raise HTTPException(
+                422, f"inputs.{tensor.name}.datatype: {tensor.datatype!r}; one of {', '.join(KSERVE_TYPES)}"
+            )
         try:
             rows[tensor.name] = torch.tensor(tensor.data, dtype=dtype).reshape(tensor.shape)
         except (TypeError, ValueError, RuntimeError) as error:

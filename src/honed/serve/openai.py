@@ -59,7 +59,7 @@ def greedy_pieces(handle: Any, prompt: str, max_tokens: int) -> Iterator[str]:
                 return
             new.append(token)
             decoded = tokenizer.decode(new, skip_special_tokens=True)
-            yield decoded[len(text):] if decoded.startswith(text) else ""
+            yield decoded[len(text) :] if decoded.startswith(text) else ""
             text = decoded if decoded.startswith(text) else text
 
 
@@ -82,8 +82,9 @@ def add_routes(app: FastAPI, handle: ModelHandle, batcher: DynamicBatcher, serve
         return await _respond(handle, batcher, served_as, prompt, body.max_tokens, body.stream, chat=True)
 
 
-async def _respond(handle: Any, batcher: DynamicBatcher, served_as: str, prompt: str, max_tokens: int, stream: bool,
-                   chat: bool) -> Any:
+async def _respond(
+    handle: Any, batcher: DynamicBatcher, served_as: str, prompt: str, max_tokens: int, stream: bool, chat: bool
+) -> Any:
     reply = _Reply(served_as, chat, len(handle.token_ids(prompt)))
     pieces = _pieces_from_model_thread(batcher, handle, prompt, max_tokens)
     if stream:
@@ -92,8 +93,9 @@ async def _respond(handle: Any, batcher: DynamicBatcher, served_as: str, prompt:
     return JSONResponse(reply.whole("".join(texts), len(texts), max_tokens))
 
 
-async def _pieces_from_model_thread(batcher: DynamicBatcher, handle: Any, prompt: str,
-                                    max_tokens: int) -> AsyncIterator[str]:
+async def _pieces_from_model_thread(
+    batcher: DynamicBatcher, handle: Any, prompt: str, max_tokens: int
+) -> AsyncIterator[str]:
     """Decode on the model thread; each piece reaches the event loop as soon as it is made."""
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -132,13 +134,21 @@ class _Reply:
         return "text_completion"
 
     def whole(self, text: str, tokens: int, max_tokens: int) -> dict[str, Any]:
-        return {"id": self.id, "object": self._object(True), "created": self.created, "model": self.model,
-                "choices": [self._choice(text, "length" if tokens >= max_tokens else "stop", True)],
-                "usage": self._usage(tokens)}
+        return {
+            "id": self.id,
+            "object": self._object(True),
+            "created": self.created,
+            "model": self.model,
+            "choices": [self._choice(text, "length" if tokens >= max_tokens else "stop", True)],
+            "usage": self._usage(tokens),
+        }
 
     def _usage(self, tokens: int) -> dict[str, int]:
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": tokens,
-                "total_tokens": self.prompt_tokens + tokens}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": tokens,
+            "total_tokens": self.prompt_tokens + tokens,
+        }
 
     async def events(self, pieces: AsyncIterator[str]) -> AsyncIterator[str]:
         tokens = 0

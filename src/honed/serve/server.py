@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.errors import SpecError
-from honed.protocol import InputSpec, ModelRef, Step
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef, Step
 
 
 class ServeJob(BaseModel):
@@ -39,9 +39,17 @@ def loaded(ref: ModelRef, recipe: list[Step], inputs: InputSpec, threads: int | 
     return optimize(handle, recipe, "cpu", inputs) if recipe else handle
 
 
-def serve(ref: ModelRef, recipe: list[Step], inputs: InputSpec, host: str = "127.0.0.1", port: int = 8000,
-          max_batch: int = 8, max_wait_ms: float = 2.0, threads: int | None = None,
-          on_ready: Any = print) -> None:
+def serve(
+    ref: ModelRef,
+    recipe: list[Step],
+    inputs: InputSpec,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_batch: int = 8,
+    max_wait_ms: float = 2.0,
+    threads: int | None = None,
+    on_ready: Any = print,
+) -> None:
     import uvicorn
 
     from honed.serve.app import build_app

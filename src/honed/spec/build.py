@@ -1,54 +1,48 @@
 """Evaluation specs as TOML files: a run written down, checked in, and re-run.
 
-    name = "minilm-cpu"
-    [model]
-    kind = "sentence-transformers"
-    source = "models/minilm"          # relative paths are relative to this file
-    [inputs]
-    seq_len = 32
-    [protocol]
-    batch_sizes = [1, 8]
-    [target]
-    device = "cpu"
-    price_per_hour = 0.40
-    [[recipe]]                          # optional: optimisations applied before measuring
-    algorithm = "torchao-int8-dynamic"
-    [task]                              # optional: quality on a registered task's data
-    name = "text-embedding"
-    options = { k = 1 }
-    # or: name = "agreement", options = { inputs = "items.npy" }: agreement with the base model on
-    # your own items (.npy, or texts in .txt/.jsonl; relative to this file)
-    [tune]                              # optional: settings for `honed tune` (see TuneSettings)
-    objective = "p50_ms"
-    guardrail = { max_drop = 0.05 }
+name = "minilm-cpu"
+[model]
+kind = "sentence-transformers"
+source = "models/minilm"          # relative paths are relative to this file
+[inputs]
+seq_len = 32
+[protocol]
+batch_sizes = [1, 8]
+[target]
+device = "cpu"
+price_per_hour = 0.40
+[[recipe]]                          # optional: optimisations applied before measuring
+algorithm = "torchao-int8-dynamic"
+[task]                              # optional: quality on a registered task's data
+name = "text-embedding"
+options = { k = 1 }
+# or: name = "agreement", options = { inputs = "items.npy" }: agreement with the base model on
+# your own items (.npy, or texts in .txt/.jsonl; relative to this file)
+[tune]                              # optional: settings for `honed tune` (see TuneSettings)
+objective = "p50_ms"
+guardrail = { max_drop = 0.05 }
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import AGREEMENT_TASK, ModelRef, RunSpec
+from honed.core.spec_files import absolute_source, absolute_task_inputs, read_toml
+from honed.core.validation import build
 from honed.optimization.recipe import Step
-from honed.protocol import AGREEMENT_TASK, InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
-from honed.spec_files import absolute_source, absolute_task_inputs, read_toml
 from honed.tuning.settings import TuneSettings
-from honed.validation import build
 
 SPEC_VERSION = 1
 
 
-class EvaluationSpec(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class EvaluationSpec(RunSpec):
+    """A run written down: the model, the run (name, inputs, protocol, target, recipe, task) and
+    the settings ``honed tune`` searches with. ``evaluate(spec.model, spec)`` runs it."""
+
     version: int = SPEC_VERSION
-    name: str | None = None
     model: ModelRef
-    inputs: InputSpec = Field(default_factory=InputSpec)
-    protocol: Protocol = Field(default_factory=Protocol)
-    target: TargetSpec = Field(default_factory=TargetSpec)
-    recipe: tuple[Step, ...] = ()
-    task: TaskSpec | None = None
     tune: TuneSettings | None = None
 
 
@@ -70,14 +64,21 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     sections = {name: dict(base.get(name, {})) for name in ("inputs", "protocol", "target", "task")}
     given = _given(overrides)
     for key, section, field in (
-        ("model", model, "source"), ("kind", model, "kind"), ("allow_pickle", model, "allow_pickle"),
+        ("model", model, "source"),
+        ("kind", model, "kind"),
+        ("allow_pickle", model, "allow_pickle"),
         ("trust_code", model, "trust_code"),
-        ("batch_sizes", sections["protocol"], "batch_sizes"), ("repetitions", sections["protocol"], "repetitions"),
-        ("scope", sections["protocol"], "scope"), ("threads", sections["protocol"], "threads"),
-        ("new_tokens", sections["protocol"], "new_tokens"), ("concurrency", sections["protocol"], "concurrency"),
+        ("batch_sizes", sections["protocol"], "batch_sizes"),
+        ("repetitions", sections["protocol"], "repetitions"),
+        ("scope", sections["protocol"], "scope"),
+        ("threads", sections["protocol"], "threads"),
+        ("new_tokens", sections["protocol"], "new_tokens"),
+        ("concurrency", sections["protocol"], "concurrency"),
         ("audio_seconds", sections["inputs"], "audio_seconds"),
-        ("device", sections["target"], "device"), ("price_per_hour", sections["target"], "price_per_hour"),
-        ("seq_len", sections["inputs"], "seq_len"), ("task", sections["task"], "name"),
+        ("device", sections["target"], "device"),
+        ("price_per_hour", sections["target"], "price_per_hour"),
+        ("seq_len", sections["inputs"], "seq_len"),
+        ("task", sections["task"], "name"),
         ("task_limit", sections["task"], "limit"),
     ):
         if key in given:
@@ -106,8 +107,12 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
 def _agreement_inputs(task: dict[str, object], path: Path) -> None:
     """--agreement-inputs: the agreement task, on the user's items (an absolute path for workers)."""
     if task.get("name", AGREEMENT_TASK.name) != AGREEMENT_TASK.name:
-        raise SpecError("--agreement-inputs", str(path), f"only with task {AGREEMENT_TASK.name!r} or no task (a task "
-                        f"other than agreement brings its own data; --task was {task['name']!r})")
+        raise SpecError(
+            "--agreement-inputs",
+            str(path),
+            f"only with task {AGREEMENT_TASK.name!r} or no task (a task "
+            f"other than agreement brings its own data; --task was {task['name']!r})",
+        )
     task["name"] = AGREEMENT_TASK.name
     task["options"] = {**dict(task.get("options", {})), "inputs": str(path.resolve())}  # type: ignore[arg-type]
 

@@ -7,106 +7,26 @@ record (raw samples included) plus a few columns to list and filter by.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from collections.abc import Callable
-from typing import TypeVar
-
-from sqlalchemy import JSON, DateTime, Index, Integer, String, create_engine, event, select
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import create_engine, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, defer, mapped_column
+from sqlalchemy.orm import Session, defer
 
-from honed.errors import HonedError, SpecError
-from honed.measure.peaks import Peaks
-from honed.record import RunRecord
-from honed.run_index import index_of
-from honed.store_schema import StoreError, configure_sqlite, explain, prepare, retrying
+from honed.core.errors import HonedError, ImmutableRecordError, SpecError, StoreError
+from honed.meters.peaks import Peaks
+from honed.records.record import RunRecord
+from honed.store.run_index import index_of
+from honed.store.schema import configure_sqlite, explain, prepare, retrying
+from honed.store.tables import PeaksRow, RunRow, SweepRow, TagRow, TrialRow
 
 T = TypeVar("T")
 __all__ = ["DEFAULT_URL", "ImmutableRecordError", "Store", "StoreError"]
 
 DEFAULT_URL = "sqlite:///honed.db"
-JSON_TYPE = JSON().with_variant(JSONB(), "postgresql")
-
-
-class ImmutableRecordError(HonedError):
-    pass
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class RunRow(Base):
-    __tablename__ = "runs"
-    __table_args__ = (Index("ix_runs_series_key", "series_key", "created_at"),)  # a series in time order
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    model_name: Mapped[str] = mapped_column(String(300), index=True)
-    model_kind: Mapped[str] = mapped_column(String(50))
-    device: Mapped[str] = mapped_column(String(50))
-    status: Mapped[str] = mapped_column(String(20))
-    schema_version: Mapped[int] = mapped_column(Integer)
-    record: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
-    task: Mapped[str | None] = mapped_column(String(100), index=True)
-    recipe_key: Mapped[str | None] = mapped_column(String(64), index=True)
-    # What lists, filters and trends read instead of the record (honed.run_index); revision 0003.
-    recipe_label: Mapped[str | None] = mapped_column(String(300))
-    target: Mapped[str | None] = mapped_column(String(200), index=True)
-    scenario: Mapped[str | None] = mapped_column(String(200))
-    series_key: Mapped[str | None] = mapped_column(String(64))
-    environment_key: Mapped[str | None] = mapped_column(String(64))
-    stability: Mapped[str | None] = mapped_column(String(20))
-    summary: Mapped[dict[str, Any] | None] = mapped_column(JSON_TYPE)
-    previous_id: Mapped[str | None] = mapped_column(String(32))
-    change: Mapped[dict[str, Any] | None] = mapped_column(JSON_TYPE)
-
-
-class TagRow(Base):
-    """A name for a run (``honed runs tag``): a baseline to compare against, moved by tagging again."""
-
-    __tablename__ = "run_tags"
-    name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    run_id: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class PeaksRow(Base):
-    __tablename__ = "target_peaks"
-    key: Mapped[str] = mapped_column(String(500), primary_key=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    peaks: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
-
-
-class TrialRow(Base):
-    """A tune trial's outcome by its cache key, so a re-run or resumed sweep repeats nothing."""
-
-    __tablename__ = "tune_trials"
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    sweep_id: Mapped[str] = mapped_column(String(32), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    trial: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
-
-
-class SweepRow(Base):
-    """A tune's latest state: rewritten after every trial, so a killed sweep shows how far it got."""
-
-    __tablename__ = "tune_sweeps"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    name: Mapped[str | None] = mapped_column(String(200))
-    model_name: Mapped[str] = mapped_column(String(300))
-    stop_reason: Mapped[str] = mapped_column(String(500))
-    sweep: Mapped[dict[str, Any]] = mapped_column(JSON_TYPE)
-
-
-@event.listens_for(RunRow, "before_update")
-def _refuse_update(mapper: Any, connection: Any, target: RunRow) -> None:
-    raise ImmutableRecordError(f"run {target.id} is immutable; store a new run instead")
 
 
 def default_url() -> str:
@@ -117,7 +37,7 @@ def normalise_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]  # psycopg 3 is the driver we ship
     if url.startswith("sqlite:///"):
-        path = url[len("sqlite:///"):]
+        path = url[len("sqlite:///") :]
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         return url
@@ -135,8 +55,12 @@ class Store:
         try:
             self._engine = create_engine(self.url)
         except Exception as error:
-            raise SpecError("store", url or default_url(), "a SQLAlchemy URL such as sqlite:///honed.db or "
-                            "postgresql://user@host/db", hint=str(error).splitlines()[0]) from None
+            raise SpecError(
+                "store",
+                url or default_url(),
+                "a SQLAlchemy URL such as sqlite:///honed.db or postgresql://user@host/db",
+                hint=str(error).splitlines()[0],
+            ) from None
         if self._engine.dialect.name == "sqlite":
             configure_sqlite(self._engine)
         try:
@@ -159,6 +83,7 @@ class Store:
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         """``work(session)`` in one write transaction, run again when another writer got in the way."""
+
         def attempt() -> T:
             with Session(self._engine) as session, session.begin():
                 return work(session)
@@ -178,33 +103,59 @@ class Store:
 
     def add(self, record: RunRecord) -> None:
         """Store a run, indexed, with its change from the comparable run stored before it."""
-        from honed.tracking import change_since
+        from honed.store.tracking import change_since
 
         index = index_of(record)
         previous = self.previous(record, index.series_key)
-        self._write([RunRow(
-            id=record.id, created_at=record.created_at, name=record.name, model_name=record.model.display_name,
-            model_kind=record.model.kind, device=record.device, status=record.status, task=record.task,
-            recipe_key=record.recipe_key, schema_version=record.schema_version, record=record.model_dump(mode="json"),
-            recipe_label=index.recipe_label, target=index.target, scenario=index.scenario, series_key=index.series_key,
-            environment_key=index.environment_key, stability=index.stability, summary=index.summary,
-            previous_id=previous.id if previous else None,
-            change=change_since(previous, record) if previous else None,
-        )])
+        self._write(
+            [
+                RunRow(
+                    id=record.id,
+                    created_at=record.created_at,
+                    name=record.name,
+                    model_name=record.model.display_name,
+                    model_kind=record.model.kind,
+                    device=record.device,
+                    status=record.status,
+                    task=record.task,
+                    recipe_key=record.recipe_key,
+                    schema_version=record.schema_version,
+                    record=record.model_dump(mode="json"),
+                    recipe_label=index.recipe_label,
+                    target=index.target,
+                    scenario=index.scenario,
+                    series_key=index.series_key,
+                    environment_key=index.environment_key,
+                    stability=index.stability,
+                    summary=index.summary,
+                    previous_id=previous.id if previous else None,
+                    change=change_since(previous, record) if previous else None,
+                )
+            ]
+        )
 
     def previous(self, record: RunRecord, series_key: str | None = None) -> RunRecord | None:
         """The latest comparable run (same series) created before this one that measured something."""
         key = series_key or index_of(record).series_key
-        query = (select(RunRow.id).where(RunRow.series_key == key, RunRow.created_at < record.created_at,
-                                         RunRow.status != "failed", RunRow.id != record.id)
-                 .order_by(RunRow.created_at.desc()).limit(1))
+        query = (
+            select(RunRow.id)
+            .where(
+                RunRow.series_key == key,
+                RunRow.created_at < record.created_at,
+                RunRow.status != "failed",
+                RunRow.id != record.id,
+            )
+            .order_by(RunRow.created_at.desc())
+            .limit(1)
+        )
         found = self.read(lambda session: session.scalars(query).first())
         return self.get(found) if found else None
 
     def get_row(self, run_id: str) -> RunRow:
         """A run's index row (no record), by its full id."""
-        row = self.read(lambda session: detached(session, select(RunRow).options(defer(RunRow.record))
-                                                   .where(RunRow.id == run_id)))
+        row = self.read(
+            lambda session: detached(session, select(RunRow).options(defer(RunRow.record)).where(RunRow.id == run_id))
+        )
         if not row:
             raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
         return row[0]
@@ -229,8 +180,11 @@ class Store:
 
     def get(self, run_id: str) -> RunRecord:
         """A run by id or by a unique prefix of its id."""
-        rows = self.read(lambda session: session.scalars(
-            select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)).all())
+        rows = self.read(
+            lambda session: session.scalars(
+                select(RunRow).where(RunRow.id.startswith(run_id, autoescape=True)).limit(2)
+            ).all()
+        )
         if not rows:
             raise HonedError(f"no run with id {run_id!r} in {self.url}; `honed runs list` shows the stored runs")
         if len(rows) > 1:
@@ -245,8 +199,9 @@ class Store:
 
     def sweeps(self, limit: int = 20) -> list[SweepRow]:
         """Tune sweeps, the most recently updated first."""
-        return self.read(lambda session: detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc())
-                                                    .limit(limit)))
+        return self.read(
+            lambda session: detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc()).limit(limit))
+        )
 
     def peaks(self, key: str) -> Peaks | None:
         row = self.read(lambda session: session.get(PeaksRow, key))
@@ -260,16 +215,34 @@ class Store:
         return dict(row.trial) if row else None
 
     def save_trial(self, key: str, sweep_id: str, trial: dict[str, Any]) -> None:
-        self._write([TrialRow(key=key, sweep_id=sweep_id, created_at=datetime.now(timezone.utc), trial=trial)], merge=True)
+        self._write(
+            [TrialRow(key=key, sweep_id=sweep_id, created_at=datetime.now(timezone.utc), trial=trial)], merge=True
+        )
 
-    def save_sweep(self, sweep_id: str, name: str | None, model_name: str, stop_reason: str, sweep: dict[str, Any]) -> None:
-        self._write([SweepRow(id=sweep_id, updated_at=datetime.now(timezone.utc), name=name, model_name=model_name,
-                              stop_reason=stop_reason[:500], sweep=sweep)], merge=True)
+    def save_sweep(
+        self, sweep_id: str, name: str | None, model_name: str, stop_reason: str, sweep: dict[str, Any]
+    ) -> None:
+        self._write(
+            [
+                SweepRow(
+                    id=sweep_id,
+                    updated_at=datetime.now(timezone.utc),
+                    name=name,
+                    model_name=model_name,
+                    stop_reason=stop_reason[:500],
+                    sweep=sweep,
+                )
+            ],
+            merge=True,
+        )
 
     def sweep(self, sweep_id: str) -> dict[str, Any]:
         """A sweep by id or unique id prefix."""
-        rows = self.read(lambda session: session.scalars(
-            select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)).all())
+        rows = self.read(
+            lambda session: session.scalars(
+                select(SweepRow).where(SweepRow.id.startswith(sweep_id, autoescape=True)).limit(2)
+            ).all()
+        )
         if not rows:
             raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed sweeps` lists them")
         if len(rows) > 1:

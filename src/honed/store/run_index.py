@@ -16,8 +16,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from honed.fingerprint import PACKAGES, Fingerprint
-from honed.record import RunRecord
+from honed.core.fingerprint import PACKAGES, Fingerprint
+from honed.records.record import RunRecord
 
 # The environment fields whose change is marked on a trend (and named when it happens).
 ENVIRONMENT_FIELDS = ("python", "cpu.model", "gpus", *(f"packages.{name}" for name in PACKAGES))
@@ -32,8 +32,15 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "quality": ("quality (the task's primary metric)", "", "higher"),
 }
 # A trend metric and the verdict of `compare` that judges it (None: compare calls no verdict on it).
-VERDICT_OF = {"p50_ms": "latency_p50", "p99_ms": "latency_p99", "throughput": "throughput",
-              "peak_rss_mib": "peak_rss", "energy_j": None, "cost_per_million": None, "quality": "quality"}
+VERDICT_OF = {
+    "p50_ms": "latency_p50",
+    "p99_ms": "latency_p99",
+    "throughput": "throughput",
+    "peak_rss_mib": "peak_rss",
+    "energy_j": None,
+    "cost_per_million": None,
+    "quality": "quality",
+}
 
 
 @dataclass(frozen=True)
@@ -69,24 +76,35 @@ def scenario_of(record: RunRecord) -> tuple[str, dict[str, Any]]:
     if record.load is not None:
         load = record.load
         rate = f" {load.offered_qps:g} q/s" if load.offered_qps else ""
-        fields = {"load": load.scenario, "qps": load.offered_qps, "burstiness": load.burstiness,
-                  "endpoint": load.endpoint, "samples_per_query": load.samples_per_query,
-                  "model_source": record.model.source}
+        fields = {
+            "load": load.scenario,
+            "qps": load.offered_qps,
+            "burstiness": load.burstiness,
+            "endpoint": load.endpoint,
+            "samples_per_query": load.samples_per_query,
+            "model_source": record.model.source,
+        }
         return f"load {load.scenario}{rate} ({load.endpoint})", fields
     protocol, inputs = record.protocol, record.inputs
     batches = "+".join(str(b) for b in protocol.batch_sizes)
     threads = f", {protocol.threads} threads" if protocol.threads else ""
     clients = f", {protocol.concurrency} clients" if protocol.concurrency > 1 else ""
     task = f", {record.task}" if record.task != "performance" else ""
-    fields = {"scope": protocol.scope, "batch_sizes": list(protocol.batch_sizes), "threads": protocol.threads,
-              "concurrency": protocol.concurrency, "new_tokens": protocol.new_tokens if protocol.scope == "generate"
-              else None, "inputs": inputs.model_dump(mode="json"), "task": record.task_spec.model_dump(mode="json")
-              if record.task_spec else None}
+    fields = {
+        "scope": protocol.scope,
+        "batch_sizes": list(protocol.batch_sizes),
+        "threads": protocol.threads,
+        "concurrency": protocol.concurrency,
+        "new_tokens": protocol.new_tokens if protocol.scope == "generate" else None,
+        "inputs": inputs.model_dump(mode="json"),
+        "task": record.task_spec.model_dump(mode="json") if record.task_spec else None,
+    }
     return f"{protocol.scope} b{batches}{threads}{clients}{task}", fields
 
 
 def recipe_label(record: RunRecord) -> str:
     """``base``, or the steps in order with any parameters: ``dynamic-int8 + prune(amount=0.2)``."""
+
     def step(algorithm: str, params: dict[str, Any]) -> str:
         return f"{algorithm}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})" if params else algorithm
 
@@ -100,11 +118,22 @@ def environment_key(fingerprint: Fingerprint) -> str:
 def index_of(record: RunRecord) -> RunIndex:
     target = target_of(record)
     label, fields = scenario_of(record)
-    series = {"model": record.model.display_name, "kind": record.model.kind, "recipe": record.recipe_key,
-              "target": target, "scenario": fields}
-    return RunIndex(recipe_label=recipe_label(record)[:300], target=target[:200], scenario=label[:200], series_key=_digest(series),
-                    environment_key=environment_key(record.fingerprint),
-                    stability=record.stability.verdict if record.stability else None, summary=summary_of(record))
+    series = {
+        "model": record.model.display_name,
+        "kind": record.model.kind,
+        "recipe": record.recipe_key,
+        "target": target,
+        "scenario": fields,
+    }
+    return RunIndex(
+        recipe_label=recipe_label(record)[:300],
+        target=target[:200],
+        scenario=label[:200],
+        series_key=_digest(series),
+        environment_key=environment_key(record.fingerprint),
+        stability=record.stability.verdict if record.stability else None,
+        summary=summary_of(record),
+    )
 
 
 def summary_of(record: RunRecord) -> dict[str, Any]:
@@ -115,8 +144,12 @@ def summary_of(record: RunRecord) -> dict[str, Any]:
         values: dict[str, Any] = {}
         if result.latency_ms is not None:
             latency = result.latency_ms
-            values |= {"p50_ms": latency.p50, "p50_ci": [latency.p50_ci.low, latency.p50_ci.high],
-                       "p99_ms": latency.p99, "p99_ci": [latency.p99_ci.low, latency.p99_ci.high]}
+            values |= {
+                "p50_ms": latency.p50,
+                "p50_ci": [latency.p50_ci.low, latency.p50_ci.high],
+                "p99_ms": latency.p99,
+                "p99_ci": [latency.p99_ci.low, latency.p99_ci.high],
+            }
         values["throughput"] = result.throughput_items_per_s
         values["peak_rss_mib"] = result.peak_rss_bytes / 2**20 if result.peak_rss_bytes else None
         values["energy_j"] = result.energy.joules_per_item if result.energy else None
@@ -125,13 +158,20 @@ def summary_of(record: RunRecord) -> dict[str, Any]:
     summary: dict[str, Any] = {"batches": batches}
     quality = record.quality
     if quality is not None and quality.status == "ok" and quality.primary_value is not None:
-        summary["quality"] = {"metric": quality.primary, "value": quality.primary_value,
-                              "better": quality.better.get(quality.primary, "higher")}
+        summary["quality"] = {
+            "metric": quality.primary,
+            "value": quality.primary_value,
+            "better": quality.better.get(quality.primary, "higher"),
+        }
     if record.load is not None:
         load = record.load
-        summary["load"] = {"achieved_qps": load.achieved_qps, "goodput_qps": load.goodput_qps,
-                           "errors": sum(load.errors.values()), "valid": load.validity.valid,
-                           "peak_qps": load.peak.peak_qps if load.peak else None}
+        summary["load"] = {
+            "achieved_qps": load.achieved_qps,
+            "goodput_qps": load.goodput_qps,
+            "errors": sum(load.errors.values()),
+            "valid": load.validity.valid,
+            "peak_qps": load.peak.peak_qps if load.peak else None,
+        }
     return summary
 
 

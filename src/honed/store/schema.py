@@ -17,7 +17,7 @@ from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from honed.errors import HonedError
+from honed.core.errors import StoreError
 
 HEAD = "0005"  # the newest revision in honed/migrations/versions (a test checks they agree)
 BASELINE = "0001"  # the schema of stores created before migrations existed
@@ -25,10 +25,6 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _PG_LOCK_ID = 0x686F6E6564  # "honed": one advisory lock for schema changes
 T = TypeVar("T")
-
-
-class StoreError(HonedError):
-    """The store cannot be read or written: corrupt, full, locked, or from a newer honed."""
 
 
 def configure_sqlite(engine: Engine) -> None:
@@ -61,8 +57,10 @@ def prepare(engine: Engine, url: str) -> None:
             revision = BASELINE
             _alembic(connection, "stamp", BASELINE)
         if revision is not None and not _known(revision):
-            raise StoreError(f"the store {url} was written by a newer honed (schema revision {revision!r}; this honed "
-                             f"knows up to {HEAD!r}): upgrade honed to use it, or point --store at another store")
+            raise StoreError(
+                f"the store {url} was written by a newer honed (schema revision {revision!r}; this honed "
+                f"knows up to {HEAD!r}): upgrade honed to use it, or point --store at another store"
+            )
         _alembic(connection, "upgrade", HEAD)
 
 
@@ -124,12 +122,18 @@ def explain(error: DBAPIError, url: str) -> StoreError:
     message = str(error.orig).strip().splitlines()[0] if error.orig else str(error).splitlines()[0]
     lowered = message.lower()
     if "not a database" in lowered or "malformed" in lowered or "corrupt" in lowered:
-        return StoreError(f"the store {url} is not a readable database ({message}); restore it from a backup, or "
-                          "point --store (HONED_STORE) at another one")
+        return StoreError(
+            f"the store {url} is not a readable database ({message}); restore it from a backup, or "
+            "point --store (HONED_STORE) at another one"
+        )
     if "full" in lowered or "no space" in lowered:
-        return StoreError(f"the store {url} could not be written: {message}; nothing was half-written (the store "
-                          "is as it was before this write): free some space and run again")
+        return StoreError(
+            f"the store {url} could not be written: {message}; nothing was half-written (the store "
+            "is as it was before this write): free some space and run again"
+        )
     if "locked" in lowered or "busy" in lowered:
-        return StoreError(f"the store {url} stayed locked by another process for longer than "
-                          f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s: {message}")
+        return StoreError(
+            f"the store {url} stayed locked by another process for longer than "
+            f"{SQLITE_BUSY_TIMEOUT_MS // 1000} s: {message}"
+        )
     return StoreError(f"the store {url} refused the operation: {message}")

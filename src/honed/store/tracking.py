@@ -7,15 +7,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from honed.comparison import Comparison, compare
-from honed.record import RunRecord
-from honed.run_index import ENVIRONMENT_FIELDS
+from honed.records.comparison import Comparison, compare
+from honed.records.record import RunRecord
+from honed.store.run_index import ENVIRONMENT_FIELDS
 
 
 def environment_changes(previous: RunRecord, record: RunRecord) -> list[str]:
     """``packages.torch: 2.12.0 -> 2.13.0`` for every tracked field that differs."""
-    return [f"{field}: {previous.fingerprint.get(field)} -> {record.fingerprint.get(field)}"
-            for field in ENVIRONMENT_FIELDS if previous.fingerprint.get(field) != record.fingerprint.get(field)]
+    return [
+        f"{field}: {previous.fingerprint.get(field)} -> {record.fingerprint.get(field)}"
+        for field in ENVIRONMENT_FIELDS
+        if previous.fingerprint.get(field) != record.fingerprint.get(field)
+    ]
 
 
 def change_since(previous: RunRecord, record: RunRecord) -> dict[str, Any]:
@@ -29,13 +32,19 @@ def change_since(previous: RunRecord, record: RunRecord) -> dict[str, Any]:
 
 def verdicts(comparison: Comparison) -> dict[str, Any]:
     def entry(verdict: Any) -> dict[str, Any]:
-        return {"metric": verdict.metric, "batch_size": verdict.batch_size, "change": verdict.change,
-                "verdict": verdict.verdict}
+        return {
+            "metric": verdict.metric,
+            "batch_size": verdict.batch_size,
+            "change": verdict.change,
+            "verdict": verdict.verdict,
+        }
 
     regressions = comparison.regressions
-    return {"regressions": [entry(v) for v in regressions],
-            "improvements": [entry(v) for v in comparison.verdicts if v.significant and v not in regressions],
-            "quality_regressions": [q.metric for q in comparison.quality_regressions]}
+    return {
+        "regressions": [entry(v) for v in regressions],
+        "improvements": [entry(v) for v in comparison.verdicts if v.significant and v not in regressions],
+        "quality_regressions": [q.metric for q in comparison.quality_regressions],
+    }
 
 
 def is_regression(change: dict[str, Any] | None, verdict_metric: str | None, batch_size: int) -> bool:

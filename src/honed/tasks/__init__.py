@@ -1,9 +1,9 @@
 """Tasks: data, how to run a model on it, and quality metrics with their direction and unit."""
 
-from honed.record import QualityResult
+from honed.records.record import QualityResult
 from honed.tasks.base import TASKS, Task, agreement, agreement_of, as_tensor, build_task, evaluate_quality
-from honed.tasks.classification import ImageClassificationTask
 from honed.tasks.choice import MultipleChoiceTask
+from honed.tasks.classification import ImageClassificationTask
 from honed.tasks.depth import DepthEstimationTask
 from honed.tasks.embedding import TextEmbeddingTask
 from honed.tasks.fidelity import AgreementTask
@@ -11,4 +11,21 @@ from honed.tasks.language import LanguageModelingTask
 from honed.tasks.segmentation import SegmentationTask
 from honed.tasks.speech import SpeechRecognitionTask
 
-__all__ = ["TASKS", "AgreementTask", "DepthEstimationTask", "ImageClassificationTask", "MultipleChoiceTask", "TextEmbeddingTask", "LanguageModelingTask", "QualityResult", "SegmentationTask", "SpeechRecognitionTask", "Task", "agreement", "agreement_of", "as_tensor", "build_task", "evaluate_quality"]
+__all__ = [
+    "TASKS",
+    "AgreementTask",
+    "DepthEstimationTask",
+    "ImageClassificationTask",
+    "MultipleChoiceTask",
+    "TextEmbeddingTask",
+    "LanguageModelingTask",
+    "QualityResult",
+    "SegmentationTask",
+    "SpeechRecognitionTask",
+    "Task",
+    "agreement",
+    "agreement_of",
+    "as_tensor",
+    "build_task",
+    "evaluate_quality",
+]

@@ -15,14 +15,13 @@ from typing import Any
 
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError, UntrustedCodeError
+from honed.core.protocol import InputSpec, TaskSpec
+from honed.core.registry import Registry
 from honed.models.capabilities import Capability, describe, missing
 from honed.models.handle import ModelHandle
 from honed.models.output import ModelOutput
-from honed.protocol import InputSpec, TaskSpec
-from honed.record import QualityResult
-from honed.registry import Registry
-from honed.trust import UntrustedCodeError
+from honed.records.record import QualityResult
 from honed.tasks.metrics import get_metric
 
 AGREEMENT_METRICS = ("top1_agreement", "logits_kl", "output_cosine")
@@ -50,8 +49,12 @@ class Task(ABC):
 
     @classmethod
     def default(cls, **options: Any) -> Task:
-        raise SpecError("task", cls.name, "a task with shipped or generated data; build this one in Python "
-                        "and pass it to honed.tasks.evaluate_quality")
+        raise SpecError(
+            "task",
+            cls.name,
+            "a task with shipped or generated data; build this one in Python "
+            "and pass it to honed.tasks.evaluate_quality",
+        )
 
     @abstractmethod
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
@@ -60,8 +63,12 @@ class Task(ABC):
     def check_model(self, handle: ModelHandle) -> None:
         """Refuse a model that lacks a capability this task needs, naming what it needs."""
         if gaps := missing(self.requires, handle.capabilities):
-            raise SpecError("model", handle.name, describe(self.requires),
-                            hint=f"task {self.name!r} needs a model that {describe(gaps).removeprefix('a model that ')}")
+            raise SpecError(
+                "model",
+                handle.name,
+                describe(self.requires),
+                hint=f"task {self.name!r} needs a model that {describe(gaps).removeprefix('a model that ')}",
+            )
 
     def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
         """The model's output for one batch, as a CPU tensor."""
@@ -72,10 +79,10 @@ class Task(ABC):
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
         return {}
 
-    def bind(self, inputs: InputSpec) -> None:
+    def bind(self, inputs: InputSpec) -> None:  # noqa: B027  (an optional hook: most tasks need nothing)
         """The run's input spec, for tasks whose data are the model's own inputs (agreement)."""
 
-    def set_reference_outputs(self, outputs: torch.Tensor | None) -> None:
+    def set_reference_outputs(self, outputs: torch.Tensor | None) -> None:  # noqa: B027  (optional, as bind)
         """The base model's outputs, for tasks that score agreement with them (agreement)."""
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
@@ -88,7 +95,9 @@ class Task(ABC):
         pool = [inputs for inputs, _ in self.batches(1)]
         rng = random.Random(seed)
         chosen = [pool[rng.randrange(len(pool))] for _ in range(batch_size)]
-        return torch.cat(chosen) if isinstance(chosen[0], torch.Tensor) else [item for batch in chosen for item in batch]
+        return (
+            torch.cat(chosen) if isinstance(chosen[0], torch.Tensor) else [item for batch in chosen for item in batch]
+        )
 
     def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:
         """Raw items as the model's prepared inputs (tensors moved and cast; text tokenized)."""
@@ -102,7 +111,9 @@ class Task(ABC):
         """All predictions and references over the data (tasks whose references are model
         outputs too, like retrieval, override this)."""
         references = [refs for _, refs in self.batches(batch_size, limit)]
-        labels = torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
+        labels = (
+            torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
+        )
         return self.outputs(handle, batch_size, limit), labels
 
 
@@ -127,22 +138,30 @@ def evaluate_quality(task: Task, handle: ModelHandle, batch_size: int = 32, limi
     seconds = time.perf_counter() - started
     options = task.metric_options(limit)
     values = {name: get_metric(name)(predictions, labels, **options.get(name, {})) for name in task.metrics}
-    return QualityResult(task=task.name, items=len(predictions), primary=task.primary, values=values,
-                         better={name: get_metric(name).better for name in task.metrics},
-                         timing=task.timing(seconds, len(predictions), limit))
+    return QualityResult(
+        task=task.name,
+        items=len(predictions),
+        primary=task.primary,
+        values=values,
+        better={name: get_metric(name).better for name in task.metrics},
+        timing=task.timing(seconds, len(predictions), limit),
+    )
 
 
-def agreement(task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32,
-              limit: int | None = None) -> dict[str, float]:
+def agreement(
+    task: Task, base: ModelHandle, candidate: ModelHandle, batch_size: int = 32, limit: int | None = None
+) -> dict[str, float]:
     """How closely ``candidate`` reproduces ``base`` on the task's inputs (no labels needed)."""
     task.check_model(base)
     task.check_model(candidate)
-    return agreement_of(task.outputs(base, batch_size, limit), task.outputs(candidate, batch_size, limit),
-                        task.agreement_metrics)
+    return agreement_of(
+        task.outputs(base, batch_size, limit), task.outputs(candidate, batch_size, limit), task.agreement_metrics
+    )
 
 
-def agreement_of(base_outputs: torch.Tensor, candidate_outputs: torch.Tensor,
-                 metrics: tuple[str, ...] = AGREEMENT_METRICS) -> dict[str, float]:
+def agreement_of(
+    base_outputs: torch.Tensor, candidate_outputs: torch.Tensor, metrics: tuple[str, ...] = AGREEMENT_METRICS
+) -> dict[str, float]:
     return {name: get_metric(name)(candidate_outputs, base_outputs) for name in metrics}
 
 
@@ -159,7 +178,9 @@ def build_task(spec: TaskSpec) -> Task:
         import inspect
 
         allowed = ", ".join(inspect.signature(cls.default).parameters) or "none"
-        raise SpecError("task.options", spec.options, f"options of task {spec.name!r}: {allowed}", hint=str(error)) from None
+        raise SpecError(
+            "task.options", spec.options, f"options of task {spec.name!r}: {allowed}", hint=str(error)
+        ) from None
 
 
 def check_task_module(module: str | None, task: str, trusted: bool, where: str) -> None:
@@ -175,7 +196,19 @@ def check_task_module(module: str | None, task: str, trusted: bool, where: str) 
 
 
 TASKS: Registry[type[Task]] = Registry(
-    "task", entry_point_group="honed.tasks",
-    builtins=tuple(f"honed.tasks.{module}" for module in ("classification", "choice", "depth", "embedding", "fidelity",
-                                                         "language", "segmentation", "speech")),
+    "task",
+    entry_point_group="honed.tasks",
+    builtins=tuple(
+        f"honed.tasks.{module}"
+        for module in (
+            "classification",
+            "choice",
+            "depth",
+            "embedding",
+            "fidelity",
+            "language",
+            "segmentation",
+            "speech",
+        )
+    ),
 )

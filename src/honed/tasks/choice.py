@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.models.capabilities import Capability, ScoresTokens
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task
@@ -28,7 +28,9 @@ class MultipleChoiceTask(Task):
     def __init__(self, items: list[dict[str, Any]]):
         for index, item in enumerate(items):
             if not {"ctx", "endings", "label"} <= set(item) or not 0 <= item["label"] < len(item["endings"]):
-                raise SpecError(f"items[{index}]", item, "{'ctx': str, 'endings': [str, ...], 'label': index of the right ending}")
+                raise SpecError(
+                    f"items[{index}]", item, "{'ctx': str, 'endings': [str, ...], 'label': index of the right ending}"
+                )
         self.items = items
 
     supports_agreement = False  # a list of ending scores per item, not one output tensor
@@ -45,20 +47,26 @@ class MultipleChoiceTask(Task):
         return cls([json.loads(line) for line in text.splitlines() if line.strip()])
 
     def sample(self, batch_size: int, seed: int) -> Any:
-        raise SpecError("inputs.source", "task", "'synthetic' for multiple choice (an item is several scored endings, "
-                        "not one model input); use inputs.seq_len")
+        raise SpecError(
+            "inputs.source",
+            "task",
+            "'synthetic' for multiple choice (an item is several scored endings, "
+            "not one model input); use inputs.seq_len",
+        )
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
         items = self.items[:limit]
         for start in range(0, len(items), batch_size):
-            chunk = items[start:start + batch_size]
+            chunk = items[start : start + batch_size]
             yield chunk, [item["label"] for item in chunk]
 
     def predict(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
         self.check_model(handle)
         with handle.inference_context():
-            return [[continuation_loglikelihood(handle, item["ctx"], " " + ending) for ending in item["endings"]]
-                    for item in items]
+            return [
+                [continuation_loglikelihood(handle, item["ctx"], " " + ending) for ending in item["endings"]]
+                for item in items
+            ]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         predictions, labels = [], []
@@ -77,5 +85,5 @@ def continuation_loglikelihood(handle: ScoresTokens, context: str, continuation:
     context_ids = handle.token_ids(context, special_tokens=False)
     continuation_ids = handle.token_ids(continuation, special_tokens=False)
     logits = handle.next_token_logits(context_ids + continuation_ids)
-    log_probs = torch.log_softmax(logits[len(context_ids) - 1:-1], dim=-1)
+    log_probs = torch.log_softmax(logits[len(context_ids) - 1 : -1], dim=-1)
     return log_probs.gather(1, torch.tensor(continuation_ids, device=log_probs.device)[:, None]).sum().item()

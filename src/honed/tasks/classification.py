@@ -35,12 +35,13 @@ class ImageClassificationTask(Task):
         from sklearn.model_selection import train_test_split
 
         if split not in ("train", "test"):
-            from honed.errors import SpecError
+            from honed.core.errors import SpecError
 
             raise SpecError("split", split, "'train' or 'test'")
         data = load_digits()
         images = torch.tensor(data.images, dtype=torch.float32)[:, None] / 16.0
         labels = torch.tensor(data.target, dtype=torch.long)
-        train_x, test_x, train_y, test_y = train_test_split(images, labels, test_size=test_fraction,
-                                                            random_state=seed, stratify=labels)
+        train_x, test_x, train_y, test_y = train_test_split(
+            images, labels, test_size=test_fraction, random_state=seed, stratify=labels
+        )
         return cls(train_x, train_y) if split == "train" else cls(test_x, test_y)

@@ -36,8 +36,9 @@ class DepthEstimationTask(Task):
         if depth.ndim == 4:  # (N, 1, H, W) from a CNN; DPT/GLPN give (N, H, W)
             depth = depth[:, 0]
         if depth.shape[-2:] != self.depths.shape[-2:]:
-            depth = torch.nn.functional.interpolate(depth[:, None], size=self.depths.shape[-2:], mode="bilinear",
-                                                    align_corners=False)[:, 0]
+            depth = torch.nn.functional.interpolate(
+                depth[:, None], size=self.depths.shape[-2:], mode="bilinear", align_corners=False
+            )[:, 0]
         return depth
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:

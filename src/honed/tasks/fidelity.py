@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
-from honed.protocol import InputSpec
 from honed.tasks.base import AGREEMENT_METRICS, TASKS, Task, aligned_batches
 
-_FORMATS = "a .npy array (items on axis 0), a .txt file (one text per line) or a .jsonl file ({\"text\": ...} per line)"
+_FORMATS = 'a .npy array (items on axis 0), a .txt file (one text per line) or a .jsonl file ({"text": ...} per line)'
 MAX_INPUT_BYTES = 256 << 20  # a guardrail's inputs, not a data set
 
 
@@ -62,12 +62,17 @@ class AgreementTask(Task):
         """Each handle makes the same inputs in its own form (tensors, numpy feeds, tokenized text)."""
         self.check_model(handle)
         if self.given is not None:
-            return torch.cat([self.predict(handle, self.model_inputs(handle, raw))
-                              for raw, _ in self.batches(batch_size, limit)])
+            return torch.cat(
+                [self.predict(handle, self.model_inputs(handle, raw)) for raw, _ in self.batches(batch_size, limit)]
+            )
         count = min(self.items, limit or self.items)
         sizes = [min(batch_size, count - start) for start in range(0, count, batch_size)]
-        return torch.cat([self.predict(handle, handle.example_inputs(size, self.inputs, self.seed + i))
-                          for i, size in enumerate(sizes)])
+        return torch.cat(
+            [
+                self.predict(handle, handle.example_inputs(size, self.inputs, self.seed + i))
+                for i, size in enumerate(sizes)
+            ]
+        )
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         outputs = self.outputs(handle, batch_size, limit)

@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
@@ -39,18 +39,25 @@ class LanguageModelingTask(Task):
     def default(cls) -> LanguageModelingTask:
         """The 24 shipped retrieval passages and 12 multiple-choice contexts, as plain text."""
         folder = resources.files("honed.tasks").joinpath("data")
-        passages = [json.loads(line)["passage"] for line in folder.joinpath("retrieval_pairs.jsonl").read_text().splitlines()
-                    if line.strip()]
-        contexts = [json.loads(line)["ctx"] for line in folder.joinpath("multiple_choice.jsonl").read_text().splitlines()
-                    if line.strip()]
+        passages = [
+            json.loads(line)["passage"]
+            for line in folder.joinpath("retrieval_pairs.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
+        contexts = [
+            json.loads(line)["ctx"]
+            for line in folder.joinpath("multiple_choice.jsonl").read_text().splitlines()
+            if line.strip()
+        ]
         return cls(passages + contexts)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
         return aligned_batches(self.texts, self.texts, batch_size, limit)
 
     def sample(self, batch_size: int, seed: int) -> Any:
-        raise SpecError("inputs.source", "task", "'synthetic' for language modelling (texts differ in length); "
-                        "use inputs.seq_len")
+        raise SpecError(
+            "inputs.source", "task", "'synthetic' for language modelling (texts differ in length); use inputs.seq_len"
+        )
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         self.check_model(handle)
@@ -65,8 +72,8 @@ class LanguageModelingTask(Task):
         predictions = torch.zeros(len(logits), length, vocab)
         references = torch.full((len(targets), length), IGNORE, dtype=torch.long)
         for i, (item_logits, item_targets) in enumerate(zip(logits, targets)):
-            predictions[i, :item_targets.numel()] = item_logits
-            references[i, :item_targets.numel()] = item_targets
+            predictions[i, : item_targets.numel()] = item_logits
+            references[i, : item_targets.numel()] = item_targets
         return predictions, references
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:

@@ -33,7 +33,9 @@ class SegmentationTask(Task):
         logits = super().predict(handle, inputs)
         if logits.shape[-2:] != self.masks.shape[-2:]:
             # Models such as SegFormer predict at a lower resolution: upsample as their post-processing does.
-            logits = torch.nn.functional.interpolate(logits, size=self.masks.shape[-2:], mode="bilinear", align_corners=False)
+            logits = torch.nn.functional.interpolate(
+                logits, size=self.masks.shape[-2:], mode="bilinear", align_corners=False
+            )
         return logits
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
@@ -55,7 +57,7 @@ class SegmentationTask(Task):
         for i in range(count):
             top, left = torch.randint(0, size // 2, (2,), generator=generator).tolist()
             height, width = torch.randint(size // 5, size // 2, (2,), generator=generator).tolist()
-            masks[i, top:top + height, left:left + width] = 1
+            masks[i, top : top + height, left : left + width] = 1
             cy, cx = torch.randint(size // 4, 3 * size // 4, (2,), generator=generator).tolist()
             radius = int(torch.randint(size // 8, size // 4, (1,), generator=generator))
             masks[i][(rows - cy) ** 2 + (cols - cx) ** 2 <= radius**2] = 2

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
@@ -39,8 +39,13 @@ class SpeechRecognitionTask(Task):
     primary = "wer"
     supports_agreement = False  # transcripts, not one output tensor per item
 
-    def __init__(self, waveforms: list[np.ndarray], transcripts: list[str], sampling_rate: int = SAMPLING_RATE,
-                 max_new_tokens: int = 64):
+    def __init__(
+        self,
+        waveforms: list[np.ndarray],
+        transcripts: list[str],
+        sampling_rate: int = SAMPLING_RATE,
+        max_new_tokens: int = 64,
+    ):
         if len(waveforms) != len(transcripts):
             raise ValueError(f"{len(waveforms)} waveforms but {len(transcripts)} transcripts")
         self.waveforms, self.sampling_rate, self.max_new_tokens = waveforms, sampling_rate, max_new_tokens
@@ -54,7 +59,9 @@ class SpeechRecognitionTask(Task):
     @classmethod
     def shipped(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
         folder = resources.files("honed.tasks").joinpath("data/speech")
-        rows = [json.loads(line) for line in folder.joinpath("transcripts.jsonl").read_text().splitlines() if line.strip()]
+        rows = [
+            json.loads(line) for line in folder.joinpath("transcripts.jsonl").read_text().splitlines() if line.strip()
+        ]
         waveforms = []
         for row in rows:
             with folder.joinpath(row["audio"]).open("rb") as file, wave.open(file) as audio:
@@ -70,8 +77,11 @@ class SpeechRecognitionTask(Task):
     def _check(self, handle: ModelHandle) -> None:
         self.check_model(handle)
         if handle.sampling_rate != self.sampling_rate:
-            raise SpecError("task.sampling_rate", self.sampling_rate, f"{handle.sampling_rate} Hz, the rate the "
-                            "model's feature extractor expects")
+            raise SpecError(
+                "task.sampling_rate",
+                self.sampling_rate,
+                f"{handle.sampling_rate} Hz, the rate the model's feature extractor expects",
+            )
 
     def model_inputs(self, handle: ModelHandle, raw: list[np.ndarray]) -> dict[str, Any]:
         """Features of real utterances plus the decoder's start token: the encoder and one decoder step."""
@@ -91,5 +101,8 @@ class SpeechRecognitionTask(Task):
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
         audio_seconds = sum(len(w) for w in self.waveforms[:limit]) / self.sampling_rate
-        return {**super().timing(seconds, items, limit), "audio_seconds": audio_seconds,
-                "real_time_factor": seconds / audio_seconds}
+        return {
+            **super().timing(seconds, items, limit),
+            "audio_seconds": audio_seconds,
+            "real_time_factor": seconds / audio_seconds,
+        }

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from honed.errors import HonedError
-from honed.protocol import Protocol
-from honed.record import RunRecord
-from honed.store import Store
+from honed.core.errors import HonedError
+from honed.core.protocol import Protocol
+from honed.records.record import RunRecord
+from honed.store.database import Store
 from honed.tuning.identity import digest
 from honed.tuning.result import Trial, TuneResult
 
@@ -24,8 +24,14 @@ class TrialCache:
 
     def key(self, protocol: Protocol, recipe_key: str, screen_limit: int | None, code: dict[str, str]) -> str:
         # No code (the baseline): the key is what it was before the algorithms' source counted.
-        return digest("trial", self.identity, protocol.model_dump(mode="json"), recipe_key, screen_limit,
-                      *([code] if code else []))[:32]
+        return digest(
+            "trial",
+            self.identity,
+            protocol.model_dump(mode="json"),
+            recipe_key,
+            screen_limit,
+            *([code] if code else []),
+        )[:32]
 
     def get(self, key: str) -> Trial | None:
         """The stored trial, unless ``fresh`` or it failed (a crash may have been the machine's or
@@ -52,5 +58,6 @@ class TrialCache:
 
     def save_sweep(self, result: TuneResult) -> None:
         if self.store is not None:
-            self.store.save_sweep(result.id, result.name, result.model.display_name, result.stop_reason,
-                                  result.model_dump(mode="json"))
+            self.store.save_sweep(
+                result.id, result.name, result.model.display_name, result.stop_reason, result.model_dump(mode="json")
+            )

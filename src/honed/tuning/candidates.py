@@ -7,23 +7,27 @@ gains), skipping any combination ``plan`` rejects (same family, declared conflic
 
 from __future__ import annotations
 
+from honed.core.errors import RecipeError
 from honed.optimization import Recipe
-from honed.optimization.plan import RecipeError, available
-from honed.optimization.recipe import Step, step_label
+from honed.optimization.recipe import Step, available, step_label
 
 # Algorithms whose inputs are a torch model; an ONNX file takes none of them.
 _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "honed"}
 
 
-def single_candidates(device: str, model_kind: str, candidates: tuple[str | Step, ...] | None,
-                      exclude: tuple[str, ...]) -> tuple[list[Recipe], dict[str, str]]:
+def single_candidates(
+    device: str, model_kind: str, candidates: tuple[str | Step, ...] | None, exclude: tuple[str, ...]
+) -> tuple[list[Recipe], dict[str, str]]:
     """One recipe per usable candidate (every available algorithm with its defaults, or the
     given names and parameterised steps), in canonical family order, and why each other one
     was left out (wrong target, missing package, excluded, wrong model kind)."""
     from honed.optimization import ALGORITHMS
 
-    steps = [Step(algorithm=a.name) for a in ALGORITHMS.values()] if candidates is None else \
-        [Step(algorithm=c) if isinstance(c, str) else c for c in candidates]
+    steps = (
+        [Step(algorithm=a.name) for a in ALGORITHMS.values()]
+        if candidates is None
+        else [Step(algorithm=c) if isinstance(c, str) else c for c in candidates]
+    )
     for name in (*(s.algorithm for s in steps), *exclude):  # unknown names fail with suggestions before any work
         ALGORITHMS.get(name)
     for step in steps:  # bad parameters fail here too, naming the field
@@ -31,14 +35,18 @@ def single_candidates(device: str, model_kind: str, candidates: tuple[str | Step
     if model_kind not in _TORCH_KINDS:
         return [], {step_label(s): f"works on torch models; this model is {model_kind!r}" for s in steps}
     here = {a.name for a in available(device)}
-    skipped = {step_label(s): "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
-               for s in steps if s.algorithm not in here or s.algorithm in exclude}
+    skipped = {
+        step_label(s): "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
+        for s in steps
+        if s.algorithm not in here or s.algorithm in exclude
+    }
     chosen = [s for s in steps if step_label(s) not in skipped]
     return [Recipe(steps=(s,)) for s in _canonical(chosen)], skipped
 
 
-def extensions(passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple[Recipe, float]], size: int,
-               tried: set[str]) -> list[Recipe]:
+def extensions(
+    passed: dict[str, tuple[Recipe, float]], singles: dict[str, tuple[Recipe, float]], size: int, tried: set[str]
+) -> list[Recipe]:
     """Recipes of ``size`` steps: a passing recipe of ``size - 1`` steps plus one passing single,
     ordered by the product of their gains (gain = base objective / objective, > 1 is better)."""
     scored: dict[str, tuple[float, Recipe]] = {}
@@ -63,4 +71,3 @@ def _canonical(steps: list[Step]) -> list[Step]:
     from honed.optimization.algorithm import ALGORITHMS, FAMILIES
 
     return sorted(steps, key=lambda s: (FAMILIES.index(ALGORITHMS.get(s.algorithm).family), step_label(s)))
-

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from honed import fingerprint as fingerprints
-from honed.protocol import ModelRef
+from honed.core import fingerprint as fingerprints
+from honed.core.protocol import ModelRef
 
 MAX_FILES = 10_000
 
@@ -24,8 +24,13 @@ def model_identity(ref: ModelRef) -> dict[str, Any]:
 
 def host_identity() -> dict[str, Any]:
     host = fingerprints.collect()
-    return {"cpu": host.cpu.get("model"), "cores": host.cpu.get("logical_cores"), "gpus": host.gpus,
-            "python": host.python, "packages": host.packages}
+    return {
+        "cpu": host.cpu.get("model"),
+        "cores": host.cpu.get("logical_cores"),
+        "gpus": host.gpus,
+        "python": host.python,
+        "packages": host.packages,
+    }
 
 
 def code_identity(algorithms: list[str]) -> dict[str, str]:
@@ -42,7 +47,9 @@ def code_identity(algorithms: list[str]) -> dict[str, str]:
         module = sys.modules[ALGORITHMS.get(name).apply.__module__]
         path = Path(module.__file__ or "")
         files |= set(path.parent.glob("*.py")) if module.__name__.startswith("honed.") else {path}
-    return {f"{f.parent.name}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()}
+    return {
+        f"{f.parent.name}/{f.name}": hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(files) if f.is_file()
+    }
 
 
 def digest(*parts: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from honed.record import QualityResult
+from honed.records.record import QualityResult
 from honed.tuning.settings import Guardrail
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from honed.objective import Objective
-from honed.record import BatchResult, RunRecord
+from honed.core.objective import Objective
+from honed.records.record import BatchResult, RunRecord
 from honed.tuning.result import Point, Trial
 from honed.tuning.settings import TuneSettings
 
 
-def objective_value(result: BatchResult, objective: str, record: RunRecord | None = None,
-                    ) -> tuple[float | None, tuple[float, float] | None]:
+def objective_value(
+    result: BatchResult,
+    objective: str,
+    record: RunRecord | None = None,
+) -> tuple[float | None, tuple[float, float] | None]:
     """The objective at one batch size with its CI where one exists; None when not measured.
     peak_qps comes from the run's peak search: its interval is the search's bracket (the peak
     confirmed, the lowest rate that missed)."""
@@ -39,7 +42,9 @@ def objective_value(result: BatchResult, objective: str, record: RunRecord | Non
 
 
 def constraint_failure(result: BatchResult, settings: TuneSettings) -> str | None:
-    if settings.latency_slo_ms is not None and (result.latency_ms is None or result.latency_ms.p99 > settings.latency_slo_ms):
+    if settings.latency_slo_ms is not None and (
+        result.latency_ms is None or result.latency_ms.p99 > settings.latency_slo_ms
+    ):
         p99 = f"{result.latency_ms.p99:.3g} ms" if result.latency_ms else "not measured"
         return f"p99 {p99} exceeds the {settings.latency_slo_ms:g} ms SLO"
     if settings.memory_budget_mib is not None:
@@ -58,8 +63,20 @@ def trial_points(trial: Trial, record: RunRecord, settings: TuneSettings, metric
         if value is None:
             continue
         why_not = trial.reason if trial.status != "ok" else constraint_failure(result, settings)
-        points.append(Point(trial=trial.key, label=trial.label, steps=len(trial.recipe), batch_size=result.batch_size, threads=trial.threads,
-                            objective=value, objective_ci=ci, quality=quality, passes=why_not is None, why_not=why_not))
+        points.append(
+            Point(
+                trial=trial.key,
+                label=trial.label,
+                steps=len(trial.recipe),
+                batch_size=result.batch_size,
+                threads=trial.threads,
+                objective=value,
+                objective_ci=ci,
+                quality=quality,
+                passes=why_not is None,
+                why_not=why_not,
+            )
+        )
     return points
 
 
@@ -75,8 +92,12 @@ def pareto_front(points: list[Point], objective: Objective, quality: Objective) 
     return objective.ranked(front, key=lambda p: p.objective)
 
 
-def sweet_spot(points: list[Point], settings: TuneSettings, quality: Objective,
-               indistinguishable: Callable[[Point, Point], bool] | None = None) -> tuple[Point | None, str | None]:
+def sweet_spot(
+    points: list[Point],
+    settings: TuneSettings,
+    quality: Objective,
+    indistinguishable: Callable[[Point, Point], bool] | None = None,
+) -> tuple[Point | None, str | None]:
     """The best passing objective, unless a point within ``min_effect`` of it (or that
     ``indistinguishable(best, point)`` says is not significantly worse) has quality better by
     more than ``quality_tolerance`` (relative), or the same quality within it and fewer
@@ -107,11 +128,19 @@ def sweet_spot(points: list[Point], settings: TuneSettings, quality: Objective,
             continue
         # compare() runs only for points that would win on quality or simplicity: ~2 s each.
         if in_band(p) or (indistinguishable is not None and indistinguishable(top, p)):
-            reason = (f"its {p.quality:.4g} beats {best.quality:.4g} by more than the {settings.quality_tolerance:.1%} "
-                      "quality tolerance" if better_quality else f"it uses fewer algorithms at a quality within "
-                      f"{settings.quality_tolerance:.1%}")
-            best, why = p, (f"recommended over the faster {top.label} ({top.objective:.4g}): the difference is within "
-                            f"the noise, and {reason}")
+            reason = (
+                f"its {p.quality:.4g} beats {best.quality:.4g} by more than the {settings.quality_tolerance:.1%} "
+                "quality tolerance"
+                if better_quality
+                else f"it uses fewer algorithms at a quality within {settings.quality_tolerance:.1%}"
+            )
+            best, why = (
+                p,
+                (
+                    f"recommended over the faster {top.label} ({top.objective:.4g}): the difference is within "
+                    f"the noise, and {reason}"
+                ),
+            )
     return best, why
 
 
@@ -126,6 +155,7 @@ def _steps(point: Point) -> int:
 class Speedup(NamedTuple):
     """A ratio with its interval; named fields because (value, low, high) read positionally was
     once printed as (low, value, high)."""
+
     value: float | None = None
     low: float | None = None
     high: float | None = None

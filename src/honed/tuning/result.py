@@ -7,9 +7,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.documents import DocumentKind
-from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
-from honed.record import QualityResult, Stability
+from honed.core.documents import DocumentKind
+from honed.core.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
+from honed.records.record import QualityResult, Stability
 from honed.tuning.settings import TuneSettings
 
 SWEEP_DOCUMENT = DocumentKind("honed.sweep", 1, "sweep", max_bytes=512 << 20)
@@ -23,7 +23,9 @@ class Point(BaseModel):
     model_config = ConfigDict(frozen=True)
     trial: str = Field(description="trial key")
     label: str
-    steps: int | None = Field(default=None, description="algorithms in the recipe (None: a sweep stored before it was kept)")
+    steps: int | None = Field(
+        default=None, description="algorithms in the recipe (None: a sweep stored before it was kept)"
+    )
     batch_size: int
     threads: int | None
     objective: float

@@ -6,10 +6,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol as Interface
+from typing import Any
+from typing import Protocol as Interface
 
-from honed.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
-from honed.record import QualityResult, RunRecord
+from honed.core.protocol import InputSpec, ModelRef, Protocol, RunSpec, Step, TargetSpec, TaskSpec
+from honed.records.record import QualityResult, RunRecord
+from honed.run.plan import RunPlan
 from honed.store import Store
 
 
@@ -20,16 +22,35 @@ class TrialRunner(Interface):
 
 
 class WorkerRunner:
-    def __init__(self, model: ModelRef, inputs: InputSpec, target: TargetSpec, store: Store | None, on_progress: Any = None):
-        self.model, self.inputs, self.target, self.store, self.on_progress = model, inputs, target, store, on_progress
+    """Each trial's plan is the sweep's baseline plan with the trial's recipe: the model's files
+    were read, and the task checked, once for the whole sweep."""
+
+    def __init__(
+        self,
+        model: ModelRef,
+        plan: RunPlan,
+        inputs: InputSpec,
+        target: TargetSpec,
+        store: Store | None,
+        on_progress: Any = None,
+    ):
+        self.model, self.plan, self.inputs, self.target = model, plan, inputs, target
+        self.store, self.on_progress = store, on_progress
 
     def screen(self, recipe: list[Step], task: TaskSpec) -> QualityResult:
-        from honed.evaluation import assess_quality
+        from honed.run.evaluation import assess_quality
 
-        return assess_quality(self.model, task, recipe, self.target, inputs=self.inputs)
+        return assess_quality(
+            self.model, task, recipe, self.target, inputs=self.inputs, plan=self.plan.with_recipe(recipe)
+        )
 
     def measure(self, recipe: list[Step], protocol: Protocol, task: TaskSpec, name: str) -> RunRecord:
-        from honed.evaluation import evaluate
+        from honed.run.evaluation import evaluate
 
-        return evaluate(self.model, protocol, self.inputs, self.target, name=name, store=self.store,
-                        on_progress=self.on_progress, recipe=recipe, task=task)
+        spec = RunSpec(
+            name=name, inputs=self.inputs, protocol=protocol, target=self.target, recipe=tuple(recipe), task=task
+        )
+        plan = self.plan.with_recipe(recipe)
+        return evaluate(
+            self.model, spec, store=self.store, on_progress=self.on_progress, plan=plan if plan.task == task else None
+        )

@@ -4,38 +4,43 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from honed.objective import Objective
+from honed.core.objective import Objective
+from honed.core.validation import Frozen
 from honed.optimization.recipe import Step
-from honed.record import QualityResult
+from honed.records.record import QualityResult
 
 # What a tune can optimise, read from each batch size's results (tuning/points.py).
-OBJECTIVES: dict[str, Objective] = {o.name: o for o in (
-    Objective("p50_ms", "lower", "ms", "latency p50"),
-    Objective("p99_ms", "lower", "ms", "latency p99"),
-    Objective("throughput", "higher", "items/s", "items per second"),
-    Objective("peak_rss", "lower", "MiB", "peak resident memory"),
-    Objective("energy", "lower", "J", "joules per item"),
-    Objective("cost", "lower", "USD", "USD per million items"),
-    Objective("peak_qps", "higher", "q/s", "peak queries/s under the p99 SLO"),
-)}
+OBJECTIVES: dict[str, Objective] = {
+    o.name: o
+    for o in (
+        Objective("p50_ms", "lower", "ms", "latency p50"),
+        Objective("p99_ms", "lower", "ms", "latency p99"),
+        Objective("throughput", "higher", "items/s", "items per second"),
+        Objective("peak_rss", "lower", "MiB", "peak resident memory"),
+        Objective("energy", "lower", "J", "joules per item"),
+        Objective("cost", "lower", "USD", "USD per million items"),
+        Objective("peak_qps", "higher", "q/s", "peak queries/s under the p99 SLO"),
+    )
+}
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Guardrail(_Frozen):
+class Guardrail(Frozen):
     """The most quality a candidate may lose against the base model, on ``metric`` (default:
     the task's primary metric). The direction comes from the metric itself."""
 
     metric: str | None = None
     max_drop: float = Field(default=0.05, ge=0, description="relative fraction, or metric units when relative = false")
     relative: bool = True
-    min_cosine: float = Field(default=0.99, ge=0, le=1, description="fidelity floor: the mean cosine of each item's "
-                              "outputs to the base model's, on the task's inputs, must reach this (0 turns it off); "
-                              "a small task can saturate while the outputs drift")
+    min_cosine: float = Field(
+        default=0.99,
+        ge=0,
+        le=1,
+        description="fidelity floor: the mean cosine of each item's "
+        "outputs to the base model's, on the task's inputs, must reach this (0 turns it off); "
+        "a small task can saturate while the outputs drift",
+    )
 
     def describe(self, metric: str) -> str:
         amount = f"{self.max_drop:.1%} relative" if self.relative else f"{self.max_drop:g} absolute"
@@ -50,32 +55,53 @@ class Guardrail(_Frozen):
         return f"output cosine to the base model {cosine:.4f} is below the fidelity floor {self.min_cosine:g}"
 
 
-class TuneSettings(_Frozen):
+class TuneSettings(Frozen):
     objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost", "peak_qps"] = "p50_ms"
     guardrail: Guardrail = Field(default_factory=Guardrail)
-    goal: float | None = Field(default=None, description="stop as soon as a passing candidate reaches this objective value")
-    latency_slo_ms: float | None = Field(default=None, gt=0, validate_default=True,
-                                         description="p99 at the chosen batch size must stay below")
+    goal: float | None = Field(
+        default=None, description="stop as soon as a passing candidate reaches this objective value"
+    )
+    latency_slo_ms: float | None = Field(
+        default=None, gt=0, validate_default=True, description="p99 at the chosen batch size must stay below"
+    )
     memory_budget_mib: float | None = Field(default=None, gt=0, description="peak resident memory must stay below")
     candidates: tuple[str | Step, ...] | None = Field(
-        default=None, description="algorithms to try, by name (default parameters) or as steps with parameters "
-        "(a name twice with different parameters is two candidates); None = every one available")
+        default=None,
+        description="algorithms to try, by name (default parameters) or as steps with parameters "
+        "(a name twice with different parameters is two candidates); None = every one available",
+    )
     exclude: tuple[str, ...] = ()
     max_steps: int = Field(default=2, ge=1, le=4, description="most algorithms combined in one recipe")
     threads: tuple[int, ...] = Field(default=(), description="thread counts to sweep; empty = the protocol's")
     max_trials: int = Field(default=24, ge=1, description="trials after the baseline")
     time_budget_s: float | None = Field(default=None, gt=0)
-    patience: int = Field(default=6, ge=1, description="stop after this many measured trials without a significant gain")
-    contention_retries: int = Field(default=2, ge=0, le=5, description="measure a trial again, up to this many times, "
-                                    "when other work took the CPU while it was timed (its stability is 'contended')")
+    patience: int = Field(
+        default=6, ge=1, description="stop after this many measured trials without a significant gain"
+    )
+    contention_retries: int = Field(
+        default=2,
+        ge=0,
+        le=5,
+        description="measure a trial again, up to this many times, "
+        "when other work took the CPU while it was timed (its stability is 'contended')",
+    )
     min_effect: float = Field(default=0.02, ge=0, lt=1, description="smallest relative gain that counts as one")
-    quality_tolerance: float = Field(default=0.005, ge=0, lt=1, description="smallest relative quality difference that "
-                                     "counts when choosing the sweet spot: below it a faster or simpler point wins")
-    efficiency_limit: float = Field(default=0.85, gt=0, le=1,
-                                    description="stop when a passing candidate reaches this fraction of the roofline")
-    screen_limit: int | None = Field(default=None, ge=1, description="items in the quick quality screen; None = no screen")
-    peak_step_seconds: float = Field(default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a "
-                                     "trial's peak search runs")
+    quality_tolerance: float = Field(
+        default=0.005,
+        ge=0,
+        lt=1,
+        description="smallest relative quality difference that "
+        "counts when choosing the sweet spot: below it a faster or simpler point wins",
+    )
+    efficiency_limit: float = Field(
+        default=0.85, gt=0, le=1, description="stop when a passing candidate reaches this fraction of the roofline"
+    )
+    screen_limit: int | None = Field(
+        default=None, ge=1, description="items in the quick quality screen; None = no screen"
+    )
+    peak_step_seconds: float = Field(
+        default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a trial's peak search runs"
+    )
 
     @field_validator("candidates", mode="before")
     @classmethod

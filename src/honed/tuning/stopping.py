@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from honed.record import RunRecord
+from honed.records.record import RunRecord
 from honed.tuning.result import Point, Trial
 from honed.tuning.settings import TuneSettings
 
@@ -25,22 +25,29 @@ class StopPolicy:
         if settings.time_budget_s is not None and elapsed >= settings.time_budget_s:
             return f"time budget spent ({elapsed:.0f} s of {settings.time_budget_s:g} s)"
         if self.since_gain >= settings.patience:
-            return f"no significant improvement in the last {self.since_gain} measured trials (patience {settings.patience})"
+            return (
+                f"no significant improvement in the last {self.since_gain} measured trials "
+                f"(patience {settings.patience})"
+            )
         return None
 
     def target_reached(self, trial: Trial, points: list[Point], record: RunRecord | None) -> str | None:
         goal = self.settings.goal
         for point in (p for p in points if p.passes):
             if goal is not None and self.objective.reaches(point.objective, goal):
-                return f"target met: {point.label} reaches {self.settings.objective} {point.objective:.4g} (goal {goal:g})"
+                return (
+                    f"target met: {point.label} reaches {self.settings.objective} {point.objective:.4g} (goal {goal:g})"
+                )
         # Peaks are fp32 capability, so only an fp32 model's efficiency is comparable with them.
         fp32 = record is not None and record.model_stats is not None and "float32" in str(record.model_stats.dtype)
         if fp32 and trial.status == "ok" and trial.recipe:
             for result in record.results:
                 efficiency = result.efficiency.roofline_efficiency if result.efficiency else None
                 if efficiency is not None and efficiency >= self.settings.efficiency_limit:
-                    return (f"close to the hardware limit: {trial.label} at batch {result.batch_size} reaches "
-                            f"{efficiency:.0%} of the roofline (limit {self.settings.efficiency_limit:.0%})")
+                    return (
+                        f"close to the hardware limit: {trial.label} at batch {result.batch_size} reaches "
+                        f"{efficiency:.0%} of the roofline (limit {self.settings.efficiency_limit:.0%})"
+                    )
         return None
 
     def observe(self, trial: Trial, points: list[Point], measured: bool) -> None:

@@ -59,24 +59,36 @@ def mlp(features: int = 256, hidden: int = 1024, layers: int = 3) -> torch.nn.Se
 
 def cnn(classes: int = 10, width: int = 16, in_channels: int = 3) -> torch.nn.Sequential:
     """A small image classifier (conv-BN-ReLU blocks, pooling, a linear head) for images of 8x8 pixels or more."""
+
     def block(cin: int, cout: int) -> list[torch.nn.Module]:
         return [torch.nn.Conv2d(cin, cout, 3, padding=1, bias=False), torch.nn.BatchNorm2d(cout), torch.nn.ReLU()]
 
     return torch.nn.Sequential(
-        *block(in_channels, width), torch.nn.MaxPool2d(2), *block(width, 2 * width), torch.nn.MaxPool2d(2),
-        *block(2 * width, 4 * width), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(),
-        torch.nn.Linear(4 * width, 4 * width), torch.nn.ReLU(), torch.nn.Linear(4 * width, classes),
+        *block(in_channels, width),
+        torch.nn.MaxPool2d(2),
+        *block(width, 2 * width),
+        torch.nn.MaxPool2d(2),
+        *block(2 * width, 4 * width),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(4 * width, 4 * width),
+        torch.nn.ReLU(),
+        torch.nn.Linear(4 * width, classes),
     )
 
 
 def segnet(classes: int = 3, width: int = 16) -> torch.nn.Sequential:
     """A small encoder-decoder for semantic segmentation: logits at the input's resolution."""
     return torch.nn.Sequential(
-        torch.nn.Conv2d(3, width, 3, padding=1), torch.nn.ReLU(),
-        torch.nn.Conv2d(width, 2 * width, 3, padding=1, stride=2), torch.nn.ReLU(),
-        torch.nn.Conv2d(2 * width, 2 * width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(3, width, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(width, 2 * width, 3, padding=1, stride=2),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(2 * width, 2 * width, 3, padding=1),
+        torch.nn.ReLU(),
         torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
-        torch.nn.Conv2d(2 * width, width, 3, padding=1), torch.nn.ReLU(),
+        torch.nn.Conv2d(2 * width, width, 3, padding=1),
+        torch.nn.ReLU(),
         torch.nn.Conv2d(width, classes, 1),
     )
 
@@ -99,4 +111,4 @@ def painter(seed: int = 0) -> Painter:
     return Painter(seed)
 
 
-from honed.zoo.ddrnet import ddrnet_23  # noqa: E402  (a factory of honed's own zoo: trusted by module name)
+from honed.zoo.ddrnet import ddrnet_23 as ddrnet_23  # noqa: E402  (a factory of honed's own zoo: trusted by module name)

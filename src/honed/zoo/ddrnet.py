@@ -27,8 +27,9 @@ def _conv3x3(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 class BasicBlock(nn.Module):
     expansion = 1
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 no_relu: bool = False):
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, no_relu: bool = False
+    ):
         super().__init__()
         self.conv1, self.bn1 = _conv3x3(inplanes, planes, stride), _bn(planes)
         self.conv2, self.bn2 = _conv3x3(planes, planes), _bn(planes)
@@ -44,8 +45,9 @@ class BasicBlock(nn.Module):
 class Bottleneck(nn.Module):
     expansion = 2
 
-    def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None,
-                 no_relu: bool = True):
+    def __init__(
+        self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None, no_relu: bool = True
+    ):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(inplanes, planes, 1, bias=False), _bn(planes)
         self.conv2, self.bn2 = _conv3x3(planes, planes, stride), _bn(planes)
@@ -82,8 +84,9 @@ class DAPPM(nn.Module):
         self.scale0 = nn.Sequential(_bn(inplanes), nn.ReLU(), nn.Conv2d(inplanes, branch_planes, 1, bias=False))
         self.process1, self.process2 = _process(branch_planes), _process(branch_planes)
         self.process3, self.process4 = _process(branch_planes), _process(branch_planes)
-        self.compression = nn.Sequential(_bn(branch_planes * 5), nn.ReLU(),
-                                         nn.Conv2d(branch_planes * 5, outplanes, 1, bias=False))
+        self.compression = nn.Sequential(
+            _bn(branch_planes * 5), nn.ReLU(), nn.Conv2d(branch_planes * 5, outplanes, 1, bias=False)
+        )
         self.shortcut = nn.Sequential(_bn(inplanes), nn.ReLU(), nn.Conv2d(inplanes, outplanes, 1, bias=False))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -111,8 +114,9 @@ def _layer(block: type[nn.Module], inplanes: int, planes: int, blocks: int, stri
     """Blocks of one stage; the last of several ends without ReLU (the branches add first)."""
     downsample = None
     if stride != 1 or inplanes != planes * block.expansion:
-        downsample = nn.Sequential(nn.Conv2d(inplanes, planes * block.expansion, 1, stride=stride, bias=False),
-                                   _bn(planes * block.expansion))
+        downsample = nn.Sequential(
+            nn.Conv2d(inplanes, planes * block.expansion, 1, stride=stride, bias=False), _bn(planes * block.expansion)
+        )
     layers = [block(inplanes, planes, stride, downsample)]
     for i in range(1, blocks):
         layers.append(block(planes * block.expansion, planes, 1, no_relu=i == blocks - 1))
@@ -120,12 +124,19 @@ def _layer(block: type[nn.Module], inplanes: int, planes: int, blocks: int, stri
 
 
 class DualResNet(nn.Module):
-    def __init__(self, layers: tuple[int, ...] = (2, 2, 2, 2), classes: int = 19, planes: int = 64,
-                 spp_planes: int = 128, head_planes: int = 128):
+    def __init__(
+        self,
+        layers: tuple[int, ...] = (2, 2, 2, 2),
+        classes: int = 19,
+        planes: int = 64,
+        spp_planes: int = 128,
+        head_planes: int = 128,
+    ):
         super().__init__()
         high = planes * 2
-        self.conv1 = nn.Sequential(_conv3x3(3, planes, 2), _bn(planes), nn.ReLU(),
-                                   _conv3x3(planes, planes, 2), _bn(planes), nn.ReLU())
+        self.conv1 = nn.Sequential(
+            _conv3x3(3, planes, 2), _bn(planes), nn.ReLU(), _conv3x3(planes, planes, 2), _bn(planes), nn.ReLU()
+        )
         self.relu = nn.ReLU()
         self.layer1 = _layer(BasicBlock, planes, planes, layers[0])
         self.layer2 = _layer(BasicBlock, planes, planes * 2, layers[1], stride=2)
@@ -134,9 +145,13 @@ class DualResNet(nn.Module):
         self.compression3 = nn.Sequential(nn.Conv2d(planes * 4, high, 1, bias=False), _bn(high))
         self.compression4 = nn.Sequential(nn.Conv2d(planes * 8, high, 1, bias=False), _bn(high))
         self.down3 = nn.Sequential(nn.Conv2d(high, planes * 4, 3, stride=2, padding=1, bias=False), _bn(planes * 4))
-        self.down4 = nn.Sequential(nn.Conv2d(high, planes * 4, 3, stride=2, padding=1, bias=False), _bn(planes * 4),
-                                   nn.ReLU(), nn.Conv2d(planes * 4, planes * 8, 3, stride=2, padding=1, bias=False),
-                                   _bn(planes * 8))
+        self.down4 = nn.Sequential(
+            nn.Conv2d(high, planes * 4, 3, stride=2, padding=1, bias=False),
+            _bn(planes * 4),
+            nn.ReLU(),
+            nn.Conv2d(planes * 4, planes * 8, 3, stride=2, padding=1, bias=False),
+            _bn(planes * 8),
+        )
         self.layer3_ = _layer(BasicBlock, planes * 2, high, 2)
         self.layer4_ = _layer(BasicBlock, high, high, 2)
         self.layer5_ = _layer(Bottleneck, high, high, 1)

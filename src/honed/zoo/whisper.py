@@ -33,8 +33,9 @@ def vocabulary(vocab_size: int | None = None) -> dict[str, int]:
     return vocab
 
 
-def save_random_whisper(directory: Path, vocab_size: int | None = None, chunk_length: int = 30, seed: int = 0,
-                        **config) -> Path:
+def save_random_whisper(
+    directory: Path, vocab_size: int | None = None, chunk_length: int = 30, seed: int = 0, **config
+) -> Path:
     """Write the model to ``directory``; ``config`` is WhisperConfig's sizes (d_model, layers,
     heads, ffn dims, positions), ``chunk_length`` the feature extractor's window in seconds."""
     import torch
@@ -45,12 +46,27 @@ def save_random_whisper(directory: Path, vocab_size: int | None = None, chunk_le
     (directory / "vocab.json").write_text(json.dumps(vocab))
     (directory / "merges.txt").write_text("#version: 0.2\n")
     end = SPECIALS[0]
-    tokenizer = WhisperTokenizer(str(directory / "vocab.json"), str(directory / "merges.txt"), unk_token=end,
-                                 bos_token=end, eos_token=end, pad_token=end, additional_special_tokens=SPECIALS[1:])
+    tokenizer = WhisperTokenizer(
+        str(directory / "vocab.json"),
+        str(directory / "merges.txt"),
+        unk_token=end,
+        bos_token=end,
+        eos_token=end,
+        pad_token=end,
+        additional_special_tokens=SPECIALS[1:],
+    )
     torch.manual_seed(seed)
-    whisper_config = WhisperConfig(vocab_size=len(vocab), num_mel_bins=80, decoder_start_token_id=vocab[SPECIALS[1]],
-                                   eos_token_id=vocab[end], pad_token_id=vocab[end], bos_token_id=vocab[end],
-                                   suppress_tokens=[], begin_suppress_tokens=[], **config)
+    whisper_config = WhisperConfig(
+        vocab_size=len(vocab),
+        num_mel_bins=80,
+        decoder_start_token_id=vocab[SPECIALS[1]],
+        eos_token_id=vocab[end],
+        pad_token_id=vocab[end],
+        bos_token_id=vocab[end],
+        suppress_tokens=[],
+        begin_suppress_tokens=[],
+        **config,
+    )
     WhisperForConditionalGeneration(whisper_config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     WhisperFeatureExtractor(chunk_length=chunk_length).save_pretrained(directory)

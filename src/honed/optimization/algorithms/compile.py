@@ -14,14 +14,23 @@ class CompileParams(Params):
     dynamic: bool | None = None
 
 
-@register_algorithm("torch-compile", "compile", "torch.compile (inductor); compiles on the first call",
-                    CompileParams, typical_min_cosine=0.999)
+@register_algorithm(
+    "torch-compile",
+    "compile",
+    "torch.compile (inductor); compiles on the first call",
+    CompileParams,
+    typical_min_cosine=0.999,
+)
 def torch_compile(handle, params: CompileParams, context: Context):
     return handle.with_module(torch.compile(handle.module, mode=params.mode, dynamic=params.dynamic))
 
 
-@register_algorithm("cuda-graphs", "compile",
-                    "torch.compile with CUDA graphs (mode reduce-overhead): one launch replays every kernel",
-                    targets=frozenset({"cuda"}), typical_min_cosine=0.999)
+@register_algorithm(
+    "cuda-graphs",
+    "compile",
+    "torch.compile with CUDA graphs (mode reduce-overhead): one launch replays every kernel",
+    targets=frozenset({"cuda"}),
+    typical_min_cosine=0.999,
+)
 def cuda_graphs(handle, params: Params, context: Context):
     return handle.with_module(torch.compile(handle.module, mode="reduce-overhead"))

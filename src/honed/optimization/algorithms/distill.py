@@ -9,18 +9,22 @@ import copy
 import torch
 from pydantic import Field
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.optimization.algorithm import Context, Params, register_algorithm
-
 
 TRAINING_SEEDS = 100_000
 
 
 class LayerDistillParams(Params):
-    keep: float = Field(default=0.5, gt=0, lt=1, description="share of the repeated blocks kept, evenly spaced, "
-                        "first and last included")
-    steps: int = Field(default=60, ge=0, le=10_000, description="training steps; the recipe is replayed wherever the "
-                       "model is loaded, so this is bounded")
+    keep: float = Field(
+        default=0.5, gt=0, lt=1, description="share of the repeated blocks kept, evenly spaced, first and last included"
+    )
+    steps: int = Field(
+        default=60,
+        ge=0,
+        le=10_000,
+        description="training steps; the recipe is replayed wherever the model is loaded, so this is bounded",
+    )
     batch_size: int = Field(default=8, ge=1)
     lr: float = Field(default=1e-4, gt=0)
     seed: int = 0
@@ -60,14 +64,19 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
                 config.layer_types = [config.layer_types[i] for i in keep]
 
 
-@register_algorithm("layer-distill", "distill",
-                    "keep every other block (DistilBERT-style init) and train it to match the teacher's outputs",
-                    LayerDistillParams, typical_min_cosine=0.8)  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
+@register_algorithm(
+    "layer-distill",
+    "distill",
+    "keep every other block (DistilBERT-style init) and train it to match the teacher's outputs",
+    LayerDistillParams,
+    typical_min_cosine=0.8,
+)  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):
     found = repeated_blocks(handle.module)
     if found is None:
-        raise SpecError("recipe.layer-distill", handle.name, "a model built from a list of repeated blocks "
-                        "(transformer layers)")
+        raise SpecError(
+            "recipe.layer-distill", handle.name, "a model built from a list of repeated blocks (transformer layers)"
+        )
     teacher = handle.with_module(copy.deepcopy(handle.module).eval())  # handle.module is optimize()'s private copy
     _shrink(handle.module, kept_indices(len(found[2]), params.keep))
     _train(handle, teacher, params, context)

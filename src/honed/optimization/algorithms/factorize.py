@@ -7,14 +7,17 @@ from pydantic import Field, model_validator
 
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
-
 DEFAULT_ENERGY = 0.97
 
 
 class SvdParams(Params):
     rank: int | None = Field(default=None, ge=1, description="fixed rank for every layer")
-    energy: float | None = Field(default=None, gt=0, le=1,
-                                 description=f"keep the smallest rank holding this share of sum(s^2) (default {DEFAULT_ENERGY})")
+    energy: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description=f"keep the smallest rank holding this share of sum(s^2) (default {DEFAULT_ENERGY})",
+    )
     min_features: int = Field(default=32, ge=1, description="leave layers narrower than this alone")
 
     @model_validator(mode="after")
@@ -51,8 +54,13 @@ def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Modu
     return torch.nn.Sequential(first, second).to(layer.weight.device)
 
 
-@register_algorithm("svd-lowrank", "factorize", "replace Linear layers by two low-rank ones (truncated SVD)",
-                    SvdParams, typical_min_cosine=0.95)
+@register_algorithm(
+    "svd-lowrank",
+    "factorize",
+    "replace Linear layers by two low-rank ones (truncated SVD)",
+    SvdParams,
+    typical_min_cosine=0.95,
+)
 # MiniLM (trained, no fine-tuning), worst item: energy 0.97 -> cosine 0.997 (-0.04 % parameters);
 # 0.96 -> 0.899; 0.95 -> 0.708 (-1.7 %). Its weights are near full rank: low rank needs fine-tuning.
 def svd_lowrank(handle, params: SvdParams, context: Context):

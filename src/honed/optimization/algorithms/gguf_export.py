@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 
 # Architectures whose weights, norms and attention are Llama's (what llama.cpp's "llama" reads).
 LLAMA_FAMILY = frozenset({"llama", "mistral"})
@@ -21,7 +21,11 @@ LLAMA_FAMILY = frozenset({"llama", "mistral"})
 
 def _permute(weights: np.ndarray, heads: int) -> np.ndarray:
     """HF's rotate-half layout of a q/k projection to GGML's interleaved pairs."""
-    return weights.reshape(heads, 2, weights.shape[0] // heads // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(weights.shape)
+    return (
+        weights.reshape(heads, 2, weights.shape[0] // heads // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
+    )
 
 
 def _rope_factors(config: Any, head_dim: int) -> np.ndarray | None:
@@ -30,7 +34,11 @@ def _rope_factors(config: Any, head_dim: int) -> np.ndarray | None:
     if str(scaling.get("rope_type", "")).lower() != "llama3":
         return None
     base = scaling.get("rope_theta", getattr(config, "rope_theta", 10000.0))
-    factor, low, high = scaling.get("factor", 8.0), scaling.get("low_freq_factor", 1.0), scaling.get("high_freq_factor", 4.0)
+    factor, low, high = (
+        scaling.get("factor", 8.0),
+        scaling.get("low_freq_factor", 1.0),
+        scaling.get("high_freq_factor", 4.0),
+    )
     original = scaling.get("original_max_position_embeddings", 8192)
     factors = []
     for freq in 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float64) / head_dim)):
@@ -56,8 +64,11 @@ def write_gguf(module: torch.nn.Module, path: Path) -> Path:
 
     config = module.config
     if config.model_type not in LLAMA_FAMILY:
-        raise SpecError("algorithm llama-cpp: model", config.model_type,
-                        f"a Llama-family causal LM ({', '.join(sorted(LLAMA_FAMILY))})")
+        raise SpecError(
+            "algorithm llama-cpp: model",
+            config.model_type,
+            f"a Llama-family causal LM ({', '.join(sorted(LLAMA_FAMILY))})",
+        )
     heads, kv_heads = config.num_attention_heads, config.num_key_value_heads or config.num_attention_heads
     head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
     writer = gguf.GGUFWriter(str(path), "llama")

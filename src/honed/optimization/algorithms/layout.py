@@ -10,13 +10,16 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
 class ChannelsLastParams(Params):
-    fold_batch_norm: bool = Field(default=True, description="fold eval-mode BatchNorm2d into the Conv2d that feeds "
-                                  "it: through torch.fx where the model traces, else inside nn.Sequential blocks")
+    fold_batch_norm: bool = Field(
+        default=True,
+        description="fold eval-mode BatchNorm2d into the Conv2d that feeds "
+        "it: through torch.fx where the model traces, else inside nn.Sequential blocks",
+    )
 
 
 def _fold_in_sequential(module: nn.Module) -> int:
@@ -55,11 +58,18 @@ def _to_channels_last(_: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, d
     return tuple(convert(a) for a in args), {k: convert(v) for k, v in kwargs.items()}
 
 
-@register_algorithm("channels-last", "layout", "fold batch norm into convolutions and run in channels-last (NHWC)",
-                    ChannelsLastParams, typical_min_cosine=0.9999)
+@register_algorithm(
+    "channels-last",
+    "layout",
+    "fold batch norm into convolutions and run in channels-last (NHWC)",
+    ChannelsLastParams,
+    typical_min_cosine=0.9999,
+)
 def channels_last(handle, params: ChannelsLastParams, context: Context):
     if not any(isinstance(m, nn.Conv2d) for m in handle.module.modules()):
-        raise SpecError("algorithm channels-last", handle.name, "a model with 2-D convolutions (it changes their layout)")
+        raise SpecError(
+            "algorithm channels-last", handle.name, "a model with 2-D convolutions (it changes their layout)"
+        )
     module = fold_batch_norm(handle.module) if params.fold_batch_norm else handle.module
     module = module.to(memory_format=torch.channels_last)
     module.register_forward_pre_hook(_to_channels_last, with_kwargs=True)

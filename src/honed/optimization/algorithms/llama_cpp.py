@@ -14,24 +14,30 @@ from typing import Any, Literal
 import torch
 from pydantic import Field
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, Capability
 from honed.models.gguf_model import DEFAULT_CONTEXT, GgufHandle, load_llama
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.gguf_export import write_gguf
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, ExportedDecoder
 from honed.optimization.kept_files import keep, reuse
-from honed.protocol import ModelRef
 
 QUANTIZATIONS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")
 
 
 class LlamaCppParams(Params):
     quantization: Literal["f32", "f16", "q8_0", "q4_0", "q4_k_m"] = Field(
-        default="q4_k_m", description="llama.cpp's weight format: q8_0 (int8 blocks of 32), q4_0 (int4 blocks of "
-        "32, one scale each), q4_k_m (int4 super-blocks with 6-bit scales; some layers q6_k: closer, as fast here)")
-    context: int = Field(default=DEFAULT_CONTEXT, ge=16, le=131072, description="tokens of KV cache: a prompt plus "
-                         "its new tokens must fit")
+        default="q4_k_m",
+        description="llama.cpp's weight format: q8_0 (int8 blocks of 32), q4_0 (int4 blocks of "
+        "32, one scale each), q4_k_m (int4 super-blocks with 6-bit scales; some layers q6_k: closer, as fast here)",
+    )
+    context: int = Field(
+        default=DEFAULT_CONTEXT,
+        ge=16,
+        le=131072,
+        description="tokens of KV cache: a prompt plus its new tokens must fit",
+    )
 
 
 class ExportedGgufHandle(ExportedDecoder, GgufHandle):
@@ -62,19 +68,32 @@ def _written(handle: Any, quantization: str, name: str, context: Context) -> tup
     return files, keep(context.kept, Path(files.name), [name], {}) / name
 
 
-@register_algorithm("llama-cpp", "runtime", "write a Llama-family causal LM as GGUF, quantize it with llama.cpp "
-                    "(q8_0, q4_0, q4_k_m) and decode with llama.cpp", LlamaCppParams, targets=frozenset({"cpu"}),
-                    requires=("llama_cpp", "gguf"), extra="llamacpp", conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
-                    typical_min_cosine=0.9, keeps=KEPT_BY_DECODER_EXPORT)
+@register_algorithm(
+    "llama-cpp",
+    "runtime",
+    "write a Llama-family causal LM as GGUF, quantize it with llama.cpp (q8_0, q4_0, q4_k_m) and decode with llama.cpp",
+    LlamaCppParams,
+    targets=frozenset({"cpu"}),
+    requires=("llama_cpp", "gguf"),
+    extra="llamacpp",
+    conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
+    typical_min_cosine=0.9,
+    keeps=KEPT_BY_DECODER_EXPORT,
+)
 def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
     if Capability.SCORES_TOKENS not in handle.capabilities:
         raise SpecError("algorithm llama-cpp: model", handle.name, "a causal language model (AutoModelForCausalLM)")
     name = f"model-{params.quantization}.gguf"
-    files, path = (None, context.kept / name) if reuse(context.kept) is not None else _written(handle, params.quantization, name, context)
+    files, path = (
+        (None, context.kept / name)
+        if reuse(context.kept) is not None
+        else _written(handle, params.quantization, name, context)
+    )
     threads = torch.get_num_threads() or None
     size = min(params.context, int(getattr(handle.module.config, "max_position_embeddings", params.context)))
-    ref = ModelRef(kind="gguf", source=str(path), name=handle.name, options={"quantization": params.quantization,
-                                                                            "context": size})
+    ref = ModelRef(
+        kind="gguf", source=str(path), name=handle.name, options={"quantization": params.quantization, "context": size}
+    )
     llama = load_llama(str(path), threads, size)
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     return ExportedGgufHandle(ref, llama, size, handle, files)

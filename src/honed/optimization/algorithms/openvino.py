@@ -11,53 +11,101 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
 from honed.optimization.algorithms.openvino_speech import SpeechDecoderHandle, export_speech
-from honed.optimization.algorithms.runtime import (NOT_EXPORTABLE, OnnxExport, SourceInputs, convert_pytorch, export_onnx,
-                                                   keep_export, kept_export)
-from honed.protocol import ModelRef
+from honed.optimization.algorithms.runtime import (
+    NOT_EXPORTABLE,
+    OnnxExport,
+    SourceInputs,
+    convert_pytorch,
+    export_onnx,
+    keep_export,
+    kept_export,
+)
 
 
 class OpenVinoParams(Params):
-    precision: Precision = Field(default="f32", description="the CPU plugin's inference precision; bf16 runs "
-                                 "on AMX / AVX512-BF16 units (the plugin's own default on such CPUs)")
+    precision: Precision = Field(
+        default="f32",
+        description="the CPU plugin's inference precision; bf16 runs "
+        "on AMX / AVX512-BF16 units (the plugin's own default on such CPUs)",
+    )
     quantization: Literal["none", "int8-weights", "int4-weights", "int8", "int8-mixed"] = Field(
-        default="none", description="int8-weights: NNCF weight compression (int8 asymmetric, per channel), "
+        default="none",
+        description="int8-weights: NNCF weight compression (int8 asymmetric, per channel), "
         "activations stay float; int4-weights: NNCF int4 weight compression in groups (see group_size, ratio, "
         "symmetric), the weight-only mode for LLM decoding; int8: NNCF post-training quantization of weights "
         "and activations, calibrated on the run's task data (else the model's synthetic inputs); int8-mixed: int8 "
-        "with the most sensitive spans of the graph left in float (at this precision) until the outputs keep min_cosine")
-    group_size: int = Field(default=128, ge=-1, description="int4-weights: weights per int4 scale along the "
-                            "input dimension; -1: one scale per output channel")
-    ratio: float = Field(default=1.0, gt=0.0, le=1.0, description="int4-weights: the share of weights in int4; NNCF "
-                         "keeps the rest, those whose int4 error is largest, in int8")
-    all_layers: bool = Field(default=False, description="int4-weights: the embedding and the output projection in "
-                             "int4 too (NNCF's all_layers), not int8; on the 1B Llama's tied 128k-token table a "
-                             "smaller model and faster decoding, further from the float logits")
-    symmetric: bool = Field(default=True, description="int4-weights: symmetric int4 (no zero point; faster) or "
-                            "asymmetric (a zero point per group; closer)")
-    calibration_batches: int = Field(default=8, ge=1, description="int8: batches of 2 items used to calibrate "
-                                     "activation ranges")
-    min_cosine: float = Field(default=0.99, gt=0.0, le=1.0, description="int8-mixed: the mean output cosine to the "
-                              "float model, on the calibration items, that the mixed model must keep")
-    sensitivity_groups: int = Field(default=8, ge=1, le=64, description="int8-mixed: contiguous spans the "
-                                    "quantizable operations are cut into; each is kept in float or not as a whole")
+        "with the most sensitive spans of the graph left in float (at this precision) until the outputs keep "
+        "min_cosine",
+    )
+    group_size: int = Field(
+        default=128,
+        ge=-1,
+        description="int4-weights: weights per int4 scale along the input dimension; -1: one scale per output channel",
+    )
+    ratio: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="int4-weights: the share of weights in int4; NNCF "
+        "keeps the rest, those whose int4 error is largest, in int8",
+    )
+    all_layers: bool = Field(
+        default=False,
+        description="int4-weights: the embedding and the output projection in "
+        "int4 too (NNCF's all_layers), not int8; on the 1B Llama's tied 128k-token table a "
+        "smaller model and faster decoding, further from the float logits",
+    )
+    symmetric: bool = Field(
+        default=True,
+        description="int4-weights: symmetric int4 (no zero point; faster) or "
+        "asymmetric (a zero point per group; closer)",
+    )
+    calibration_batches: int = Field(
+        default=8, ge=1, description="int8: batches of 2 items used to calibrate activation ranges"
+    )
+    min_cosine: float = Field(
+        default=0.99,
+        gt=0.0,
+        le=1.0,
+        description="int8-mixed: the mean output cosine to the "
+        "float model, on the calibration items, that the mixed model must keep",
+    )
+    sensitivity_groups: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="int8-mixed: contiguous spans the "
+        "quantizable operations are cut into; each is kept in float or not as a whole",
+    )
     converter: Literal["pytorch", "onnx"] = Field(
-        default="pytorch", description="pytorch: OpenVINO's PyTorch frontend traces the model and keeps "
+        default="pytorch",
+        description="pytorch: OpenVINO's PyTorch frontend traces the model and keeps "
         "scaled_dot_product_attention one fused operation; onnx: export to ONNX first (attention decomposed into "
         "MatMul/Softmax). A causal language model always goes through ONNX (its stateful decoder); a speech-to-text "
-        "model always through the PyTorch frontend (encoder and stateful decoder step)")
+        "model always through the PyTorch frontend (encoder and stateful decoder step)",
+    )
     opset: int = Field(default=18, ge=17, description="converter onnx: the ONNX opset")
 
 
 class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
-    def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any,
-                 export: OnnxExport, notes: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        ref: ModelRef,
+        model: Any,
+        compiled: Any,
+        precision: Precision,
+        source: Any,
+        export: OnnxExport,
+        notes: dict[str, Any] | None = None,
+    ):
         super().__init__(ref, "cpu", model, compiled, precision)
         self._exported_from(source, export)
         self.notes = notes or {}  # what a search chose (int8-mixed), for the run record
@@ -66,8 +114,9 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
         return {**super().runtime_info(), **self.notes}
 
 
-def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context,
-              notes: dict[str, Any]) -> Any:
+def _quantize(
+    model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context, notes: dict[str, Any]
+) -> Any:
     import nncf
 
     logging.getLogger("nncf").setLevel(logging.WARNING)  # its progress bars would flood worker logs
@@ -76,28 +125,41 @@ def _quantize(model: Any, params: OpenVinoParams, export: OnnxExport, handle: An
     if params.quantization == "int4-weights":
         # Unless all_layers, the embedding and the output projection stay int8 (NNCF's backup precision).
         mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
-        return nncf.compress_weights(model, mode=mode, group_size=params.group_size, ratio=params.ratio,
-                                     all_layers=params.all_layers)
+        return nncf.compress_weights(
+            model, mode=mode, group_size=params.group_size, ratio=params.ratio, all_layers=params.all_layers
+        )
     if "position_ids" in export.names or "decoder_input_ids" in export.names:
-        raise SpecError("algorithm openvino: quantization", params.quantization, "'none', 'int8-weights' or 'int4-weights' for a "
-                        "generating model (activation quantization of a stateful decoder is not supported)")
+        raise SpecError(
+            "algorithm openvino: quantization",
+            params.quantization,
+            "'none', 'int8-weights' or 'int4-weights' for a "
+            "generating model (activation quantization of a stateful decoder is not supported)",
+        )
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
     kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
     if params.quantization == "int8-mixed":
-        mixed = quantize_by_sensitivity(model, feeds, kind, params.min_cosine, params.sensitivity_groups,
-                                        params.precision)
+        mixed = quantize_by_sensitivity(
+            model, feeds, kind, params.min_cosine, params.sensitivity_groups, params.precision
+        )
         notes.update(mixed.summary())
         return mixed.model
     return nncf.quantize(model, nncf.Dataset(feeds), model_type=kind, subset_size=len(feeds))
 
 
-@register_algorithm("openvino", "runtime", "convert to OpenVINO (optionally NNCF int8/int4) and run it on "
-                    "OpenVINO's CPU plugin; language and speech models decode with their cache kept inside it",
-                    OpenVinoParams, targets=frozenset({"cpu"}),
-                    requires=("openvino", "nncf", "onnxscript"), extra="openvino", conflicts=NOT_EXPORTABLE,
-                    keeps=KEPT_BY_DECODER_EXPORT | KEPT_BY_SPEECH_EXPORT,
-                    typical_min_cosine=0.99)  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
+@register_algorithm(
+    "openvino",
+    "runtime",
+    "convert to OpenVINO (optionally NNCF int8/int4) and run it on "
+    "OpenVINO's CPU plugin; language and speech models decode with their cache kept inside it",
+    OpenVinoParams,
+    targets=frozenset({"cpu"}),
+    requires=("openvino", "nncf", "onnxscript"),
+    extra="openvino",
+    conflicts=NOT_EXPORTABLE,
+    keeps=KEPT_BY_DECODER_EXPORT | KEPT_BY_SPEECH_EXPORT,
+    typical_min_cosine=0.99,
+)  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov
     import torch
@@ -116,7 +178,9 @@ def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> Export
     return ExportedOpenVinoHandle(ref, model, compiled, params.precision, handle, export, notes)
 
 
-def _converted(handle: Any, params: OpenVinoParams, context: Context, decoder: bool) -> tuple[OnnxExport, dict[str, Any]]:
+def _converted(
+    handle: Any, params: OpenVinoParams, context: Context, decoder: bool
+) -> tuple[OnnxExport, dict[str, Any]]:
     """The model converted (and quantized) to an IR at model.xml, kept for the run's other workers."""
     import openvino as ov
 

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from honed.core.protocol import ModelRef
 from honed.models.graph_inputs import token_feed
 from honed.models.openvino_model import OpenVinoHandle, Precision
 from honed.models.output import ModelOutput
 from honed.models.transformers_model import takes_logits_to_keep
 from honed.optimization.algorithms.runtime import ExportedDecoder, OnnxExport
-from honed.protocol import ModelRef
 
 _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
 
@@ -33,16 +33,23 @@ class _DecoderStep(torch.nn.Module):
         super().__init__()
         self.module, self.layers, self.keeps_logits = module, layers, keeps_logits
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-                *rest: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor, *rest: torch.Tensor
+    ) -> tuple[torch.Tensor, ...]:
         from transformers import DynamicCache
 
         keep, past = ({"logits_to_keep": rest[0]}, rest[1:]) if self.keeps_logits else ({}, rest)
         cache = DynamicCache(config=self.module.config)
         for layer in range(self.layers):
             cache.update(past[2 * layer], past[2 * layer + 1], layer)
-        output = self.module(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                             past_key_values=cache, use_cache=True, **keep)
+        output = self.module(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=cache,
+            use_cache=True,
+            **keep,
+        )
         return (output.logits, *(t for layer in output.past_key_values.layers for t in (layer.keys, layer.values)))
 
 
@@ -60,8 +67,9 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     keeps_logits = takes_logits_to_keep(module)
     names = ["input_ids", "attention_mask", "position_ids", *(["logit_positions"] if keeps_logits else [])]
     past_names, present_names = cache_names("past", len(layers)), cache_names("present", len(layers))
-    batch, new, total, cached, kept = (torch.export.Dim(n, min=1, max=32768)
-                                       for n in ("batch", "new", "total", "cached", "kept"))
+    batch, new, total, cached, kept = (
+        torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "total", "cached", "kept")
+    )
     mask = torch.ones(2, _PAST_LENGTH + 2, dtype=torch.long)
     positions = torch.arange(_PAST_LENGTH, _PAST_LENGTH + 2).expand(2, 2)
     rest = [torch.arange(2)] * keeps_logits + past  # forward's *rest: one entry of dynamic_shapes
@@ -69,9 +77,16 @@ def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
     shapes = ({0: batch, 1: new}, {0: batch, 1: total}, {0: batch, 1: new}, rest_shapes)
     files = tempfile.TemporaryDirectory(prefix="honed-export-")
     path = Path(files.name) / "decoder.onnx"
-    torch.onnx.export(_DecoderStep(module, len(layers), keeps_logits).eval(), (ids[:, :2], mask, positions, *rest),
-                      str(path), dynamo=True, input_names=names + past_names, output_names=["logits", *present_names],
-                      dynamic_shapes=shapes, opset_version=opset)
+    torch.onnx.export(
+        _DecoderStep(module, len(layers), keeps_logits).eval(),
+        (ids[:, :2], mask, positions, *rest),
+        str(path),
+        dynamo=True,
+        input_names=names + past_names,
+        output_names=["logits", *present_names],
+        dynamic_shapes=shapes,
+        opset_version=opset,
+    )
     model = ov.convert_model(str(path))
     make_stateful(model, dict(zip(past_names, present_names)))
     return model, OnnxExport(files, path, names)
@@ -111,8 +126,7 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
     model gives them); ``greedy_step`` decodes on an infer request of its own per sequence batch,
     so a server interleaving several generations never mixes their caches."""
 
-    def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any,
-                 export: OnnxExport):
+    def __init__(self, ref: ModelRef, model: Any, compiled: Any, precision: Precision, source: Any, export: OnnxExport):
         super().__init__(ref, "cpu", model, compiled, precision)
         self._exported_from(source, export)
         self._keeps_logits = "logit_positions" in {name for port in model.inputs for name in port.get_names()}
@@ -120,7 +134,11 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
         """Model scope: every position's logits, as the torch model gives them."""
         feed = token_feed(batch)
-        return {**feed, "position_ids": positions_of(feed["attention_mask"]), **self._logits_at(feed["input_ids"], every=True)}
+        return {
+            **feed,
+            "position_ids": positions_of(feed["attention_mask"]),
+            **self._logits_at(feed["input_ids"], every=True),
+        }
 
     def _logits_at(self, new_ids: np.ndarray, every: bool) -> dict[str, np.ndarray]:
         """The logit_positions input (where the graph has one): every new position or the last."""
@@ -148,8 +166,12 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
 
     def step_feed(self, tokens: np.ndarray, mask: np.ndarray) -> dict[str, np.ndarray]:
         """A decoding step's feed: the new tokens, the mask of the whole sequence so far."""
-        return {"input_ids": tokens, "attention_mask": mask, "position_ids": positions_of(mask)[:, -tokens.shape[1]:],
-                **self._logits_at(tokens, every=False)}
+        return {
+            "input_ids": tokens,
+            "attention_mask": mask,
+            "position_ids": positions_of(mask)[:, -tokens.shape[1] :],
+            **self._logits_at(tokens, every=False),
+        }
 
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
         """Decodes: state is (infer request holding the cache, attention mask so far)."""

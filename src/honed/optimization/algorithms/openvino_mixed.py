@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from honed.core.errors import RecipeError
 from honed.models.openvino_model import Precision, compile_cpu
-from honed.optimization.recipe import RecipeError
 from honed.tasks.metrics.agreement import output_cosine
 
 log = logging.getLogger(__name__)
@@ -37,9 +37,12 @@ class MixedResult:
     operations: int = 0
 
     def summary(self) -> dict[str, Any]:
-        return {"int8_mixed_cosine": round(self.cosine, 5), "int8_mixed_float_spans": self.float_spans,
-                "int8_mixed_spans": self.spans,
-                "int8_mixed_float_operations": f"{self.operations_in_float} of {self.operations}"}
+        return {
+            "int8_mixed_cosine": round(self.cosine, 5),
+            "int8_mixed_float_spans": self.float_spans,
+            "int8_mixed_spans": self.spans,
+            "int8_mixed_float_operations": f"{self.operations_in_float} of {self.operations}",
+        }
 
 
 def spans_of(model: Any, groups: int) -> list[list[str]]:
@@ -50,15 +53,27 @@ def spans_of(model: Any, groups: int) -> list[list[str]]:
     return [[names[i] for i in span] for span in np.array_split(np.arange(len(names)), min(groups, len(names)))]
 
 
-def quantize_by_sensitivity(model: Any, feeds: list[dict[str, np.ndarray]], model_type: Any, min_cosine: float,
-                            groups: int, precision: Precision) -> MixedResult:
+def quantize_by_sensitivity(
+    model: Any,
+    feeds: list[dict[str, np.ndarray]],
+    model_type: Any,
+    min_cosine: float,
+    groups: int,
+    precision: Precision,
+) -> MixedResult:
     """Candidates run at ``precision`` (what the float spans will run at), against the f32 model."""
     import nncf
 
     def outputs(candidate: Any, precision: Precision = precision) -> torch.Tensor:
         compiled = compile_cpu(candidate, precision, None)
-        return torch.cat([torch.from_numpy(np.asarray(compiled(feed)[compiled.output(0)])).reshape(
-            len(next(iter(feed.values()))), -1) for feed in feeds])
+        return torch.cat(
+            [
+                torch.from_numpy(np.asarray(compiled(feed)[compiled.output(0)])).reshape(
+                    len(next(iter(feed.values()))), -1
+                )
+                for feed in feeds
+            ]
+        )
 
     reference = outputs(model, "f32")
     spans = spans_of(model, groups)
@@ -68,15 +83,21 @@ def quantize_by_sensitivity(model: Any, feeds: list[dict[str, np.ndarray]], mode
         """The model with the spans ``left_out`` in float, and its mean output cosine."""
         if left_out not in measured:
             ignored = [name for index in left_out for name in spans[index]]
-            candidate = nncf.quantize(model, nncf.Dataset(feeds), model_type=model_type, subset_size=len(feeds),
-                                      ignored_scope=nncf.IgnoredScope(names=ignored, validate=False))
+            candidate = nncf.quantize(
+                model,
+                nncf.Dataset(feeds),
+                model_type=model_type,
+                subset_size=len(feeds),
+                ignored_scope=nncf.IgnoredScope(names=ignored, validate=False),
+            )
             measured[left_out] = candidate, output_cosine(outputs(candidate), reference)
             log.info("int8-mixed: spans %s in float -> cosine %.5f", list(left_out), measured[left_out][1])
         return measured[left_out]
 
     def result(left_out: tuple[int, ...], candidate: Any, cosine: float) -> MixedResult:
-        return MixedResult(candidate, cosine, list(left_out), len(spans), sum(len(spans[i]) for i in left_out),
-                           sum(map(len, spans)))
+        return MixedResult(
+            candidate, cosine, list(left_out), len(spans), sum(len(spans[i]) for i in left_out), sum(map(len, spans))
+        )
 
     candidate, cosine = quantized(())
     if cosine >= min_cosine or not spans:
@@ -92,7 +113,9 @@ def quantize_by_sensitivity(model: Any, feeds: list[dict[str, np.ndarray]], mode
         else:
             low = middle
     if high == len(order):  # a "mixed" model with no int8 in it would be the float model under another name
-        raise RecipeError(f"openvino int8-mixed: no span of the graph can be int8 with the outputs at cosine >= "
-                          f"{min_cosine:g} (int8 everywhere: {measured[()][1]:.4f}; all {len(order) - 1} most sensitive "
-                          f"of {len(order)} spans left float: {quantized(order[:low])[1]:.4f}); run without quantization")
+        raise RecipeError(
+            f"openvino int8-mixed: no span of the graph can be int8 with the outputs at cosine >= "
+            f"{min_cosine:g} (int8 everywhere: {measured[()][1]:.4f}; all {len(order) - 1} most sensitive "
+            f"of {len(order)} spans left float: {quantized(order[:low])[1]:.4f}); run without quantization"
+        )
     return result(order[:high], *quantized(order[:high]))

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.models.output import ModelOutput
 from honed.optimization.algorithms.openvino_decoder import cache_names, make_stateful
 from honed.optimization.algorithms.runtime import OnnxExport, SourceInputs
-from honed.protocol import InputSpec, ModelRef
 
 _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
 
@@ -45,7 +45,10 @@ class _EncoderWithCrossCache(torch.nn.Module):
         for layer in self.layers:
             attention = layer.encoder_attn
             shape = (hidden.shape[0], -1, attention.num_heads, attention.head_dim)
-            cross += [attention.k_proj(hidden).view(shape).transpose(1, 2), attention.v_proj(hidden).view(shape).transpose(1, 2)]
+            cross += [
+                attention.k_proj(hidden).view(shape).transpose(1, 2),
+                attention.v_proj(hidden).view(shape).transpose(1, 2),
+            ]
         return (hidden, *cross)
 
 
@@ -61,13 +64,14 @@ class _DecoderStep(torch.nn.Module):
         from transformers import EncoderDecoderCache
 
         config, n = self.model.config, self.layers
-        own, cross = _filled(caches[2 * n:]), _filled(caches[:2 * n])
+        own, cross = _filled(caches[2 * n :]), _filled(caches[: 2 * n])
         cache = EncoderDecoderCache(own, cross)
         cache.is_updated = dict.fromkeys(range(n), True)  # cross keys and values are given: never recomputed
         # The decoder attends across only when given encoder states; their values are unused here.
         placeholder = caches[0].new_zeros(input_ids.shape[0], 1, config.d_model)
-        output = self.model.get_decoder()(input_ids=input_ids, encoder_hidden_states=placeholder,
-                                          past_key_values=cache, use_cache=True)
+        output = self.model.get_decoder()(
+            input_ids=input_ids, encoder_hidden_states=placeholder, past_key_values=cache, use_cache=True
+        )
         logits = self.model.proj_out(output.last_hidden_state)
         return (logits, *(t for layer in own.layers for t in (layer.keys, layer.values)))
 
@@ -98,8 +102,12 @@ def export_speech(handle: Any) -> tuple[Any, Any, OnnxExport]:
     layers = len(module.get_decoder().layers)
     cross_names, past_names, present_names = (cache_names(prefix, layers) for prefix in ("cross", "past", "present"))
     with torch.no_grad():
-        encoder = ov.convert_model(_EncoderWithCrossCache(module).eval(), example_input=(features,),
-                                   input=[ov.PartialShape([-1, *features.shape[1:]])], share_weights=False)
+        encoder = ov.convert_model(
+            _EncoderWithCrossCache(module).eval(),
+            example_input=(features,),
+            input=[ov.PartialShape([-1, *features.shape[1:]])],
+            share_weights=False,
+        )
     for port, name in zip(encoder.outputs, ["last_hidden_state", *cross_names]):
         port.get_tensor().set_names({name})
     encoder.inputs[0].get_tensor().set_names({"input_features"})
@@ -112,8 +120,9 @@ def export_speech(handle: Any) -> tuple[Any, Any, OnnxExport]:
     batch, new, frames, cached = (torch.export.Dim(n, min=1, max=32768) for n in ("batch", "new", "frames", "cached"))
     shapes = ({0: batch, 1: new}, (*({0: batch, 2: frames} for _ in cross), *({0: batch, 2: cached} for _ in past)))
     with torch.no_grad():
-        program = torch.export.export(_DecoderStep(module, layers).eval(), (ids, *cross, *past), dynamic_shapes=shapes,
-                                      strict=False)
+        program = torch.export.export(
+            _DecoderStep(module, layers).eval(), (ids, *cross, *past), dynamic_shapes=shapes, strict=False
+        )
     decoder = ov.convert_model(program)
     for port, name in zip(decoder.inputs, ["input_ids", *cross_names, *past_names]):
         port.get_tensor().set_names({name})
@@ -155,8 +164,16 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
     logits, as the torch model gives them). Pipeline scope: transformers' generate on the source
     model, its encoder and forward pass running these graphs."""
 
-    def __init__(self, ref: ModelRef, encoder: Any, decoder: Any, precision: Precision, source: Any,
-                 export: OnnxExport, threads: int | None):
+    def __init__(
+        self,
+        ref: ModelRef,
+        encoder: Any,
+        decoder: Any,
+        precision: Precision,
+        source: Any,
+        export: OnnxExport,
+        threads: int | None,
+    ):
         if precision == "bf16":
             encoder, decoder = _cross_in_bf16(encoder, decoder)
         super().__init__(ref, "cpu", decoder, compile_cpu(decoder, precision, threads), precision)
@@ -177,10 +194,15 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
 
         for name, model in (("encoder", self.encoder_model), ("decoder", self.model)):
             ov.save_model(model, str(directory / f"{name}.xml"), compress_to_fp16=False)
-        return {"files": [f"{n}.{e}" for n in ("encoder", "decoder") for e in ("xml", "bin")], "precision": self.precision}
+        return {
+            "files": [f"{n}.{e}" for n in ("encoder", "decoder") for e in ("xml", "bin")],
+            "precision": self.precision,
+        }
 
     def model_files(self) -> list[Path]:
-        return [Path(self.ref.source).with_name(name) for name in ("encoder.xml", "encoder.bin")] + super().model_files()
+        return [
+            Path(self.ref.source).with_name(name) for name in ("encoder.xml", "encoder.bin")
+        ] + super().model_files()
 
     @property
     def tokenizer(self) -> Any:
@@ -197,8 +219,9 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
         return self.source.decoder_prefix(batch_size)
 
     def prepare(self, batch: Any) -> dict[str, np.ndarray]:
-        return {name: np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value)
-                for name, value in batch.items()}
+        return {
+            name: np.asarray(value.cpu() if isinstance(value, torch.Tensor) else value) for name, value in batch.items()
+        }
 
     def _encode(self, features: np.ndarray) -> tuple[Any, list[Any]]:
         """The last hidden state (copied out) and the cross keys and values (the request's own
@@ -248,8 +271,9 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
 
         state = threading.local()  # concurrent callers (a server's threads) each decode on their own request
 
-        def forward(decoder_input_ids: torch.Tensor, encoder_outputs: _Encoded, past_key_values: Any = None,
-                    **_: Any) -> Seq2SeqLMOutput:
+        def forward(
+            decoder_input_ids: torch.Tensor, encoder_outputs: _Encoded, past_key_values: Any = None, **_: Any
+        ) -> Seq2SeqLMOutput:
             # One generation passes one cache object to every step (left empty: the cache is
             # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
             # language detection, stands alone.

@@ -17,16 +17,20 @@ class MagnitudeParams(Params):
     scope: Literal["global", "layer"] = "global"
 
 
-@register_algorithm("magnitude-prune", "prune",
-                    "zero the smallest Linear/conv weights (unstructured; smaller when compressed, not faster when dense)",
-                    MagnitudeParams, typical_min_cosine=0.95)  # MiniLM: 0.974 at 20 %
+@register_algorithm(
+    "magnitude-prune",
+    "prune",
+    "zero the smallest Linear/conv weights (unstructured; smaller when compressed, not faster when dense)",
+    MagnitudeParams,
+    typical_min_cosine=0.95,
+)  # MiniLM: 0.974 at 20 %
 def magnitude_prune(handle, params: MagnitudeParams, context: Context):
     from torch.nn.utils import prune
 
     kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
     layers = [(m, "weight") for m in handle.module.modules() if isinstance(m, kinds)]
     if not layers:
-        from honed.errors import SpecError
+        from honed.core.errors import SpecError
 
         raise SpecError("recipe.magnitude-prune", handle.name, "a model with Linear or convolution layers")
     if params.scope == "global":
@@ -48,9 +52,14 @@ class StructuredParams(Params):
 _FFN_EXPANSION = re.compile(r"(intermediate\.dense|mlp\.(gate_proj|up_proj|fc1|c_fc)|ffn\.lin1|fc1)$")
 
 
-@register_algorithm("structured-prune", "prune",
-                    "remove the lowest-magnitude FFN neurons (transformers) or hidden channels (other nets); tensors shrink",
-                    StructuredParams, requires=("torch_pruning",), typical_min_cosine=0.85)  # MiniLM: 0.873 at 10 %, no fine-tuning
+@register_algorithm(
+    "structured-prune",
+    "prune",
+    "remove the lowest-magnitude FFN neurons (transformers) or hidden channels (other nets); tensors shrink",
+    StructuredParams,
+    requires=("torch_pruning",),
+    typical_min_cosine=0.85,
+)  # MiniLM: 0.873 at 10 %, no fine-tuning
 def structured_prune(handle, params: StructuredParams, context: Context):
     import torch_pruning as tp
 
@@ -63,8 +72,12 @@ def structured_prune(handle, params: StructuredParams, context: Context):
     ignored = [m for _, m in roots if m not in keep]
     example = handle.example_inputs(2, context.inputs, seed=0)
     pruner = tp.pruner.MagnitudePruner(
-        module, example_inputs=example, importance=tp.importance.MagnitudeImportance(p=1),
-        pruning_ratio=params.ratio, ignored_layers=ignored, round_to=params.round_to,
+        module,
+        example_inputs=example,
+        importance=tp.importance.MagnitudeImportance(p=1),
+        pruning_ratio=params.ratio,
+        ignored_layers=ignored,
+        round_to=params.round_to,
         forward_fn=lambda model, inputs: handle.run(inputs).main,
     )
     pruner.step()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
 from typing import Literal
 
+import torch
 from pydantic import Field
 
 from honed.optimization.algorithm import Context, Params, register_algorithm
@@ -17,17 +17,26 @@ def _torchao(handle, config):
     return handle
 
 
-@register_algorithm("torchao-int8-weight-only", "quantize", "int8 weights, float activations (torchao)",
-                    requires=("torchao",), typical_min_cosine=0.99)
+@register_algorithm(
+    "torchao-int8-weight-only",
+    "quantize",
+    "int8 weights, float activations (torchao)",
+    requires=("torchao",),
+    typical_min_cosine=0.99,
+)
 def torchao_int8_weight_only(handle, params: Params, context: Context):
     from torchao.quantization import Int8WeightOnlyConfig
 
     return _torchao(handle, Int8WeightOnlyConfig())
 
 
-@register_algorithm("torchao-int8-dynamic", "quantize",
-                    "int8 weights and dynamically quantized int8 activations (torchao)",
-                    requires=("torchao",), typical_min_cosine=0.98)
+@register_algorithm(
+    "torchao-int8-dynamic",
+    "quantize",
+    "int8 weights and dynamically quantized int8 activations (torchao)",
+    requires=("torchao",),
+    typical_min_cosine=0.98,
+)
 def torchao_int8_dynamic(handle, params: Params, context: Context):
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig
 
@@ -38,26 +47,43 @@ class Int4Params(Params):
     group_size: int = Field(default=128, description="weights per scale; 32, 64, 128 or 256")
 
 
-@register_algorithm("torchao-int4-weight-only", "quantize", "int4 weights in groups (torchao GPU kernels)",
-                    Int4Params, targets=frozenset({"cuda"}), requires=("torchao",), typical_min_cosine=0.95)
+@register_algorithm(
+    "torchao-int4-weight-only",
+    "quantize",
+    "int4 weights in groups (torchao GPU kernels)",
+    Int4Params,
+    targets=frozenset({"cuda"}),
+    requires=("torchao",),
+    typical_min_cosine=0.95,
+)
 def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     from torchao.quantization import Int4WeightOnlyConfig
 
     return _torchao(handle, Int4WeightOnlyConfig(group_size=params.group_size))
 
 
-@register_algorithm("fp8-dynamic", "quantize", "float8 weights and dynamic float8 activations (torchao; Hopper GPUs)",
-                    targets=frozenset({"cuda"}), requires=("torchao",), typical_min_cosine=0.98)
+@register_algorithm(
+    "fp8-dynamic",
+    "quantize",
+    "float8 weights and dynamic float8 activations (torchao; Hopper GPUs)",
+    targets=frozenset({"cuda"}),
+    requires=("torchao",),
+    typical_min_cosine=0.98,
+)
 def fp8_dynamic(handle, params: Params, context: Context):
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig
 
     return _torchao(handle, Float8DynamicActivationFloat8WeightConfig())
 
 
-@register_algorithm("dynamic-int8", "quantize",
-                    "torch.ao dynamic quantization of Linear layers, per-channel int8 weights (CPU)",
-                    targets=frozenset({"cpu"}), conflicts=frozenset({"bf16", "fp16", "torch-compile"}),
-                    typical_min_cosine=0.95)  # MiniLM: 0.968
+@register_algorithm(
+    "dynamic-int8",
+    "quantize",
+    "torch.ao dynamic quantization of Linear layers, per-channel int8 weights (CPU)",
+    targets=frozenset({"cpu"}),
+    conflicts=frozenset({"bf16", "fp16", "torch-compile"}),
+    typical_min_cosine=0.95,
+)  # MiniLM: 0.968
 def torch_ao_dynamic_int8(handle, params: Params, context: Context):
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
@@ -69,8 +95,14 @@ class QuantoParams(Params):
     weights: Literal["int8", "int4"] = "int8"
 
 
-@register_algorithm("quanto-weights", "quantize", "int8 or int4 weights, float activations (optimum-quanto)",
-                    QuantoParams, requires=("optimum.quanto",), typical_min_cosine=0.99)
+@register_algorithm(
+    "quanto-weights",
+    "quantize",
+    "int8 or int4 weights, float activations (optimum-quanto)",
+    QuantoParams,
+    requires=("optimum.quanto",),
+    typical_min_cosine=0.99,
+)
 def quanto_weights(handle, params: QuantoParams, context: Context):
     from optimum.quanto import freeze, qint4, qint8, quantize
 

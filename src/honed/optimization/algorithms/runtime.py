@@ -12,26 +12,42 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from honed.errors import SpecError
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Capability
-from honed.models.onnx_model import OnnxHandle
 from honed.models.graph_inputs import graph_feed
+from honed.models.onnx_model import OnnxHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.kept_files import keep, reuse
-from honed.protocol import InputSpec, ModelRef
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.
 # bf16/fp16 graphs export but onnxruntime's CPU kernels lack them (seen: no bfloat16 Add).
-NOT_EXPORTABLE = frozenset({"torch-compile", "dynamic-int8", "torchao-int8-weight-only", "torchao-int8-dynamic",
-                             "torchao-int4-weight-only", "fp8-dynamic", "bf16", "fp16"})
+NOT_EXPORTABLE = frozenset(
+    {
+        "torch-compile",
+        "dynamic-int8",
+        "torchao-int8-weight-only",
+        "torchao-int8-dynamic",
+        "torchao-int4-weight-only",
+        "fp8-dynamic",
+        "bf16",
+        "fp16",
+    }
+)
 
 
 class OnnxRuntimeParams(Params):
     quantization: Literal["none", "dynamic-int8", "static-int8"] = Field(
-        default="none", description="dynamic-int8: int8 weights, activations quantized per call; static-int8: "
-        "activation ranges calibrated once (QDQ, per-channel int8 weights, uint8 activations)")
-    calibration_batches: int = Field(default=8, ge=1, description="static-int8: batches of 2 items (of the run's "
-                                     "task, else the model's synthetic inputs) used to calibrate activation ranges")
+        default="none",
+        description="dynamic-int8: int8 weights, activations quantized per call; static-int8: "
+        "activation ranges calibrated once (QDQ, per-channel int8 weights, uint8 activations)",
+    )
+    calibration_batches: int = Field(
+        default=8,
+        ge=1,
+        description="static-int8: batches of 2 items (of the run's "
+        "task, else the model's synthetic inputs) used to calibrate activation ranges",
+    )
     opset: int = Field(default=18, ge=17)
 
 
@@ -126,8 +142,9 @@ class OnnxExport:
         return [graph_feed(ports, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
 
 
-def keep_export(export: OnnxExport, context: Context, path: str, files: list[str],
-                notes: dict[str, Any] | None = None) -> OnnxExport:
+def keep_export(
+    export: OnnxExport, context: Context, path: str, files: list[str], notes: dict[str, Any] | None = None
+) -> OnnxExport:
     """The export's ``files`` kept for the run's other workers (kept_files.py), with what a
     search chose (``notes``); the export now runs ``path`` from where they were kept."""
     where = keep(context.kept, export.directory, files, {"path": path, "names": export.names, "notes": notes or {}})
@@ -145,11 +162,21 @@ def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
     names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
     batch, sequence = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
     # Integer inputs of rank 2 are token ids/masks: their second dimension is the sequence.
-    shapes = tuple({0: batch, 1: sequence} if t.ndim == 2 and not t.is_floating_point() else {0: batch} for t in tensors)
+    shapes = tuple(
+        {0: batch, 1: sequence} if t.ndim == 2 and not t.is_floating_point() else {0: batch} for t in tensors
+    )
     files = tempfile.TemporaryDirectory(prefix="honed-export-")
     path = Path(files.name) / "model.onnx"
-    torch.onnx.export(_Exported(handle, names, constants).eval(), tuple(tensors), str(path), dynamo=True,
-                      input_names=names, output_names=["output"], dynamic_shapes=(shapes,), opset_version=opset)
+    torch.onnx.export(
+        _Exported(handle, names, constants).eval(),
+        tuple(tensors),
+        str(path),
+        dynamo=True,
+        input_names=names,
+        output_names=["output"],
+        dynamic_shapes=(shapes,),
+        opset_version=opset,
+    )
     return OnnxExport(files, path, names)
 
 
@@ -162,12 +189,14 @@ def convert_pytorch(handle: Any, context: Context) -> tuple[Any, OnnxExport]:
     import openvino as ov
 
     names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
-    shapes = [ov.PartialShape([-1, -1] if t.ndim == 2 and not t.is_floating_point() else [-1, *t.shape[1:]])
-              for t in tensors]
+    shapes = [
+        ov.PartialShape([-1, -1] if t.ndim == 2 and not t.is_floating_point() else [-1, *t.shape[1:]]) for t in tensors
+    ]
     with torch.no_grad():
         # A copy of the weights: the torch module's are freed (moved to meta) once converted.
-        model = ov.convert_model(_Exported(handle, names, constants).eval(), example_input=tuple(tensors), input=shapes,
-                                 share_weights=False)
+        model = ov.convert_model(
+            _Exported(handle, names, constants).eval(), example_input=tuple(tensors), input=shapes, share_weights=False
+        )
     for port, name in zip(model.inputs, names):
         port.get_tensor().set_names({name})
     model.outputs[0].get_tensor().set_names({"output"})
@@ -189,9 +218,16 @@ def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Con
             return next(self._pending, None)
 
     quantized = export.directory / "model-static-int8.onnx"
-    quantize_static(str(export.path), str(quantized), Feeds(), quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["MatMul", "Gemm", "Conv"])
+    quantize_static(
+        str(export.path),
+        str(quantized),
+        Feeds(),
+        quant_format=QuantFormat.QDQ,
+        per_channel=True,
+        activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8,
+        op_types_to_quantize=["MatMul", "Gemm", "Conv"],
+    )
     return quantized
 
 
@@ -210,9 +246,16 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
     return keep_export(export, context, path.name, files)
 
 
-@register_algorithm("onnxruntime", "runtime", "export with torch.export to ONNX and run it in onnxruntime",
-                    OnnxRuntimeParams, requires=("onnxruntime", "onnxscript"), extra="onnx", conflicts=NOT_EXPORTABLE,
-                    typical_min_cosine=0.98)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
+@register_algorithm(
+    "onnxruntime",
+    "runtime",
+    "export with torch.export to ONNX and run it in onnxruntime",
+    OnnxRuntimeParams,
+    requires=("onnxruntime", "onnxscript"),
+    extra="onnx",
+    conflicts=NOT_EXPORTABLE,
+    typical_min_cosine=0.98,
+)  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort
 

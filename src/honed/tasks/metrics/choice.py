@@ -13,16 +13,23 @@ from honed.tasks.metrics.registry import register_metric
 REFERENCE = "lm-evaluation-harness multiple_choice: acc and acc_norm"
 
 
-@register_metric("mc_accuracy", "higher", "fraction", "argmax of continuation log-likelihood equals the gold choice",
-                 REFERENCE)
+@register_metric(
+    "mc_accuracy", "higher", "fraction", "argmax of continuation log-likelihood equals the gold choice", REFERENCE
+)
 def multiple_choice_accuracy(predictions: Sequence[Sequence[float]], references: Sequence[int]) -> float:
     return float(np.mean([int(np.argmax(ll)) == gold for ll, gold in zip(predictions, references, strict=True)]))
 
 
-@register_metric("mc_accuracy_norm", "higher", "fraction",
-                 "argmax of log-likelihood / continuation bytes equals the gold choice", REFERENCE)
-def multiple_choice_accuracy_norm(predictions: Sequence[Sequence[float]], references: Sequence[int],
-                                  choices: Sequence[Sequence[str]]) -> float:
+@register_metric(
+    "mc_accuracy_norm",
+    "higher",
+    "fraction",
+    "argmax of log-likelihood / continuation bytes equals the gold choice",
+    REFERENCE,
+)
+def multiple_choice_accuracy_norm(
+    predictions: Sequence[Sequence[float]], references: Sequence[int], choices: Sequence[Sequence[str]]
+) -> float:
     correct = []
     for ll, gold, texts in zip(predictions, references, choices, strict=True):
         lengths = np.array([len(t.encode("utf-8")) for t in texts], dtype=np.float64)

@@ -11,12 +11,24 @@ def _top_k(k: int):
     def compute(predictions: torch.Tensor, references: torch.Tensor) -> float:
         from torchmetrics.classification import MulticlassAccuracy
 
-        return MulticlassAccuracy(num_classes=predictions.shape[-1], top_k=k, average="micro")(predictions, references).item()
+        return MulticlassAccuracy(num_classes=predictions.shape[-1], top_k=k, average="micro")(
+            predictions, references
+        ).item()
 
     return compute
 
 
-register_metric("top1", "higher", "fraction", "share of items whose label has the highest score",
-                "torchmetrics MulticlassAccuracy(top_k=1)")(_top_k(1))
-register_metric("top5", "higher", "fraction", "share of items whose label is among the 5 highest scores",
-                "torchmetrics MulticlassAccuracy(top_k=5)")(_top_k(5))
+register_metric(
+    "top1",
+    "higher",
+    "fraction",
+    "share of items whose label has the highest score",
+    "torchmetrics MulticlassAccuracy(top_k=1)",
+)(_top_k(1))
+register_metric(
+    "top5",
+    "higher",
+    "fraction",
+    "share of items whose label is among the 5 highest scores",
+    "torchmetrics MulticlassAccuracy(top_k=5)",
+)(_top_k(5))

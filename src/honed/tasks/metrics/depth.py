@@ -14,8 +14,13 @@ REFERENCE = "Eigen, Puhrsch & Fergus 2014; monodepth2 compute_depth_errors"
 
 
 def _per_image(statistic: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
-    def compute(predictions: torch.Tensor, references: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 80.0,
-                mask: torch.Tensor | None = None) -> float:
+    def compute(
+        predictions: torch.Tensor,
+        references: torch.Tensor,
+        min_depth: float = 1e-3,
+        max_depth: float = 80.0,
+        mask: torch.Tensor | None = None,
+    ) -> float:
         pred, gt = predictions.double(), references.double()
         if pred.shape != gt.shape:
             raise ValueError(f"predictions {tuple(pred.shape)} and references {tuple(gt.shape)} differ in shape")
@@ -44,7 +49,13 @@ for _name, _better, _unit, _summary, _statistic in (
     ("abs_rel", "lower", "fraction", "mean |gt - pred| / gt", lambda p, g: ((g - p).abs() / g).mean()),
     ("sq_rel", "lower", "depth units", "mean (gt - pred)^2 / gt", lambda p, g: ((g - p) ** 2 / g).mean()),
     ("rmse", "lower", "depth units", "sqrt(mean (gt - pred)^2)", lambda p, g: ((g - p) ** 2).mean().sqrt()),
-    ("rmse_log", "lower", "log depth", "sqrt(mean (ln gt - ln pred)^2)", lambda p, g: ((g.log() - p.log()) ** 2).mean().sqrt()),
+    (
+        "rmse_log",
+        "lower",
+        "log depth",
+        "sqrt(mean (ln gt - ln pred)^2)",
+        lambda p, g: ((g.log() - p.log()) ** 2).mean().sqrt(),
+    ),
     ("delta1", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25", _delta(1)),
     ("delta2", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25^2", _delta(2)),
     ("delta3", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25^3", _delta(3)),

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from honed.objective import Objective
-from honed.registry import Registry
+from honed.core.objective import Objective
+from honed.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,12 @@ class Metric:
 
 
 METRICS: Registry[Metric] = Registry(
-    "metric", entry_point_group="honed.metrics",
-    builtins=tuple(f"honed.tasks.metrics.{module}" for module in
-                   ("agreement", "choice", "classification", "depth", "retrieval", "segmentation", "text")),
+    "metric",
+    entry_point_group="honed.metrics",
+    builtins=tuple(
+        f"honed.tasks.metrics.{module}"
+        for module in ("agreement", "choice", "classification", "depth", "retrieval", "segmentation", "text")
+    ),
 )
 
 

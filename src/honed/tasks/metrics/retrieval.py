@@ -7,9 +7,13 @@ import torch
 from honed.tasks.metrics.registry import register_metric
 
 
-@register_metric("recall_at_k", "higher", "fraction",
-                 "share of queries whose paired document is among the k most cosine-similar documents",
-                 "torchmetrics RetrievalRecall(top_k=k)")
+@register_metric(
+    "recall_at_k",
+    "higher",
+    "fraction",
+    "share of queries whose paired document is among the k most cosine-similar documents",
+    "torchmetrics RetrievalRecall(top_k=k)",
+)
 def recall_at_k(predictions: torch.Tensor, references: torch.Tensor, k: int = 5) -> float:
     from torchmetrics.retrieval import RetrievalRecall
 

@@ -14,20 +14,34 @@ def _labels(predictions: torch.Tensor) -> torch.Tensor:
     return predictions.argmax(1) if predictions.is_floating_point() else predictions  # logits (N, C, H, W)
 
 
-@register_metric("miou", "higher", "fraction", "mean over present classes of |pred ∩ gt| / |pred ∪ gt|",
-                 "torchmetrics MulticlassJaccardIndex (per class), nan-mean as mmsegmentation")
+@register_metric(
+    "miou",
+    "higher",
+    "fraction",
+    "mean over present classes of |pred ∩ gt| / |pred ∪ gt|",
+    "torchmetrics MulticlassJaccardIndex (per class), nan-mean as mmsegmentation",
+)
 def mean_iou(predictions: torch.Tensor, references: torch.Tensor, num_classes: int, ignore_index: int = 255) -> float:
     from torchmetrics.classification import MulticlassJaccardIndex
 
-    per_class = MulticlassJaccardIndex(num_classes=num_classes, average="none", ignore_index=ignore_index,
-                                       zero_division=float("nan"))(_labels(predictions), references)
+    per_class = MulticlassJaccardIndex(
+        num_classes=num_classes, average="none", ignore_index=ignore_index, zero_division=float("nan")
+    )(_labels(predictions), references)
     return torch.nanmean(per_class).item()
 
 
-@register_metric("pixel_accuracy", "higher", "fraction", "share of labelled pixels predicted correctly",
-                 "torchmetrics MulticlassAccuracy(average='micro')")
-def pixel_accuracy(predictions: torch.Tensor, references: torch.Tensor, num_classes: int, ignore_index: int = 255) -> float:
+@register_metric(
+    "pixel_accuracy",
+    "higher",
+    "fraction",
+    "share of labelled pixels predicted correctly",
+    "torchmetrics MulticlassAccuracy(average='micro')",
+)
+def pixel_accuracy(
+    predictions: torch.Tensor, references: torch.Tensor, num_classes: int, ignore_index: int = 255
+) -> float:
     from torchmetrics.classification import MulticlassAccuracy
 
     return MulticlassAccuracy(num_classes=num_classes, average="micro", ignore_index=ignore_index)(
-        _labels(predictions), references).item()
+        _labels(predictions), references
+    ).item()

@@ -9,8 +9,9 @@ import torch
 from honed.tasks.metrics.registry import register_metric
 
 
-@register_metric("wer", "lower", "fraction", "word error rate over the corpus: (S + D + I) / reference words",
-                 "jiwer.wer")
+@register_metric(
+    "wer", "lower", "fraction", "word error rate over the corpus: (S + D + I) / reference words", "jiwer.wer"
+)
 def word_error_rate(predictions: Sequence[str], references: Sequence[str]) -> float:
     import jiwer
 
@@ -24,8 +25,13 @@ def character_error_rate(predictions: Sequence[str], references: Sequence[str]) 
     return jiwer.cer(list(references), list(predictions))
 
 
-@register_metric("perplexity", "lower", "", "exp(mean negative log-likelihood per target token); -100 targets ignored",
-                 "torchmetrics.text.Perplexity")
+@register_metric(
+    "perplexity",
+    "lower",
+    "",
+    "exp(mean negative log-likelihood per target token); -100 targets ignored",
+    "torchmetrics.text.Perplexity",
+)
 def perplexity(predictions: torch.Tensor, references: torch.Tensor, ignore_index: int = -100) -> float:
     from torchmetrics.text import Perplexity
 

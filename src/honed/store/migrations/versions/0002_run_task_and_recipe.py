@@ -21,11 +21,16 @@ def upgrade() -> None:
         batch.add_column(sa.Column("recipe_key", sa.String(64), nullable=True))
         batch.create_index("ix_runs_task", ["task"])
         batch.create_index("ix_runs_recipe_key", ["recipe_key"])
-    runs = sa.table("runs", sa.column("id", sa.String), sa.column("record", sa.JSON),
-                    sa.column("task", sa.String), sa.column("recipe_key", sa.String))
+    runs = sa.table(
+        "runs",
+        sa.column("id", sa.String),
+        sa.column("record", sa.JSON),
+        sa.column("task", sa.String),
+        sa.column("recipe_key", sa.String),
+    )
     connection = op.get_bind()
     for run_id, record in connection.execute(sa.select(runs.c.id, runs.c.record)).all():
         record = json.loads(record) if isinstance(record, str) else record
-        # The same digest as honed.record.recipe_key, frozen here as this revision wrote it.
+        # The same digest as honed.records.record.recipe_key, frozen here as this revision wrote it.
         key = hashlib.sha256(json.dumps(record.get("recipe", []), sort_keys=True).encode()).hexdigest()
         connection.execute(sa.update(runs).where(runs.c.id == run_id).values(task=record.get("task"), recipe_key=key))

@@ -38,16 +38,40 @@ def upgrade() -> None:
         sa.Column("run_id", sa.String(32), nullable=False, index=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     )
-    from honed.record import RunRecord
-    from honed.run_index import index_of
+    from honed.records.record import RunRecord
+    from honed.store.run_index import index_of
 
-    runs = sa.table("runs", *(sa.column(name) for name in (
-        "id", "record", "recipe_label", "target", "scenario", "series_key", "environment_key", "stability")),
-        sa.column("summary", json_type))
+    runs = sa.table(
+        "runs",
+        *(
+            sa.column(name)
+            for name in (
+                "id",
+                "record",
+                "recipe_label",
+                "target",
+                "scenario",
+                "series_key",
+                "environment_key",
+                "stability",
+            )
+        ),
+        sa.column("summary", json_type),
+    )
     connection = op.get_bind()
     for run_id, record in connection.execute(sa.select(runs.c.id, runs.c.record)).all():
         record = json.loads(record) if isinstance(record, str) else record
         index = index_of(RunRecord.model_validate(record))
-        connection.execute(sa.update(runs).where(runs.c.id == run_id).values(
-            recipe_label=index.recipe_label, target=index.target, scenario=index.scenario, series_key=index.series_key,
-            environment_key=index.environment_key, stability=index.stability, summary=index.summary))
+        connection.execute(
+            sa.update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                recipe_label=index.recipe_label,
+                target=index.target,
+                scenario=index.scenario,
+                series_key=index.series_key,
+                environment_key=index.environment_key,
+                stability=index.stability,
+                summary=index.summary,
+            )
+        )

@@ -1,0 +1,85 @@
+"""``honed serve``: a model, optimised by a recipe or not, over HTTP with dynamic batching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from honed.cli import options as opt
+from honed.cli.app import app, err
+from honed.core.errors import SpecError
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+Recipe = Annotated[
+    Optional[list[str]], typer.Option("--recipe", "-r", help="algorithm to apply before serving; repeat")
+]
+
+
+def model_spec(
+    model: str,
+    kind: Optional[str],
+    recipe: Optional[list[str]],
+    shape: Optional[str],
+    allow_pickle: bool,
+    trust_code: bool,
+):
+    """The model, its inputs and recipe, parsed and checked as ``honed evaluate`` does."""
+    from honed.spec.build import build_spec
+
+    return build_spec(
+        None, model=model, kind=kind, recipe=recipe, shape=shape, allow_pickle=allow_pickle, trust_code=trust_code
+    )
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        Optional[str],
+        typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory"),
+    ] = None,
+    kind: opt.Kind = None,
+    recipe: Recipe = None,
+    shape: opt.Shape = None,
+    host: Annotated[
+        str, typer.Option(help="address to bind; anything but loopback exposes the model to the network")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    max_batch: Annotated[int, typer.Option(help="queries run together at most (dynamic batching)")] = 8,
+    max_wait_ms: Annotated[float, typer.Option(help="how long the first query of a batch waits for others")] = 2.0,
+    threads: Annotated[Optional[int], typer.Option()] = None,
+    allow_pickle: opt.AllowPickle = False,
+    trust_code: opt.TrustCode = False,
+    job: Annotated[
+        Optional[Path], typer.Option(hidden=True, help="a ServeJob JSON file (model, recipe, inputs) instead of MODEL")
+    ] = None,
+) -> None:
+    """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
+    POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
+    language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not)."""
+    from honed.serve.server import ServeJob, is_loopback
+    from honed.serve.server import serve as run_server
+
+    if (model is None) == (job is None):
+        raise SpecError("serve", "MODEL", "a model to serve (MODEL)")
+    if job is not None:
+        from honed.core.safe_json import read_json
+
+        what = ServeJob.model_validate(read_json(job.read_bytes(), f"--job {job}", MAX_BODY_BYTES))
+    else:
+        spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
+        what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
+    if not is_loopback(host):
+        err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
+    run_server(
+        what.model,
+        what.recipe,
+        what.inputs,
+        host=host,
+        port=port,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+        threads=threads,
+        on_ready=lambda line: err.print(line, highlight=False, markup=False),
+    )

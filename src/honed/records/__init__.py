@@ -1,0 +1,1 @@
+"""Value types: the run record, a load run's result, and comparing two records."""
