@@ -220,7 +220,9 @@ class RunSpec(Frozen):
     @field_validator("recipe", mode="before")
     @classmethod
     def _named_steps(cls, value: Any) -> Any:
-        """A step may be written as on the command line: ``"bf16"``, ``"openvino:precision=bf16"``."""
+        """A step may be written as on the command line: ``"bf16"``, ``"openvino:precision=bf16"``;
+        a ``Recipe`` gives its steps."""
+        value = getattr(value, "steps", value)
         if isinstance(value, (list, tuple)):
             return tuple(Step.parse(step) if isinstance(step, str) else step for step in value)
         return value

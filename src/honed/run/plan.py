@@ -30,11 +30,7 @@ class RunPlan:
     needs: frozenset[Capability]  # what the task needs of the model
     layers: str | None  # the layer kind holding most parameters (for pairings); None: not judged
     warnings: tuple[str, ...]  # known-bad pairings of a step and this model, found by measurement
-
-    @property
-    def agreement(self) -> bool:
-        """Quality is agreement with the base model (the default for an optimised model)."""
-        return self.task is not None and self.task.name == "agreement"
+    layers_read: bool = False  # whether ``layers`` was read (a plan without steps leaves it for later)
 
     def with_recipe(self, recipe: Any) -> RunPlan:
         """This plan with ``recipe`` (a Recipe, or steps/names) as its steps: the recipe is
@@ -46,7 +42,9 @@ class RunPlan:
             plan = replace(self, task=task, needs=_needs(task))
         if (unfit := plan.unfit(steps)) is not None:
             raise unfit
-        return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(self.model, self.layers, steps)))
+        if steps and not plan.layers_read and isinstance(self.model, ModelRef):
+            plan = replace(plan, layers=_dominant_layers(self.model), layers_read=True)
+        return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(self.model, plan.layers, steps)))
 
     def unfit(self, steps: list[Step] | tuple[Step, ...]) -> SpecError | None:
         """The refusal when the model, after ``steps``, lacks what the task needs; None when it
@@ -70,7 +68,8 @@ def plan_run(model: Any, spec: RunSpec, *, sweep: bool = False) -> RunPlan:
     steps = recipe_steps(spec.recipe, device)
     # An optimised model is always checked against its base: agreement, and what each step changed.
     task = quality_task(task, optimised=sweep or bool(steps) or bool(getattr(model, "recipe", None)))
-    layers = _dominant_layers(model) if isinstance(model, ModelRef) and (steps or sweep) else None
+    layers_read = isinstance(model, ModelRef) and bool(steps or sweep)
+    layers = _dominant_layers(model) if layers_read else None
     plan = RunPlan(
         model=model,
         device=device,
@@ -80,6 +79,7 @@ def plan_run(model: Any, spec: RunSpec, *, sweep: bool = False) -> RunPlan:
         needs=_needs(task),
         layers=layers,
         warnings=(),
+        layers_read=layers_read,
     )
     if (unfit := plan.unfit(steps)) is not None:
         raise unfit
