@@ -204,3 +204,25 @@ def test_the_report_of_a_sweep_draws_its_pareto_front(digits_tune, tmp_path):
     html = report.read_text()
     assert html.count("<svg") >= 3 and "dynamic-int8" in html and "Pareto front" in html
     assert "recommended: " in html and "Objective: latency p50 (ms, lower is better)" in html
+
+
+@pytest.mark.slow
+def test_tune_save_writes_a_recommended_recipe_with_the_tunes_own_runs_in_its_card(digits_tune, tmp_path):
+    """Whichever recipe wins here, saving the bf16 trial as the recommendation writes it as `honed
+    optimize` does, its table from the runs the tune stored; a full --save directory is refused
+    before any trial."""
+    from honed.cli.optimize import save_recommended
+    from honed.spec.build import load_spec
+    from honed.store.database import Store
+
+    result = _sweep(digits_tune)
+    bf16 = next(t for t in result.trials if t.label == "bf16")
+    point = next(p for p in result.points if p.trial == bf16.key)
+    chosen = result.model_copy(update={"recommended": point})
+    out = tmp_path / "saved"
+    save_recommended(load_spec(digits_tune["spec"]), chosen, out, Store(str(digits_tune["store"])), "honed tune x")
+    card = (out / "README.md").read_text()
+    assert (out / "model.safetensors").is_file() and bf16.run_id[:12] in card and result.baseline.run_id[:12] in card
+    assert "| batch 16: median latency |" in card and "top1 (image-classification" in card
+    busy = honed("tune", str(digits_tune["spec"]), "--save", str(out), store=digits_tune["store"], check_code=2)
+    assert "nothing is overwritten" in busy.stderr and "(cached)" not in busy.stderr

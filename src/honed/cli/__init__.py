@@ -17,7 +17,15 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from honed.cli import arena, campaign, commands, serve, stored, traffic  # noqa: F401  (register the commands on app)
+from honed.cli import (  # noqa: F401  (register the commands on app)
+    arena,
+    campaign,
+    commands,
+    optimize,
+    serve,
+    stored,
+    traffic,
+)
 from honed.cli.app import app, err
 from honed.core.errors import HonedError
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,6 +12,7 @@ import typer
 from honed.cli import options as opt
 from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
+from honed.cli.optimize import check_output, save_recommended
 from honed.cli.stored import compare_with_baseline
 
 
@@ -191,6 +194,9 @@ def tune(
     ] = None,
     screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
     report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
+    save: Annotated[
+        Optional[Path], typer.Option(help="write the recommended model here, as `honed optimize -o` writes it")
+    ] = None,
     name: opt.Name = None,
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
@@ -241,9 +247,13 @@ def tune(
     if dry_run:
         show_preflight(spec, settings)
         return
+    if save is not None:
+        check_output(save)  # before the sweep, not after it
     result = run_tune(spec, settings, open_store(store))
     if report:
         write_report(result, report, open_store(store))
+    if save is not None:
+        save_recommended(spec, result, save, open_store(store), "honed " + shlex.join(sys.argv[1:]))
     if not result.satisfied:
         raise typer.Exit(EXIT_NOT_SATISFIED)
 

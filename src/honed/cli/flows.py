@@ -24,13 +24,13 @@ def progress_callback(progress, task):
     return on_progress
 
 
-def run_evaluation(spec, store) -> RunRecord:
+def run_evaluation(spec, store, plan=None) -> RunRecord:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from honed.run.evaluation import evaluate
     from honed.run.plan import plan_run
 
-    plan = plan_run(spec.model, spec)  # bad input fails here, before the progress bar
+    plan = plan or plan_run(spec.model, spec)  # bad input fails here, before the progress bar
     for warning in plan.warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
     total = len(spec.protocol.batch_sizes) * spec.protocol.repetitions + (plan.task is not None)

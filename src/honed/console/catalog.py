@@ -48,7 +48,7 @@ def algorithms_table(target: str) -> Table:
     """The registered algorithms in canonical order, and whether each runs on ``target`` here."""
     from honed.optimization import FAMILIES, list_algorithms
 
-    table = Table("algorithm", "family", "targets", "here", "typical min cosine", "what it does")
+    table = Table("algorithm", "family", "targets", "here", "typical min cosine", "optimize -o writes", "what it does")
     for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name)):
         reason = algorithm.unavailable_reason(target)
         table.add_row(
@@ -57,6 +57,9 @@ def algorithms_table(target: str) -> Table:
             ",".join(sorted(algorithm.targets)),
             "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
             f"{algorithm.typical_min_cosine:.2f}",
+            {"weights": "the model's own format", "runtime": "the runtime's files"}.get(
+                algorithm.export or "", f"[yellow]nothing[/]: {escape(algorithm.export_note)}"
+            ),
             algorithm.summary,
         )
     return table

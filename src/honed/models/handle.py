@@ -175,6 +175,16 @@ class ModelHandle(ModelAdapter, ABC):
         (directory / MANIFEST).write_text(MANIFEST_DOCUMENT.dump(manifest, indent=2, sort_keys=True))
         return directory
 
+    def deploy_files(self, directory: Path) -> list[str]:
+        """Write this model into ``directory`` as the files its runtime loads without honed
+        (``honed optimize -o``); the names written, relative to ``directory``."""
+        return list(self.save_files(directory)["files"])
+
+    def deploy_preprocessing(self, directory: Path) -> list[str]:
+        """Write what turns raw inputs into this model's inputs (a tokenizer, a feature extractor),
+        for a deployment of an export of this model to another runtime; the names written."""
+        return []
+
     @abstractmethod
     def save_files(self, directory: Path) -> dict[str, Any]:
         """Write the model's files into ``directory``; return manifest fields needed to load it."""

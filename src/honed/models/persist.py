@@ -1,10 +1,13 @@
-"""Reading a saved model's manifest and checking it whole before anything loads (SECURITY.md).
+"""Reading a saved model's manifest and checking it whole before anything loads (SECURITY.md),
+and telling which files a save wrote.
 
 ``honed.models.manifest`` writes it; loading a saved directory (the ``honed`` kind) replays its
 recipe, so that lives with the recipes: ``honed.optimization.saved``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +85,10 @@ def _check_architecture_size(directory: Path, saved: SavedManifest) -> None:
             f"{MANIFEST}: factory {saved.factory!r} with kwargs {saved.kwargs} builds "
             f"{needed} bytes of weights, but {weights.name} holds {weights.stat().st_size}"
         )
+
+
+def written(directory: Path, write: Callable[[], Any]) -> list[str]:
+    """The names ``write()`` added to ``directory`` (top level), sorted."""
+    before = set(os.listdir(directory))
+    write()
+    return sorted(set(os.listdir(directory)) - before)

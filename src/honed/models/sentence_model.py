@@ -12,6 +12,7 @@ from honed.core.errors import ModelLoadError
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.output import ModelOutput
+from honed.models.persist import written
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_device
@@ -72,6 +73,13 @@ class SentenceTransformerHandle(TorchBackedHandle):
 
     def run_pipeline(self, raw: list[str]) -> torch.Tensor:
         return self.module.encode(raw, batch_size=len(raw), convert_to_tensor=True, show_progress_bar=False).cpu()
+
+    def deploy_files(self, directory: Path) -> list[str]:
+        """A sentence-transformers directory: ``SentenceTransformer(directory)``, pooling included."""
+        return written(directory, lambda: self.module.save(str(directory), safe_serialization=True))
+
+    def deploy_preprocessing(self, directory: Path) -> list[str]:
+        return written(directory, lambda: self.module.tokenizer.save_pretrained(directory))
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         self.module.save(str(directory / "model"), safe_serialization=True)

@@ -22,6 +22,7 @@ from honed.models.hf_config import (
 )
 from honed.models.hf_config import read_config as _config
 from honed.models.output import ModelOutput
+from honed.models.persist import written
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
@@ -266,6 +267,16 @@ class TransformersHandle(TorchBackedHandle):
         if self.transcribes:
             return self.transcribe(raw, self.max_new_tokens)
         return to_host(self.run(self.preprocess(raw)).main)
+
+    def deploy_files(self, directory: Path) -> list[str]:
+        """A transformers directory: ``AutoModel.from_pretrained(directory)`` and its tokenizer."""
+        return written(directory, lambda: self.module.save_pretrained(directory, safe_serialization=True)) + (
+            self.deploy_preprocessing(directory)
+        )
+
+    def deploy_preprocessing(self, directory: Path) -> list[str]:
+        parts = [part for part in (self.tokenizer, self.feature_extractor) if part is not None]
+        return written(directory, lambda: [part.save_pretrained(directory) for part in parts])
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         self.module.save_pretrained(directory / "model", safe_serialization=True)

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -77,6 +77,11 @@ class Algorithm:
     # A runtime export: which of the model's capabilities its handle keeps (checked before any
     # worker starts, e.g. whether a speech task can still run after it).
     keeps: frozenset[Capability] = KEPT_BY_EXPORT
+    # How a model this step changed is written as files that load without honed (honed optimize -o):
+    # "weights" (the model's own format: save_pretrained, safetensors), "runtime" (the runtime's
+    # files: ONNX, OpenVINO IR, GGUF), or None, with the reason and what to do in ``export_note``.
+    export: Literal["weights", "runtime"] | None = None
+    export_note: str = "no export is declared for this algorithm"
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""

@@ -31,6 +31,7 @@ from honed.core.errors import SpecError
 from honed.core.protocol import AGREEMENT_TASK, ModelRef, RunSpec
 from honed.core.spec_files import absolute_source, absolute_task_inputs, read_toml
 from honed.core.validation import build
+from honed.optimization.export import artifact_source
 from honed.optimization.recipe import Step
 from honed.tuning.settings import TuneSettings
 
@@ -89,6 +90,8 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
         sections["inputs"]["source"] = "task"
     if "agreement_inputs" in given:
         _agreement_inputs(sections["task"], Path(str(given["agreement_inputs"])))
+    if model.get("source") and not model.get("kind") and (found := artifact_source(str(model["source"]))):
+        model["kind"], model["source"] = found  # a directory `honed optimize -o` wrote says what it holds
     if not model.get("source") or not model.get("kind"):
         missing = "--model" if not model.get("source") else "--kind"
         raise SpecError(missing, None, "a spec file or both --model and --kind")

@@ -20,6 +20,10 @@ class CompileParams(Params):
     "torch.compile (inductor); compiles on the first call",
     CompileParams,
     typical_min_cosine=0.999,
+    export_note=(
+        "compilation happens where the model runs: write the recipe without it and call torch.compile on the "
+        "loaded model"
+    ),
 )
 def torch_compile(handle, params: CompileParams, context: Context):
     return handle.with_module(torch.compile(handle.module, mode=params.mode, dynamic=params.dynamic))
@@ -31,6 +35,7 @@ def torch_compile(handle, params: CompileParams, context: Context):
     "torch.compile with CUDA graphs (mode reduce-overhead): one launch replays every kernel",
     targets=frozenset({"cuda"}),
     typical_min_cosine=0.999,
+    export_note="CUDA graphs are captured where the model runs: write the recipe without it",
 )
 def cuda_graphs(handle, params: Params, context: Context):
     return handle.with_module(torch.compile(handle.module, mode="reduce-overhead"))

@@ -70,6 +70,7 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
     "keep every other block (DistilBERT-style init) and train it to match the teacher's outputs",
     LayerDistillParams,
     typical_min_cosine=0.8,
+    export="weights",
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):
     found = repeated_blocks(handle.module)

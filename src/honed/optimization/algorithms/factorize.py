@@ -60,6 +60,9 @@ def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Modu
     "replace Linear layers by two low-rank ones (truncated SVD)",
     SvdParams,
     typical_min_cosine=0.95,
+    export_note=(
+        "each Linear becomes two, which the model's class cannot load; export with onnxruntime or openvino after it"
+    ),
 )
 # MiniLM (trained, no fine-tuning), worst item: energy 0.97 -> cosine 0.997 (-0.04 % parameters);
 # 0.96 -> 0.899; 0.95 -> 0.708 (-1.7 %). Its weights are near full rank: low rank needs fine-tuning.

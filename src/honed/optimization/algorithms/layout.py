@@ -64,6 +64,10 @@ def _to_channels_last(_: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, d
     "fold batch norm into convolutions and run in channels-last (NHWC)",
     ChannelsLastParams,
     typical_min_cosine=0.9999,
+    export_note=(
+        "a memory layout (with batch norm folded by torch.fx) applied where the model runs: write the recipe "
+        "without it and convert the loaded model"
+    ),
 )
 def channels_last(handle, params: ChannelsLastParams, context: Context):
     if not any(isinstance(m, nn.Conv2d) for m in handle.module.modules()):

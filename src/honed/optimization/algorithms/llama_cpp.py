@@ -79,6 +79,7 @@ def _written(handle: Any, quantization: str, name: str, context: Context) -> tup
     conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
     typical_min_cosine=0.9,
     keeps=KEPT_BY_DECODER_EXPORT,
+    export="runtime",
 )
 def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
     if Capability.SCORES_TOKENS not in handle.capabilities:

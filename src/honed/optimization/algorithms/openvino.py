@@ -159,6 +159,7 @@ def _quantize(
     conflicts=NOT_EXPORTABLE,
     keeps=KEPT_BY_DECODER_EXPORT | KEPT_BY_SPEECH_EXPORT,
     typical_min_cosine=0.99,
+    export="runtime",
 )  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov

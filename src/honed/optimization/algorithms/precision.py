@@ -11,11 +11,15 @@ def _cast(handle, dtype: torch.dtype):
     return handle.with_module(handle.module.to(dtype))
 
 
-@register_algorithm("bf16", "precision", "cast weights and compute to bfloat16", typical_min_cosine=0.99)
+@register_algorithm(
+    "bf16", "precision", "cast weights and compute to bfloat16", typical_min_cosine=0.99, export="weights"
+)
 def cast_bf16(handle, params: Params, context: Context):
     return _cast(handle, torch.bfloat16)
 
 
-@register_algorithm("fp16", "precision", "cast weights and compute to float16", typical_min_cosine=0.99)
+@register_algorithm(
+    "fp16", "precision", "cast weights and compute to float16", typical_min_cosine=0.99, export="weights"
+)
 def cast_fp16(handle, params: Params, context: Context):
     return _cast(handle, torch.float16)

@@ -23,6 +23,10 @@ def _torchao(handle, config):
     "int8 weights, float activations (torchao)",
     requires=("torchao",),
     typical_min_cosine=0.99,
+    export_note=(
+        "torchao's quantized tensors are not written in a format that loads without torchao yet; "
+        "openvino:quantization=int8-weights is the exportable int8"
+    ),
 )
 def torchao_int8_weight_only(handle, params: Params, context: Context):
     from torchao.quantization import Int8WeightOnlyConfig
@@ -36,6 +40,10 @@ def torchao_int8_weight_only(handle, params: Params, context: Context):
     "int8 weights and dynamically quantized int8 activations (torchao)",
     requires=("torchao",),
     typical_min_cosine=0.98,
+    export_note=(
+        "torchao's quantized tensors are not written in a format that loads without torchao yet; "
+        "onnxruntime:quantization=dynamic-int8 is the exportable int8"
+    ),
 )
 def torchao_int8_dynamic(handle, params: Params, context: Context):
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig
@@ -55,6 +63,7 @@ class Int4Params(Params):
     targets=frozenset({"cuda"}),
     requires=("torchao",),
     typical_min_cosine=0.95,
+    export_note="torchao's quantized tensors are not written in a format that loads without torchao yet",
 )
 def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     from torchao.quantization import Int4WeightOnlyConfig
@@ -69,6 +78,7 @@ def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     targets=frozenset({"cuda"}),
     requires=("torchao",),
     typical_min_cosine=0.98,
+    export_note="torchao's float8 tensors are not written in a format that loads without torchao yet",
 )
 def fp8_dynamic(handle, params: Params, context: Context):
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig
@@ -83,6 +93,10 @@ def fp8_dynamic(handle, params: Params, context: Context):
     targets=frozenset({"cpu"}),
     conflicts=frozenset({"bf16", "fp16", "torch-compile"}),
     typical_min_cosine=0.95,
+    export_note=(
+        "torch's dynamic int8 modules have no format another program loads; onnxruntime:quantization=dynamic-"
+        "int8 is the exportable int8"
+    ),
 )  # MiniLM: 0.968
 def torch_ao_dynamic_int8(handle, params: Params, context: Context):
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
@@ -102,6 +116,7 @@ class QuantoParams(Params):
     QuantoParams,
     requires=("optimum.quanto",),
     typical_min_cosine=0.99,
+    export_note="quanto's weights load only through optimum-quanto's requantize; not written yet",
 )
 def quanto_weights(handle, params: QuantoParams, context: Context):
     from optimum.quanto import freeze, qint4, qint8, quantize

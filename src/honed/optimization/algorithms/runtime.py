@@ -255,6 +255,7 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
     extra="onnx",
     conflicts=NOT_EXPORTABLE,
     typical_min_cosine=0.98,
+    export="runtime",
 )  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort

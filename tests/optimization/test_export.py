@@ -1,0 +1,143 @@
+"""honed optimize -o: every algorithm either writes a model that loads without honed, or is refused
+before any work with its reason; the written files give the optimised handle's outputs in a
+process that cannot import honed."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import honed
+from honed.core.errors import RecipeError
+from honed.core.protocol import InputSpec, ModelRef, Step
+from honed.optimization import list_algorithms, optimize
+from honed.optimization.export import check_exportable, export, read_export
+
+MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16, "hidden": 32}})
+
+# Runs in a fresh interpreter where `import honed` fails: what a deployment without honed has.
+WITHOUT_HONED = "import sys\nsys.modules['honed'] = None\n"
+
+
+def _run_without_honed(script: str, tmp_path: Path) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-c", WITHOUT_HONED + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("algorithm", list_algorithms(), ids=lambda a: a.name)
+def test_every_algorithm_exports_or_is_refused_with_its_reason(algorithm):
+    step = Step(algorithm=algorithm.name)
+    if algorithm.export is not None:
+        check_exportable([step])
+        return
+    with pytest.raises(RecipeError) as refused:
+        check_exportable([step])
+    assert algorithm.name in str(refused.value) and algorithm.export_note in str(refused.value)
+    assert "no export is declared" not in algorithm.export_note  # each built-in says why, and what to do
+
+
+def test_a_runtime_step_exports_the_plain_layers_a_step_before_it_left():
+    check_exportable([Step(algorithm="svd-lowrank"), Step(algorithm="onnxruntime")])
+    check_exportable([Step(algorithm="structured-prune"), Step(algorithm="openvino")])
+    with pytest.raises(RecipeError, match="torchao-int8-dynamic"):  # quantized tensors do not convert
+        check_exportable([Step(algorithm="torchao-int8-dynamic"), Step(algorithm="onnxruntime")])
+
+
+def test_a_bf16_transformers_model_loads_without_honed_and_answers_as_the_handle(tiny_bert_dir, tmp_path):
+    from transformers import AutoTokenizer
+
+    handle = optimize(ModelRef(kind="transformers", source=str(tiny_bert_dir)), ["bf16"], "cpu")
+    files = export(handle, tmp_path / "out")
+    assert {"config.json", "model.safetensors", "tokenizer_config.json"} <= set(files)
+    assert read_export(tmp_path / "out")["recipe"] == [{"algorithm": "bf16", "params": {}}]
+    batch = AutoTokenizer.from_pretrained(tiny_bert_dir)(["a cat sat", "on the mat today"], padding=True)
+    np.save(tmp_path / "ids.npy", np.array(batch["input_ids"]))
+    np.save(tmp_path / "mask.npy", np.array(batch["attention_mask"]))
+    loaded = _run_without_honed(
+        """
+        import json, numpy as np, torch, transformers
+        model = transformers.AutoModel.from_pretrained("out", dtype="auto").eval()
+        ids, mask = torch.tensor(np.load("ids.npy")), torch.tensor(np.load("mask.npy"))
+        with torch.inference_mode():
+            np.save("out.npy", model(input_ids=ids, attention_mask=mask).last_hidden_state.float().numpy())
+        print(json.dumps({"dtype": str(next(model.parameters()).dtype)}))
+        """,
+        tmp_path,
+    )
+    assert loaded["dtype"] == "torch.bfloat16"
+    ids, mask = torch.tensor(np.load(tmp_path / "ids.npy")), torch.tensor(np.load(tmp_path / "mask.npy"))
+    with torch.inference_mode():
+        expected = handle.run({"input_ids": ids, "attention_mask": mask}).main.float().numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, atol=1e-2)
+
+
+def test_an_onnx_export_runs_in_onnxruntime_without_honed(tmp_path):
+    handle = optimize(MLP, ["onnxruntime"], "cpu", InputSpec(shape=(16,)))
+    assert export(handle, tmp_path / "out") == ["model.onnx"]
+    x = np.random.default_rng(0).standard_normal((4, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    _run_without_honed(
+        """
+        import json, numpy as np, onnxruntime
+        session = onnxruntime.InferenceSession("out/model.onnx", providers=["CPUExecutionProvider"])
+        [y] = session.run(None, {session.get_inputs()[0].name: np.load("x.npy")})
+        np.save("y.npy", y)
+        print(json.dumps({}))
+        """,
+        tmp_path,
+    )
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(handle.run(x).main), rtol=1e-5, atol=1e-5)
+
+
+def test_optimize_refuses_a_step_it_cannot_write_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    done = honed(
+        "optimize", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", "-r", "dynamic-int8",
+        "-o", str(out), store=tmp_path / "honed.db", check_code=2,
+    )  # fmt: skip
+    assert "dynamic-int8" in done.stderr and "onnxruntime:quantization=dynamic-int8" in done.stderr
+    assert not out.exists()
+
+
+def test_optimize_writes_the_model_and_its_card(tmp_path):
+    out = tmp_path / "out"
+    honed(
+        "optimize", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", "-r", "onnxruntime",
+        "-o", str(out), "--no-measure", store=tmp_path / "honed.db",
+    )  # fmt: skip
+    card = (out / "README.md").read_text()
+    assert (out / "model.onnx").is_file() and read_export(out)["kind"] == "onnx"
+    assert "onnxruntime.InferenceSession" in card and "Not measured" in card
+    assert "honed optimize --model honed.zoo:mlp --kind factory --shape 256 -r onnxruntime" in card
+    checked = honed("evaluate", "--model", str(out), "--dry-run", store=tmp_path / "honed.db")
+    assert "model.onnx (onnx)" in checked.stdout  # honed's commands take the directory as it is
+    again = honed("optimize", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", "-r", "bf16",
+                  "-o", str(out), "--no-measure", store=tmp_path / "honed.db", check_code=2)  # fmt: skip
+    assert "nothing is overwritten" in again.stderr
+
+
+@pytest.mark.slow
+def test_the_card_holds_the_before_and_after_table_when_measured(tmp_path):
+    out = tmp_path / "out"
+    honed(
+        "optimize", "--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "256", "-r", "bf16",
+        "-o", str(out), "-b", "4", "--repetitions", "2", store=tmp_path / "honed.db",
+    )  # fmt: skip
+    card = (out / "README.md").read_text()
+    assert "| batch 4: median latency |" in card and "| size on disk |" in card
+    assert "output_cosine (agreement" in card  # quality: agreement with the base model, no task given
+    assert (out / "model.safetensors").is_file()
