@@ -103,6 +103,30 @@ def test_an_onnx_export_runs_in_onnxruntime_without_honed(tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(handle.run(x).main), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
+def test_an_openvino_int8_weights_export_runs_in_openvino_without_honed(tmp_path):
+    step = {"algorithm": "openvino", "params": {"quantization": "int8-weights"}}
+    handle = optimize(MLP, [step], "cpu", InputSpec(shape=(16,)))
+    assert set(export(handle, tmp_path / "out")) == {"model.xml", "model.bin"}
+    x = np.random.default_rng(0).standard_normal((4, 16)).astype(np.float32)
+    np.save(tmp_path / "x.npy", x)
+    loaded = _run_without_honed(
+        """
+        import json, numpy as np, openvino
+        model = openvino.Core().read_model("out/model.xml")
+        constants = [op for op in model.get_ops() if op.get_type_name() == "Constant"]
+        kinds = sorted({op.get_output_element_type(0).get_type_name() for op in constants})
+        options = json.load(open("out/honed-export.json"))["export"]["load_options"]
+        compiled = openvino.Core().compile_model(model, "CPU", options)
+        np.save("y.npy", compiled(np.load("x.npy"))[0])
+        print(json.dumps({"constants": kinds}))
+        """,
+        tmp_path,
+    )
+    assert "i8" in loaded["constants"] or "u8" in loaded["constants"]  # the int8 weights were kept
+    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(handle.run(x).main), rtol=1e-4, atol=1e-4)
+
+
 def test_optimize_refuses_a_step_it_cannot_write_before_any_work(tmp_path):
     out = tmp_path / "out"
     done = honed(

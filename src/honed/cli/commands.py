@@ -54,6 +54,7 @@ def evaluate(
     ] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
     agreement_inputs: opt.AgreementInputs = None,
+    task_data: opt.TaskData = None,
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: opt.Name = None,
     json_out: Annotated[
@@ -95,6 +96,7 @@ def evaluate(
         task_limit=task_limit,
         inputs_from_task=inputs_from_task,
         agreement_inputs=agreement_inputs,
+        task_data=task_data,
     )
     if fail_on_regression and baseline is None:
         from honed.core.errors import SpecError
@@ -147,6 +149,7 @@ def tune(
         ),
     ] = None,
     agreement_inputs: opt.AgreementInputs = None,
+    task_data: opt.TaskData = None,
     batch_size: Annotated[
         Optional[list[int]], typer.Option("--batch-size", "-b", help="scenario dimension; repeat")
     ] = None,
@@ -225,6 +228,7 @@ def tune(
         name=name,
         task=task,
         agreement_inputs=agreement_inputs,
+        task_data=task_data,
     )
     settings = tune_settings(
         spec,

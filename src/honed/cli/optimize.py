@@ -34,6 +34,7 @@ def optimize(
         Optional[str], typer.Option(help="task whose data calibrates and scores the model (see `honed tasks`)")
     ] = None,
     task_limit: Annotated[Optional[int], typer.Option(help="score quality on the first N items only")] = None,
+    task_data: opt.TaskData = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
     repetitions: opt.Repetitions = None,
     measure: Annotated[
@@ -58,6 +59,7 @@ def optimize(
         device=device,
         task=task,
         task_limit=task_limit,
+        task_data=task_data,
         batch_sizes=batch_size,
         repetitions=repetitions,
         allow_pickle=allow_pickle,
@@ -82,7 +84,9 @@ def write_optimised(spec, output: Path, db, command: str, measured=None) -> Path
     with err.status(f"applying {' + '.join(s.algorithm for s in plan.steps)} to {spec.model.display_name}"):
         handle = apply_recipe(spec.model, list(plan.steps), plan.device, spec.inputs, task=plan.task)
         files = export(handle, output)
-    artifact = Artifact(handle.kind, files, size_on_disk(output, files), loading_hint(handle.kind, output))
+    artifact = Artifact(
+        handle.kind, files, size_on_disk(output, files), loading_hint(handle.kind, output, handle.deploy_options())
+    )
     before, after = measured or (_measure(spec, plan, db) if db is not None else (None, None))
     card = model_card(spec.model.display_name, list(plan.steps), artifact, command, collect(), before, after)
     (output / "README.md").write_text(card)

@@ -46,3 +46,10 @@ DryRun = Annotated[
 FailOnRegression = Annotated[
     bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")
 ]
+TaskData = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="your own data for --task: text-embedding a .jsonl of {query, passage}; language-modeling a .txt "
+        "(one text per line) or .jsonl of {text}; multiple-choice a Hellaswag-format .jsonl"
+    ),
+]

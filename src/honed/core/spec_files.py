@@ -31,11 +31,12 @@ def absolute_source(model: Any, root: Path) -> Any:
 
 
 def absolute_task_inputs(task: Any, root: Path) -> Any:
-    """A task table whose ``options.inputs`` (the agreement task's items) is made absolute."""
-    if (
-        isinstance(task, dict)
-        and isinstance(task.get("options"), dict)
-        and isinstance(task["options"].get("inputs"), str)
-    ):
-        return {**task, "options": {**task["options"], "inputs": str((root / task["options"]["inputs"]).resolve())}}
-    return task
+    """A task table whose ``options.inputs`` (the agreement task's items) or ``options.data`` (the
+    user's data for the task) is made absolute."""
+    if not isinstance(task, dict) or not isinstance(task.get("options"), dict):
+        return task
+    options = dict(task["options"])
+    for key in ("inputs", "data"):
+        if isinstance(options.get(key), str):
+            options[key] = str((root / options[key]).resolve())
+    return {**task, "options": options}

@@ -180,6 +180,11 @@ class ModelHandle(ModelAdapter, ABC):
         (``honed optimize -o``); the names written, relative to ``directory``."""
         return list(self.save_files(directory)["files"])
 
+    def deploy_options(self) -> dict[str, Any]:
+        """What the runtime must be told at load to run the written files as honed measured them
+        (OpenVINO's inference precision); empty where the files say it all."""
+        return {}
+
     def deploy_preprocessing(self, directory: Path) -> list[str]:
         """Write what turns raw inputs into this model's inputs (a tokenizer, a feature extractor),
         for a deployment of an export of this model to another runtime; the names written."""

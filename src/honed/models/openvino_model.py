@@ -141,6 +141,10 @@ class OpenVinoHandle(ModelHandle):
             "openvino": ov.__version__,
         }
 
+    def deploy_options(self) -> dict[str, Any]:
+        """The inference precision honed compiled with: on a CPU with bf16 the plugin's default is bf16."""
+        return {"INFERENCE_PRECISION_HINT": self.precision}
+
     def save_files(self, directory: Path) -> dict[str, Any]:
         import openvino as ov
 

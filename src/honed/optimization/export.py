@@ -54,6 +54,7 @@ def export(handle: ModelHandle, directory: str | Path) -> list[str]:
         "kind": handle.kind,
         "files": sorted(set(files)),
         "recipe": [step.model_dump(mode="json") for step in handle.recipe],
+        "load_options": handle.deploy_options(),
         "base": {"kind": origin.ref.kind, "source": origin.ref.source, "name": origin.name},
     }
     (directory / EXPORT_FILE).write_text(EXPORT_DOCUMENT.dump(description, indent=2, sort_keys=True))
@@ -76,8 +77,8 @@ def size_on_disk(directory: str | Path, files: Sequence[str]) -> int:
     return total
 
 
-def loading_hint(kind: str, directory: str | Path) -> str:
-    """One line of Python that loads the artifact in ``directory`` without honed."""
+def loading_hint(kind: str, directory: str | Path, options: dict[str, Any] | None = None) -> str:
+    """One line of Python that loads the artifact in ``directory`` without honed, told ``options``."""
     where = Path(directory)
     file = {"onnx": "model.onnx", "openvino": "model.xml", "gguf": "model.gguf"}.get(kind)
     path = json.dumps(str(where / file) if file else str(where))
@@ -85,7 +86,7 @@ def loading_hint(kind: str, directory: str | Path) -> str:
         "transformers": f"transformers.AutoModel.from_pretrained({path}, dtype='auto')  # or its head's Auto class",
         "sentence-transformers": f"sentence_transformers.SentenceTransformer({path})",
         "onnx": f"onnxruntime.InferenceSession({path})",
-        "openvino": f"openvino.Core().compile_model({path}, 'CPU')",
+        "openvino": f"openvino.Core().compile_model({path}, 'CPU', {json.dumps(options or {})})",
         "gguf": f"llama_cpp.Llama(model_path={path})",
     }.get(kind, f"safetensors.torch.load_model(your_module, {json.dumps(str(where / 'model.safetensors'))})")
 

@@ -90,6 +90,9 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
         sections["inputs"]["source"] = "task"
     if "agreement_inputs" in given:
         _agreement_inputs(sections["task"], Path(str(given["agreement_inputs"])))
+    if "task_data" in given:
+        options = dict(sections["task"].get("options", {}))
+        sections["task"]["options"] = {**options, "data": str(Path(str(given["task_data"])).resolve())}
     if model.get("source") and not model.get("kind") and (found := artifact_source(str(model["source"]))):
         model["kind"], model["source"] = found  # a directory `honed optimize -o` wrote says what it holds
     if not model.get("source") or not model.get("kind"):
@@ -98,7 +101,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     if not sections["task"]:
         del sections["task"]
     elif "name" not in sections["task"]:
-        raise SpecError("--task", None, "a task name with --task-limit (see `honed tasks`)")
+        raise SpecError("--task", None, "a task name with --task-limit or --task-data (see `honed tasks`)")
     data = {**base, "model": model, **sections}
     if "name" in given:
         data["name"] = given["name"]

@@ -15,6 +15,7 @@ from honed.core.errors import SpecError
 from honed.models.capabilities import Capability, ScoresTokens
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task
+from honed.tasks.data_files import jsonl_rows
 
 
 @TASKS.register("multiple-choice")
@@ -36,9 +37,13 @@ class MultipleChoiceTask(Task):
     supports_agreement = False  # a list of ending scores per item, not one output tensor
 
     @classmethod
-    def default(cls) -> MultipleChoiceTask:
-        """12 shipped Hellaswag-format items, for causal LMs with a tokenizer."""
-        return cls.shipped()
+    def default(cls, data: str | None = None) -> MultipleChoiceTask:
+        """12 shipped Hellaswag-format items, for causal LMs with a tokenizer; or ``data``: a JSONL
+        file in that format, {"ctx": ..., "endings": [...], "label": index of the right ending}."""
+        if data is None:
+            return cls.shipped()
+        example = '{"ctx": "...", "endings": ["...", "..."], "label": 0}'
+        return cls(jsonl_rows(data, {"ctx": (str,), "endings": (list,), "label": (int,)}, example, _ending_problem))
 
     @classmethod
     def shipped(cls) -> MultipleChoiceTask:
@@ -87,3 +92,12 @@ def continuation_loglikelihood(handle: ScoresTokens, context: str, continuation:
     logits = handle.next_token_logits(context_ids + continuation_ids)
     log_probs = torch.log_softmax(logits[len(context_ids) - 1 : -1], dim=-1)
     return log_probs.gather(1, torch.tensor(continuation_ids, device=log_probs.device)[:, None]).sum().item()
+
+
+def _ending_problem(row: dict[str, Any]) -> str | None:
+    endings = row["endings"]
+    if len(endings) < 2 or not all(isinstance(ending, str) for ending in endings):
+        return "endings: a list of at least two texts"
+    if not 0 <= row["label"] < len(endings):
+        return f"label: the index of the right ending, 0 to {len(endings) - 1}"
+    return None

@@ -12,6 +12,7 @@ import torch
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches, as_tensor
+from honed.tasks.data_files import jsonl_rows
 
 
 @TASKS.register("text-embedding")
@@ -28,9 +29,13 @@ class TextEmbeddingTask(Task):
         self.queries, self.passages, self.k = queries, passages, k
 
     @classmethod
-    def default(cls, k: int = 1) -> TextEmbeddingTask:
-        """24 shipped question/answer pairs; recall@k of each question's answer."""
-        return cls.shipped(k)
+    def default(cls, k: int = 1, data: str | None = None) -> TextEmbeddingTask:
+        """24 shipped question/answer pairs, or ``data``: a JSONL file of {"query", "passage"} pairs;
+        recall@k of each query's own passage among all passages."""
+        if data is None:
+            return cls.shipped(k)
+        rows = jsonl_rows(data, {"query": (str,), "passage": (str,)}, '{"query": "...", "passage": "..."}')
+        return cls([r["query"] for r in rows], [r["passage"] for r in rows], k=k)
 
     @classmethod
     def shipped(cls, k: int = 1) -> TextEmbeddingTask:

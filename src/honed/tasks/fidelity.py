@@ -5,7 +5,6 @@ model-scope items, or texts (``.txt``, one per line; ``.jsonl`` with a "text" fi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from honed.core.protocol import InputSpec
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import AGREEMENT_METRICS, TASKS, Task, aligned_batches
+from honed.tasks.data_files import texts
 
 _FORMATS = 'a .npy array (items on axis 0), a .txt file (one text per line) or a .jsonl file ({"text": ...} per line)'
 MAX_INPUT_BYTES = 256 << 20  # a guardrail's inputs, not a data set
@@ -95,19 +95,5 @@ def load_inputs(path: Path, field: str = "task.options.inputs") -> torch.Tensor 
             raise SpecError(field, str(path), "an array with at least one item on axis 0")
         return torch.from_numpy(np.ascontiguousarray(array))
     if path.suffix in (".txt", ".jsonl"):
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        texts = lines if path.suffix == ".txt" else [_text_of(line, path, i, field) for i, line in enumerate(lines, 1)]
-        if not texts:
-            raise SpecError(field, str(path), "at least one non-empty line")
-        return texts
+        return texts(path, field)
     raise SpecError(field, str(path), _FORMATS)
-
-
-def _text_of(line: str, path: Path, number: int, field: str) -> str:
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise SpecError(f"{field} line {number}", path.name, "a JSON object", hint=str(error)) from None
-    if not isinstance(row, dict) or not isinstance(row.get("text"), str):
-        raise SpecError(f"{field} line {number}", line[:80], '{"text": "..."}')
-    return row["text"]

@@ -17,6 +17,7 @@ from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.data_files import texts
 
 IGNORE = -100
 
@@ -36,8 +37,11 @@ class LanguageModelingTask(Task):
         self.texts = texts
 
     @classmethod
-    def default(cls) -> LanguageModelingTask:
-        """The 24 shipped retrieval passages and 12 multiple-choice contexts, as plain text."""
+    def default(cls, data: str | None = None) -> LanguageModelingTask:
+        """The 24 shipped retrieval passages and 12 multiple-choice contexts, as plain text; or
+        ``data``: a .txt file (one text per line) or a .jsonl file of {"text": ...}."""
+        if data is not None:
+            return cls(texts(data))
         folder = resources.files("honed.tasks").joinpath("data")
         passages = [
             json.loads(line)["passage"]
