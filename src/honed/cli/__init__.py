@@ -20,6 +20,7 @@ from rich.markup import escape
 from honed.cli import (  # noqa: F401  (register the commands on app)
     arena,
     campaign,
+    catalog,
     commands,
     optimize,
     serve,

@@ -68,6 +68,7 @@ def evaluate(
         ),
     ] = None,
     fail_on_regression: opt.FailOnRegression = False,
+    tag: Annotated[Optional[str], typer.Option(help="tag the stored run (`honed compare TAG_A TAG_B`)")] = None,
     store: opt.Store = None,
 ) -> None:
     """Measure a model's performance under a protocol, in isolated worker processes."""
@@ -110,28 +111,13 @@ def evaluate(
     show_run(record)
     if json_out:
         json_out.write_text(record.to_json(indent=2))
-    out.print(f"stored run [bold]{record.id}[/] in {db.url}")
+    out.print(f"stored run [bold]{record.id}[/] in {db.url}" + (f", tagged {tag!r}" if tag else ""))
+    if tag:
+        db.tag(record.id, tag)
     if record.status != "ok":
         raise typer.Exit(EXIT_MEASUREMENT_FAILED)
     if baseline is not None:
         compare_with_baseline(db, record, baseline, fail_on_regression)
-
-
-@app.command()
-def doctor() -> None:
-    """Is this machine fit to time on? Frequency scaling, turbo, SMT, busy processes, threads; with advice."""
-    from honed.console import doctor_table
-    from honed.measure.doctor import run_checks
-
-    out.print(doctor_table(run_checks()))
-
-
-@app.command()
-def algorithms(target: Annotated[str, typer.Option(help="cpu or cuda")] = "cpu") -> None:
-    """The registered optimisation algorithms, in canonical order, and whether they run here."""
-    from honed.console import algorithms_table
-
-    out.print(algorithms_table(target))
 
 
 @app.command()
@@ -270,14 +256,6 @@ def report(
 ) -> None:
     """A self-contained HTML report of a tune sweep or a run, with plots."""
     write_report(sweep_or_run, output, open_store(store))
-
-
-@app.command()
-def tasks() -> None:
-    """The registered quality tasks and their metrics (the first is the primary)."""
-    from honed.console import tasks_table
-
-    out.print(tasks_table())
 
 
 @app.command()
