@@ -12,7 +12,7 @@ import typer
 from honed.cli import options as opt
 from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
-from honed.cli.optimize import check_output, save_recommended
+from honed.cli.optimize import save_recommended
 from honed.cli.stored import compare_with_baseline
 
 
@@ -238,6 +238,8 @@ def tune(
         show_preflight(spec, settings)
         return
     if save is not None:
+        from honed.optimization.export import check_output
+
         check_output(save)  # before the sweep, not after it
     result = run_tune(spec, settings, open_store(store))
     if report:

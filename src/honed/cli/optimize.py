@@ -95,7 +95,7 @@ def write_optimised(spec, output: Path, db, command: str, measured=None) -> Path
 
 def check_optimise(spec, output: Path):
     """The run plan of ``spec`` once its recipe is known to export and ``output`` is free."""
-    from honed.optimization.export import check_exportable
+    from honed.optimization.export import check_exportable, check_output
     from honed.run.plan import plan_run
 
     if not spec.recipe:
@@ -104,11 +104,6 @@ def check_optimise(spec, output: Path):
     plan = plan_run(spec.model, spec)  # the model, the task and the recipe, before any work
     check_exportable(plan.steps)
     return plan
-
-
-def check_output(output: Path) -> None:
-    if output.exists() and (not output.is_dir() or any(output.iterdir())):
-        raise SpecError("--output", str(output), "a new or empty directory (nothing is overwritten)")
 
 
 def save_recommended(spec, result, output: Path, db, command: str) -> None:
@@ -129,9 +124,8 @@ def save_recommended(spec, result, output: Path, db, command: str) -> None:
 def _measure(spec, plan, db):
     """The base model and the optimised one under the spec's protocol, each stored."""
     from honed.cli.flows import run_evaluation
-    from honed.core.protocol import quality_task
 
-    base = spec.model_copy(update={"recipe": (), "task": quality_task(spec.task, optimised=False)})
+    base = spec.model_copy(update={"recipe": ()})
     err.print("measuring the base model", highlight=False, markup=False)
     before = run_evaluation(base, db)
     err.print("measuring the optimised model", highlight=False, markup=False)

@@ -22,6 +22,9 @@ EXPORT_FILE = "honed-export.json"
 EXPORT_DOCUMENT = DocumentKind("honed.export", 1, "export", max_bytes=1 << 20)
 
 
+# The file a runtime's artifact is loaded from (the other kinds load the directory itself).
+MAIN_FILE = {"onnx": "model.onnx", "openvino": "model.xml", "gguf": "model.gguf"}
+
 # Steps that leave plain torch layers, which a runtime step after them converts with the rest.
 CONVERTED_BY_A_RUNTIME = frozenset({"prune", "factorize", "distill", "precision"})
 
@@ -43,12 +46,11 @@ def export(handle: ModelHandle, directory: str | Path) -> list[str]:
     its runtime loads, plus ``honed-export.json`` (the recipe, the kind, the files). Returns the files."""
     check_exportable(handle.recipe)
     directory = Path(directory)
-    if directory.exists() and any(directory.iterdir()):
-        raise SpecError("--output", str(directory), "a new or empty directory (nothing is overwritten)")
+    check_output(directory)
     directory.mkdir(parents=True, exist_ok=True)
     files = handle.deploy_files(directory)
     origin = handle.base or handle
-    if origin is not handle:
+    if handle.ref.kind != origin.ref.kind:
         files += origin.deploy_preprocessing(directory)  # a runtime export still needs the tokenizer
     description = {
         "kind": handle.kind,
@@ -59,6 +61,12 @@ def export(handle: ModelHandle, directory: str | Path) -> list[str]:
     }
     (directory / EXPORT_FILE).write_text(EXPORT_DOCUMENT.dump(description, indent=2, sort_keys=True))
     return description["files"]
+
+
+def check_output(directory: Path) -> None:
+    """Refuse a directory that holds anything (or a file): nothing is overwritten."""
+    if directory.exists() and (not directory.is_dir() or any(directory.iterdir())):
+        raise SpecError("--output", str(directory), "a new or empty directory (nothing is overwritten)")
 
 
 def read_export(directory: str | Path) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def size_on_disk(directory: str | Path, files: Sequence[str]) -> int:
 def loading_hint(kind: str, directory: str | Path, options: dict[str, Any] | None = None) -> str:
     """One line of Python that loads the artifact in ``directory`` without honed, told ``options``."""
     where = Path(directory)
-    file = {"onnx": "model.onnx", "openvino": "model.xml", "gguf": "model.gguf"}.get(kind)
+    file = MAIN_FILE.get(kind)
     path = json.dumps(str(where / file) if file else str(where))
     return {
         "transformers": f"transformers.AutoModel.from_pretrained({path}, dtype='auto')  # or its head's Auto class",
@@ -98,7 +106,7 @@ def artifact_source(directory: str | Path) -> tuple[str, str] | None:
     if not (directory / EXPORT_FILE).is_file():
         return None
     kind = read_export(directory)["kind"]
-    file = {"onnx": "model.onnx", "openvino": "model.xml", "gguf": "model.gguf"}.get(kind)
+    file = MAIN_FILE.get(kind)
     if file is None and kind not in ("transformers", "sentence-transformers"):
         return None
     return kind, str(directory / file) if file else str(directory)

@@ -45,16 +45,7 @@ def legacy_call(
         inputs=values.pop("inputs", None) or InputSpec(),
         protocol=values.pop("protocol", None) or Protocol(),
         target=values.pop("target", None) or TargetSpec(),
-        recipe=recipe_of(values.pop("recipe", None)),
+        recipe=values.pop("recipe", None) or (),  # names, tables, steps or a Recipe: RunSpec reads each
         task=values.pop("task", None),
     )
     return spec, values
-
-
-def recipe_of(recipe: Any) -> tuple[Any, ...]:
-    """A Recipe, or a list of algorithm names, steps or {algorithm, params} tables, as steps."""
-    if not recipe:
-        return ()
-    from honed.optimization import Recipe
-
-    return (recipe if isinstance(recipe, Recipe) else Recipe.of(*recipe)).steps

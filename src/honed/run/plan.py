@@ -64,26 +64,22 @@ def plan_run(model: Any, spec: RunSpec, *, sweep: bool = False) -> RunPlan:
         raise SpecError(
             "inputs.source", "task", "'synthetic', or give the run a task (--task, [task]) to draw inputs from"
         )
-    device = resolve_device(spec.target)
-    steps = recipe_steps(spec.recipe, device)
-    # An optimised model is always checked against its base: agreement, and what each step changed.
-    task = quality_task(task, optimised=sweep or bool(steps) or bool(getattr(model, "recipe", None)))
-    layers_read = isinstance(model, ModelRef) and bool(steps or sweep)
-    layers = _dominant_layers(model) if layers_read else None
-    plan = RunPlan(
+    # An optimised model is always checked against its base: agreement, and what each step changed
+    # (a recipe of the run's own makes it optimised too: with_recipe decides that case).
+    task = quality_task(task, optimised=sweep or bool(getattr(model, "recipe", None)))
+    layers_read = isinstance(model, ModelRef) and sweep
+    base = RunPlan(
         model=model,
-        device=device,
+        device=resolve_device(spec.target),
         steps=(),
         task=task,
         capabilities=model_capabilities(model),
         needs=_needs(task),
-        layers=layers,
+        layers=_dominant_layers(model) if layers_read else None,
         warnings=(),
         layers_read=layers_read,
     )
-    if (unfit := plan.unfit(steps)) is not None:
-        raise unfit
-    return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(model, layers, steps)))
+    return base.with_recipe(spec.recipe)
 
 
 def check_model(model: Any, inputs: Any) -> None:

@@ -17,10 +17,9 @@ from honed.core.protocol import InputSpec
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import AGREEMENT_METRICS, TASKS, Task, aligned_batches
-from honed.tasks.data_files import texts
+from honed.tasks.data_files import data_file, texts
 
 _FORMATS = 'a .npy array (items on axis 0), a .txt file (one text per line) or a .jsonl file ({"text": ...} per line)'
-MAX_INPUT_BYTES = 256 << 20  # a guardrail's inputs, not a data set
 
 
 @TASKS.register("agreement")
@@ -82,10 +81,7 @@ class AgreementTask(Task):
 def load_inputs(path: Path, field: str = "task.options.inputs") -> torch.Tensor | list[str]:
     """A user's agreement inputs: a tensor of items (``.npy``, never unpickled) or texts;
     ``field`` names the setting in errors."""
-    if not path.is_file():
-        raise SpecError(field, str(path), f"an existing file: {_FORMATS}")
-    if path.stat().st_size > MAX_INPUT_BYTES:
-        raise SpecError(field, str(path), f"a file of at most {MAX_INPUT_BYTES >> 20} MiB")
+    path = data_file(path, _FORMATS, field)
     if path.suffix == ".npy":
         try:
             array = np.load(path, allow_pickle=False)
