@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -138,3 +141,23 @@ def postgres_url_or_skip() -> str:
             pytest.fail("CI must provide HONED_TEST_POSTGRES_URL (.ci/run starts a PostgreSQL server)")
         pytest.skip("set HONED_TEST_POSTGRES_URL to a PostgreSQL database to run this test")
     return url
+
+
+@contextlib.contextmanager
+def ready_client(handle, shape, admission=None) -> Iterator:
+    """The handle served in process (FastAPI's TestClient, no socket), once warmed up (``/ready``
+    answers 200)."""
+    from fastapi.testclient import TestClient
+
+    from honed.serve.admission import Admission
+    from honed.serve.app import build_app
+    from honed.serve.batcher import DynamicBatcher
+
+    admission = admission or Admission(max_queue=64, timeout_s=10.0, watchdog_s=60.0)
+    app = build_app(handle, DynamicBatcher(handle, 4, 1.0, admission=admission), InputSpec(shape=shape))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        deadline = time.monotonic() + 60
+        while client.get("/ready").status_code != 200:
+            assert time.monotonic() < deadline, client.get("/ready").json()
+            time.sleep(0.05)
+        yield client

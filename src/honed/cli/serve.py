@@ -48,7 +48,33 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     max_batch: Annotated[int, typer.Option(help="queries run together at most (dynamic batching)")] = 8,
     max_wait_ms: Annotated[float, typer.Option(help="how long the first query of a batch waits for others")] = 2.0,
-    threads: Annotated[Optional[int], typer.Option()] = None,
+    max_queue: Annotated[
+        Optional[int],
+        typer.Option(
+            help="items admitted and waiting at most; past it 503 with Retry-After. Default: what the copies run "
+            "in 0.5 s, from the warm-up batch's time; 0: no bound",
+            min=0,
+        ),
+    ] = None,
+    request_timeout_ms: Annotated[
+        float,
+        typer.Option(
+            help="a request's deadline: an item still queued then is dropped, never run, and answered 504 "
+            "(a client may lower it with the x-honed-timeout-ms header)"
+        ),
+    ] = 30_000.0,
+    drain_seconds: Annotated[
+        float, typer.Option(help="on SIGTERM, how long admitted requests have to be answered before exit")
+    ] = 30.0,
+    watchdog_seconds: Annotated[
+        float, typer.Option(help="a model call longer than this fails its items (504) and marks the server unready")
+    ] = 120.0,
+    instances: Annotated[
+        int, typer.Option(help="copies of the model, each on its own thread (Triton's instance groups)")
+    ] = 1,
+    threads: Annotated[
+        Optional[int], typer.Option(help="threads per copy (default: the cores shared among the copies)")
+    ] = None,
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
     job: Annotated[
@@ -57,8 +83,10 @@ def serve(
 ) -> None:
     """Serve a model (optimised by a recipe, or an ONNX/OpenVINO artifact) over HTTP, with dynamic batching:
     POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
-    language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not)."""
-    from honed.serve.server import ServeJob, is_loopback
+    language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not).
+    GET /health (alive), /ready (warmed up, not draining), /metrics (Prometheus), /v1/stats. Past --max-queue
+    the server sheds load with 503; SIGTERM drains what was admitted, then exits 0."""
+    from honed.serve.server import ServeJob, ServeSettings, is_loopback
     from honed.serve.server import serve as run_server
 
     if (model is None) == (job is None):
@@ -72,14 +100,22 @@ def serve(
         what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
     if not is_loopback(host):
         err.print(f"warning: binding {host}: anyone who reaches this address can call the model", style="yellow")
-    run_server(
-        what.model,
-        what.recipe,
-        what.inputs,
+    settings = ServeSettings(
         host=host,
         port=port,
         max_batch=max_batch,
         max_wait_ms=max_wait_ms,
+        max_queue=max_queue,
+        request_timeout_ms=request_timeout_ms,
+        drain_seconds=drain_seconds,
+        watchdog_seconds=watchdog_seconds,
+        instances=instances,
         threads=threads,
+    )
+    run_server(
+        what.model,
+        what.recipe,
+        what.inputs,
+        settings,
         on_ready=lambda line: err.print(line, highlight=False, markup=False),
     )

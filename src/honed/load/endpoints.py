@@ -129,6 +129,7 @@ def _clock(origin: float) -> float:
 
 
 JSON_TYPE = {"content-type": "application/json"}
+SHED = (429, 503)  # a server refusing work it has no room for (honed serve past --max-queue: 503)
 
 
 async def send(session: aiohttp.ClientSession, endpoint: Endpoint, query: Query, origin: float, body: bytes) -> None:
@@ -156,7 +157,9 @@ async def send(session: aiohttp.ClientSession, endpoint: Endpoint, query: Query,
 
 
 def _check(response: aiohttp.ClientResponse, query: Query) -> None:
-    if response.status >= 400:
+    if response.status in SHED:
+        query.error = "rejected"  # the server shed load (admission control): not a failure of the model
+    elif response.status >= 400:
         query.error = f"http_{response.status // 100}xx"
     query.server_queue_ms = _milliseconds(response.headers.get("x-honed-queue-ms"))
     query.server_compute_ms = _milliseconds(response.headers.get("x-honed-compute-ms"))

@@ -29,7 +29,15 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterator[str]:
-    """Start ``honed serve SERVE_ARGS`` on a free loopback port; yield its base URL once healthy."""
+    """Start ``honed serve SERVE_ARGS`` on a free loopback port; yield its base URL once ready (warmed up)."""
+    with served_process(serve_args, timeout_s) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def served_process(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterator[tuple[str, Any]]:
+    """``served``, with the server's process (to signal it or read its memory); stopped after the
+    block by SIGTERM (it drains) unless it exited already."""
     port = free_port()
     print(f"starting honed serve {' '.join(serve_args)} on port {port}", file=sys.stderr)
     command = [sys.executable, "-m", "honed.cli", "serve", *serve_args, "--host", "127.0.0.1", "--port", str(port)]
@@ -43,7 +51,7 @@ def served(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) -> Iterato
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(process, base, timeout_s)
-        yield base
+        yield base, process
     finally:
         process.terminate()
         try:
@@ -81,7 +89,7 @@ def _wait_healthy(process: subprocess.Popen, base: str, timeout_s: float) -> Non
                 f"honed serve exited ({process.returncode}) before serving: {reason[-1] if reason else 'no message'}"
             )
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/health", timeout=1.0).status_code == 200:
+            if httpx.get(f"{base}/ready", timeout=1.0).status_code == 200:
                 return
         time.sleep(0.2)
-    raise ModelLoadError(f"honed serve did not answer on {base}/health within {timeout_s:g} s")
+    raise ModelLoadError(f"honed serve was not ready on {base}/ready within {timeout_s:g} s")

@@ -1,33 +1,32 @@
 """The HTTP face of ``honed serve`` (FastAPI): a generic JSON route, KServe v2 / Triton's infer
-route, health and model facts. Every answer says how long it queued and computed, in headers."""
+route, liveness, readiness, Prometheus metrics and model facts. Every answer says how long it
+queued and computed, in headers; a refusal says why, with its HTTP status (503, 504, 413, 422)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import torch
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from honed.core.errors import SpecError
+from honed.core.protocol import InputSpec
+from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
-from honed.serve.batcher import Answer, DynamicBatcher
+from honed.serve.admission import TIMEOUT_HEADER, Refused, client_gone
+from honed.serve.batcher import Answer, DynamicBatcher, Pending
+from honed.serve.items import ItemSchema, output_list
+from honed.serve.lifecycle import Warmth, warm_up
+from honed.serve.metrics import CONTENT_TYPE, BodyTooLarge, CountRequests
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
-KSERVE_TYPES = {
-    "FP32": torch.float32,
-    "FP16": torch.float16,
-    "FP64": torch.float64,
-    "INT64": torch.int64,
-    "INT32": torch.int32,
-    "INT8": torch.int8,
-    "UINT8": torch.uint8,
-    "BOOL": torch.bool,
-}
 
 
 class PredictRequest(BaseModel):
@@ -60,27 +59,68 @@ def url_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "model"
 
 
-def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[int, ...] | None) -> FastAPI:
+def build_app(
+    handle: ModelHandle,
+    batcher: DynamicBatcher,
+    inputs: InputSpec | tuple[int, ...] | None = None,
+    on_ready: Callable[[Warmth], None] | None = None,
+) -> FastAPI:
+    """The server's routes over ``batcher``; ``inputs`` is what the model's example items are made
+    of (an item shape alone is taken as ``InputSpec(shape=...)``)."""
+    if not isinstance(inputs, InputSpec):
+        inputs = InputSpec(shape=inputs)
     served_as = url_name(handle.name)
+    schema = ItemSchema.of(handle, inputs, texts=Capability.TOKENIZES in handle.capabilities)
+    metrics = batcher.metrics
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         batcher.start()
+        warming = asyncio.get_running_loop().create_task(warm_up(batcher, inputs))
+        warming.add_done_callback(lambda task: on_ready and not task.cancelled() and on_ready(task.result()))
         yield
+        warming.cancel()
         await batcher.stop()
 
     app = FastAPI(title=f"honed serve: {handle.name}", lifespan=lifespan)
+    app.add_middleware(CountRequests, metrics=metrics, max_body_bytes=MAX_BODY_BYTES)
 
-    @app.middleware("http")
-    async def bounded_body(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    @app.exception_handler(Refused)
+    async def refused(request: Request, error: Refused) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status, headers=error.headers())
+
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(request: Request, error: BodyTooLarge) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=413)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input, which JSON cannot always carry (NaN, Infinity): a 500.
+        fields = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in error.errors()
+        ]
+        return JSONResponse({"detail": fields}, status_code=422)
+
+    @app.exception_handler(SpecError)
+    async def bad_header(request: Request, error: SpecError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=400)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
+        """Alive: the process answers (a load balancer's liveness probe)."""
         return {"status": "ok", "model": served_as}
+
+    @app.get("/ready")
+    async def ready() -> JSONResponse:
+        """Takes traffic: loaded, warmed up, not draining, not stuck in a hung model call."""
+        reason = batcher.not_ready()
+        if reason is not None:
+            return JSONResponse({"status": "unready", "reason": reason}, status_code=503)
+        return JSONResponse({"status": "ready", "model": served_as, "max_queue": batcher.max_queue})
+
+    @app.get("/metrics")
+    async def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE)
 
     @app.get("/v1/model")
     async def model() -> dict[str, Any]:
@@ -88,23 +128,25 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
             "name": served_as,
             "kind": handle.ref.kind,
             "recipe": [s.model_dump() for s in handle.recipe],
-            "item_shape": item_shape,
+            "item_shape": schema.item_shape,
             "runtime": handle.runtime_info(),
             "max_batch": batcher.max_batch,
             "max_wait_ms": batcher.max_wait_s * 1e3,
+            "max_queue": batcher.max_queue,
+            "request_timeout_ms": batcher.admission.timeout_s * 1e3,
+            "instances": len(batcher.copies),
             "openai_completions": _generates(handle),
         }
 
     @app.get("/v1/stats")
     async def stats() -> dict[str, Any]:
-        sizes = batcher.batches
-        return {"batches": len(sizes), "items": sum(sizes), "mean_batch": sum(sizes) / len(sizes) if sizes else None}
+        return metrics.stats()
 
     @app.post("/v1/predict")
-    async def predict(body: PredictRequest) -> JSONResponse:
-        item = body.text if body.text is not None else _item(body.inputs, item_shape)
-        answer = await _answer(batcher, item)
-        return JSONResponse({"outputs": answer.output.tolist()}, headers=_timing(answer))
+    async def predict(body: PredictRequest, request: Request) -> JSONResponse:
+        item = schema.text(body.text) if body.text is not None else schema.item(body.inputs)
+        answer = await _answer(batcher, batcher.admit(item, _timeout(batcher, request)), request)
+        return JSONResponse({"outputs": output_list(answer.output)}, headers=_timing(answer))
 
     if _generates(handle):
         from honed.serve.openai import add_routes
@@ -112,11 +154,15 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
         add_routes(app, handle, batcher, served_as)
 
     @app.post("/v2/models/{name}/infer")
-    async def infer(name: str, body: KServeRequest) -> JSONResponse:
+    async def infer(name: str, body: KServeRequest, request: Request) -> JSONResponse:
         if name != served_as:
             raise HTTPException(404, f"no model {name!r}; this server serves {served_as!r}")
-        items = _kserve_items(body.inputs)
-        answers = await asyncio.gather(*(_answer(batcher, item) for item in items))  # queued at once: batched
+        items = schema.kserve(body.inputs)
+        if batcher.max_queue is not None and len(items) > batcher.max_queue:
+            raise HTTPException(413, f"inputs: {len(items)} rows; this server queues {batcher.max_queue} at most")
+        timeout_s = _timeout(batcher, request)
+        pendings = [batcher.admit(item, timeout_s) for item in items]  # queued at once: batched
+        answers = await asyncio.gather(*(_answer(batcher, p, request) for p in pendings))
         stacked = torch.stack([a.output for a in answers])
         return JSONResponse(
             {
@@ -126,7 +172,7 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
                         "name": "output",
                         "shape": list(stacked.shape),
                         "datatype": "FP32",
-                        "data": stacked.flatten().tolist(),
+                        "data": output_list(stacked.flatten()),
                     }
                 ],
             },
@@ -138,15 +184,19 @@ def build_app(handle: ModelHandle, batcher: DynamicBatcher, item_shape: tuple[in
 
 def _generates(handle: ModelHandle) -> bool:
     """A causal language model with its tokenizer: served OpenAI's completions too."""
-    from honed.models.capabilities import Capability
-
     return {Capability.TOKENIZES, Capability.GENERATES, Capability.SCORES_TOKENS} <= handle.capabilities
 
 
-async def _answer(batcher: DynamicBatcher, item: Any) -> Answer:
+def _timeout(batcher: DynamicBatcher, request: Request) -> float:
+    return batcher.admission.deadline_s(request.headers.get(TIMEOUT_HEADER))
+
+
+async def _answer(batcher: DynamicBatcher, pending: Pending, request: Request) -> Answer:
     try:
-        return await batcher.submit(item)
-    except Exception as error:  # the model failed on the batch this item was in
+        return await batcher.answer(pending, client_gone(request.receive))
+    except (Refused, HTTPException):
+        raise
+    except Exception as error:  # the model failed on this item
         raise HTTPException(500, f"the model failed: {type(error).__name__}: {error}") from None
 
 
@@ -156,44 +206,3 @@ def _timing(answer: Answer) -> dict[str, str]:
         "x-honed-compute-ms": f"{answer.compute_ms:.3f}",
         "x-honed-batch": str(answer.batch),
     }
-
-
-def _item(inputs: Any, item_shape: tuple[int, ...] | None) -> Any:
-    if isinstance(inputs, dict):
-        return {name: _tensor(values, f"inputs.{name}") for name, values in inputs.items()}
-    tensor = _tensor(inputs, "inputs")
-    if item_shape is not None and tuple(tensor.shape) != tuple(item_shape):
-        raise HTTPException(
-            422, f"inputs: shape {list(tensor.shape)}; this model takes one item of shape {list(item_shape)}"
-        )
-    return tensor
-
-
-def _tensor(values: Any, where: str) -> torch.Tensor:
-    try:
-        return torch.tensor(values)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise HTTPException(422, f"{where}: not a rectangular list of numbers ({error})") from None
-
-
-def _kserve_items(tensors: list[KServeTensor]) -> list[Any]:
-    """KServe v2 tensors (first dimension the batch) as one item per row, by input name."""
-    rows = {}
-    for tensor in tensors:
-        dtype = KSERVE_TYPES.get(tensor.datatype)
-        if dtype is None:
-            raise HTTPException(
-                422, f"inputs.{tensor.name}.datatype: {tensor.datatype!r}; one of {', '.join(KSERVE_TYPES)}"
-            )
-        try:
-            rows[tensor.name] = torch.tensor(tensor.data, dtype=dtype).reshape(tensor.shape)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise HTTPException(422, f"inputs.{tensor.name}: data do not fill shape {tensor.shape} ({error})") from None
-    sizes = {len(t) for t in rows.values()}
-    if len(sizes) != 1:
-        raise HTTPException(422, "inputs: every input needs the same first (batch) dimension")
-    count = sizes.pop()
-    if len(rows) == 1:
-        only = next(iter(rows.values()))
-        return [only[i] for i in range(count)]
-    return [{name: t[i] for name, t in rows.items()} for i in range(count)]

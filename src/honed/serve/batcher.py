@@ -1,10 +1,14 @@
-"""Dynamic batching: queries wait until ``max_batch`` items are queued or the first has waited
-``max_wait_ms``, then run as one batch on one model thread (the event loop stays free)."""
+"""Dynamic batching with admission control: queries wait until ``max_batch`` items are queued or
+the first has waited ``max_wait_ms``, then run as one batch on a model copy's own thread (the event
+loop stays free). The queue is bounded; an item whose deadline passed or whose client went away is
+dropped before the model runs it; a model call that hangs past the watchdog fails its items."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,14 +16,21 @@ from typing import Any
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.tasks.base import as_tensor
+from honed.serve.admission import Admission, ClientGone, Expired, ModelHung, NotReady, QueueFull, Refused, TooLate
+from honed.serve.calls import run_batch
+from honed.serve.metrics import ServeMetrics
+
+UNBOUNDED = Admission(max_queue=None, timeout_s=3600, watchdog_s=86_400)
 
 
-@dataclass
+@dataclass(eq=False)
 class Pending:
     item: Any  # a tensor of one item (no batch dimension), a mapping of them, or a text
+    deadline: float  # perf_counter seconds
     arrived: float = field(default_factory=time.perf_counter)
     future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    taken: bool = False  # in a batch (run or about to be)
+    dropped: str | None = None  # why it will never run
 
 
 @dataclass(frozen=True)
@@ -30,74 +41,233 @@ class Answer:
     batch: int
 
 
+@dataclass(eq=False)
+class Copy:
+    """One copy of the model with the thread that runs it (Triton's instance)."""
+
+    handle: ModelHandle
+    thread: ThreadPoolExecutor
+    hung: bool = False
+
+
 class DynamicBatcher:
-    def __init__(self, handle: ModelHandle, max_batch: int = 8, max_wait_ms: float = 2.0):
+    def __init__(
+        self,
+        handle: ModelHandle,
+        max_batch: int = 8,
+        max_wait_ms: float = 2.0,
+        *,
+        admission: Admission = UNBOUNDED,
+        copies: Sequence[ModelHandle] = (),
+        metrics: ServeMetrics | None = None,
+    ):
         self.handle, self.max_batch, self.max_wait_s = handle, max_batch, max_wait_ms / 1e3
+        self.admission = admission
+        self.metrics = metrics or ServeMetrics(max_batch)
+        self.copies = [
+            Copy(h, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"honed-model-{i}"))
+            for i, h in enumerate([handle, *copies])
+        ]
         self._queue: asyncio.Queue[Pending] = asyncio.Queue()
-        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="honed-model")
-        self._task: asyncio.Task | None = None
-        self.batches: list[int] = []  # sizes of the batches run, for /v1/stats
+        self._tasks: list[asyncio.Task] = []
+        self.waiting = 0  # admitted, not yet in a batch, not dropped
+        self.warming: str | None = "warming up"  # why not ready yet; None once warm
+        self.batch_s: float | None = None  # a batch's time, recent batches weighted most (warm-up's first)
+        self.draining = False
+
+    @property
+    def max_queue(self) -> int | None:
+        return self.admission.max_queue
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._loop())
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._work(copy)) for copy in self.copies]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        self._model_thread.shutdown(wait=False, cancel_futures=True)
+        for task in self._tasks:
+            task.cancel()
+        while not self._queue.empty():  # the drain ran out of time: nobody will run these
+            self._fail([self._queue.get_nowait()], NotReady("the server stopped before running this item"))
+        for copy in self.copies:
+            copy.thread.shutdown(wait=False, cancel_futures=True)
+
+    def not_ready(self) -> str | None:
+        """Why the server should take no traffic now, or None when it should."""
+        if self.draining:
+            return "draining: the server is shutting down"
+        if self.warming:
+            return self.warming
+        if all(copy.hung for copy in self.copies):
+            return f"a model call has run past the watchdog ({self.admission.watchdog_s:g} s)"
+        return None
 
     def on_model_thread(self, work: Any) -> asyncio.Future:
-        """Run ``work()`` on the model thread, between batches (generation uses the same module)."""
-        return asyncio.get_running_loop().run_in_executor(self._model_thread, work)
+        """Run ``work()`` on the first copy's thread, between batches (generation uses it)."""
+        return asyncio.get_running_loop().run_in_executor(self.copies[0].thread, work)
 
-    async def submit(self, item: Any) -> Answer:
-        pending = Pending(item)
-        await self._queue.put(pending)
-        return await pending.future
+    def admit(self, item: Any, timeout_s: float | None = None) -> Pending:
+        """Queue one item, or refuse it (503) when the server is not ready, the queue is full,
+        or the queue ahead of it would outlast its deadline (it would only be answered 504)."""
+        timeout_s = timeout_s or self.admission.timeout_s
+        self.reserve()
+        expected_s = self.expected_wait_s()
+        if expected_s is not None and expected_s > timeout_s:
+            self.release()
+            self.metrics.rejected.labels(reason=TooLate.reason).inc()
+            raise TooLate(
+                f"overloaded: the {self.waiting} items queued take about {expected_s * 1e3:.0f} ms, "
+                f"past this request's deadline ({timeout_s * 1e3:.0f} ms)",
+                max(1.0, expected_s),
+            )
+        pending = Pending(item, time.perf_counter() + timeout_s)
+        self._queue.put_nowait(pending)
+        return pending
 
-    async def _loop(self) -> None:
+    def expected_wait_s(self) -> float | None:
+        """When an item queued now would be answered: the full batches ahead of it, then its own."""
+        if self.batch_s is None:
+            return None
+        ahead = (self.waiting - 1) // (self.max_batch * len(self.copies))
+        return (ahead + 1) * self.batch_s
+
+    def timed(self, batch_s: float) -> None:
+        """A batch's time, into the running estimate (each new one weighs a fifth)."""
+        self.batch_s = batch_s if self.batch_s is None else 0.8 * self.batch_s + 0.2 * batch_s
+
+    def reserve(self) -> None:
+        """A place in the queue, or a refusal (503): for an item, or for work that waits for the
+        model thread outside the batch queue (a generation) and ``release``s it when it starts."""
+        retry_s = max(1.0, self.max_wait_s + 0.1)
+        reason = self.not_ready()
+        if reason is not None:
+            self.metrics.rejected.labels(reason=NotReady.reason).inc()
+            raise NotReady(reason, retry_s)
+        if self.max_queue is not None and self.waiting >= self.max_queue:
+            self.metrics.rejected.labels(reason=QueueFull.reason).inc()
+            raise QueueFull(f"overloaded: {self.waiting} items already queued (--max-queue {self.max_queue})", retry_s)
+        self._waiting(+1)
+
+    def release(self, dropped: str | None = None) -> None:
+        """The reserved place is left: the work started, or was dropped (``dropped``: why)."""
+        self._waiting(-1)
+        if dropped is not None:
+            self.metrics.dropped.labels(reason=dropped).inc()
+
+    async def submit(self, item: Any, timeout_s: float | None = None) -> Answer:
+        return await self.answer(self.admit(item, timeout_s))
+
+    async def answer(self, pending: Pending, client_gone: Awaitable | None = None) -> Answer:
+        """The item's answer; raises Expired at its deadline and ClientGone if ``client_gone``
+        finishes first: either way an item still queued is dropped, never run."""
+        watch = asyncio.ensure_future(client_gone) if client_gone is not None else None
+        try:
+            waits = {pending.future} | ({watch} if watch else set())
+            left = pending.deadline - time.perf_counter()
+            await asyncio.wait(waits, timeout=max(0.0, left), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if watch is not None:
+                watch.cancel()
+        if pending.future.done():
+            return pending.future.result()
+        gone = watch is not None and watch.done() and not watch.cancelled()
+        refusal = ClientGone("the client went away") if gone else Expired("the request's deadline passed")
+        self._drop(pending, refusal)
+        raise refusal
+
+    def _drop(self, pending: Pending, refusal: Refused) -> None:
+        if not pending.taken and pending.dropped is None:
+            pending.dropped = refusal.reason
+            self._waiting(-1)
+            self.metrics.dropped.labels(reason=refusal.reason).inc()
+        if not pending.future.done():
+            pending.future.set_exception(refusal)
+            pending.future.exception()  # retrieved: nobody awaits a dropped item's future
+
+    def _waiting(self, change: int) -> None:
+        self.waiting += change
+        self.metrics.queue_depth.set(self.waiting)
+
+    async def _work(self, copy: Copy) -> None:
         loop = asyncio.get_running_loop()
         while True:
             group = await self._gather()
-            started = time.perf_counter()
-            try:
-                outputs = await loop.run_in_executor(self._model_thread, self._call, [p.item for p in group])
-            except Exception as error:  # the model failed on this batch: each query gets the reason
-                for pending in group:
-                    if not pending.future.done():
-                        pending.future.set_exception(error)
+            if not group:
                 continue
-            compute_ms = (time.perf_counter() - started) * 1e3
-            self.batches.append(len(group))
+            started = time.perf_counter()
+            call = loop.run_in_executor(copy.thread, run_batch, copy.handle, [p.item for p in group])
+            try:
+                outputs = await asyncio.wait_for(asyncio.shield(call), self.admission.watchdog_s)
+            except asyncio.TimeoutError:
+                await self._hung(copy, group, call)
+                continue
+            except Exception as error:  # the model failed on this batch: each query gets the reason
+                self.metrics.failed.labels(reason="model_error").inc(len(group))
+                self._fail(group, error)
+                continue
+            compute_s = time.perf_counter() - started
+            self.metrics.ran(len(group), compute_s)
+            if len(group) == self.max_batch:  # a full batch: what the queue drains at under load
+                self.timed(compute_s)
             for pending, output in zip(group, outputs):
-                if not pending.future.done():  # a client that went away cancelled its future
-                    pending.future.set_result(Answer(output, (started - pending.arrived) * 1e3, compute_ms, len(group)))
+                self.metrics.queue_seconds.observe(started - pending.arrived)
+                if pending.future.done():  # its client went away while it ran
+                    continue
+                if isinstance(output, Exception):
+                    self.metrics.failed.labels(reason="model_error").inc()
+                    pending.future.set_exception(output)
+                else:
+                    answer = Answer(output, (started - pending.arrived) * 1e3, compute_s * 1e3, len(group))
+                    pending.future.set_result(answer)
+
+    async def _hung(self, copy: Copy, group: list[Pending], call: asyncio.Future) -> None:
+        """The call ran past the watchdog: its items fail now (504) and this copy takes no batch
+        (the server is unready if no copy is left) until the call returns, if ever."""
+        copy.hung = True
+        self.metrics.failed.labels(reason=ModelHung.reason).inc(len(group))
+        self._fail(group, ModelHung(f"the model call ran past the watchdog ({self.admission.watchdog_s:g} s)"))
+        self._ready_gauge()
+        with contextlib.suppress(Exception):
+            await call
+        copy.hung = False
+        self._ready_gauge()
+
+    def _ready_gauge(self) -> None:
+        self.metrics.ready.set(0 if self.not_ready() else 1)
+
+    def _fail(self, group: list[Pending], error: BaseException) -> None:
+        for pending in group:
+            if not pending.future.done():
+                pending.future.set_exception(error)
 
     async def _gather(self) -> list[Pending]:
-        """The next batch: every query already waiting (up to max_batch), then more until the
+        """The next batch: every live query already waiting (up to max_batch), then more until the
         first one has waited max_wait_ms (one that waited through the last batch goes at once)."""
-        group = [await self._queue.get()]
+        group = [first] if (first := self._take(await self._queue.get())) else []
+        if not group:
+            return group
         deadline = group[0].arrived + self.max_wait_s
         while len(group) < self.max_batch:
             if not self._queue.empty():
-                group.append(self._queue.get_nowait())
-                continue
-            left = deadline - time.perf_counter()
-            if left <= 0:
-                break
-            try:
-                group.append(await asyncio.wait_for(self._queue.get(), left))
-            except asyncio.TimeoutError:
-                break
+                pending = self._queue.get_nowait()
+            else:
+                left = deadline - time.perf_counter()
+                if left <= 0:
+                    break
+                try:
+                    pending = await asyncio.wait_for(self._queue.get(), left)
+                except asyncio.TimeoutError:
+                    break
+            if (pending := self._take(pending)) is not None:
+                group.append(pending)
         return group
 
-    def _call(self, items: list[Any]) -> list[torch.Tensor]:
-        handle = self.handle
-        if isinstance(items[0], str):
-            batch = handle.preprocess(items)
-        elif isinstance(items[0], dict):
-            batch = {name: torch.stack([item[name] for item in items]) for name in items[0]}
-        else:
-            batch = torch.stack(items)
-        with handle.inference_context():
-            return list(as_tensor(handle.run(batch)))  # on the host: waits for the device
+    def _take(self, pending: Pending) -> Pending | None:
+        """The item for a batch, or None: dropped already, or its deadline has passed (dropped now)."""
+        if pending.dropped is not None or pending.future.done():
+            return None
+        if time.perf_counter() >= pending.deadline:
+            self._drop(pending, Expired("the request's deadline passed before its batch"))
+            return None
+        pending.taken = True
+        self._waiting(-1)
+        return pending

@@ -6,17 +6,20 @@ passes; continuous batching of generations is what dedicated LLM servers add).""
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.models.handle import ModelHandle
+from honed.serve.admission import TIMEOUT_HEADER, ClientGone, Expired, Refused, client_gone
 from honed.serve.batcher import DynamicBatcher
 
 MAX_TOKENS = 4096
@@ -73,46 +76,91 @@ def chat_prompt(handle: Any, messages: list[ChatMessage]) -> str:
 
 def add_routes(app: FastAPI, handle: ModelHandle, batcher: DynamicBatcher, served_as: str) -> None:
     @app.post("/v1/completions")
-    async def completions(body: CompletionRequest) -> Any:
-        return await _respond(handle, batcher, served_as, body.prompt, body.max_tokens, body.stream, chat=False)
+    async def completions(body: CompletionRequest, request: Request) -> Any:
+        job = _Generation(batcher, handle, body.prompt, body.max_tokens, _timeout(batcher, request))
+        return await _respond(job, served_as, body.stream, request, chat=False)
 
     @app.post("/v1/chat/completions")
-    async def chat(body: ChatRequest) -> Any:
+    async def chat(body: ChatRequest, request: Request) -> Any:
         prompt = chat_prompt(handle, body.messages)
-        return await _respond(handle, batcher, served_as, prompt, body.max_tokens, body.stream, chat=True)
+        job = _Generation(batcher, handle, prompt, body.max_tokens, _timeout(batcher, request))
+        return await _respond(job, served_as, body.stream, request, chat=True)
 
 
-async def _respond(
-    handle: Any, batcher: DynamicBatcher, served_as: str, prompt: str, max_tokens: int, stream: bool, chat: bool
-) -> Any:
-    reply = _Reply(served_as, chat, len(handle.token_ids(prompt)))
-    pieces = _pieces_from_model_thread(batcher, handle, prompt, max_tokens)
-    if stream:
+def _timeout(batcher: DynamicBatcher, request: Request) -> float:
+    return batcher.admission.deadline_s(request.headers.get(TIMEOUT_HEADER))
+
+
+async def _respond(job: _Generation, served_as: str, stream: bool, request: Request, chat: bool) -> Any:
+    reply = _Reply(served_as, chat, len(job.handle.token_ids(job.prompt)))
+    job.start()  # admitted, or refused (503), before any decoding
+    pieces = job.pieces()
+    if stream:  # a stream closed early stops the decode (pieces' finally)
         return StreamingResponse(reply.events(pieces), media_type="text/event-stream")
-    texts = [piece async for piece in pieces]
-    return JSONResponse(reply.whole("".join(texts), len(texts), max_tokens))
+    whole = asyncio.ensure_future(_gathered(pieces))
+    gone = asyncio.ensure_future(client_gone(request.receive))
+    await asyncio.wait({whole, gone}, return_when=asyncio.FIRST_COMPLETED)
+    gone.cancel()
+    if not whole.done():  # the client went away: the decode stops at its next token
+        job.stop.set()
+        whole.cancel()
+        raise ClientGone("the client went away")
+    texts = whole.result()
+    return JSONResponse(reply.whole("".join(texts), len(texts), job.max_tokens))
 
 
-async def _pieces_from_model_thread(
-    batcher: DynamicBatcher, handle: Any, prompt: str, max_tokens: int
-) -> AsyncIterator[str]:
-    """Decode on the model thread; each piece reaches the event loop as soon as it is made."""
-    loop = asyncio.get_running_loop()
-    pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+async def _gathered(pieces: AsyncIterator[str]) -> list[str]:
+    return [piece async for piece in pieces]
 
-    def decode() -> None:
+
+class _Generation:
+    """One greedy decode on the model thread, with the request's deadline: not started once it has
+    passed (504), cut short when it passes mid-way or when the client goes (a stream closed early)."""
+
+    def __init__(self, batcher: DynamicBatcher, handle: Any, prompt: str, max_tokens: int, timeout_s: float):
+        self.batcher, self.handle, self.prompt, self.max_tokens = batcher, handle, prompt, max_tokens
+        self.deadline = time.perf_counter() + timeout_s
+        self.stop = threading.Event()
+
+    def start(self) -> None:
+        """Take a place in the queue (or be refused) and queue the decode on the model thread: at
+        once, so the place is given back when it starts even if nobody reads the pieces."""
+        self.batcher.reserve()
+        loop = asyncio.get_running_loop()
+        self._pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        put = functools.partial(loop.call_soon_threadsafe, self._pieces.put_nowait)
+        self.batcher.on_model_thread(functools.partial(self._decode, loop, put))
+
+    async def pieces(self) -> AsyncIterator[str]:
+        """Each piece reaches the event loop as soon as the model thread makes it."""
         try:
-            for piece in greedy_pieces(handle, prompt, max_tokens):
-                loop.call_soon_threadsafe(pieces.put_nowait, piece)
-        except Exception as error:  # the client hears why; the model thread lives on
-            loop.call_soon_threadsafe(pieces.put_nowait, error)
-        loop.call_soon_threadsafe(pieces.put_nowait, None)
+            while (piece := await self._pieces.get()) is not None:
+                if isinstance(piece, Refused):
+                    raise piece
+                if isinstance(piece, BaseException):
+                    raise HTTPException(500, f"the model failed: {type(piece).__name__}: {piece}")
+                yield piece
+        finally:
+            self.stop.set()  # the client went away (the stream was closed): the thread stops decoding
 
-    batcher.on_model_thread(decode)
-    while (piece := await pieces.get()) is not None:
-        if isinstance(piece, BaseException):
-            raise HTTPException(500, f"the model failed: {type(piece).__name__}: {piece}")
-        yield piece
+    def _decode(self, loop: asyncio.AbstractEventLoop, put: Any) -> None:
+        gone, late = self.stop.is_set(), time.perf_counter() >= self.deadline
+        loop.call_soon_threadsafe(self.batcher.release, "disconnected" if gone else "expired" if late else None)
+        try:
+            if gone or late:
+                put(Expired("the request's deadline passed before its generation started"))
+                return
+            for piece in greedy_pieces(self.handle, self.prompt, self.max_tokens):
+                if self.stop.is_set():
+                    break
+                if time.perf_counter() >= self.deadline:
+                    put(Expired("the request's deadline passed during its generation"))
+                    break
+                put(piece)
+        except Exception as error:  # the client hears why; the model thread lives on
+            put(error)
+        finally:
+            put(None)
 
 
 class _Reply:
@@ -152,10 +200,16 @@ class _Reply:
 
     async def events(self, pieces: AsyncIterator[str]) -> AsyncIterator[str]:
         tokens = 0
-        async for piece in pieces:
-            tokens += 1
-            if piece:  # a token that completes no character yet is counted, not sent
-                yield self._event({"choices": [self._choice(piece, None, False)]})
+        try:
+            async for piece in pieces:
+                tokens += 1
+                if piece:  # a token that completes no character yet is counted, not sent
+                    yield self._event({"choices": [self._choice(piece, None, False)]})
+        except (Refused, HTTPException) as error:  # the 200 is sent already: the stream says why, as OpenAI's do
+            code = error.status if isinstance(error, Refused) else error.status_code
+            yield f"data: {json.dumps({'error': {'message': error.detail, 'code': code}})}\n\n"
+            yield "data: [DONE]\n\n"
+            return
         yield self._event({"choices": [self._choice("", "stop", False)], "usage": self._usage(tokens)})
         yield "data: [DONE]\n\n"
 

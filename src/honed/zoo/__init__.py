@@ -25,6 +25,21 @@ class Sleeper(torch.nn.Module):
         return x * self.scale
 
 
+class Stall(torch.nn.Module):
+    """Doubles its input at once, except an item holding ``trigger``: then the call sleeps
+    ``seconds`` first (a model call that hangs, for a server's watchdog)."""
+
+    def __init__(self, seconds: float = 3.0, trigger: float = 999.0):
+        super().__init__()
+        self.seconds, self.trigger = seconds, trigger
+        self.scale = torch.nn.Parameter(torch.tensor(2.0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if bool((x == self.trigger).any()):
+            time.sleep(self.seconds)
+        return x * self.scale
+
+
 class CrashAt(torch.nn.Module):
     """Kills its own process (no Python exception, as a segfault would) at one batch size."""
 
@@ -41,6 +56,10 @@ class CrashAt(torch.nn.Module):
 
 def sleeper(milliseconds: float = 10.0) -> Sleeper:
     return Sleeper(milliseconds)
+
+
+def stall(seconds: float = 3.0, trigger: float = 999.0) -> Stall:
+    return Stall(seconds, trigger)
 
 
 def crash_at(batch_size: int = 2) -> CrashAt:
