@@ -42,13 +42,19 @@ class Context:
     task: TaskSpec | None = None
     kept: Path | None = None
 
-    def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
+    def batch(self, handle: Any, batch_size: int, seed: int, half: int | None = None) -> Any:
         """One batch of model inputs, reproducible from ``seed``: seeded items of the run's task
-        where its items are model inputs, else the model's own synthetic inputs (so replays agree)."""
+        where its items are model inputs (``half`` 0 or 1: from one half of them, so calibration
+        and judging never share an item), else the model's own synthetic inputs (so replays agree)."""
         task = self._task
         if task is None:
             return handle.example_inputs(batch_size, self.inputs, seed=seed)
-        return task.model_inputs(handle, task.sample(batch_size, seed))
+        return task.model_inputs(handle, task.sample(batch_size, seed, half))
+
+    @property
+    def real_items(self) -> bool:
+        """Whether ``batch`` draws the task's items (else the model's synthetic inputs)."""
+        return self._task is not None
 
     @cached_property
     def _task(self) -> Any:

@@ -89,10 +89,13 @@ class Task(ABC):
         """Rates from one timed pass over the data (first call included, no warm-up)."""
         return {"seconds": seconds, "items_per_s": items / seconds if seconds > 0 else float("inf")}
 
-    def sample(self, batch_size: int, seed: int) -> Any:
+    def sample(self, batch_size: int, seed: int, half: int | None = None) -> Any:
         """``batch_size`` raw items drawn from the task's data (with replacement, seeded): the
-        realistic inputs of a performance run with ``inputs.source = "task"``."""
+        realistic inputs of a performance run with ``inputs.source = "task"``. ``half`` 0 or 1
+        draws from the even or odd items only: calibration and the items held out from it."""
         pool = [inputs for inputs, _ in self.batches(1)]
+        if half is not None and len(pool) > 1:
+            pool = pool[half::2]
         rng = random.Random(seed)
         chosen = [pool[rng.randrange(len(pool))] for _ in range(batch_size)]
         return (

@@ -135,15 +135,21 @@ def _quantize(
             "'none', 'int8-weights' or 'int4-weights' for a "
             "generating model (activation quantization of a stateful decoder is not supported)",
         )
-    feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
     kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
-    if params.quantization == "int8-mixed":
+    if params.quantization == "int8-mixed":  # calibrated on half the items, judged on the other half
+        feeds, judged = (export.calibration_feeds(handle, context, params.calibration_batches, half) for half in (0, 1))
         mixed = quantize_by_sensitivity(
-            model, feeds, kind, params.min_cosine, params.sensitivity_groups, params.precision
+            model, feeds, judged, kind, params.min_cosine, params.sensitivity_groups, params.precision
         )
         notes.update(mixed.summary())
+        notes["int8_mixed_judged_on"] = (
+            f"{2 * len(judged)} task items held out from calibration"
+            if context.real_items
+            else f"{2 * len(judged)} synthetic inputs (no task data), other seeds than calibration"
+        )
         return mixed.model
+    feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     return nncf.quantize(model, nncf.Dataset(feeds), model_type=kind, subset_size=len(feeds))
 
 

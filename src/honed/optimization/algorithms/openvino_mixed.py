@@ -6,7 +6,9 @@ made the output cosine worse. This search is coarser and predictable: the quanti
 (MatMul, Convolution, fused attention) in graph order are cut into ``groups`` contiguous spans (a transformer's
 blocks, a CNN's stages, roughly); each span's sensitivity is the cosine gained by leaving it
 alone; then the fewest most-sensitive spans that bring the mean output cosine to ``min_cosine``
-are found by bisection. Every answer it returns was measured, never assumed; where no span can be
+are found by bisection. Cosines are measured item by item on items held out from calibration
+(the task's odd items when calibrating on its even ones), so int8 cannot look good on the very
+items it was calibrated on. Every answer it returns was measured, never assumed; where no span can be
 int8 within the bound it fails (a "mixed" model with no int8 in it is the float model).
 """
 
@@ -21,7 +23,6 @@ import torch
 
 from honed.core.errors import RecipeError
 from honed.models.openvino_model import Precision, compile_cpu
-from honed.tasks.metrics.agreement import output_cosine
 
 log = logging.getLogger(__name__)
 QUANTIZABLE = ("MatMul", "Convolution", "ScaledDotProductAttention")  # what NNCF puts int8 inputs on
@@ -53,27 +54,40 @@ def spans_of(model: Any, groups: int) -> list[list[str]]:
     return [[names[i] for i in span] for span in np.array_split(np.arange(len(names)), min(groups, len(names)))]
 
 
+def item_outputs(compiled: Any, feeds: list[dict[str, np.ndarray]]) -> list[torch.Tensor]:
+    """The main output of every item of ``feeds``, one flat vector each: batches of texts may
+    differ in length, so items are compared one by one; a token output's padding is zeroed
+    (what it holds is no part of the answer)."""
+    items = []
+    for feed in feeds:
+        output = torch.from_numpy(np.asarray(compiled(feed)[compiled.output(0)])).double()
+        mask = feed.get("attention_mask")
+        if mask is not None and output.dim() == 3 and tuple(output.shape[:2]) == mask.shape:
+            output = output * torch.from_numpy(np.asarray(mask)).unsqueeze(-1).double()
+        items.extend(output.reshape(len(output), -1))
+    return items
+
+
+def mean_cosine(candidate: list[torch.Tensor], reference: list[torch.Tensor]) -> float:
+    cosines = [torch.nn.functional.cosine_similarity(a, b, dim=0).item() for a, b in zip(candidate, reference)]
+    return float(np.mean(cosines))
+
+
 def quantize_by_sensitivity(
     model: Any,
     feeds: list[dict[str, np.ndarray]],
+    judged: list[dict[str, np.ndarray]],
     model_type: Any,
     min_cosine: float,
     groups: int,
     precision: Precision,
 ) -> MixedResult:
-    """Candidates run at ``precision`` (what the float spans will run at), against the f32 model."""
+    """Calibrated on ``feeds``; candidates judged on ``judged`` (items held out from calibration)
+    at ``precision`` (what the float spans will run at), against the f32 model."""
     import nncf
 
-    def outputs(candidate: Any, precision: Precision = precision) -> torch.Tensor:
-        compiled = compile_cpu(candidate, precision, None)
-        return torch.cat(
-            [
-                torch.from_numpy(np.asarray(compiled(feed)[compiled.output(0)])).reshape(
-                    len(next(iter(feed.values()))), -1
-                )
-                for feed in feeds
-            ]
-        )
+    def outputs(candidate: Any, precision: Precision = precision) -> list[torch.Tensor]:
+        return item_outputs(compile_cpu(candidate, precision, None), judged)
 
     reference = outputs(model, "f32")
     spans = spans_of(model, groups)
@@ -90,7 +104,7 @@ def quantize_by_sensitivity(
                 subset_size=len(feeds),
                 ignored_scope=nncf.IgnoredScope(names=ignored, validate=False),
             )
-            measured[left_out] = candidate, output_cosine(outputs(candidate), reference)
+            measured[left_out] = candidate, mean_cosine(outputs(candidate), reference)
             log.info("int8-mixed: spans %s in float -> cosine %.5f", list(left_out), measured[left_out][1])
         return measured[left_out]
 

@@ -135,11 +135,16 @@ class OnnxExport:
     def directory(self) -> Path:
         return Path(self.files.name)
 
-    def calibration_feeds(self, handle: Any, context: Context, batches: int) -> list[dict[str, np.ndarray]]:
+    def calibration_feeds(
+        self, handle: Any, context: Context, batches: int, half: int | None = None
+    ) -> list[dict[str, np.ndarray]]:
         """Deterministic calibration data: batches of 2 items of the run's task, or of the model's
-        own synthetic inputs without one, seeds 0..n-1, so a replay in any worker agrees."""
+        own synthetic inputs without one, so a replay in any worker agrees. ``half`` 0 draws from
+        the task's even items, 1 from its odd ones (other seeds, too): a calibration set and the
+        items held out from it, to judge the calibrated model on."""
         ports = [(name, None) for name in self.names]
-        return [graph_feed(ports, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
+        first = batches if half == 1 else 0
+        return [graph_feed(ports, context.batch(handle, 2, seed, half)) for seed in range(first, first + batches)]
 
 
 def keep_export(
