@@ -261,6 +261,7 @@ def test_a_runtime_recipe_is_converted_once_before_any_timed_worker(monkeypatch)
     assert record.status == "ok", [m.error for m in record.measurements]
     assert seen == [("quality", False), ("performance", True), ("performance", True)]
     assert record.quality.agreement["output_cosine"] > 0.99
+    assert record.quality.agreement_on.startswith("output on 64 seeded synthetic inputs (no real items given")
     # Without a runtime step nothing is converted, and the quality worker comes last as before.
     seen.clear()
     evaluate(

@@ -35,6 +35,7 @@ def test_a_run_with_a_task_scores_the_same_quality_as_in_process(digits_cnn):
     assert quality.values["top1"] == pytest.approx(local.values["top1"]) and quality.values["top1"] > 0.9
     # With a recipe, the worker also compares the optimised outputs with the base model's.
     assert quality.agreement["top1_agreement"] > 0.97 and quality.agreement["output_cosine"] > 0.99
+    assert quality.agreement_on == "output on 540 items of task image-classification"  # which output, which items
     assert RunRecord.from_json(record.to_json()).quality == quality  # survives export/import
 
 

@@ -108,8 +108,14 @@ def assess(job: Job) -> dict[str, Any]:
         if base_outputs is not None
         else {}
     )
+    scope = f"{task.output_name} on {task.agreement_items(len(base_outputs))}" if agreement else None
     quality = result.model_copy(
-        update={"agreement": agreement, "seconds": time.perf_counter() - started, "coverage": handle.coverage}
+        update={
+            "agreement": agreement,
+            "agreement_on": scope,
+            "seconds": time.perf_counter() - started,
+            "coverage": handle.coverage,
+        }
     )
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 

@@ -180,6 +180,9 @@ class QualityResult(Frozen):
     agreement: dict[str, float] = Field(
         default_factory=dict, description="optimised vs base outputs on the same inputs"
     )
+    agreement_on: str | None = Field(
+        default=None, description="which output of the model and which items the agreement compared"
+    )
     timing: dict[str, float] = Field(
         default_factory=dict,
         description="one pass over the data: seconds, items/s, "

@@ -73,7 +73,15 @@ class Task(ABC):
     def predict(self, handle: ModelHandle, inputs: Any) -> torch.Tensor:
         """The model's output for one batch, as a CPU tensor."""
         with handle.inference_context():
-            return as_tensor(handle.run(inputs))
+            output = handle.run(inputs)
+        self.output_name = output.name if isinstance(output, ModelOutput) else "output"
+        return as_tensor(output)
+
+    output_name = "output"  # the name of the output ``predict`` last returned (ModelOutput.name)
+
+    def agreement_items(self, count: int) -> str:
+        """Which items an agreement with the base model compared (said in the record)."""
+        return f"{count} items of task {self.name}"
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""

@@ -49,6 +49,7 @@ class TextEmbeddingTask(Task):
 
     def predict(self, handle: ModelHandle, texts: list[str]) -> torch.Tensor:
         # Embeddings come from the model's own pipeline (tokenizer, forward, pooling).
+        self.output_name = "the pipeline's pooled embedding"
         with handle.inference_context():
             return as_tensor(handle.run_pipeline(texts))
 

@@ -52,6 +52,11 @@ class AgreementTask(Task):
     def set_reference_outputs(self, outputs: torch.Tensor | None) -> None:
         self.reference = outputs
 
+    def agreement_items(self, count: int) -> str:
+        if self.given is not None:
+            return f"{count} of the given inputs"
+        return f"{count} seeded synthetic inputs (no real items given: int8 can look closer here than on real data)"
+
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         if self.given is None:
             raise SpecError("task.options.inputs", None, f"{_FORMATS}, to draw items from")
