@@ -487,3 +487,28 @@ def test_calibration_and_judging_draw_from_disjoint_halves_of_the_task():
     for seed in range(5):
         assert all([item] in even for item in task.sample(4, seed, half=0))
         assert all([item] in odd for item in task.sample(4, seed, half=1))
+
+
+@pytest.mark.slow
+def test_the_int8_accuracy_levers_reach_the_quantizers(bases):
+    minilm, sentences = bases["minilm"]
+
+    def openvino(**params):
+        return _output(_openvino(bases, quantization="int8", calibration_batches=2, **params), sentences)
+
+    default = openvino()
+    assert not torch.equal(default, openvino(smooth_quant_alpha=-1.0))  # SmoothQuant off
+    assert not torch.equal(default, openvino(preset="mixed"))  # asymmetric activations
+
+    cnn, images = bases["cnn"]
+
+    def onnxruntime(**params):
+        step = {
+            "algorithm": "onnxruntime",
+            "params": {"quantization": "static-int8", "calibration_batches": 2, **params},
+        }
+        return _output(optimize(cnn, [step], "cpu", images), images)
+
+    default = onnxruntime()
+    assert not torch.equal(default, onnxruntime(reduce_range=True))  # 7-bit weights
+    assert not torch.equal(default, onnxruntime(per_channel=False))  # one scale per tensor

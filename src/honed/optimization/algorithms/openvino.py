@@ -76,7 +76,25 @@ class OpenVinoParams(Params):
         gt=0.0,
         le=1.0,
         description="int8-mixed: the mean output cosine to the "
-        "float model, on the calibration items, that the mixed model must keep",
+        "float model, on items held out from calibration, that the mixed model must keep",
+    )
+    smooth_quant_alpha: float | None = Field(
+        default=None,
+        ge=-1.0,
+        le=1.0,
+        description="int8, int8-mixed: SmoothQuant's alpha for MatMul inputs (None: NNCF's default, 0.95 for a "
+        "transformer; -1: off). It moves activation outliers into the weights, higher moves more: closer "
+        "activations, coarser weights",
+    )
+    preset: Literal["performance", "mixed"] = Field(
+        default="performance",
+        description="int8, int8-mixed: performance: symmetric int8 activations (fastest); mixed: asymmetric "
+        "activations (a zero point), closer where activations are not centred on zero (after GELU), a little slower",
+    )
+    fast_bias_correction: bool = Field(
+        default=True,
+        description="int8, int8-mixed: NNCF's fast bias correction; False runs the full one (slower to "
+        "quantize, sometimes closer)",
     )
     sensitivity_groups: int = Field(
         default=8,
@@ -140,7 +158,13 @@ def _quantize(
     if params.quantization == "int8-mixed":  # calibrated on half the items, judged on the other half
         feeds, judged = (export.calibration_feeds(handle, context, params.calibration_batches, half) for half in (0, 1))
         mixed = quantize_by_sensitivity(
-            model, feeds, judged, kind, params.min_cosine, params.sensitivity_groups, params.precision
+            model,
+            feeds,
+            judged,
+            accuracy_levers(params, kind),
+            params.min_cosine,
+            params.sensitivity_groups,
+            params.precision,
         )
         notes.update(mixed.summary())
         notes["int8_mixed_judged_on"] = (
@@ -150,7 +174,24 @@ def _quantize(
         )
         return mixed.model
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
-    return nncf.quantize(model, nncf.Dataset(feeds), model_type=kind, subset_size=len(feeds))
+    return nncf.quantize(model, nncf.Dataset(feeds), subset_size=len(feeds), **accuracy_levers(params, kind))
+
+
+def accuracy_levers(params: OpenVinoParams, model_type: Any) -> dict[str, Any]:
+    """``nncf.quantize``'s keyword arguments for the recipe's accuracy parameters."""
+    import nncf
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
+
+    advanced = None
+    if params.smooth_quant_alpha is not None:
+        alphas = AdvancedSmoothQuantParameters(matmul=params.smooth_quant_alpha)
+        advanced = AdvancedQuantizationParameters(smooth_quant_alphas=alphas)
+    return {
+        "model_type": model_type,
+        "preset": nncf.QuantizationPreset.MIXED if params.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
+        "fast_bias_correction": params.fast_bias_correction,
+        "advanced_parameters": advanced,
+    }
 
 
 @register_algorithm(

@@ -77,13 +77,14 @@ def quantize_by_sensitivity(
     model: Any,
     feeds: list[dict[str, np.ndarray]],
     judged: list[dict[str, np.ndarray]],
-    model_type: Any,
+    levers: dict[str, Any],
     min_cosine: float,
     groups: int,
     precision: Precision,
 ) -> MixedResult:
-    """Calibrated on ``feeds``; candidates judged on ``judged`` (items held out from calibration)
-    at ``precision`` (what the float spans will run at), against the f32 model."""
+    """Calibrated on ``feeds`` with ``nncf.quantize``'s ``levers`` (model type, preset, SmoothQuant);
+    candidates judged on ``judged`` (items held out from calibration) at ``precision`` (what the
+    float spans will run at), against the f32 model."""
     import nncf
 
     def outputs(candidate: Any, precision: Precision = precision) -> list[torch.Tensor]:
@@ -100,8 +101,8 @@ def quantize_by_sensitivity(
             candidate = nncf.quantize(
                 model,
                 nncf.Dataset(feeds),
-                model_type=model_type,
                 subset_size=len(feeds),
+                **levers,
                 ignored_scope=nncf.IgnoredScope(names=ignored, validate=False),
             )
             measured[left_out] = candidate, mean_cosine(outputs(candidate), reference)

@@ -48,6 +48,16 @@ class OnnxRuntimeParams(Params):
         description="static-int8: batches of 2 items (of the run's "
         "task, else the model's synthetic inputs) used to calibrate activation ranges",
     )
+    per_channel: bool = Field(
+        default=True,
+        description="int8: one weight scale per output channel (closer) or one per tensor (what some older "
+        "int8 kernels need)",
+    )
+    reduce_range: bool = Field(
+        default=False,
+        description="int8: 7-bit weights; on CPUs without VNNI the u8 x s8 multiply-add saturates with "
+        "8 bits, so this trades a bit of resolution for no overflow (a no-op gain with VNNI or AMX)",
+    )
     opset: int = Field(default=18, ge=17)
 
 
@@ -209,11 +219,11 @@ def convert_pytorch(handle: Any, context: Context) -> tuple[Any, OnnxExport]:
     return model, OnnxExport(files, Path(files.name) / "model.xml", names)
 
 
-def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Context) -> Path:
+def _quantize_static(export: OnnxExport, handle: Any, params: OnnxRuntimeParams, context: Context) -> Path:
     """onnxruntime static quantization (QDQ), calibrated on the run's task data or synthetic inputs."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 
-    feeds = export.calibration_feeds(handle, context, batches)
+    feeds = export.calibration_feeds(handle, context, params.calibration_batches)
 
     class Feeds(CalibrationDataReader):
         def __init__(self) -> None:
@@ -228,7 +238,8 @@ def _quantize_static(export: OnnxExport, handle: Any, batches: int, context: Con
         str(quantized),
         Feeds(),
         quant_format=QuantFormat.QDQ,
-        per_channel=True,
+        per_channel=params.per_channel,
+        reduce_range=params.reduce_range,
         activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         op_types_to_quantize=["MatMul", "Gemm", "Conv"],
@@ -244,9 +255,15 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         path = export.directory / "model-int8.onnx"
-        quantize_dynamic(str(export.path), str(path), weight_type=QuantType.QInt8, per_channel=True)
+        quantize_dynamic(
+            str(export.path),
+            str(path),
+            weight_type=QuantType.QInt8,
+            per_channel=params.per_channel,
+            reduce_range=params.reduce_range,
+        )
     elif params.quantization == "static-int8":
-        path = _quantize_static(export, handle, params.calibration_batches, context)
+        path = _quantize_static(export, handle, params, context)
     files = [f.name for f in export.directory.iterdir() if f.name.startswith(path.name)]  # with external data
     return keep_export(export, context, path.name, files)
 
