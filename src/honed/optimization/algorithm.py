@@ -42,14 +42,23 @@ class Context:
     task: TaskSpec | None = None
     kept: Path | None = None
 
-    def batch(self, handle: Any, batch_size: int, seed: int, half: int | None = None) -> Any:
+    def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
         """One batch of model inputs, reproducible from ``seed``: seeded items of the run's task
-        where its items are model inputs (``half`` 0 or 1: from one half of them, so calibration
-        and judging never share an item), else the model's own synthetic inputs (so replays agree)."""
+        where its items are model inputs, else the model's own synthetic inputs (so replays agree)."""
         task = self._task
         if task is None:
             return handle.example_inputs(batch_size, self.inputs, seed=seed)
-        return task.model_inputs(handle, task.sample(batch_size, seed, half))
+        return task.model_inputs(handle, task.sample(batch_size, seed))
+
+    def half_batches(self, handle: Any, batch_size: int, half: int, batches: int) -> list[Any]:
+        """Model inputs from one half of the run's task (``Task.halves``: 0 to calibrate on, 1
+        held out from it); without task data, ``batches`` of the model's own synthetic inputs,
+        other seeds for each half."""
+        task = self._task
+        if task is None:
+            first = half * batches
+            return [handle.example_inputs(batch_size, self.inputs, seed=s) for s in range(first, first + batches)]
+        return [task.model_inputs(handle, raw) for raw in task.halves(batch_size, half)]
 
     @property
     def real_items(self) -> bool:

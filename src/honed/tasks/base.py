@@ -97,18 +97,21 @@ class Task(ABC):
         """Rates from one timed pass over the data (first call included, no warm-up)."""
         return {"seconds": seconds, "items_per_s": items / seconds if seconds > 0 else float("inf")}
 
-    def sample(self, batch_size: int, seed: int, half: int | None = None) -> Any:
+    def sample(self, batch_size: int, seed: int) -> Any:
         """``batch_size`` raw items drawn from the task's data (with replacement, seeded): the
-        realistic inputs of a performance run with ``inputs.source = "task"``. ``half`` 0 or 1
-        draws from the even or odd items only: calibration and the items held out from it."""
+        realistic inputs of a performance run with ``inputs.source = "task"``."""
         pool = [inputs for inputs, _ in self.batches(1)]
-        if half is not None and len(pool) > 1:
-            pool = pool[half::2]
         rng = random.Random(seed)
-        chosen = [pool[rng.randrange(len(pool))] for _ in range(batch_size)]
-        return (
-            torch.cat(chosen) if isinstance(chosen[0], torch.Tensor) else [item for batch in chosen for item in batch]
-        )
+        return _joined([pool[rng.randrange(len(pool))] for _ in range(batch_size)])
+
+    def halves(self, batch_size: int, half: int) -> list[Any]:
+        """Every item of one half of the task's data, in order, as raw batches of ``batch_size``:
+        half 0 the even-numbered items (to calibrate on), half 1 the odd-numbered ones (held out,
+        to judge the calibrated model on). Every held-out item counts once: a few items drawn
+        with replacement let a search pick what suits them."""
+        pool = [inputs for inputs, _ in self.batches(1)]
+        part = pool[half::2] if len(pool) > 1 else pool
+        return [_joined(part[start : start + batch_size]) for start in range(0, len(part), batch_size)]
 
     def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:
         """Raw items as the model's prepared inputs (tensors moved and cast; text tokenized)."""
@@ -126,6 +129,11 @@ class Task(ABC):
             torch.cat(references) if isinstance(references[0], torch.Tensor) else [r for b in references for r in b]
         )
         return self.outputs(handle, batch_size, limit), labels
+
+
+def _joined(items: list[Any]) -> Any:
+    """Raw single-item batches as one batch: tensors concatenated, lists of texts joined."""
+    return torch.cat(items) if isinstance(items[0], torch.Tensor) else [item for batch in items for item in batch]
 
 
 def aligned_batches(inputs: Any, references: Any, batch_size: int, limit: int | None) -> Iterator[tuple[Any, Any]]:

@@ -51,7 +51,7 @@ class MultipleChoiceTask(Task):
         text = resources.files("honed.tasks").joinpath("data/multiple_choice.jsonl").read_text()
         return cls([json.loads(line) for line in text.splitlines() if line.strip()])
 
-    def sample(self, batch_size: int, seed: int, half: int | None = None) -> Any:
+    def sample(self, batch_size: int, seed: int) -> Any:
         raise SpecError(
             "inputs.source",
             "task",

@@ -58,7 +58,7 @@ class LanguageModelingTask(Task):
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
         return aligned_batches(self.texts, self.texts, batch_size, limit)
 
-    def sample(self, batch_size: int, seed: int, half: int | None = None) -> Any:
+    def sample(self, batch_size: int, seed: int) -> Any:
         raise SpecError(
             "inputs.source", "task", "'synthetic' for language modelling (texts differ in length); use inputs.seq_len"
         )

@@ -69,7 +69,10 @@ class OpenVinoParams(Params):
         "asymmetric (a zero point per group; closer)",
     )
     calibration_batches: int = Field(
-        default=8, ge=1, description="int8: batches of 2 items used to calibrate activation ranges"
+        default=8,
+        ge=1,
+        description="int8: batches of 2 items used to calibrate activation ranges (int8-mixed with task data: "
+        "every even-numbered item calibrates, every odd-numbered one judges)",
     )
     min_cosine: float = Field(
         default=0.99,
@@ -78,12 +81,18 @@ class OpenVinoParams(Params):
         description="int8-mixed: the mean output cosine to the "
         "float model, on items held out from calibration, that the mixed model must keep",
     )
+    model_type: Literal["auto", "transformer", "default"] = Field(
+        default="auto",
+        description="int8, int8-mixed: NNCF's model type. transformer keeps softmax and layer-norm inputs in "
+        "float and applies SmoothQuant (closer on attention models, a little slower); auto: transformer for "
+        "models that take token ids, default for the rest (a vision transformer gains from transformer)",
+    )
     smooth_quant_alpha: float | None = Field(
         default=None,
         ge=-1.0,
         le=1.0,
-        description="int8, int8-mixed: SmoothQuant's alpha for MatMul inputs (None: NNCF's default, 0.95 for a "
-        "transformer; -1: off). It moves activation outliers into the weights, higher moves more: closer "
+        description="int8, int8-mixed, with model_type transformer: SmoothQuant's alpha for MatMul inputs (None: "
+        "NNCF's default, 0.95; -1: off). It moves activation outliers into the weights, higher moves more: closer "
         "activations, coarser weights",
     )
     preset: Literal["performance", "mixed"] = Field(
@@ -153,8 +162,9 @@ def _quantize(
             "'none', 'int8-weights' or 'int4-weights' for a "
             "generating model (activation quantization of a stateful decoder is not supported)",
         )
-    # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends.
-    kind = nncf.ModelType.TRANSFORMER if "input_ids" in export.names else None
+    # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends for token models.
+    transformer = params.model_type == "transformer" or (params.model_type == "auto" and "input_ids" in export.names)
+    kind = nncf.ModelType.TRANSFORMER if transformer else None
     if params.quantization == "int8-mixed":  # calibrated on half the items, judged on the other half
         feeds, judged = (export.calibration_feeds(handle, context, params.calibration_batches, half) for half in (0, 1))
         mixed = quantize_by_sensitivity(
@@ -168,13 +178,17 @@ def _quantize(
         )
         notes.update(mixed.summary())
         notes["int8_mixed_judged_on"] = (
-            f"{2 * len(judged)} task items held out from calibration"
+            f"{_items(judged)} task items held out from calibration"
             if context.real_items
-            else f"{2 * len(judged)} synthetic inputs (no task data), other seeds than calibration"
+            else f"{_items(judged)} synthetic inputs (no task data), other seeds than calibration"
         )
         return mixed.model
     feeds = export.calibration_feeds(handle, context, params.calibration_batches)
     return nncf.quantize(model, nncf.Dataset(feeds), subset_size=len(feeds), **accuracy_levers(params, kind))
+
+
+def _items(feeds: list[dict[str, Any]]) -> int:
+    return sum(len(next(iter(feed.values()))) for feed in feeds)
 
 
 def accuracy_levers(params: OpenVinoParams, model_type: Any) -> dict[str, Any]:

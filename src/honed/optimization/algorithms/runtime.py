@@ -149,12 +149,13 @@ class OnnxExport:
         self, handle: Any, context: Context, batches: int, half: int | None = None
     ) -> list[dict[str, np.ndarray]]:
         """Deterministic calibration data: batches of 2 items of the run's task, or of the model's
-        own synthetic inputs without one, so a replay in any worker agrees. ``half`` 0 draws from
-        the task's even items, 1 from its odd ones (other seeds, too): a calibration set and the
+        own synthetic inputs without one, so a replay in any worker agrees. ``half`` 0: every even
+        item of the task, 1: every odd one (``Context.half_batches``): a calibration set and the
         items held out from it, to judge the calibrated model on."""
         ports = [(name, None) for name in self.names]
-        first = batches if half == 1 else 0
-        return [graph_feed(ports, context.batch(handle, 2, seed, half)) for seed in range(first, first + batches)]
+        if half is None:
+            return [graph_feed(ports, context.batch(handle, 2, seed=seed)) for seed in range(batches)]
+        return [graph_feed(ports, batch) for batch in context.half_batches(handle, 2, half, batches)]
 
 
 def keep_export(
