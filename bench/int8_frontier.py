@@ -27,6 +27,7 @@ from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec, ModelRef, TaskSpec
 from honed.models import load_model
 from honed.optimization import RecipeError, optimize
+from optimize_speedups import timed_ms  # the same timed loop (bench/ is on the path when run)
 
 REFERENCE = ["torchao-int8-dynamic", "torch-compile"]
 
@@ -63,21 +64,6 @@ RECIPES = [
 
 def label(recipe: list) -> str:
     return " + ".join(s if isinstance(s, str) else s["algorithm"] + json.dumps(s["params"]) for s in recipe)
-
-
-def timed_ms(call, warmup: int, samples: int) -> float:
-    import time
-
-    from honed.meters.stats import summarize_latency
-
-    for _ in range(warmup):
-        call()
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter_ns()
-        call()
-        times.append(time.perf_counter_ns() - started)
-    return summarize_latency(times, resamples=200).p50
 
 
 def sentences() -> tuple[list[str], list[str]]:
