@@ -338,7 +338,7 @@ KEPT_CASES = [
             "algorithm": "openvino",
             "params": {
                 "quantization": "int8-mixed",
-                "min_cosine": 0.997,
+                "min_cosine": 0.99,  # int8 everywhere 0.98 on held-out items; one span float 0.993
                 "sensitivity_groups": 2,
                 "calibration_batches": 2,
             },
