@@ -73,6 +73,10 @@ class Admission:
         if not 0 < self.watchdog_s <= 86_400:
             raise SpecError("serve.watchdog_seconds", self.watchdog_s, "seconds above 0, at most 86400")
 
+    def timeout_of(self, headers: Any) -> float:
+        """The seconds a request with these HTTP headers may take (``deadline_s`` of its header)."""
+        return self.deadline_s(headers.get(TIMEOUT_HEADER))
+
     def deadline_s(self, header: str | None) -> float:
         """The seconds this request may take: the server's limit, or less if the client asks."""
         if header is None:

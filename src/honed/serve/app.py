@@ -20,7 +20,7 @@ from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
-from honed.serve.admission import TIMEOUT_HEADER, Refused, client_gone
+from honed.serve.admission import Refused, client_gone
 from honed.serve.batcher import Answer, DynamicBatcher, Pending
 from honed.serve.items import ItemSchema, output_list
 from honed.serve.lifecycle import Warmth, warm_up
@@ -145,7 +145,7 @@ def build_app(
     @app.post("/v1/predict")
     async def predict(body: PredictRequest, request: Request) -> JSONResponse:
         item = schema.text(body.text) if body.text is not None else schema.item(body.inputs)
-        answer = await _answer(batcher, batcher.admit(item, _timeout(batcher, request)), request)
+        answer = await _answer(batcher, batcher.admit(item, batcher.admission.timeout_of(request.headers)), request)
         return JSONResponse({"outputs": output_list(answer.output)}, headers=_timing(answer))
 
     if _generates(handle):
@@ -160,7 +160,7 @@ def build_app(
         items = schema.kserve(body.inputs)
         if batcher.max_queue is not None and len(items) > batcher.max_queue:
             raise HTTPException(413, f"inputs: {len(items)} rows; this server queues {batcher.max_queue} at most")
-        timeout_s = _timeout(batcher, request)
+        timeout_s = batcher.admission.timeout_of(request.headers)
         pendings = [batcher.admit(item, timeout_s) for item in items]  # queued at once: batched
         answers = await asyncio.gather(*(_answer(batcher, p, request) for p in pendings))
         stacked = torch.stack([a.output for a in answers])
@@ -185,10 +185,6 @@ def build_app(
 def _generates(handle: ModelHandle) -> bool:
     """A causal language model with its tokenizer: served OpenAI's completions too."""
     return {Capability.TOKENIZES, Capability.GENERATES, Capability.SCORES_TOKENS} <= handle.capabilities
-
-
-def _timeout(batcher: DynamicBatcher, request: Request) -> float:
-    return batcher.admission.deadline_s(request.headers.get(TIMEOUT_HEADER))
 
 
 async def _answer(batcher: DynamicBatcher, pending: Pending, request: Request) -> Answer:

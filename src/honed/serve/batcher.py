@@ -61,7 +61,7 @@ class DynamicBatcher:
         copies: Sequence[ModelHandle] = (),
         metrics: ServeMetrics | None = None,
     ):
-        self.handle, self.max_batch, self.max_wait_s = handle, max_batch, max_wait_ms / 1e3
+        self.max_batch, self.max_wait_s = max_batch, max_wait_ms / 1e3
         self.admission = admission
         self.metrics = metrics or ServeMetrics(max_batch)
         self.copies = [
@@ -177,8 +177,7 @@ class DynamicBatcher:
     def _drop(self, pending: Pending, refusal: Refused) -> None:
         if not pending.taken and pending.dropped is None:
             pending.dropped = refusal.reason
-            self._waiting(-1)
-            self.metrics.dropped.labels(reason=refusal.reason).inc()
+            self.release(refusal.reason)
         if not pending.future.done():
             pending.future.set_exception(refusal)
             pending.future.exception()  # retrieved: nobody awaits a dropped item's future
@@ -225,13 +224,14 @@ class DynamicBatcher:
         copy.hung = True
         self.metrics.failed.labels(reason=ModelHung.reason).inc(len(group))
         self._fail(group, ModelHung(f"the model call ran past the watchdog ({self.admission.watchdog_s:g} s)"))
-        self._ready_gauge()
+        self.mark_readiness()
         with contextlib.suppress(Exception):
             await call
         copy.hung = False
-        self._ready_gauge()
+        self.mark_readiness()
 
-    def _ready_gauge(self) -> None:
+    def mark_readiness(self) -> None:
+        """The readiness gauge of /metrics, from ``not_ready``."""
         self.metrics.ready.set(0 if self.not_ready() else 1)
 
     def _fail(self, group: list[Pending], error: BaseException) -> None:

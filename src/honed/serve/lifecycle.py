@@ -46,7 +46,7 @@ async def warm_up(batcher: DynamicBatcher, inputs: InputSpec) -> Warmth:
         batcher.admission = dataclasses.replace(batcher.admission, max_queue=bound, queue_from_warmup=False)
     warmth.max_queue = batcher.max_queue
     batcher.warming = None
-    batcher.metrics.ready.set(1)
+    batcher.mark_readiness()
     return warmth
 
 
@@ -76,7 +76,7 @@ def draining_server(config: Any, batcher: DynamicBatcher) -> Any:
     class DrainingServer(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:
             batcher.draining = True
-            batcher.metrics.ready.set(0)
+            batcher.mark_readiness()
             super().handle_exit(sig, frame)
 
     return DrainingServer(config)

@@ -68,9 +68,6 @@ class ServeMetrics:
         self.batch_size.observe(size)
         self.compute_seconds.observe(compute_s)
 
-    def counted(self, counter: Counter, reason: str) -> float:
-        return counter.labels(reason=reason)._value.get()
-
     def stats(self) -> dict[str, Any]:
         return {
             "batches": self.batches,

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from honed.models.handle import ModelHandle
-from honed.serve.admission import TIMEOUT_HEADER, ClientGone, Expired, Refused, client_gone
+from honed.serve.admission import ClientGone, Expired, Refused, client_gone
 from honed.serve.batcher import DynamicBatcher
 
 MAX_TOKENS = 4096
@@ -77,18 +77,14 @@ def chat_prompt(handle: Any, messages: list[ChatMessage]) -> str:
 def add_routes(app: FastAPI, handle: ModelHandle, batcher: DynamicBatcher, served_as: str) -> None:
     @app.post("/v1/completions")
     async def completions(body: CompletionRequest, request: Request) -> Any:
-        job = _Generation(batcher, handle, body.prompt, body.max_tokens, _timeout(batcher, request))
+        job = _Generation(batcher, handle, body.prompt, body.max_tokens, batcher.admission.timeout_of(request.headers))
         return await _respond(job, served_as, body.stream, request, chat=False)
 
     @app.post("/v1/chat/completions")
     async def chat(body: ChatRequest, request: Request) -> Any:
         prompt = chat_prompt(handle, body.messages)
-        job = _Generation(batcher, handle, prompt, body.max_tokens, _timeout(batcher, request))
+        job = _Generation(batcher, handle, prompt, body.max_tokens, batcher.admission.timeout_of(request.headers))
         return await _respond(job, served_as, body.stream, request, chat=True)
-
-
-def _timeout(batcher: DynamicBatcher, request: Request) -> float:
-    return batcher.admission.deadline_s(request.headers.get(TIMEOUT_HEADER))
 
 
 async def _respond(job: _Generation, served_as: str, stream: bool, request: Request, chat: bool) -> Any:

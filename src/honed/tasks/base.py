@@ -100,7 +100,7 @@ class Task(ABC):
     def sample(self, batch_size: int, seed: int) -> Any:
         """``batch_size`` raw items drawn from the task's data (with replacement, seeded): the
         realistic inputs of a performance run with ``inputs.source = "task"``."""
-        pool = [inputs for inputs, _ in self.batches(1)]
+        pool = self._pool()
         rng = random.Random(seed)
         return _joined([pool[rng.randrange(len(pool))] for _ in range(batch_size)])
 
@@ -109,9 +109,13 @@ class Task(ABC):
         half 0 the even-numbered items (to calibrate on), half 1 the odd-numbered ones (held out,
         to judge the calibrated model on). Every held-out item counts once: a few items drawn
         with replacement let a search pick what suits them."""
-        pool = [inputs for inputs, _ in self.batches(1)]
+        pool = self._pool()
         part = pool[half::2] if len(pool) > 1 else pool
         return [_joined(part[start : start + batch_size]) for start in range(0, len(part), batch_size)]
+
+    def _pool(self) -> list[Any]:
+        """Every item of the data as a raw batch of one."""
+        return [inputs for inputs, _ in self.batches(1)]
 
     def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:
         """Raw items as the model's prepared inputs (tensors moved and cast; text tokenized)."""
