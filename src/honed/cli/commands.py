@@ -160,6 +160,10 @@ def tune(
         Optional[float],
         typer.Option(help="fidelity floor: mean output cosine to the base model (default 0.99; 0 turns it off)"),
     ] = None,
+    max_kl: Annotated[
+        Optional[float],
+        typer.Option(help="guardrail: most mean KL (nats) from the base's outputs (an LLM's, on language-modeling)"),
+    ] = None,
     goal: Annotated[
         Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")
     ] = None,
@@ -221,6 +225,7 @@ def tune(
         objective=objective,
         max_drop=max_drop,
         min_cosine=min_cosine,
+        max_kl=max_kl,
         absolute=absolute,
         goal=goal,
         latency_slo_ms=slo_ms,

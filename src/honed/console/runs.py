@@ -102,8 +102,10 @@ def quality_table(quality: QualityResult) -> Table:
         table.add_row(label, f"{value:.4g}", quality.better.get(name, "?"))
     for name, value in quality.agreement.items():
         table.add_row(f"{name} vs base", f"{value:.4g}", "")
-    if quality.agreement_on:
-        table.caption, table.caption_justify = f"agreement: {quality.agreement_on}", "left"
+    notes = [f"expected quality {quality.expected}"] if quality.expected else []
+    notes += [f"agreement: {quality.agreement_on}"] if quality.agreement_on else []
+    if notes:
+        table.caption, table.caption_justify = "\n".join(notes), "left"
     return table
 
 

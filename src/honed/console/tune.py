@@ -17,6 +17,8 @@ def tune_trial_line(trial, points) -> str:
     quality = ""
     if trial.quality and trial.quality.status == "ok" and trial.quality.primary:
         quality = f" {trial.quality.primary} {trial.quality.primary_value:.4g}"
+        if trial.quality.expected:  # the baseline: the base model's quality against the spec's
+            quality += f" ({escape(trial.quality.expected)})"
     detail = f" {trial.reason}" if trial.reason else ""
     return f"{mark} {trial.label}:{quality} {best}{detail}{cached}"
 

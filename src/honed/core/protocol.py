@@ -200,6 +200,23 @@ class TaskSpec(Frozen):
     options: dict[str, Any] = Field(default_factory=dict)
     limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
     batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")
+    expect: dict[str, float] | None = Field(
+        default=None,
+        description="the base model's expected quality on this task: metric values and a tolerance "
+        "in the metrics' units, e.g. { wer = 0.12, tolerance = 0.02 }; the run says whether the base "
+        "model reproduced it",
+    )
+
+    @field_validator("expect")
+    @classmethod
+    def _expectation(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is None:
+            return None
+        if value.get("tolerance", -1) < 0 or len(value) < 2:
+            raise ValueError(
+                "metric values and a tolerance >= 0 in the metrics' units, e.g. { wer = 0.12, tolerance = 0.02 }"
+            )
+        return value
 
 
 # The guardrail of a run with a recipe and no task of its own: agreement with the base model.

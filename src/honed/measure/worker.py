@@ -91,6 +91,7 @@ def assess(job: Job) -> dict[str, Any]:
     """Quality on the task's data; with a recipe, agreement with the base model's outputs too."""
     from honed.models import load_model
     from honed.tasks import agreement_of, build_task, evaluate_quality
+    from honed.tasks.expected import against_expectation
 
     started = time.perf_counter()
     random.seed(job.protocol.seed)
@@ -117,6 +118,8 @@ def assess(job: Job) -> dict[str, Any]:
             "coverage": handle.coverage,
         }
     )
+    if job.task.expect and not job.recipe:  # the base model: does it score what the spec expects?
+        quality = against_expectation(quality, job.task.expect)
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 

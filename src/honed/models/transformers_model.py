@@ -11,14 +11,14 @@ import torch
 
 from honed.core.errors import ModelLoadError, SpecError
 from honed.core.protocol import InputSpec, ModelRef
+from honed.models import hf_preflight
 from honed.models.capabilities import Capability
+from honed.models.gguf_source import is_gguf_file, local_ref, provenance
 from honed.models.hf_config import (
     auto_class,
     auto_class_name,
-    has_tokenizer_files,
     image_shape,
     meta_structure,
-    model_class,
 )
 from honed.models.hf_config import read_config as _config
 from honed.models.output import ModelOutput
@@ -36,6 +36,9 @@ def takes_logits_to_keep(module: torch.nn.Module) -> bool:
 
 @ADAPTERS.register("transformers")
 class TransformersHandle(TorchBackedHandle):
+    """A transformers model from a directory, a hub id, or a GGUF file (dequantised to fp32 once:
+    honed.models.gguf_source). Every class method reads the source through ``local_ref``."""
+
     kind = "transformers"
     source_kind = "path-or-hub"
 
@@ -52,6 +55,13 @@ class TransformersHandle(TorchBackedHandle):
         self.module = (module if weightless else module.to(device)).eval()
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
+        self.gguf: dict[str, Any] | None = None  # the GGUF file a dequantised model came from
+
+    @classmethod
+    def check(cls, ref: ModelRef) -> None:
+        """A GGUF source is dequantised here, in the parent, once: its errors come before any worker."""
+        if is_gguf_file(ref.source):
+            local_ref(ref)
 
     @classmethod
     def load(
@@ -74,6 +84,7 @@ class TransformersHandle(TorchBackedHandle):
         import transformers
 
         device = prepare_torch(device, threads, seed)
+        given, ref = ref, local_ref(ref)
         local = Path(ref.source).exists()
         config = _config(ref)
         auto = auto_class(auto_class_name(ref, config))
@@ -108,7 +119,13 @@ class TransformersHandle(TorchBackedHandle):
                 )
             except (OSError, ValueError, TypeError):
                 pass  # model scope on synthetic features still works; speech tasks will say what is missing
-        return cls(ref, device, module, tokenizer, feature_extractor)
+        handle = cls(given, device, module, tokenizer, feature_extractor)
+        handle.gguf = provenance(given)
+        return handle
+
+    def runtime_info(self) -> dict[str, Any]:
+        """Where the weights came from too, for a model dequantised from a GGUF file."""
+        return {**super().runtime_info(), **(self.gguf or {})}
 
     @property
     def main_input(self) -> str:
@@ -141,52 +158,15 @@ class TransformersHandle(TorchBackedHandle):
 
     @classmethod
     def check_inputs(cls, ref: ModelRef, inputs: InputSpec) -> None:
-        """Before any worker: a vision model with no input shape given must have one in its config."""
-        if inputs.shape is not None or not Path(ref.source).exists():
-            return
-        config = _config(ref)
-        name = auto_class_name(ref, config)
-        auto_class(name)  # a name that is no Auto class fails here, before any worker
-        built = model_class(config, name)
-        if built is None:  # the load will say what is wrong
-            return
-        if getattr(built, "main_input_name", "input_ids") == "pixel_values" and image_shape(config) is None:
-            raise SpecError(
-                "inputs.shape",
-                None,
-                "the per-item shape of pixel_values, e.g. [3, 224, 224]",
-                hint=f"the config of {ref.source} has no image_size",
-            )
+        hf_preflight.check_inputs(local_ref(ref), inputs)
 
     @classmethod
     def meta_module(cls, ref: ModelRef) -> torch.nn.Module | None:
-        """The architecture its local config describes, on the meta device (nothing allocated)."""
-        if not Path(ref.source).is_dir():
-            return None
-        config = _config(ref)
-        built = model_class(config, auto_class_name(ref, config))
-        try:
-            with torch.device("meta"):
-                return built._from_config(config) if built is not None else None
-        except Exception:  # an architecture that cannot be built on meta: nothing is judged
-            return None
+        return hf_preflight.meta_module(local_ref(ref))
 
     @classmethod
     def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability] | None:
-        """From a local directory's config and files; a hub id is only known once loaded."""
-        if not Path(ref.source).is_dir():
-            return None
-        config = _config(ref)
-        auto_class = auto_class_name(ref, config)
-        tokenizes = has_tokenizer_files(Path(ref.source))
-        found = {Capability.TOKENIZES} if tokenizes else set()
-        if auto_class == "AutoModelForCausalLM":
-            found |= {Capability.SCORES_TOKENS, Capability.GENERATES}
-        elif auto_class == "AutoModelForSpeechSeq2Seq":
-            found.add(Capability.GENERATES)
-            if tokenizes and Path(ref.source, "preprocessor_config.json").is_file():
-                found.add(Capability.TRANSCRIBES)
-        return frozenset(found)
+        return hf_preflight.static_capabilities(local_ref(ref))
 
     @property
     def capabilities(self) -> frozenset[Capability]:

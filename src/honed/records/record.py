@@ -188,6 +188,10 @@ class QualityResult(Frozen):
         description="one pass over the data: seconds, items/s, "
         "and task-specific rates such as speech's real-time factor",
     )
+    reproduced: bool | None = Field(
+        default=None, description="whether the base model reproduced the quality its task's expect states"
+    )
+    expected: str | None = Field(default=None, description="each expected metric: measured, expected, tolerance")
     seconds: float | None = None
     coverage: list[StepCoverage] = Field(default_factory=list, description="what each recipe step changed")
 

@@ -92,7 +92,9 @@ def check_task(task: TaskSpec) -> TaskSpec:
     """An unknown task name fails here, with suggestions, before any worker starts. A task
     defined outside honed gets its module named, so that worker processes import it too."""
     from honed.tasks import TASKS
+    from honed.tasks.expected import check_expectation
 
+    check_expectation(task.expect, task.name, TASKS.get(task.name).metrics)
     module = TASKS.get(task.name).__module__
     if task.module is not None or module.startswith("honed."):
         return task

@@ -143,8 +143,9 @@ def tune_settings(spec: EvaluationSpec, **overrides: object) -> TuneSettings:
     guardrail = dict(data.get("guardrail", {}))
     if "max_drop" in given:
         guardrail["max_drop"] = given.pop("max_drop")
-    if "min_cosine" in given:
-        guardrail["min_cosine"] = given.pop("min_cosine")
+    for field in ("min_cosine", "max_kl"):
+        if field in given:
+            guardrail[field] = given.pop(field)
     if given.pop("absolute", False):
         guardrail["relative"] = False
     data.update(given)

@@ -41,18 +41,34 @@ class Guardrail(Frozen):
         "outputs to the base model's, on the task's inputs, must reach this (0 turns it off); "
         "a small task can saturate while the outputs drift",
     )
+    max_kl: float | None = Field(
+        default=None,
+        ge=0,
+        description="most mean KL divergence (nats) of the candidate's output distribution from the "
+        "base's on the task's items: a language model's next-token distributions on the "
+        "language-modeling task's real text (llama.cpp's near-lossless q8_0 stays near 0.01); "
+        "None: not checked",
+    )
 
     def describe(self, metric: str) -> str:
         amount = f"{self.max_drop:.1%} relative" if self.relative else f"{self.max_drop:g} absolute"
         floor = f", output cosine to the base >= {self.min_cosine:g}" if self.min_cosine else ""
-        return f"{metric} may drop at most {amount}{floor}"
+        kl = f", mean KL from the base <= {self.max_kl:g}" if self.max_kl is not None else ""
+        return f"{metric} may drop at most {amount}{floor}{kl}"
 
     def below_floor(self, quality: QualityResult) -> str | None:
-        """Why ``quality``'s agreement with the base breaks the fidelity floor, or None."""
+        """Why ``quality``'s agreement with the base breaks the fidelity floor or the KL bound, or None."""
         cosine = quality.agreement.get("output_cosine", quality.values.get("output_cosine"))
-        if not self.min_cosine or cosine is None or cosine >= self.min_cosine:
+        if self.min_cosine and cosine is not None and cosine < self.min_cosine:
+            return f"output cosine to the base model {cosine:.4f} is below the fidelity floor {self.min_cosine:g}"
+        if self.max_kl is None:
             return None
-        return f"output cosine to the base model {cosine:.4f} is below the fidelity floor {self.min_cosine:g}"
+        kl = quality.agreement.get("logits_kl", quality.values.get("logits_kl"))
+        if kl is None:
+            return f"the guardrail's max_kl needs logits_kl, which task {quality.task!r} does not measure"
+        if kl > self.max_kl:
+            return f"mean KL divergence from the base model {kl:.4f} is above the guardrail's max_kl {self.max_kl:g}"
+        return None
 
 
 class TuneSettings(Frozen):

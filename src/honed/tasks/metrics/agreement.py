@@ -7,6 +7,8 @@ import torch
 
 from honed.tasks.metrics.registry import register_metric
 
+_ROWS = 256  # rows of a distribution per block in logits_kl
+
 
 @register_metric(
     "top1_agreement",
@@ -27,10 +29,15 @@ def top1_agreement(predictions: torch.Tensor, references: torch.Tensor) -> float
     "torch.nn.functional.kl_div; checked against scipy.stats.entropy",
 )
 def logits_kl(predictions: torch.Tensor, references: torch.Tensor) -> float:
-    log_p = torch.log_softmax(references.double(), -1)
-    log_q = torch.log_softmax(predictions.double(), -1)
-    kl = torch.nn.functional.kl_div(log_q, log_p, log_target=True, reduction="none").sum(-1)
-    return kl.mean().item()
+    # In blocks of rows: a language model's positions x vocabulary in float64 would take GBs at once.
+    rows_p = references.reshape(-1, references.shape[-1])
+    rows_q = predictions.reshape(-1, predictions.shape[-1])
+    total = 0.0
+    for start in range(0, len(rows_p), _ROWS):
+        log_p = torch.log_softmax(rows_p[start : start + _ROWS].double(), -1)
+        log_q = torch.log_softmax(rows_q[start : start + _ROWS].double(), -1)
+        total += torch.nn.functional.kl_div(log_q, log_p, log_target=True, reduction="sum").item()
+    return total / max(len(rows_p), 1)
 
 
 @register_metric(
