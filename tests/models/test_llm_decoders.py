@@ -300,3 +300,15 @@ def test_llama_cpp_int4_weights_are_repacked_without_amx_buffers_and_decode_as_t
     repacked, plain = logits(repack=True), logits(repack=False)
     assert torch.equal(repacked.argmax(-1), plain.argmax(-1))
     assert torch.allclose(repacked, plain, atol=1e-3 * plain.abs().max().item()), (repacked - plain).abs().max()
+
+
+@pytest.mark.slow
+def test_openvino_int4_weights_takes_a_hidden_size_its_group_size_does_not_divide(tiny_llama_dir):
+    """Hidden 32 and group 128 (as SmolLM2's 576 and 128): the layer gets a group that divides it."""
+    ref = ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
+    base = load_model(ref, seed=0)
+    int4 = optimize(base, [{"algorithm": "openvino", "params": {"quantization": "int4-weights"}}], "cpu", INPUTS)
+    kinds = {str(op.get_output_element_type(0)) for op in int4.model.get_ops() if op.get_type_name() == "Constant"}
+    assert kinds & {"<Type: 'uint4_t'>", "<Type: 'int4_t'>", "u4", "i4"}, kinds  # int4 weights are in the graph
+    ids = base.token_ids("The capital of France is")
+    assert int4.next_token_logits(ids).shape == base.next_token_logits(ids).shape

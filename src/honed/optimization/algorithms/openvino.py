@@ -48,7 +48,8 @@ class OpenVinoParams(Params):
     group_size: int = Field(
         default=128,
         ge=-1,
-        description="int4-weights: weights per int4 scale along the input dimension; -1: one scale per output channel",
+        description="int4-weights: weights per int4 scale along the input dimension (a layer it does not "
+        "divide gets the largest group that does, down to 32); -1: one scale per output channel",
     )
     ratio: float = Field(
         default=1.0,
@@ -152,8 +153,16 @@ def _quantize(
     if params.quantization == "int4-weights":
         # Unless all_layers, the embedding and the output projection stay int8 (NNCF's backup precision).
         mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
+        # A layer whose input width group_size does not divide (SmolLM2's 576) gets the largest
+        # group that does, down to 32 (NNCF's ADJUST), instead of failing the whole model.
+        adjust = nncf.AdvancedCompressionParameters(group_size_fallback_mode=nncf.GroupSizeFallbackMode.ADJUST)
         return nncf.compress_weights(
-            model, mode=mode, group_size=params.group_size, ratio=params.ratio, all_layers=params.all_layers
+            model,
+            mode=mode,
+            group_size=params.group_size,
+            ratio=params.ratio,
+            all_layers=params.all_layers,
+            advanced_parameters=adjust,
         )
     if "position_ids" in export.names or "decoder_input_ids" in export.names:
         raise SpecError(
