@@ -11,7 +11,7 @@ import torch
 
 from honed.core.protocol import TargetSpec, TaskSpec
 from honed.models import load_model
-from honed.models.gguf_source import MARKER, local_ref
+from honed.models.converted_source import MARKER, local_ref
 from honed.run.evaluation import assess_quality
 from honed.tuning.settings import Guardrail
 
@@ -24,7 +24,8 @@ def test_smollm2_dequantised_from_its_shipped_gguf_knows_the_capital_of_france(s
     assert "Paris" in handle.tokenizer.decode(answer[0, len(ids) :])
     assert handle.stats().parameters == 134_515_008 and handle.stats().dtype == "float32"
     info = handle.runtime_info()  # the record says what the fp32 weights were dequantised from
-    assert info["gguf_file_type"] == "Q4_1" and info["dequantised_from"] == smollm2_ref.source
+    assert info["converted_from"]["format"] == "gguf" and info["converted_from"]["file_type"] == "Q4_1"
+    assert info["converted_from"]["source"] == str(Path(smollm2_ref.source).resolve())
     marker = Path(local_ref(smollm2_ref).source) / MARKER
     written = marker.stat().st_mtime_ns
     assert Path(local_ref(smollm2_ref).source) / MARKER == marker and marker.stat().st_mtime_ns == written  # cached
@@ -49,3 +50,42 @@ def test_real_smollm2_q8_0_passes_a_kl_guardrail_on_real_text_and_q4_0_does_not(
     assert "max_kl" in guardrail.below_floor(coarse)
     assert coarse.agreement["logits_kl"] > 5 * near.agreement["logits_kl"]
     assert coarse.values["perplexity"] > near.values["perplexity"]
+
+
+def _transcripts(handle, waveforms: list) -> list[str]:
+    return [text.strip() for text in handle.transcribe(waveforms, 64)]
+
+
+@pytest.mark.parametrize("size", ["tiny", pytest.param("base", marks=pytest.mark.slow)])
+def test_a_ctranslate2_whisper_converted_to_transformers_transcribes_as_ctranslate2_does(size):
+    """tiny.en (English-only) and base (multilingual: the language is detected): the PyTorch model
+    read from CTranslate2's model.bin writes CTranslate2's own float32 transcripts, word for word."""
+    from honed.core.protocol import ModelRef
+    from honed.tasks import SpeechRecognitionTask
+    from honed.zoo.shipped import whisper_ct2
+
+    source = str(whisper_ct2(size))
+    converted = load_model(ModelRef(kind="transformers", source=source), seed=0)
+    engine = load_model(ModelRef(kind="ctranslate2", source=source, options={"compute_type": "float32"}))
+    waveforms = SpeechRecognitionTask.shipped().waveforms
+    assert _transcripts(converted, waveforms) == _transcripts(engine, waveforms)
+    assert _transcripts(engine, waveforms[:1])[0].lower() == "the quick brown fox jump over the lazy dog."
+    origin = converted.runtime_info()["converted_from"]
+    assert origin["format"] == "ctranslate2" and origin["weights"] == ["float16"]
+    assert origin["multilingual"] is (size == "base")
+    assert converted.stats().parameters == pytest.approx(engine.stats().parameters, rel=1e-3)
+
+
+def test_the_ctranslate2_runtime_on_real_whisper_keeps_its_word_error_rate():
+    """faster-whisper's configuration (int8) as a recipe on the converted PyTorch Whisper."""
+    from honed.core.protocol import ModelRef
+    from honed.zoo.shipped import whisper_ct2
+
+    ref = ModelRef(kind="transformers", source=str(whisper_ct2("tiny")))
+    task = TaskSpec(name="speech-recognition")
+    target = TargetSpec(device="cpu", measure_peaks=False)
+    base = assess_quality(ref, task, [], target)
+    int8 = assess_quality(ref, task, [{"algorithm": "ctranslate2", "params": {"compute_type": "int8"}}], target)
+    assert base.status == "ok" and int8.status == "ok", int8.error
+    assert int8.values["wer"] <= base.values["wer"] + 0.05  # within five points on ten utterances
+    assert int8.coverage[0].algorithm == "ctranslate2"

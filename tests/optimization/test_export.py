@@ -165,3 +165,38 @@ def test_the_card_holds_the_before_and_after_table_when_measured(tmp_path):
     assert "| batch 4: median latency |" in card and "| size on disk |" in card
     assert "output_cosine (agreement" in card  # quality: agreement with the base model, no task given
     assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_a_ctranslate2_whisper_export_transcribes_in_ctranslate2_without_honed(tmp_path):
+    """What faster-whisper loads: the CTranslate2 files, the tokenizer and the feature extractor."""
+    from honed.zoo.shipped import whisper_ct2
+
+    out = tmp_path / "out"
+    honed(
+        "optimize", "--model", str(whisper_ct2("tiny")), "--kind", "transformers", "-r",
+        "ctranslate2:compute_type=int8", "-o", str(out), "--no-measure", store=tmp_path / "honed.db",
+    )  # fmt: skip
+    assert (
+        read_export(out)["kind"] == "ctranslate2" and "faster_whisper.WhisperModel" in (out / "README.md").read_text()
+    )
+    from honed.tasks import SpeechRecognitionTask
+
+    np.save(tmp_path / "clip.npy", SpeechRecognitionTask.shipped().waveforms[0])
+    found = _run_without_honed(
+        f"""
+        import json, ctranslate2, numpy, transformers
+        out = {str(out)!r}
+        model = ctranslate2.models.Whisper(out, compute_type="int8")
+        features = transformers.WhisperFeatureExtractor.from_pretrained(out)(
+            numpy.load("clip.npy"), sampling_rate=16000, return_tensors="np").input_features
+        tokenizer = transformers.AutoTokenizer.from_pretrained(out)
+        prompt = tokenizer.convert_tokens_to_ids(["<|startoftranscript|>", "<|notimestamps|>"])
+        result = model.generate(ctranslate2.StorageView.from_array(features), [prompt], beam_size=1)
+        print(json.dumps({{"text": tokenizer.decode(result[0].sequences_ids[0], skip_special_tokens=True)}}))
+        """,
+        tmp_path,
+    )
+    assert found["text"].strip().lower().startswith("the quick brown fox")
+    checked = honed("evaluate", "--model", str(out), "--dry-run", store=tmp_path / "honed.db")
+    assert "(ctranslate2)" in checked.stdout  # honed's commands take the directory as it is

@@ -123,6 +123,17 @@ def assess(job: Job) -> dict[str, Any]:
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
+def _flops(handle: Any, model_batch: Any, model_inputs: Any) -> int | None:
+    """FLOPs of one model-scope call; None for a handle that only runs whole pipelines
+    (a CTranslate2 Whisper has no model-scope batch to count)."""
+    from honed.core.errors import SpecError
+
+    try:
+        return handle.count_flops(model_batch if model_batch is not None else model_inputs())
+    except SpecError:
+        return None
+
+
 def _task_sample(job: Job) -> tuple[Any, Any]:
     from honed.tasks import build_task
 
@@ -173,8 +184,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
         first_result_ns = time.monotonic_ns()
         flops = None
         if job.repetition == 0 and protocol.scope != "generate":  # a prompt's FLOPs are not a generation's
-            model_batch = data if protocol.scope == "model" else model_inputs()
-            flops = handle.count_flops(model_batch)
+            flops = _flops(handle, data if protocol.scope == "model" else None, model_inputs)
         warmups = warm_up(call, handle.synchronize, protocol)
 
         first_tokens.clear()  # only the timed calls count

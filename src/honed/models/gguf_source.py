@@ -1,46 +1,17 @@
 """A GGUF file as the source of a PyTorch model (``kind = "transformers"``, source ``*.gguf``):
-transformers' GGUF loader dequantises it to fp32 once, and the result is kept as a transformers
-directory in honed's cache, so every recipe (OpenVINO, torchao, llama.cpp re-quantisation, ...)
-starts from the same real weights and each worker loads safetensors instead of converting again.
-The cache key is the file's SHA-256 and the transformers version that converted it."""
+transformers' GGUF loader dequantises it to fp32 (needs ``gguf`` and ``accelerate``), once
+(converted_source keeps the result). The record says the base was dequantised, and from what."""
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import json
-import shutil
-import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from honed.core.cache import cache_root
 from honed.core.errors import ModelLoadError
-from honed.core.protocol import ModelRef
-
-MARKER = "honed-gguf.json"  # written last: a directory without it is an interrupted conversion
 
 
-def is_gguf_file(source: str) -> bool:
-    path = Path(source).expanduser()
+def is_gguf_file(path: Path) -> bool:
     return path.suffix.lower() == ".gguf" and path.is_file()
-
-
-def local_ref(ref: ModelRef) -> ModelRef:
-    """``ref`` with a GGUF source replaced by its dequantised transformers directory; any other
-    ``ref`` unchanged."""
-    if not is_gguf_file(ref.source):
-        return ref
-    return ref.model_copy(update={"source": str(dequantised(Path(ref.source).expanduser().resolve()))})
-
-
-def provenance(ref: ModelRef) -> dict[str, Any] | None:
-    """What a GGUF-sourced model's record says about its base: the file, its quantisation type."""
-    if not is_gguf_file(ref.source):
-        return None
-    facts = json.loads((Path(local_ref(ref).source) / MARKER).read_text())
-    return {"dequantised_from": facts["gguf"], "gguf_file_type": facts["file_type"], "gguf_sha256": facts["sha256"]}
 
 
 def file_type(path: Path) -> str:
@@ -59,44 +30,8 @@ def file_type(path: Path) -> str:
         return f"type {value}"
 
 
-@functools.lru_cache(maxsize=8)
-def _sha256(path: Path, size: int, mtime_ns: int) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def dequantised(path: Path) -> Path:
-    """The directory holding ``path`` dequantised to fp32 (converted now if not yet cached)."""
-    import transformers
-
-    stat = path.stat()
-    sha = _sha256(path, stat.st_size, stat.st_mtime_ns)
-    target = cache_root() / "gguf" / f"{sha[:16]}-transformers-{transformers.__version__}"
-    if (target / MARKER).is_file():
-        return target
-    kind = file_type(path)
-    print(f"honed: dequantising {path.name} ({kind}) to fp32 once; kept in {target}", file=sys.stderr, flush=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
-    try:
-        _convert(path, scratch)
-        facts = {"gguf": str(path), "file_type": kind, "sha256": sha, "transformers": transformers.__version__}
-        (scratch / MARKER).write_text(json.dumps(facts, indent=2) + "\n")
-        scratch.chmod(0o755)
-        try:
-            scratch.rename(target)  # atomic: a concurrent conversion that finished first wins
-        except OSError:
-            if not (target / MARKER).is_file():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
-
-
-def _convert(path: Path, directory: Path) -> None:
+def convert(path: Path, directory: Path) -> dict[str, Any]:
+    """``path`` dequantised into ``directory`` as a transformers causal LM with its tokenizer."""
     import torch
     import transformers
 
@@ -117,3 +52,4 @@ def _convert(path: Path, directory: Path) -> None:
     tokenizer.save_pretrained(directory)
     if model.generation_config is not None:
         model.generation_config.save_pretrained(directory)
+    return {"file_type": file_type(path), "dequantised": "fp32"}

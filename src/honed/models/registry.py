@@ -20,6 +20,7 @@ _BUILTIN = {
     "onnx": "honed.models.onnx_model",
     "openvino": "honed.models.openvino_model",
     "gguf": "honed.models.gguf_model",
+    "ctranslate2": "honed.models.ctranslate2_model",
     "honed": "honed.optimization.saved",
 }
 

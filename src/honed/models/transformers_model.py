@@ -13,7 +13,7 @@ from honed.core.errors import ModelLoadError, SpecError
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models import hf_preflight
 from honed.models.capabilities import Capability
-from honed.models.gguf_source import is_gguf_file, local_ref, provenance
+from honed.models.converted_source import local_ref, needs_conversion, provenance
 from honed.models.hf_config import (
     auto_class,
     auto_class_name,
@@ -36,8 +36,8 @@ def takes_logits_to_keep(module: torch.nn.Module) -> bool:
 
 @ADAPTERS.register("transformers")
 class TransformersHandle(TorchBackedHandle):
-    """A transformers model from a directory, a hub id, or a GGUF file (dequantised to fp32 once:
-    honed.models.gguf_source). Every class method reads the source through ``local_ref``."""
+    """A transformers model from a directory, a hub id, a GGUF file or a CTranslate2 Whisper
+    (converted once: honed.models.converted_source). Class methods read the source through ``local_ref``."""
 
     kind = "transformers"
     source_kind = "path-or-hub"
@@ -55,12 +55,13 @@ class TransformersHandle(TorchBackedHandle):
         self.module = (module if weightless else module.to(device)).eval()
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
-        self.gguf: dict[str, Any] | None = None  # the GGUF file a dequantised model came from
+        self.converted_from: dict[str, Any] | None = None  # the GGUF or CTranslate2 files it was converted from
 
     @classmethod
     def check(cls, ref: ModelRef) -> None:
-        """A GGUF source is dequantised here, in the parent, once: its errors come before any worker."""
-        if is_gguf_file(ref.source):
+        """A source that needs converting (GGUF, CTranslate2) is converted here, in the parent, once:
+        its errors come before any worker."""
+        if needs_conversion(ref.source):
             local_ref(ref)
 
     @classmethod
@@ -120,12 +121,13 @@ class TransformersHandle(TorchBackedHandle):
             except (OSError, ValueError, TypeError):
                 pass  # model scope on synthetic features still works; speech tasks will say what is missing
         handle = cls(given, device, module, tokenizer, feature_extractor)
-        handle.gguf = provenance(given)
+        handle.converted_from = provenance(given)
         return handle
 
     def runtime_info(self) -> dict[str, Any]:
-        """Where the weights came from too, for a model dequantised from a GGUF file."""
-        return {**super().runtime_info(), **(self.gguf or {})}
+        """Where the weights came from too, for a model converted from GGUF or CTranslate2 files."""
+        info = super().runtime_info()
+        return {**info, "converted_from": self.converted_from} if self.converted_from else info
 
     @property
     def main_input(self) -> str:

@@ -125,6 +125,7 @@ ALGORITHMS: Registry[Algorithm] = Registry(
             "runtime",
             "openvino",
             "llama_cpp",
+            "ctranslate2_whisper",
         )
     ),
 )

@@ -90,12 +90,14 @@ def loading_hint(kind: str, directory: str | Path, options: dict[str, Any] | Non
     where = Path(directory)
     file = MAIN_FILE.get(kind)
     path = json.dumps(str(where / file) if file else str(where))
+    compute_type = json.dumps((options or {}).get("compute_type", "default"))
     return {
         "transformers": f"transformers.AutoModel.from_pretrained({path}, dtype='auto')  # or its head's Auto class",
         "sentence-transformers": f"sentence_transformers.SentenceTransformer({path})",
         "onnx": f"onnxruntime.InferenceSession({path})",
         "openvino": f"openvino.Core().compile_model({path}, 'CPU', {json.dumps(options or {})})",
         "gguf": f"llama_cpp.Llama(model_path={path})",
+        "ctranslate2": f"faster_whisper.WhisperModel({path}, compute_type={compute_type})  # or ctranslate2",
     }.get(kind, f"safetensors.torch.load_model(your_module, {json.dumps(str(where / 'model.safetensors'))})")
 
 
@@ -107,6 +109,6 @@ def artifact_source(directory: str | Path) -> tuple[str, str] | None:
         return None
     kind = read_export(directory)["kind"]
     file = MAIN_FILE.get(kind)
-    if file is None and kind not in ("transformers", "sentence-transformers"):
+    if file is None and kind not in ("transformers", "sentence-transformers", "ctranslate2"):
         return None
     return kind, str(directory / file) if file else str(directory)
