@@ -312,3 +312,18 @@ def test_openvino_int4_weights_takes_a_hidden_size_its_group_size_does_not_divid
     assert kinds & {"<Type: 'uint4_t'>", "<Type: 'int4_t'>", "u4", "i4"}, kinds  # int4 weights are in the graph
     ids = base.token_ids("The capital of France is")
     assert int4.next_token_logits(ids).shape == base.next_token_logits(ids).shape
+
+
+def test_llama_cpp_keeps_the_embedding_table_in_the_output_type_asked_for(tiny_llama_dir, tmp_path):
+    import gguf
+
+    ref = ModelRef(kind="transformers", source=str(tiny_llama_dir), options={"auto_class": "AutoModelForCausalLM"})
+    base = load_model(ref, seed=0)
+    types = {}
+    for output_type in ("default", "q8_0"):
+        step = {"algorithm": "llama-cpp", "params": {"quantization": "q4_0", "output_type": output_type}}
+        handle = optimize(base, [step], "cpu", INPUTS)
+        tensors = {t.name: t.tensor_type.name for t in gguf.GGUFReader(handle.ref.source).tensors}
+        types[output_type] = tensors["token_embd.weight"]
+        assert tensors["blk.0.ffn_down.weight"] in ("Q4_0", "Q8_0")  # the rest as asked (q8_0 where q4 cannot)
+    assert types["q8_0"] == "Q8_0" and types["default"] != "Q8_0"

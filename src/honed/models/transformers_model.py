@@ -25,7 +25,7 @@ from honed.models.output import ModelOutput
 from honed.models.persist import written
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
-from honed.models.torch_common import DTYPES, TorchBackedHandle, prepare_torch, to_device, to_host
+from honed.models.torch_common import DTYPES, TorchBackedHandle, module_stats, prepare_torch, to_device, to_host
 
 
 def takes_logits_to_keep(module: torch.nn.Module) -> bool:
@@ -123,6 +123,10 @@ class TransformersHandle(TorchBackedHandle):
         handle = cls(given, device, module, tokenizer, feature_extractor)
         handle.converted_from = provenance(given)
         return handle
+
+    def stats(self) -> Any:
+        """Bytes on disk of what is loaded: a converted source's fp32 directory, not the GGUF it came from."""
+        return module_stats(self.module, self.device, local_ref(self.ref).source)
 
     def runtime_info(self) -> dict[str, Any]:
         """Where the weights came from too, for a model converted from GGUF or CTranslate2 files."""

@@ -272,11 +272,18 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
         state = threading.local()  # concurrent callers (a server's threads) each decode on their own request
 
         def forward(
-            decoder_input_ids: torch.Tensor, encoder_outputs: _Encoded, past_key_values: Any = None, **_: Any
+            decoder_input_ids: torch.Tensor,
+            encoder_outputs: _Encoded | None = None,
+            past_key_values: Any = None,
+            input_features: torch.Tensor | None = None,
+            **_: Any,
         ) -> Seq2SeqLMOutput:
             # One generation passes one cache object to every step (left empty: the cache is
             # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
-            # language detection, stands alone.
+            # language detection (a multilingual model's first call, given the features), stands alone.
+            if encoder_outputs is None:
+                hidden, cross = handle._encode(input_features.detach().float().numpy())
+                encoder_outputs = _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
             if past_key_values is None or getattr(state, "cache", None) is not past_key_values:
                 state.request, state.cache = handle._start(encoder_outputs.cross), past_key_values
             logits = state.request.infer({"input_ids": decoder_input_ids.numpy().astype(np.int64)})["logits"]
