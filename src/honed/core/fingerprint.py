@@ -52,6 +52,8 @@ PACKAGES = (
     "nncf",
     "llama-cpp-python",
     "gguf",
+    "accelerate",
+    "ctranslate2",
     "nvidia-ml-py",
 )
 ENV_VARS = (

@@ -146,6 +146,7 @@ class CTranslate2WhisperHandle(ModelHandle):
 
         return {
             "device": self.device,
+            "device_name": self.device,
             "ctranslate2": ctranslate2.__version__,
             "compute_type": self.model.compute_type,
             "threads": self.threads,
