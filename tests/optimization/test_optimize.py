@@ -22,6 +22,7 @@ CASES = [
     if not (name == "torch-compile" and model != "cnn")
     and not (name == "layer-distill" and model == "cnn")
     and not (name == "llama-cpp" and model != "llama")  # a decoder runtime (refusals: test_llm_decoders)
+    and name != "ctranslate2"  # Whisper only (tests/models/test_real_models.py; refusal below)
     and not (name == "channels-last" and model != "cnn")
 ]  # convolutions only (refusal below)
 
@@ -67,6 +68,12 @@ def test_every_cpu_algorithm_applies_and_keeps_the_base(name, model, bases):
 
 
 @pytest.mark.slow
+def test_the_ctranslate2_runtime_refuses_a_model_that_does_not_transcribe(bases):
+    base, inputs = bases["minilm"]
+    with pytest.raises(SpecError, match="Whisper"):
+        optimize(base, ["ctranslate2"], "cpu", inputs)
+
+
 def test_structural_algorithms_really_change_the_model(bases):
     base, inputs = bases["minilm"]
     params = base.stats().parameters

@@ -47,6 +47,7 @@ class CTranslate2WhisperHandle(ModelHandle):
         self.compute_type = str(ref.options.get("compute_type", "default"))
         self.directory = Path(ref.source)
         self.threads: int | None = None  # CTranslate2's intra-op threads (0 or None: its own choice)
+        self.files: Any = None  # a recipe's converted files (a temporary directory) live as long as this
 
     @classmethod
     def load(cls, ref: ModelRef, device: str, threads: int | None = None, seed: int | None = None) -> Any:

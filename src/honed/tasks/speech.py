@@ -52,9 +52,19 @@ class SpeechRecognitionTask(Task):
         self.transcripts = [normalise(t) for t in transcripts]
 
     @classmethod
-    def default(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
-        """10 shipped English utterances (espeak-ng, 16 kHz) with transcripts; Whisper-style models."""
-        return cls.shipped(max_new_tokens)
+    def default(cls, max_new_tokens: int | None = None, joined: bool = False) -> SpeechRecognitionTask:
+        """10 shipped English utterances (espeak-ng, 16 kHz) with transcripts; Whisper-style models.
+        ``joined``: one 26 s recording of all ten (see ``joined_up``), 160 new tokens by default."""
+        task = cls.shipped(max_new_tokens or (160 if joined else 64))
+        return task.joined_up() if joined else task
+
+    def joined_up(self, pause_s: float = 0.5) -> SpeechRecognitionTask:
+        """One longer recording: every utterance in order with ``pause_s`` of silence between them
+        (the shipped ten make 26 s, within Whisper's 30 s window) and the transcripts joined."""
+        silence = np.zeros(round(pause_s * self.sampling_rate), dtype=np.float32)
+        parts = [part for waveform in self.waveforms for part in (waveform, silence)][:-1]
+        recording = np.concatenate(parts)
+        return type(self)([recording], [" ".join(self.transcripts)], self.sampling_rate, self.max_new_tokens)
 
     @classmethod
     def shipped(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:

