@@ -42,6 +42,7 @@ class LanguageModelingTask(Task):
         if not texts:
             raise SpecError("texts", texts, "at least one text")
         self.texts = texts
+        self.texts_scored = len(texts)  # how many the last scoring read (a screen reads fewer)
 
     @classmethod
     def default(cls, data: str | None = None) -> LanguageModelingTask:
@@ -87,7 +88,7 @@ class LanguageModelingTask(Task):
         return torch.cat(self.scored(handle, limit)[0])
 
     def agreement_items(self, count: int) -> str:
-        return f"{count} token positions of {getattr(self, 'texts_scored', len(self.texts))} texts of the task"
+        return f"{count} token positions of {self.texts_scored} texts of the task"
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         logits, targets = self.scored(handle, limit)
