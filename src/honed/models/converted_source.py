@@ -39,10 +39,6 @@ def converter(source: str) -> tuple[str, Callable[[Path, Path], dict[str, Any]]]
     return None
 
 
-def needs_conversion(source: str) -> bool:
-    return converter(source) is not None
-
-
 def local_ref(ref: ModelRef) -> ModelRef:
     """``ref`` with a convertible source replaced by its converted directory; others unchanged."""
     found = converter(ref.source)
@@ -52,11 +48,10 @@ def local_ref(ref: ModelRef) -> ModelRef:
     return ref.model_copy(update={"source": str(directory)})
 
 
-def provenance(ref: ModelRef) -> dict[str, Any] | None:
-    """What a converted model's record says about its weights: the source and its format."""
-    if converter(ref.source) is None:
-        return None
-    return json.loads((Path(local_ref(ref).source) / MARKER).read_text())["converted_from"]
+def provenance(directory: Path) -> dict[str, Any]:
+    """What a converted model's record says about its weights (the source and its format), from the
+    marker of the directory ``local_ref`` gave."""
+    return json.loads((directory / MARKER).read_text())["converted_from"]
 
 
 def _files(path: Path) -> list[Path]:

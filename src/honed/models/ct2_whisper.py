@@ -174,16 +174,19 @@ def convert(path: Path, directory: Path) -> dict[str, Any]:
         raise ModelLoadError(f"model.source: {path}: no CTranslate2 variable for {', '.join(missing[:5])}")
     model.generation_config = generation_config(config, facts, ids)
     model.save_pretrained(directory, safe_serialization=True)
-    tokenizer = transformers.WhisperTokenizerFast(
-        tokenizer_file=str(path / "tokenizer.json"),
-        unk_token="<|endoftext|>",
-        bos_token="<|endoftext|>",
-        eos_token="<|endoftext|>",
-        pad_token="<|endoftext|>",
-    )
-    tokenizer.save_pretrained(directory)
+    whisper_tokenizer(path).save_pretrained(directory)
     transformers.WhisperFeatureExtractor(feature_size=config.num_mel_bins).save_pretrained(directory)
     return {"spec": spec, "weights": sorted(kinds), "multilingual": config.vocab_size >= 51865}
+
+
+def whisper_tokenizer(directory: Path) -> Any:
+    """transformers' Whisper tokenizer over a CTranslate2 directory's tokenizer.json."""
+    import transformers
+
+    end = "<|endoftext|>"
+    return transformers.WhisperTokenizerFast(
+        tokenizer_file=str(directory / "tokenizer.json"), unk_token=end, bos_token=end, eos_token=end, pad_token=end
+    )
 
 
 def generation_config(config: Any, facts: dict[str, Any], ids: Any) -> Any:

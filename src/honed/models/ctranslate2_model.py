@@ -9,6 +9,7 @@ Only whole transcriptions are measured (pipeline scope): CTranslate2 exposes no 
 
 from __future__ import annotations
 
+import functools
 import shutil
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 from honed.core.errors import ModelLoadError, SpecError
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
+from honed.models.ct2_whisper import read_model_bin, whisper_tokenizer
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
@@ -25,15 +27,6 @@ from honed.models.registry import ADAPTERS
 COMPUTE_TYPES = ("default", "int8", "int8_float32", "int8_bfloat16", "float32", "bfloat16", "float16", "int8_float16")
 TRANSCRIBES = frozenset({Capability.TOKENIZES, Capability.TRANSCRIBES})
 _FILES = ("model.bin", "config.json", "vocabulary.json", "vocabulary.txt")
-
-
-def whisper_tokenizer(directory: Path) -> Any:
-    import transformers
-
-    end = "<|endoftext|>"
-    return transformers.WhisperTokenizerFast(
-        tokenizer_file=str(directory / "tokenizer.json"), unk_token=end, bos_token=end, eos_token=end, pad_token=end
-    )
 
 
 @ADAPTERS.register("ctranslate2")
@@ -130,11 +123,16 @@ class CTranslate2WhisperHandle(ModelHandle):
     def model_files(self) -> list[Path]:
         return [self.directory / name for name in _FILES if (self.directory / name).is_file()]
 
+    @functools.cached_property
+    def parameters(self) -> int:
+        """Counted once: reading model.bin's table means reading the whole file."""
+        return _parameters(self.directory / "model.bin")
+
     def stats(self) -> ModelStats:
         files = self.model_files()
         size = sum(path.stat().st_size for path in files)
         return ModelStats(
-            parameters=_parameters(self.directory / "model.bin"),
+            parameters=self.parameters,
             bytes_in_memory=size,
             bytes_on_disk=size,
             dtype=self.model.compute_type,
@@ -178,8 +176,6 @@ class CTranslate2WhisperHandle(ModelHandle):
 
 def _parameters(model_bin: Path) -> int:
     """Weights counted from model.bin's variable table (its floats and int8 weights, not scales)."""
-    from honed.models.ct2_whisper import read_model_bin
-
     _, variables = read_model_bin(model_bin)
     unique = {id(v): v for name, v in variables.items() if name.endswith(("/weight", "/bias", "/encodings"))}
     return int(sum(v.size for v in unique.values()))  # an alias (the tied output projection) counts once

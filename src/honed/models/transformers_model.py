@@ -13,7 +13,7 @@ from honed.core.errors import ModelLoadError, SpecError
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models import hf_preflight
 from honed.models.capabilities import Capability
-from honed.models.converted_source import local_ref, needs_conversion, provenance
+from honed.models.converted_source import local_ref, provenance
 from honed.models.hf_config import (
     auto_class,
     auto_class_name,
@@ -61,8 +61,7 @@ class TransformersHandle(TorchBackedHandle):
     def check(cls, ref: ModelRef) -> None:
         """A source that needs converting (GGUF, CTranslate2) is converted here, in the parent, once:
         its errors come before any worker."""
-        if needs_conversion(ref.source):
-            local_ref(ref)
+        local_ref(ref)
 
     @classmethod
     def load(
@@ -121,7 +120,7 @@ class TransformersHandle(TorchBackedHandle):
             except (OSError, ValueError, TypeError):
                 pass  # model scope on synthetic features still works; speech tasks will say what is missing
         handle = cls(given, device, module, tokenizer, feature_extractor)
-        handle.converted_from = provenance(given)
+        handle.converted_from = provenance(Path(ref.source)) if ref is not given else None
         return handle
 
     def stats(self) -> Any:

@@ -256,6 +256,10 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
         model once per step; both go to OpenVINO, the decoder's cache in an infer request per generation."""
         handle = self
 
+        def encoded(input_features: torch.Tensor) -> _Encoded:
+            hidden, cross = handle._encode(input_features.detach().float().numpy())
+            return _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
+
         class Encoder(torch.nn.Module):
             def __init__(self, original: torch.nn.Module):
                 super().__init__()
@@ -266,8 +270,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
                 self.main_input_name = "input_features"
 
             def forward(self, input_features: torch.Tensor, **_: Any) -> _Encoded:
-                hidden, cross = handle._encode(input_features.detach().float().numpy())
-                return _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
+                return encoded(input_features)
 
         state = threading.local()  # concurrent callers (a server's threads) each decode on their own request
 
@@ -282,8 +285,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
             # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
             # language detection (a multilingual model's first call, given the features), stands alone.
             if encoder_outputs is None:
-                hidden, cross = handle._encode(input_features.detach().float().numpy())
-                encoder_outputs = _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
+                encoder_outputs = encoded(input_features)
             if past_key_values is None or getattr(state, "cache", None) is not past_key_values:
                 state.request, state.cache = handle._start(encoder_outputs.cross), past_key_values
             logits = state.request.infer({"input_ids": decoder_input_ids.numpy().astype(np.int64)})["logits"]
