@@ -93,6 +93,33 @@ def tiny_llama_dir(tmp_path_factory, minilm_path) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory, minilm_path) -> Path:
+    """A T5 encoder-decoder built from a config (random weights) with MiniLM's WordPiece tokenizer,
+    which reads no token_type_ids (as T5's own tokenizer): a text-to-text model to translate with."""
+    import torch
+    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path, model_input_names=["input_ids", "attention_mask"])
+    config = T5Config(
+        vocab_size=tokenizer.vocab_size,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        decoder_start_token_id=tokenizer.pad_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+    )
+    directory = tmp_path_factory.mktemp("tiny-t5")
+    T5ForConditionalGeneration(config).save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
 def mlp_onnx(tmp_path_factory) -> Path:
     import torch
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -28,6 +29,8 @@ E = torch.eye(3)
 CASES = {
     # "the cat sat on the mat" -> "the cat sit on mat": 1 substitution + 1 deletion over 8 reference words.
     "wer": (["the cat sit on mat", "hello world"], ["the cat sat on the mat", "hello world"], {}, 2 / 8),
+    # 1- to 4-gram precisions 5/6 ("the" clipped to once), 3/5, 2/4, 1/3; equal lengths: no brevity penalty.
+    "bleu": (["the cat sat on the mat"], ["the cat sat on a mat"], {}, 100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25),
     "cer": (["abxd", "e"], ["abcd", "ef"], {}, 2 / 6),
     # p(target) = 3/4 then 1/2: exp(mean(ln 4/3, ln 2)) = sqrt(8/3); the -100 target is ignored.
     "perplexity": (
@@ -74,6 +77,24 @@ def _kl_reference() -> tuple:
 
 
 CASES["logits_kl"] = _kl_reference()
+
+
+def _chrf_by_hand(hypothesis: str, reference: str, order: int = 6, beta: float = 2.0) -> float:
+    """chrF by its definition (Popovic 2015): character n-gram precision and recall averaged over
+    orders 1-6, spaces dropped, combined as an F-score that weighs recall beta times."""
+    hypothesis, reference = hypothesis.replace(" ", ""), reference.replace(" ", "")
+    precisions, recalls = [], []
+    for n in range(1, order + 1):
+        ours = Counter(hypothesis[i : i + n] for i in range(len(hypothesis) - n + 1))
+        theirs = Counter(reference[i : i + n] for i in range(len(reference) - n + 1))
+        matched = sum((ours & theirs).values())
+        precisions.append(matched / sum(ours.values()))
+        recalls.append(matched / sum(theirs.values()))
+    p, r = sum(precisions) / order, sum(recalls) / order
+    return 100 * (1 + beta**2) * p * r / (beta**2 * p + r)
+
+
+CASES["chrf"] = (["abcdefg hij"], ["abcdxfg hik"], {}, _chrf_by_hand("abcdefg hij", "abcdxfg hik"))
 
 
 def test_every_registered_metric_has_a_checked_case():

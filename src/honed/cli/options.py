@@ -50,6 +50,9 @@ TaskData = Annotated[
     Optional[Path],
     typer.Option(
         help="your own data for --task: text-embedding a .jsonl of {query, passage}; language-modeling a .txt "
-        "(one text per line) or .jsonl of {text}; multiple-choice a Hellaswag-format .jsonl"
+        "(one text per line) or .jsonl of {text}; multiple-choice a Hellaswag-format .jsonl; translation a .jsonl "
+        "of {source, target}; speech-recognition a .jsonl of {audio: a WAV path, text}; image-classification "
+        "a folder per class of images; semantic-segmentation a folder with images/ and masks/; "
+        "depth-estimation a folder with images/ and depths/"
     ),
 ]

@@ -1,9 +1,10 @@
-"""Timed greedy generation for causal language models: time to first token and per token.
+"""Timed greedy generation for causal language models and text encoder-decoders: time to first
+token and per token.
 
 The loop is written out (prefill, then one token at a time with the KV cache, through the
 handle's ``greedy_step``) rather than calling ``generate``, so the first token's time is exact:
-prefill plus the first pick. Every runtime that decodes (torch, OpenVINO's stateful graph) runs
-the same loop.
+prefill (for an encoder-decoder, the encoder and the decoder's first step) plus the first pick.
+Every runtime that decodes (torch, OpenVINO's stateful graph) runs the same loop.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from honed.models.capabilities import Capability
 
 def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> int:
     """Generate ``new_tokens`` tokens greedily; return nanoseconds to the first token."""
-    if not {Capability.SCORES_TOKENS, Capability.GENERATES} <= handle.capabilities or "input_ids" not in batch:
+    decodes = Capability.SCORES_TOKENS in handle.capabilities or Capability.WRITES_TEXT in handle.capabilities
+    if not (decodes and Capability.GENERATES in handle.capabilities) or "input_ids" not in batch:
         raise SpecError(
             "protocol.scope",
             "generate",
-            "'model' or 'pipeline' for this model; 'generate' times "
-            "token-by-token decoding of a causal language model (kind 'transformers', AutoModelForCausalLM)",
+            "'model' or 'pipeline' for this model; 'generate' times token-by-token decoding of a causal "
+            "language model (AutoModelForCausalLM) or a text encoder-decoder (AutoModelForSeq2SeqLM: T5, BART)",
         )
     start = time.perf_counter_ns()
     token, state = handle.greedy_step(batch, None)

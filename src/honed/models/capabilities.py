@@ -18,6 +18,7 @@ class Capability(str, Enum):
     SCORES_TOKENS = "scores-tokens"  # next-token logits for input_ids: log-likelihoods of text
     GENERATES = "generates"  # autoregressive decoding (generate())
     TRANSCRIBES = "transcribes"  # speech to text: feature extractor, decoder and tokenizer
+    WRITES_TEXT = "writes-text"  # text to text: an encoder-decoder (T5, BART, Marian) and its tokenizer
 
 
 class ScoresTokens(Protocol):
@@ -39,6 +40,13 @@ class Decodes(Protocol):
         the previous step's tokens alone, read against the cache that ``state`` holds."""
 
 
+class WritesText(Protocol):
+    """What a handle with WRITES_TEXT offers (it decodes too: ``Decodes``, prefill = encoder + first step)."""
+
+    def write(self, texts: list[str], max_new_tokens: int) -> list[str]:
+        """Each text's output text (a translation, a summary), greedy, as deployed."""
+
+
 class Transcribes(Protocol):
     """What a handle with TRANSCRIBES offers."""
 
@@ -57,6 +65,7 @@ _PHRASES = {
     Capability.GENERATES: "generates tokens",
     Capability.TRANSCRIBES: "transcribes speech (a speech-to-text model such as Whisper, with its feature "
     "extractor and tokenizer)",
+    Capability.WRITES_TEXT: "writes text from text (an encoder-decoder such as T5, BART or Marian, with its tokenizer)",
 }
 
 # Exported to another runtime, a model keeps its source's pre-processing and nothing else;

@@ -4,6 +4,7 @@ is only known once loaded: these answer None or check nothing for it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
@@ -22,10 +23,20 @@ from honed.models.hf_config import read_config as _config
 
 
 def check_inputs(ref: ModelRef, inputs: InputSpec) -> None:
-    """Before any worker: a vision model with no input shape given must have one in its config."""
-    if inputs.shape is not None or not Path(ref.source).exists():
+    """Before any worker: a vision model with no input shape given must have one in its config; an
+    encoder-decoder must say which token starts its decoder."""
+    if not Path(ref.source).exists():
         return
     config = _config(ref)
+    if getattr(config, "is_encoder_decoder", False) and _decoder_start(ref, config) is None:
+        raise SpecError(
+            "model",
+            ref.source,
+            "an encoder-decoder whose config (or generation_config.json) sets decoder_start_token_id",
+            hint="honed runs the encoder and the decoder from that token; without it the decoder has no input",
+        )
+    if inputs.shape is not None:
+        return
     name = auto_class_name(ref, config)
     auto_class(name)  # a name that is no Auto class fails here, before any worker
     built = model_class(config, name)
@@ -38,6 +49,14 @@ def check_inputs(ref: ModelRef, inputs: InputSpec) -> None:
             "the per-item shape of pixel_values, e.g. [3, 224, 224]",
             hint=f"the config of {ref.source} has no image_size",
         )
+
+
+def _decoder_start(ref: ModelRef, config: object) -> int | None:
+    start = getattr(config, "decoder_start_token_id", None)
+    generation = Path(ref.source, "generation_config.json")
+    if start is None and generation.is_file():
+        start = json.loads(generation.read_text()).get("decoder_start_token_id")
+    return start
 
 
 def meta_module(ref: ModelRef) -> torch.nn.Module | None:
@@ -63,6 +82,8 @@ def static_capabilities(ref: ModelRef) -> frozenset[Capability] | None:
     found = {Capability.TOKENIZES} if tokenizes else set()
     if head == "AutoModelForCausalLM":
         found |= {Capability.SCORES_TOKENS, Capability.GENERATES}
+    elif head == "AutoModelForSeq2SeqLM":
+        found |= {Capability.GENERATES, Capability.WRITES_TEXT} if tokenizes else {Capability.GENERATES}
     elif head == "AutoModelForSpeechSeq2Seq":
         found.add(Capability.GENERATES)
         if tokenizes and Path(ref.source, "preprocessor_config.json").is_file():

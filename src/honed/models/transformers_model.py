@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 
 from honed.core.errors import ModelLoadError, SpecError
 from honed.core.protocol import InputSpec, ModelRef
-from honed.models import hf_preflight
+from honed.models import hf_decoding, hf_preflight
 from honed.models.capabilities import Capability
 from honed.models.converted_source import local_ref, provenance
 from honed.models.hf_config import (
@@ -21,17 +22,12 @@ from honed.models.hf_config import (
     meta_structure,
 )
 from honed.models.hf_config import read_config as _config
+from honed.models.hf_preprocessors import load_preprocessors
 from honed.models.output import ModelOutput
 from honed.models.persist import written
 from honed.models.registry import ADAPTERS
 from honed.models.text import synthetic_sentences
 from honed.models.torch_common import DTYPES, TorchBackedHandle, module_stats, prepare_torch, to_device, to_host
-
-
-def takes_logits_to_keep(module: torch.nn.Module) -> bool:
-    """Whether the model's forward can project only some positions onto the vocabulary
-    (transformers' own check, as generate() makes it; False for a model without it)."""
-    return bool(getattr(module, "_supports_logits_to_keep", lambda: False)())
 
 
 @ADAPTERS.register("transformers")
@@ -49,13 +45,18 @@ class TransformersHandle(TorchBackedHandle):
         module: torch.nn.Module,
         tokenizer: Any | None,
         feature_extractor: Any | None = None,
+        image_processor: Any | None = None,
     ):
         super().__init__(ref, device)
         weightless = next(module.parameters(), torch.empty(0)).is_meta  # load_structure: nothing to move
         self.module = (module if weightless else module.to(device)).eval()
         self.tokenizer = tokenizer
         self.feature_extractor = feature_extractor  # audio models: waveform -> input_features
+        self.image_processor = image_processor  # vision models: images -> pixel_values
         self.converted_from: dict[str, Any] | None = None  # the GGUF or CTranslate2 files it was converted from
+        # An encoder-decoder's model scope is one decoder step: it keeps no KV cache (a cache in the
+        # outputs would be work no caller reads, and stops ONNX and OpenVINO from tracing the graph).
+        self._one_step = {"use_cache": False} if hf_decoding.is_encoder_decoder(self.module) else {}
 
     @classmethod
     def check(cls, ref: ModelRef) -> None:
@@ -81,7 +82,6 @@ class TransformersHandle(TorchBackedHandle):
     def _load(
         cls, ref: ModelRef, device: str, threads: int | None, seed: int | None, weights: bool
     ) -> TransformersHandle:
-        import transformers
 
         device = prepare_torch(device, threads, seed)
         given, ref = ref, local_ref(ref)
@@ -105,21 +105,8 @@ class TransformersHandle(TorchBackedHandle):
         except (OSError, ValueError) as error:  # remote code without trust_code is refused with a ValueError
             hint = "" if ref.allow_pickle else " (only safetensors weights are loaded unless allow_pickle is set)"
             raise ModelLoadError(f"model.source: cannot load {ref.source!r}: {error}{hint}") from None
-        try:
-            tokenizer = transformers.AutoTokenizer.from_pretrained(
-                ref.source, local_files_only=local, trust_remote_code=ref.trust_code
-            )
-        except (OSError, ValueError, TypeError):
-            tokenizer = None  # vision/audio models, or a bare config: model scope still works
-        feature_extractor = None
-        if getattr(module, "main_input_name", None) == "input_features":
-            try:
-                feature_extractor = transformers.AutoFeatureExtractor.from_pretrained(
-                    ref.source, local_files_only=local, trust_remote_code=ref.trust_code
-                )
-            except (OSError, ValueError, TypeError):
-                pass  # model scope on synthetic features still works; speech tasks will say what is missing
-        handle = cls(given, device, module, tokenizer, feature_extractor)
+        found = load_preprocessors(ref.source, getattr(module, "main_input_name", None), local, ref.trust_code)
+        handle = cls(given, device, module, found.tokenizer, found.feature_extractor, found.image_processor)
         handle.converted_from = provenance(Path(ref.source)) if ref is not given else None
         return handle
 
@@ -144,14 +131,19 @@ class TransformersHandle(TorchBackedHandle):
             if shape is None:
                 raise SpecError("inputs.shape", None, f"the per-item shape of {self.main_input}, e.g. [3, 224, 224]")
             values = torch.randn((batch_size, *shape), generator=generator).to(self.float_dtype)
-            batch = {self.main_input: values.to(self.device)}
-            if getattr(self.module.config, "is_encoder_decoder", False):
-                # Encoder-decoder models (Whisper) need a decoder prefix: the encoder plus one decoder step.
-                batch["decoder_input_ids"] = self.decoder_prefix(batch_size)
-            return batch
+            return self._with_decoder_prefix({self.main_input: values.to(self.device)})
         vocab = int(getattr(self.module.config, "vocab_size", 1000))
         ids = torch.randint(0, vocab, (batch_size, inputs.seq_len), generator=generator)
-        return {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
+        return self._with_decoder_prefix(
+            {"input_ids": ids.to(self.device), "attention_mask": torch.ones_like(ids).to(self.device)}
+        )
+
+    def _with_decoder_prefix(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """An encoder-decoder (Whisper, T5, BART) reads its decoder's start token too: the model
+        scope is the encoder plus one decoder step."""
+        if hf_decoding.is_encoder_decoder(self.module):
+            batch["decoder_input_ids"] = self.decoder_prefix(len(next(iter(batch.values()))))
+        return batch
 
     def _feature_shape(self) -> tuple[int, ...] | None:
         """A vision model's (channels, height, width) from its config; an audio model's (mel bins,
@@ -179,10 +171,12 @@ class TransformersHandle(TorchBackedHandle):
         generates = hasattr(self.module, "can_generate") and self.module.can_generate()
         if generates:
             found.add(Capability.GENERATES)
-        if generates and not getattr(self.module.config, "is_encoder_decoder", False):
+        if generates and not hf_decoding.is_encoder_decoder(self.module):
             found.add(Capability.SCORES_TOKENS)
         if self.transcribes:
             found.add(Capability.TRANSCRIBES)
+        elif generates and self.tokenizer is not None and hf_decoding.is_encoder_decoder(self.module):
+            found.add(Capability.WRITES_TEXT)
         return frozenset(found)
 
     def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> list[str] | list[np.ndarray]:
@@ -200,19 +194,32 @@ class TransformersHandle(TorchBackedHandle):
         return super().prepare(batch)
 
     def forward(self, prepared: dict[str, torch.Tensor]) -> ModelOutput:
-        return ModelOutput.of(self.module(**prepared))
+        return ModelOutput.of(self.module(**prepared, **self._one_step))
 
     @property
     def sampling_rate(self) -> int:
         return int(getattr(self.feature_extractor, "sampling_rate", 16_000))
 
-    def preprocess(self, raw: list[str] | list[np.ndarray]) -> dict[str, torch.Tensor]:
+    def preprocess(self, raw: list[str] | list[np.ndarray] | list[Any]) -> dict[str, torch.Tensor]:
+        """Texts, waveforms or (PIL) images as the model's inputs, through its own pre-processing."""
         if self.feature_extractor is not None:  # waveforms -> log-mel features
             features = self.feature_extractor(raw, sampling_rate=self.sampling_rate, return_tensors="pt").input_features
             return {"input_features": features.to(device=self.device, dtype=self.float_dtype)}
+        if self.main_input == "pixel_values":
+            if self.image_processor is None:
+                raise SpecError("inputs", "images", "model-scope tensors (this model has no image processor)")
+            pixels = self.image_processor(raw, return_tensors="pt")["pixel_values"]
+            return {"pixel_values": pixels.to(device=self.device, dtype=self.float_dtype)}
         if self.tokenizer is None:
             raise SpecError("inputs", "text", "model-scope tensors (this model has no tokenizer)")
-        return to_device(dict(self.tokenizer(raw, padding=True, truncation=True, return_tensors="pt")), self.device)
+        return self._with_decoder_prefix(self._tokenized(raw))
+
+    def _tokenized(self, texts: list[str]) -> dict[str, torch.Tensor]:
+        """What the tokenizer gives that the model's forward names (a T5 given a BERT tokenizer
+        reads no token_type_ids)."""
+        batch = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        accepted = inspect.signature(self.module.forward).parameters
+        return to_device({name: value for name, value in batch.items() if name in accepted}, self.device)
 
     @property
     def transcribes(self) -> bool:
@@ -227,21 +234,17 @@ class TransformersHandle(TorchBackedHandle):
         return self.module(input_ids=batch).logits[0].float()
 
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
-        """Decodes: state is (KV cache, attention mask); the mask grows by one column a step."""
-        if state is None:  # the prompt: only its last position's logits, as generate() asks (logits_to_keep=1)
-            mask = inputs.get("attention_mask") if isinstance(inputs, Mapping) else None
-            keep = {"logits_to_keep": 1} if takes_logits_to_keep(self.module) else {}
-            output = self.module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True, **keep)
-        else:
-            cache, mask = state
-            if mask is not None:
-                mask = torch.cat([mask, torch.ones_like(inputs)], dim=1)
-            output = self.module(input_ids=inputs, attention_mask=mask, past_key_values=cache, use_cache=True)
-        return output.logits[:, -1:].argmax(-1), (output.past_key_values, mask)
+        return hf_decoding.greedy_step(self.module, inputs, state)
 
     def decoder_prefix(self, batch_size: int) -> torch.Tensor:
-        start = self.module.config.decoder_start_token_id
-        return torch.full((batch_size, 1), start, dtype=torch.long, device=self.device)
+        return hf_decoding.decoder_start(self.module, batch_size, self.device)
+
+    def write(self, texts: list[str], max_new_tokens: int) -> list[str]:
+        """Text to text, as deployed: tokenized, greedy ``generate``, detokenised."""
+        ids = self.module.generate(
+            **self._tokenized(texts), max_new_tokens=max_new_tokens, do_sample=False, num_beams=1
+        )
+        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
 
     def transcribe(self, waveforms: list[np.ndarray], max_new_tokens: int) -> list[str]:
         """Speech to text, as deployed: features, greedy autoregressive decoding, detokenised text."""
@@ -251,6 +254,8 @@ class TransformersHandle(TorchBackedHandle):
     def run_pipeline(self, raw: list[str] | list[np.ndarray]) -> Any:
         if self.transcribes:
             return self.transcribe(raw, self.max_new_tokens)
+        if Capability.WRITES_TEXT in self.capabilities:
+            return self.write(raw, self.max_new_tokens)
         return to_host(self.run(self.preprocess(raw)).main)
 
     def deploy_files(self, directory: Path) -> list[str]:
@@ -260,7 +265,7 @@ class TransformersHandle(TorchBackedHandle):
         )
 
     def deploy_preprocessing(self, directory: Path) -> list[str]:
-        parts = [part for part in (self.tokenizer, self.feature_extractor) if part is not None]
+        parts = [part for part in (self.tokenizer, self.feature_extractor, self.image_processor) if part is not None]
         return written(directory, lambda: [part.save_pretrained(directory) for part in parts])
 
     def save_files(self, directory: Path) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from honed.tasks.fidelity import AgreementTask
 from honed.tasks.language import LanguageModelingTask
 from honed.tasks.segmentation import SegmentationTask
 from honed.tasks.speech import SpeechRecognitionTask
+from honed.tasks.translation import TranslationTask
 
 __all__ = [
     "TASKS",
@@ -23,6 +24,7 @@ __all__ = [
     "SegmentationTask",
     "SpeechRecognitionTask",
     "Task",
+    "TranslationTask",
     "agreement",
     "agreement_of",
     "as_tensor",

@@ -232,6 +232,7 @@ TASKS: Registry[type[Task]] = Registry(
             "language",
             "segmentation",
             "speech",
+            "translation",
         )
     ),
 )

@@ -1,32 +1,64 @@
-"""Image classification: top-1 and top-5 over labelled images held in memory."""
+"""Image classification: top-1 and top-5 over labelled images held in memory: scikit-learn's digits
+(shipped), or a user's ImageFolder directory (``data``; see honed.tasks.images for how each model
+reads the images)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.images import ImageItems, check_normalisation, check_size
+from honed.tasks.media_files import image_folder, read_image
 
 
 @TASKS.register("image-classification")
-class ImageClassificationTask(Task):
+class ImageClassificationTask(ImageItems, Task):
     name = "image-classification"
     metrics = ("top1", "top5")
     primary = "top1"
 
-    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
-        if images.shape[0] != labels.shape[0]:
-            raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
+    def __init__(
+        self,
+        images: torch.Tensor | list[Any],
+        labels: torch.Tensor,
+        size: int | list[int] | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ):
+        if len(images) != labels.shape[0]:
+            raise ValueError(f"{len(images)} images but {labels.shape[0]} labels")
+        check_normalisation(mean, std)
         self.images, self.labels = images, labels
+        self.size, self.mean, self.std = check_size(size), mean, std
+        self.classes: list[str] | None = None  # a user's class folder names, in label order
 
-    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, torch.Tensor]]:
         return aligned_batches(self.images, self.labels, batch_size, limit)
 
     @classmethod
-    def default(cls, split: str = "test", test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationTask:
-        """scikit-learn's 8x8 digits, the held-out 30 % (1x8x8 images, 10 classes)."""
-        return cls.digits(split, test_fraction, seed)
+    def default(
+        cls,
+        split: str = "test",
+        test_fraction: float = 0.3,
+        seed: int = 0,
+        data: str | None = None,
+        size: int | list[int] | None = None,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ) -> ImageClassificationTask:
+        """scikit-learn's 8x8 digits, the held-out 30 % (1x8x8 images, 10 classes); or ``data``, an
+        ImageFolder directory (DIR/<class>/<image>; classes numbered in sorted name order, which
+        must be the model's label order), read as each model reads images (``size``, ``mean``,
+        ``std``: see honed.tasks.images)."""
+        if data is None:
+            return cls.digits(split, test_fraction, seed)
+        files, labels, classes = image_folder(data)
+        task = cls([read_image(file) for file in files], torch.tensor(labels), size, mean, std)
+        task.classes = classes
+        return task
 
     @classmethod
     def digits(cls, split: str = "test", test_fraction: float = 0.3, seed: int = 0) -> ImageClassificationTask:

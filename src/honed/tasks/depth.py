@@ -3,7 +3,9 @@
 ``DepthEstimationTask.scenes()`` generates road-like scenes with exact depth: a ground plane
 seen by a pinhole camera (depth = focal x camera height / rows below the horizon), boxes
 standing on it, and sky with no depth (invalid, so masked out). Far things are hazier, the
-cue a model can learn; so a model can be trained and judged with no download.
+cue a model can learn; so a model can be trained and judged with no download. ``data`` reads a
+user's images and depth maps (honed.tasks.media_files; each model reads the images as
+honed.tasks.images says).
 """
 
 from __future__ import annotations
@@ -11,21 +13,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.images import ImageItems, check_normalisation, check_size, resized_targets
+from honed.tasks.media_files import paired_files, read_image
 
 
 @TASKS.register("depth-estimation")
-class DepthEstimationTask(Task):
+class DepthEstimationTask(ImageItems, Task):
     name = "depth-estimation"
     metrics = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
     primary = "abs_rel"
 
-    def __init__(self, images: torch.Tensor, depths: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 80.0):
-        if images.shape[0] != depths.shape[0] or images.shape[-2:] != depths.shape[-2:]:
-            raise ValueError(f"images {tuple(images.shape)} and depths {tuple(depths.shape)} do not match")
+    def __init__(
+        self, images: torch.Tensor | list[Any], depths: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 80.0
+    ):
+        tensors = isinstance(images, torch.Tensor)
+        if len(images) != depths.shape[0] or tensors and images.shape[-2:] != depths.shape[-2:]:
+            raise ValueError(f"{len(images)} images and depths {tuple(depths.shape)} do not match")
         self.images, self.depths, self.min_depth, self.max_depth = images, depths, min_depth, max_depth
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -45,9 +53,31 @@ class DepthEstimationTask(Task):
         return {name: {"min_depth": self.min_depth, "max_depth": self.max_depth} for name in self.metrics}
 
     @classmethod
-    def default(cls, count: int = 64, size: int = 32, seed: int = 0) -> DepthEstimationTask:
-        """Generated 3x32x32 scenes (ground, boxes, sky) with exact depth in metres, capped at 20."""
-        return cls.scenes(count, size, seed)
+    def default(
+        cls,
+        count: int = 64,
+        size: int | list[int] | None = None,
+        seed: int = 0,
+        data: str | None = None,
+        depth_scale: float = 256.0,
+        max_depth: float = 80.0,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ) -> DepthEstimationTask:
+        """Generated 3x32x32 scenes (ground, boxes, sky) with exact depth in metres, capped at 20;
+        or ``data``: DIR/images/<name>.png with DIR/depths/<name>.png (16-bit, metres x
+        ``depth_scale``, 256 as KITTI stores it) or <name>.npy (float metres); 0 is no depth.
+        Depths are scored at ``size`` or the first map's size, up to ``max_depth`` metres."""
+        if data is None:
+            return cls.scenes(count, size or 32, seed)
+        check_normalisation(mean, std)
+        pairs = paired_files(data, "depths", "16-bit PNG of metres x depth_scale, or .npy float metres; 0 = none")
+        metres = [_metres(depth, depth_scale) for _, depth in pairs]
+        resize = check_size(size)
+        depths = resized_targets(metres, resize, 1.0, torch.float32)
+        task = cls([read_image(image) for image, _ in pairs], depths, min_depth=1e-3, max_depth=max_depth)
+        task.size, task.mean, task.std = resize, mean, std
+        return task
 
     @classmethod
     def scenes(cls, count: int = 64, size: int = 32, seed: int = 0, max_depth: float = 20.0) -> DepthEstimationTask:
@@ -76,3 +106,10 @@ class DepthEstimationTask(Task):
         images = torch.where((depths == 0)[:, None], sky[:, None, None].expand(count, 3, size, size), images)
         images = images + 0.02 * torch.randn(images.shape, generator=generator)
         return cls(images.float(), depths, min_depth=1e-3, max_depth=max_depth)
+
+
+def _metres(path: Any, depth_scale: float) -> np.ndarray:
+    """A depth map in metres: a .npy array as it is (never unpickled), an image divided by ``depth_scale``."""
+    if path.suffix == ".npy":
+        return np.load(path, allow_pickle=False).astype(np.float32)
+    return np.asarray(read_image(path, mode=None), dtype=np.float32) / depth_scale

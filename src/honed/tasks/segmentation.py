@@ -1,7 +1,9 @@
 """Semantic segmentation: mIoU and pixel accuracy over labelled images.
 
 ``SegmentationTask.shapes()`` generates a labelled set (background, rectangles, discs, each
-with its own colour plus noise), so a model can be trained and judged with no download.
+with its own colour plus noise), so a model can be trained and judged with no download; ``data``
+reads a user's images and masks (honed.tasks.media_files; each model reads the images as
+honed.tasks.images says).
 """
 
 from __future__ import annotations
@@ -11,19 +13,25 @@ from typing import Any
 
 import torch
 
+from honed.core.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.images import ImageItems, check_normalisation, check_size, resized_targets
+from honed.tasks.media_files import paired_files, read_image
 
 
 @TASKS.register("semantic-segmentation")
-class SegmentationTask(Task):
+class SegmentationTask(ImageItems, Task):
     name = "semantic-segmentation"
     metrics = ("miou", "pixel_accuracy")
     primary = "miou"
 
-    def __init__(self, images: torch.Tensor, masks: torch.Tensor, num_classes: int, ignore_index: int = 255):
-        if images.shape[0] != masks.shape[0] or images.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"images {tuple(images.shape)} and masks {tuple(masks.shape)} do not match")
+    def __init__(
+        self, images: torch.Tensor | list[Any], masks: torch.Tensor, num_classes: int, ignore_index: int = 255
+    ):
+        tensors = isinstance(images, torch.Tensor)
+        if len(images) != masks.shape[0] or tensors and images.shape[-2:] != masks.shape[-2:]:
+            raise ValueError(f"{len(images)} images and masks {tuple(masks.shape)} do not match")
         self.images, self.masks, self.num_classes, self.ignore_index = images, masks, num_classes, ignore_index
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -43,9 +51,38 @@ class SegmentationTask(Task):
         return {"miou": options, "pixel_accuracy": options}
 
     @classmethod
-    def default(cls, count: int = 64, size: int = 32, seed: int = 0) -> SegmentationTask:
-        """Generated 3x32x32 images of a rectangle and a disc on a background (3 classes)."""
-        return cls.shapes(count, size, seed)
+    def default(
+        cls,
+        count: int = 64,
+        size: int | list[int] | None = None,
+        seed: int = 0,
+        data: str | None = None,
+        num_classes: int | None = None,
+        ignore_index: int = 255,
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+    ) -> SegmentationTask:
+        """Generated 3x32x32 images of a rectangle and a disc on a background (3 classes); or
+        ``data``: DIR/images/<name>.png with DIR/masks/<name>.png holding each pixel's class
+        number (``ignore_index`` unlabelled), masks scored at ``size`` or the first mask's size;
+        ``num_classes`` defaults to the largest class number found plus one."""
+        if data is None:
+            return cls.shapes(count, size or 32, seed)
+        check_normalisation(mean, std)
+        pairs = paired_files(data, "masks", "each pixel's class number")
+        resize = check_size(size)
+        masks = resized_targets([read_image(mask, mode=None) for _, mask in pairs], resize, 1.0, torch.long)
+        labelled = masks[masks != ignore_index]
+        if labelled.numel() == 0:
+            raise SpecError("task.options.data", data, f"masks with labelled pixels (not all {ignore_index})")
+        found = int(labelled.max()) + 1
+        if num_classes is not None and found > num_classes:
+            raise SpecError(
+                "task.options.num_classes", num_classes, f"at least {found}: the masks hold class {found - 1}"
+            )
+        task = cls([read_image(image) for image, _ in pairs], masks, num_classes or found, ignore_index)
+        task.size, task.mean, task.std = resize, mean, std
+        return task
 
     @classmethod
     def shapes(cls, count: int = 64, size: int = 32, seed: int = 0) -> SegmentationTask:

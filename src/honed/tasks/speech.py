@@ -9,11 +9,10 @@ transcripts. Models are sequence-to-sequence speech models such as Whisper (tran
 
 from __future__ import annotations
 
-import json
 import re
-import wave
 from collections.abc import Iterator
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,8 @@ from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.data_files import jsonl_rows
+from honed.tasks.media_files import read_wav
 
 SAMPLING_RATE = 16_000
 
@@ -52,11 +53,24 @@ class SpeechRecognitionTask(Task):
         self.transcripts = [normalise(t) for t in transcripts]
 
     @classmethod
-    def default(cls, max_new_tokens: int | None = None, joined: bool = False) -> SpeechRecognitionTask:
+    def default(
+        cls, max_new_tokens: int | None = None, joined: bool = False, data: str | None = None
+    ) -> SpeechRecognitionTask:
         """10 shipped English utterances (espeak-ng, 16 kHz) with transcripts; Whisper-style models.
-        ``joined``: one 26 s recording of all ten (see ``joined_up``), 160 new tokens by default."""
-        task = cls.shipped(max_new_tokens or (160 if joined else 64))
+        ``joined``: one 26 s recording of all ten (see ``joined_up``), 160 new tokens by default.
+        ``data``: a JSONL file of {"audio": "clip.wav", "text": "..."}, audio paths relative to it
+        (PCM WAV, any rate, resampled to 16 kHz mono)."""
+        task = cls.shipped(max_new_tokens or (160 if joined else 64)) if data is None else cls.read(data)
+        if data is not None and max_new_tokens:
+            task.max_new_tokens = max_new_tokens
         return task.joined_up() if joined else task
+
+    @classmethod
+    def read(cls, path: str | Path, max_new_tokens: int = 64) -> SpeechRecognitionTask:
+        rows = jsonl_rows(path, {"audio": (str,), "text": (str,)}, '{"audio": "clip.wav", "text": "..."}')
+        folder = Path(path).parent
+        waveforms = [read_wav(folder / row["audio"], SAMPLING_RATE) for row in rows]
+        return cls(waveforms, [row["text"] for row in rows], SAMPLING_RATE, max_new_tokens)
 
     def joined_up(self, pause_s: float = 0.5) -> SpeechRecognitionTask:
         """One longer recording: every utterance in order with ``pause_s`` of silence between them
@@ -68,18 +82,9 @@ class SpeechRecognitionTask(Task):
 
     @classmethod
     def shipped(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
-        folder = resources.files("honed.tasks").joinpath("data/speech")
-        rows = [
-            json.loads(line) for line in folder.joinpath("transcripts.jsonl").read_text().splitlines() if line.strip()
-        ]
-        waveforms = []
-        for row in rows:
-            with folder.joinpath(row["audio"]).open("rb") as file, wave.open(file) as audio:
-                if audio.getframerate() != SAMPLING_RATE or audio.getsampwidth() != 2 or audio.getnchannels() != 1:
-                    raise ValueError(f"{row['audio']}: expected 16 kHz 16-bit mono")
-                frames = np.frombuffer(audio.readframes(audio.getnframes()), dtype=np.int16)
-            waveforms.append(frames.astype(np.float32) / 32768.0)
-        return cls(waveforms, [row["text"] for row in rows], SAMPLING_RATE, max_new_tokens)
+        return cls.read(
+            Path(str(resources.files("honed.tasks").joinpath("data/speech/transcripts.jsonl"))), max_new_tokens
+        )
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[np.ndarray], list[str]]]:
         return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)

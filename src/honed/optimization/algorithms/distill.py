@@ -74,6 +74,13 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):
     found = repeated_blocks(handle.module)
+    if getattr(getattr(handle.module, "config", None), "is_encoder_decoder", False):
+        raise SpecError(
+            "recipe.layer-distill",
+            handle.name,
+            "an encoder-only or decoder-only model: an encoder-decoder's two stacks, its relative "
+            "position bias (held by the first block) and its cache are not shrunk together",
+        )
     if found is None:
         raise SpecError(
             "recipe.layer-distill", handle.name, "a model built from a list of repeated blocks (transformer layers)"

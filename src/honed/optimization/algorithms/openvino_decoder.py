@@ -15,9 +15,9 @@ import torch
 
 from honed.core.protocol import ModelRef
 from honed.models.graph_inputs import token_feed
+from honed.models.hf_decoding import takes_logits_to_keep
 from honed.models.openvino_model import OpenVinoHandle, Precision
 from honed.models.output import ModelOutput
-from honed.models.transformers_model import takes_logits_to_keep
 from honed.optimization.algorithms.runtime import ExportedDecoder, OnnxExport
 
 _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise

@@ -49,8 +49,11 @@ class StructuredParams(Params):
     round_to: int | None = Field(default=8, ge=1, description="keep widths a multiple of this (kernel-friendly)")
 
 
-# Layers whose output width is a prunable FFN width in transformer blocks (BERT, Llama, GPT-2 ...).
-_FFN_EXPANSION = re.compile(r"(intermediate\.dense|mlp\.(gate_proj|up_proj|fc1|c_fc)|ffn\.lin1|fc1)$")
+# Layers whose output width is a prunable FFN width in transformer blocks (the FFN expansion):
+# BERT, Llama/Mistral, OPT/BART/Marian (fc1), DistilBERT, GPT-2, T5 (wi; wi_0/wi_1 when gated).
+_FFN_EXPANSION = re.compile(
+    r"(intermediate\.dense|mlp\.(gate_proj|up_proj|fc1|c_fc)|ffn\.lin1|fc1|DenseReluDense\.wi(_[01])?)$"
+)
 
 
 @register_algorithm(

@@ -11,7 +11,8 @@ def _top_k(k: int):
     def compute(predictions: torch.Tensor, references: torch.Tensor) -> float:
         from torchmetrics.classification import MulticlassAccuracy
 
-        return MulticlassAccuracy(num_classes=predictions.shape[-1], top_k=k, average="micro")(
+        classes = predictions.shape[-1]  # with k classes or fewer, every label is among the top k
+        return MulticlassAccuracy(num_classes=classes, top_k=min(k, classes), average="micro")(
             predictions, references
         ).item()
 
@@ -29,6 +30,6 @@ register_metric(
     "top5",
     "higher",
     "fraction",
-    "share of items whose label is among the 5 highest scores",
+    "share of items whose label is among the 5 highest scores (1 for a model of 5 classes or fewer)",
     "torchmetrics MulticlassAccuracy(top_k=5)",
 )(_top_k(5))

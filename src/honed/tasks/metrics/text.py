@@ -1,4 +1,4 @@
-"""Speech and language metrics: WER and CER (jiwer), perplexity (torchmetrics)."""
+"""Speech and language metrics: WER and CER (jiwer), chrF and BLEU (sacrebleu), perplexity (torchmetrics)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,32 @@ def character_error_rate(predictions: Sequence[str], references: Sequence[str]) 
     import jiwer
 
     return jiwer.cer(list(references), list(predictions))
+
+
+@register_metric(
+    "chrf",
+    "higher",
+    "",
+    "character n-gram F-score over the corpus (orders 1-6, recall weighted by beta 2, spaces dropped), 0-100",
+    "sacrebleu.corpus_chrf",
+)
+def chrf(predictions: Sequence[str], references: Sequence[str]) -> float:
+    import sacrebleu
+
+    return sacrebleu.corpus_chrf(list(predictions), [list(references)]).score
+
+
+@register_metric(
+    "bleu",
+    "higher",
+    "",
+    "corpus BLEU (1-4-gram precisions, brevity penalty, the 13a tokenizer), 0-100",
+    "sacrebleu.corpus_bleu",
+)
+def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
+    import sacrebleu
+
+    return sacrebleu.corpus_bleu(list(predictions), [list(references)]).score
 
 
 @register_metric(
