@@ -127,6 +127,56 @@ def test_an_openvino_int8_weights_export_runs_in_openvino_without_honed(tmp_path
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), np.asarray(handle.run(x).main), rtol=1e-4, atol=1e-4)
 
 
+def test_a_bf16_sentence_transformer_encodes_without_honed_as_the_handle(minilm_path, tmp_path):
+    handle = optimize(ModelRef(kind="sentence-transformers", source=minilm_path), ["bf16"], "cpu")
+    assert "modules.json" in export(handle, tmp_path / "out")  # the pooling and normalisation travel too
+    sentences = ["A man is eating food.", "The weather is cold today."]
+    loaded = _run_without_honed(
+        f"""
+        import json, numpy as np, sentence_transformers
+        model = sentence_transformers.SentenceTransformer("out", device="cpu")
+        embeddings = model.encode({sentences!r}, convert_to_tensor=True)  # numpy has no bfloat16
+        np.save("embeddings.npy", embeddings.float().numpy())
+        print(json.dumps({{"dtype": str(next(model.parameters()).dtype)}}))
+        """,
+        tmp_path,
+    )
+    assert loaded["dtype"] == "torch.bfloat16"
+    expected = torch.as_tensor(handle.run_pipeline(sentences)).float().numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "embeddings.npy"), expected, atol=1e-2)
+
+
+def test_a_gguf_export_decodes_in_llama_cpp_without_honed(tiny_llama_dir, tmp_path):
+    step = {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}
+    handle = optimize(ModelRef(kind="transformers", source=str(tiny_llama_dir)), [step], "cpu", InputSpec(seq_len=8))
+    assert "model.gguf" in export(handle, tmp_path / "out")
+    ids = handle.token_ids("the cat sat on the mat")
+    (tmp_path / "ids.json").write_text(json.dumps(ids))
+    loaded = _run_without_honed(
+        """
+        import json, numpy as np, llama_cpp
+        from gguf import GGUFReader
+        types = sorted({tensor.tensor_type.name for tensor in GGUFReader("out/model.gguf").tensors})
+        # llama.cpp built with AMX crashes on its first decode (ggml-org/llama.cpp#20824; honed works
+        # around it, a plain script cannot): there, only the file is read.
+        runs = b"AMX_INT8 = 1" not in llama_cpp.llama_print_system_info()
+        if runs:
+            llm = llama_cpp.Llama("out/model.gguf", n_ctx=64, logits_all=True, verbose=False)
+            ids = json.load(open("ids.json"))
+            llm.eval(ids)
+            np.save("logits.npy", np.array(llm.scores[: len(ids)]))
+        print(json.dumps({"types": types, "ran": runs}))
+        """,
+        tmp_path,
+    )
+    assert "Q8_0" in loaded["types"]  # the int8 weights were written as llama.cpp reads them
+    if loaded["ran"]:
+        expected = handle.next_token_logits(ids).numpy()
+        logits = np.load(tmp_path / "logits.npy")
+        assert (logits.argmax(-1) == expected.argmax(-1)).all()
+        np.testing.assert_allclose(logits, expected, rtol=1e-3, atol=1e-3)
+
+
 def test_optimize_refuses_a_step_it_cannot_write_before_any_work(tmp_path):
     out = tmp_path / "out"
     done = honed(

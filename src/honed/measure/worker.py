@@ -138,6 +138,7 @@ def _task_sample(job: Job) -> tuple[Any, Any]:
     from honed.tasks import build_task
 
     task = build_task(job.task)
+    task.bind(job.inputs)
     return task, task.sample(job.batch_size, job.protocol.seed)
 
 

@@ -72,6 +72,7 @@ class Context:
         from honed.tasks import build_task
 
         task = build_task(self.task)
+        task.bind(self.inputs)  # a user's images are resized to the run's input shape where the model has no processor
         return task if task.item_inputs else None  # multiple choice, language modelling: synthetic inputs
 
 

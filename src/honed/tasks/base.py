@@ -7,6 +7,7 @@ inputs when labels are absent or beside them.
 
 from __future__ import annotations
 
+import copy
 import random
 import time
 from abc import ABC, abstractmethod
@@ -46,6 +47,10 @@ class Task(ABC):
     # Whether one item of the data is one model input, so ``sample`` can hand out batches
     # (calibration and distillation data, inputs.source = "task"); not for multiple choice.
     item_inputs: bool = True
+    # The attributes that hold one entry per item, in item order: what ``holding_out`` splits.
+    item_fields: tuple[str, ...] = ()
+    # The items held out to calibrate on (``[task] options = { calibration = N }``), never scored.
+    calibration_part: Task | None = None
 
     @classmethod
     def default(cls, **options: Any) -> Task:
@@ -81,7 +86,30 @@ class Task(ABC):
 
     def agreement_items(self, count: int) -> str:
         """Which items an agreement with the base model compared (said in the record)."""
-        return f"{count} items of task {self.name}"
+        held = self.calibration_part
+        return f"{count} items of task {self.name}" + (f" ({held.item_count} others calibrated)" if held else "")
+
+    @property
+    def item_count(self) -> int:
+        return len(getattr(self, self.item_fields[0])) if self.item_fields else 0
+
+    def holding_out(self, count: int) -> Task:
+        """This task without its first ``count`` items: they are what calibration and distillation
+        draw (``sample``, ``halves``), and are never scored, so the two share no item."""
+        field = "task.options.calibration"
+        if not self.item_fields or getattr(self, self.item_fields[0]) is None:
+            raise SpecError(field, count, f"no calibration split: task {self.name!r} holds no items of its own here")
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count < self.item_count:
+            raise SpecError(
+                field, count, f"an integer from 1 to {self.item_count - 1} (the task has {self.item_count} items)"
+            )
+        scored, calibration = copy.copy(self), copy.copy(self)
+        for name in self.item_fields:
+            items = getattr(self, name)
+            setattr(calibration, name, items[:count])
+            setattr(scored, name, items[count:])
+        scored.calibration_part = calibration
+        return scored
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
         """Extra keyword arguments per metric (e.g. num_classes), for the first ``limit`` items."""
@@ -109,11 +137,18 @@ class Task(ABC):
         half 0 the even-numbered items (to calibrate on), half 1 the odd-numbered ones (held out,
         to judge the calibrated model on). Every held-out item counts once: a few items drawn
         with replacement let a search pick what suits them."""
-        pool = self._pool()
-        part = pool[half::2] if len(pool) > 1 else pool
+        if self.calibration_part is not None:  # the held-out split: calibrate on it, judge on the scored items
+            part = (self.calibration_part if half == 0 else self)._items()
+        else:
+            pool = self._items()
+            part = pool[half::2] if len(pool) > 1 else pool
         return [_joined(part[start : start + batch_size]) for start in range(0, len(part), batch_size)]
 
     def _pool(self) -> list[Any]:
+        """The items calibration draws from: the held-out ones where the task has them, else all."""
+        return (self.calibration_part or self)._items()
+
+    def _items(self) -> list[Any]:
         """Every item of the data as a raw batch of one."""
         return [inputs for inputs, _ in self.batches(1)]
 
@@ -195,15 +230,18 @@ def build_task(spec: TaskSpec) -> Task:
 
         import_module(spec.module)  # a task defined outside honed registers itself on import
     cls = TASKS.get(spec.name)
+    options = dict(spec.options)
+    calibration = options.pop("calibration", None)  # any task: its first N items calibrate, never scored
     try:
-        return cls.default(**spec.options)
+        task = cls.default(**options)
     except TypeError as error:
         import inspect
 
-        allowed = ", ".join(inspect.signature(cls.default).parameters) or "none"
+        allowed = ", ".join([*inspect.signature(cls.default).parameters, "calibration"])
         raise SpecError(
             "task.options", spec.options, f"options of task {spec.name!r}: {allowed}", hint=str(error)
         ) from None
+    return task if calibration is None else task.holding_out(calibration)
 
 
 def check_task_module(module: str | None, task: str, trusted: bool, where: str) -> None:

@@ -25,6 +25,7 @@ class MultipleChoiceTask(Task):
     item_inputs = False  # an item is several scored endings
     metrics = ("mc_accuracy", "mc_accuracy_norm")
     primary = "mc_accuracy_norm"  # what lm-evaluation-harness reports for Hellaswag
+    item_fields = ("items",)
 
     def __init__(self, items: list[dict[str, Any]]):
         for index, item in enumerate(items):

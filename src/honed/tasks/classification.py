@@ -19,6 +19,7 @@ class ImageClassificationTask(ImageItems, Task):
     name = "image-classification"
     metrics = ("top1", "top5")
     primary = "top1"
+    item_fields = ("images", "labels")
 
     def __init__(
         self,

@@ -27,6 +27,7 @@ class DepthEstimationTask(ImageItems, Task):
     name = "depth-estimation"
     metrics = ("abs_rel", "sq_rel", "rmse", "rmse_log", "delta1", "delta2", "delta3")
     primary = "abs_rel"
+    item_fields = ("images", "depths")
 
     def __init__(
         self, images: torch.Tensor | list[Any], depths: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 80.0

@@ -21,6 +21,7 @@ class TextEmbeddingTask(Task):
     requires = frozenset({Capability.TOKENIZES})
     metrics = ("recall_at_k",)
     primary = "recall_at_k"
+    item_fields = ("queries", "passages")
     agreement_metrics = ("output_cosine",)  # embeddings have no classes, so no top-1 or KL
 
     def __init__(self, queries: list[str], passages: list[str], k: int = 1):

@@ -30,6 +30,7 @@ class AgreementTask(Task):
     name = "agreement"
     metrics = AGREEMENT_METRICS
     primary = "output_cosine"
+    item_fields = ("given",)
 
     def __init__(self, items: int = 64, seed: int = 1234, inputs: str | None = None):
         if items < 1:

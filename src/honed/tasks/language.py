@@ -35,6 +35,7 @@ class LanguageModelingTask(Task):
     item_inputs = False  # texts differ in length
     metrics = ("perplexity",)
     primary = "perplexity"
+    item_fields = ("texts",)
     agreement_metrics = ("top1_agreement", "logits_kl")  # per position; logits have no useful cosine
     output_name = "next-token logits at each position"
 

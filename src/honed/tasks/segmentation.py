@@ -25,6 +25,7 @@ class SegmentationTask(ImageItems, Task):
     name = "semantic-segmentation"
     metrics = ("miou", "pixel_accuracy")
     primary = "miou"
+    item_fields = ("images", "masks")
 
     def __init__(
         self, images: torch.Tensor | list[Any], masks: torch.Tensor, num_classes: int, ignore_index: int = 255

@@ -38,6 +38,7 @@ class SpeechRecognitionTask(Task):
     requires = frozenset({Capability.TRANSCRIBES})
     metrics = ("wer", "cer")
     primary = "wer"
+    item_fields = ("waveforms", "transcripts")
     supports_agreement = False  # transcripts, not one output tensor per item
 
     def __init__(

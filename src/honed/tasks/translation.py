@@ -27,6 +27,7 @@ class TranslationTask(Task):
     requires = frozenset({Capability.TOKENIZES, Capability.WRITES_TEXT})
     metrics = ("chrf", "bleu")
     primary = "chrf"  # chrF is steadier than BLEU on a few dozen sentences
+    item_fields = ("sources", "targets")
     supports_agreement = False  # texts, not one output tensor per item
 
     def __init__(self, sources: list[str], targets: list[str], prefix: str = "", max_new_tokens: int = 64):
