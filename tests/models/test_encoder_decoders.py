@@ -125,3 +125,17 @@ def test_an_encoder_decoder_that_cannot_start_its_decoder_is_refused_before_any_
                  check_code=2)  # fmt: skip
     assert "decoder_start_token_id" in done.stderr + done.stdout
     assert not (tmp_path / "runs.db").exists() or not Store(f"sqlite:///{tmp_path / 'runs.db'}").list()
+
+
+def test_steps_that_cannot_take_an_encoder_decoder_are_refused_before_any_worker(tiny_t5_dir):
+    from honed.tuning.plan import plan_sweep
+    from honed.tuning.settings import TuneSettings
+
+    plan = plan_run(_t5(tiny_t5_dir), RunSpec())
+    with pytest.raises(SpecError, match="layer-distill does not apply to a model that writes text from text"):
+        plan.with_recipe(["layer-distill"])
+    with pytest.raises(SpecError, match="llama-cpp needs a model that scores next tokens"):
+        plan.with_recipe(["llama-cpp"])
+    sweep = plan_sweep(_t5(tiny_t5_dir), RunSpec(), TuneSettings())
+    assert {"layer-distill", "llama-cpp", "ctranslate2"} <= set(sweep.skipped)  # a default tune says why
+    assert "bf16" in {recipe.label for recipe in sweep.candidates}

@@ -93,6 +93,10 @@ class Algorithm:
     # A runtime export: which of the model's capabilities its handle keeps (checked before any
     # worker starts, e.g. whether a speech task can still run after it).
     keeps: frozenset[Capability] = KEPT_BY_EXPORT
+    # What the model must be able to do for this step to apply, and what it must not be: checked
+    # before any worker where the model's files tell (a tune skips the step with the reason).
+    needs: frozenset[Capability] = frozenset()
+    excludes: frozenset[Capability] = frozenset()
     # How a model this step changed is written as files that load without honed (honed optimize -o):
     # "weights" (the model's own format: save_pretrained, safetensors), "runtime" (the runtime's
     # files: ONNX, OpenVINO IR, GGUF), or None, with the reason and what to do in ``export_note``.

@@ -47,9 +47,14 @@ class RunPlan:
         return replace(plan, steps=tuple(steps), warnings=tuple(_pairings(self.model, plan.layers, steps)))
 
     def unfit(self, steps: list[Step] | tuple[Step, ...]) -> SpecError | None:
-        """The refusal when the model, after ``steps``, lacks what the task needs; None when it
-        has it, or when what it has cannot be told before loading."""
-        if self.task is None or self.capabilities is None:
+        """The refusal when a step cannot take the model as the steps before it leave it, or when
+        the model, after ``steps``, lacks what the task needs; None when it fits, or when what it
+        has cannot be told before loading."""
+        if self.capabilities is None:
+            return None
+        if (misfit := step_error(self.model, self.capabilities, list(steps))) is not None:
+            return misfit
+        if self.task is None:
             return None
         return fit_error(self.model, self.task, self.needs, after_steps(self.capabilities, list(steps)))
 
@@ -122,6 +127,29 @@ def fit_error(
         f"a task that {name} can run",
         hint=f"{task.name!r} needs {describe(needs)}; {name} lacks: {', '.join(c.value for c in gaps)}",
     )
+
+
+def step_error(model: Any, have: frozenset[Capability], steps: list[Step]) -> SpecError | None:
+    """The refusal when a step needs what the model lacks at that step (llama-cpp: a causal LM;
+    ctranslate2: a speech-to-text model) or is what the step excludes (layer-distill: an
+    encoder-decoder); None when every step fits."""
+    from honed.optimization import ALGORITHMS
+
+    for index, step in enumerate(steps):
+        algorithm = ALGORITHMS.get(step.algorithm)
+        now = after_steps(have, steps[:index])
+        gaps = missing(algorithm.needs, now)
+        clashes = [c for c in Capability if c in algorithm.excludes and c in now]
+        if not gaps and not clashes:
+            continue
+        name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
+        why = (
+            f"{step.algorithm} needs {describe(algorithm.needs)}; {name} lacks: {', '.join(c.value for c in gaps)}"
+            if gaps
+            else f"{step.algorithm} does not apply to {describe(clashes[:1])} ({name} is one)"
+        )
+        return SpecError("recipe", step.algorithm, f"a step that {name} can take", hint=why)
+    return None
 
 
 def model_capabilities(model: Any) -> frozenset[Capability] | None:

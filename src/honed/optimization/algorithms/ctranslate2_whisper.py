@@ -62,6 +62,7 @@ def _converted(handle: Any, context: Context) -> tuple[tempfile.TemporaryDirecto
     conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
     typical_min_cosine=0.95,
     keeps=TRANSCRIBES,
+    needs=frozenset({Capability.TRANSCRIBES}),
     export="runtime",
 )
 def to_ctranslate2(handle: Any, params: CTranslate2Params, context: Context) -> CTranslate2WhisperHandle:

@@ -10,6 +10,7 @@ import torch
 from pydantic import Field
 
 from honed.core.errors import SpecError
+from honed.models.capabilities import Capability
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 TRAINING_SEEDS = 100_000
@@ -70,6 +71,7 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
     "keep every other block (DistilBERT-style init) and train it to match the teacher's outputs",
     LayerDistillParams,
     typical_min_cosine=0.8,
+    excludes=frozenset({Capability.WRITES_TEXT, Capability.TRANSCRIBES}),  # encoder-decoders (see below)
     export="weights",
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):

@@ -90,6 +90,7 @@ def _written(
     conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
     typical_min_cosine=0.9,
     keeps=KEPT_BY_DECODER_EXPORT,
+    needs=frozenset({Capability.SCORES_TOKENS}),  # a causal language model
     export="runtime",
 )
 def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
