@@ -82,7 +82,6 @@ class TransformersHandle(TorchBackedHandle):
     def _load(
         cls, ref: ModelRef, device: str, threads: int | None, seed: int | None, weights: bool
     ) -> TransformersHandle:
-
         device = prepare_torch(device, threads, seed)
         given, ref = ref, local_ref(ref)
         local = Path(ref.source).exists()

@@ -61,9 +61,8 @@ class SpeechRecognitionTask(Task):
         ``joined``: one 26 s recording of all ten (see ``joined_up``), 160 new tokens by default.
         ``data``: a JSONL file of {"audio": "clip.wav", "text": "..."}, audio paths relative to it
         (PCM WAV, any rate, resampled to 16 kHz mono)."""
-        task = cls.shipped(max_new_tokens or (160 if joined else 64)) if data is None else cls.read(data)
-        if data is not None and max_new_tokens:
-            task.max_new_tokens = max_new_tokens
+        tokens = max_new_tokens or (160 if joined else 64)
+        task = cls.shipped(tokens) if data is None else cls.read(data, tokens)
         return task.joined_up() if joined else task
 
     @classmethod
