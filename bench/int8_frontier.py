@@ -58,6 +58,9 @@ RECIPES = [
     _openvino(quantization="int8-mixed"),
     _openvino(quantization="int8-mixed", preset="mixed"),
     _openvino(quantization="int8-mixed", smooth_quant_alpha=-1.0),
+    _openvino(quantization="int8-mixed", smooth_quant_alpha=-1.0, sensitivity_groups=16),
+    _openvino(quantization="int8-mixed", smooth_quant_alpha=-1.0, sensitivity_groups=24),
+    _openvino(quantization="int8-mixed", smooth_quant_alpha=-1.0, preset="mixed", sensitivity_groups=16),
     _openvino(quantization="int8-mixed", precision="bf16"),
 ]
 
