@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from honed.tasks.base import TASKS, Task, aligned_batches
-from honed.tasks.images import ImageItems, check_normalisation, check_size
+from honed.tasks.images import ImageItems, Reading
 from honed.tasks.media_files import image_folder, read_image
 
 
@@ -21,19 +21,10 @@ class ImageClassificationTask(ImageItems, Task):
     primary = "top1"
     item_fields = ("images", "labels")
 
-    def __init__(
-        self,
-        images: torch.Tensor | list[Any],
-        labels: torch.Tensor,
-        size: int | list[int] | None = None,
-        mean: list[float] | None = None,
-        std: list[float] | None = None,
-    ):
+    def __init__(self, images: torch.Tensor | list[Any], labels: torch.Tensor):
         if len(images) != labels.shape[0]:
             raise ValueError(f"{len(images)} images but {labels.shape[0]} labels")
-        check_normalisation(mean, std)
         self.images, self.labels = images, labels
-        self.size, self.mean, self.std = check_size(size), mean, std
         self.classes: list[str] | None = None  # a user's class folder names, in label order
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, torch.Tensor]]:
@@ -56,9 +47,10 @@ class ImageClassificationTask(ImageItems, Task):
         ``std``: see honed.tasks.images)."""
         if data is None:
             return cls.digits(split, test_fraction, seed)
+        reading = Reading.checked(size, mean, std)
         files, labels, classes = image_folder(data)
-        task = cls([read_image(file) for file in files], torch.tensor(labels), size, mean, std)
-        task.classes = classes
+        task = cls([read_image(file) for file in files], torch.tensor(labels))
+        task.classes, task.reading = classes, reading
         return task
 
     @classmethod

@@ -18,7 +18,7 @@ import torch
 
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
-from honed.tasks.images import ImageItems, check_normalisation, check_size, resized_targets
+from honed.tasks.images import ImageItems, Reading, resized_targets
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -71,13 +71,12 @@ class DepthEstimationTask(ImageItems, Task):
         Depths are scored at ``size`` or the first map's size, up to ``max_depth`` metres."""
         if data is None:
             return cls.scenes(count, size or 32, seed)
-        check_normalisation(mean, std)
+        reading = Reading.checked(size, mean, std)
         pairs = paired_files(data, "depths", "16-bit PNG of metres x depth_scale, or .npy float metres; 0 = none")
         metres = [_metres(depth, depth_scale) for _, depth in pairs]
-        resize = check_size(size)
-        depths = resized_targets(metres, resize, 1.0, torch.float32)
+        depths = resized_targets(metres, reading.size, 1.0, torch.float32)
         task = cls([read_image(image) for image, _ in pairs], depths, min_depth=1e-3, max_depth=max_depth)
-        task.size, task.mean, task.std = resize, mean, std
+        task.reading = reading
         return task
 
     @classmethod

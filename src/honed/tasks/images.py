@@ -6,6 +6,7 @@ data are tensors already and pass through unchanged."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,19 +27,32 @@ def check_size(size: int | list[int] | None) -> tuple[int, int] | None:
     return pair[0], pair[1]
 
 
-def check_normalisation(mean: list[float] | None, std: list[float] | None) -> None:
-    if (mean is None) != (std is None):
-        raise SpecError("task.options.mean", mean, "mean and std given together (one number per channel each)")
-    if std is not None and (len(std) != len(mean) or any(s <= 0 for s in std)):
-        raise SpecError("task.options.std", std, f"{len(mean)} positive numbers, one per channel of mean")
+@dataclass(frozen=True)
+class Reading:
+    """What the user said about reading their images (task options ``size``, ``mean``, ``std``);
+    anything said overrides the model's own image processor."""
+
+    size: tuple[int, int] | None = None
+    mean: list[float] | None = None
+    std: list[float] | None = None
+
+    @classmethod
+    def checked(cls, size: int | list[int] | None, mean: list[float] | None, std: list[float] | None) -> Reading:
+        if (mean is None) != (std is None):
+            raise SpecError("task.options.mean", mean, "mean and std given together (one number per channel each)")
+        if std is not None and (len(std) != len(mean) or any(s <= 0 for s in std)):
+            raise SpecError("task.options.std", std, f"{len(mean)} positive numbers, one per channel of mean")
+        return cls(check_size(size), mean, std)
+
+    @property
+    def said(self) -> bool:
+        return self.size is not None or self.mean is not None
 
 
 class ImageItems:
     """Mixed into an image task: ``images`` may be a tensor batch or a list of PIL images."""
 
-    size: tuple[int, int] | None = None
-    mean: list[float] | None = None
-    std: list[float] | None = None
+    reading = Reading()
     shape: tuple[int, ...] | None = None  # the run's input shape (channels, height, width), bound in the worker
 
     def bind(self, inputs: InputSpec) -> None:
@@ -47,7 +61,7 @@ class ImageItems:
     def pixels(self, handle: ModelHandle, raw: Any) -> Any:
         if not isinstance(raw, list):
             return raw
-        if self.size is None and self.mean is None:  # nothing said: the model's own processor, if any
+        if not self.reading.said:  # the model's own processor, if any
             try:
                 return handle.preprocess(raw)
             except SpecError:
@@ -58,7 +72,8 @@ class ImageItems:
         from PIL import Image
 
         channels = self.shape[0] if self.shape and len(self.shape) == 3 else 3
-        height, width = self.size or (self.shape[-2:] if self.shape else (images[0].height, images[0].width))
+        reading = self.reading
+        height, width = reading.size or (self.shape[-2:] if self.shape else (images[0].height, images[0].width))
         mode = "L" if channels == 1 else "RGB"
         arrays = [
             np.asarray(image.convert(mode).resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
@@ -66,8 +81,8 @@ class ImageItems:
         ]
         batch = torch.from_numpy(np.stack(arrays)) / 255.0
         batch = batch[:, None] if mode == "L" else batch.permute(0, 3, 1, 2)
-        if self.mean is not None:
-            batch = (batch - torch.tensor(self.mean)[:, None, None]) / torch.tensor(self.std)[:, None, None]
+        if reading.mean is not None:
+            batch = (batch - torch.tensor(reading.mean)[:, None, None]) / torch.tensor(reading.std)[:, None, None]
         return batch.contiguous()
 
     def model_inputs(self, handle: ModelHandle, raw: Any) -> Any:

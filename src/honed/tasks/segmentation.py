@@ -16,7 +16,7 @@ import torch
 from honed.core.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
-from honed.tasks.images import ImageItems, check_normalisation, check_size, resized_targets
+from honed.tasks.images import ImageItems, Reading, resized_targets
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -69,10 +69,9 @@ class SegmentationTask(ImageItems, Task):
         ``num_classes`` defaults to the largest class number found plus one."""
         if data is None:
             return cls.shapes(count, size or 32, seed)
-        check_normalisation(mean, std)
+        reading = Reading.checked(size, mean, std)
         pairs = paired_files(data, "masks", "each pixel's class number")
-        resize = check_size(size)
-        masks = resized_targets([read_image(mask, mode=None) for _, mask in pairs], resize, 1.0, torch.long)
+        masks = resized_targets([read_image(mask, mode=None) for _, mask in pairs], reading.size, 1.0, torch.long)
         labelled = masks[masks != ignore_index]
         if labelled.numel() == 0:
             raise SpecError("task.options.data", data, f"masks with labelled pixels (not all {ignore_index})")
@@ -82,7 +81,7 @@ class SegmentationTask(ImageItems, Task):
                 "task.options.num_classes", num_classes, f"at least {found}: the masks hold class {found - 1}"
             )
         task = cls([read_image(image) for image, _ in pairs], masks, num_classes or found, ignore_index)
-        task.size, task.mean, task.std = resize, mean, std
+        task.reading = reading
         return task
 
     @classmethod
