@@ -120,7 +120,7 @@ def fit_error(
     None when it has it, or when what it has cannot be told before loading (``have`` None)."""
     if have is None or not (gaps := missing(needs, have)):
         return None
-    name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
+    name = _name(model)
     return SpecError(
         "task",
         task.name,
@@ -142,7 +142,7 @@ def step_error(model: Any, have: frozenset[Capability], steps: list[Step]) -> Sp
         clashes = [c for c in Capability if c in algorithm.excludes and c in now]
         if not gaps and not clashes:
             continue
-        name = model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
+        name = _name(model)
         why = (
             f"{step.algorithm} needs {describe(algorithm.needs)}; {name} lacks: {', '.join(c.value for c in gaps)}"
             if gaps
@@ -150,6 +150,10 @@ def step_error(model: Any, have: frozenset[Capability], steps: list[Step]) -> Sp
         )
         return SpecError("recipe", step.algorithm, f"a step that {name} can take", hint=why)
     return None
+
+
+def _name(model: Any) -> str:
+    return model.display_name if isinstance(model, ModelRef) else getattr(model, "name", type(model).__name__)
 
 
 def model_capabilities(model: Any) -> frozenset[Capability] | None:

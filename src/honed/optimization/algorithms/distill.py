@@ -11,6 +11,7 @@ from pydantic import Field
 
 from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
+from honed.models.hf_decoding import is_encoder_decoder
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 TRAINING_SEEDS = 100_000
@@ -76,7 +77,7 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):
     found = repeated_blocks(handle.module)
-    if getattr(getattr(handle.module, "config", None), "is_encoder_decoder", False):
+    if is_encoder_decoder(handle.module):  # a bare T5Model has no capability that ``excludes`` names
         raise SpecError(
             "recipe.layer-distill",
             handle.name,
