@@ -36,7 +36,7 @@ def trained_ddrnet():
     train = SegmentationTask.shapes(count=256, size=64, seed=1)
     model = handle.module.train()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for _ in range(6):
+    for _ in range(20):  # until it is confident on most pixels (6 epochs left int8 flipping 5 % of them)
         for images, masks in train.batches(32):
             optimiser.zero_grad()
             logits = torch.nn.functional.interpolate(model(images), size=masks.shape[-2:], mode="bilinear")
@@ -50,7 +50,7 @@ def trained_ddrnet():
 def test_trained_ddrnet_keeps_its_miou_through_the_cnn_paths(trained_ddrnet):
     handle, test = trained_ddrnet
     before = evaluate_quality(test, handle, batch_size=16).values["miou"]
-    assert before > 0.6, before  # it learnt the shapes (chance is about 0.2)
+    assert before > 0.8, before  # it learnt the shapes (chance is about 0.2)
     # Batch norm folded by torch.fx (43 of its 55 follow a convolution), NHWC layout: the same model.
     nhwc = optimize(handle, ["channels-last"], "cpu", InputSpec(shape=(3, 64, 64)))
     assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in nhwc.module.modules()) == 12
@@ -63,11 +63,18 @@ def test_trained_ddrnet_keeps_its_miou_through_the_cnn_paths(trained_ddrnet):
         task=TaskSpec(name="semantic-segmentation", options={"count": 32, "size": 64, "seed": 3}),
     )
     assert "int8" in int8.stats().dtype.split(",")
-    # A model of 80 k parameters trained for seconds is not confident everywhere: int8 moves its
-    # mIoU by a few points either way, and by how much depends on the CPU's int8 kernels (measured
-    # on an Intel Xeon with AMX 0.686 -> 0.650 and 0.695 -> 0.746; on an AMD EPYC with VNNI and no
-    # AMX 0.615 -> 0.553, the same class on 88.5 % of pixels), while the predicted class stays the
-    # same on most pixels. A broken int8 path would land near chance (mIoU about 0.2).
+    # Tolerances from the model, not from one CPU's int8 kernels: a model trained for seconds on
+    # 6 epochs moved its mIoU by int8 differently on each CPU (Xeon with AMX 0.686 -> 0.650; EPYC
+    # with VNNI 0.615 -> 0.553, where a fixed 0.06 failed). Trained until confident, what holds on
+    # any CPU: where the float model's margin between its two best classes exceeds twice int8's
+    # logit error (centred per pixel, its 99th percentile), int8 cannot change the class, and that
+    # is most pixels. A broken int8 path has errors as large as the margins and fails that.
+    reference, quantized = test.predict(handle, test.images), test.predict(int8, test.images)
+    centred = (quantized - quantized.mean(1, keepdim=True)) - (reference - reference.mean(1, keepdim=True))
+    error = centred.abs().amax(1).flatten().quantile(0.99)
+    best, second = reference.topk(2, dim=1).values.unbind(1)
+    decided = (best - second) > 2 * error
+    same = quantized.argmax(1) == reference.argmax(1)
+    assert decided.float().mean() >= 0.5 and same[decided].float().mean() >= 0.99, (decided.float().mean(), error)
     after = evaluate_quality(test, int8, batch_size=16).values["miou"]
-    same = (test.predict(int8, test.images).argmax(1) == test.predict(handle, test.images).argmax(1)).float().mean()
-    assert abs(after - before) <= 0.08 and same >= 0.85, (before, after, same)
+    assert after >= before - 0.1, (before, after)  # measured 0.861 -> 0.856 (EPYC, VNNI)

@@ -307,6 +307,32 @@ def test_the_demo_tunes_algorithms_that_exist_and_run_on_a_cpu():
         assert settings.time_budget_s <= 420  # the README promises the demo in under ten minutes on two cores
 
 
+def test_a_default_tune_tries_the_text_encoder_int8_on_a_text_encoder_only(minilm_path, tiny_llama_dir):
+    from honed.core.protocol import RunSpec
+    from honed.optimization.algorithms.openvino import TEXT_ENCODER_INT8
+    from honed.optimization.recipe import step_label
+    from honed.tuning.plan import plan_sweep
+
+    int8 = step_label(Step(algorithm="openvino", params=TEXT_ENCODER_INT8.params))
+    assert "quantization=int8-mixed" in int8 and "preset=mixed" in int8
+
+    def tried(source: str, kind: str, task: str) -> set[str]:
+        plan = plan_sweep(ModelRef(source=source, kind=kind), RunSpec(task=TaskSpec(name=task)), TuneSettings())
+        return {recipe.label for recipe in plan.candidates}
+
+    encoder = tried(minilm_path, "sentence-transformers", "text-embedding")
+    assert {int8, "openvino", "dynamic-int8"} <= encoder
+    # A causal LM decodes through a stateful graph, which int8 of activations does not take.
+    assert int8 not in tried(str(tiny_llama_dir), "transformers", "agreement")
+    # Named candidates are exactly what is tried.
+    named = plan_sweep(
+        ModelRef(source=minilm_path, kind="sentence-transformers"),
+        RunSpec(task=TaskSpec(name="text-embedding")),
+        TuneSettings(candidates=("openvino",)),
+    )
+    assert [r.label for r in named.candidates] == ["openvino"]
+
+
 def test_candidates_with_parameters_are_their_own_trials(store):
     variant = Step.parse("magnitude-prune:amount=0.5,scope=global")
     assert variant == Step(algorithm="magnitude-prune", params={"amount": 0.5, "scope": "global"})

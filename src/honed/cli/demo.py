@@ -12,6 +12,7 @@ from pathlib import Path
 
 from honed.core.errors import ModelLoadError
 from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.optimization.algorithms.openvino import TEXT_ENCODER_INT8
 from honed.optimization.recipe import Step
 from honed.spec.build import EvaluationSpec
 from honed.tuning.settings import Guardrail, TuneSettings
@@ -19,15 +20,14 @@ from honed.tuning.settings import Guardrail, TuneSettings
 DEMO_NAME = "demo-minilm"
 # Fast on two cores and each a different kind of optimisation; torch-compile is left out
 # because compiling in every worker process would take most of the ten-minute budget.
-# OpenVINO at bf16 (plain f32 where the CPU has no bf16 units) is the best single recipe
-# measured on MiniLM here (bench/optimize_speedups.py): 3.9x at batch 8.
-DEMO_CANDIDATES = (
-    "magnitude-prune",
-    "bf16",
-    "dynamic-int8",
-    "torchao-int8-dynamic",
-    Step(algorithm="openvino", params={"precision": "bf16"}),
-)
+# OpenVINO int8-mixed as a default tune tries it on a text encoder (SmoothQuant off, asymmetric
+# activations): the fastest recipe that keeps the pooled embedding at cosine >= 0.99 on MiniLM
+# (bench/int8_frontier.py: 5.7-7.4x fp32 at batch 8); OpenVINO bf16 the fastest lossless one.
+OPENVINO_BF16 = Step(algorithm="openvino", params={"precision": "bf16"})
+OPENVINO_INT8 = Step(algorithm="openvino", params=TEXT_ENCODER_INT8.params)
+DEMO_CANDIDATES = ("magnitude-prune", "bf16", "dynamic-int8", "torchao-int8-dynamic", OPENVINO_BF16, OPENVINO_INT8)
+# --quick: one int8 the fidelity floor rejects, then the two OpenVINO recipes, alone (about four minutes).
+QUICK_CANDIDATES = ("dynamic-int8", OPENVINO_BF16, OPENVINO_INT8)
 
 
 def demo_spec(quick: bool = False) -> EvaluationSpec:
@@ -61,10 +61,10 @@ def demo_settings(quick: bool = False) -> TuneSettings:
     return TuneSettings(
         objective="throughput",
         guardrail=Guardrail(max_drop=0.05),
-        candidates=DEMO_CANDIDATES,
-        max_steps=2,
-        max_trials=4 if quick else 9,
-        time_budget_s=150 if quick else 360,
+        candidates=QUICK_CANDIDATES if quick else DEMO_CANDIDATES,
+        max_steps=1 if quick else 2,
+        max_trials=len(QUICK_CANDIDATES) if quick else 9,
+        time_budget_s=240 if quick else 420,
         patience=6,
     )
 

@@ -60,9 +60,14 @@ def algorithms_table(target: str) -> Table:
             {"weights": "the model's own format", "runtime": "the runtime's files"}.get(
                 algorithm.export or "", f"[yellow]nothing[/]: {escape(algorithm.export_note)}"
             ),
-            algorithm.summary,
+            algorithm.summary + "".join(f"; a default tune also tries {_variant(v)}" for v in algorithm.variants),
         )
     return table
+
+
+def _variant(variant: Any) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in variant.params.items())
+    return f"({params}) on {variant.suited}: {variant.why}"
 
 
 def tasks_table() -> Table:

@@ -77,6 +77,24 @@ class Context:
 
 
 @dataclass(frozen=True)
+class Variant:
+    """Parameters a default tune tries besides the algorithm's defaults, on the models they suit
+    (judged on the model's capabilities, as ``Algorithm.needs`` is), and the evidence for them."""
+
+    params: dict[str, Any]
+    needs: frozenset[Capability] = frozenset()
+    excludes: frozenset[Capability] = frozenset()
+    suited: str = "every model"  # needs and excludes in words, for `honed algorithms`
+    why: str = ""
+
+    def suits(self, capabilities: frozenset[Capability] | None) -> bool:
+        """Only a model whose capabilities its files tell: a guess would spend a trial on a misfit."""
+        if capabilities is None:
+            return not self.needs and not self.excludes
+        return self.needs <= capabilities and not self.excludes & capabilities
+
+
+@dataclass(frozen=True)
 class Algorithm:
     name: str
     family: str
@@ -102,6 +120,8 @@ class Algorithm:
     # files: ONNX, OpenVINO IR, GGUF), or None, with the reason and what to do in ``export_note``.
     export: Literal["weights", "runtime"] | None = None
     export_note: str = "no export is declared for this algorithm"
+    # What a default tune (no candidates named) tries besides the defaults, where they suit the model.
+    variants: tuple[Variant, ...] = ()
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""

@@ -8,6 +8,7 @@ gains), skipping any combination ``plan`` rejects (same family, declared conflic
 from __future__ import annotations
 
 from honed.core.errors import RecipeError
+from honed.models.capabilities import Capability
 from honed.optimization import Recipe
 from honed.optimization.recipe import Step, available, step_label
 
@@ -16,15 +17,20 @@ _TORCH_KINDS = {"torch", "factory", "transformers", "sentence-transformers", "ho
 
 
 def single_candidates(
-    device: str, model_kind: str, candidates: tuple[str | Step, ...] | None, exclude: tuple[str, ...]
+    device: str,
+    model_kind: str,
+    candidates: tuple[str | Step, ...] | None,
+    exclude: tuple[str, ...],
+    capabilities: frozenset[Capability] | None = None,
 ) -> tuple[list[Recipe], dict[str, str]]:
-    """One recipe per usable candidate (every available algorithm with its defaults, or the
-    given names and parameterised steps), in canonical family order, and why each other one
-    was left out (wrong target, missing package, excluded, wrong model kind)."""
+    """One recipe per usable candidate (every available algorithm with its defaults and the
+    variants that suit a model of ``capabilities``, or the given names and parameterised steps),
+    in canonical family order, and why each other one was left out (wrong target, missing
+    package, excluded, wrong model kind)."""
     from honed.optimization import ALGORITHMS
 
     steps = (
-        [Step(algorithm=a.name) for a in ALGORITHMS.values()]
+        default_steps(capabilities)
         if candidates is None
         else [Step(algorithm=c) if isinstance(c, str) else c for c in candidates]
     )
@@ -42,6 +48,17 @@ def single_candidates(
     }
     chosen = [s for s in steps if step_label(s) not in skipped]
     return [Recipe(steps=(s,)) for s in _canonical(chosen)], skipped
+
+
+def default_steps(capabilities: frozenset[Capability] | None) -> list[Step]:
+    """Every algorithm with its defaults, and each variant an algorithm names for such a model."""
+    from honed.optimization import ALGORITHMS
+
+    steps = []
+    for algorithm in ALGORITHMS.values():
+        steps.append(Step(algorithm=algorithm.name))
+        steps += [Step(algorithm=algorithm.name, params=v.params) for v in algorithm.variants if v.suits(capabilities)]
+    return steps
 
 
 def extensions(

@@ -43,6 +43,8 @@ def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepP
         raise SpecError(
             "guardrail.metric", metric, f"a metric of task {run.task.name!r}: {', '.join(task_class.metrics)}"
         )
-    singles, skipped = single_candidates(run.device, model.kind, settings.candidates, settings.exclude)
+    singles, skipped = single_candidates(
+        run.device, model.kind, settings.candidates, settings.exclude, run.capabilities
+    )
     unfit = {recipe.label: error.hint for recipe in singles if (error := run.unfit(recipe.steps)) is not None}
     return SweepPlan(run, tuple(r for r in singles if r.label not in unfit), {**skipped, **unfit}, metric)

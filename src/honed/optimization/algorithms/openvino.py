@@ -6,18 +6,16 @@ step (openvino_speech.py), so it transcribes."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 
 from pydantic import Field
 
-from honed.core.errors import SpecError
 from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
-from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithm import Context, Params, Variant, register_algorithm
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
-from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
+from honed.optimization.algorithms.openvino_quantize import quantize
 from honed.optimization.algorithms.openvino_speech import SpeechDecoderHandle, export_speech
 from honed.optimization.algorithms.runtime import (
     NOT_EXPORTABLE,
@@ -123,6 +121,20 @@ class OpenVinoParams(Params):
     opset: int = Field(default=18, ge=17, description="converter onnx: the ONNX opset")
 
 
+# A text encoder's int8 that keeps its quality (bench/int8_frontier.py, MiniLM batch 8 x 32 on an AMD
+# EPYC without AMX, two runs): 7.4x and 5.7x fp32 eager, 1.85x and 1.63x torchao int8 + torch.compile,
+# pooled-embedding cosine 0.993 on held-out real sentences. SmoothQuant (on by default for a
+# transformer) cost most of the cosine there; asymmetric activations (preset mixed) closed the rest.
+TEXT_ENCODER_INT8 = Variant(
+    params={"quantization": "int8-mixed", "smooth_quant_alpha": -1.0, "preset": "mixed", "sensitivity_groups": 16},
+    needs=frozenset({Capability.TOKENIZES}),
+    excludes=frozenset({Capability.SCORES_TOKENS, Capability.GENERATES, Capability.TRANSCRIBES}),
+    suited="a text encoder (a model with a tokenizer that does not decode)",
+    why="int8 with the most sensitive spans in float, SmoothQuant off, asymmetric activations: "
+    "the text encoder recipe measured fastest at cosine >= 0.99 (bench/int8_frontier.py)",
+)
+
+
 class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     def __init__(
         self,
@@ -142,81 +154,6 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
         return {**super().runtime_info(), **self.notes}
 
 
-def _quantize(
-    model: Any, params: OpenVinoParams, export: OnnxExport, handle: Any, context: Context, notes: dict[str, Any]
-) -> Any:
-    import nncf
-
-    logging.getLogger("nncf").setLevel(logging.WARNING)  # its progress bars would flood worker logs
-    if params.quantization == "int8-weights":
-        return nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-    if params.quantization == "int4-weights":
-        # Unless all_layers, the embedding and the output projection stay int8 (NNCF's backup precision).
-        mode = nncf.CompressWeightsMode.INT4_SYM if params.symmetric else nncf.CompressWeightsMode.INT4_ASYM
-        # A layer whose input width group_size does not divide (SmolLM2's 576) gets the largest
-        # group that does, down to 32 (NNCF's ADJUST), instead of failing the whole model.
-        adjust = nncf.AdvancedCompressionParameters(group_size_fallback_mode=nncf.GroupSizeFallbackMode.ADJUST)
-        return nncf.compress_weights(
-            model,
-            mode=mode,
-            group_size=params.group_size,
-            ratio=params.ratio,
-            all_layers=params.all_layers,
-            advanced_parameters=adjust,
-        )
-    if "position_ids" in export.names or "decoder_input_ids" in export.names:
-        raise SpecError(
-            "algorithm openvino: quantization",
-            params.quantization,
-            "'none', 'int8-weights' or 'int4-weights' for a "
-            "generating model (activation quantization of a stateful decoder is not supported)",
-        )
-    # The transformer preset keeps softmax/layer-norm inputs in float, as NNCF recommends for token models.
-    transformer = params.model_type == "transformer" or (params.model_type == "auto" and "input_ids" in export.names)
-    kind = nncf.ModelType.TRANSFORMER if transformer else None
-    if params.quantization == "int8-mixed":  # calibrated on half the items, judged on the other half
-        feeds, judged = (export.calibration_feeds(handle, context, params.calibration_batches, half) for half in (0, 1))
-        mixed = quantize_by_sensitivity(
-            model,
-            feeds,
-            judged,
-            accuracy_levers(params, kind),
-            params.min_cosine,
-            params.sensitivity_groups,
-            params.precision,
-        )
-        notes.update(mixed.summary())
-        notes["int8_mixed_judged_on"] = (
-            f"{_items(judged)} task items held out from calibration"
-            if context.real_items
-            else f"{_items(judged)} synthetic inputs (no task data), other seeds than calibration"
-        )
-        return mixed.model
-    feeds = export.calibration_feeds(handle, context, params.calibration_batches)
-    return nncf.quantize(model, nncf.Dataset(feeds), subset_size=len(feeds), **accuracy_levers(params, kind))
-
-
-def _items(feeds: list[dict[str, Any]]) -> int:
-    return sum(len(next(iter(feed.values()))) for feed in feeds)
-
-
-def accuracy_levers(params: OpenVinoParams, model_type: Any) -> dict[str, Any]:
-    """``nncf.quantize``'s keyword arguments for the recipe's accuracy parameters."""
-    import nncf
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, AdvancedSmoothQuantParameters
-
-    advanced = None
-    if params.smooth_quant_alpha is not None:
-        alphas = AdvancedSmoothQuantParameters(matmul=params.smooth_quant_alpha)
-        advanced = AdvancedQuantizationParameters(smooth_quant_alphas=alphas)
-    return {
-        "model_type": model_type,
-        "preset": nncf.QuantizationPreset.MIXED if params.preset == "mixed" else nncf.QuantizationPreset.PERFORMANCE,
-        "fast_bias_correction": params.fast_bias_correction,
-        "advanced_parameters": advanced,
-    }
-
-
 @register_algorithm(
     "openvino",
     "runtime",
@@ -230,6 +167,7 @@ def accuracy_levers(params: OpenVinoParams, model_type: Any) -> dict[str, Any]:
     keeps=KEPT_BY_DECODER_EXPORT | KEPT_BY_SPEECH_EXPORT,
     typical_min_cosine=0.99,
     export="runtime",
+    variants=(TEXT_ENCODER_INT8,),
 )  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov
@@ -264,7 +202,7 @@ def _converted(
         model = ov.convert_model(str(export.path))
     notes: dict[str, Any] = {}
     if params.quantization != "none":
-        model = _quantize(model, params, export, handle, context, notes)
+        model = quantize(model, params, export, handle, context, notes)
     ov.save_model(model, str(export.directory / "model.xml"), compress_to_fp16=False)  # what stats() and save() read
     return keep_export(export, context, "model.xml", ["model.xml", "model.bin"], notes), notes
 
@@ -289,7 +227,7 @@ def _converted_speech(handle: Any, params: OpenVinoParams, context: Context) -> 
 
     encoder, decoder, export = export_speech(handle)
     if params.quantization != "none":
-        encoder, decoder = (_quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
+        encoder, decoder = (quantize(model, params, export, handle, context, {}) for model in (encoder, decoder))
     ov.save_model(encoder, str(export.path.with_name("encoder.xml")), compress_to_fp16=False)
     ov.save_model(decoder, str(export.path), compress_to_fp16=False)
     files = [f"{name}.{suffix}" for name in ("encoder", "decoder") for suffix in ("xml", "bin")]
