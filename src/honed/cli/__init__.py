@@ -40,7 +40,8 @@ def command() -> Callable[..., Any]:
 
 def main() -> None:
     try:
-        code = command()(standalone_mode=False)  # click returns, not raises, the code of a typer.Exit here
+        code = command()(standalone_mode=False, prog_name="honed")
+        # click returns, not raises, the code of a typer.Exit here
         sys.exit(code if isinstance(code, int) else 0)
     except HonedError as error:
         _error_line(str(error))
@@ -51,6 +52,9 @@ def main() -> None:
         err.print("[yellow]interrupted[/]")
         sys.exit(130)
     except typer.TyperException as error:  # a usage error (unknown option, bad value): bad input, one line
+        if type(error).__name__ == "NoArgsIsHelpError":  # bare `honed` or a bare group: its help, success
+            print(error.ctx.get_help())
+            sys.exit(0)
         _error_line(error.format_message() if hasattr(error, "format_message") else str(error))
         sys.exit(2)
 

@@ -27,7 +27,7 @@ def evaluate(
         Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")
     ] = None,
     new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
-    threads: Annotated[Optional[int], typer.Option()] = None,
+    threads: Annotated[Optional[int], typer.Option(help="intra-op threads per worker (default: the library's)")] = None,
     concurrency: Annotated[
         Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")
     ] = None,

@@ -56,3 +56,4 @@ TaskData = Annotated[
         "depth-estimation a folder with images/ and depths/"
     ),
 ]
+Json = Annotated[bool, typer.Option("--json", help="write machine-readable JSON to stdout instead of tables")]

@@ -45,7 +45,7 @@ def serve(
     host: Annotated[
         str, typer.Option(help="address to bind; anything but loopback exposes the model to the network")
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on")] = 8000,
     max_batch: Annotated[int, typer.Option(help="queries run together at most (dynamic batching)")] = 8,
     max_wait_ms: Annotated[float, typer.Option(help="how long the first query of a batch waits for others")] = 2.0,
     max_queue: Annotated[

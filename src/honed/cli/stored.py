@@ -4,12 +4,12 @@ against its baseline (``evaluate --baseline``)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_REGRESSION, app, open_store, out, runs_app
+from honed.cli.app import EXIT_REGRESSION, app, open_store, out, print_json, runs_app
 from honed.cli.flows import show_run
 
 
@@ -83,27 +83,53 @@ def runs_tag(
 @runs_app.command("list")
 def runs_list(
     model: Annotated[Optional[str], typer.Option(help="only runs of this model name")] = None,
-    limit: Annotated[int, typer.Option()] = 20,
+    limit: Annotated[int, typer.Option(help="at most this many, newest first")] = 20,
     store: opt.Store = None,
+    json: opt.Json = False,
 ) -> None:
     """The most recent runs."""
     from honed.console import runs_list_table
 
-    out.print(runs_list_table(open_store(store).list(limit=limit, model=model)))
+    rows = open_store(store).list(limit=limit, model=model)
+    if json:
+        print_json([_columns(row, "id", "created_at", "name", "model_name", "recipe_label", "device", "status",
+                                 "summary") for row in rows])  # fmt: skip
+    else:
+        out.print(runs_list_table(rows))
 
 
 @app.command()
-def sweeps(limit: Annotated[int, typer.Option()] = 20, store: opt.Store = None) -> None:
+def sweeps(
+    limit: Annotated[int, typer.Option(help="at most this many, most recently updated first")] = 20,
+    store: opt.Store = None,
+    json: opt.Json = False,
+) -> None:
     """The most recent tune sweeps (`honed report ID` writes one's report; the same `honed tune` resumes it)."""
     from honed.console import sweeps_table
 
-    out.print(sweeps_table(open_store(store).sweeps(limit=limit)))
+    rows = open_store(store).sweeps(limit=limit)
+    if json:
+        print_json([_columns(row, "id", "updated_at", "name", "model_name", "stop_reason") for row in rows])
+    else:
+        out.print(sweeps_table(rows))
+
+
+def _columns(row: Any, *names: str) -> dict[str, Any]:
+    return {name: getattr(row, name) for name in names}
 
 
 @runs_app.command("show")
-def runs_show(run_id: str, store: opt.Store = None) -> None:
+def runs_show(
+    run_id: Annotated[str, typer.Argument(help="run id, unique prefix or tag")],
+    store: opt.Store = None,
+    json: opt.Json = False,
+) -> None:
     """One run: results, protocol, environment, failures."""
-    show_run(open_store(store).resolve(run_id))
+    record = open_store(store).resolve(run_id)
+    if json:
+        print(record.to_json(indent=2))
+    else:
+        show_run(record)
 
 
 @runs_app.command("export")
@@ -154,7 +180,7 @@ def runs_import(path: Path, store: opt.Store = None) -> None:
 def dashboard(
     store: opt.Store = None,
     host: Annotated[str, typer.Option(help="address to bind; anything but loopback needs --token")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8765,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on")] = 8765,
     token: Annotated[
         Optional[str],
         typer.Option(

@@ -73,7 +73,7 @@ def load(
     step_seconds: Annotated[float, typer.Option(help="--find-peak: seconds each rate runs")] = 10.0,
     min_duration: Annotated[float, typer.Option(help="a shorter run is reported as not valid")] = 0.0,
     min_queries: Annotated[int, typer.Option(help="fewer answered queries: not valid")] = 0,
-    seed: Annotated[int, typer.Option()] = 0,
+    seed: Annotated[int, typer.Option(help="seed of the arrival times (and of the payloads, where generated)")] = 0,
     warmup: Annotated[int, typer.Option(help="queries sent one by one before the run, not counted")] = 10,
     insecure: Annotated[bool, typer.Option(help="do not verify TLS certificates")] = False,
     max_batch: Annotated[int, typer.Option(help="--model: the server's dynamic batch")] = 8,

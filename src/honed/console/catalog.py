@@ -44,44 +44,78 @@ def sweeps_table(rows: list[Any]) -> Table:
     return table
 
 
-def algorithms_table(target: str) -> Table:
+def algorithm_rows(target: str) -> list[dict[str, Any]]:
     """The registered algorithms in canonical order, and whether each runs on ``target`` here."""
     from honed.optimization import FAMILIES, list_algorithms
 
+    return [
+        {
+            "algorithm": algorithm.name,
+            "family": algorithm.family,
+            "targets": sorted(algorithm.targets),
+            "unavailable_here": algorithm.unavailable_reason(target),
+            "typical_min_cosine": algorithm.typical_min_cosine,
+            "export": algorithm.export,
+            "export_note": None if algorithm.export else algorithm.export_note,
+            "summary": algorithm.summary,
+            "tune_variants": [{"params": v.params, "suited": v.suited, "why": v.why} for v in algorithm.variants],
+        }
+        for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name))
+    ]
+
+
+def algorithms_table(target: str) -> Table:
     table = Table("algorithm", "family", "targets", "here", "typical min cosine", "optimize -o writes", "what it does")
-    for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name)):
-        reason = algorithm.unavailable_reason(target)
+    tried = "; a default tune also tries "
+    for row in algorithm_rows(target):
+        reason = row["unavailable_here"]
         table.add_row(
-            algorithm.name,
-            algorithm.family,
-            ",".join(sorted(algorithm.targets)),
-            "[green]yes[/]" if reason is None else f"[yellow]no[/]: {reason}",
-            f"{algorithm.typical_min_cosine:.2f}",
+            row["algorithm"],
+            row["family"],
+            ",".join(row["targets"]),
+            "[green]yes[/]" if reason is None else f"[yellow]no[/]: {escape(reason)}",
+            f"{row['typical_min_cosine']:.2f}",
             {"weights": "the model's own format", "runtime": "the runtime's files"}.get(
-                algorithm.export or "", f"[yellow]nothing[/]: {escape(algorithm.export_note)}"
+                row["export"] or "", f"[yellow]nothing[/]: {escape(row['export_note'] or '')}"
             ),
-            algorithm.summary + "".join(f"; a default tune also tries {_variant(v)}" for v in algorithm.variants),
+            escape(row["summary"] + "".join(tried + _variant(v) for v in row["tune_variants"])),
         )
     return table
 
 
-def _variant(variant: Any) -> str:
-    params = ", ".join(f"{k}={v}" for k, v in variant.params.items())
-    return f"({params}) on {variant.suited}: {variant.why}"
+def _variant(variant: dict[str, Any]) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in variant["params"].items())
+    return f"({params}) on {variant['suited']}: {variant['why']}"
 
 
-def tasks_table() -> Table:
+def task_rows() -> list[dict[str, Any]]:
     """The registered tasks, their metrics with the better direction, and their default data."""
     from honed.tasks import TASKS
     from honed.tasks.metrics import get_metric
 
+    return [
+        {
+            "task": name,
+            "metrics": {m: get_metric(m).better for m in TASKS.get(name).metrics},
+            "primary": TASKS.get(name).primary,
+            "default_data": default_data(TASKS.get(name)),
+        }
+        for name in TASKS.names()
+    ]
+
+
+def tasks_table() -> Table:
     table = Table("task", "metrics (better)", "primary", "default data")
-    for name in TASKS.names():
-        task = TASKS.get(name)
-        metrics = ", ".join(f"{m} ({get_metric(m).better})" for m in task.metrics)
-        summary = (task.default.__doc__ or "").strip().splitlines()
-        table.add_row(name, metrics, task.primary, summary[0] if summary else "")
+    for row in task_rows():
+        metrics = ", ".join(f"{m} ({better})" for m, better in row["metrics"].items())
+        table.add_row(row["task"], metrics, row["primary"], escape(row["default_data"]))
     return table
+
+
+def default_data(task: Any) -> str:
+    """The first paragraph of the task's ``default`` docstring, as plain text (no RST markup)."""
+    paragraph = (task.default.__doc__ or "").strip().split("\n\n")[0]
+    return " ".join(paragraph.split()).replace("``", "")
 
 
 def doctor_table(checks: list[Any]) -> Table:
