@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo lint test test-fast screenshots
+.PHONY: install browser demo lint test test-fast screenshots dist
 
 install: $(VENV)/.installed
 
@@ -50,3 +50,8 @@ test-fast: install browser lint
 # The README's pictures of the dashboard: real runs in a fresh store, photographed in headless Chromium.
 screenshots: install browser
 	$(BIN)/python tools/screenshots.py --out docs/screenshots
+
+# The wheel and sdist `pip install honed` takes, checked as PyPI reads them (tests/test_packaging.py too).
+dist: install
+	rm -rf dist && $(BIN)/python -m build --no-isolation --outdir dist .
+	$(BIN)/python -m twine check --strict dist/*

@@ -86,7 +86,7 @@ def _written(
     LlamaCppParams,
     targets=frozenset({"cpu"}),
     requires=("llama_cpp", "gguf"),
-    extra="llamacpp",
+    extra="llm",
     conflicts=NOT_EXPORTABLE | {"structured-prune", "svd-lowrank", "quanto-weights"},
     typical_min_cosine=0.9,
     keeps=KEPT_BY_DECODER_EXPORT,
