@@ -5,10 +5,18 @@ The public API is imported lazily so that ``import honed`` stays cheap (no torch
 
 from __future__ import annotations
 
+import sys
 from importlib import import_module
 from typing import Any
 
 from honed.core import moved as _moved
+
+# OpenVINO's converter and NNCF send usage telemetry from a forked process unless the user opted
+# out; in a worker with threads running, that child deadlocked in the DNS lookup (glibc's loader
+# lock held at fork) and the run never ended, and a measurement tool must not reach the network.
+# Both fall back to their own no-op stubs when the package cannot be imported: honed makes it so,
+# unless the process imported it already.
+sys.modules.setdefault("openvino_telemetry", None)
 
 __version__ = "0.1.0"
 

@@ -461,6 +461,9 @@ def test_a_missing_package_names_the_extra_that_installs_it():
 
     algorithm = dataclasses.replace(ALGORITHMS.get("openvino"), requires=("no_such_package_here",))
     assert algorithm.unavailable_reason("cpu") == "openvino needs no_such_package_here: pip install 'honed[openvino]'"
+    # A module in a package that is not installed (optimum.quanto without optimum) is missing, not an error.
+    dotted = dataclasses.replace(algorithm, requires=("no_such_package_here.quanto",))
+    assert dotted.unavailable_reason("cpu").startswith("openvino needs no_such_package_here.quanto: pip install")
 
 
 @pytest.mark.slow

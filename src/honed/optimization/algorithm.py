@@ -128,10 +128,19 @@ class Algorithm:
         kind = target.split(":")[0]
         if kind not in self.targets:
             return f"{self.name} runs on {', '.join(sorted(self.targets))} only, not {target}"
-        missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+        missing = [m for m in self.requires if not _installed(m)]
         if missing:
             return f"{self.name} needs {', '.join(missing)}: pip install 'honed[{self.extra}]'"
         return None
+
+
+def _installed(module: str) -> bool:
+    """Whether ``module`` can be imported; a dotted name whose parent package is missing is not
+    (``find_spec("optimum.quanto")`` raises there instead of answering None)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
 
 
 ALGORITHMS: Registry[Algorithm] = Registry(
