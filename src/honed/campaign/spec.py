@@ -36,13 +36,15 @@ _NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 class CampaignModel(Frozen):
     name: str = Field(pattern=_NAME, description="the model's row in the matrix")
-    kind: str
-    source: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    allow_pickle: bool = False
-    trust_code: bool = False
-    task: TaskSpec | None = None
-    inputs: InputSpec = Field(default_factory=InputSpec)
+    kind: str = Field(description="the adapter that loads it, as [model] kind in a run's spec")
+    source: str = Field(
+        description="a local path (relative to the campaign file), a hub id, or package.module:function"
+    )
+    options: dict[str, Any] = Field(default_factory=dict, description="the adapter's options, as [model] options")
+    allow_pickle: bool = Field(default=False, description="load pickle files (they can run code)")
+    trust_code: bool = Field(default=False, description="run code that the model's own files name")
+    task: TaskSpec | None = Field(default=None, description="the quality task guarding this model's tunes")
+    inputs: InputSpec = Field(default_factory=InputSpec, description="the synthetic items, as [inputs]")
     tune: dict[str, Any] = Field(default_factory=dict, description="TuneSettings fields overriding [tune]")
     scenario: dict[str, Any] = Field(default_factory=dict, description="Protocol fields overriding [scenario]")
 
@@ -63,8 +65,8 @@ class CampaignTarget(Frozen):
     resource: str | None = Field(
         default=None, description="the Ray resource of the nodes that are this target; default target:NAME"
     )
-    device: Literal["cpu", "cuda"] = "cpu"
-    price_per_hour: float | None = Field(default=None, ge=0)
+    device: Literal["cpu", "cuda"] = Field(default="cpu", description="the device on the target's machines")
+    price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of one such machine")
     exclude: tuple[str, ...] = Field(default=(), description="algorithms never tried on this target")
 
     @property
@@ -73,10 +75,10 @@ class CampaignTarget(Frozen):
 
 
 class CampaignSpec(Frozen):
-    version: int = CAMPAIGN_VERSION
-    name: str = Field(pattern=_NAME)
-    models: tuple[CampaignModel, ...] = Field(min_length=1)
-    targets: tuple[CampaignTarget, ...] = Field(min_length=1)
+    version: int = Field(default=CAMPAIGN_VERSION, description="the campaign format's version")
+    name: str = Field(pattern=_NAME, description="the campaign's name (its id digests the whole file and the code)")
+    models: tuple[CampaignModel, ...] = Field(min_length=1, description="[[models]]: the matrix's rows")
+    targets: tuple[CampaignTarget, ...] = Field(min_length=1, description="[[targets]]: the matrix's columns")
     tune: dict[str, Any] = Field(default_factory=dict, description="TuneSettings fields shared by every model")
     scenario: dict[str, Any] = Field(default_factory=dict, description="Protocol fields shared by every model")
 

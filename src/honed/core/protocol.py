@@ -26,16 +26,27 @@ class ModelRef(Frozen):
     with ``trust_code`` (SECURITY.md).
     """
 
-    kind: str
-    source: str
-    options: dict[str, Any] = Field(default_factory=dict)
-    allow_pickle: bool = False
+    kind: str = Field(
+        description="the adapter that loads it: torch, factory, transformers, sentence-transformers, onnx, "
+        "openvino, gguf, ctranslate2, honed (a saved directory)"
+    )
+    source: str = Field(
+        description="a local path (relative to the spec file), a hub id, or package.module:function for a factory"
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the adapter's options, e.g. auto_class (transformers), precision (openvino), "
+        "kwargs (factory), context (gguf)",
+    )
+    allow_pickle: bool = Field(default=False, description="load pickle files (they can run code); off: safetensors")
     trust_code: bool = Field(
         default=False,
         description="run code that the model's own files name (a manifest's "
         "factory or task module, transformers' trust_remote_code); off: such files are refused",
     )
-    name: str | None = None
+    name: str | None = Field(
+        default=None, description="the model's name in tables and the store (default: the source's last part)"
+    )
 
     @property
     def display_name(self) -> str:
@@ -48,8 +59,10 @@ class Step(Frozen):
     """One optimisation of a recipe: a registered algorithm and its parameters (checked by
     ``honed.optimization.recipe.resolve_recipe``, which fills in defaults)."""
 
-    algorithm: str
-    params: dict[str, Any] = Field(default_factory=dict)
+    algorithm: str = Field(description="a registered algorithm (`honed algorithms` lists them)")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="its parameters; those left out take the algorithm's defaults"
+    )
 
     @classmethod
     def parse(cls, text: str) -> Step:
@@ -74,7 +87,9 @@ class InputSpec(Frozen):
     """The shape of one synthetic input item (the batch dimension is added by the protocol)."""
 
     shape: tuple[int, ...] | None = Field(default=None, description="per-item tensor shape for plain torch/ONNX models")
-    dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = "float32"
+    dtype: Literal["float32", "float16", "bfloat16", "int64", "int32"] = Field(
+        default="float32", description="element type of the synthetic tensors for plain torch/ONNX models"
+    )
     seq_len: int = Field(default=32, ge=1, description="tokens per item for language models")
     audio_seconds: float = Field(
         default=5.0,
@@ -111,13 +126,13 @@ class Protocol(Frozen):
         description="tokens generated per call in the generate scope; at "
         "most this many per item in the pipeline scope of speech models (a transcript)",
     )
-    warmup_iterations: int = Field(default=5, ge=0)
-    warmup_min_seconds: float = Field(default=0.2, ge=0)
-    min_samples: int = Field(default=30, ge=2)
-    min_seconds: float = Field(default=1.0, ge=0)
-    max_samples: int = Field(default=100_000, ge=2)
-    max_seconds: float = Field(default=60.0, gt=0)
-    batch_sizes: tuple[int, ...] = (1,)
+    warmup_iterations: int = Field(default=5, ge=0, description="untimed calls before timing, at least")
+    warmup_min_seconds: float = Field(default=0.2, ge=0, description="and at least this long warming up")
+    min_samples: int = Field(default=30, ge=2, description="timed calls per worker, at least")
+    min_seconds: float = Field(default=1.0, ge=0, description="and at least this long timing")
+    max_samples: int = Field(default=100_000, ge=2, description="stop timing after this many calls")
+    max_seconds: float = Field(default=60.0, gt=0, description="or after this long")
+    batch_sizes: tuple[int, ...] = Field(default=(1,), description="items per call; each measured in its own workers")
     repetitions: int = Field(default=3, ge=1, description="separate worker processes per batch size")
     timeout_seconds: float = Field(
         default=600.0, gt=0, description="per worker process; a worker past it is killed with every process it started"
@@ -138,11 +153,11 @@ class Protocol(Frozen):
         "client threads calling the model back to back, as a server's clients would; latency "
         "is then per request under that load, throughput is items finished per wall second",
     )
-    seed: int = 0
-    measure_energy: bool = True
+    seed: int = Field(default=0, description="seeds the synthetic inputs, the task items drawn and the bootstrap")
+    measure_energy: bool = Field(default=True, description="read the energy counters (RAPL, NVML) where they exist")
     energy_idle_seconds: float = Field(default=0.5, ge=0, description="idle baseline window")
-    confidence: float = Field(default=0.95, gt=0.5, lt=1.0)
-    bootstrap_resamples: int = Field(default=2000, ge=100)
+    confidence: float = Field(default=0.95, gt=0.5, lt=1.0, description="level of every confidence interval")
+    bootstrap_resamples: int = Field(default=2000, ge=100, description="resamples behind each bootstrap interval")
 
     @field_validator("batch_sizes")
     @classmethod
@@ -169,9 +184,11 @@ class Protocol(Frozen):
 class TargetSpec(Frozen):
     """Where it runs. The peaks are measured, not declared (see honed.meters.peaks)."""
 
-    device: Literal["cpu", "cuda", "auto"] = "auto"
+    device: Literal["cpu", "cuda", "auto"] = Field(default="auto", description="auto: cuda where a GPU is, else cpu")
     price_per_hour: float | None = Field(default=None, ge=0, description="USD per hour of this machine")
-    measure_peaks: bool = True
+    measure_peaks: bool = Field(
+        default=True, description="measure the device's compute and memory peaks, for roofline efficiency"
+    )
     name: str | None = Field(
         default=None,
         max_length=64,
@@ -191,13 +208,16 @@ class TaskSpec(Frozen):
     which builds the task on its shipped or generated data.
     """
 
-    name: str
+    name: str = Field(description="a registered task (`honed tasks` lists them)")
     module: str | None = Field(
         default=None,
         description="module that registers the task, imported first in workers "
         "(filled in for tasks defined outside honed)",
     )
-    options: dict[str, Any] = Field(default_factory=dict)
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="the task's options, e.g. data (your own data), calibration (items held out for calibration)",
+    )
     limit: int | None = Field(default=None, ge=1, description="only the first N items (a quick screen)")
     batch_size: int = Field(default=16, ge=1, description="items per forward pass while scoring quality")
     expect: dict[str, float] | None = Field(
@@ -227,12 +247,12 @@ class RunSpec(Frozen):
     """One run, everything but the model: what ``evaluate`` and ``tune`` take beside it. A spec
     file's ``EvaluationSpec`` is one of these with its model and [tune] section added."""
 
-    name: str | None = None
-    inputs: InputSpec = Field(default_factory=InputSpec)
-    protocol: Protocol = Field(default_factory=Protocol)
-    target: TargetSpec = Field(default_factory=TargetSpec)
-    recipe: tuple[Step, ...] = ()
-    task: TaskSpec | None = None
+    name: str | None = Field(default=None, description="a label for the run in tables and the store")
+    inputs: InputSpec = Field(default_factory=InputSpec, description="[inputs]: the synthetic items")
+    protocol: Protocol = Field(default_factory=Protocol, description="[protocol]: how performance is measured")
+    target: TargetSpec = Field(default_factory=TargetSpec, description="[target]: where it runs")
+    recipe: tuple[Step, ...] = Field(default=(), description="[[recipe]]: optimisations applied first, in order")
+    task: TaskSpec | None = Field(default=None, description="[task]: quality scored beside performance")
 
     @field_validator("recipe", mode="before")
     @classmethod

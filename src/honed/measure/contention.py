@@ -1,5 +1,5 @@
 """How busy the machine was while a worker timed: the CPU time other processes took, steal,
-load average and clock frequency over the timed window (docs/METRICS.md, "Stability").
+load average and clock frequency over the timed window (docs/concepts/stability.md).
 
 Read from /proc/stat for the CPUs this process may run on, so that it works without
 privileges; where /proc/stat is missing (not Linux) the reading says so and the run's

@@ -1,4 +1,4 @@
-"""A run's stability verdict: can its numbers be read as they are? (docs/METRICS.md, "Stability")
+"""A run's stability verdict: can its numbers be read as they are? (docs/concepts/stability.md)
 
 ``contended``: while it was timed, other work took a noticeable share of the CPUs it ran on
 (other processes, the kernel, or the hypervisor's steal). ``unstable``: not contended as far as

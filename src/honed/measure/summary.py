@@ -1,5 +1,5 @@
 """From raw measurements to per-batch-size results: latency, throughput, memory, energy,
-cost and efficiency against the target's measured peaks (definitions: docs/METRICS.md)."""
+cost and efficiency against the target's measured peaks (definitions: docs/concepts/metrics.md)."""
 
 from __future__ import annotations
 

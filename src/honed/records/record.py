@@ -49,7 +49,7 @@ class ColdStart(Frozen):
 
 
 class Contention(Frozen):
-    """How busy the CPUs this worker could use were during its timed window (docs/METRICS.md)."""
+    """How busy the CPUs this worker could use were during its timed window (docs/concepts/stability.md)."""
 
     window_s: float
     cores: int = Field(description="CPUs the worker may run on")

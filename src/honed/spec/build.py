@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
+
 from honed.core.errors import SpecError
 from honed.core.protocol import AGREEMENT_TASK, ModelRef, RunSpec
 from honed.core.spec_files import absolute_source, absolute_task_inputs, read_toml
@@ -42,9 +44,9 @@ class EvaluationSpec(RunSpec):
     """A run written down: the model, the run (name, inputs, protocol, target, recipe, task) and
     the settings ``honed tune`` searches with. ``evaluate(spec.model, spec)`` runs it."""
 
-    version: int = SPEC_VERSION
-    model: ModelRef
-    tune: TuneSettings | None = None
+    version: int = Field(default=SPEC_VERSION, description="the spec format's version (a newer one is refused)")
+    model: ModelRef = Field(description="[model]: what is measured")
+    tune: TuneSettings | None = Field(default=None, description="[tune]: the settings `honed tune` searches with")
 
 
 def load_spec(path: str | Path) -> EvaluationSpec:

@@ -30,9 +30,9 @@ class Guardrail(Frozen):
     """The most quality a candidate may lose against the base model, on ``metric`` (default:
     the task's primary metric). The direction comes from the metric itself."""
 
-    metric: str | None = None
+    metric: str | None = Field(default=None, description="the task metric guarded (default: the task's primary)")
     max_drop: float = Field(default=0.05, ge=0, description="relative fraction, or metric units when relative = false")
-    relative: bool = True
+    relative: bool = Field(default=True, description="max_drop as a fraction of the base (else in metric units)")
     min_cosine: float = Field(
         default=0.99,
         ge=0,
@@ -72,8 +72,10 @@ class Guardrail(Frozen):
 
 
 class TuneSettings(Frozen):
-    objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost", "peak_qps"] = "p50_ms"
-    guardrail: Guardrail = Field(default_factory=Guardrail)
+    objective: Literal["p50_ms", "p99_ms", "throughput", "peak_rss", "energy", "cost", "peak_qps"] = Field(
+        default="p50_ms", description="what the search improves, read at the best batch size"
+    )
+    guardrail: Guardrail = Field(default_factory=Guardrail, description="the quality a candidate may lose")
     goal: float | None = Field(
         default=None, description="stop as soon as a passing candidate reaches this objective value"
     )
@@ -86,11 +88,11 @@ class TuneSettings(Frozen):
         description="algorithms to try, by name (default parameters) or as steps with parameters "
         "(a name twice with different parameters is two candidates); None = every one available",
     )
-    exclude: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = Field(default=(), description="algorithms left out of the search")
     max_steps: int = Field(default=2, ge=1, le=4, description="most algorithms combined in one recipe")
     threads: tuple[int, ...] = Field(default=(), description="thread counts to sweep; empty = the protocol's")
     max_trials: int = Field(default=24, ge=1, description="trials after the baseline")
-    time_budget_s: float | None = Field(default=None, gt=0)
+    time_budget_s: float | None = Field(default=None, gt=0, description="seconds; no trial starts after this")
     patience: int = Field(
         default=6, ge=1, description="stop after this many measured trials without a significant gain"
     )
