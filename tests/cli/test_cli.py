@@ -40,7 +40,7 @@ def two_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("two_runs")
     store, spec = root / "runs.db", write_fast_spec(root)
     first = honed("evaluate", str(spec), "--repetitions", "3", "--name", "before", store=store)
-    second = honed("evaluate", str(spec), "--repetitions", "3", "-b", "1", "--json", str(root / "r.json"), store=store)
+    second = honed("evaluate", str(spec), "--repetitions", "3", "-b", "1", "-o", str(root / "r.json"), store=store)
     ids = [done.stdout.split("stored run ")[1].split()[0] for done in (first, second)]
     return {"store": store, "root": root, "first": first, "ids": ids}
 
@@ -54,6 +54,18 @@ def test_evaluate_prints_the_percentiles_and_the_stored_run(two_runs):
 def test_evaluate_json_writes_the_record_with_its_protocol(two_runs):
     record = json.loads((two_runs["root"] / "r.json").read_text())
     assert record["schema"] == "honed.run" and record["record"]["protocol"]["batch_sizes"] == [1]
+
+
+@pytest.mark.slow
+def test_json_puts_only_the_record_or_the_comparison_on_stdout(two_runs):
+    """--json: scripts read stdout as JSON while the tables and progress go to stderr."""
+    spec = write_fast_spec(two_runs["root"])
+    done = honed("evaluate", str(spec), "--repetitions", "1", "-b", "1", "--json", store=two_runs["store"])
+    record = json.loads(done.stdout)
+    assert record["schema"] == "honed.run" and "p50 ms" in done.stderr and "stored run" in done.stderr
+    first, second = two_runs["ids"]
+    compared = json.loads(honed("compare", first, second, "--json", store=two_runs["store"]).stdout)
+    assert compared["verdicts"] and {"metric", "verdict"} <= set(compared["verdicts"][0])
 
 
 @pytest.mark.slow

@@ -50,7 +50,7 @@ def test_every_command_documents_every_option_in_plain_text(path, capsys):
 
 
 def test_bare_honed_and_bare_groups_show_their_help_and_succeed(capsys):
-    for args in ((), ("runs",), ("campaign",), ("arena",)):
+    for args in ((), ("runs",), ("sweeps",), ("campaign",), ("arena",)):
         code, text = _run(capsys, *args)
         assert code == 0 and text.startswith("Usage: honed"), (args, text[:200])
     code, text = _run(capsys)
@@ -65,7 +65,7 @@ def test_version_names_honed_and_its_libraries(capsys):
     assert code == 0 and text.splitlines()[0] == f"honed {version('honed')}" and "  torch " in text
 
 
-@pytest.mark.parametrize("args", [("algorithms",), ("tasks",), ("doctor",), ("runs", "list"), ("sweeps",)])
+@pytest.mark.parametrize("args", [("algorithms",), ("tasks",), ("doctor",), ("runs", "list"), ("sweeps", "list")])
 def test_read_commands_write_json_to_stdout(args, tmp_path):
     done = subprocess.run(
         [sys.executable, "-m", "honed.cli", *args, "--json"],

@@ -4,7 +4,7 @@ Exit codes: 0 success; 1 unexpected internal error; 2 invalid input (spec field,
 unknown name); 3 a measurement failed (the run is still stored, with the reason);
 4 environments differ and --strict was given; 5 a regression was found and
 --fail-on-regression was given; 6 a tune found no candidate (base model included) that
-meets the guardrail and constraints.
+meets the guardrail and constraints; 7 doctor found the machine unfit for timing; 130 interrupted.
 """
 
 from __future__ import annotations

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -78,8 +81,24 @@ def _top(
 
 runs_app = typer.Typer(help="List, show, export, import and tag stored runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+sweeps_app = typer.Typer(help="List stored tune sweeps (as `honed runs` does runs).", no_args_is_help=True)
+app.add_typer(sweeps_app, name="sweeps")
 out = Console()
 err = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def progress_to_stderr(json: bool) -> Iterator[None]:
+    """With ``--json``, stdout holds only the JSON: the progress and tables a long command prints go
+    to stderr meanwhile."""
+    if not json:
+        yield
+        return
+    previous, out.file = out.file, sys.stderr
+    try:
+        yield
+    finally:
+        out.file = previous
 
 
 def print_json(value: Any) -> None:

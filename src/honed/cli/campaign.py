@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import app, err, open_store, out
+from honed.cli.app import app, err, open_store, out, print_json
 
 campaign_app = typer.Typer(
     help="Several models on several targets, tuned as one repeatable job (locally or on Ray).", no_args_is_help=True
@@ -92,13 +92,25 @@ def campaign_status(
         Optional[str], typer.Argument(help="a campaign id or prefix; none: list the campaigns")
     ] = None,
     store: opt.Store = None,
+    json: opt.Json = False,
 ) -> None:
     """Where each (model, target) cell stands: pending, running (on which node), done or failed."""
+    import dataclasses
+
     from honed.campaign import ledger
     from honed.campaign.report import build_report
     from honed.console.campaign import status_table
 
     db = open_store(store)
+    if json:
+        if campaign_id is None:
+            found = ledger.campaigns(db)
+            print_json([{"id": c.id, "created_at": c.created_at, "name": c.name,
+                         "progress": ledger.progress_counts(ledger.cells(db, c.id))} for c in found])  # fmt: skip
+        else:
+            report = build_report(db, campaign_id)
+            print_json({**dataclasses.asdict(report), "progress": report.progress})
+        return
     if campaign_id is None:
         for found in ledger.campaigns(db):
             counts = ledger.progress_counts(ledger.cells(db, found.id))

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out, progress_to_stderr
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
 from honed.cli.optimize import save_recommended
 from honed.cli.stored import compare_with_baseline
@@ -56,8 +56,9 @@ def evaluate(
     inputs_from_task: Annotated[bool, typer.Option(help="time the model on items drawn from the task's data")] = False,
     name: opt.Name = None,
     json_out: Annotated[
-        Optional[Path], typer.Option("--json", help="also write the versioned record to this file")
+        Optional[Path], typer.Option("--output", "-o", help="also write the versioned record to this file")
     ] = None,
+    json: opt.Json = False,
     dry_run: opt.DryRun = False,
     baseline: Annotated[
         Optional[str],
@@ -105,17 +106,20 @@ def evaluate(
         show_preflight(spec)
         return
     db = open_store(store)
-    record = run_evaluation(spec, db)
-    show_run(record)
-    if json_out:
-        json_out.write_text(record.to_json(indent=2))
-    out.print(f"stored run [bold]{record.id}[/] in {db.url}" + (f", tagged {tag!r}" if tag else ""))
-    if tag:
-        db.tag(record.id, tag)
-    if record.status != "ok":
-        raise typer.Exit(EXIT_MEASUREMENT_FAILED)
-    if baseline is not None:
-        compare_with_baseline(db, record, baseline, fail_on_regression)
+    with progress_to_stderr(json):  # with --json, stdout holds only the record
+        record = run_evaluation(spec, db)
+        show_run(record)
+        if json_out:
+            json_out.write_text(record.to_json(indent=2))
+        out.print(f"stored run [bold]{record.id}[/] in {db.url}" + (f", tagged {tag!r}" if tag else ""))
+        if tag:
+            db.tag(record.id, tag)
+        if json:
+            print(record.to_json(indent=2))
+        if record.status != "ok":
+            raise typer.Exit(EXIT_MEASUREMENT_FAILED)
+        if baseline is not None:
+            compare_with_baseline(db, record, baseline, fail_on_regression)
 
 
 @app.command()
@@ -198,6 +202,7 @@ def tune(
     dry_run: opt.DryRun = False,
     fresh: opt.Fresh = False,
     store: opt.Store = None,
+    json: opt.Json = False,
 ) -> None:
     """Search optimisation recipes under a quality guardrail; print the Pareto front and the sweet spot.
 
@@ -251,11 +256,14 @@ def tune(
         from honed.optimization.export import check_output
 
         check_output(save)  # before the sweep, not after it
-    result = run_tune(spec, settings, open_store(store), fresh=fresh)
-    if report:
-        write_report(result, report, open_store(store))
-    if save is not None:
-        save_recommended(spec, result, save, open_store(store), "honed " + shlex.join(sys.argv[1:]))
+    with progress_to_stderr(json):  # with --json, stdout holds only the sweep
+        result = run_tune(spec, settings, open_store(store), fresh=fresh)
+        if report:
+            write_report(result, report, open_store(store))
+        if save is not None:
+            save_recommended(spec, result, save, open_store(store), "honed " + shlex.join(sys.argv[1:]))
+    if json:
+        print(result.to_json(indent=2))
     if not result.satisfied:
         raise typer.Exit(EXIT_NOT_SATISFIED)
 

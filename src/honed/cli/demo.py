@@ -26,7 +26,7 @@ DEMO_NAME = "demo-minilm"
 OPENVINO_BF16 = Step(algorithm="openvino", params={"precision": "bf16"})
 OPENVINO_INT8 = Step(algorithm="openvino", params=TEXT_ENCODER_INT8.params)
 DEMO_CANDIDATES = ("magnitude-prune", "bf16", "dynamic-int8", "torchao-int8-dynamic", OPENVINO_BF16, OPENVINO_INT8)
-# --quick: one int8 the fidelity floor rejects, then the two OpenVINO recipes, alone (about four minutes).
+# --quick: one int8 the fidelity floor rejects, then the two OpenVINO recipes, alone (about three minutes on two cores).
 QUICK_CANDIDATES = ("dynamic-int8", OPENVINO_BF16, OPENVINO_INT8)
 
 

@@ -44,6 +44,7 @@ class LoadCommand:
     trust_code: bool
     name: Optional[str]
     json_out: Optional[Path]
+    json: bool
     store: Optional[str]
 
     @classmethod

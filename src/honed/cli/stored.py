@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_REGRESSION, app, open_store, out, print_json, runs_app
+from honed.cli.app import EXIT_REGRESSION, app, open_store, out, print_json, progress_to_stderr, runs_app, sweeps_app
 from honed.cli.flows import show_run
 
 
@@ -26,10 +26,14 @@ def compare(
     ] = False,
     fail_on_regression: opt.FailOnRegression = False,
     store: opt.Store = None,
+    json: opt.Json = False,
 ) -> None:
     """Before/after per metric with confidence intervals and a verdict."""
     db = open_store(store)
-    _judge(db.resolve(before), db.resolve(after), fail_on_regression, min_effect=min_effect, strict=strict)
+    with progress_to_stderr(json):
+        _judge(
+            db.resolve(before), db.resolve(after), fail_on_regression, min_effect=min_effect, strict=strict, json=json
+        )
 
 
 def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -> None:
@@ -50,11 +54,13 @@ def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -
     _judge(before, record, fail_on_regression)
 
 
-def _judge(before, after, fail_on_regression: bool, **options) -> None:
+def _judge(before, after, fail_on_regression: bool, json: bool = False, **options) -> None:
     from honed.console import comparison_table
     from honed.records.comparison import compare as compare_runs
 
     result = compare_runs(before, after, **options)
+    if json:
+        print_json(result.model_dump(mode="json"))
     out.print(comparison_table(result))
     for warning in result.warnings:
         out.print(f"[yellow]warning:[/] {warning}", highlight=False)
@@ -98,8 +104,8 @@ def runs_list(
         out.print(runs_list_table(rows))
 
 
-@app.command()
-def sweeps(
+@sweeps_app.command("list")
+def sweeps_list(
     limit: Annotated[int, typer.Option(help="at most this many, most recently updated first")] = 20,
     store: opt.Store = None,
     json: opt.Json = False,
@@ -190,9 +196,14 @@ def dashboard(
     ] = None,
 ) -> None:
     """A web dashboard over the store: runs, compare, trends with regressions marked, sweeps, models x targets."""
+    import importlib.util
+
     import uvicorn
 
-    from honed.core.errors import SpecError
+    from honed.core.errors import HonedError, SpecError
+
+    if importlib.util.find_spec("plotly") is None:  # its charts are plotly.js, served from the plotly package
+        raise HonedError("the dashboard draws its charts with plotly: pip install 'honed[dashboard]'")
     from honed.dashboard.app import create_app
     from honed.serve.server import is_loopback
 

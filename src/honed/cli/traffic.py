@@ -9,7 +9,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from honed.cli import options as opt
-from honed.cli.app import EXIT_MEASUREMENT_FAILED, app, err, open_store, out
+from honed.cli.app import EXIT_MEASUREMENT_FAILED, app, err, open_store, out, progress_to_stderr
 from honed.cli.load_command import LoadCommand
 from honed.cli.serve import MAX_BODY_BYTES, Recipe, model_spec
 from honed.core.errors import SpecError
@@ -82,8 +82,9 @@ def load(
     trust_code: opt.TrustCode = False,
     name: opt.Name = None,
     json_out: Annotated[
-        Optional[Path], typer.Option("--json", help="also write the versioned record to this file")
+        Optional[Path], typer.Option("--output", "-o", help="also write the versioned record to this file")
     ] = None,
+    json: opt.Json = False,
     store: opt.Store = None,
 ) -> None:
     """Send a traffic scenario to an endpoint (or a model served for the run), open loop: latency
@@ -97,6 +98,11 @@ def load(
 
 
 def _load(c: LoadCommand) -> None:
+    with progress_to_stderr(c.json):  # with --json, stdout holds only the record
+        _run_load(c)
+
+
+def _run_load(c: LoadCommand) -> None:
     from honed.load.endpoints import Endpoint, headers_from_env, read_prompts
     from honed.load.run import LoadSettings
     from honed.load.served import served
@@ -139,7 +145,7 @@ def _load(c: LoadCommand) -> None:
     else:
         target = Endpoint(c.url, c.endpoint, _body(c.body, None), c.stream, texts)  # type: ignore[arg-type]
         record = _drive(target, settings, headers, None, None, c.name, db, peak_steps)
-    _report(record, c.json_out, db)
+    _report(record, c.json_out, db, c.json)
 
 
 def _check_target(
@@ -166,13 +172,15 @@ def _settings(cls, **values: Any):
         raise SpecError(f"load.{'.'.join(map(str, first['loc']))}", first.get("input"), first["msg"]) from None
 
 
-def _report(record, json_out: Optional[Path], db) -> None:
+def _report(record, json_out: Optional[Path], db, json: bool) -> None:
     from honed.cli.flows import show_run
 
     show_run(record)
     if json_out:
         json_out.write_text(record.to_json(indent=2))
     out.print(f"stored run [bold]{record.id}[/] in {db.url}")
+    if json:
+        print(record.to_json(indent=2))
     if record.status == "failed":
         raise typer.Exit(EXIT_MEASUREMENT_FAILED)
 

@@ -244,7 +244,7 @@ class Store:
             ).all()
         )
         if not rows:
-            raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed sweeps` lists them")
+            raise HonedError(f"no tune sweep with id {sweep_id!r} in {self.url}; `honed sweeps list` lists them")
         if len(rows) > 1:
             raise HonedError(f"sweep id prefix {sweep_id!r} is ambiguous; give more characters")
         return dict(rows[0].sweep)
