@@ -37,3 +37,23 @@ def test_the_own_model_tutorial_runs_as_written(tmp_path, minilm_path):
     saved = work / "my-model-best"
     assert (saved / "README.md").is_file() or "nothing was written to my-model-best" in done.stderr
     assert '{"outputs":' in done.stdout  # the served model answered
+
+
+@pytest.mark.slow
+def test_the_llm_tutorials_tune_is_accepted_as_written(tmp_path):
+    """docs/tutorials/llm-cpu.md: its tune command (the model, the generate scope, the task, the
+    guardrail and every candidate; a superset of its evaluate command's options) passes honed's
+    whole pre-flight (`--dry-run`): a renamed option or a refused candidate fails here. Running
+    it takes minutes."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "tutorials" / "llm-cpu.md").read_text()
+    [block] = re.findall(r"```bash\n(.*?)```", page, flags=re.S)
+    commands = [c for c in block.replace("\\\n", " ").splitlines() if c.startswith(("honed evaluate", "honed tune"))]
+    assert len(commands) == 2
+    first = block.splitlines()[0]  # GGUF=$(python -c ...): where the shipped SmolLM2 is
+    bin_dir = Path(shutil.which("honed") or Path(os.sys.executable).parent / "honed").parent
+    env = {**os.environ, "HONED_STORE": f"sqlite:///{tmp_path / 'honed.db'}", "COLUMNS": "200",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
+    script = f"{first}\n{commands[1]} --dry-run"
+    done = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and "nothing was run (--dry-run)" in done.stdout, done.stdout + done.stderr
+    assert "3 candidates" in done.stdout  # every candidate fits the model: none skipped
