@@ -16,6 +16,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from honed.console.catalog import first_paragraph
+
 
 def on_page_markdown(markdown: str, page: Any, **_: Any) -> str:
     for name, write in (("cli", cli_reference), ("spec", spec_reference), ("api", api_reference)):
@@ -69,7 +71,7 @@ def spec_sections() -> list[tuple[str, type[BaseModel]]]:
 def spec_reference() -> str:
     parts = []
     for title, model in spec_sections():
-        parts.append(f"## `{title}`\n\n{_first_paragraph(model.__doc__)}\n")
+        parts.append(f"## `{title}`\n\n{first_paragraph(model.__doc__).replace('``', '`')}\n")
         parts.append("| field | type | default | what it is |\n| --- | --- | --- | --- |")
         for name, field in model.model_fields.items():
             required = field.default is PydanticUndefined and field.default_factory is None
@@ -84,11 +86,6 @@ def api_reference() -> str:
     import honed
 
     return "\n".join(f"## `honed.{name}`\n\n::: {honed._EXPORTS[name]}.{name}\n" for name in honed.__all__)
-
-
-def _first_paragraph(doc: str | None) -> str:
-    paragraph = (doc or "").strip().split("\n\n")[0]
-    return " ".join(paragraph.split()).replace("``", "`")
 
 
 def _default(field: Any) -> str:

@@ -23,11 +23,17 @@ def _commands(group=None, path=()):
             yield from _commands(sub, (*path, name))
 
 
-def _run(capsys, *args: str) -> tuple[int, str]:
-    sys.argv = ["honed", *args]
-    with pytest.raises(SystemExit) as done:
-        main()
-    return done.value.code, capsys.readouterr().out
+@pytest.fixture
+def honed_main(capsys, monkeypatch):
+    """``honed ARGS`` in this process: its exit code and stdout (sys.argv restored after the test)."""
+
+    def run_main(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["honed", *args])
+        with pytest.raises(SystemExit) as done:
+            main()
+        return done.value.code, capsys.readouterr().out
+
+    return run_main
 
 
 COMMANDS = sorted(path for path, _ in _commands())
@@ -38,8 +44,8 @@ def test_the_walk_finds_every_command_and_its_groups():
 
 
 @pytest.mark.parametrize("path", COMMANDS, ids=" ".join)
-def test_every_command_documents_every_option_in_plain_text(path, capsys):
-    code, text = _run(capsys, *path, "-h")
+def test_every_command_documents_every_option_in_plain_text(path, honed_main):
+    code, text = honed_main(*path, "-h")
     assert code == 0 and text.startswith("Usage: honed " + " ".join(path)), text[:200]
     assert not MARKUP.search(text), MARKUP.search(text)
     found = dict(_commands())[path]
@@ -49,19 +55,19 @@ def test_every_command_documents_every_option_in_plain_text(path, capsys):
     assert (found.help or "").strip(), f"honed {' '.join(path)} has no description"
 
 
-def test_bare_honed_and_bare_groups_show_their_help_and_succeed(capsys):
+def test_bare_honed_and_bare_groups_show_their_help_and_succeed(honed_main):
     for args in ((), ("runs",), ("sweeps",), ("campaign",), ("arena",)):
-        code, text = _run(capsys, *args)
+        code, text = honed_main(*args)
         assert code == 0 and text.startswith("Usage: honed"), (args, text[:200])
-    code, text = _run(capsys)
+    code, text = honed_main()
     panels = [line for line in text.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
     assert panels == ["Options:", "Measure:", "Optimise:", "Serve and load:", "Track:", "Scale:"]
 
 
-def test_version_names_honed_and_its_libraries(capsys):
+def test_version_names_honed_and_its_libraries(honed_main):
     from importlib.metadata import version
 
-    code, text = _run(capsys, "--version")
+    code, text = honed_main("--version")
     assert code == 0 and text.splitlines()[0] == f"honed {version('honed')}" and "  torch " in text
 
 

@@ -96,11 +96,11 @@ def task_rows() -> list[dict[str, Any]]:
     return [
         {
             "task": name,
-            "metrics": {m: get_metric(m).better for m in TASKS.get(name).metrics},
-            "primary": TASKS.get(name).primary,
-            "default_data": default_data(TASKS.get(name)),
+            "metrics": {m: get_metric(m).better for m in task.metrics},
+            "primary": task.primary,
+            "default_data": first_paragraph(task.default.__doc__).replace("``", ""),  # plain text, no RST
         }
-        for name in TASKS.names()
+        for name, task in ((name, TASKS.get(name)) for name in TASKS.names())
     ]
 
 
@@ -112,10 +112,9 @@ def tasks_table() -> Table:
     return table
 
 
-def default_data(task: Any) -> str:
-    """The first paragraph of the task's ``default`` docstring, as plain text (no RST markup)."""
-    paragraph = (task.default.__doc__ or "").strip().split("\n\n")[0]
-    return " ".join(paragraph.split()).replace("``", "")
+def first_paragraph(doc: str | None) -> str:
+    """A docstring's first paragraph on one line (its markup left as written)."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
 def doctor_table(checks: list[Any]) -> Table:
