@@ -14,20 +14,25 @@ import pytest
 TUTORIAL = Path(__file__).resolve().parents[2] / "examples" / "own-model"
 
 
-def _commands() -> str:
-    [block] = re.findall(r"```bash\n(.*?)```", (TUTORIAL / "README.md").read_text(), flags=re.S)
+def _bash_block(page: Path) -> str:
+    """The page's one bash block, as a reader copies it."""
+    [block] = re.findall(r"```bash\n(.*?)```", page.read_text(), flags=re.S)
     return block
+
+
+def _shell_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A shell as a user has it: honed on the PATH, a store of the test's own."""
+    bin_dir = Path(shutil.which("honed") or Path(os.sys.executable).parent / "honed").parent
+    return {**os.environ, "HONED_STORE": f"sqlite:///{tmp_path / 'honed.db'}", "COLUMNS": "200",
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **extra}  # fmt: skip
 
 
 @pytest.mark.slow
 def test_the_own_model_tutorial_runs_as_written(tmp_path, minilm_path):
     work = shutil.copytree(TUTORIAL, tmp_path / "own-model")
-    bin_dir = Path(shutil.which("honed") or Path(os.sys.executable).parent / "honed").parent
-    env = {**os.environ, "MODEL": minilm_path, "HONED_STORE": f"sqlite:///{tmp_path / 'honed.db'}",
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "COLUMNS": "200"}  # fmt: skip
     done = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", _commands()],
-        cwd=work, env=env, capture_output=True, text=True, timeout=1500,
+        ["bash", "-e", "-o", "pipefail", "-c", _bash_block(TUTORIAL / "README.md")],
+        cwd=work, env=_shell_env(tmp_path, MODEL=minilm_path), capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "recall_at_k" in done.stdout and "tagged 'before'" in done.stdout and "tagged 'after'" in done.stdout
@@ -45,15 +50,12 @@ def test_the_llm_tutorials_tune_is_accepted_as_written(tmp_path):
     guardrail and every candidate; a superset of its evaluate command's options) passes honed's
     whole pre-flight (`--dry-run`): a renamed option or a refused candidate fails here. Running
     it takes minutes."""
-    page = (Path(__file__).resolve().parents[2] / "docs" / "tutorials" / "llm-cpu.md").read_text()
-    [block] = re.findall(r"```bash\n(.*?)```", page, flags=re.S)
+    block = _bash_block(Path(__file__).resolve().parents[2] / "docs" / "tutorials" / "llm-cpu.md")
     commands = [c for c in block.replace("\\\n", " ").splitlines() if c.startswith(("honed evaluate", "honed tune"))]
     assert len(commands) == 2
     first = block.splitlines()[0]  # GGUF=$(python -c ...): where the shipped SmolLM2 is
-    bin_dir = Path(shutil.which("honed") or Path(os.sys.executable).parent / "honed").parent
-    env = {**os.environ, "HONED_STORE": f"sqlite:///{tmp_path / 'honed.db'}", "COLUMNS": "200",
-           "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}  # fmt: skip
     script = f"{first}\n{commands[1]} --dry-run"
-    done = subprocess.run(["bash", "-e", "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(["bash", "-e", "-c", script], env=_shell_env(tmp_path), capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
     assert done.returncode == 0 and "nothing was run (--dry-run)" in done.stdout, done.stdout + done.stderr
     assert "3 candidates" in done.stdout  # every candidate fits the model: none skipped
