@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from honed.cli import options as opt
+from honed.cli import tune_options
 from honed.cli.app import EXIT_MEASUREMENT_FAILED, EXIT_NOT_SATISFIED, app, open_store, out, progress_to_stderr
 from honed.cli.flows import run_evaluation, run_tune, show_preflight, show_run, write_report
 from honed.cli.optimize import save_recommended
@@ -192,6 +193,9 @@ def tune(
         Optional[int], typer.Option(help="stop after this many trials without a significant gain")
     ] = None,
     screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
+    search: tune_options.Search = None,
+    seed: tune_options.Seed = None,
+    starts: tune_options.Starts = None,
     report: Annotated[Optional[Path], typer.Option(help="write the HTML report here")] = None,
     save: Annotated[
         Optional[Path], typer.Option(help="write the recommended model here, as `honed optimize -o` writes it")
@@ -248,6 +252,9 @@ def tune(
         patience=patience,
         screen_limit=screen,
         threads=threads,
+        search=search,
+        seed=seed,
+        starts=starts,
     )
     if dry_run:
         show_preflight(spec, settings)
@@ -266,16 +273,6 @@ def tune(
         print(result.to_json(indent=2))
     if not result.satisfied:
         raise typer.Exit(EXIT_NOT_SATISFIED)
-
-
-@app.command()
-def report(
-    sweep_or_run: Annotated[str, typer.Argument(help="a tune sweep id or a run id (or a unique prefix)")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("honed-report.html"),
-    store: opt.Store = None,
-) -> None:
-    """A self-contained HTML report of a tune sweep or a run, with plots."""
-    write_report(sweep_or_run, output, open_store(store))
 
 
 @app.command()

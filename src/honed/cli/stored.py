@@ -1,5 +1,5 @@
-"""The commands over stored runs: list, show, export, import, tag, compare, and a new run
-against its baseline (``evaluate --baseline``)."""
+"""The commands over stored runs: list, show, export, import, tag, compare, report, and a new
+run against its baseline (``evaluate --baseline``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 
 from honed.cli import options as opt
 from honed.cli.app import EXIT_REGRESSION, app, open_store, out, print_json, progress_to_stderr, runs_app, sweeps_app
-from honed.cli.flows import show_run
+from honed.cli.flows import show_run, write_report
 
 
 @app.command()
@@ -34,6 +34,16 @@ def compare(
         _judge(
             db.resolve(before), db.resolve(after), fail_on_regression, min_effect=min_effect, strict=strict, json=json
         )
+
+
+@app.command()
+def report(
+    sweep_or_run: Annotated[str, typer.Argument(help="a tune sweep id or a run id (or a unique prefix)")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path("honed-report.html"),
+    store: opt.Store = None,
+) -> None:
+    """A self-contained HTML report of a tune sweep or a run, with plots."""
+    write_report(sweep_or_run, output, open_store(store))
 
 
 def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -> None:

@@ -59,6 +59,7 @@ def algorithm_rows(target: str) -> list[dict[str, Any]]:
             "export_note": None if algorithm.export else algorithm.export_note,
             "summary": algorithm.summary,
             "tune_variants": [{"params": v.params, "suited": v.suited, "why": v.why} for v in algorithm.variants],
+            "search_space": [{"knob": k.describe(), "why": k.why} for k in algorithm.space],
         }
         for algorithm in sorted(list_algorithms(), key=lambda a: (FAMILIES.index(a.family), a.name))
     ]
@@ -78,7 +79,15 @@ def algorithms_table(target: str) -> Table:
             {"weights": "the model's own format", "runtime": "the runtime's files"}.get(
                 row["export"] or "", f"[yellow]nothing[/]: {escape(row['export_note'] or '')}"
             ),
-            escape(row["summary"] + "".join(tried + _variant(v) for v in row["tune_variants"])),
+            escape(
+                row["summary"]
+                + "".join(tried + _variant(v) for v in row["tune_variants"])
+                + (
+                    "; tune --search walks " + "; ".join(k["knob"] for k in row["search_space"])
+                    if row["search_space"]
+                    else ""
+                )
+            ),
         )
     return table
 

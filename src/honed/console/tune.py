@@ -67,14 +67,24 @@ def tune_summary(result) -> Iterable[str]:
             yield f"{trial.label}: {trial.status}: {trial.reason.strip().splitlines()[-1][:200]}"
     for name, reason in result.skipped.items():
         yield f"not tried: {name}: {reason}"
-    yield f"stopped: {result.stop_reason}"
+    yield f"stopped after {tried_text(result)}: {result.stop_reason}"
     verdict = "[green]satisfied[/]" if result.satisfied else "[red]not satisfied[/]"
     if result.satisfied and result.contended_trials:
         verdict = "[yellow]satisfied on contended evidence[/]"
     yield f"{verdict}: {escape(recommendation_text(result))}"
     if result.recommendation_reason:
         yield escape(result.recommendation_reason)
+    if result.best_effort:
+        yield f"[yellow]best effort[/]: {escape(result.best_effort)}"
     yield "★ recommended, ◆ on the Pareto front (quality vs objective)"
+
+
+def tried_text(result) -> str:
+    """How many points the search tried, and how many of those were timed."""
+    trials = result.trials
+    timed = sum(1 for t in trials if t.run_id is not None)
+    how = "" if result.settings.search == "list" else f" ({result.settings.search} search, seed {result.settings.seed})"
+    return f"{len(trials)} trials{how}, {timed} timed, {len(trials) - timed} judged on quality alone or failed"
 
 
 def recommendation_text(result) -> str:

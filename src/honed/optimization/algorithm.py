@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from honed.core.protocol import InputSpec, TaskSpec
 from honed.core.registry import Registry
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability
+from honed.optimization.space import Knob
 
 # Families apply in this order whatever order a recipe lists them in.
 FAMILIES = ("prune", "factorize", "distill", "precision", "quantize", "layout", "compile", "runtime")
@@ -79,7 +80,8 @@ class Context:
 @dataclass(frozen=True)
 class Variant:
     """Parameters a default tune tries besides the algorithm's defaults, on the models they suit
-    (judged on the model's capabilities, as ``Algorithm.needs`` is), and the evidence for them."""
+    (judged on the model's capabilities, as ``Algorithm.needs`` is), and the evidence for them.
+    A knob search (``tune --search``) starts from them: a hand-found point, never the only one."""
 
     params: dict[str, Any]
     needs: frozenset[Capability] = frozenset()
@@ -122,6 +124,8 @@ class Algorithm:
     export_note: str = "no export is declared for this algorithm"
     # What a default tune (no candidates named) tries besides the defaults, where they suit the model.
     variants: tuple[Variant, ...] = ()
+    # The knobs a search walks (optimization/space.py), in order: a knob's condition names earlier ones.
+    space: tuple[Knob, ...] = ()
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""

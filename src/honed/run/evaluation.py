@@ -33,6 +33,7 @@ def evaluate(
     store: Store | None = None,
     on_progress: ProgressCallback | None = None,
     plan: RunPlan | None = None,
+    kept: Path | None = None,
     **legacy_kwargs: Any,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module) as ``spec``
@@ -44,7 +45,9 @@ def evaluate(
     handle returned by ``optimize`` carries its own. With a task, one more worker scores the
     model's quality on the task's data (and, with a recipe, its agreement with the base model):
     ``record.quality``. ``plan``: what ``plan_run(model, spec)`` returned (its checks are not
-    repeated; a tune passes each trial's). The 0.1 form ``evaluate(model, protocol, inputs,
+    repeated; a tune passes each trial's). ``kept``: where a runtime step's files are kept for the
+    run's workers (kept_files.py), so that a quality screen's conversion of the same recipe is
+    reused (default: a directory of this run's). The 0.1 form ``evaluate(model, protocol, inputs,
     target, name=, recipe=, task=)`` still works, with a DeprecationWarning.
     """
     if is_legacy(spec, legacy_args, legacy_kwargs):
@@ -64,7 +67,7 @@ def evaluate(
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, notes)
         run_steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
-        replay = {**_replay_context(model, bool(handle_steps), inputs, task), "kept": str(workdir / "kept")}
+        replay = {**_replay_context(model, bool(handle_steps), inputs, task), "kept": str(kept or workdir / "kept")}
         jobs = [
             Job(
                 model=ref,
@@ -170,10 +173,12 @@ def assess_quality(
     inputs: InputSpec | None = None,
     *,
     plan: RunPlan | None = None,
+    kept: Path | None = None,
 ) -> QualityResult:
     """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
     ``task.limit``) before spending time on performance. ``plan``: the run plan of this model
-    and recipe (a tune's trial), whose device and steps are used as they are."""
+    and recipe (a tune's trial), whose device and steps are used as they are. ``kept``: keep a
+    runtime step's files there, for an ``evaluate`` of the same recipe and task to reuse."""
     protocol = protocol or Protocol()
     if plan is not None:
         device, steps = plan.device, list(plan.steps)
@@ -186,7 +191,7 @@ def assess_quality(
         ref, handle_steps = _model_ref(model, workdir, [])
         steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
         inputs = inputs or InputSpec()
-        replay = _replay_context(model, bool(handle_steps), inputs, task)
+        replay = {**_replay_context(model, bool(handle_steps), inputs, task), **({"kept": str(kept)} if kept else {})}
         return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
 
 

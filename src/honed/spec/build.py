@@ -141,6 +141,8 @@ def parse_shape(text: str) -> tuple[int, ...]:
 def tune_settings(spec: EvaluationSpec, **overrides: object) -> TuneSettings:
     """The spec's [tune] section with command-line values overriding it."""
     data = spec.tune.model_dump(exclude_defaults=True) if spec.tune else {}
+    if (starts := overrides.pop("starts", None)) is not None:  # --no-starts is a value, not an unset flag
+        data["starts"] = starts
     given = _given(overrides)
     guardrail = dict(data.get("guardrail", {}))
     if "max_drop" in given:

@@ -51,6 +51,11 @@ class QualityJudge:
             return Verdict(False, floor, drop)
         return Verdict(True, drop=drop)
 
+    def excess(self, quality: QualityResult, screened: bool = False) -> tuple[float, float, float]:
+        """How far ``quality`` (a screen's, against the base's screen, or a full run's) is past each
+        bound of the guardrail, in units of its allowance (``Guardrail.excess``)."""
+        return self.guardrail.excess(self.drop(self.base_screen if screened else self.base, quality), quality)
+
     def _drop_text(self, drop: float) -> str:
         amount = f"{drop:.1%}" if self.guardrail.relative else f"{drop:.4g}"
         return f"{self.metric} dropped {amount}; the guardrail allows {self.guardrail.describe(self.metric)}"

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from typing import Any
 
 from honed.core.errors import Interrupted
-from honed.core.protocol import Protocol, Step
+from honed.core.protocol import Protocol, Step, TaskSpec
 from honed.optimization import Recipe
-from honed.records.record import RunRecord
+from honed.records.record import QualityResult, RunRecord
+from honed.tuning.best_effort import best_effort
 from honed.tuning.cache import TrialCache
 from honed.tuning.candidates import extensions
 from honed.tuning.identity import code_identity
@@ -58,7 +59,8 @@ class Search:
         self._finish(stop)
         return self.result
 
-    def _search(self, singles: list[Recipe]) -> str:
+    def _baselines(self, singles: list[Recipe]) -> str | None:
+        """The base model at each thread count; why the search cannot go on, or None."""
         for threads in self.threads:
             baseline = self._trial(Recipe(), threads)
             if self.result.baseline is None:
@@ -67,6 +69,11 @@ class Search:
                 return f"the base model failed, so nothing can be compared with it: {baseline.reason}"
         if not singles:
             return "search space exhausted: no optimisation algorithm applies to this model on this target"
+        return None
+
+    def _search(self, singles: list[Recipe]) -> str:
+        if (stop := self._baselines(singles)) is not None:
+            return stop
         passed_singles: dict[str, tuple[Recipe, float]] = {}
         passed: dict[str, tuple[Recipe, float]] = {}
         for size in range(1, self.settings.max_steps + 1):
@@ -93,9 +100,7 @@ class Search:
     def _trial(self, recipe: Recipe, threads: int | None) -> Trial:
         protocol = self.result.protocol.model_copy(update={"threads": threads})
         steps = list(recipe.canonical().steps)
-        key = self.cache.key(
-            protocol, recipe.key, self.settings.screen_limit, code_identity([s.algorithm for s in steps])
-        )
+        key = self.cache.key(protocol, recipe.key, self._screen_identity, code_identity([s.algorithm for s in steps]))
         self.tried.add(recipe.key)
         label = recipe.label + (f" @{threads} threads" if threads and len(self.threads) > 1 else "")
         trial = self.cache.get(key)
@@ -124,10 +129,8 @@ class Search:
     def _run_trial(self, key: str, label: str, steps: list[Step], protocol: Protocol, threads: int | None) -> Trial:
         common: dict[str, Any] = dict(key=key, label=label, recipe=steps, threads=threads)
         screen = None
-        if self.settings.screen_limit:
-            screen = self.runner.screen(
-                steps, self.result.task.model_copy(update={"limit": self.settings.screen_limit})
-            )
+        if (screen_task := self._screen_task()) is not None:
+            screen = self.runner.screen(steps, screen_task)
             common["screen"] = screen
             if screen.status != "ok":
                 return Trial(
@@ -137,6 +140,8 @@ class Search:
                 self.judge.base_screen = screen.values.get(self.judge.metric)
             elif not (verdict := self.judge.screen(screen)).passed:
                 return Trial(**common, status="rejected", quality_drop=verdict.drop, reason=verdict.reason)
+            elif (slow := self._cannot_win(screen)) is not None:
+                return Trial(**common, status="rejected", quality_drop=verdict.drop, reason=slow)
         record, attempts = self._measure(steps, protocol, label)
         self.records[key] = record
         common.update(stability=record.stability, attempts=attempts, quality=record.quality, run_id=record.id)
@@ -158,6 +163,20 @@ class Search:
         return Trial(
             **common, status="ok" if verdict.passed else "rejected", quality_drop=verdict.drop, reason=verdict.reason
         )
+
+    def _cannot_win(self, screen: QualityResult) -> str | None:
+        """Why a point that passed its screen is not worth timing (the list search times them all)."""
+        return None
+
+    def _screen_task(self) -> TaskSpec | None:
+        """The task a trial's quality is screened on before it is timed (None: no screen)."""
+        limit = self.settings.screen_limit
+        return self.result.task.model_copy(update={"limit": limit}) if limit else None
+
+    @property
+    def _screen_identity(self) -> object:
+        """What a trial's cache key holds of its screen (an outcome screened otherwise is another)."""
+        return self.settings.screen_limit
 
     def _measure(self, steps: list[Step], protocol: Protocol, label: str) -> tuple[RunRecord, int]:
         """Measure; while other work took the CPU during the run, measure again (bounded): a
@@ -237,6 +256,7 @@ class Search:
                 "recommendation_reason": why,
                 "satisfied": recommended is not None,
                 "stop_reason": stop_reason,
+                "best_effort": best_effort(self.result.trials, self.judge),
             }
         )
         self.cache.save_sweep(self.result)

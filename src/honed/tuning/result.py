@@ -78,6 +78,10 @@ class TuneResult(BaseModel):
     satisfied: bool = False
     stop_reason: str = "running"
     metric: str | None = Field(default=None, description="the guardrail's quality metric")
+    best_effort: str | None = Field(
+        default=None,
+        description="when no recipe passed: the closest one, what it missed by, and the knob that moved quality most",
+    )
 
     @property
     def contended_trials(self) -> list[Trial]:

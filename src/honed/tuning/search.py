@@ -17,6 +17,7 @@ from honed.store import Store
 from honed.tuning.cache import TrialCache
 from honed.tuning.identity import host_identity, model_identity
 from honed.tuning.judge import QualityJudge
+from honed.tuning.knob_search import KnobSearch
 from honed.tuning.loop import EventCallback, Search
 from honed.tuning.plan import SweepPlan, plan_sweep
 from honed.tuning.result import TuneResult
@@ -96,7 +97,7 @@ def tune(
             slo_p99_ms=settings.latency_slo_ms,
             step_seconds=settings.peak_step_seconds,
         )
-    search = Search(
+    search = (Search if settings.search == "list" else KnobSearch)(
         result,
         QualityJudge(plan.metric, settings.guardrail),
         cache,

@@ -58,17 +58,35 @@ class Guardrail(Frozen):
 
     def below_floor(self, quality: QualityResult) -> str | None:
         """Why ``quality``'s agreement with the base breaks the fidelity floor or the KL bound, or None."""
-        cosine = quality.agreement.get("output_cosine", quality.values.get("output_cosine"))
+        cosine = agreement(quality, "output_cosine")
         if self.min_cosine and cosine is not None and cosine < self.min_cosine:
             return f"output cosine to the base model {cosine:.4f} is below the fidelity floor {self.min_cosine:g}"
         if self.max_kl is None:
             return None
-        kl = quality.agreement.get("logits_kl", quality.values.get("logits_kl"))
+        kl = agreement(quality, "logits_kl")
         if kl is None:
             return f"the guardrail's max_kl needs logits_kl, which task {quality.task!r} does not measure"
         if kl > self.max_kl:
             return f"mean KL divergence from the base model {kl:.4f} is above the guardrail's max_kl {self.max_kl:g}"
         return None
+
+    def excess(self, drop: float | None, quality: QualityResult) -> tuple[float, float, float]:
+        """How far ``quality`` is past each bound, in units of that bound's allowance (<= 0: it holds):
+        the drop (of ``max_drop``), the fidelity floor (of 1 - ``min_cosine``), the KL (of ``max_kl``).
+        A search ranks failing points by their sum: the closest one misses by least."""
+        cosine, kl = agreement(quality, "output_cosine"), agreement(quality, "logits_kl")
+        return (
+            (drop - self.max_drop) / (self.max_drop or 1.0) if drop is not None else 0.0,
+            (self.min_cosine - cosine) / ((1 - self.min_cosine) or 1.0)
+            if self.min_cosine and cosine is not None
+            else 0.0,
+            (kl - self.max_kl) / (self.max_kl or 1.0) if self.max_kl is not None and kl is not None else 0.0,
+        )
+
+
+def agreement(quality: QualityResult, name: str) -> float | None:
+    """An agreement measure with the base (output_cosine, logits_kl), wherever the task reported it."""
+    return quality.agreement.get(name, quality.values.get(name))
 
 
 class TuneSettings(Frozen):
@@ -119,6 +137,27 @@ class TuneSettings(Frozen):
     )
     peak_step_seconds: float = Field(
         default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a trial's peak search runs"
+    )
+    search: Literal["list", "tpe", "random", "grid"] = Field(
+        default="list",
+        description="list: each algorithm with its defaults and hand-found variants, then combinations of those "
+        "that passed; tpe, random, grid: an Optuna sampler walks the knobs each algorithm declares (`honed "
+        "algorithms` lists them), one algorithm a recipe, quality screened before a trial is timed",
+    )
+    seed: int = Field(
+        default=0, ge=0, description="the knob search's seed: the same seed and outcomes, the same trials"
+    )
+    screen_margin: float | None = Field(
+        default=1.5,
+        gt=1,
+        description="a knob search times a point that passed its screen only while the items/s of its quality "
+        "pass is within this factor of the best passing point's (latency and throughput objectives, model and "
+        "pipeline scopes: a generation's decoding ranks otherwise); None: time every passing point",
+    )
+    starts: bool = Field(
+        default=True,
+        description="a knob search first tries each algorithm's defaults and hand-found variants (or the "
+        "candidates named); false: only the points the sampler draws",
     )
 
     @field_validator("candidates", mode="before")

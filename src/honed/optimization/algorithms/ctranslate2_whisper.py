@@ -22,6 +22,7 @@ from honed.models.ctranslate2_model import TRANSCRIBES, CTranslate2WhisperHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE
 from honed.optimization.kept_files import keep, reuse
+from honed.optimization.space import choice
 
 _KEPT = ["model.bin", "config.json", "vocabulary.json", "tokenizer.json", "preprocessor_config.json"]
 
@@ -64,6 +65,17 @@ def _converted(handle: Any, context: Context) -> tuple[tempfile.TemporaryDirecto
     keeps=TRANSCRIBES,
     needs=frozenset({Capability.TRANSCRIBES}),
     export="runtime",
+    space=(
+        choice(
+            "compute_type",
+            "int8",
+            "int8_bfloat16",
+            "bfloat16",
+            "float32",
+            why="int8 is faster-whisper's CPU default; bf16 activations pay on AVX512-BF16 / AMX only, and on "
+            "Whisper base every int8-weight path lost six words of the shipped utterances (issue 37)",
+        ),
+    ),
 )
 def to_ctranslate2(handle: Any, params: CTranslate2Params, context: Context) -> CTranslate2WhisperHandle:
     if Capability.TRANSCRIBES not in handle.capabilities or handle.kind != "transformers":

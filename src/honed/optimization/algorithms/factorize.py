@@ -6,6 +6,7 @@ import torch
 from pydantic import Field, model_validator
 
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.space import float_range
 
 DEFAULT_ENERGY = 0.97
 
@@ -60,6 +61,16 @@ def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Modu
     "replace Linear layers by two low-rank ones (truncated SVD)",
     SvdParams,
     typical_min_cosine=0.95,
+    space=(
+        float_range(
+            "energy",
+            0.9,
+            0.995,
+            grid=(0.95, 0.97, 0.99),
+            why="the rank kept per layer: trained weights near full rank (MiniLM) keep quality only near 0.97, "
+            "where few parameters go; a model with low-rank layers gains more",
+        ),
+    ),
     export_note=(
         "each Linear becomes two, which the model's class cannot load; export with onnxruntime or openvino after it"
     ),

@@ -26,6 +26,7 @@ from honed.optimization.algorithms.runtime import (
     keep_export,
     kept_export,
 )
+from honed.optimization.space import choice, float_range, int_range
 
 
 class OpenVinoParams(Params):
@@ -135,6 +136,63 @@ TEXT_ENCODER_INT8 = Variant(
 )
 
 
+_ACTIVATIONS = {"quantization": ("int8", "int8-mixed")}
+_INT4 = {"quantization": ("int4-weights",)}
+# What a knob search walks (tune --search). The evidence is bench/int8_frontier.py's MiniLM rows unless said.
+SPACE = (
+    choice(
+        "quantization",
+        "none",
+        "int8-weights",
+        "int4-weights",
+        "int8",
+        "int8-mixed",
+        why="the largest lever and the most CPU-bound one: int8 activations gave 8x fp32 eager on an AVX-512 "
+        "EPYC and barely beat f32 on an AVX2 one without VNNI (issue 37), where int8-weights or none can win",
+    ),
+    choice(
+        "precision",
+        "f32",
+        "bf16",
+        why="bf16 runs on AMX / AVX512-BF16 units; on an AVX2 EPYC the plugin's bf16 still gave 1.35x on MiniLM",
+    ),
+    choice(
+        "preset",
+        "performance",
+        "mixed",
+        when=_ACTIVATIONS,
+        why="asymmetric activations (mixed) closed MiniLM's last gap to cosine 0.99 (0.9889 -> 0.9934)",
+    ),
+    choice(
+        "smooth_quant_alpha",
+        None,
+        -1.0,
+        0.5,
+        when=_ACTIVATIONS,
+        why="NNCF's default SmoothQuant (0.95 on a transformer) cost most of MiniLM's cosine (0.963; off: 0.985)",
+    ),
+    int_range(
+        "sensitivity_groups",
+        4,
+        32,
+        log=True,
+        grid=(8, 16, 24),
+        when={"quantization": ("int8-mixed",)},
+        why="finer spans leave less of the graph in float: 8 -> 16 spans ran 6.15 -> 5.26 ms at equal cosine",
+    ),
+    choice("group_size", 32, 64, 128, when=_INT4, why="smaller int4 groups are closer to float, larger ones faster"),
+    float_range(
+        "ratio",
+        0.5,
+        1.0,
+        grid=(0.8, 1.0),
+        when=_INT4,
+        why="the share in int4; NNCF keeps the weights int4 hurts most in int8 (an LLM's guardrail)",
+    ),
+    choice("symmetric", True, False, when=_INT4, why="asymmetric int4 (a zero point) is closer, symmetric faster"),
+)
+
+
 class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     def __init__(
         self,
@@ -168,6 +226,7 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     typical_min_cosine=0.99,
     export="runtime",
     variants=(TEXT_ENCODER_INT8,),
+    space=SPACE,
 )  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov

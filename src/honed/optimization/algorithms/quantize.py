@@ -8,6 +8,7 @@ import torch
 from pydantic import Field
 
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.space import choice
 
 
 def _torchao(handle, config):
@@ -64,6 +65,7 @@ class Int4Params(Params):
     requires=("torchao",),
     typical_min_cosine=0.95,
     export_note="torchao's quantized tensors are not written in a format that loads without torchao yet",
+    space=(choice("group_size", 32, 64, 128, 256, why="smaller groups are closer to float, larger ones faster"),),
 )
 def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     from torchao.quantization import Int4WeightOnlyConfig
@@ -117,6 +119,9 @@ class QuantoParams(Params):
     requires=("optimum.quanto",),
     typical_min_cosine=0.99,
     export_note="quanto's weights load only through optimum-quanto's requantize; not written yet",
+    space=(
+        choice("weights", "int8", "int4", why="int4 halves the weight bytes again; quanto's int4 is closer per group"),
+    ),
 )
 def quanto_weights(handle, params: QuantoParams, context: Context):
     from optimum.quanto import freeze, qint4, qint8, quantize

@@ -18,7 +18,9 @@ from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Ca
 from honed.models.graph_inputs import graph_feed
 from honed.models.onnx_model import OnnxHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithms.onnx_quantize import quantize_onnx
 from honed.optimization.kept_files import keep, reuse
+from honed.optimization.space import choice
 
 # torch-level quantized tensors and compiled wrappers do not export; quantize in onnxruntime instead.
 # bf16/fp16 graphs export but onnxruntime's CPU kernels lack them (seen: no bfloat16 Add).
@@ -220,53 +222,42 @@ def convert_pytorch(handle: Any, context: Context) -> tuple[Any, OnnxExport]:
     return model, OnnxExport(files, Path(files.name) / "model.xml", names)
 
 
-def _quantize_static(export: OnnxExport, handle: Any, params: OnnxRuntimeParams, context: Context) -> Path:
-    """onnxruntime static quantization (QDQ), calibrated on the run's task data or synthetic inputs."""
-    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
-
-    feeds = export.calibration_feeds(handle, context, params.calibration_batches)
-
-    class Feeds(CalibrationDataReader):
-        def __init__(self) -> None:
-            self._pending = iter(feeds)
-
-        def get_next(self) -> dict[str, np.ndarray] | None:
-            return next(self._pending, None)
-
-    quantized = export.directory / "model-static-int8.onnx"
-    quantize_static(
-        str(export.path),
-        str(quantized),
-        Feeds(),
-        quant_format=QuantFormat.QDQ,
-        per_channel=params.per_channel,
-        reduce_range=params.reduce_range,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gemm", "Conv"],
-    )
-    return quantized
-
-
 def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxExport:
     """The ONNX file the session runs (quantized as asked, at ``path``), kept for the run's other workers."""
     export = export_onnx(handle, context, params.opset)
     path = export.path
-    if params.quantization == "dynamic-int8":
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        path = export.directory / "model-int8.onnx"
-        quantize_dynamic(
-            str(export.path),
-            str(path),
-            weight_type=QuantType.QInt8,
-            per_channel=params.per_channel,
-            reduce_range=params.reduce_range,
+    if params.quantization != "none":
+        path = quantize_onnx(
+            export.path,
+            params.quantization,
+            params.per_channel,
+            params.reduce_range,
+            lambda: export.calibration_feeds(handle, context, params.calibration_batches),
         )
-    elif params.quantization == "static-int8":
-        path = _quantize_static(export, handle, params, context)
     files = [f.name for f in export.directory.iterdir() if f.name.startswith(path.name)]  # with external data
     return keep_export(export, context, path.name, files)
+
+
+_INT8 = {"quantization": ("dynamic-int8", "static-int8")}
+# What a knob search walks (tune --search).
+SPACE = (
+    choice(
+        "quantization",
+        "none",
+        "dynamic-int8",
+        "static-int8",
+        why="dynamic int8 was the fastest recipe at cosine >= 0.99 on an AVX2 EPYC without VNNI (MiniLM "
+        "batch 8: 1.71x fp32 eager, issue 37), where OpenVINO's static int8 barely beat f32",
+    ),
+    choice("per_channel", True, False, when=_INT8, why="per-tensor scales are coarser but some int8 kernels want them"),
+    choice(
+        "reduce_range",
+        False,
+        True,
+        when=_INT8,
+        why="7-bit weights: no u8 x s8 saturation on CPUs without VNNI, a lost bit of resolution",
+    ),
+)
 
 
 @register_algorithm(
@@ -279,6 +270,7 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
     conflicts=NOT_EXPORTABLE,
     typical_min_cosine=0.98,
     export="runtime",
+    space=SPACE,
 )  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort

@@ -1,0 +1,126 @@
+"""``tune --search tpe|random|grid``: a seeded sampler walks the knobs the sweep's algorithms declare.
+
+Quality first: every point is screened on the task's items (all of them, or ``screen_limit``)
+before it is timed, so a point that fails the guardrail costs a quality run, not a timing run.
+A point that passes is measured in worker processes as in the list search. The search keeps
+looking for the fastest passing point until a budget, the patience, the goal or the space runs
+out; the starting points are the candidates a list search would try (each algorithm's defaults
+and hand-found variants), unless ``starts`` is off.
+"""
+
+from __future__ import annotations
+
+from honed.core.protocol import TaskSpec
+from honed.optimization import ALGORITHMS, Recipe
+from honed.records.record import QualityResult
+from honed.tuning.best_effort import quality_excess
+from honed.tuning.loop import Search
+from honed.tuning.result import Trial
+from honed.tuning.sampler import KnobSampler, Outcome
+
+# The objectives a quality pass's items/s can rank points for.
+_SPEED_OBJECTIVES = {"p50_ms", "p99_ms", "throughput", "peak_qps"}
+# What a point that passed its screen but could not win is told, and its reason's start.
+PASSED = (-1.0, -1.0, -1.0, -1.0)
+NOT_TIMED = "not timed"
+# A sampler that keeps proposing points already tried has converged on them (or a small space is
+# spent): this many in a row ends the search.
+MAX_REPEATS = 40
+
+
+class KnobSearch(Search):
+    def _search(self, singles: list[Recipe]) -> str:
+        if (stop := self._baselines(singles)) is not None:
+            return stop
+        algorithms = sorted({r.steps[0].algorithm for r in singles})
+        starts = [r.steps[0] for r in singles] if self.settings.starts else []
+        sampler = KnobSampler(
+            [ALGORITHMS.get(a) for a in algorithms],
+            starts,
+            self.threads,
+            self.settings.search,
+            self.settings.seed,
+            self.settings.min_effect,
+        )
+        learned: dict[tuple[str, int | None], Outcome] = {}
+        repeats = 0
+        while True:
+            if (stop := self.stop.budget_spent(len([t for t in self.result.trials if t.recipe]))) is not None:
+                return stop
+            proposal = sampler.ask()
+            if proposal is None:
+                return f"search space exhausted: every point of the grid was tried ({len(learned)} points)"
+            if proposal.key in learned:
+                sampler.tell(proposal, learned[proposal.key])
+                repeats += 1
+                if repeats >= MAX_REPEATS:
+                    return (
+                        f"search space exhausted: the sampler proposed only points already tried "
+                        f"({repeats} in a row, {len(learned)} points)"
+                    )
+                continue
+            repeats = 0
+            trial = self._trial(Recipe(steps=(proposal.step,)), proposal.threads)
+            learned[proposal.key] = self._outcome(trial)
+            sampler.tell(proposal, learned[proposal.key])
+            points = [p for p in self.result.points if p.trial == trial.key]
+            if (stop := self.stop.target_reached(trial, points, self.records.get(trial.key))) is not None:
+                return stop
+
+    def _cannot_win(self, screen: QualityResult) -> str | None:
+        """A point whose quality pass ran over ``screen_margin`` times slower than the best passing
+        point's is not timed: a timing run costs a minute, and the quality pass already ranked it."""
+        margin, best = self.settings.screen_margin, self.stop.best
+        if margin is None or best is None or self.settings.objective not in _SPEED_OBJECTIVES:
+            return None
+        if self.result.protocol.scope == "generate":  # the quality pass scores text; decoding ranks otherwise
+            return None
+        best_rate, rate = _rate(self._trial_of(best.trial)), screen.timing.get("items_per_s")
+        if best_rate is None or rate is None or rate * margin >= best_rate:
+            return None
+        return (
+            f"{NOT_TIMED}: its quality pass ran {rate:.3g} items/s, under 1/{margin:g} of the best passing "
+            f"point's ({best_rate:.3g} items/s, {best.label})"
+        )
+
+    def _outcome(self, trial: Trial) -> Outcome:
+        if trial.status == "failed":
+            return Outcome(failed=True)
+        if trial.status == "ok":
+            passing = any(p.passes for p in self.result.points if p.trial == trial.key)
+            return Outcome(gain=self._gain(trial), excess=(*PASSED[:3], -1.0 if passing else 1.0))
+        if (estimate := self._estimated_gain(trial)) is not None:
+            return Outcome(gain=estimate, excess=PASSED)
+        if quality_excess(trial, self.judge) is None:
+            return Outcome(excess=(0.0, 0.0, 0.0, 1.0))  # rejected for another reason: no direction to learn
+        quality, screened = (trial.quality, False) if trial.quality is not None else (trial.screen, True)
+        return Outcome(excess=(*self.judge.excess(quality, screened=screened), 0.0))
+
+    def _estimated_gain(self, trial: Trial) -> float | None:
+        """A point that passed on quality but was not timed: the best passing point's gain, scaled
+        by the ratio of their quality passes' items/s, so the sampler still learns it is slow."""
+        best = self.stop.best
+        if best is None or not (trial.reason or "").startswith(NOT_TIMED):
+            return None
+        reference = self._trial_of(best.trial)
+        rate, best_rate = _rate(trial), _rate(reference)
+        gain = self._gain(reference) if reference is not None and rate and best_rate else None
+        return gain * rate / best_rate if gain else None
+
+    def _trial_of(self, key: str) -> Trial | None:
+        return next((t for t in [self.result.baseline, *self.result.trials] if t is not None and t.key == key), None)
+
+    def _screen_task(self) -> TaskSpec:
+        """Always screened, on the whole task unless ``screen_limit`` says fewer items."""
+        limit = self.settings.screen_limit
+        return self.result.task.model_copy(update={"limit": limit}) if limit else self.result.task
+
+    @property
+    def _screen_identity(self) -> object:
+        return ["knob search", self.settings.screen_limit]
+
+
+def _rate(trial: Trial | None) -> float | None:
+    """Items/s of a trial's quality screen."""
+    screen = trial.screen if trial is not None else None
+    return screen.timing.get("items_per_s") if screen is not None and screen.status == "ok" else None

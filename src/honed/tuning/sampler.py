@@ -1,0 +1,177 @@
+"""The sampler of a knob search: Optuna walks the knobs that the sweep's algorithms declare.
+
+One Optuna trial is one recipe of one algorithm: ``algorithm`` is a categorical parameter, then
+each knob of that algorithm that applies given the earlier ones (define-by-run, Optuna's own way
+to sample a conditional space). The sampler is told each trial's gain over the base model, on a
+log grid of ``min_effect`` steps so that noise smaller than a gain that counts does not change the
+next proposal, and, as TPE's constraints, how far its quality was past the guardrail: a failing
+point that missed by little steers the search more than one that missed by much.
+
+Grid walks each algorithm's own conditional grid (its knobs' choices and its ranges' grid points)
+in a seeded order: Optuna's GridSampler takes the product of every parameter of every algorithm.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from honed.core.protocol import Step
+from honed.optimization import Recipe
+from honed.optimization.algorithm import Algorithm
+from honed.optimization.space import Knob, params_of
+
+# What the search learned from a trial: its gain over the base model where it passed and was
+# timed, how far it was past each bound of the guardrail (<= 0: held), or that it failed.
+NO_EXCESS = (0.0, 0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    gain: float | None = None
+    excess: tuple[float, ...] = NO_EXCESS  # drop, fidelity floor, KL, constraints (SLO, memory)
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class Proposal:
+    trial: Any  # optuna.trial.Trial
+    step: Step
+    threads: int | None
+
+    @property
+    def key(self) -> tuple[str, int | None]:
+        return Recipe(steps=(self.step,)).key, self.threads
+
+
+class KnobSampler:
+    def __init__(
+        self,
+        algorithms: list[Algorithm],
+        starts: list[Step],
+        threads: tuple[int | None, ...],
+        kind: str,
+        seed: int,
+        min_effect: float,
+    ):
+        import optuna
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.algorithms = {a.name: a for a in sorted(algorithms, key=lambda a: a.name)}
+        self.threads, self.min_effect, self.kind = threads, min_effect, kind
+        # A start's parameters that are not knobs (converter=onnx) hold for every point of its algorithm.
+        self.fixed: dict[str, dict[str, Any]] = {}
+        for step in starts:
+            knobs = {k.field for k in self.algorithms[step.algorithm].space}
+            self.fixed.setdefault(step.algorithm, {k: v for k, v in step.params.items() if k not in knobs})
+        self.points = [(s, t) for s in starts for t in threads]  # exact steps, asked first
+        if kind == "grid":
+            self.points += _shuffled([(s, t) for s in self._grid() for t in threads], seed)
+        sampler: Any
+        if kind == "tpe":
+            with warnings.catch_warnings():  # multivariate and group are "experimental" in Optuna's words
+                warnings.simplefilter("ignore")
+                sampler = optuna.samplers.TPESampler(
+                    seed=seed, multivariate=True, group=True, constraints_func=_excess_of
+                )
+        else:  # random, and grid, whose every point is enqueued
+            sampler = optuna.samplers.RandomSampler(seed=seed)
+        self.study = optuna.create_study(direction="maximize", sampler=sampler)
+        for index, (step, threads_) in enumerate(self.points):
+            self.study.enqueue_trial(self._fixed_values(step, threads_), user_attrs={"point": index})
+
+    def ask(self) -> Proposal | None:
+        """The next point; None when a grid has none left."""
+        if self.kind == "grid" and not self._waiting():
+            return None
+        with warnings.catch_warnings():  # an enqueued value outside a range is used as it is
+            warnings.simplefilter("ignore")
+            trial = self.study.ask()
+            algorithm = trial.suggest_categorical("algorithm", list(self.algorithms))
+            params = params_of(self.algorithms[algorithm].space, lambda knob: _suggest(trial, algorithm, knob))
+            threads = trial.suggest_categorical("threads", self.threads) if len(self.threads) > 1 else self.threads[0]
+        if (index := trial.user_attrs.get("point")) is not None:
+            step, threads = self.points[index]
+            return Proposal(trial, step, threads)
+        return Proposal(trial, Step(algorithm=algorithm, params={**self.fixed.get(algorithm, {}), **params}), threads)
+
+    def tell(self, proposal: Proposal, outcome: Outcome) -> None:
+        from optuna.trial import TrialState
+
+        if outcome.failed:
+            self.study.tell(proposal.trial, state=TrialState.FAIL)
+            return
+        proposal.trial.set_user_attr("excess", list(outcome.excess))
+        self.study.tell(proposal.trial, self._value(outcome.gain))
+
+    def _value(self, gain: float | None) -> float:
+        """log(gain) on a grid of min_effect steps; 0 (the base model's) when not timed."""
+        if gain is None or gain <= 0:
+            return 0.0
+        if self.min_effect <= 0:
+            return math.log(gain)
+        unit = math.log1p(self.min_effect)
+        return round(math.log(gain) / unit) * unit
+
+    def _fixed_values(self, step: Step, threads: int | None) -> dict[str, Any]:
+        """An exact point as Optuna's parameters: the algorithm, and each knob that applies given
+        the step's parameters (its algorithm's defaults filled in) whose value is in the knob's domain."""
+        algorithm = self.algorithms[step.algorithm]
+        full = Recipe(steps=(step,)).canonical().steps[0].params
+        values: dict[str, Any] = {"algorithm": step.algorithm}
+        for knob in algorithm.space:
+            if knob.applies(full) and _in_domain(knob, full.get(knob.field)):
+                values[f"{step.algorithm}.{knob.field}"] = full[knob.field]
+        if len(self.threads) > 1:
+            values["threads"] = threads
+        return values
+
+    def _grid(self) -> list[Step]:
+        steps = []
+        for name, algorithm in self.algorithms.items():
+            for params in _conditional_grid(algorithm.space, {}):
+                steps.append(Step(algorithm=name, params={**self.fixed.get(name, {}), **params}))
+        return steps
+
+    def _waiting(self) -> bool:
+        from optuna.trial import TrialState
+
+        return bool(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def _suggest(trial: Any, algorithm: str, knob: Knob) -> Any:
+    name = f"{algorithm}.{knob.field}"
+    if knob.choices:
+        return trial.suggest_categorical(name, list(knob.choices))
+    if knob.integer:
+        return trial.suggest_int(name, int(knob.low), int(knob.high), log=knob.log)
+    return float(f"{trial.suggest_float(name, knob.low, knob.high, log=knob.log):.3g}")  # a label a person reads
+
+
+def _in_domain(knob: Knob, value: Any) -> bool:
+    if knob.choices:
+        return value in knob.choices
+    return isinstance(value, (int, float)) and knob.low <= value <= knob.high
+
+
+def _conditional_grid(knobs: tuple[Knob, ...], chosen: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every combination of grid points, each knob only where its condition holds."""
+    if not knobs:
+        return [chosen]
+    knob, rest = knobs[0], knobs[1:]
+    if not knob.applies(chosen):
+        return _conditional_grid(rest, chosen)
+    return [point for value in knob.points for point in _conditional_grid(rest, {**chosen, knob.field: value})]
+
+
+def _shuffled(points: list[Any], seed: int) -> list[Any]:
+    points = list(points)
+    random.Random(seed).shuffle(points)
+    return points
+
+
+def _excess_of(trial: Any) -> list[float]:
+    return trial.user_attrs.get("excess", list(NO_EXCESS))

@@ -1,0 +1,217 @@
+"""tune --search: the algorithms' declared knobs, walked by a seeded Optuna sampler, quality first.
+
+The search is driven by a runner whose latency and top-1 are smooth functions of the knobs (a
+pruning ratio makes the model faster and less accurate, as it does), stored as real run
+records, so each rule is checked exactly: a point that fails the quality screen is never timed,
+the search goes past the first passing point towards the guardrail, the same seed gives the same
+trials, a second run resumes from the store, and when nothing passes the result says how close
+the nearest point came and which knob moved it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import noisy, synthetic_record
+from honed.console.tune import tune_summary
+from honed.core.protocol import ModelRef, Protocol, RunSpec, TargetSpec, TaskSpec
+from honed.optimization import ALGORITHMS
+from honed.optimization.space import Knob
+from honed.records.record import QualityResult
+from honed.spec.build import build_spec, tune_settings
+from honed.store.database import Store
+from honed.tuning import Guardrail, TuneSettings, tune
+
+MODEL = ModelRef(kind="factory", source="honed.zoo:mlp")
+TASK = TaskSpec(name="image-classification")
+CPU = TargetSpec(device="cpu")
+CANDIDATES = ("magnitude-prune", "structured-prune", "svd-lowrank")
+
+
+def _outcome(recipe) -> tuple[float, float]:
+    """(p50 ms, top-1) of a recipe: pruning is faster in proportion and costs 0.3 x its ratio
+    (the guardrail's 5 % holds up to ratio 1/6); low rank costs twice what it drops below 0.97 energy."""
+    if not recipe:
+        return 10.0, 0.95
+    step = recipe[0]
+    if step.algorithm == "structured-prune":
+        ratio = step.params.get("ratio", 0.1)
+        return 10.0 * (1 - ratio), 0.95 * (1 - 0.3 * ratio)
+    if step.algorithm == "svd-lowrank":
+        energy = step.params.get("energy") or 0.97
+        return 10.0 * (0.4 + 0.6 * energy), 0.95 * (1 - 2 * max(0.0, 0.97 - energy))
+    return 9.9, 0.95
+
+
+def _quality(top1: float, items: int, ms: float | None = None) -> QualityResult:
+    return QualityResult(
+        task="image-classification",
+        items=items,
+        primary="top1",
+        values={"top1": top1},
+        better={"top1": "higher"},
+        timing={"items_per_s": 1000 / ms} if ms else {},  # the quality pass's speed ranks as the timing does
+    )
+
+
+class Smooth:
+    """Screens and measures every recipe by ``_outcome``; ``measured`` lists the timed ones."""
+
+    def __init__(self, store: Store, loss: float = 0.0):
+        self.store, self.loss, self.measured, self.screened = store, loss, [], []
+
+    def _top1(self, recipe) -> float:
+        return _outcome(recipe)[1] - (self.loss if recipe else 0.0)
+
+    def screen(self, recipe, task):
+        self.screened.append(recipe)
+        return _quality(self._top1(recipe), items=task.limit or 540, ms=_outcome(recipe)[0])
+
+    def measure(self, recipe, protocol, task, name):
+        self.measured.append(recipe)
+        ms, top1 = _outcome(recipe)[0], self._top1(recipe)
+        record = synthetic_record([noisy(ms, 40, seed=i, spread=0.005) for i in range(3)])
+        record = record.model_copy(update={"quality": _quality(top1, 540), "task": task.name, "task_spec": task})
+        self.store.add(record)
+        return record
+
+
+def _search(store, runner=None, **settings):
+    runner = runner or Smooth(store)
+    defaults = dict(candidates=CANDIDATES, search="tpe", max_trials=24, patience=100, seed=3)
+    spec = RunSpec(task=TASK, target=CPU, protocol=Protocol(batch_sizes=(1,)))
+    result = tune(MODEL, spec, settings=TuneSettings(**{**defaults, **settings}), store=store, runner=runner)
+    return result, runner
+
+
+def _ratio(trial) -> float | None:
+    step = trial.recipe[0]
+    return step.params.get("ratio") if step.algorithm == "structured-prune" else None
+
+
+@pytest.fixture
+def store(tmp_path) -> Store:
+    return Store(str(tmp_path / "search.db"))
+
+
+def test_the_search_screens_quality_first_and_goes_past_the_first_passing_point(store):
+    result, runner = _search(store)
+    labels = [t.label for t in result.trials]
+    # The starts come first: each candidate with its defaults.
+    assert labels[:3] == ["magnitude-prune", "structured-prune", "svd-lowrank"]
+    # Every point is screened; only those that passed the screen were timed.
+    rejected = [t for t in result.trials if t.status == "rejected"]
+    assert rejected and all(t.run_id is None and t.reason.startswith("screen on 540 items") for t in rejected)
+    assert len(runner.measured) == 1 + sum(1 for t in result.trials if t.status == "ok")
+    # It kept searching: the recommendation prunes more than the start (ratio 0.1, 9.0 ms) and stays
+    # inside the guardrail (ratio <= 1/6), a point no hand-written list held.
+    best = next(t for t in result.trials if t.key == result.recommended.trial)
+    assert best.recipe[0].algorithm == "structured-prune" and 0.12 < _ratio(best) <= 1 / 6
+    assert result.recommended.objective < 8.8 and result.best_effort is None
+    assert result.stop_reason == "trial budget spent (24 trials)"
+    summary = "\n".join(tune_summary(result))
+    assert "stopped after 24 trials (tpe search, seed 3)" in summary
+
+
+def test_a_point_whose_quality_pass_ran_slower_than_the_best_by_the_margin_is_not_timed(store):
+    result, runner = _search(store, screen_margin=1.05, max_trials=16)
+    untimed = [t for t in result.trials if (t.reason or "").startswith("not timed")]
+    assert untimed and all(t.run_id is None and t.recipe not in runner.measured for t in untimed)
+    best = next(t for t in result.trials if t.key == result.recommended.trial)
+    assert all("of the best passing point's" in t.reason for t in untimed)
+    # Each untimed point ran over 1.05x slower than the best passing point at the time it was screened.
+    best_rate = best.screen.timing["items_per_s"]
+    assert all(t.screen.timing["items_per_s"] * 1.05 < best_rate for t in untimed)
+    assert result.best_effort is None  # they passed on quality: not what "nothing passed" means
+
+
+def test_the_same_seed_gives_the_same_trials_and_a_second_run_resumes(tmp_path):
+    first, _ = _search(Store(str(tmp_path / "a.db")), max_trials=12)
+    second, _ = _search(Store(str(tmp_path / "b.db")), max_trials=12)
+    assert [t.label for t in first.trials] == [t.label for t in second.trials]
+    other, _ = _search(Store(str(tmp_path / "c.db")), max_trials=12, seed=4)
+    assert [t.label for t in other.trials] != [t.label for t in first.trials]
+    # The same command on the same store repeats nothing: every trial comes from the store.
+    again, runner = _search(Store(str(tmp_path / "a.db")), max_trials=12)
+    assert runner.measured == [] and runner.screened == []
+    assert [t.label for t in again.trials] == [t.label for t in first.trials] and all(t.cached for t in again.trials)
+
+
+def test_when_nothing_passes_the_closest_point_and_the_knob_that_moved_it_are_named(store):
+    runner = Smooth(store, loss=0.06)  # every step loses 6.3 % of top-1 more than it would: nothing holds 5 %
+    result, _ = _search(store, runner, candidates=("structured-prune", "svd-lowrank"), max_trials=16)
+    assert not any(t.status == "ok" for t in result.trials) and runner.measured == [[]]  # only the base was timed
+    assert result.recommended.label == "baseline"  # the base model is what is left to ship
+    text = result.best_effort
+    # The closest keeps energy >= 0.97 (low rank then costs nothing more); below it, quality falls.
+    assert text.startswith("no recipe passed the guardrail; the closest was svd-lowrank")
+    assert "top1 dropped 6.3%" in text and "svd-lowrank's energy moved quality most" in text
+    assert "best effort" in "\n".join(tune_summary(result))
+
+
+def test_a_grid_walks_every_point_of_each_algorithms_grid_once(store):
+    result, runner = _search(store, search="grid", max_trials=50, starts=False)
+    # magnitude-prune has no knobs (1 point), structured-prune 3 ratios, svd-lowrank 3 energies.
+    assert result.stop_reason == "search space exhausted: every point of the grid was tried (7 points)"
+    assert sorted(t.label for t in result.trials) == sorted(
+        [
+            "magnitude-prune",
+            "structured-prune (ratio=0.05)",
+            "structured-prune",
+            "structured-prune (ratio=0.2)",
+            "svd-lowrank (energy=0.95)",
+            "svd-lowrank (energy=0.97)",
+            "svd-lowrank (energy=0.99)",
+        ]
+    )
+
+
+def test_search_settings_from_the_command_line_and_a_spec_file(tmp_path):
+    path = tmp_path / "tune.toml"
+    path.write_text('[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n[tune]\nsearch = "random"\nseed = 7\n')
+    spec = build_spec(path)
+    settings = tune_settings(spec, starts=False)
+    assert (settings.search, settings.seed, settings.starts) == ("random", 7, False)
+    assert tune_settings(spec, search="grid").search == "grid"
+    with pytest.raises(Exception, match="search"):
+        tune_settings(spec, search="bayes")
+
+
+def _condition_values(algorithm, knob: Knob) -> dict:
+    return {field: values[0] for field, values in knob.when}
+
+
+@pytest.mark.parametrize("algorithm", [a for a in ALGORITHMS.values() if a.space], ids=lambda a: a.name)
+def test_every_declared_knob_is_a_field_whose_domain_its_params_accept(algorithm):
+    """Registry-driven: a new algorithm's space is checked as soon as it is registered."""
+    fields = algorithm.params.model_fields
+    defaults = algorithm.params().model_dump()
+    earlier: dict[str, Knob] = {}
+    for knob in algorithm.space:
+        assert knob.field in fields and knob.why, knob
+        for field, values in knob.when:  # a condition names an earlier knob, with values in its domain
+            assert field in earlier and set(values) <= set(earlier[field].points), (knob.field, field)
+        base = _condition_values(algorithm, knob)
+        for value in (*knob.points, *((knob.low, knob.high) if not knob.choices else ())):
+            assert algorithm.params(**{**base, knob.field: value}).model_dump()[knob.field] == value
+        if knob.choices:  # the defaults are a point of the space: a start is something the search can reach
+            assert defaults[knob.field] in knob.choices, knob.field
+        else:
+            assert knob.low <= min(knob.grid) <= max(knob.grid) <= knob.high
+        earlier[knob.field] = knob
+
+
+def test_hand_found_variants_are_points_of_their_algorithms_space():
+    for algorithm in ALGORITHMS.values():
+        knobs = {k.field: k for k in algorithm.space}
+        for variant in algorithm.variants:
+            for field, value in variant.params.items():
+                knob = knobs[field]
+                assert value in knob.choices if knob.choices else knob.low <= value <= knob.high, (field, value)
+
+
+def test_the_guardrails_excess_is_in_units_of_each_allowance():
+    quality = QualityResult(task="t", values={"top1": 0.9}, agreement={"output_cosine": 0.985, "logits_kl": 0.02})
+    excess = Guardrail(max_drop=0.05, min_cosine=0.99, max_kl=0.01).excess(0.1, quality)
+    assert excess == pytest.approx((1.0, 0.5, 1.0))
+    assert all(e <= 0 for e in Guardrail(max_drop=0.2, min_cosine=0.9, max_kl=0.05).excess(0.1, quality))
