@@ -55,6 +55,7 @@ PACKAGES = (
     "accelerate",
     "ctranslate2",
     "nvidia-ml-py",
+    "optuna",
 )
 ENV_VARS = (
     "OMP_NUM_THREADS",
@@ -125,6 +126,22 @@ def _static() -> dict[str, Any]:
         gpu_note=gpu_note,
         packages={name: package_version(name) for name in PACKAGES},
     )
+
+
+def isa_of(flags: list[str] | set[str]) -> str:
+    """The widest x86 integer/matrix units among ``flags``, as a person compares CPUs by them: the
+    same int8 recipe that wins with VNNI or AMX can lose with AVX2 alone."""
+    flags = set(flags)
+    for flag, name in (
+        ("amx_int8", "AMX"),
+        ("avx512_vnni", "AVX-512 VNNI"),
+        ("avx512f", "AVX-512"),
+        ("avx_vnni", "AVX2 VNNI"),
+        ("avx2", "AVX2 (no VNNI)"),
+    ):
+        if flag in flags:
+            return name
+    return "no AVX2"
 
 
 def _cpu() -> dict[str, Any]:
