@@ -10,11 +10,13 @@ the nearest point came and which knob moved it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from helpers import noisy, synthetic_record
 from honed.console.tune import tune_summary
-from honed.core.protocol import ModelRef, Protocol, RunSpec, TargetSpec, TaskSpec
+from honed.core.protocol import InputSpec, ModelRef, Protocol, RunSpec, Step, TargetSpec, TaskSpec
 from honed.optimization import ALGORITHMS
 from honed.optimization.space import Knob
 from honed.records.record import QualityResult
@@ -215,3 +217,28 @@ def test_the_guardrails_excess_is_in_units_of_each_allowance():
     excess = Guardrail(max_drop=0.05, min_cosine=0.99, max_kl=0.01).excess(0.1, quality)
     assert excess == pytest.approx((1.0, 0.5, 1.0))
     assert all(e <= 0 for e in Guardrail(max_drop=0.2, min_cosine=0.9, max_kl=0.05).excess(0.1, quality))
+
+
+@pytest.mark.slow
+def test_the_timing_run_reads_the_screens_conversion_and_keeps_its_quality(tmp_path):
+    """A point that passed its screen is timed on the files the screen converted, and its quality
+    is the screen's (no second conversion, no second quality pass): here the kept ONNX file is
+    spoiled after the screen, so timing workers that read it fail, as only they can."""
+    from honed.tuning.plan import plan_sweep
+    from honed.tuning.runner import WorkerRunner
+
+    model = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16, "hidden": 32}})
+    protocol = Protocol(batch_sizes=(1,), repetitions=1, min_samples=5, min_seconds=0.05, energy_idle_seconds=0.0)
+    spec = RunSpec(inputs=InputSpec(shape=(16,)), protocol=protocol)
+    plan = plan_sweep(model, spec, TuneSettings(search="tpe"))
+    runner = WorkerRunner(model, plan.run, spec.inputs, spec.target, Store(str(tmp_path / "s.db")), protocol=protocol)
+    recipe = [Step(algorithm="onnxruntime")]
+    screened = runner.screen(recipe, plan.run.task)
+    assert screened.status == "ok" and screened.agreement["output_cosine"] > 0.999
+    kept = sorted((Path(runner._screened[1].name) / "kept").glob("*/*.onnx"))  # one directory a step
+    assert kept, "the screen keeps its conversion for the timing run"
+    for path in kept:
+        path.write_bytes(b"not an onnx file")
+    record = runner.measure(recipe, protocol, plan.run.task, "trial")
+    assert record.quality == screened
+    assert record.status == "failed" and all(m.status != "ok" for m in record.measurements)

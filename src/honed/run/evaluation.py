@@ -34,6 +34,7 @@ def evaluate(
     on_progress: ProgressCallback | None = None,
     plan: RunPlan | None = None,
     kept: Path | None = None,
+    scored: QualityResult | None = None,
     **legacy_kwargs: Any,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module) as ``spec``
@@ -47,7 +48,9 @@ def evaluate(
     ``record.quality``. ``plan``: what ``plan_run(model, spec)`` returned (its checks are not
     repeated; a tune passes each trial's). ``kept``: where a runtime step's files are kept for the
     run's workers (kept_files.py), so that a quality screen's conversion of the same recipe is
-    reused (default: a directory of this run's). The 0.1 form ``evaluate(model, protocol, inputs,
+    reused (default: a directory of this run's). ``scored``: the quality that screen measured on
+    this run's task and protocol, with ``kept`` holding its conversion: no quality worker runs
+    again. The 0.1 form ``evaluate(model, protocol, inputs,
     target, name=, recipe=, task=)`` still works, with a DeprecationWarning.
     """
     if is_legacy(spec, legacy_args, legacy_kwargs):
@@ -87,8 +90,14 @@ def evaluate(
             for repetition in range(protocol.repetitions)
             for batch_size in protocol.batch_sizes
         ]
-        quality_job = _quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay) if task else None
+        scored = scored if kept is not None else None  # without the screen's files, the quality worker converts
+        quality_job = (
+            _quality_job(ref, run_steps, task, protocol, inputs, device, workdir, replay)
+            if task and scored is None
+            else None
+        )
         measurements, quality, interrupted = _run_workers(jobs, quality_job, workdir, on_progress, _converts(run_steps))
+        quality = quality or scored
     if interrupted:
         notes.append(f"interrupted by the user after {len(measurements)} of {len(jobs)} measurements")
 

@@ -23,8 +23,8 @@ _SPEED_OBJECTIVES = {"p50_ms", "p99_ms", "throughput", "peak_qps"}
 # What a point that passed its screen but could not win is told, and its reason's start.
 PASSED = (-1.0, -1.0, -1.0, -1.0)
 NOT_TIMED = "not timed"
-# A sampler that keeps proposing points already tried has converged on them (or a small space is
-# spent): this many in a row ends the search.
+# A sampler that keeps proposing points already tried once every grid point was tried has
+# converged on them: this many in a row ends the search.
 MAX_REPEATS = 40
 
 
@@ -52,11 +52,11 @@ class KnobSearch(Search):
                 return f"search space exhausted: every point of the grid was tried ({len(learned)} points)"
             if proposal.key in learned:
                 sampler.tell(proposal, learned[proposal.key])
-                repeats += 1
+                repeats = 0 if sampler.explore(set(learned)) else repeats + 1
                 if repeats >= MAX_REPEATS:
                     return (
-                        f"search space exhausted: the sampler proposed only points already tried "
-                        f"({repeats} in a row, {len(learned)} points)"
+                        f"search space exhausted: every grid point was tried and the sampler proposed only points "
+                        f"already tried ({repeats} in a row, {len(learned)} points)"
                     )
                 continue
             repeats = 0

@@ -35,27 +35,33 @@ class WorkerRunner:
         target: TargetSpec,
         store: Store | None,
         on_progress: Any = None,
+        protocol: Protocol | None = None,
     ):
         self.model, self.plan, self.inputs, self.target = model, plan, inputs, target
         self.store, self.on_progress = store, on_progress
-        # The last screen's converted files, for the measurement of the same recipe and task that follows it.
-        self._screened: tuple[Any, tempfile.TemporaryDirectory] | None = None
+        self.protocol = protocol or Protocol()  # the sweep's: the screens' seed and threads
+        # The last screen (its recipe and task, converted files and quality), for the measurement of
+        # the same recipe and task that follows it: it neither converts nor scores again.
+        self._screened: tuple[Any, tempfile.TemporaryDirectory, QualityResult] | None = None
 
     def screen(self, recipe: list[Step], task: TaskSpec) -> QualityResult:
         from honed.run.evaluation import assess_quality
 
         if self._screened is not None:
             self._screened[1].cleanup()  # a model's conversion can be gigabytes: one kept at a time
-        self._screened = (_identity(recipe, task), tempfile.TemporaryDirectory(prefix="honed-screen-"))
-        return assess_quality(
+        files = tempfile.TemporaryDirectory(prefix="honed-screen-")
+        quality = assess_quality(
             self.model,
             task,
             recipe,
             self.target,
-            inputs=self.inputs,
+            self.protocol,
+            self.inputs,
             plan=self.plan.with_recipe(recipe),
-            kept=Path(self._screened[1].name) / "kept",
+            kept=Path(files.name) / "kept",
         )
+        self._screened = (_identity(recipe, task, self.protocol), files, quality)
+        return quality
 
     def measure(self, recipe: list[Step], protocol: Protocol, task: TaskSpec, name: str) -> RunRecord:
         from honed.run.evaluation import evaluate
@@ -64,18 +70,20 @@ class WorkerRunner:
             name=name, inputs=self.inputs, protocol=protocol, target=self.target, recipe=tuple(recipe), task=task
         )
         plan = self.plan.with_recipe(recipe)
-        screened = self._screened
-        kept = Path(screened[1].name) / "kept" if screened and screened[0] == _identity(recipe, task) else None
+        same = self._screened is not None and self._screened[0] == _identity(recipe, task, protocol)
+        screened = self._screened if same else None
         return evaluate(
             self.model,
             spec,
             store=self.store,
             on_progress=self.on_progress,
             plan=plan if plan.task == task else None,
-            kept=kept,
+            kept=Path(screened[1].name) / "kept" if screened else None,
+            scored=screened[2] if screened and screened[2].status == "ok" else None,
         )
 
 
-def _identity(recipe: list[Step], task: TaskSpec) -> Any:
-    """A conversion depends on the recipe and, through calibration, on the task's items."""
-    return [s.model_dump(mode="json") for s in recipe], task.model_dump(mode="json")
+def _identity(recipe: list[Step], task: TaskSpec, protocol: Protocol) -> Any:
+    """A conversion depends on the recipe and, through calibration, on the task's items; a
+    quality score on the items the protocol's seed draws and, in the last bits, its threads."""
+    return [s.model_dump(mode="json") for s in recipe], task.model_dump(mode="json"), protocol.seed, protocol.threads

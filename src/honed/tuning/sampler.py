@@ -9,6 +9,8 @@ point that missed by little steers the search more than one that missed by much.
 
 Grid walks each algorithm's own conditional grid (its knobs' choices and its ranges' grid points)
 in a seeded order: Optuna's GridSampler takes the product of every parameter of every algorithm.
+When TPE proposes a point already tried (it converges, and an algorithm without knobs is one
+point), an untried grid point is asked next, so the budget goes on exploring rather than ending.
 """
 
 from __future__ import annotations
@@ -68,8 +70,9 @@ class KnobSampler:
             knobs = {k.field for k in self.algorithms[step.algorithm].space}
             self.fixed.setdefault(step.algorithm, {k: v for k, v in step.params.items() if k not in knobs})
         self.points = [(s, t) for s in starts for t in threads]  # exact steps, asked first
+        self.unexplored = _shuffled([(s, t) for s in self._grid() for t in threads], seed)
         if kind == "grid":
-            self.points += _shuffled([(s, t) for s in self._grid() for t in threads], seed)
+            self.points, self.unexplored = self.points + self.unexplored, []
         sampler: Any
         if kind == "tpe":
             with warnings.catch_warnings():  # multivariate and group are "experimental" in Optuna's words
@@ -97,6 +100,16 @@ class KnobSampler:
             step, threads = self.points[index]
             return Proposal(trial, step, threads)
         return Proposal(trial, Step(algorithm=algorithm, params={**self.fixed.get(algorithm, {}), **params}), threads)
+
+    def explore(self, tried: set[tuple[str, int | None]]) -> bool:
+        """Ask an untried grid point next (after a repeated proposal); False when none is left."""
+        while self.unexplored:
+            step, threads = self.unexplored.pop(0)
+            if (Recipe(steps=(step,)).key, threads) not in tried:
+                self.points.append((step, threads))
+                self.study.enqueue_trial(self._fixed_values(step, threads), user_attrs={"point": len(self.points) - 1})
+                return True
+        return False
 
     def tell(self, proposal: Proposal, outcome: Outcome) -> None:
         from optuna.trial import TrialState

@@ -101,7 +101,7 @@ def tune(
         result,
         QualityJudge(plan.metric, settings.guardrail),
         cache,
-        runner or WorkerRunner(model, plan.run, inputs, target, store),
+        runner or WorkerRunner(model, plan.run, inputs, target, store, protocol=protocol),
         on_event,
     )
     return search.run(list(plan.candidates))

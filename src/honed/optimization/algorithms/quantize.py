@@ -119,10 +119,7 @@ class QuantoParams(Params):
     requires=("optimum.quanto",),
     typical_min_cosine=0.99,
     export_note="quanto's weights load only through optimum-quanto's requantize; not written yet",
-    space=(
-        choice("weights", "int8", "int4", why="int4 halves the weight bytes again; quanto's int4 is closer per group"),
-    ),
-)
+)  # No search space yet: weights=int4 fails in the quality worker ("Cannot set version_counter for inference tensor")
 def quanto_weights(handle, params: QuantoParams, context: Context):
     from optimum.quanto import freeze, qint4, qint8, quantize
 
