@@ -242,3 +242,31 @@ def test_the_timing_run_reads_the_screens_conversion_and_keeps_its_quality(tmp_p
     record = runner.measure(recipe, protocol, plan.run.task, "trial")
     assert record.quality == screened
     assert record.status == "failed" and all(m.status != "ok" for m in record.measurements)
+
+
+def test_honed_algorithms_lists_each_knob_with_its_condition_and_evidence():
+    from honed.console.catalog import algorithm_rows
+
+    rows = {row["algorithm"]: row for row in algorithm_rows("cpu")}
+    knobs = {k["knob"]: k["why"] for k in rows["openvino"]["search_space"]}
+    assert "quantization in none|int8-weights|int4-weights|int8|int8-mixed" in knobs
+    assert "sensitivity_groups 4..32 (log) when quantization in int8-mixed" in knobs
+    assert "smooth_quant_alpha in default|-1|0.5 when quantization in int8|int8-mixed" in knobs
+    assert all(knobs.values()) and rows["bf16"]["search_space"] == []
+
+
+def test_the_command_line_takes_the_search_and_its_pre_flight_says_what_it_walks(capsys, monkeypatch):
+    import sys
+
+    from honed.cli import main
+
+    args = ["--model", "honed.zoo:mlp", "--kind", "factory", "--shape", "16", "-c", "structured-prune"]
+    monkeypatch.setattr(sys, "argv", ["honed", "tune", *args, "-c", "svd-lowrank", "--search", "grid", "--no-starts"])
+    monkeypatch.setattr(sys, "argv", [*sys.argv, "--seed", "5", "--dry-run"])
+    with pytest.raises(SystemExit) as done:
+        main()
+    out = " ".join(capsys.readouterr().out.split())
+    assert done.value.code == 0
+    assert (
+        "a grid search (seed 5) over 2 algorithms and 2 knobs, no starting points: structured-prune, svd-lowrank" in out
+    )

@@ -322,8 +322,13 @@ def test_a_default_tune_tries_the_text_encoder_int8_on_a_text_encoder_only(minil
 
     encoder = tried(minilm_path, "sentence-transformers", "text-embedding")
     assert {int8, "openvino", "dynamic-int8"} <= encoder
-    # A causal LM decodes through a stateful graph, which int8 of activations does not take.
-    assert int8 not in tried(str(tiny_llama_dir), "transformers", "agreement")
+    # A causal LM decodes through a stateful graph, which int8 of activations does not take; it
+    # tries llama.cpp q8_0 with its token table in f16 (a q8_0 table alone failed KL 0.01 on SmolLM2).
+    from honed.optimization.algorithms.llama_cpp import LM_Q8_F16_TABLE
+
+    llm = tried(str(tiny_llama_dir), "transformers", "agreement")
+    q8 = step_label(Step(algorithm="llama-cpp", params=LM_Q8_F16_TABLE.params))
+    assert int8 not in llm and q8 in llm and q8 not in encoder
     # Named candidates are exactly what is tried.
     named = plan_sweep(
         ModelRef(source=minilm_path, kind="sentence-transformers"),

@@ -64,6 +64,14 @@ def show_preflight(spec, settings=None) -> None:
         what = (
             f"{len(sweep.candidates)} candidates ({', '.join(recipe.label for recipe in sweep.candidates) or 'none'})"
         )
+        if settings.search != "list":
+            from honed.optimization import ALGORITHMS
+
+            names = sorted({recipe.steps[0].algorithm for recipe in sweep.candidates})
+            knobs = sum(len(ALGORITHMS.get(name).space) for name in names)
+            starts = "the candidates first" if settings.starts else "no starting points"
+            what = f"a {settings.search} search (seed {settings.seed}) over {len(names)} algorithms and {knobs} knobs, "
+            what += f"{starts}: {', '.join(names) or 'none'}"
     for warning in warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
     out.print(

@@ -10,7 +10,7 @@ and hand-found variants), unless ``starts`` is off.
 
 from __future__ import annotations
 
-from honed.core.protocol import TaskSpec
+from honed.core.protocol import Step, TaskSpec
 from honed.optimization import ALGORITHMS, Recipe
 from honed.records.record import QualityResult
 from honed.tuning.best_effort import quality_excess
@@ -67,13 +67,15 @@ class KnobSearch(Search):
             if (stop := self.stop.target_reached(trial, points, self.records.get(trial.key))) is not None:
                 return stop
 
-    def _cannot_win(self, screen: QualityResult) -> str | None:
+    def _cannot_win(self, steps: list[Step], screen: QualityResult) -> str | None:
         """A point whose quality pass ran over ``screen_margin`` times slower than the best passing
         point's is not timed: a timing run costs a minute, and the quality pass already ranked it."""
         margin, best = self.settings.screen_margin, self.stop.best
         if margin is None or best is None or self.settings.objective not in _SPEED_OBJECTIVES:
             return None
         if self.result.protocol.scope == "generate":  # the quality pass scores text; decoding ranks otherwise
+            return None
+        if any(ALGORITHMS.get(s.algorithm).family == "compile" for s in steps):  # its first calls compile
             return None
         best_rate, rate = _rate(self._trial_of(best.trial)), screen.timing.get("items_per_s")
         if best_rate is None or rate is None or rate * margin >= best_rate:

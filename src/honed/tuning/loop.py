@@ -140,7 +140,7 @@ class Search:
                 self.judge.base_screen = screen.values.get(self.judge.metric)
             elif not (verdict := self.judge.screen(screen)).passed:
                 return Trial(**common, status="rejected", quality_drop=verdict.drop, reason=verdict.reason)
-            elif (slow := self._cannot_win(screen)) is not None:
+            elif (slow := self._cannot_win(steps, screen)) is not None:
                 return Trial(**common, status="rejected", quality_drop=verdict.drop, reason=slow)
         record, attempts = self._measure(steps, protocol, label)
         self.records[key] = record
@@ -164,7 +164,7 @@ class Search:
             **common, status="ok" if verdict.passed else "rejected", quality_drop=verdict.drop, reason=verdict.reason
         )
 
-    def _cannot_win(self, screen: QualityResult) -> str | None:
+    def _cannot_win(self, steps: list[Step], screen: QualityResult) -> str | None:
         """Why a point that passed its screen is not worth timing (the list search times them all)."""
         return None
 
