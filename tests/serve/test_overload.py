@@ -73,7 +73,10 @@ def test_three_times_the_peak_is_shed_with_503s_and_admitted_latency_stays_bound
             # About two thirds shed, each a 503 that honed load counts as a rejection; nothing else fails.
             assert set(run.errors) == {"rejected"} and 0.4 < run.errors["rejected"] / run.queries_scheduled < 0.85
             assert run.queries_ok + run.errors["rejected"] == run.queries_scheduled
-            assert run.achieved_qps == pytest.approx(capacity, rel=0.25)  # the server kept working at its peak
+            # The server kept working at its peak: no collapse below the offline capacity, and no more
+            # than one 10 ms call at a time allows (on a slow 2-core machine the offline burst
+            # measured 69 q/s and the open loop then achieved 89: the burst underestimates the peak).
+            assert 0.75 * capacity < run.achieved_qps < 110
         batch_s = load.server_compute_ms.mean / 1e3
         bound_s = latency_bound_s(max_queue, 1, 0.0, batch_s, 1)
         assert load.latency_ms.p99 / 1e3 < 1.5 * bound_s + 0.1  # an unbounded queue reached seconds here

@@ -152,15 +152,18 @@ def test_when_nothing_passes_the_closest_point_and_the_knob_that_moved_it_are_na
 
 
 def test_a_grid_walks_every_point_of_each_algorithms_grid_once(store):
-    result, runner = _search(store, search="grid", max_trials=50, starts=False)
+    # A candidate's parameter that is no knob (round_to) holds for every point of its algorithm.
+    narrow = Step(algorithm="structured-prune", params={"round_to": 4})
+    candidates = ("magnitude-prune", narrow, "svd-lowrank")
+    result, runner = _search(store, search="grid", max_trials=50, starts=False, candidates=candidates)
     # magnitude-prune has no knobs (1 point), structured-prune 3 ratios, svd-lowrank 3 energies.
     assert result.stop_reason == "search space exhausted: every point of the grid was tried (7 points)"
     assert sorted(t.label for t in result.trials) == sorted(
         [
             "magnitude-prune",
-            "structured-prune (ratio=0.05)",
-            "structured-prune",
-            "structured-prune (ratio=0.2)",
+            "structured-prune (ratio=0.05, round_to=4)",
+            "structured-prune (round_to=4)",
+            "structured-prune (ratio=0.2, round_to=4)",
             "svd-lowrank (energy=0.95)",
             "svd-lowrank (energy=0.97)",
             "svd-lowrank (energy=0.99)",

@@ -84,7 +84,7 @@ def tried_text(result) -> str:
     trials = result.trials
     timed = sum(1 for t in trials if t.run_id is not None)
     how = "" if result.settings.search == "list" else f" ({result.settings.search} search, seed {result.settings.seed})"
-    return f"{len(trials)} trials{how}, {timed} timed, {len(trials) - timed} judged on quality alone or failed"
+    return f"{len(trials)} trials{how}, {timed} of them timed"
 
 
 def recommendation_text(result) -> str:

@@ -33,10 +33,10 @@ class KnobSearch(Search):
         if (stop := self._baselines(singles)) is not None:
             return stop
         algorithms = sorted({r.steps[0].algorithm for r in singles})
-        starts = [r.steps[0] for r in singles] if self.settings.starts else []
         sampler = KnobSampler(
             [ALGORITHMS.get(a) for a in algorithms],
-            starts,
+            [r.steps[0] for r in singles],
+            self.settings.starts,
             self.threads,
             self.settings.search,
             self.settings.seed,

@@ -53,7 +53,8 @@ class KnobSampler:
     def __init__(
         self,
         algorithms: list[Algorithm],
-        starts: list[Step],
+        candidates: list[Step],
+        starts: bool,
         threads: tuple[int | None, ...],
         kind: str,
         seed: int,
@@ -64,12 +65,12 @@ class KnobSampler:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.algorithms = {a.name: a for a in sorted(algorithms, key=lambda a: a.name)}
         self.threads, self.min_effect, self.kind = threads, min_effect, kind
-        # A start's parameters that are not knobs (converter=onnx) hold for every point of its algorithm.
+        # A candidate's parameters that are not knobs (converter=onnx) hold for every point of its algorithm.
         self.fixed: dict[str, dict[str, Any]] = {}
-        for step in starts:
+        for step in candidates:
             knobs = {k.field for k in self.algorithms[step.algorithm].space}
             self.fixed.setdefault(step.algorithm, {k: v for k, v in step.params.items() if k not in knobs})
-        self.points = [(s, t) for s in starts for t in threads]  # exact steps, asked first
+        self.points = [(s, t) for s in candidates for t in threads] if starts else []  # exact steps, asked first
         self.unexplored = _shuffled([(s, t) for s in self._grid() for t in threads], seed)
         if kind == "grid":
             self.points, self.unexplored = self.points + self.unexplored, []
