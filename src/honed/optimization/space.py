@@ -32,6 +32,12 @@ class Knob:
         """Whether this knob means anything given the values ``chosen`` for earlier knobs."""
         return all(chosen.get(field) in values for field, values in self.when)
 
+    def holds(self, value: Any) -> bool:
+        """Whether ``value`` is in this knob's domain."""
+        if self.choices:
+            return value in self.choices
+        return isinstance(value, (int, float)) and self.low <= value <= self.high
+
     @property
     def points(self) -> tuple[Any, ...]:
         """The values a grid search tries."""

@@ -28,15 +28,22 @@ def best_effort(trials: list[Trial], judge: QualityJudge) -> str | None:
 def quality_excess(trial: Trial, judge: QualityJudge) -> float | None:
     """How far a rejected trial's quality is past the guardrail, summed over its bounds in units of
     each bound's allowance; None where it was not rejected on quality (a crash, an idle step)."""
+    parts = excess_parts(trial, judge)
+    if parts is None:
+        return None
+    return sum(p for p in parts if p > 0) or None
+
+
+def excess_parts(trial: Trial, judge: QualityJudge) -> tuple[float, float, float] | None:
+    """A rejected trial's excess over each bound (``QualityJudge.excess``), on its full run's
+    quality where it was timed, else on its screen's; None where neither was scored."""
     if trial.status != "rejected":
         return None
     if trial.quality is not None and trial.quality.status == "ok":
-        parts = judge.excess(trial.quality)
-    elif trial.screen is not None and trial.screen.status == "ok":
-        parts = judge.excess(trial.screen, screened=True)
-    else:
-        return None
-    return sum(p for p in parts if p > 0) or None
+        return judge.excess(trial.quality)
+    if trial.screen is not None and trial.screen.status == "ok":
+        return judge.excess(trial.screen, screened=True)
+    return None
 
 
 def _most_moving_knob(closest: Trial, scored: list[tuple[float, Trial]]) -> str | None:

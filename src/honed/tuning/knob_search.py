@@ -13,7 +13,7 @@ from __future__ import annotations
 from honed.core.protocol import Step, TaskSpec
 from honed.optimization import ALGORITHMS, Recipe
 from honed.records.record import QualityResult
-from honed.tuning.best_effort import quality_excess
+from honed.tuning.best_effort import excess_parts
 from honed.tuning.loop import Search
 from honed.tuning.result import Trial
 from honed.tuning.sampler import KnobSampler, Outcome
@@ -45,7 +45,7 @@ class KnobSearch(Search):
         learned: dict[tuple[str, int | None], Outcome] = {}
         repeats = 0
         while True:
-            if (stop := self.stop.budget_spent(len([t for t in self.result.trials if t.recipe]))) is not None:
+            if (stop := self.stop.budget_spent(self._recipes_tried)) is not None:
                 return stop
             proposal = sampler.ask()
             if proposal is None:
@@ -93,10 +93,10 @@ class KnobSearch(Search):
             return Outcome(gain=self._gain(trial), excess=(*PASSED[:3], -1.0 if passing else 1.0))
         if (estimate := self._estimated_gain(trial)) is not None:
             return Outcome(gain=estimate, excess=PASSED)
-        if quality_excess(trial, self.judge) is None:
+        parts = excess_parts(trial, self.judge)
+        if parts is None or not any(p > 0 for p in parts):
             return Outcome(excess=(0.0, 0.0, 0.0, 1.0))  # rejected for another reason: no direction to learn
-        quality, screened = (trial.quality, False) if trial.quality is not None else (trial.screen, True)
-        return Outcome(excess=(*self.judge.excess(quality, screened=screened), 0.0))
+        return Outcome(excess=(*parts, 0.0))
 
     def _estimated_gain(self, trial: Trial) -> float | None:
         """A point that passed on quality but was not timed: the best passing point's gain, scaled

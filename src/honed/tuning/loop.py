@@ -80,7 +80,7 @@ class Search:
             queue = singles if size == 1 else extensions(passed, passed_singles, size, self.tried)
             for recipe in queue:
                 for threads in self.threads:
-                    if (stop := self.stop.budget_spent(len([t for t in self.result.trials if t.recipe]))) is not None:
+                    if (stop := self.stop.budget_spent(self._recipes_tried)) is not None:
                         return stop
                     trial = self._trial(recipe, threads)
                     gain = self._gain(trial)
@@ -163,6 +163,11 @@ class Search:
         return Trial(
             **common, status="ok" if verdict.passed else "rejected", quality_drop=verdict.drop, reason=verdict.reason
         )
+
+    @property
+    def _recipes_tried(self) -> int:
+        """Trials of a recipe so far (baselines at other thread counts are not the budget's)."""
+        return sum(1 for t in self.result.trials if t.recipe)
 
     def _cannot_win(self, steps: list[Step], screen: QualityResult) -> str | None:
         """Why a point that passed its screen is not worth timing (the list search times them all)."""

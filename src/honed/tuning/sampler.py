@@ -137,7 +137,7 @@ class KnobSampler:
         full = Recipe(steps=(step,)).canonical().steps[0].params
         values: dict[str, Any] = {"algorithm": step.algorithm}
         for knob in algorithm.space:
-            if knob.applies(full) and _in_domain(knob, full.get(knob.field)):
+            if knob.applies(full) and knob.holds(full.get(knob.field)):
                 values[f"{step.algorithm}.{knob.field}"] = full[knob.field]
         if len(self.threads) > 1:
             values["threads"] = threads
@@ -163,12 +163,6 @@ def _suggest(trial: Any, algorithm: str, knob: Knob) -> Any:
     if knob.integer:
         return trial.suggest_int(name, int(knob.low), int(knob.high), log=knob.log)
     return float(f"{trial.suggest_float(name, knob.low, knob.high, log=knob.log):.3g}")  # a label a person reads
-
-
-def _in_domain(knob: Knob, value: Any) -> bool:
-    if knob.choices:
-        return value in knob.choices
-    return isinstance(value, (int, float)) and knob.low <= value <= knob.high
 
 
 def _conditional_grid(knobs: tuple[Knob, ...], chosen: dict[str, Any]) -> list[dict[str, Any]]:
