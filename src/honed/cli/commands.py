@@ -192,7 +192,9 @@ def tune(
     patience: Annotated[
         Optional[int], typer.Option(help="stop after this many trials without a significant gain")
     ] = None,
-    screen: Annotated[Optional[int], typer.Option(help="screen quality on this many items before measuring")] = None,
+    screen: Annotated[
+        Optional[int], typer.Option(help="screen quality on only the first N items before timing (default: all)")
+    ] = None,
     search: tune_options.Search = None,
     seed: tune_options.Seed = None,
     starts: tune_options.Starts = None,

@@ -122,11 +122,19 @@ def save_recommended(spec, result, output: Path, db, command: str) -> None:
 
 
 def _measure(spec, plan, db):
-    """The base model and the optimised one under the spec's protocol, each stored."""
+    """The base model and the optimised one under the spec's protocol, each stored (the base
+    model's stored run of the same spec on this machine, when a recent one is there)."""
     from honed.cli.flows import run_evaluation
+    from honed.tuning.settings import TuneSettings
+    from honed.tuning.stored_baseline import stored_baseline
 
     base = spec.model_copy(update={"recipe": ()})
-    err.print("measuring the base model", highlight=False, markup=False)
-    before = run_evaluation(base, db)
+    hours = TuneSettings().baseline_hours
+    before = stored_baseline(db, spec.model, spec.protocol, spec.inputs, spec.target, plan.task, hours)
+    if before is not None:
+        err.print(f"the base model: the stored run {before.id[:12]} (same model, spec and machine)", highlight=False)
+    else:
+        err.print("measuring the base model", highlight=False, markup=False)
+        before = run_evaluation(base, db)
     err.print("measuring the optimised model", highlight=False, markup=False)
     return before, run_evaluation(spec, db, plan=plan)

@@ -13,6 +13,8 @@ def tune_trial_line(trial, points) -> str:
     """One line per finished trial while a tune runs."""
     mark = {"ok": "[green]ok[/]", "rejected": "[yellow]rejected[/]", "failed": "[red]failed[/]"}[trial.status]
     cached = " [dim](cached)[/]" if trial.cached else f" [dim]({trial.seconds:.0f} s)[/]"
+    if trial.reused:
+        cached += f" [dim](the stored run {trial.run_id[:12]}: same model, spec and machine; --fresh measures again)[/]"
     best = ", ".join(f"b{p.batch_size}: {p.objective:.4g}" for p in points)
     quality = ""
     if trial.quality and trial.quality.status == "ok" and trial.quality.primary:

@@ -200,6 +200,11 @@ class QualityResult(Frozen):
         return self.values.get(self.primary) if self.primary else None
 
 
+def recipe_key_of(steps: list[Step]) -> str:
+    """The stored key of a run's recipe (the base model's: ``recipe_key_of([])``)."""
+    return hashlib.sha256(json.dumps([s.model_dump(mode="json") for s in steps], sort_keys=True).encode()).hexdigest()
+
+
 class RunRecord(Frozen):
     schema_version: int = SCHEMA_VERSION
     id: str
@@ -239,8 +244,7 @@ class RunRecord(Frozen):
     @property
     def recipe_key(self) -> str:
         """The SHA-256 of the canonical recipe (what ``Recipe.key`` gives): runs of the same recipe share it."""
-        steps = [step.model_dump(mode="json") for step in self.recipe]
-        return hashlib.sha256(json.dumps(steps, sort_keys=True).encode()).hexdigest()
+        return recipe_key_of(self.recipe)
 
     def result(self, batch_size: int) -> BatchResult | None:
         return next((r for r in self.results if r.batch_size == batch_size), None)

@@ -151,6 +151,26 @@ class Store:
         found = self.read(lambda session: session.scalars(query).first())
         return self.get(found) if found else None
 
+    def judged_runs(
+        self, model_name: str, recipe_key: str, task: str, since: datetime, limit: int = 10
+    ) -> list[RunRecord]:
+        """Runs of one model and recipe on one task, judged and not contended, since ``since``, the
+        newest first (the candidates a tune may reuse as its baseline)."""
+        query = (
+            select(RunRow.record)
+            .where(
+                RunRow.model_name == model_name,
+                RunRow.recipe_key == recipe_key,
+                RunRow.task == task,
+                RunRow.status == "ok",
+                RunRow.stability.in_(("stable", "unstable")),
+                RunRow.created_at >= since,
+            )
+            .order_by(RunRow.created_at.desc())
+            .limit(limit)
+        )
+        return [RunRecord.model_validate(r) for r in self.read(lambda session: session.scalars(query).all())]
+
     def get_row(self, run_id: str) -> RunRow:
         """A run's index row (no record), by its full id."""
         row = self.read(

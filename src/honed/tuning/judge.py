@@ -23,7 +23,7 @@ class QualityJudge:
         self.metric, self.guardrail = metric, guardrail
         self.quality = get_metric(metric).objective  # its direction: what "drop" means
         self.base: float | None = None  # the base model's value on the whole task
-        self.base_screen: float | None = None  # ... and on the screen's items
+        self.base_screen: float | None = None  # ... and on the screen's items, when fewer (else the same)
 
     def drop(self, base: float | None, quality: QualityResult) -> float | None:
         value = quality.values.get(self.metric)
@@ -33,7 +33,7 @@ class QualityJudge:
 
     def screen(self, quality: QualityResult) -> Verdict:
         """The quick screen on a few items: the drop and the floor, against the base's screen."""
-        drop = self.drop(self.base_screen, quality)
+        drop = self.drop(self._screen_base, quality)
         if drop is not None and drop > self.guardrail.max_drop:
             return Verdict(False, f"screen on {quality.items} items: {self._drop_text(drop)}", drop)
         if (floor := self.guardrail.below_floor(quality)) is not None:
@@ -54,7 +54,12 @@ class QualityJudge:
     def excess(self, quality: QualityResult, screened: bool = False) -> tuple[float, float, float]:
         """How far ``quality`` (a screen's, against the base's screen, or a full run's) is past each
         bound of the guardrail, in units of its allowance (``Guardrail.excess``)."""
-        return self.guardrail.excess(self.drop(self.base_screen if screened else self.base, quality), quality)
+        return self.guardrail.excess(self.drop(self._screen_base if screened else self.base, quality), quality)
+
+    @property
+    def _screen_base(self) -> float | None:
+        """The base model's value on the screen's items: screened on a subset, or its whole-task value."""
+        return self.base_screen if self.base_screen is not None else self.base
 
     def _drop_text(self, drop: float) -> str:
         amount = f"{drop:.1%}" if self.guardrail.relative else f"{drop:.4g}"

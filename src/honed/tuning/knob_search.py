@@ -10,7 +10,7 @@ and hand-found variants), unless ``starts`` is off.
 
 from __future__ import annotations
 
-from honed.core.protocol import Step, TaskSpec
+from honed.core.protocol import Step
 from honed.optimization import ALGORITHMS, Recipe
 from honed.records.record import QualityResult
 from honed.tuning.best_effort import excess_parts
@@ -112,17 +112,8 @@ class KnobSearch(Search):
     def _trial_of(self, key: str) -> Trial | None:
         return next((t for t in [self.result.baseline, *self.result.trials] if t is not None and t.key == key), None)
 
-    def _screen_task(self) -> TaskSpec:
-        """Always screened, on the whole task unless ``screen_limit`` says fewer items."""
-        limit = self.settings.screen_limit
-        return self.result.task.model_copy(update={"limit": limit}) if limit else self.result.task
-
-    @property
-    def _screen_identity(self) -> object:
-        return ["knob search", self.settings.screen_limit]
-
 
 def _rate(trial: Trial | None) -> float | None:
-    """Items/s of a trial's quality screen."""
-    screen = trial.screen if trial is not None else None
-    return screen.timing.get("items_per_s") if screen is not None and screen.status == "ok" else None
+    """Items/s of a trial's quality pass: its screen's, or its measured run's (the base model is not screened)."""
+    quality = (trial.screen or trial.quality) if trial is not None else None
+    return quality.timing.get("items_per_s") if quality is not None and quality.status == "ok" else None

@@ -20,6 +20,7 @@ from honed.tuning.points import pareto_front, sweet_spot, trial_points
 from honed.tuning.result import Point, Trial, TuneResult
 from honed.tuning.runner import TrialRunner
 from honed.tuning.stopping import StopPolicy
+from honed.tuning.stored_baseline import stored_baseline
 
 # Called as the sweep goes: ("start", label) before a trial, ("trial", (Trial, its points)) after it.
 EventCallback = Callable[[str, Any], None]
@@ -129,7 +130,8 @@ class Search:
     def _run_trial(self, key: str, label: str, steps: list[Step], protocol: Protocol, threads: int | None) -> Trial:
         common: dict[str, Any] = dict(key=key, label=label, recipe=steps, threads=threads)
         screen = None
-        if (screen_task := self._screen_task()) is not None:
+        screen_task = self._screen_task()
+        if steps or screen_task.limit:  # the base model on the whole task: its measured run scores it
             screen = self.runner.screen(steps, screen_task)
             common["screen"] = screen
             if screen.status != "ok":
@@ -144,7 +146,9 @@ class Search:
                 return Trial(**common, status="rejected", quality_drop=verdict.drop, reason=slow)
         record, attempts = self._measure(steps, protocol, label)
         self.records[key] = record
-        common.update(stability=record.stability, attempts=attempts, quality=record.quality, run_id=record.id)
+        common.update(
+            stability=record.stability, attempts=attempts, quality=record.quality, run_id=record.id, reused=not attempts
+        )
         quality = record.quality
         if record.status == "failed":
             errors = [m.error for m in record.measurements if m.error]
@@ -173,19 +177,23 @@ class Search:
         """Why a point that passed its screen is not worth timing (the list search times them all)."""
         return None
 
-    def _screen_task(self) -> TaskSpec | None:
-        """The task a trial's quality is screened on before it is timed (None: no screen)."""
+    def _screen_task(self) -> TaskSpec:
+        """Quality first: a trial is screened on the task before it is timed, on every item unless
+        ``screen_limit`` says fewer (the timing run then reuses the screen's conversion and score)."""
         limit = self.settings.screen_limit
-        return self.result.task.model_copy(update={"limit": limit}) if limit else None
+        return self.result.task.model_copy(update={"limit": limit}) if limit else self.result.task
 
     @property
     def _screen_identity(self) -> object:
         """What a trial's cache key holds of its screen (an outcome screened otherwise is another)."""
-        return self.settings.screen_limit
+        return ["quality first", self.settings.screen_limit]
 
     def _measure(self, steps: list[Step], protocol: Protocol, label: str) -> tuple[RunRecord, int]:
         """Measure; while other work took the CPU during the run, measure again (bounded): a
-        contended run's numbers are the machine's, not the recipe's."""
+        contended run's numbers are the machine's, not the recipe's. The base model's stored run of
+        the same spec on this machine is reused (0 attempts)."""
+        if not steps and (stored := self._stored_baseline(protocol)) is not None:
+            return stored, 0
         for attempt in range(1, self.settings.contention_retries + 2):
             record = self.runner.measure(steps, protocol, self.result.task, f"{self.result.name or 'tune'}: {label}")
             if record.stability is None or record.stability.verdict != "contended":
@@ -193,6 +201,20 @@ class Search:
             if attempt <= self.settings.contention_retries:
                 self._event("retry", (label, record.stability))
         return record, attempt
+
+    def _stored_baseline(self, protocol: Protocol) -> RunRecord | None:
+        if self.cache.fresh or self.settings.objective == "peak_qps":  # a peak search is not an evaluate
+            return None
+        result = self.result
+        return stored_baseline(
+            self.cache.store,
+            result.model,
+            protocol,
+            result.inputs,
+            result.target,
+            result.task,
+            self.settings.baseline_hours,
+        )
 
     # -- bookkeeping -------------------------------------------------------------------------
 

@@ -41,8 +41,13 @@ class PeakRunner(WorkerRunner):
         from honed.serve.server import ServeJob
         from honed.store.keep import keep_run
 
-        quality = assess_quality(
-            self.model, task, recipe, self.target, inputs=self.inputs, plan=self.plan.with_recipe(recipe)
+        screened = self.screened(recipe, task, protocol)
+        quality = (
+            screened[2]
+            if screened is not None and screened[2].status == "ok"
+            else assess_quality(
+                self.model, task, recipe, self.target, inputs=self.inputs, plan=self.plan.with_recipe(recipe)
+            )
         )
         job = ServeJob(model=self.model, recipe=recipe, inputs=self.inputs)
         args = ["--max-batch", str(self.max_batch), *(["--threads", str(protocol.threads)] if protocol.threads else [])]

@@ -47,6 +47,7 @@ class Trial(BaseModel):
     quality: QualityResult | None = None
     quality_drop: float | None = Field(default=None, description="guardrail measure: relative or absolute drop")
     run_id: str | None = None
+    reused: bool = Field(default=False, description="its run is a stored one measured before the tune (a baseline)")
     stability: Stability | None = Field(default=None, description="of the run the trial's numbers come from")
     attempts: int = Field(default=1, description="runs measured: more than one when earlier ones were contended")
     seconds: float = 0.0

@@ -70,8 +70,7 @@ class WorkerRunner:
             name=name, inputs=self.inputs, protocol=protocol, target=self.target, recipe=tuple(recipe), task=task
         )
         plan = self.plan.with_recipe(recipe)
-        same = self._screened is not None and self._screened[0] == _identity(recipe, task, protocol)
-        screened = self._screened if same else None
+        screened = self.screened(recipe, task, protocol)
         return evaluate(
             self.model,
             spec,
@@ -81,6 +80,12 @@ class WorkerRunner:
             kept=Path(screened[1].name) / "kept" if screened else None,
             scored=screened[2] if screened and screened[2].status == "ok" else None,
         )
+
+    def screened(self, recipe: list[Step], task: TaskSpec, protocol: Protocol) -> Any:
+        """The last screen (its identity, files and quality) when it screened this recipe on this
+        task under this protocol's seed and threads, else None."""
+        same = self._screened is not None and self._screened[0] == _identity(recipe, task, protocol)
+        return self._screened if same else None
 
 
 def _identity(recipe: list[Step], task: TaskSpec, protocol: Protocol) -> Any:

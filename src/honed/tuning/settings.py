@@ -133,7 +133,16 @@ class TuneSettings(Frozen):
         default=0.85, gt=0, le=1, description="stop when a passing candidate reaches this fraction of the roofline"
     )
     screen_limit: int | None = Field(
-        default=None, ge=1, description="items in the quick quality screen; None = no screen"
+        default=None,
+        ge=1,
+        description="quality is screened before a trial is timed: on this many items (None: all of the task's; "
+        "the timing run then reuses the screen's conversion and score)",
+    )
+    baseline_hours: float = Field(
+        default=12.0,
+        ge=0,
+        description="reuse a stored run of the base model measured on this machine within this many hours with "
+        "the same model, spec and software as the tune's baseline (0, or --fresh: measure it again)",
     )
     peak_step_seconds: float = Field(
         default=10.0, gt=0, le=600, description="peak_qps: seconds each rate of a trial's peak search runs"
