@@ -236,5 +236,7 @@ def test_tune_save_writes_a_recommended_recipe_with_the_tunes_own_runs_in_its_ca
     card = (out / "README.md").read_text()
     assert (out / "model.safetensors").is_file() and bf16.run_id[:12] in card and result.baseline.run_id[:12] in card
     assert "| batch 16: median latency |" in card and "top1 (image-classification" in card
+    assert f"Chosen by `honed tune` (sweep `{result.id[:12]}`" in card and "It recommended bf16 at batch 16" in card
+    assert "quality judged on the `image-classification` task under the guardrail: top1 may drop at most" in card
     busy = honed("tune", str(digits_tune["spec"]), "--save", str(out), store=digits_tune["store"], check_code=2)
     assert "nothing is overwritten" in busy.stderr and "(cached)" not in busy.stderr

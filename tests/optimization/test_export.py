@@ -213,8 +213,51 @@ def test_the_card_holds_the_before_and_after_table_when_measured(tmp_path):
     )  # fmt: skip
     card = (out / "README.md").read_text()
     assert "| batch 4: median latency |" in card and "| size on disk |" in card
-    assert "output_cosine (agreement" in card  # quality: agreement with the base model, no task given
+    assert "output_cosine (agreement, 64 items, seeded synthetic inputs, not real data)" in card  # no task given
+    assert "Timed in the `model` scope (one call of the model) on synthetic inputs (shape [256]; not real data)" in card
     assert (out / "model.safetensors").is_file()
+
+
+def test_a_generate_scope_card_gives_tokens_per_second_and_what_the_quality_was_judged_on(tmp_path):
+    """An LLM's card: the scope, prompt and tokens it was timed on, tokens/s and time to first
+    token, and the agreement with the base model on the task's real text beside its own metric."""
+    from helpers import noisy, synthetic_record
+    from honed.core.fingerprint import collect
+    from honed.core.protocol import InputSpec, Step, TaskSpec
+    from honed.meters.stats import summarize_latency
+    from honed.records.record import GenerationSummary, QualityResult
+    from honed.report.card import Artifact, model_card
+
+    def run(tokens_per_s, perplexity, agreement):
+        record = synthetic_record([noisy(100.0, 40, seed=0)])
+        first = summarize_latency(noisy(20.0, 40, seed=1) * 1e6, resamples=100)
+        generation = GenerationSummary(
+            new_tokens=64, time_to_first_token_ms=first, time_per_output_token_ms=1.2, tokens_per_s=tokens_per_s
+        )
+        quality = QualityResult(
+            task="language-modeling", items=31, primary="perplexity", values={"perplexity": perplexity},
+            agreement=agreement,
+        )  # fmt: skip
+        return record.model_copy(
+            update={
+                "protocol": record.protocol.model_copy(update={"scope": "generate", "new_tokens": 64}),
+                "inputs": InputSpec(seq_len=128),
+                "task": "language-modeling",
+                "task_spec": TaskSpec(name="language-modeling"),
+                "quality": quality,
+                "results": [r.model_copy(update={"generation": generation}) for r in record.results],
+            }
+        )
+
+    before, after = run(30.0, 20.0, {}), run(120.0, 20.1, {"logits_kl": 0.004})
+    artifact = Artifact("gguf", ["model.gguf"], 150 << 20, "llama_cpp.Llama('model.gguf')")
+    step = Step(algorithm="llama-cpp", params={"quantization": "q8_0"})
+    card = model_card("smollm2", [step], artifact, "honed tune x", collect(), before, after, "Chosen by a test.")
+    assert "Chosen by a test." in card
+    assert "Timed in the `generate` scope (64 greedy tokens after a 128-token prompt) on synthetic inputs" in card
+    assert "| batch 1: tokens/s | 30 | 120 |" in card and "| batch 1: time to first token | 20" in card
+    assert "| perplexity (language-modeling, 31 items) | 20 | 20.1 |" in card
+    assert "| logits_kl against the base model (language-modeling, 31 items) | - | 0.004 |" in card
 
 
 @pytest.mark.slow

@@ -30,6 +30,8 @@ def optimize(
     shape: opt.Shape = None,
     seq_len: opt.SeqLen = None,
     device: opt.Device = None,
+    scope: opt.Scope = None,
+    new_tokens: opt.NewTokens = None,
     task: Annotated[
         Optional[str], typer.Option(help="task whose data calibrates and scores the model (see `honed tasks`)")
     ] = None,
@@ -57,6 +59,8 @@ def optimize(
         shape=shape,
         seq_len=seq_len,
         device=device,
+        scope=scope,
+        new_tokens=new_tokens,
         task=task,
         task_limit=task_limit,
         task_data=task_data,
@@ -72,9 +76,9 @@ def optimize(
     out.print(f"wrote the optimised model and its model card to {path}", highlight=False, markup=False)
 
 
-def write_optimised(spec, output: Path, db, command: str, measured=None) -> Path:
+def write_optimised(spec, output: Path, db, command: str, measured=None, decision: str | None = None) -> Path:
     """Check everything, optimise, export, measure (with a store; ``measured``: the (before, after)
-    runs a tune already stored), write the card."""
+    runs a tune already stored), write the card (``decision``: how a tune chose the recipe)."""
     from honed.core.fingerprint import collect
     from honed.optimization import optimize as apply_recipe
     from honed.optimization.export import export, loading_hint, size_on_disk
@@ -88,7 +92,7 @@ def write_optimised(spec, output: Path, db, command: str, measured=None) -> Path
         handle.kind, files, size_on_disk(output, files), loading_hint(handle.kind, output, handle.deploy_options())
     )
     before, after = measured or (_measure(spec, plan, db) if db is not None else (None, None))
-    card = model_card(spec.model.display_name, list(plan.steps), artifact, command, collect(), before, after)
+    card = model_card(spec.model.display_name, list(plan.steps), artifact, command, collect(), before, after, decision)
     (output / "README.md").write_text(card)
     return output
 
@@ -117,7 +121,7 @@ def save_recommended(spec, result, output: Path, db, command: str) -> None:
         return
     recommended = spec.model_copy(update={"recipe": tuple(trial.recipe)})
     measured = (db.get(result.baseline.run_id), db.get(trial.run_id))
-    write_optimised(recommended, output, None, command, measured)
+    write_optimised(recommended, output, None, command, measured, _decision(result))
     out.print(f"wrote the recommended model ({trial.label}) and its model card to {output}", highlight=False)
 
 
@@ -138,3 +142,15 @@ def _measure(spec, plan, db):
         before = run_evaluation(base, db)
     err.print("measuring the optimised model", highlight=False, markup=False)
     return before, run_evaluation(spec, db, plan=plan)
+
+
+def _decision(result) -> str:
+    """The card's account of the choice: the sweep, what it judged quality on, and the recommendation."""
+    from honed.console.tune import recommendation_text, tried_text
+
+    guardrail = result.settings.guardrail.describe(result.metric or "quality")
+    recommended = recommendation_text(result).removeprefix("recommended: ")
+    return (
+        f"Chosen by `honed tune` (sweep `{result.id[:12]}`, {tried_text(result)}), quality judged on the "
+        f"`{result.task.name}` task under the guardrail: {guardrail}. It recommended {recommended}."
+    )

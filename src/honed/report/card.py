@@ -29,7 +29,9 @@ def model_card(
     fingerprint: Fingerprint,
     before: RunRecord | None = None,
     after: RunRecord | None = None,
+    decision: str | None = None,
 ) -> str:
+    """``decision``: how the recipe was chosen (``tune --save``: the sweep, its objective and guardrail)."""
     steps = " + ".join(_step(step) for step in recipe)
     lines = [
         f"# {name}, optimised: {' + '.join(step.algorithm for step in recipe)}",
@@ -43,6 +45,7 @@ def model_card(
         "",
         f"Files: {', '.join(f'`{f}`' for f in artifact.files)} ({_mib(artifact.bytes_on_disk)} on disk).",
         "",
+        *([decision, ""] if decision else []),
         "## Before and after",
         "",
         *(_table(before, after, artifact) if before is not None and after is not None else _unmeasured()),
@@ -70,6 +73,8 @@ def _table(before: RunRecord, after: RunRecord, artifact: Artifact) -> list[str]
         f"warm-up excluded; 95 % bootstrap intervals). Runs `{before.id[:12]}` (before) and `{after.id[:12]}` "
         "(after) are in the store.",
         "",
+        _conditions(after),
+        "",
         "| | before | after |",
         "| --- | --- | --- |",
     ]
@@ -79,6 +84,7 @@ def _table(before: RunRecord, after: RunRecord, artifact: Artifact) -> list[str]
             f"| batch {batch_size}: median latency | {_latency(a, 'p50')} | {_latency(b, 'p50')} |",
             f"| batch {batch_size}: p99 latency | {_latency(a, 'p99')} | {_latency(b, 'p99')} |",
             f"| batch {batch_size}: throughput | {_rate(a)} | {_rate(b)} |",
+            *_generation(batch_size, a, b),
             f"| batch {batch_size}: peak memory (RSS) | {_rss(a)} | {_rss(b)} |",
         ]
     base_disk = before.model_stats.bytes_on_disk if before.model_stats else None
@@ -88,16 +94,51 @@ def _table(before: RunRecord, after: RunRecord, artifact: Artifact) -> list[str]
     return lines
 
 
+def _conditions(run: RunRecord) -> str:
+    """What was timed, on what inputs: the numbers below hold for these, not for every use."""
+    protocol, inputs = run.protocol, run.inputs
+    scope = {
+        "model": "one call of the model",
+        "pipeline": "pre-processing, the model and post-processing",
+        "generate": f"{protocol.new_tokens} greedy tokens after a {inputs.seq_len}-token prompt",
+    }.get(protocol.scope, protocol.scope)
+    if inputs.source == "task":
+        fed = f"items drawn from the {run.task} task's data"
+    else:
+        size = f"shape {list(inputs.shape)}" if inputs.shape else f"{inputs.seq_len} tokens an item"
+        fed = f"synthetic inputs ({size}; not real data)"
+    return f"Timed in the `{protocol.scope}` scope ({scope}) on {fed}."
+
+
+def _generation(batch_size: int, a: BatchResult | None, b: BatchResult | None) -> list[str]:
+    """The generate scope's own numbers: tokens/s and the time to the first token."""
+    ga, gb = (r.generation if r else None for r in (a, b))
+    if ga is None and gb is None:
+        return []
+    rates = [_number(g.tokens_per_s if g else None) for g in (ga, gb)]
+    firsts = [f"{g.time_to_first_token_ms.p50:.3g} ms" if g else "-" for g in (ga, gb)]
+    return [
+        f"| batch {batch_size}: tokens/s | {rates[0]} | {rates[1]} |",
+        f"| batch {batch_size}: time to first token | {firsts[0]} | {firsts[1]} |",
+    ]
+
+
 def _quality(before: RunRecord, after: RunRecord) -> list[str]:
     if after.quality is None or after.quality.status != "ok":
         return ["| quality | not scored | not scored |"]
     q = after.quality
-    where = f"{q.task}, {q.items} items"
+    given = after.task_spec is not None and after.task_spec.options.get("inputs")
+    synthetic = q.task == "agreement" and not given and "seeded synthetic inputs, not real data"
+    where = ", ".join(filter(None, (q.task, f"{q.items} items", synthetic)))
     lines = []
     for metric, value in q.values.items():
         base = before.quality.values.get(metric) if before.quality and before.quality.status == "ok" else None
         shown = "(the base model itself)" if q.task == "agreement" else _number(base)
         lines.append(f"| {metric} ({where}) | {shown} | {_number(value)} |")
+    if q.task != "agreement":  # a task's own metrics above; how far the outputs moved from the base's here
+        lines += [
+            f"| {metric} against the base model ({where}) | - | {_number(v)} |" for metric, v in q.agreement.items()
+        ]
     return lines
 
 
