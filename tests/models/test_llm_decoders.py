@@ -12,7 +12,8 @@ import torch
 
 from conftest import FAST
 from honed.core.errors import SpecError
-from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
+from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.measure.decode_probe import decode_rate
 from honed.measure.generation import greedy_generation
 from honed.measure.worker import WEIGHTLESS
 from honed.models import load_model
@@ -240,10 +241,13 @@ def test_the_generate_scope_times_the_runtimes_decoder_in_a_worker(trained_llama
         INPUTS,
         TargetSpec(device="cpu", measure_peaks=False),
         recipe=[{"algorithm": runtime, "params": FORMATS[runtime][2]}],
+        task=TaskSpec(name="language-modeling", limit=4),
     )
     assert record.status == "ok", [m.error for m in record.measurements]
     generation = record.results[0].generation
     assert generation.new_tokens == 8 and generation.tokens_per_s > 0
+    # The quality pass timed a few greedy calls too: what a tune's screen ranks this recipe by.
+    assert record.quality.timing["decode_tokens_per_s"] > 0
     # Timed on the runtime, not on the torch model it came from, whose weights the timed worker
     # never loaded: it ran what the quality worker converted.
     runtime = record.measurements[0].runtime
@@ -261,6 +265,10 @@ def test_what_a_runtime_cannot_decode_is_refused_naming_the_field(trained_llama,
     encoder = load_model(ModelRef(kind="sentence-transformers", source=minilm_path))
     with pytest.raises(SpecError, match="causal language model"):
         optimize(encoder, ["llama-cpp"], "cpu", INPUTS)
+    # A quality pass's decoding probe: a rate for what decodes, none (and no error) for what does not.
+    protocol = Protocol(scope="generate", new_tokens=4)
+    assert decode_rate(base, INPUTS, protocol) > 0 and decode_rate(variants["llama-cpp"][1], INPUTS, protocol) > 0
+    assert decode_rate(encoder, INPUTS, protocol) is None
 
 
 @pytest.mark.slow

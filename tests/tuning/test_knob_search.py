@@ -45,43 +45,45 @@ def _outcome(recipe) -> tuple[float, float]:
     return 9.9, 0.95
 
 
-def _quality(top1: float, items: int, ms: float | None = None) -> QualityResult:
+def _quality(top1: float, items: int, ms: float | None = None, rate: str = "items_per_s") -> QualityResult:
     return QualityResult(
         task="image-classification",
         items=items,
         primary="top1",
         values={"top1": top1},
         better={"top1": "higher"},
-        timing={"items_per_s": 1000 / ms} if ms else {},  # the quality pass's speed ranks as the timing does
+        timing={rate: 1000 / ms} if ms else {},  # the quality pass's speed ranks as the timing does
     )
 
 
 class Smooth:
     """Screens and measures every recipe by ``_outcome``; ``measured`` lists the timed ones."""
 
-    def __init__(self, store: Store, loss: float = 0.0):
+    def __init__(self, store: Store, loss: float = 0.0, rate: str = "items_per_s"):
         self.store, self.loss, self.measured, self.screened = store, loss, [], []
+        self.rate = rate  # the timing a quality pass reports its speed in
 
     def _top1(self, recipe) -> float:
         return _outcome(recipe)[1] - (self.loss if recipe else 0.0)
 
     def screen(self, recipe, task):
         self.screened.append(recipe)
-        return _quality(self._top1(recipe), items=task.limit or 540, ms=_outcome(recipe)[0])
+        return _quality(self._top1(recipe), items=task.limit or 540, ms=_outcome(recipe)[0], rate=self.rate)
 
     def measure(self, recipe, protocol, task, name):
         self.measured.append(recipe)
         ms, top1 = _outcome(recipe)[0], self._top1(recipe)
         record = synthetic_record([noisy(ms, 40, seed=i, spread=0.005) for i in range(3)])
-        record = record.model_copy(update={"quality": _quality(top1, 540), "task": task.name, "task_spec": task})
+        quality = _quality(top1, 540, ms, self.rate)
+        record = record.model_copy(update={"quality": quality, "task": task.name, "task_spec": task})
         self.store.add(record)
         return record
 
 
-def _search(store, runner=None, **settings):
+def _search(store, runner=None, scope="model", **settings):
     runner = runner or Smooth(store)
     defaults = dict(candidates=CANDIDATES, search="tpe", max_trials=24, patience=100, seed=3)
-    spec = RunSpec(task=TASK, target=CPU, protocol=Protocol(batch_sizes=(1,)))
+    spec = RunSpec(task=TASK, target=CPU, protocol=Protocol(batch_sizes=(1,), scope=scope))
     result = tune(MODEL, spec, settings=TuneSettings(**{**defaults, **settings}), store=store, runner=runner)
     return result, runner
 
@@ -115,15 +117,17 @@ def test_the_search_screens_quality_first_and_goes_past_the_first_passing_point(
     assert "stopped after 24 trials (tpe search, seed 3)" in summary
 
 
-def test_a_point_whose_quality_pass_ran_slower_than_the_best_by_the_margin_is_not_timed(store):
-    result, runner = _search(store, screen_margin=1.05, max_trials=16)
+@pytest.mark.parametrize(("scope", "rate"), [("model", "items_per_s"), ("generate", "decode_tokens_per_s")])
+def test_a_point_whose_quality_pass_ran_slower_than_the_best_by_the_margin_is_not_timed(store, scope, rate):
+    """In the generate scope the decoding probe's tokens/s ranks a quality pass, not its items/s."""
+    result, runner = _search(store, Smooth(store, rate=rate), scope=scope, screen_margin=1.05, max_trials=16)
     untimed = [t for t in result.trials if (t.reason or "").startswith("not timed")]
     assert untimed and all(t.run_id is None and t.recipe not in runner.measured for t in untimed)
     best = next(t for t in result.trials if t.key == result.recommended.trial)
     assert all("of the best passing point's" in t.reason for t in untimed)
     # Each untimed point ran over 1.05x slower than the best passing point at the time it was screened.
-    best_rate = best.screen.timing["items_per_s"]
-    assert all(t.screen.timing["items_per_s"] * 1.05 < best_rate for t in untimed)
+    best_rate = best.screen.timing[rate]
+    assert all(t.screen.timing[rate] * 1.05 < best_rate for t in untimed)
     assert result.best_effort is None  # they passed on quality: not what "nothing passed" means
 
 

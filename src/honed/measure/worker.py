@@ -89,6 +89,7 @@ def _is_weightless(handle: Any) -> bool:
 
 def assess(job: Job) -> dict[str, Any]:
     """Quality on the task's data; with a recipe, agreement with the base model's outputs too."""
+    from honed.measure.decode_probe import decode_rate
     from honed.models import load_model
     from honed.tasks import agreement_of, build_task, evaluate_quality
     from honed.tasks.expected import against_expectation
@@ -110,10 +111,14 @@ def assess(job: Job) -> dict[str, Any]:
         else {}
     )
     scope = f"{task.output_name} on {task.agreement_items(len(base_outputs))}" if agreement else None
+    timing = dict(result.timing)
+    if job.protocol.scope == "generate" and (rate := decode_rate(handle, job.inputs, job.protocol)) is not None:
+        timing["decode_tokens_per_s"] = rate  # what a tune's screen ranks a generate-scope recipe by
     quality = result.model_copy(
         update={
             "agreement": agreement,
             "agreement_on": scope,
+            "timing": timing,
             "seconds": time.perf_counter() - started,
             "coverage": handle.coverage,
         }

@@ -20,6 +20,7 @@ from honed.tuning.sampler import KnobSampler, Outcome
 
 # The objectives a quality pass's items/s can rank points for.
 _SPEED_OBJECTIVES = {"p50_ms", "p99_ms", "throughput", "peak_qps"}
+_UNITS = {"items_per_s": "items/s", "decode_tokens_per_s": "tokens/s decoding"}
 # What a point that passed its screen but could not win is told, and its reason's start.
 PASSED = (-1.0, -1.0, -1.0, -1.0)
 NOT_TIMED = "not timed"
@@ -73,16 +74,15 @@ class KnobSearch(Search):
         margin, best = self.settings.screen_margin, self.stop.best
         if margin is None or best is None or self.settings.objective not in _SPEED_OBJECTIVES:
             return None
-        if self.result.protocol.scope == "generate":  # the quality pass scores text; decoding ranks otherwise
-            return None
         if any(ALGORITHMS.get(s.algorithm).family == "compile" for s in steps):  # its first calls compile
             return None
-        best_rate, rate = _rate(self._trial_of(best.trial)), screen.timing.get("items_per_s")
+        key = self._rate_key
+        best_rate, rate = _rate(self._trial_of(best.trial), key), screen.timing.get(key)
         if best_rate is None or rate is None or rate * margin >= best_rate:
             return None
         return (
-            f"{NOT_TIMED}: its quality pass ran {rate:.3g} items/s, under 1/{margin:g} of the best passing "
-            f"point's ({best_rate:.3g} items/s, {best.label})"
+            f"{NOT_TIMED}: its quality pass ran {rate:.3g} {_UNITS[key]}, under 1/{margin:g} of the best passing "
+            f"point's ({best_rate:.3g} {_UNITS[key]}, {best.label})"
         )
 
     def _outcome(self, trial: Trial) -> Outcome:
@@ -105,15 +105,20 @@ class KnobSearch(Search):
         if best is None or not (trial.reason or "").startswith(NOT_TIMED):
             return None
         reference = self._trial_of(best.trial)
-        rate, best_rate = _rate(trial), _rate(reference)
+        rate, best_rate = _rate(trial, self._rate_key), _rate(reference, self._rate_key)
         gain = self._gain(reference) if reference is not None and rate and best_rate else None
         return gain * rate / best_rate if gain else None
+
+    @property
+    def _rate_key(self) -> str:
+        """What ranks a quality pass: its items/s, or in the generate scope its decoding probe's tokens/s."""
+        return "decode_tokens_per_s" if self.result.protocol.scope == "generate" else "items_per_s"
 
     def _trial_of(self, key: str) -> Trial | None:
         return next((t for t in [self.result.baseline, *self.result.trials] if t is not None and t.key == key), None)
 
 
-def _rate(trial: Trial | None) -> float | None:
-    """Items/s of a trial's quality pass: its screen's, or its measured run's (the base model is not screened)."""
+def _rate(trial: Trial | None, key: str) -> float | None:
+    """A trial's quality pass rate: its screen's, or its measured run's (the base model is not screened)."""
     quality = (trial.screen or trial.quality) if trial is not None else None
-    return quality.timing.get("items_per_s") if quality is not None and quality.status == "ok" else None
+    return quality.timing.get(key) if quality is not None and quality.status == "ok" else None

@@ -159,9 +159,9 @@ class TuneSettings(Frozen):
     screen_margin: float | None = Field(
         default=1.5,
         gt=1,
-        description="a knob search times a point that passed its screen only while the items/s of its quality "
-        "pass is within this factor of the best passing point's (latency and throughput objectives, model and "
-        "pipeline scopes: a generation's decoding ranks otherwise); None: time every passing point",
+        description="a knob search times a point that passed its screen only while the rate of its quality "
+        "pass (items/s; in the generate scope, tokens/s of a few greedy decoding calls) is within this factor of "
+        "the best passing point's (latency and throughput objectives); None: time every passing point",
     )
     starts: bool = Field(
         default=True,
