@@ -74,6 +74,8 @@ def show_preflight(spec, settings=None) -> None:
             what += f"{starts}: {', '.join(names) or 'none'}"
     for warning in warnings:
         err.print(f"WARNING: {warning}", style="bold yellow", highlight=False, markup=False)
+    if settings is not None and sweep.held_out:
+        out.print(sweep.held_out, highlight=False, markup=False)
     out.print(
         f"ok: {spec.model.display_name} ({spec.model.kind}) on {device}, {what}, "
         f"task {task.name if task else 'none'}; nothing was run (--dry-run)",
@@ -112,6 +114,8 @@ def run_tune(spec, settings, db, fresh: bool = False):
         f"[bold]tuning[/] {spec.model.display_name} on {plan.run.task.name}: objective {settings.objective}, "
         f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}"
     )
+    if plan.held_out:
+        err.print(plan.held_out, highlight=False, markup=False)
     with err.status("starting") as status:
 
         def on_event(kind, payload):

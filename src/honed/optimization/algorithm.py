@@ -126,6 +126,9 @@ class Algorithm:
     variants: tuple[Variant, ...] = ()
     # The knobs a search walks (optimization/space.py), in order: a knob's condition names earlier ones.
     space: tuple[Knob, ...] = ()
+    # Whether a step with these parameters learns from the task's items (calibrates or trains on
+    # them): a tune then holds a share of the items out of its scoring (None: never).
+    learns: Callable[[Any], bool] | None = None
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""

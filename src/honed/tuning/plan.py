@@ -4,13 +4,14 @@ skipped and why. Each trial's own plan is ``sweep.run.with_recipe(steps)``."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from honed.core.errors import SpecError
 from honed.core.protocol import ModelRef, RunSpec
 from honed.optimization import Recipe
 from honed.run.plan import RunPlan, plan_run
 from honed.tuning.candidates import single_candidates
+from honed.tuning.hold_out import held_out, learners
 from honed.tuning.settings import TuneSettings
 
 
@@ -20,6 +21,7 @@ class SweepPlan:
     candidates: tuple[Recipe, ...]  # single-step recipes to try first
     skipped: dict[str, str]  # candidate label -> why it is not tried
     metric: str  # the guardrail's metric: the one named, else the task's primary
+    held_out: str | None = None  # which of the task's items calibrate and train, unscored (hold_out.py)
 
 
 def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepPlan:
@@ -47,4 +49,7 @@ def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepP
         run.device, model.kind, settings.candidates, settings.exclude, run.capabilities
     )
     unfit = {recipe.label: error.hint for recipe in singles if (error := run.unfit(recipe.steps)) is not None}
-    return SweepPlan(run, tuple(r for r in singles if r.label not in unfit), {**skipped, **unfit}, metric)
+    candidates = tuple(r for r in singles if r.label not in unfit)
+    learning = learners([r.steps[0] for r in candidates], knob_search=settings.search != "list")
+    task, note = held_out(run.task, learning, settings.hold_out)
+    return SweepPlan(replace(run, task=task), candidates, {**skipped, **unfit}, metric, note)

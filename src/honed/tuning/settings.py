@@ -138,6 +138,14 @@ class TuneSettings(Frozen):
         description="quality is screened before a trial is timed: on this many items (None: all of the task's; "
         "the timing run then reuses the screen's conversion and score)",
     )
+    hold_out: float = Field(
+        default=0.25,
+        ge=0,
+        lt=1,
+        description="when a candidate learns from the task's items (static int8 calibration, distillation), "
+        "this share of them (the first) calibrates and trains and is never scored; 0: score every item "
+        "([task] options calibration = N sets the split itself)",
+    )
     baseline_hours: float = Field(
         default=12.0,
         ge=0,

@@ -74,6 +74,7 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
     typical_min_cosine=0.8,
     excludes=frozenset({Capability.WRITES_TEXT, Capability.TRANSCRIBES}),  # encoder-decoders (see below)
     export="weights",
+    learns=lambda params: True,  # trains the student on the task's items
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
 def layer_distill(handle, params: LayerDistillParams, context: Context):
     found = repeated_blocks(handle.module)

@@ -227,6 +227,7 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     export="runtime",
     variants=(TEXT_ENCODER_INT8,),
     space=SPACE,
+    learns=lambda params: params.quantization in ("int8", "int8-mixed"),  # activation ranges from task items
 )  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
 def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
     import openvino as ov
