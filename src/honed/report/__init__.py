@@ -99,6 +99,7 @@ def _bars(before: RunRecord, after: RunRecord, batch_size: int) -> list[tuple]:
 
 def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     from honed.report import plots
+    from honed.tuning.importance import knob_importance
 
     objective = result.settings.goal_objective
     what, better, unit = objective.what, objective.better, objective.unit
@@ -131,6 +132,7 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
         "metric": metric,
         "figures": figures,
         "summary": recommendation_text(result),
+        "importance": knob_importance(result) if result.settings.search != "list" else [],
         "environment": environment_rows(before) if before else [],
         "settings": result.settings.model_dump(mode="json"),
         "stability_warnings": [
