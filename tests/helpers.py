@@ -161,3 +161,27 @@ def ready_client(handle, shape, admission=None) -> Iterator:
             assert time.monotonic() < deadline, client.get("/ready").json()
             time.sleep(0.05)
         yield client
+
+
+def extras_packages() -> set[str]:
+    """The import names of every package an extra installs (docs and test aside): read from
+    pyproject.toml and the installed distributions' own top-level names."""
+    import re
+    import tomllib
+    from importlib.metadata import packages_distributions
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    extras = pyproject["project"]["optional-dependencies"]
+    core = {"torch", "numpy", "scipy"}  # also named by an extra's own requirements; the core installs them
+    wanted = {
+        re.split(r"[\[<>=; ]", requirement)[0].lower().replace("_", "-")
+        for name, requirements in extras.items()
+        if name not in ("docs", "test")
+        for requirement in requirements
+        if not requirement.startswith("honed[")
+    }
+    return {
+        module
+        for module, distributions in packages_distributions().items()
+        if any(d.lower().replace("_", "-") in wanted for d in distributions) and module not in core
+    }

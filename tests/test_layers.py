@@ -127,3 +127,21 @@ def test_the_folders_are_the_layers():
     folders = {p.name for p in top.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     placed = [prefix.removeprefix("honed.") for _, prefixes in LAYERS for prefix in prefixes if prefix != "honed"]
     assert sorted(placed) == sorted(folders) and len(placed) == len(set(placed))
+
+
+def test_no_module_imports_an_extras_package_at_its_top():
+    """`pip install honed` alone must list its algorithms, check a spec and tune with PyTorch's:
+    an extra's package is imported inside the function that needs it (tests/cli/test_core_only.py
+    runs the commands with the extras hidden)."""
+    from helpers import extras_packages
+
+    extras = extras_packages()
+    assert {"transformers", "onnxruntime", "openvino", "llama_cpp", "ray"} <= extras
+    found = []
+    for name, path in modules().items():
+        for node in ast.parse(path.read_text()).body:  # module level only: not in functions, TYPE_CHECKING or try
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            found += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in extras]
+    assert found == []

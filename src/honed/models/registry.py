@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 
+from honed.core.installed import installed
 from honed.core.protocol import ModelRef
 from honed.core.registry import Registry
 from honed.models.handle import ModelAdapter, ModelHandle
@@ -25,6 +26,17 @@ _BUILTIN = {
 }
 
 
+# What a built-in kind needs beyond the core, and the extra that installs it.
+_KIND_NEEDS = {
+    "transformers": (("transformers",), "transformers"),
+    "sentence-transformers": (("sentence_transformers",), "transformers"),
+    "onnx": (("onnxruntime",), "onnx"),
+    "openvino": (("openvino",), "openvino"),
+    "gguf": (("llama_cpp",), "llm"),
+    "ctranslate2": (("ctranslate2",), "ctranslate2"),
+}
+
+
 def adapter(kind: str) -> type[ModelAdapter]:
     if kind in _BUILTIN and kind not in ADAPTERS:
         importlib.import_module(_BUILTIN[kind])
@@ -42,6 +54,14 @@ def check_ref(ref: ModelRef) -> None:
     from honed.core.errors import ModelLoadError, SpecError
 
     kind = adapter(ref.kind)
+    modules, extra = _KIND_NEEDS.get(ref.kind, ((), ""))
+    if missing := [m for m in modules if not installed(m)]:
+        raise SpecError(
+            "model.kind",
+            ref.kind,
+            f"a kind whose packages are installed ({', '.join(missing)} is not)",
+            hint=f"pip install 'honed[{extra}]'",
+        )
     source_kind = kind.source_kind
     if source_kind == "import":
         module, _, attribute = ref.source.partition(":")

@@ -6,7 +6,6 @@ An algorithm's ``apply(handle, params, context)`` receives a private copy of the
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -15,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from honed.core.installed import installed
 from honed.core.protocol import InputSpec, TaskSpec
 from honed.core.registry import Registry
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability
@@ -135,19 +135,10 @@ class Algorithm:
         kind = target.split(":")[0]
         if kind not in self.targets:
             return f"{self.name} runs on {', '.join(sorted(self.targets))} only, not {target}"
-        missing = [m for m in self.requires if not _installed(m)]
+        missing = [m for m in self.requires if not installed(m)]
         if missing:
             return f"{self.name} needs {', '.join(missing)}: pip install 'honed[{self.extra}]'"
         return None
-
-
-def _installed(module: str) -> bool:
-    """Whether ``module`` can be imported; a dotted name whose parent package is missing is not
-    (``find_spec("optimum.quanto")`` raises there instead of answering None)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 ALGORITHMS: Registry[Algorithm] = Registry(

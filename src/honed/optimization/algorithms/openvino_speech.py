@@ -11,6 +11,7 @@ model would write with the same logits."""
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from transformers.modeling_outputs import BaseModelOutput, Seq2SeqLMOutput
 
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import KEPT_BY_SPEECH_EXPORT, Capability
@@ -151,12 +151,19 @@ def _cross_in_bf16(encoder: Any, decoder: Any) -> tuple[Any, Any]:
     return encoder, steps.build()
 
 
-@dataclass
-class _Encoded(BaseModelOutput):
-    """The encoder's output as generate() passes it along, with the cross keys and values
-    (OpenVINO tensors of the encoder's request) that the decoder step reads."""
+@functools.cache
+def _encoded_type() -> type:
+    """transformers (an extra) is imported when a Whisper is routed, not when honed lists its algorithms."""
+    from transformers.modeling_outputs import BaseModelOutput
 
-    cross: list[Any] | None = None
+    @dataclass
+    class Encoded(BaseModelOutput):
+        """The encoder's output as generate() passes it along, with the cross keys and values
+        (OpenVINO tensors of the encoder's request) that the decoder step reads."""
+
+        cross: list[Any] | None = None
+
+    return Encoded
 
 
 class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
@@ -254,11 +261,13 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
     def _route_generate(self, module: torch.nn.Module) -> None:
         """generate() on the source model (its weights freed) calls the encoder once and the
         model once per step; both go to OpenVINO, the decoder's cache in an infer request per generation."""
-        handle = self
+        from transformers.modeling_outputs import Seq2SeqLMOutput
 
-        def encoded(input_features: torch.Tensor) -> _Encoded:
+        handle, encoded_type = self, _encoded_type()
+
+        def encoded(input_features: torch.Tensor) -> Any:
             hidden, cross = handle._encode(input_features.detach().float().numpy())
-            return _Encoded(last_hidden_state=torch.from_numpy(hidden), cross=cross)
+            return encoded_type(last_hidden_state=torch.from_numpy(hidden), cross=cross)
 
         class Encoder(torch.nn.Module):
             def __init__(self, original: torch.nn.Module):
@@ -269,18 +278,18 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
                 self.config = original.config
                 self.main_input_name = "input_features"
 
-            def forward(self, input_features: torch.Tensor, **_: Any) -> _Encoded:
+            def forward(self, input_features: torch.Tensor, **_: Any) -> Any:
                 return encoded(input_features)
 
         state = threading.local()  # concurrent callers (a server's threads) each decode on their own request
 
         def forward(
             decoder_input_ids: torch.Tensor,
-            encoder_outputs: _Encoded | None = None,
+            encoder_outputs: Any = None,
             past_key_values: Any = None,
             input_features: torch.Tensor | None = None,
             **_: Any,
-        ) -> Seq2SeqLMOutput:
+        ) -> Any:
             # One generation passes one cache object to every step (left empty: the cache is
             # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
             # language detection (a multilingual model's first call, given the features), stands alone.
