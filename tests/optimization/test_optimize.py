@@ -550,3 +550,27 @@ def test_the_int8_accuracy_levers_reach_the_quantizers(bases):
     default = onnxruntime()
     assert not torch.equal(default, onnxruntime(reduce_range=True))  # 7-bit weights
     assert not torch.equal(default, onnxruntime(per_channel=False))  # one scale per tensor
+
+
+def test_onnxruntime_runs_on_the_device_its_target_names_or_is_refused_before_any_worker(monkeypatch):
+    """A CPU target gets a CPU session; a CUDA target gets the CUDA provider where onnxruntime has
+    it, and is refused before any work where it has not (never a CPU session called CUDA)."""
+    import onnxruntime as ort
+
+    from honed.core.errors import SpecError
+    from honed.models import onnx_model
+    from honed.optimization import ALGORITHMS
+
+    mlp = load_model(ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 16}}), seed=0)
+    cpu = optimize(mlp, ["onnxruntime"], "cpu", InputSpec(shape=(16,)))
+    assert cpu.device == "cpu" and cpu.session.get_providers() == ["CPUExecutionProvider"]
+    has_cuda = "CUDAExecutionProvider" in ort.get_available_providers()
+    reason = ALGORITHMS.get("onnxruntime").unavailable_reason("cuda")
+    assert (reason is None) == has_cuda and (has_cuda or "no CUDA provider" in reason)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(SpecError, match="target.device"):
+        onnx_model.execution("cuda:0")
+    assert onnx_model.execution("auto") == ("cpu", ["CPUExecutionProvider"])
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    cuda = [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
+    assert onnx_model.execution("cuda:1") == ("cuda:1", cuda)

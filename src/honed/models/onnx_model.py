@@ -43,6 +43,31 @@ def external_data_files(path: Path) -> list[Path]:
     ]
 
 
+def cuda_refusal(device: str) -> str | None:
+    """Why onnxruntime cannot run on ``device`` here (a CUDA device without its CUDA provider), or None."""
+    import onnxruntime as ort
+
+    wants_cuda = device == "cuda" or device.startswith("cuda:")
+    if wants_cuda and "CUDAExecutionProvider" not in ort.get_available_providers():
+        return "onnxruntime here has no CUDA provider (the onnxruntime-gpu package has it): run on 'cpu'"
+    return None
+
+
+def execution(device: str) -> tuple[str, list[Any]]:
+    """The device an inference session runs on for the target ``device`` (``auto``: CUDA when its
+    provider is here), and its execution providers; a CUDA target without the provider is refused."""
+    import onnxruntime as ort
+
+    if device == "auto":
+        device = "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
+    if (refusal := cuda_refusal(device)) is not None:
+        raise SpecError("target.device", device, "'cpu' or 'auto'", hint=refusal)
+    if not device.startswith("cuda"):
+        return "cpu", ["CPUExecutionProvider"]
+    index = int(device.partition(":")[2] or 0)  # cuda:1 is the second GPU, as torch numbers them
+    return device, [("CUDAExecutionProvider", {"device_id": index}), "CPUExecutionProvider"]
+
+
 @ADAPTERS.register("onnx")
 class OnnxHandle(ModelHandle):
     kind = "onnx"
@@ -61,15 +86,7 @@ class OnnxHandle(ModelHandle):
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
-        available = ort.get_available_providers()
-        if device in ("auto", "cuda") or device.startswith("cuda:"):
-            if "CUDAExecutionProvider" not in available:
-                if device != "auto":
-                    raise SpecError("target.device", device, "'cpu' or 'auto' (onnxruntime has no CUDA provider here)")
-                device = "cpu"
-            else:
-                device = "cuda"
-        providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if device == "cuda" else ["CPUExecutionProvider"]
+        device, providers = execution(device)
         try:
             session = ort.InferenceSession(ref.source, sess_options=options, providers=providers)
         except Exception as error:  # onnxruntime raises its own exception types

@@ -129,6 +129,9 @@ class Algorithm:
     # Whether a step with these parameters learns from the task's items (calibrates or trains on
     # them): a tune then holds a share of the items out of its scoring (None: never).
     learns: Callable[[Any], bool] | None = None
+    # Why this algorithm's runtime cannot run on a target it declares, here (onnxruntime without
+    # its CUDA provider), or None: asked before any worker, so a step never runs elsewhere silently.
+    refuses: Callable[[str], str | None] | None = None
 
     def unavailable_reason(self, target: str) -> str | None:
         """Why this algorithm cannot run on ``target`` here, or None when it can."""
@@ -138,7 +141,7 @@ class Algorithm:
         missing = [m for m in self.requires if not installed(m)]
         if missing:
             return f"{self.name} needs {', '.join(missing)}: pip install 'honed[{self.extra}]'"
-        return None
+        return self.refuses(target) if self.refuses is not None else None
 
 
 ALGORITHMS: Registry[Algorithm] = Registry(

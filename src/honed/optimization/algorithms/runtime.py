@@ -16,7 +16,7 @@ from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Capability
 from honed.models.graph_inputs import graph_feed
-from honed.models.onnx_model import OnnxHandle
+from honed.models.onnx_model import OnnxHandle, cuda_refusal, execution
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.onnx_quantize import quantize_onnx
 from honed.optimization.kept_files import keep, reuse
@@ -272,6 +272,7 @@ SPACE = (
     export="runtime",
     space=SPACE,
     learns=lambda params: params.quantization == "static-int8",  # activation ranges from task items
+    refuses=cuda_refusal,
 )  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
 def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort
@@ -281,7 +282,8 @@ def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> 
     options = ort.SessionOptions()
     if torch.get_num_threads():
         options.intra_op_num_threads = torch.get_num_threads()
-    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    device, providers = execution(context.target)  # the target's device, or refused: never silently the CPU
+    session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
     handle.module.to("meta")  # optimize()'s private copy: keep its tokenizer/config, free its weights
     ref = ModelRef(kind="onnx", source=str(path), name=handle.name)
-    return ExportedOnnxHandle(ref, "cpu", session, handle, export)
+    return ExportedOnnxHandle(ref, device, session, handle, export)
