@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from honed.core.errors import SpecError, UnknownNameError
-from honed.core.protocol import InputSpec, ModelRef, TaskSpec
+from honed.core.protocol import InputSpec, ModelRef, Step, TaskSpec
 from honed.models import load_model
 from honed.optimization import Recipe, RecipeError, list_algorithms, optimize, resolve_recipe, runs_kept_files
 
@@ -574,3 +574,23 @@ def test_onnxruntime_runs_on_the_device_its_target_names_or_is_refused_before_an
     monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
     cuda = [("CUDAExecutionProvider", {"device_id": 1}), "CPUExecutionProvider"]
     assert onnx_model.execution("cuda:1") == ("cuda:1", cuda)
+
+
+@pytest.mark.parametrize(
+    ("step", "field", "mode"),
+    [
+        ("openvino:quantization=int8,group_size=64", "openvino.group_size", "quantization is int8 here"),
+        ("openvino:sensitivity_groups=16", "openvino.sensitivity_groups", "quantization is none here"),
+        ("openvino:opset=17", "openvino.opset", "converter is pytorch here"),
+        ("onnxruntime:quantization=dynamic-int8,calibration_batches=4", "onnxruntime.calibration_batches", "dynamic"),
+        ("onnxruntime:reduce_range=true", "onnxruntime.reduce_range", "quantization is none here"),
+    ],
+)
+def test_a_parameter_of_another_mode_is_refused_not_ignored(step, field, mode):
+    from honed.core.errors import SpecError
+
+    with pytest.raises(SpecError, match=rf"recipe\[0\]\.{field}: .*only \(.*{mode}"):
+        resolve_recipe(Recipe.of(Step.parse(step)))
+    # In its own mode the same field is taken, and a default spelled out is no error in any mode.
+    resolve_recipe(Recipe.of(Step.parse("openvino:quantization=int4-weights,group_size=64")))
+    resolve_recipe(Recipe.of(Step.parse("openvino:quantization=int8,group_size=128")))

@@ -203,6 +203,9 @@ def test_every_declared_knob_is_a_field_whose_domain_its_params_accept(algorithm
         base = _condition_values(algorithm, knob)
         for value in (*knob.points, *((knob.low, knob.high) if not knob.choices else ())):
             assert algorithm.params(**{**base, knob.field: value}).model_dump()[knob.field] == value
+        if knob.field in algorithm.params.only_with:  # a knob applies where its params accept it, no wider
+            mode, applies = algorithm.params.only_with[knob.field]
+            assert set(dict(knob.when).get(mode, ())) <= set(applies) and dict(knob.when).get(mode), knob.field
         if knob.choices:  # the defaults are a point of the space: a start is something the search can reach
             assert defaults[knob.field] in knob.choices, knob.field
         else:

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 from honed.core.installed import installed
 from honed.core.protocol import InputSpec, TaskSpec
@@ -27,9 +27,28 @@ ONE_PER_FAMILY = frozenset({"precision", "quantize", "compile", "runtime"})
 
 
 class Params(BaseModel):
-    """Base of every algorithm's parameters: immutable, and unknown fields are errors."""
+    """Base of every algorithm's parameters: immutable, and unknown fields are errors. A field that
+    means something in some modes only (``only_with``: field -> the mode's field and the values it
+    applies under, declared after that field) is refused when given, off its default, in another
+    mode: a parameter is never silently ignored."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+    only_with: ClassVar[dict[str, tuple[str, tuple[Any, ...]]]] = {}
+
+    @field_validator("*")
+    @classmethod
+    def _in_its_mode(cls, value: Any, info: ValidationInfo) -> Any:
+        rule = cls.only_with.get(info.field_name or "")
+        if rule is None or value == cls.model_fields[info.field_name or ""].default:
+            return value  # a default (a canonical recipe spells every field out) says nothing
+        mode, applies = rule
+        current = info.data.get(mode, cls.model_fields[mode].default)
+        if current not in applies:
+            raise ValueError(
+                f"a parameter of {mode} {' or '.join(map(str, applies))} only ({mode} is {current} here): "
+                f"leave it out, or set {mode}"
+            )
+        return value
 
 
 @dataclass(frozen=True)

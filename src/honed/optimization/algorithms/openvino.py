@@ -6,7 +6,7 @@ step (openvino_speech.py), so it transcribes."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
@@ -28,8 +28,19 @@ from honed.optimization.algorithms.runtime import (
 )
 from honed.optimization.space import choice, float_range, int_range
 
+_INT4_ONLY = ("quantization", ("int4-weights",))
+_CALIBRATED = ("quantization", ("int8", "int8-mixed"))
+
 
 class OpenVinoParams(Params):
+    only_with: ClassVar[dict[str, tuple[str, tuple[Any, ...]]]] = {
+        **dict.fromkeys(("group_size", "ratio", "all_layers", "symmetric"), _INT4_ONLY),
+        **dict.fromkeys(
+            ("calibration_batches", "model_type", "smooth_quant_alpha", "preset", "fast_bias_correction"), _CALIBRATED
+        ),
+        **dict.fromkeys(("min_cosine", "sensitivity_groups"), ("quantization", ("int8-mixed",))),
+        "opset": ("converter", ("onnx",)),
+    }
     precision: Precision = Field(
         default="f32",
         description="the CPU plugin's inference precision; bf16 runs "

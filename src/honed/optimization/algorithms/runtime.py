@@ -6,7 +6,7 @@ from __future__ import annotations
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import torch
@@ -39,6 +39,10 @@ NOT_EXPORTABLE = frozenset(
 
 
 class OnnxRuntimeParams(Params):
+    only_with: ClassVar[dict[str, tuple[str, tuple[Any, ...]]]] = {
+        "calibration_batches": ("quantization", ("static-int8",)),
+        **dict.fromkeys(("per_channel", "reduce_range"), ("quantization", ("dynamic-int8", "static-int8"))),
+    }
     quantization: Literal["none", "dynamic-int8", "static-int8"] = Field(
         default="none",
         description="dynamic-int8: int8 weights, activations quantized per call; static-int8: "
