@@ -72,3 +72,16 @@ def test_the_readme_is_short_and_its_links_resolve():
     assert len(readme.splitlines()) <= 150
     for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", readme):
         assert (ROOT / target).exists(), target
+
+
+@pytest.mark.parametrize("page", ["docs/architecture.md", "docs/development.md", "README.md"])
+def test_every_source_file_a_page_names_exists(page):
+    """A file named in backquotes (`tuning/loop.py`, `tests/test_layers.py`) is in the repository
+    or under src/honed: the map never points at a module that moved."""
+    named = set(re.findall(r"`([\w./-]+\.(?:py|toml|md))`", (ROOT / page).read_text()))
+    source = ROOT / "src" / "honed"
+
+    def exists(name: str) -> bool:  # a bare module name (in a layer's row) is in that layer's folder
+        return (ROOT / name).exists() or (source / name).exists() or ("/" not in name and any(source.rglob(name)))
+
+    assert named and sorted(n for n in named if not exists(n)) == []

@@ -145,3 +145,9 @@ def test_no_module_imports_an_extras_package_at_its_top():
                 names = [node.module]
             found += [f"{name}:{node.lineno} imports {n}" for n in names if n.split(".")[0] in extras]
     assert found == []
+
+
+def test_no_module_is_over_300_lines():
+    """One job a module: past 300 lines it is doing two, and splits."""
+    long = {name: n for name, path in modules().items() if (n := len(path.read_text().splitlines())) > 300}
+    assert long == {}

@@ -18,7 +18,7 @@ from honed.core import moved as _moved
 # unless the process imported it already.
 sys.modules.setdefault("openvino_telemetry", None)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 _EXPORTS = {
     "evaluate": "honed.run.evaluation",

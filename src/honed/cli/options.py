@@ -1,5 +1,5 @@
 """Command-line options that more than one command takes, written once (typer reads the
-``Annotated`` metadata). A command's own options stay beside the command in cli.py."""
+``Annotated`` metadata). A command's own options stay beside the command (commands.py, optimize.py, ...)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Reading a saved model's manifest and checking it whole before anything loads (SECURITY.md),
 and telling which files a save wrote.
 
-``honed.models.manifest`` writes it; loading a saved directory (the ``honed`` kind) replays its
+``ModelHandle.save`` (models/handle.py) writes it, in the format ``honed.models.manifest``
+names; loading a saved directory (the ``honed`` kind) replays its
 recipe, so that lives with the recipes: ``honed.optimization.saved``."""
 
 from __future__ import annotations

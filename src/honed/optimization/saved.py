@@ -1,6 +1,6 @@
 """The ``honed`` model kind: a directory written by ``ModelHandle.save``, loaded with the adapter
 its manifest names and rebuilt by replaying its recipe. It lives with the recipes because it
-replays one; ``honed.models.persist`` writes and checks the manifest."""
+replays one. ``ModelHandle.save`` writes the manifest; ``honed.models.persist`` reads and checks it."""
 
 from __future__ import annotations
 
