@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from honed.core.protocol import TargetSpec, TaskSpec
+from honed.core.protocol import RunSpec, TargetSpec, TaskSpec
 from honed.models import load_model
 from honed.models.converted_source import MARKER, local_ref
 from honed.run.evaluation import assess_quality
@@ -41,7 +41,7 @@ def test_real_smollm2_q8_0_passes_a_kl_guardrail_on_real_text_and_q4_0_does_not(
     results = {}
     for quantization in ("q8_0", "q4_0"):
         step = {"algorithm": "llama-cpp", "params": {"quantization": quantization}}
-        quality = assess_quality(smollm2_ref, task, [step], target)
+        quality = assess_quality(smollm2_ref, RunSpec(task=task, recipe=(step,), target=target))
         assert quality.status == "ok", quality.error
         assert quality.agreement_on.endswith("of 12 texts of the task")
         results[quantization] = quality
@@ -85,8 +85,9 @@ def test_the_ctranslate2_runtime_on_real_whisper_keeps_its_word_error_rate():
     ref = ModelRef(kind="transformers", source=str(whisper_ct2("tiny")))
     task = TaskSpec(name="speech-recognition")
     target = TargetSpec(device="cpu", measure_peaks=False)
-    base = assess_quality(ref, task, [], target)
-    int8 = assess_quality(ref, task, [{"algorithm": "ctranslate2", "params": {"compute_type": "int8"}}], target)
+    base = assess_quality(ref, RunSpec(task=task, target=target))
+    int8_step = {"algorithm": "ctranslate2", "params": {"compute_type": "int8"}}
+    int8 = assess_quality(ref, RunSpec(task=task, recipe=(int8_step,), target=target))
     assert base.status == "ok" and int8.status == "ok", int8.error
     assert int8.values["wer"] <= base.values["wer"] + 0.05  # within five points on ten utterances
     assert int8.coverage[0].algorithm == "ctranslate2"

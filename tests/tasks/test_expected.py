@@ -50,7 +50,7 @@ def test_real_smollm2_reproduces_its_perplexity_on_the_shipped_text(smollm2_ref)
     from honed.run.evaluation import assess_quality
 
     task = TaskSpec(name="language-modeling", expect={"perplexity": 68.9, "tolerance": 1.0})
-    quality = assess_quality(smollm2_ref, task, [], TargetSpec(device="cpu", measure_peaks=False))
+    quality = assess_quality(smollm2_ref, RunSpec(task=task, target=TargetSpec(device="cpu", measure_peaks=False)))
     assert quality.reproduced is True and quality.expected.startswith("reproduced: perplexity 68.")
     console = Console(width=200, record=True)
     console.print(quality_table(quality))

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from honed.core.protocol import InputSpec, ModelRef, TargetSpec, TaskSpec
+from honed.core.protocol import InputSpec, ModelRef, RunSpec, TargetSpec, TaskSpec
 from honed.run.evaluation import assess_quality
 from honed.tasks import AgreementTask
 from honed.tuning.settings import Guardrail
@@ -71,10 +71,12 @@ def test_openvino_static_int8_on_minilm_keeps_recall_but_breaks_the_fidelity_flo
     ref = ModelRef(kind="sentence-transformers", source=minilm_path)
     quality = assess_quality(
         ref,
-        TaskSpec(name="text-embedding"),
-        [{"algorithm": "openvino", "params": {"quantization": "int8"}}],
-        TargetSpec(device="cpu", measure_peaks=False),
-        inputs=InputSpec(seq_len=32),
+        RunSpec(
+            task=TaskSpec(name="text-embedding"),
+            recipe=({"algorithm": "openvino", "params": {"quantization": "int8"}},),
+            target=CPU,
+            inputs=InputSpec(seq_len=32),
+        ),
     )
     assert quality.status == "ok", quality.error
     assert quality.values["recall_at_k"] >= 0.95  # the 24-pair task saturates ...
@@ -82,6 +84,7 @@ def test_openvino_static_int8_on_minilm_keeps_recall_but_breaks_the_fidelity_flo
 
 
 MLP = ModelRef(kind="factory", source="honed.zoo:mlp", options={"kwargs": {"features": 8, "hidden": 16}})
+CPU = TargetSpec(device="cpu", measure_peaks=False)
 
 
 def test_agreement_runs_on_the_items_a_user_points_to(tmp_path):
@@ -90,9 +93,7 @@ def test_agreement_runs_on_the_items_a_user_points_to(tmp_path):
     items = tmp_path / "items.npy"
     np.save(items, np.random.default_rng(0).standard_normal((7, 8)).astype(np.float32))
     task = TaskSpec(name="agreement", options={"inputs": str(items)})
-    quality = assess_quality(
-        MLP, task, ["bf16"], TargetSpec(device="cpu", measure_peaks=False), inputs=InputSpec(shape=(8,))
-    )
+    quality = assess_quality(MLP, RunSpec(task=task, recipe=("bf16",), target=CPU, inputs=InputSpec(shape=(8,))))
     assert quality.status == "ok", quality.error
     assert quality.items == 7  # the file's items, not the 64 synthetic ones
     assert 0.99 < quality.values["output_cosine"] < 1.0  # bf16 moved the outputs a little
@@ -132,10 +133,12 @@ def test_calibration_under_the_agreement_task_uses_the_users_items(tmp_path):
 def test_static_int8_runs_under_the_agreement_guardrail():
     quality = assess_quality(
         MLP,
-        TaskSpec(name="agreement"),
-        [{"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}}],
-        TargetSpec(device="cpu", measure_peaks=False),
-        inputs=InputSpec(shape=(8,)),
+        RunSpec(
+            task=TaskSpec(name="agreement"),
+            recipe=({"algorithm": "onnxruntime", "params": {"quantization": "static-int8"}},),
+            target=CPU,
+            inputs=InputSpec(shape=(8,)),
+        ),
     )
     assert quality.status == "ok", quality.error
     assert quality.values["output_cosine"] > 0.9
@@ -210,10 +213,7 @@ def test_agreement_on_a_users_texts_with_a_text_model(minilm_path, tmp_path):
     task = TaskSpec(name="agreement", options={"inputs": str(tmp_path / "texts.txt")})
     quality = assess_quality(
         ModelRef(kind="sentence-transformers", source=minilm_path),
-        task,
-        ["bf16"],
-        TargetSpec(device="cpu", measure_peaks=False),
-        inputs=InputSpec(seq_len=16),
+        RunSpec(task=task, recipe=("bf16",), target=CPU, inputs=InputSpec(seq_len=16)),
     )
     assert quality.status == "ok", quality.error
     assert quality.items == 3 and quality.values["output_cosine"] > 0.99

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from honed.core import fingerprint as fingerprints
+from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec, ModelRef, Protocol, RunSpec, Step, TargetSpec, TaskSpec
 from honed.measure.executor import run_job, run_quality_job
 from honed.measure.stability import judge
@@ -174,32 +175,27 @@ def _converts(steps: list[Step]) -> bool:
 
 
 def assess_quality(
-    model: Any,
-    task: TaskSpec,
-    recipe: Any = None,
-    target: TargetSpec | None = None,
-    protocol: Protocol | None = None,
-    inputs: InputSpec | None = None,
-    *,
-    plan: RunPlan | None = None,
-    kept: Path | None = None,
+    model: Any, spec: RunSpec, *, plan: RunPlan | None = None, kept: Path | None = None
 ) -> QualityResult:
-    """Only the quality part of ``evaluate``, in one worker process: a cheap screen (with
-    ``task.limit``) before spending time on performance. ``plan``: the run plan of this model
-    and recipe (a tune's trial), whose device and steps are used as they are. ``kept``: keep a
-    runtime step's files there, for an ``evaluate`` of the same recipe and task to reuse."""
-    protocol = protocol or Protocol()
+    """Only the quality part of ``evaluate``: ``spec.task`` scored with ``spec.recipe`` applied, on
+    ``spec.target`` under ``spec.protocol``'s seed and threads, in one worker process (a tune
+    screens a recipe this way before spending time on performance; ``task.limit`` narrows it).
+    ``plan``: the run plan of this model and recipe (a tune's trial), whose device and steps are
+    used as they are. ``kept``: keep a runtime step's files there, for an ``evaluate`` of the same
+    recipe and task to reuse."""
+    if spec.task is None:
+        raise SpecError("task", None, "a task to score (assess_quality scores quality only)")
+    protocol, inputs, task = spec.protocol, spec.inputs, spec.task
     if plan is not None:
         device, steps = plan.device, list(plan.steps)
     else:
         task = check_task(task)
-        device = resolve_device(target or TargetSpec())
-        steps = recipe_steps(recipe, device)
+        device = resolve_device(spec.target)
+        steps = recipe_steps(list(spec.recipe), device)
     with tempfile.TemporaryDirectory(prefix="honed-") as tmp:
         workdir = Path(tmp)
         ref, handle_steps = _model_ref(model, workdir, [])
         steps = recipe_steps(handle_steps + steps, device) if handle_steps else steps
-        inputs = inputs or InputSpec()
         replay = {**_replay_context(model, bool(handle_steps), inputs, task), **({"kept": str(kept)} if kept else {})}
         return run_quality_job(_quality_job(ref, steps, task, protocol, inputs, device, workdir, replay), workdir)
 

@@ -46,7 +46,9 @@ class PeakRunner(WorkerRunner):
             screened[2]
             if screened is not None and screened[2].status == "ok"
             else assess_quality(
-                self.model, task, recipe, self.target, inputs=self.inputs, plan=self.plan.with_recipe(recipe)
+                self.model,
+                self._spec(recipe, task),
+                plan=self.plan.with_recipe(recipe),
             )
         )
         job = ServeJob(model=self.model, recipe=recipe, inputs=self.inputs)

@@ -50,16 +50,8 @@ class WorkerRunner:
         if self._screened is not None:
             self._screened[1].cleanup()  # a model's conversion can be gigabytes: one kept at a time
         files = tempfile.TemporaryDirectory(prefix="honed-screen-")
-        quality = assess_quality(
-            self.model,
-            task,
-            recipe,
-            self.target,
-            self.protocol,
-            self.inputs,
-            plan=self.plan.with_recipe(recipe),
-            kept=Path(files.name) / "kept",
-        )
+        spec = self._spec(recipe, task)
+        quality = assess_quality(self.model, spec, plan=self.plan.with_recipe(recipe), kept=Path(files.name) / "kept")
         self._screened = (_identity(recipe, task, self.protocol), files, quality)
         return quality
 
@@ -80,6 +72,10 @@ class WorkerRunner:
             kept=Path(screened[1].name) / "kept" if screened else None,
             scored=screened[2] if screened and screened[2].status == "ok" else None,
         )
+
+    def _spec(self, recipe: list[Step], task: TaskSpec) -> RunSpec:
+        """A quality pass of ``recipe`` on ``task`` under the sweep's inputs, target, seed and threads."""
+        return RunSpec(inputs=self.inputs, protocol=self.protocol, target=self.target, recipe=tuple(recipe), task=task)
 
     def screened(self, recipe: list[Step], task: TaskSpec, protocol: Protocol) -> Any:
         """The last screen (its identity, files and quality) when it screened this recipe on this
