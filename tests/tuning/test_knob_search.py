@@ -63,16 +63,19 @@ class Smooth:
         self.store, self.loss, self.measured, self.screened = store, loss, [], []
         self.rate = rate  # the timing a quality pass reports its speed in
 
+    def _outcome(self, recipe) -> tuple[float, float]:
+        return _outcome(recipe)
+
     def _top1(self, recipe) -> float:
-        return _outcome(recipe)[1] - (self.loss if recipe else 0.0)
+        return self._outcome(recipe)[1] - (self.loss if recipe else 0.0)
 
     def screen(self, recipe, task):
         self.screened.append(recipe)
-        return _quality(self._top1(recipe), items=task.limit or 540, ms=_outcome(recipe)[0], rate=self.rate)
+        return _quality(self._top1(recipe), items=task.limit or 540, ms=self._outcome(recipe)[0], rate=self.rate)
 
     def measure(self, recipe, protocol, task, name):
         self.measured.append(recipe)
-        ms, top1 = _outcome(recipe)[0], self._top1(recipe)
+        ms, top1 = self._outcome(recipe)[0], self._top1(recipe)
         record = synthetic_record([noisy(ms, 40, seed=i, spread=0.005) for i in range(3)])
         quality = _quality(top1, 540, ms, self.rate)
         record = record.model_copy(update={"quality": quality, "task": task.name, "task_spec": task})
@@ -293,19 +296,6 @@ class Quantized(Smooth):
             return 9.0, 0.95
         ms = 5.0 if params["quantization"] == "dynamic-int8" else 4.0
         return ms, 0.95 - (0.0 if params["reduce_range"] else 0.06)
-
-    def screen(self, recipe, task):
-        self.screened.append(recipe)
-        ms, top1 = self._outcome(recipe)
-        return _quality(top1, items=task.limit or 540, ms=ms)
-
-    def measure(self, recipe, protocol, task, name):
-        self.measured.append(recipe)
-        ms, top1 = self._outcome(recipe)
-        record = synthetic_record([noisy(ms, 40, seed=i, spread=0.005) for i in range(3)])
-        record = record.model_copy(update={"quality": _quality(top1, 540), "task": task.name, "task_spec": task})
-        self.store.add(record)
-        return record
 
 
 def test_the_sweeps_report_says_which_knob_moved_quality_and_which_moved_speed(store, tmp_path):
