@@ -9,7 +9,6 @@ from datetime import timedelta
 
 import pytest
 
-from conftest import FAST
 from honed.core.protocol import InputSpec, Protocol, RunSpec, TaskSpec
 from honed.records.record import Stability
 from honed.run.evaluation import evaluate
@@ -17,6 +16,7 @@ from honed.store.database import Store
 from honed.tuning import TuneSettings, tune
 from honed.tuning.stored_baseline import stored_baseline
 
+FAST = dict(warmup_iterations=2, warmup_min_seconds=0.0, min_samples=10, min_seconds=0.1, energy_idle_seconds=0.0)
 SPEC = RunSpec(
     inputs=InputSpec(shape=(1, 8, 8)),
     protocol=Protocol(batch_sizes=(16,), repetitions=2, **FAST),
