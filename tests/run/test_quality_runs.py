@@ -7,7 +7,7 @@ import torch
 
 from conftest import FAST
 from honed.core.errors import SpecError, UnknownNameError
-from honed.core.protocol import InputSpec, Protocol, TargetSpec, TaskSpec
+from honed.core.protocol import InputSpec, Protocol, RunSpec, TargetSpec, TaskSpec
 from honed.models import load_model
 from honed.optimization import optimize
 from honed.records.comparison import compare
@@ -80,7 +80,8 @@ def test_compare_reports_a_quality_loss_as_a_regression(digits_cnn):
 
 @pytest.mark.slow
 def test_the_quick_screen_scores_only_the_first_items(digits_cnn):
-    screen = assess_quality(digits_cnn, DIGITS.model_copy(update={"limit": 50}), target=TargetSpec(device="cpu"))
+    spec = RunSpec(task=DIGITS.model_copy(update={"limit": 50}), target=TargetSpec(device="cpu"))
+    screen = assess_quality(digits_cnn, spec)
     assert screen.status == "ok" and screen.items == 50
 
 
