@@ -90,6 +90,11 @@ class Task(ABC):
         return f"{count} items of task {self.name}" + (f" ({held.item_count} others calibrated)" if held else "")
 
     @property
+    def holds_items(self) -> bool:
+        """Whether the task holds items of its own here (what a calibration split divides)."""
+        return bool(self.item_fields) and getattr(self, self.item_fields[0]) is not None
+
+    @property
     def item_count(self) -> int:
         return len(getattr(self, self.item_fields[0])) if self.item_fields else 0
 
@@ -97,7 +102,7 @@ class Task(ABC):
         """This task without its first ``count`` items: they are what calibration and distillation
         draw (``sample``, ``halves``), and are never scored, so the two share no item."""
         field = "task.options.calibration"
-        if not self.item_fields or getattr(self, self.item_fields[0]) is None:
+        if not self.holds_items:
             raise SpecError(field, count, f"no calibration split: task {self.name!r} holds no items of its own here")
         if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count < self.item_count:
             raise SpecError(

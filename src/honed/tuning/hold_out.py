@@ -37,7 +37,7 @@ def held_out(task: TaskSpec, learning: list[str], share: float) -> tuple[TaskSpe
     from honed.tasks import build_task
 
     built = build_task(task)
-    if not built.item_inputs or not built.item_fields or getattr(built, built.item_fields[0]) is None:
+    if not built.item_inputs or not built.holds_items:
         return task, None  # its items are no model inputs (language modelling, multiple choice): nothing learns them
     count = built.item_count
     if count < MIN_ITEMS:

@@ -12,9 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from honed.optimization import ALGORITHMS, Recipe
+from honed.optimization import ALGORITHMS
 from honed.optimization.space import Knob
-from honed.tuning.result import Trial, TuneResult
+from honed.tuning.points import trial_gain
+from honed.tuning.result import TuneResult
+from honed.tuning.sampler import knob_values
 
 MIN_POINTS = 4  # points of one algorithm with a value, for either importance
 NOT_APPLICABLE = "n/a"
@@ -41,29 +43,20 @@ def knob_importance(result: TuneResult) -> list[KnobImportance]:
             ("quality drop", {t.key: t.quality_drop for t in trials}),
             ("speed-up", {t.key: gains.get(t.key) for t in trials}),
         ):
-            rows = [(_knob_values(algorithm.space, t), values[t.key]) for t in trials if values[t.key] is not None]
+            space = algorithm.space
+            rows = [(knob_values(space, t.recipe[0]), values[t.key]) for t in trials if values[t.key] is not None]
             if len(rows) >= MIN_POINTS and (shares := _fanova(algorithm.space, rows)):
                 found.append(KnobImportance(name, target, len(rows), shares))
     return found
 
 
-def _knob_values(space: tuple[Knob, ...], trial: Trial) -> dict[str, Any]:
-    """The trial's value of each knob that applies to it (its algorithm's defaults filled in)."""
-    full = Recipe(steps=(trial.recipe[0],)).canonical().steps[0].params
-    return {k.field: full[k.field] for k in space if k.applies(full) and k.holds(full.get(k.field))}
-
-
 def _gains(result: TuneResult) -> dict[str, float]:
-    """Each timed trial's best objective against the base model's (> 1: faster or better)."""
-    objective = result.settings.goal_objective
-    best: dict[str, float] = {}
-    for key in {p.trial for p in result.points}:
-        values = [p.objective for p in result.points if p.trial == key]
-        best[key] = objective.best(values)
-    base = best.get(result.baseline.key) if result.baseline else None
-    if not base:
+    """Each timed trial's gain over the base model (> 1: faster or better)."""
+    if result.baseline is None:
         return {}
-    return {key: objective.gain(base, value) for key, value in best.items() if value > 0}
+    objective, base = result.settings.goal_objective, result.baseline.key
+    gains = {t.key: trial_gain(result.points, base, t.key, objective) for t in result.trials}
+    return {key: gain for key, gain in gains.items() if gain is not None}
 
 
 def _fanova(space: tuple[Knob, ...], rows: list[tuple[dict[str, Any], float]]) -> dict[str, float]:

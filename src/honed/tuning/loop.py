@@ -16,7 +16,7 @@ from honed.tuning.cache import TrialCache
 from honed.tuning.candidates import extensions
 from honed.tuning.identity import code_identity
 from honed.tuning.judge import QualityJudge
-from honed.tuning.points import pareto_front, sweet_spot, trial_points
+from honed.tuning.points import pareto_front, sweet_spot, trial_gain, trial_points
 from honed.tuning.result import Point, Trial, TuneResult
 from honed.tuning.runner import TrialRunner
 from honed.tuning.stopping import StopPolicy
@@ -262,15 +262,10 @@ class Search:
 
     def _gain(self, trial: Trial) -> float | None:
         """Baseline objective / trial objective at their best points (> 1: the trial is better)."""
-        base, objective = self.result.baseline, self.settings.goal_objective
-        best_of = {}
-        for key in (base.key if base else None, trial.key):
-            values = [p.objective for p in self.result.points if p.trial == key]
-            if not values:
-                return None
-            best_of[key] = objective.best(values)
-        a, b = best_of[base.key], best_of[trial.key]
-        return objective.gain(a, b) if a > 0 and b > 0 else None
+        base = self.result.baseline
+        if base is None:
+            return None
+        return trial_gain(self.result.points, base.key, trial.key, self.settings.goal_objective)
 
     def _finish(self, stop_reason: str) -> None:
         points = self.result.points

@@ -80,6 +80,16 @@ def trial_points(trial: Trial, record: RunRecord, settings: TuneSettings, metric
     return points
 
 
+def trial_gain(points: list[Point], base: str, key: str, objective: Objective) -> float | None:
+    """Trial ``key``'s best objective against trial ``base``'s, as ``objective.gain`` says (> 1: the
+    trial is better); None where either has no point or a value that is not positive."""
+    a, b = ([p.objective for p in points if p.trial == k] for k in (base, key))
+    if not a or not b:
+        return None
+    a, b = objective.best(a), objective.best(b)
+    return objective.gain(a, b) if a > 0 and b > 0 else None
+
+
 def pareto_front(points: list[Point], objective: Objective, quality: Objective) -> list[Point]:
     """Points no other point beats on both objective and quality (ties kept), best objective first."""
     scored = [p for p in points if p.quality is not None]

@@ -58,9 +58,7 @@ class WorkerRunner:
     def measure(self, recipe: list[Step], protocol: Protocol, task: TaskSpec, name: str) -> RunRecord:
         from honed.run.evaluation import evaluate
 
-        spec = RunSpec(
-            name=name, inputs=self.inputs, protocol=protocol, target=self.target, recipe=tuple(recipe), task=task
-        )
+        spec = self._spec(recipe, task).model_copy(update={"name": name, "protocol": protocol})
         plan = self.plan.with_recipe(recipe)
         screened = self.screened(recipe, task, protocol)
         return evaluate(

@@ -133,12 +133,8 @@ class KnobSampler:
     def _fixed_values(self, step: Step, threads: int | None) -> dict[str, Any]:
         """An exact point as Optuna's parameters: the algorithm, and each knob that applies given
         the step's parameters (its algorithm's defaults filled in) whose value is in the knob's domain."""
-        algorithm = self.algorithms[step.algorithm]
-        full = Recipe(steps=(step,)).canonical().steps[0].params
-        values: dict[str, Any] = {"algorithm": step.algorithm}
-        for knob in algorithm.space:
-            if knob.applies(full) and knob.holds(full.get(knob.field)):
-                values[f"{step.algorithm}.{knob.field}"] = full[knob.field]
+        knobs = knob_values(self.algorithms[step.algorithm].space, step)
+        values: dict[str, Any] = {"algorithm": step.algorithm, **{f"{step.algorithm}.{f}": v for f, v in knobs.items()}}
         if len(self.threads) > 1:
             values["threads"] = threads
         return values
@@ -154,6 +150,13 @@ class KnobSampler:
         from optuna.trial import TrialState
 
         return bool(self.study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))
+
+
+def knob_values(space: tuple[Knob, ...], step: Step) -> dict[str, Any]:
+    """The step's value of each knob that applies given its parameters (its algorithm's defaults
+    filled in) and lies in the knob's domain: the point of the space the step is."""
+    full = Recipe(steps=(step,)).canonical().steps[0].params
+    return {k.field: full[k.field] for k in space if k.applies(full) and k.holds(full.get(k.field))}
 
 
 def _suggest(trial: Any, algorithm: str, knob: Knob) -> Any:
