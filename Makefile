@@ -35,10 +35,12 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # ruff: lint (pycodestyle, pyflakes, bugbear), import order and the format check; line length 120.
+# mypy: the packages pyproject.toml's [tool.mypy] lists (those that type-check clean so far).
 LINTED := src tests bench tools
 lint: install
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
 
 test: install browser lint
 	$(BIN)/python -m pytest

@@ -37,15 +37,13 @@ def test_the_campaign_plans(tmp_path):
 
 
 def test_the_load_specs_options_are_honed_loads():
-    from honed.cli.load_spec import spec_options
     from honed.cli.traffic import load
-
-    class CommandLineLeftAlone:  # every option at its default: the file's values all apply
-        def get_parameter_source(self, name):
-            return None
+    from honed.spec.load_file import LoadSpec, read_load_spec
 
     names = set(inspect.signature(load).parameters) - {"ctx", "spec_file"}
-    options = spec_options(EXAMPLES / "load.toml", CommandLineLeftAlone(), names)
+    # The [load] table takes exactly the command's options, by the same names.
+    assert {f.alias or n for n, f in LoadSpec.model_fields.items()} == names
+    options = read_load_spec(EXAMPLES / "load.toml")
     assert options["url"].startswith("http://127.0.0.1") and options["qps"] == 40 and '"inputs"' in options["body"]
 
 

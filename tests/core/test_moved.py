@@ -11,6 +11,7 @@ import pytest
 from honed.core.moved import MOVED
 from honed.core.protocol import InputSpec, Protocol, RunSpec, Step, TargetSpec, TaskSpec
 from honed.run.legacy import EVALUATE_PARAMETERS, TUNE_PARAMETERS, is_legacy, legacy_call
+from honed.tuning.settings import TuneSettings
 
 
 @pytest.mark.parametrize("old", sorted(MOVED))
@@ -54,3 +55,6 @@ def test_the_old_tune_form_keeps_its_other_arguments():
 def test_the_new_forms_are_not_taken_for_old_ones():
     assert not is_legacy(None, (), {}) and not is_legacy(RunSpec(), (), {})
     assert is_legacy(Protocol(), (), {}) and is_legacy(None, (), {"task": TaskSpec(name="agreement")})
+    # tune(model, None, settings) is current; tune(model, None, target, protocol), the 0.1 form without a task, is not.
+    assert not is_legacy(None, (TuneSettings(),), {}, (TuneSettings,))
+    assert is_legacy(None, (TargetSpec(), Protocol()), {}, (TuneSettings,))

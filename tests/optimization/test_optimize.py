@@ -92,6 +92,8 @@ def test_structural_algorithms_really_change_the_model(bases):
     rows = sum(m.out_features for m in linears)
     expected = base.stats().bytes_in_memory - 3 * weights
     assert expected <= int8.bytes_in_memory <= expected + 8 * rows and int8.parameters == params
+    # torchao's subclass says float32; the stats name the int8 it stores (the roofline stop reads this).
+    assert base.stats().dtype == "float32" and int8.dtype == "float32,int8"
     assert "qint8" in optimize(base, ["dynamic-int8"], "cpu", inputs).stats().dtype
     int4 = optimize(base, [{"algorithm": "quanto-weights", "params": {"weights": "int4"}}], "cpu", inputs)
     assert int4.stats().bytes_in_memory < int8.bytes_in_memory  # two weights a byte

@@ -89,3 +89,37 @@ def test_tune_candidates_come_from_the_spec_as_names_or_steps(tmp_path):
     assert tune_settings(load_spec(path), candidates=[Step.parse("dynamic-int8")]).candidates == (
         Step(algorithm="dynamic-int8"),
     )
+
+
+def test_a_load_spec_names_the_option_its_value_and_what_it_takes(tmp_path):
+    from honed.spec.load_file import read_load_spec
+
+    path = tmp_path / "load.toml"
+    path.write_text('[load]\nurl = "http://127.0.0.1:9/x"\nqps = "fast"\n')
+    with pytest.raises(SpecError, match=r"load\.qps: got 'fast'; allowed: a valid number"):
+        read_load_spec(path)
+    path.write_text('[load]\nqps = 5\nbody = { inputs = [1, 2] }\ntrace = "arrivals.txt"\n[model]\n')
+    with pytest.raises(SpecError, match=r"one \[load\] table"):
+        read_load_spec(path)
+    path.write_text('[load]\nqps = 5\nbody = { inputs = [1, 2] }\ntrace = "arrivals.txt"\n')
+    # A table body is the request template as JSON; a path is relative to the file.
+    assert read_load_spec(path) == {"qps": 5.0, "body": '{"inputs": [1, 2]}', "trace": tmp_path / "arrivals.txt"}
+
+
+def test_a_spec_file_over_a_mebibyte_is_refused(tmp_path):
+    path = tmp_path / "big.toml"
+    path.write_text("# " + "x" * (1 << 20) + '\n[model]\nkind = "factory"\nsource = "honed.zoo:mlp"\n')
+    with pytest.raises(SpecError, match=r"spec: got .*big\.toml.*a TOML file under 1024 KiB"):
+        load_spec(path)
+
+
+def test_evaluate_and_tune_say_in_their_signatures_what_they_take():
+    import inspect
+
+    from honed.run.evaluation import evaluate
+    from honed.tuning import tune
+
+    for function, positional in ((evaluate, ["model", "spec"]), (tune, ["model", "spec", "settings"])):
+        parameters = inspect.signature(function).parameters.values()
+        assert [p.name for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD] == positional
+        assert not [p for p in parameters if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)], function.__name__

@@ -213,6 +213,9 @@ def test_every_declared_knob_is_a_field_whose_domain_its_params_accept(algorithm
             assert defaults[knob.field] in knob.choices, knob.field
         else:
             assert knob.low <= min(knob.grid) <= max(knob.grid) <= knob.high
+        # A ladder ranks values of the knob, each once; a value refused for some models is one of them.
+        assert set(knob.ladder) <= set(knob.choices) and len(set(knob.ladder)) == len(knob.ladder), knob.field
+        assert all(value in knob.choices and caps for value, caps in knob.unsuited), knob.field
         earlier[knob.field] = knob
 
 
@@ -311,3 +314,12 @@ def test_the_sweeps_report_says_which_knob_moved_quality_and_which_moved_speed(s
     assert max(speed.importances, key=speed.importances.get) == "quantization"
     html = write_report(result, tmp_path / "sweep.html", store).read_text()
     assert "knob importance" in html and "reduce_range" in html
+    # Every screened trial has a place in the second figure, the rejected ones too (by their screen's speed).
+    from honed.report import _placed
+
+    rate, placed = _placed(result)
+    assert "Every trial, as its quality pass placed it" in html and rate == "items/s"
+    assert len(placed["rejected"]) == sum(t.status == "rejected" for t in result.trials) > 0
+    assert len(placed["timed"]) == sum(t.run_id is not None for t in result.trials)
+    # Quantized's int8 runs 5 or 4 ms against the base's 10: its quality pass 2x or 2.5x the base's.
+    assert {round(x, 3) for x, _ in placed["rejected"]} <= {2.0, 2.5, round(10 / 9, 3)}

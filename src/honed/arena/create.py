@@ -128,7 +128,7 @@ def _png(image: Any) -> str:
         )
     pixels = (np.clip(array.squeeze(), 0, 1) * 255).round().astype(np.uint8)
     picture = Image.fromarray(pixels)
-    picture = picture.resize((picture.width * IMAGE_SCALE, picture.height * IMAGE_SCALE), Image.NEAREST)
+    picture = picture.resize((picture.width * IMAGE_SCALE, picture.height * IMAGE_SCALE), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

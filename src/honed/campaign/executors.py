@@ -126,7 +126,8 @@ def _gather(
 
     from honed.store.database import Store
 
-    store, outcomes, seen = Store(store_url), [], {}
+    store, outcomes = Store(store_url), []
+    seen: dict[tuple[str, str], str | None] = {}  # each cell's progress line last reported
     campaign_id = next(iter(pending.values())).campaign_id
 
     def report_progress() -> None:

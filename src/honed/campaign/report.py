@@ -91,7 +91,7 @@ def _row(store: Store, cell: CellRow) -> ReportRow:
         quality_metric=result.metric,
         rejected={t.label: f"{t.status}: {t.reason}" for t in result.trials if t.status != "ok"},
     )
-    if result.baseline is not None and result.baseline.quality is not None:
+    if result.metric is not None and result.baseline is not None and result.baseline.quality is not None:
         filled["quality_before"] = result.baseline.quality.values.get(result.metric)
     if best is None:
         return ReportRow(**filled)
@@ -104,7 +104,7 @@ def _row(store: Store, cell: CellRow) -> ReportRow:
         best=best.objective,
         speedup=speedup_with_interval(base, best, objective.better) if base else Speedup(),
     )
-    if trial is not None and trial.quality is not None:
+    if result.metric is not None and trial is not None and trial.quality is not None:
         filled.update(quality_after=trial.quality.values.get(result.metric), quality_drop=trial.quality_drop)
     if measured is not None:
         filled.update(

@@ -72,33 +72,9 @@ def evaluate(
     store: opt.Store = None,
 ) -> None:
     """Measure a model's performance under a protocol, in isolated worker processes."""
-    from honed.spec.build import build_spec
+    from honed.spec.build import command_spec
 
-    spec = build_spec(
-        spec_file,
-        model=model,
-        kind=kind,
-        batch_sizes=batch_size,
-        repetitions=repetitions,
-        scope=scope,
-        new_tokens=new_tokens,
-        threads=threads,
-        concurrency=concurrency,
-        device=device,
-        seq_len=seq_len,
-        audio_seconds=audio_seconds,
-        shape=shape,
-        price_per_hour=price_per_hour,
-        allow_pickle=allow_pickle,
-        trust_code=trust_code,
-        name=name,
-        recipe=recipe,
-        task=task,
-        task_limit=task_limit,
-        inputs_from_task=inputs_from_task,
-        agreement_inputs=agreement_inputs,
-        task_data=task_data,
-    )
+    spec = command_spec(spec_file, locals())
     if fail_on_regression and baseline is None:
         from honed.core.errors import SpecError
 
@@ -215,27 +191,9 @@ def tune(
     Every trial is stored as it ends: run the same command again to resume a stopped sweep.
     """
     from honed.optimization.recipe import Step
-    from honed.spec.build import build_spec, tune_settings
+    from honed.spec.build import command_spec, tune_settings
 
-    spec = build_spec(
-        spec_file,
-        model=model,
-        kind=kind,
-        batch_sizes=batch_size,
-        repetitions=repetitions,
-        scope=scope,
-        new_tokens=new_tokens,
-        device=device,
-        seq_len=seq_len,
-        shape=shape,
-        price_per_hour=price_per_hour,
-        allow_pickle=allow_pickle,
-        trust_code=trust_code,
-        name=name,
-        task=task,
-        agreement_inputs=agreement_inputs,
-        task_data=task_data,
-    )
+    spec = command_spec(spec_file, locals(), besides=("threads",))  # --threads: the counts the tune tries
     settings = tune_settings(
         spec,
         objective=objective,

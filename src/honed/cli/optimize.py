@@ -44,39 +44,28 @@ def optimize(
     ] = True,
     allow_pickle: opt.AllowPickle = False,
     trust_code: opt.TrustCode = False,
+    fresh: Annotated[
+        bool, typer.Option(help="measure both models again instead of reusing stored runs of the same spec")
+    ] = False,
     store: opt.Store = None,
 ) -> None:
     """Apply a recipe and write the optimised model as its runtime deploys it (a transformers directory,
-    ONNX, OpenVINO IR, GGUF), loadable without honed, with a README.md model card. A recipe with a step
-    that cannot be written so is refused before any work."""
-    from honed.spec.build import build_spec
+    ONNX, OpenVINO IR, GGUF), loadable without honed, with a README.md model card and honed-export.json.
+    A recipe with a step that cannot be written so is refused before any work; ModelHandle.save (Python)
+    keeps any recipe as honed-manifest.json instead, which only honed loads (it replays the recipe)."""
+    from honed.spec.build import command_spec
 
-    spec = build_spec(
-        spec_file,
-        model=model,
-        kind=kind,
-        recipe=recipe,
-        shape=shape,
-        seq_len=seq_len,
-        device=device,
-        scope=scope,
-        new_tokens=new_tokens,
-        task=task,
-        task_limit=task_limit,
-        task_data=task_data,
-        batch_sizes=batch_size,
-        repetitions=repetitions,
-        allow_pickle=allow_pickle,
-        trust_code=trust_code,
-    )
+    spec = command_spec(spec_file, locals())
     if output is None:
         raise SpecError("--output", None, "a new or empty directory to write the optimised model to")
     command = "honed " + shlex.join(sys.argv[1:])
-    path = write_optimised(spec, output, open_store(store) if measure else None, command)
+    path = write_optimised(spec, output, open_store(store) if measure else None, command, fresh=fresh)
     out.print(f"wrote the optimised model and its model card to {path}", highlight=False, markup=False)
 
 
-def write_optimised(spec, output: Path, db, command: str, measured=None, decision: str | None = None) -> Path:
+def write_optimised(
+    spec, output: Path, db, command: str, measured=None, decision: str | None = None, fresh: bool = False
+) -> Path:
     """Check everything, optimise, export, measure (with a store; ``measured``: the (before, after)
     runs a tune already stored), write the card (``decision``: how a tune chose the recipe)."""
     from honed.core.fingerprint import collect
@@ -91,7 +80,7 @@ def write_optimised(spec, output: Path, db, command: str, measured=None, decisio
     artifact = Artifact(
         handle.kind, files, size_on_disk(output, files), loading_hint(handle.kind, output, handle.deploy_options())
     )
-    before, after = measured or (_measure(spec, plan, db) if db is not None else (None, None))
+    before, after = measured or (_measure(spec, plan, db, fresh) if db is not None else (None, None))
     card = model_card(spec.model.display_name, list(plan.steps), artifact, command, collect(), before, after, decision)
     (output / "README.md").write_text(card)
     return output
@@ -125,23 +114,30 @@ def save_recommended(spec, result, output: Path, db, command: str) -> None:
     out.print(f"wrote the recommended model ({trial.label}) and its model card to {output}", highlight=False)
 
 
-def _measure(spec, plan, db):
-    """The base model and the optimised one under the spec's protocol, each stored (the base
-    model's stored run of the same spec on this machine, when a recent one is there)."""
+def _measure(spec, plan, db, fresh: bool = False):
+    """The base model and the optimised one under the spec's protocol, each stored: a recent stored
+    run of the same model, recipe, spec and machine is reused (a tune's baseline and its trial of
+    this recipe), unless ``fresh``."""
     from honed.cli.flows import run_evaluation
     from honed.tuning.settings import TuneSettings
-    from honed.tuning.stored_baseline import stored_baseline
+    from honed.tuning.stored_run import stored_run
 
-    base = spec.model_copy(update={"recipe": ()})
-    hours = TuneSettings().baseline_hours
-    before = stored_baseline(db, spec.model, spec.protocol, spec.inputs, spec.target, plan.task, hours)
-    if before is not None:
-        err.print(f"the base model: the stored run {before.id[:12]} (same model, spec and machine)", highlight=False)
-    else:
-        err.print("measuring the base model", highlight=False, markup=False)
-        before = run_evaluation(base, db)
-    err.print("measuring the optimised model", highlight=False, markup=False)
-    return before, run_evaluation(spec, db, plan=plan)
+    hours = 0.0 if fresh else TuneSettings().baseline_hours
+    measured = []
+    for what, steps, run_spec, run_plan in (
+        ("the base model", [], spec.model_copy(update={"recipe": ()}), None),
+        ("the optimised model", list(plan.steps), spec, plan),
+    ):
+        stored = stored_run(db, spec.model, steps, spec.protocol, spec.inputs, spec.target, plan.task, hours)
+        if stored is not None:
+            err.print(
+                f"{what}: the stored run {stored.id[:12]} (same model, recipe, spec and machine)", highlight=False
+            )
+        else:
+            err.print(f"measuring {what}", highlight=False, markup=False)
+            stored = run_evaluation(run_spec, db, plan=run_plan)
+        measured.append(stored)
+    return tuple(measured)
 
 
 def _decision(result) -> str:

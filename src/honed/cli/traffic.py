@@ -91,9 +91,14 @@ def load(
     counts from each query's scheduled arrival. The run is stored; `honed compare` compares two."""
     options = {name: value for name, value in locals().items() if name not in ("ctx", "spec_file")}
     if spec_file is not None:
-        from honed.cli.load_spec import spec_options
+        from honed.spec.load_file import read_load_spec
 
-        options |= spec_options(spec_file, ctx, set(options))
+        # The file's values for the options the command line left at their defaults (typer bundles
+        # its own click: its ParameterSource is compared by name).
+        given = read_load_spec(spec_file)
+        options |= {
+            k: v for k, v in given.items() if getattr(ctx.get_parameter_source(k), "name", "DEFAULT") == "DEFAULT"
+        }
     _load(LoadCommand.of(options))
 
 

@@ -48,7 +48,7 @@ def _cells(s: LatencySummary) -> list[str]:
 
 
 def load_lines(load: LoadResult) -> list[str]:
-    offered = load.scenario
+    offered: str = load.scenario
     if load.offered_qps is not None:
         offered = f"offered {load.offered_qps:g} q/s" + (
             f" (burstiness {load.burstiness:g})" if load.burstiness else ""

@@ -9,11 +9,15 @@ from typing import Any
 
 from honed.core.errors import SpecError
 
+MAX_SPEC_BYTES = 1 << 20  # a spec is written by hand: a larger file is a mistake (or not a spec)
+
 
 def read_toml(path: Path, field: str) -> dict[str, Any]:
-    """The document in ``path``; a missing file or bad TOML is a SpecError on ``field``."""
+    """The document in ``path``; a missing, oversized or unreadable file or bad TOML is a SpecError on ``field``."""
     if not path.is_file():
         raise SpecError(field, str(path), "an existing TOML file")
+    if path.stat().st_size > MAX_SPEC_BYTES:
+        raise SpecError(field, str(path), f"a TOML file under {MAX_SPEC_BYTES >> 10} KiB")
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as error:

@@ -35,7 +35,7 @@ def add_arena_routes(app: FastAPI, store: Store, page: Any) -> None:
         voter = _voter(request)
         pair, left, total = votes.next_pair(store, arena_id, voter) if voter else (None, 0, 0)
         shown = None
-        if pair is not None:
+        if pair is not None and voter:
             sides = (pair.second, pair.first) if votes.swapped(voter, pair.id) else (pair.first, pair.second)
             shown = {
                 "pair": pair.id,

@@ -97,7 +97,7 @@ def series_list(store: Store) -> list[Series]:
     )
     rows = store.read(lambda session: session.execute(query).all())
     return [
-        Series(key, model, recipe or "base", target or "", scenario or "", count, last)
+        Series(key or "", model, recipe or "base", target or "", scenario or "", count, last)
         for key, model, recipe, target, scenario, count, last in rows
     ]
 

@@ -146,7 +146,9 @@ class ModelHandle(ModelAdapter, ABC):
 
     def save(self, directory: str | Path) -> Path:
         """Write this model to an empty ``directory``: an optimised model is saved as its base plus
-        the recipe that rebuilds it on load (and, for a runtime export, the exported files too)."""
+        the recipe that rebuilds it on load (and, for a runtime export, the exported files too), named
+        in honed-manifest.json. Only honed loads it (it replays the recipe); for files that load
+        without honed, ``honed.optimization.export.export`` (``honed optimize -o``)."""
         from honed.core.fingerprint import PACKAGES, package_version
 
         directory = Path(directory)

@@ -129,7 +129,9 @@ class OnnxHandle(ModelHandle):
             parameters=int(sum(a.size for a in arrays)),
             bytes_in_memory=int(sum(a.nbytes for a in arrays)),
             bytes_on_disk=sum(f.stat().st_size for f in files),
-            dtype=",".join(sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f"})) or None,
+            # floats and the one-byte integers a quantizer stores (not the int64 shape constants)
+            dtype=",".join(sorted({str(a.dtype) for a in arrays if a.dtype.kind == "f" or a.dtype.itemsize == 1}))
+            or None,
             device=self.device,
             weights_sha256=sha256_of_files(files),
         )

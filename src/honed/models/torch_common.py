@@ -95,16 +95,19 @@ def module_stats(module: torch.nn.Module, device: str, source: str | None) -> Mo
     digest = hashlib.sha256()
     stored_bytes = 0
     quantized_elements = 0
+    stored_dtypes = set()  # a torchao subclass reports float32 while it stores int8: name both
     for name, value in sorted(module.state_dict().items()):
         for tensor in _flat_tensors(value):
             if not isinstance(value, torch.Tensor):
                 quantized_elements += tensor.numel()  # torch.ao packed (weight, bias): no longer parameters
             for plain in _storage(tensor):
                 data = plain.detach().cpu().contiguous().reshape(-1)
+                stored_dtypes.add(str(plain.dtype).removeprefix("torch."))
                 stored_bytes += data.numel() * data.element_size()
                 digest.update(name.encode())
                 digest.update(data.view(torch.uint8).numpy().tobytes())
     dtypes = {str(p.dtype).removeprefix("torch.") for p in module.parameters()}
+    dtypes |= {d for d in stored_dtypes if d in ("int8", "uint8")}
     if quantized_elements:
         dtypes.add("qint8")
     return ModelStats(

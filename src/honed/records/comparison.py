@@ -158,7 +158,9 @@ def _quality_changes(a: RunRecord, b: RunRecord) -> tuple[list[QualityChange], l
         if metric not in qb.values:
             continue
         vb, better = qb.values[metric], qa.better.get(metric, "higher")
-        verdict = "unchanged" if vb == va else ("better" if Objective(metric, better).beats(vb, va) else "worse")
+        verdict: Literal["better", "worse", "unchanged"] = (
+            "unchanged" if vb == va else ("better" if Objective(metric, better).beats(vb, va) else "worse")
+        )
         changes.append(QualityChange(metric=metric, better=better, a=va, b=vb, verdict=verdict))
     return changes, []
 

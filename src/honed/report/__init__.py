@@ -97,6 +97,26 @@ def _bars(before: RunRecord, after: RunRecord, batch_size: int) -> list[tuple]:
     return metrics
 
 
+def _placed(result: TuneResult) -> tuple[str, dict[str, list[tuple[float, float]]]]:
+    """Each trial's quality pass (its screen, or its measured run's) as (speed over the base
+    model's, quality), by what became of it: the rate is items/s, or the decoding probe's tokens/s
+    in the generate scope, as the knob search ranks them."""
+    from honed.tuning.knob_search import NOT_TIMED
+
+    generate = result.protocol.scope == "generate"
+    key, label = ("decode_tokens_per_s", "tokens/s decoding") if generate else ("items_per_s", "items/s")
+    base = result.baseline.quality if result.baseline else None
+    base_rate = base.timing.get(key) if base is not None and base.status == "ok" else None
+    placed: dict[str, list[tuple[float, float]]] = {"timed": [], "not timed": [], "rejected": []}
+    for trial in result.trials if base_rate else []:
+        quality = trial.screen or trial.quality
+        if quality is None or quality.status != "ok" or not quality.timing.get(key) or quality.primary_value is None:
+            continue
+        status = "timed" if trial.run_id else "not timed" if (trial.reason or "").startswith(NOT_TIMED) else "rejected"
+        placed[status].append((quality.timing[key] / base_rate, quality.primary_value))
+    return label, placed
+
+
 def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     from honed.report import plots
     from honed.tuning.importance import knob_importance
@@ -115,6 +135,9 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     figures = {
         "pareto": plots.pareto_scatter(result.points, result.pareto, result.recommended, f"{what} ({unit})", metric)
     }
+    rate, placed = _placed(result)
+    if any(placed.values()):
+        figures["trials"] = plots.trials_scatter(placed, rate, metric)
     if before is not None and after is not None:
         label = result.recommended.label
         figures["cdf"] = plots.latency_cdf([("base model", before), (label, after)], batch)

@@ -89,6 +89,21 @@ def pareto_scatter(points, front, recommended, objective_label: str, quality_lab
     return _svg(figure)
 
 
+def trials_scatter(placed: dict[str, list[tuple[float, float]]], rate_label: str, quality_label: str) -> str:
+    """Every screened trial as its quality pass placed it: quality against that pass's speed over
+    the base model's, by what became of it (timed, not timed, rejected)."""
+    figure, axes = plt.subplots(figsize=(6.4, 4.0))
+    for (status, xy), colour in zip(placed.items(), (COLOURS[0], COLOURS[1], "#bbbbbb")):
+        if xy:
+            axes.scatter([x for x, _ in xy], [y for _, y in xy], color=colour, label=f"{status} ({len(xy)})")
+    axes.axvline(1.0, color="#888888", lw=0.8, ls=":")  # the base model's speed
+    axes.set_xlabel(f"{rate_label} of its quality pass, over the base model's (x)")
+    axes.set_ylabel(quality_label)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize=8)
+    return _svg(figure)
+
+
 def before_after_bars(
     metrics: list[tuple[str, float, float, tuple[float, float] | None, tuple[float, float] | None]],
     labels: tuple[str, str],

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from honed.core import fingerprint as fingerprints
 from honed.core.errors import SpecError
@@ -17,7 +17,7 @@ from honed.measure.stability import judge
 from honed.measure.summary import summarize
 from honed.measure.worker import Job
 from honed.records.record import Measurement, QualityResult, RunRecord
-from honed.run.legacy import EVALUATE_PARAMETERS, is_legacy, legacy_call
+from honed.run.legacy import EVALUATE_PARAMETERS, accepts_0_1_form
 from honed.run.plan import RunPlan, check_task, plan_run, recipe_steps
 from honed.run.target import measure_peaks, peaks_key, resolve_device
 from honed.store import Store
@@ -27,16 +27,16 @@ from honed.store.keep import keep_run
 ProgressCallback = Callable[[int, int, "Measurement | QualityResult"], None]
 
 
+@accepts_0_1_form(EVALUATE_PARAMETERS, renamed={"checked": "plan"})
 def evaluate(
     model: Any,
     spec: RunSpec | None = None,
-    *legacy_args: Any,
+    *,
     store: Store | None = None,
     on_progress: ProgressCallback | None = None,
     plan: RunPlan | None = None,
     kept: Path | None = None,
     scored: QualityResult | None = None,
-    **legacy_kwargs: Any,
 ) -> RunRecord:
     """Measure ``model`` (a ModelRef, a ModelHandle or an in-memory torch.nn.Module) as ``spec``
     says: its protocol, inputs, target, recipe and task.
@@ -54,10 +54,6 @@ def evaluate(
     again. The 0.1 form ``evaluate(model, protocol, inputs,
     target, name=, recipe=, task=)`` still works, with a DeprecationWarning.
     """
-    if is_legacy(spec, legacy_args, legacy_kwargs):
-        spec, rest = legacy_call("evaluate", EVALUATE_PARAMETERS, spec, legacy_args, legacy_kwargs)
-        store, on_progress = rest.get("store", store), rest.get("on_progress", on_progress)
-        plan = rest.get("checked") or plan
     spec = spec or RunSpec()
     protocol, inputs, target, name = spec.protocol, spec.inputs, spec.target, spec.name
     notes: list[str] = []
@@ -148,21 +144,21 @@ def _run_workers(
     quality = None
     total = len(jobs) + (quality_job is not None)
 
-    def assess() -> None:
+    def assess(job: Job) -> None:
         nonlocal quality
-        quality = run_quality_job(quality_job, workdir)
+        quality = run_quality_job(job, workdir)
         if on_progress:
             on_progress(len(measurements) + 1, total, quality)
 
     try:
         if quality_job is not None and quality_first:
-            assess()
+            assess(quality_job)
         for job in jobs:
             measurements.append(run_job(job, workdir))
             if on_progress:
                 on_progress(len(measurements) + (quality is not None), total, measurements[-1])
         if quality_job is not None and quality is None:
-            assess()
+            assess(quality_job)
     except KeyboardInterrupt:
         return measurements, quality, True
     return measurements, quality, False
@@ -235,7 +231,7 @@ def _replay_context(model: Any, from_handle: bool, inputs: InputSpec, task: Task
     return {"recipe_inputs": inputs, "recipe_task": task}
 
 
-def _status(ok: int, jobs: int, quality: QualityResult | None) -> str:
+def _status(ok: int, jobs: int, quality: QualityResult | None) -> Literal["ok", "partial", "failed"]:
     if ok == 0:
         return "failed"
     return "ok" if ok == jobs and (quality is None or quality.status == "ok") else "partial"

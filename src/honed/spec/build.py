@@ -25,7 +25,9 @@ guardrail = { max_drop = 0.05 }
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import cast
 
 from pydantic import Field
 
@@ -58,6 +60,47 @@ def load_spec(path: str | Path) -> EvaluationSpec:
         if name in data:
             data[name] = absolute(data[name], path.parent)
     return build(EvaluationSpec, data, where=path.name)
+
+
+# The command-line options build_spec reads, by the commands' parameter names (-b is batch_size).
+SPEC_OPTIONS = frozenset(
+    {
+        "model",
+        "kind",
+        "allow_pickle",
+        "trust_code",
+        "batch_size",
+        "repetitions",
+        "scope",
+        "threads",
+        "new_tokens",
+        "concurrency",
+        "audio_seconds",
+        "device",
+        "price_per_hour",
+        "seq_len",
+        "task",
+        "task_limit",
+        "shape",
+        "inputs_from_task",
+        "agreement_inputs",
+        "task_data",
+        "name",
+        "recipe",
+    }
+)
+
+
+def command_spec(
+    spec_file: str | Path | None, options: Mapping[str, object], besides: tuple[str, ...] = ()
+) -> EvaluationSpec:
+    """A command's spec from its parameters (``locals()`` of the command): the options of
+    SPEC_OPTIONS it has, less ``besides`` (a parameter of the same name that means something else
+    there, as tune's ``threads``, the thread counts it tries)."""
+    given = {k: v for k, v in options.items() if k in SPEC_OPTIONS and k not in besides}
+    if "batch_size" in given:
+        given["batch_sizes"] = given.pop("batch_size")
+    return build_spec(spec_file, **given)
 
 
 def build_spec(spec_file: str | Path | None = None, **overrides: object) -> EvaluationSpec:
@@ -108,7 +151,7 @@ def build_spec(spec_file: str | Path | None = None, **overrides: object) -> Eval
     if "name" in given:
         data["name"] = given["name"]
     if "recipe" in given:
-        data["recipe"] = [Step.parse(text).model_dump() for text in given["recipe"]]
+        data["recipe"] = [Step.parse(text).model_dump() for text in cast("list[str]", given["recipe"])]
     return build(EvaluationSpec, data, where="spec")
 
 
@@ -122,7 +165,7 @@ def _agreement_inputs(task: dict[str, object], path: Path) -> None:
             f"other than agreement brings its own data; --task was {task['name']!r})",
         )
     task["name"] = AGREEMENT_TASK.name
-    task["options"] = {**dict(task.get("options", {})), "inputs": str(path.resolve())}  # type: ignore[arg-type]
+    task["options"] = {**cast("dict[str, object]", task.get("options", {})), "inputs": str(path.resolve())}
 
 
 def _given(overrides: dict[str, object]) -> dict[str, object]:

@@ -6,6 +6,7 @@ record (raw samples included) plus a few columns to list and filter by.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -217,7 +218,7 @@ class Store:
             query = query.where(RunRow.model_name == model)
         return self.read(lambda session: detached(session, query))
 
-    def sweeps(self, limit: int = 20) -> list[SweepRow]:
+    def sweeps(self, limit: int = 20) -> builtins.list[SweepRow]:  # `list` here is Store.list
         """Tune sweeps, the most recently updated first."""
         return self.read(
             lambda session: detached(session, select(SweepRow).order_by(SweepRow.updated_at.desc()).limit(limit))

@@ -76,7 +76,7 @@ def scenario_of(record: RunRecord) -> tuple[str, dict[str, Any]]:
     if record.load is not None:
         load = record.load
         rate = f" {load.offered_qps:g} q/s" if load.offered_qps else ""
-        fields = {
+        fields: dict[str, Any] = {
             "load": load.scenario,
             "qps": load.offered_qps,
             "burstiness": load.burstiness,
@@ -157,7 +157,12 @@ def summary_of(record: RunRecord) -> dict[str, Any]:
         batches[str(result.batch_size)] = {key: value for key, value in values.items() if value is not None}
     summary: dict[str, Any] = {"batches": batches}
     quality = record.quality
-    if quality is not None and quality.status == "ok" and quality.primary_value is not None:
+    if (
+        quality is not None
+        and quality.status == "ok"
+        and quality.primary is not None
+        and quality.primary_value is not None
+    ):
         summary["quality"] = {
             "metric": quality.primary,
             "value": quality.primary_value,

@@ -94,7 +94,10 @@ def _alembic(connection: Connection, verb: str, revision: str) -> None:
 def script_head() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(_config()).get_current_head()
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:  # a package built without its migrations
+        raise RuntimeError("honed's store migrations are missing from this install")
+    return head
 
 
 def retrying(write: Callable[[], T], upsert: bool, attempts: int = 5) -> T:

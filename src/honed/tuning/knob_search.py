@@ -6,17 +6,25 @@ A point that passes is measured in worker processes as in the list search. The s
 looking for the fastest passing point until a budget, the patience, the goal or the space runs
 out; the starting points are the candidates a list search would try (each algorithm's defaults
 and hand-found variants), unless ``starts`` is off.
+
+After each point the search moves along its algorithm's ladders (optimization/space.py) before
+sampling again: a point that failed the guardrail is followed by the point with one more knob at
+its most faithful value (after a narrow miss the smallest part: q8_0 weights -> their table in f16;
+after a miss wider than the allowance the largest), as NNCF's accuracy control reverts the most
+sensitive layers to float; one that passed by each point one rung faster. A failing point reached
+by a faster move is not followed back: the passing point it came from is known.
 """
 
 from __future__ import annotations
 
 from honed.core.protocol import Step
 from honed.optimization import ALGORITHMS, Recipe
+from honed.optimization.space import closer, faster
 from honed.records.record import QualityResult
-from honed.tuning.best_effort import excess_parts
+from honed.tuning.best_effort import excess_parts, quality_excess
 from honed.tuning.loop import Search
 from honed.tuning.result import Trial
-from honed.tuning.sampler import KnobSampler, Outcome
+from honed.tuning.sampler import KnobSampler, Outcome, Proposal
 
 # The objectives a quality pass's items/s can rank points for.
 _SPEED_OBJECTIVES = {"p50_ms", "p99_ms", "throughput", "peak_qps"}
@@ -42,8 +50,10 @@ class KnobSearch(Search):
             self.settings.search,
             self.settings.seed,
             self.settings.min_effect,
+            self.capabilities,
         )
         learned: dict[tuple[str, int | None], Outcome] = {}
+        stepped: set[tuple[str, int | None]] = set()  # points a faster move reached: a miss there is not climbed
         repeats = 0
         while True:
             if (stop := self.stop.budget_spent(self._recipes_tried)) is not None:
@@ -64,9 +74,36 @@ class KnobSearch(Search):
             trial = self._trial(Recipe(steps=(proposal.step,)), proposal.threads)
             learned[proposal.key] = self._outcome(trial)
             sampler.tell(proposal, learned[proposal.key])
+            if self.settings.search != "grid":  # a grid walks every point anyway
+                self._move(sampler, proposal, trial, set(learned), stepped)
             points = [p for p in self.result.points if p.trial == trial.key]
             if (stop := self.stop.target_reached(trial, points, self.records.get(trial.key))) is not None:
                 return stop
+
+    def _move(
+        self,
+        sampler: KnobSampler,
+        proposal: Proposal,
+        trial: Trial,
+        tried: set[tuple[str, int | None]],
+        stepped: set[tuple[str, int | None]],
+    ) -> None:
+        """Ask the ladder moves from this point next: faster ones after a pass, one closer after a miss."""
+        step, space = proposal.step, sampler.spaces[proposal.step.algorithm]
+        full = Recipe(steps=(step,)).canonical().steps[0].params
+        miss = quality_excess(trial, self.judge)
+        passed = trial.status == "ok" or (trial.reason or "").startswith(NOT_TIMED)
+        if passed:
+            moves = faster(space, full)
+        elif miss is not None and proposal.key not in stepped:
+            moves = closer(space, full, wide=miss >= 1)  # missed by more than the bound's own allowance
+        else:
+            return
+        steps = [sampler.step_at(step.algorithm, m) for m in moves]
+        chosen = [s for s in steps if (Recipe(steps=(s,)).key, proposal.threads) not in tried][: None if passed else 1]
+        if passed:
+            stepped.update((Recipe(steps=(s,)).key, proposal.threads) for s in chosen)
+        sampler.prefer(chosen, proposal.threads)
 
     def _cannot_win(self, steps: list[Step], screen: QualityResult) -> str | None:
         """A point whose quality pass ran over ``screen_margin`` times slower than the best passing

@@ -9,6 +9,7 @@ from typing import Any
 
 from honed.core.errors import Interrupted
 from honed.core.protocol import Protocol, Step, TaskSpec
+from honed.models.capabilities import Capability
 from honed.optimization import Recipe
 from honed.records.record import QualityResult, RunRecord
 from honed.tuning.best_effort import best_effort
@@ -20,7 +21,7 @@ from honed.tuning.points import pareto_front, sweet_spot, trial_gain, trial_poin
 from honed.tuning.result import Point, Trial, TuneResult
 from honed.tuning.runner import TrialRunner
 from honed.tuning.stopping import StopPolicy
-from honed.tuning.stored_baseline import stored_baseline
+from honed.tuning.stored_run import stored_run
 
 # Called as the sweep goes: ("start", label) before a trial, ("trial", (Trial, its points)) after it.
 EventCallback = Callable[[str, Any], None]
@@ -40,8 +41,10 @@ class Search:
         cache: TrialCache,
         runner: TrialRunner,
         on_event: EventCallback | None,
+        capabilities: frozenset[Capability] | None = None,
     ):
         self.result, self.judge, self.cache, self.runner, self.on_event = result, judge, cache, runner, on_event
+        self.capabilities = capabilities  # the model's, from its files: what a knob search's space may drop
         self.settings = result.settings
         self.stop = StopPolicy(self.settings)
         self.threads = self.settings.threads or (result.protocol.threads,)
@@ -206,9 +209,10 @@ class Search:
         if self.cache.fresh or self.settings.objective == "peak_qps":  # a peak search is not an evaluate
             return None
         result = self.result
-        return stored_baseline(
+        return stored_run(
             self.cache.store,
             result.model,
+            [],
             protocol,
             result.inputs,
             result.target,

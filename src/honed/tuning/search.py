@@ -9,10 +9,9 @@ resumes a killed sweep and repeats nothing.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
 
 from honed.core.protocol import ModelRef, RunSpec
-from honed.run.legacy import TUNE_PARAMETERS, is_legacy, legacy_call
+from honed.run.legacy import TUNE_PARAMETERS, accepts_0_1_form
 from honed.store import Store
 from honed.tuning.cache import TrialCache
 from honed.tuning.identity import host_identity, model_identity
@@ -25,17 +24,17 @@ from honed.tuning.runner import TrialRunner, WorkerRunner
 from honed.tuning.settings import TuneSettings
 
 
+@accepts_0_1_form(TUNE_PARAMETERS, positional=(TuneSettings,))
 def tune(
     model: ModelRef,
     spec: RunSpec | None = None,
-    *args: Any,
     settings: TuneSettings | None = None,
+    *,
     store: Store | None = None,
     on_event: EventCallback | None = None,
     runner: TrialRunner | None = None,
     fresh: bool = False,
     plan: SweepPlan | None = None,
-    **legacy_kwargs: Any,
 ) -> TuneResult:
     """Search recipes for ``model`` on ``spec.target``, keeping the quality of ``spec.task``
     within the guardrail of ``settings`` (``tune(model, spec, settings)``; default: a spec
@@ -47,16 +46,6 @@ def tune(
     The 0.1 form ``tune(model, task, target, protocol, inputs, settings, ...)`` still works, with
     a DeprecationWarning.
     """
-    if len(args) == 1 and isinstance(args[0], TuneSettings) and settings is None and not legacy_kwargs:
-        args, settings = (), args[0]
-    if is_legacy(spec, args, legacy_kwargs):
-        spec, rest = legacy_call("tune", TUNE_PARAMETERS, spec, args, legacy_kwargs)
-        settings, store, on_event = (
-            rest.get("settings", settings),
-            rest.get("store", store),
-            rest.get("on_event", on_event),
-        )
-        runner, fresh = rest.get("runner", runner), rest.get("fresh", fresh)
     spec = spec or RunSpec()
     settings = settings or getattr(spec, "tune", None) or TuneSettings()
     plan = plan or plan_sweep(model, spec, settings)
@@ -103,5 +92,6 @@ def tune(
         cache,
         runner or WorkerRunner(model, plan.run, inputs, target, store, protocol=protocol),
         on_event,
+        plan.run.capabilities,
     )
     return search.run(list(plan.candidates))

@@ -38,12 +38,13 @@ class StopPolicy:
                 return (
                     f"target met: {point.label} reaches {self.settings.objective} {point.objective:.4g} (goal {goal:g})"
                 )
-        # Peaks are fp32 capability, so only an fp32 model's efficiency is comparable with them.
-        fp32 = record is not None and record.model_stats is not None and "float32" in str(record.model_stats.dtype)
+        # Peaks are fp32 capability, so only an all-fp32 model's efficiency is comparable with them;
+        # above 100 % the peaks or the byte count are wrong, which says nothing about the limit.
+        fp32 = record is not None and record.model_stats is not None and record.model_stats.dtype == "float32"
         if fp32 and trial.status == "ok" and trial.recipe:
             for result in record.results:
                 efficiency = result.efficiency.roofline_efficiency if result.efficiency else None
-                if efficiency is not None and efficiency >= self.settings.efficiency_limit:
+                if efficiency is not None and self.settings.efficiency_limit <= efficiency <= 1:
                     return (
                         f"close to the hardware limit: {trial.label} at batch {result.batch_size} reaches "
                         f"{efficiency:.0%} of the roofline (limit {self.settings.efficiency_limit:.0%})"

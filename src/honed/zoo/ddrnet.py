@@ -110,7 +110,9 @@ class SegmentHead(nn.Module):
         return self.conv2(self.relu(self.bn2(self.conv1(self.relu(self.bn1(x))))))
 
 
-def _layer(block: type[nn.Module], inplanes: int, planes: int, blocks: int, stride: int = 1) -> nn.Sequential:
+def _layer(
+    block: type[BasicBlock] | type[Bottleneck], inplanes: int, planes: int, blocks: int, stride: int = 1
+) -> nn.Sequential:
     """Blocks of one stage; the last of several ends without ReLU (the branches add first)."""
     downsample = None
     if stride != 1 or inplanes != planes * block.expansion:

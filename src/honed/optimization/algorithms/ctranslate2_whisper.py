@@ -74,6 +74,7 @@ def _converted(handle: Any, context: Context) -> tuple[tempfile.TemporaryDirecto
             "float32",
             why="int8 is faster-whisper's CPU default; bf16 activations pay on AVX512-BF16 / AMX only, and on "
             "Whisper base every int8-weight path lost six words of the shipped utterances (issue 37)",
+            ladder=("int8", "int8_bfloat16", "bfloat16", "float32"),
         ),
     ),
 )

@@ -72,6 +72,13 @@ def _written(
     handle: Any, params: LlamaCppParams, name: str, context: Context
 ) -> tuple[tempfile.TemporaryDirectory, Path]:
     """The GGUF file, written and quantized, kept for the run's other workers; where it is."""
+    width = handle.module.get_input_embeddings().weight.shape[-1]
+    if params.output_type == "q6_k" and width % 256:  # llama.cpp's k-quant blocks are 256 wide
+        raise SpecError(
+            "algorithm llama-cpp: output_type",
+            "q6_k",
+            f"default, f16 or q8_0 for a model whose hidden size ({width}) is not a multiple of 256 (q6_k's block)",
+        )
     files = tempfile.TemporaryDirectory(prefix="honed-gguf-")
     path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf")
     if params.quantization != "f32":
@@ -90,16 +97,18 @@ SPACE = (
         "f16",
         why="the weight format sets the bytes read per token, so the decoding speed: q4_k_m failed KL 0.01 on "
         "SmolLM2 where q8_0 held it; q4_0 lost +27.7 % perplexity on held-out paragraphs",
+        ladder=("q4_0", "q4_k_m", "q8_0", "f16"),
     ),
     choice(
         "output_type",
         "default",
         "f16",
         "q8_0",
-        "q6_k",
         when={"quantization": ("q8_0", "q4_0", "q4_k_m")},
         why="the tied embedding/output table: q8_0 alone failed the KL guardrail on SmolLM2, with the table "
-        "in f16 it held (+0.1 % perplexity on held-out text) at 5.18x",
+        "in f16 it held (+0.1 % perplexity on held-out text) at 5.18x. Not q6_k: llama.cpp's default takes it "
+        "where the table's width is a multiple of 256 and forcing it fails elsewhere (SmolLM2's 576)",
+        ladder=("q8_0", "f16"),  # llama.cpp's own choice (default) ranks below them
     ),
 )
 

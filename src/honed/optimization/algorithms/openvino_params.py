@@ -14,6 +14,8 @@ from honed.optimization.space import choice, float_range, int_range
 
 _ACTIVATIONS = {"quantization": ("int8", "int8-mixed")}
 _INT4 = {"quantization": ("int4-weights",)}
+# Models whose export has a stateful decoder: its activations are not quantized.
+DECODERS = frozenset({Capability.SCORES_TOKENS, Capability.GENERATES, Capability.TRANSCRIBES, Capability.WRITES_TEXT})
 
 
 class OpenVinoParams(Params):
@@ -132,8 +134,6 @@ TEXT_ENCODER_INT8 = Variant(
 )
 
 
-_ACTIVATIONS = {"quantization": ("int8", "int8-mixed")}
-_INT4 = {"quantization": ("int4-weights",)}
 # What a knob search walks (tune --search). The evidence is bench/int8_frontier.py's MiniLM rows unless said.
 SPACE = (
     choice(
@@ -145,12 +145,16 @@ SPACE = (
         "int8-mixed",
         why="the largest lever and the most CPU-bound one: int8 activations gave 8x fp32 eager on an AVX-512 "
         "EPYC and barely beat f32 on an AVX2 one without VNNI (issue 37), where int8-weights or none can win",
+        ladder=("int4-weights", "int8", "int8-mixed", "int8-weights", "none"),
+        # A stateful decoder's activations are not quantized (openvino_quantize.py refuses it after converting).
+        unsuited={"int8": DECODERS, "int8-mixed": DECODERS},
     ),
     choice(
         "precision",
         "f32",
         "bf16",
         why="bf16 runs on AMX / AVX512-BF16 units; on an AVX2 EPYC the plugin's bf16 still gave 1.35x on MiniLM",
+        ladder=("bf16", "f32"),
     ),
     choice(
         "preset",
@@ -158,6 +162,7 @@ SPACE = (
         "mixed",
         when=_ACTIVATIONS,
         why="asymmetric activations (mixed) closed MiniLM's last gap to cosine 0.99 (0.9889 -> 0.9934)",
+        ladder=("performance", "mixed"),
     ),
     choice(
         "smooth_quant_alpha",
@@ -175,8 +180,17 @@ SPACE = (
         grid=(8, 16, 24),
         when={"quantization": ("int8-mixed",)},
         why="finer spans leave less of the graph in float: 8 -> 16 spans ran 6.15 -> 5.26 ms at equal cosine",
+        ladder=(32, 16, 8),
     ),
-    choice("group_size", 32, 64, 128, when=_INT4, why="smaller int4 groups are closer to float, larger ones faster"),
+    choice(
+        "group_size",
+        32,
+        64,
+        128,
+        when=_INT4,
+        why="smaller int4 groups are closer to float, larger ones faster",
+        ladder=(128, 64, 32),
+    ),
     float_range(
         "ratio",
         0.5,
@@ -185,5 +199,12 @@ SPACE = (
         when=_INT4,
         why="the share in int4; NNCF keeps the weights int4 hurts most in int8 (an LLM's guardrail)",
     ),
-    choice("symmetric", True, False, when=_INT4, why="asymmetric int4 (a zero point) is closer, symmetric faster"),
+    choice(
+        "symmetric",
+        True,
+        False,
+        when=_INT4,
+        why="asymmetric int4 (a zero point) is closer, symmetric faster",
+        ladder=(True, False),
+    ),
 )

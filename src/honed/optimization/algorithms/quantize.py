@@ -65,7 +65,17 @@ class Int4Params(Params):
     requires=("torchao",),
     typical_min_cosine=0.95,
     export_note="torchao's quantized tensors are not written in a format that loads without torchao yet",
-    space=(choice("group_size", 32, 64, 128, 256, why="smaller groups are closer to float, larger ones faster"),),
+    space=(
+        choice(
+            "group_size",
+            32,
+            64,
+            128,
+            256,
+            why="smaller groups are closer to float, larger ones faster",
+            ladder=(256, 128, 64, 32),
+        ),
+    ),
 )
 def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     from torchao.quantization import Int4WeightOnlyConfig

@@ -243,8 +243,7 @@ def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxE
 
 
 _INT8 = {"quantization": ("dynamic-int8", "static-int8")}
-# What a knob search walks (tune --search).
-SPACE = (
+SPACE = (  # what a knob search walks (tune --search)
     choice(
         "quantization",
         "none",
@@ -252,9 +251,17 @@ SPACE = (
         "static-int8",
         why="dynamic int8 was the fastest recipe at cosine >= 0.99 on an AVX2 EPYC without VNNI (MiniLM "
         "batch 8: 1.71x fp32 eager, issue 37), where OpenVINO's static int8 barely beat f32",
+        ladder=("static-int8", "dynamic-int8", "none"),
     ),
-    choice("per_channel", True, False, when=_INT8, why="per-tensor scales are coarser but some int8 kernels want them"),
     choice(
+        "per_channel",
+        True,
+        False,
+        when=_INT8,
+        why="per-tensor scales are coarser but some int8 kernels want them",
+        ladder=(False, True),
+    ),
+    choice(  # no ladder: which value is closer to float depends on the CPU (VNNI or not)
         "reduce_range",
         False,
         True,

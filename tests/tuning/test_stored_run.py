@@ -1,5 +1,6 @@
-"""A stored run of the base model is a tune's baseline when it measured the same thing on this
-machine: `honed evaluate` then `honed tune` with the same spec measure the base model once."""
+"""A stored run is reused when it measured the same thing on this machine: `honed evaluate` then
+`honed tune` with the same spec measure the base model once, and `honed optimize -o` after a tune
+takes the tune's trial of the same recipe as its "after"."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from datetime import timedelta
 import pytest
 
 from honed.core.protocol import InputSpec, Protocol, RunSpec, TaskSpec
+from honed.optimization import Recipe
 from honed.records.record import Stability
 from honed.run.evaluation import evaluate
 from honed.store.database import Store
 from honed.tuning import TuneSettings, tune
-from honed.tuning.stored_baseline import stored_baseline
+from honed.tuning.stored_run import stored_run
 
 FAST = dict(warmup_iterations=2, warmup_min_seconds=0.0, min_samples=10, min_seconds=0.1, energy_idle_seconds=0.0)
 SPEC = RunSpec(
@@ -79,8 +81,8 @@ def test_a_run_of_another_spec_an_old_run_or_a_fresh_tune_measures_the_base_mode
     model, run = evaluated
     store = Store(str(tmp_path / "runs.db"))
 
-    def found(model=model, protocol=SPEC.protocol, task=SPEC.task, hours=12.0):
-        match = stored_baseline(store, model, protocol, SPEC.inputs, SPEC.target, task, hours)
+    def found(model=model, protocol=SPEC.protocol, task=SPEC.task, hours=12.0, steps=()):
+        match = stored_run(store, model, list(steps), protocol, SPEC.inputs, SPEC.target, task, hours)
         return match.id if match else None
 
     os.utime(model.options["weights"], (0, 0))
@@ -97,3 +99,24 @@ def test_a_run_of_another_spec_an_old_run_or_a_fresh_tune_measures_the_base_mode
     assert runner.measured == [[]] and result.baseline.status == "failed" and not result.baseline.reused
     os.utime(model.options["weights"])  # the weights changed after the run: another model (or retrained)
     assert found() is None
+
+
+def test_a_stored_run_of_a_recipe_is_found_by_that_recipe_only(evaluated, tmp_path):
+    """A tune's trial of bf16 is what `optimize -o -r bf16` reuses; the base model's run is not it."""
+    model, run = evaluated
+    os.utime(model.options["weights"], (0, 0))
+    store = Store(str(tmp_path / "runs.db"))
+    bf16 = list(Recipe.of("bf16").canonical().steps)
+    trial = run.model_copy(
+        update={"id": f"bf16{run.id}"[:32], "recipe": bf16, "stability": Stability(verdict="stable")}
+    )
+    store.add(trial)
+
+    def found(steps):
+        match = stored_run(store, model, steps, SPEC.protocol, SPEC.inputs, SPEC.target, SPEC.task, 12.0)
+        return match.id if match else None
+
+    assert found(bf16) == trial.id and found([]) is None
+    store.add(run.model_copy(update={"stability": Stability(verdict="stable")}))
+    assert found([]) == run.id and found(bf16) == trial.id  # each recipe finds its own run
+    assert found(list(Recipe.of("fp16").canonical().steps)) is None

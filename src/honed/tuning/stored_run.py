@@ -1,5 +1,7 @@
-"""A stored run of the base model as a tune's baseline: ``honed evaluate`` then ``honed tune`` with
-the same model, spec and machine measure the base model once, not twice.
+"""A stored run reused instead of measuring again: the base model's as a tune's baseline
+(``honed evaluate`` then ``honed tune`` with the same model, spec and machine measure the base
+model once, not twice), and both columns of ``honed optimize -o``'s card (the tune's trial of the
+same recipe is its "after").
 
 A run is reused only when it is the same measurement the tune would make: the same model
 reference (and its files unchanged since), protocol, inputs, target and task; the same host and
@@ -13,7 +15,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from honed.core import fingerprint as fingerprints
-from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
+from honed.core.protocol import InputSpec, ModelRef, Protocol, Step, TargetSpec, TaskSpec
 from honed.records.record import RunRecord, recipe_key_of
 from honed.store import Store
 from honed.tuning.identity import model_identity
@@ -22,22 +24,24 @@ from honed.tuning.identity import model_identity
 _HOST_FIELDS = ("hostname", "python", "cpu.model", "cpu.logical_cores", "gpus", "packages", "env")
 
 
-def stored_baseline(
+def stored_run(
     store: Store | None,
     model: ModelRef,
+    steps: list[Step],
     protocol: Protocol,
     inputs: InputSpec,
     target: TargetSpec,
     task: TaskSpec,
     hours: float,
 ) -> RunRecord | None:
-    """The newest stored run that measured what the tune's baseline would measure, or None."""
+    """The newest stored run of ``model`` with the recipe ``steps`` (canonical; none: the base model)
+    that measured what a new run of this spec would measure here, or None."""
     if store is None or hours <= 0:
         return None
     now = datetime.now(timezone.utc)
     host = fingerprints.collect()
     changed = _files_changed_at(model)
-    for run in store.judged_runs(model.display_name, recipe_key_of([]), task.name, now - timedelta(hours=hours)):
+    for run in store.judged_runs(model.display_name, recipe_key_of(steps), task.name, now - timedelta(hours=hours)):
         same_spec = (run.model, run.protocol, run.inputs, run.target, run.task_spec) == (
             model,
             protocol,
