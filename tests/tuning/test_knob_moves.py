@@ -173,3 +173,31 @@ def test_the_base_model_is_the_first_point_a_slower_quality_pass_is_not_timed_ag
     assert trial.reason == (
         "not timed: its quality pass ran 33.3 items/s, under 1/1.5 of the best passing point's (100 items/s, baseline)"
     )
+
+
+class SlowScreen(Simulated):
+    """q8_0 with its table in f16 screens at a quarter of its real speed (a quality pass dominated by
+    first calls), so its screen alone would rank it below the f16 point it steps down from."""
+
+    def _quality(self, recipe, items: int) -> QualityResult:
+        quality = super()._quality(recipe, items)
+        if recipe and _full("llama-cpp", **recipe[0].params) == _full(
+            "llama-cpp", quantization="q8_0", output_type="f16"
+        ):
+            quality = quality.model_copy(update={"timing": {"items_per_s": quality.timing["items_per_s"] / 4}})
+        return quality
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_point_a_faster_move_reached_is_timed_even_when_its_screen_looks_slow(tmp_path, seed):
+    store = Store(str(tmp_path / "slow.db"))
+    values = TuneSettings(search="tpe", starts=False, patience=100, seed=seed, max_trials=6)
+    plan = plan_sweep(MODEL, SPEC, values.model_copy(update={"candidates": ("structured-prune",)}))
+    plan = replace(plan, candidates=(Recipe(steps=(Step(algorithm="llama-cpp"),)),))
+    result = tune(MODEL, SPEC, settings=values, store=store, runner=SlowScreen(store), plan=plan)
+    steps = [_full("llama-cpp", **t.recipe[0].params) for t in result.trials]
+    q8_f16 = _full("llama-cpp", quantization="q8_0", output_type="f16")
+    f16 = steps.index(_full("llama-cpp", quantization="f16"))
+    assert steps.index(q8_f16) == f16 + 1  # the faster move from f16 (every seed reaches f16 first)
+    assert result.trials[f16 + 1].run_id is not None  # its screen (25 items/s) is under 1/1.5 of f16's: timed anyway
+    assert steps[result.trials.index(next(t for t in result.trials if t.key == result.recommended.trial))] == q8_f16

@@ -19,7 +19,7 @@ from honed.optimization.recipe import Recipe, Step, resolve_recipe
 
 def optimize(
     model: ModelHandle | ModelRef,
-    recipe: Recipe | Sequence[str | dict[str, Any]],
+    recipe: Recipe | Sequence[str | Step | dict[str, Any]],
     target: str = "cpu",
     inputs: InputSpec | None = None,
     task: TaskSpec | None = None,

@@ -108,7 +108,9 @@ def _placed(result: TuneResult) -> tuple[str, dict[str, list[tuple[float, float]
     base = result.baseline.quality if result.baseline else None
     base_rate = base.timing.get(key) if base is not None and base.status == "ok" else None
     placed: dict[str, list[tuple[float, float]]] = {"timed": [], "not timed": [], "rejected": []}
-    for trial in result.trials if base_rate else []:
+    if not base_rate:
+        return label, placed
+    for trial in result.trials:
         quality = trial.screen or trial.quality
         if quality is None or quality.status != "ok" or not quality.timing.get(key) or quality.primary_value is None:
             continue
@@ -126,7 +128,8 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     metric = (
         result.metric
         or result.settings.guardrail.metric
-        or (result.baseline.quality.primary if result.baseline and result.baseline.quality else "quality")
+        or (result.baseline.quality.primary if result.baseline and result.baseline.quality else None)
+        or "quality"
     )
     runs = _runs(result, store)
     before = runs.get(result.baseline.key) if result.baseline else None
@@ -138,7 +141,7 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
     rate, placed = _placed(result)
     if any(placed.values()):
         figures["trials"] = plots.trials_scatter(placed, rate, metric)
-    if before is not None and after is not None:
+    if before is not None and after is not None and result.recommended is not None:
         label = result.recommended.label
         figures["cdf"] = plots.latency_cdf([("base model", before), (label, after)], batch)
         figures["bars"] = plots.before_after_bars(_bars(before, after, batch), ("base", "recommended"))
@@ -159,7 +162,9 @@ def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:
         "environment": environment_rows(before) if before else [],
         "settings": result.settings.model_dump(mode="json"),
         "stability_warnings": [
-            f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}" for t in result.contended_trials
+            f"{t.label}: {t.stability.verdict}: {'; '.join(t.stability.reasons)}"
+            for t in result.contended_trials
+            if t.stability is not None
         ],
     }
 
@@ -183,7 +188,7 @@ def _run_context(record: RunRecord) -> dict[str, Any]:
 
 
 def _runs(result: TuneResult, store: Store | None) -> dict[str, RunRecord]:
-    runs = {}
+    runs: dict[str, RunRecord] = {}
     if store is None:
         return runs
     for trial in [result.baseline, *result.trials]:

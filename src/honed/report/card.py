@@ -128,7 +128,7 @@ def _quality(before: RunRecord, after: RunRecord) -> list[str]:
         return ["| quality | not scored | not scored |"]
     q = after.quality
     given = after.task_spec is not None and after.task_spec.options.get("inputs")
-    synthetic = q.task == "agreement" and not given and "seeded synthetic inputs, not real data"
+    synthetic = "seeded synthetic inputs, not real data" if q.task == "agreement" and not given else None
     where = ", ".join(filter(None, (q.task, f"{q.items} items", synthetic)))
     lines = []
     for metric, value in q.values.items():

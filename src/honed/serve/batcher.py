@@ -257,8 +257,8 @@ class DynamicBatcher:
                     pending = await asyncio.wait_for(self._queue.get(), left)
                 except asyncio.TimeoutError:
                     break
-            if (pending := self._take(pending)) is not None:
-                group.append(pending)
+            if (taken := self._take(pending)) is not None:
+                group.append(taken)
         return group
 
     def _take(self, pending: Pending) -> Pending | None:

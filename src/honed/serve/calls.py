@@ -4,6 +4,7 @@ its own request."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -16,6 +17,7 @@ def run_batch(handle: ModelHandle, items: list[Any]) -> list[torch.Tensor | Exce
     """Each item's output, or the exception its own call raised (a batch of one re-raises)."""
     outputs: list[Any] = [None] * len(items)
     for indices in _alike(items):
+        found: Sequence[torch.Tensor | Exception]
         try:
             found = _run(handle, [items[i] for i in indices])
         except Exception:

@@ -31,7 +31,7 @@ class ItemSchema:
     ``tensors`` False when its inputs are more than tensors (a sentence-transformers pipeline's)."""
 
     texts: bool
-    tensor: tuple[torch.dtype, tuple[int, ...] | None] | None = None
+    tensor: tuple[torch.dtype, tuple[int, ...]] | None = None
     named: dict[str, tuple[torch.dtype, int]] | None = None
     tensors: bool = True
 
@@ -140,7 +140,7 @@ def output_list(tensor: torch.Tensor) -> list[Any]:
     return _nulls(tensor)
 
 
-def _nulls(tensor: torch.Tensor) -> list[Any]:
+def _nulls(tensor: torch.Tensor) -> Any:  # a list, or a number or None at the innermost level
     finite = torch.isfinite(tensor)
     if tensor.dim() == 0:
         return tensor.item() if bool(finite) else None

@@ -124,7 +124,10 @@ class _Generation:
         self.batcher.reserve()
         loop = asyncio.get_running_loop()
         self._pieces: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        put = functools.partial(loop.call_soon_threadsafe, self._pieces.put_nowait)
+
+        def put(piece: str | BaseException | None) -> None:
+            loop.call_soon_threadsafe(self._pieces.put_nowait, piece)
+
         self.batcher.on_model_thread(functools.partial(self._decode, loop, put))
 
     async def pieces(self) -> AsyncIterator[str]:

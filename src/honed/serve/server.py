@@ -107,6 +107,7 @@ def serve(ref: ModelRef, recipe: list[Step], inputs: InputSpec, settings: ServeS
         port=settings.port,
         log_level="warning",
         access_log=False,
-        timeout_graceful_shutdown=settings.drain_seconds,
+        # uvicorn waits with asyncio.wait_for, which takes a float; its annotation says int
+        timeout_graceful_shutdown=settings.drain_seconds,  # type: ignore[arg-type]
     )
     run_until_signalled(draining_server(config, batcher), on_ready)

@@ -169,7 +169,8 @@ class TuneSettings(Frozen):
         gt=1,
         description="a knob search times a point that passed its screen only while the rate of its quality "
         "pass (items/s; in the generate scope, tokens/s of a few greedy decoding calls) is within this factor of "
-        "the best passing point's (latency and throughput objectives); None: time every passing point",
+        "the best passing point's (latency and throughput objectives; a point one rung faster than a passing "
+        "one is timed regardless); None: time every passing point",
     )
     starts: bool = Field(
         default=True,
