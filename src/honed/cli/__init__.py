@@ -53,7 +53,7 @@ def main() -> None:
         sys.exit(130)
     except typer.TyperException as error:  # a usage error (unknown option, bad value): bad input, one line
         if type(error).__name__ == "NoArgsIsHelpError":  # bare `honed` or a bare group: its help, success
-            print(error.ctx.get_help())
+            print(error.ctx.get_help())  # type: ignore[attr-defined]  # click's NoArgsIsHelpError has ctx
             sys.exit(0)
         _error_line(error.format_message() if hasattr(error, "format_message") else str(error))
         sys.exit(2)

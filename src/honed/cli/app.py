@@ -36,7 +36,7 @@ class PanelGroup(typer.core.TyperGroup):
         return [n for n in known if n in names] + sorted(n for n in names if n not in known)
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        commands = {name: self.get_command(ctx, name) for name in self.list_commands(ctx)}
+        commands = {n: c for n in self.list_commands(ctx) if (c := self.get_command(ctx, n)) is not None}
         width = formatter.width - 6 - max(map(len, commands))
         placed: set[str] = set()
         for panel, names in (*PANELS.items(), ("Other", tuple(commands))):

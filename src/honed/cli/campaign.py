@@ -104,9 +104,9 @@ def campaign_status(
     db = open_store(store)
     if json:
         if campaign_id is None:
-            found = ledger.campaigns(db)
+            campaigns = ledger.campaigns(db)
             print_json([{"id": c.id, "created_at": c.created_at, "name": c.name,
-                         "progress": ledger.progress_counts(ledger.cells(db, c.id))} for c in found])  # fmt: skip
+                         "progress": ledger.progress_counts(ledger.cells(db, c.id))} for c in campaigns])  # fmt: skip
         else:
             report = build_report(db, campaign_id)
             print_json({**dataclasses.asdict(report), "progress": report.progress})

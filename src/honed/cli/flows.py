@@ -53,7 +53,7 @@ def show_preflight(spec, settings=None) -> None:
         from honed.run.plan import plan_run
 
         plan = plan_run(spec.model, spec)
-        device, task, warnings = plan.device, plan.task, plan.warnings
+        device, task, warnings = plan.device, plan.task, list(plan.warnings)
         what = f"recipe {' + '.join(step.algorithm for step in plan.steps) or 'none'}"
     else:
         from honed.tuning.plan import plan_sweep
@@ -110,8 +110,9 @@ def run_tune(spec, settings, db, fresh: bool = False):
     from honed.tuning.plan import plan_sweep
 
     plan = plan_sweep(spec.model, spec, settings)  # most users' models have no task: it guards on agreement
+    guarding = plan.task.name
     err.print(
-        f"[bold]tuning[/] {spec.model.display_name} on {plan.run.task.name}: objective {settings.objective}, "
+        f"[bold]tuning[/] {spec.model.display_name} on {guarding}: objective {settings.objective}, "
         f"{settings.guardrail.describe(settings.guardrail.metric or 'the primary metric')}; store {db.url}"
     )
     if plan.held_out:

@@ -102,6 +102,7 @@ def serve(
 
         what = ServeJob.model_validate(read_json(job.read_bytes(), f"--job {job}", MAX_BODY_BYTES))
     else:
+        assert model is not None, "MODEL or --job, checked above"
         spec = model_spec(model, kind, recipe, shape, allow_pickle, trust_code)
         what = ServeJob(model=spec.model, recipe=list(spec.recipe), inputs=spec.inputs)
     if not is_loopback(host):

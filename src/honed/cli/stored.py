@@ -174,6 +174,7 @@ def runs_export(
         return
     from honed.report.mlflow_export import log_runs
 
+    assert mlflow is not None, "one of -o and --mlflow, checked above"
     for record, (mlflow_id, new) in zip(records, log_runs(records, mlflow, experiment, db)):
         out.print(f"run {record.id[:12]} {'logged to' if new else 'already in'} MLflow as {mlflow_id}", highlight=False)
 

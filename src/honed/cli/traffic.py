@@ -137,6 +137,7 @@ def _run_load(c: LoadCommand) -> None:
     if c.engine == "loadgen":
         from honed.load.run import run_in_process
 
+        assert c.model is not None, "loadgen runs a --model, checked by _check_target"
         spec = model_spec(c.model, c.kind, c.recipe, c.shape, c.allow_pickle, c.trust_code)
         with err.status(f"{settings.scenario}: MLCommons LoadGen is running the model"):
             record = run_in_process(
@@ -232,7 +233,9 @@ def _find_peak(target, settings, headers, ref, steps, name, db, step_seconds: fl
             "an SLO the endpoint can meet at some rate",
             hint=f"every rate tried, down to {search.steps[-1].qps:.3g} q/s, missed it",
         )
-    record = record.model_copy(update={"load": record.load.model_copy(update={"peak": search})})
+    load = record.load
+    assert load is not None, "find_peak returns a load run"
+    record = record.model_copy(update={"load": load.model_copy(update={"peak": search})})
     return keep_run(record, db, False)
 
 

@@ -75,7 +75,7 @@ async def _drive(
     queries: list[Query],
     on_progress: Callable[[int, int], None] | None,
 ) -> None:
-    connector = aiohttp.TCPConnector(limit=limits.connections, ssl=None if limits.verify_tls else False)
+    connector = aiohttp.TCPConnector(limit=limits.connections, ssl=limits.verify_tls)
     timeout = aiohttp.ClientTimeout(total=limits.timeout_s)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout, headers=headers) as session:
         bodies = endpoint.bodies()
@@ -91,7 +91,7 @@ async def _drive(
 async def _open_loop(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
-    bodies: list[dict],
+    bodies: list[bytes],
     schedule: np.ndarray,
     limits: Limits,
     queries: list[Query],
@@ -122,7 +122,7 @@ async def _open_loop(
 async def _streams(
     session: aiohttp.ClientSession,
     endpoint: Endpoint,
-    bodies: list[dict],
+    bodies: list[bytes],
     limits: Limits,
     queries: list[Query],
     origin: float,

@@ -60,6 +60,7 @@ def find_peak(
         )
         record = run_load(endpoint, settings, headers, model, recipe, name)
         load = record.load
+        assert load is not None, "run_load writes a load run"
         p99 = load.latency_ms.p99 if load.latency_ms else None
         ok = p99 is not None and p99 <= peak.slo_p99_ms and not load.errors
         steps.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timezone
+from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
@@ -160,9 +161,11 @@ def run_in_process(
         )
         if reason
     ]
-    validity = record.load.validity.model_copy(update={"valid": verdict.valid, "reasons": reasons})
+    load = record.load
+    assert load is not None, "load_record writes a load run"
+    validity = load.validity.model_copy(update={"valid": verdict.valid, "reasons": reasons})
     record = record.model_copy(
-        update={"load": record.load.model_copy(update={"loadgen": verdict, "validity": validity}), "inputs": inputs}
+        update={"load": load.model_copy(update={"loadgen": verdict, "validity": validity}), "inputs": inputs}
     )
     return keep_run(record, store, False)
 
@@ -200,7 +203,9 @@ def load_record(
     notes = []  # the run's validity is in record.load.validity, shown with it
     if interrupted:
         notes.append(f"interrupted by the user after {len(queries)} of {plan.scheduled} queries")
-    status = "failed" if not windows else ("ok" if not result.errors and not interrupted else "partial")
+    status: Literal["ok", "partial", "failed"] = (
+        "failed" if not windows else ("ok" if not result.errors and not interrupted else "partial")
+    )
     return RunRecord(
         id=uuid.uuid4().hex,
         created_at=datetime.now(timezone.utc),

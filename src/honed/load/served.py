@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,7 @@ def served_process(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) ->
 
 
 @contextlib.contextmanager
-def served_job(job: Any, serve_args: list[str] = ()) -> Iterator[str]:
+def served_job(job: Any, serve_args: Sequence[str] = ()) -> Iterator[str]:
     """Serve a ServeJob (any model reference, options and recipe included) for the block."""
     with tempfile.TemporaryDirectory(prefix="honed-serve-") as folder:
         path = Path(folder, "job.json")

@@ -4,6 +4,7 @@ goodput under the SLO, errors by kind, queue depth over time, validity, token st
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +45,8 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
     ends = [q.done for q in queries if q.done is not None]
     duration = max(ends) if ends else 0.0  # t=0 is the first scheduled arrival
 
-    latencies = [(q.done - q.scheduled) * 1e3 for q in ok]
+    # An answered query was sent and is done: the filters below say so to the type checker.
+    latencies = [(q.done - q.scheduled) * 1e3 for q in ok if q.done is not None]
     by_window = [np.asarray(window, dtype=np.float64) for window in latencies_ns_by_window(queries)]
     good = sum(value <= plan.slo_p99_ms for value in latencies) if plan.slo_p99_ms is not None else None
     return LoadResult(
@@ -63,8 +65,10 @@ def summarize_load(plan: Plan, queries: list[Query], protocol: Protocol) -> Load
         latency_ms=summarize_latency(by_window, protocol.confidence, protocol.bootstrap_resamples, protocol.seed)
         if latencies
         else None,
-        service_ms=_summary([(q.done - q.sent) * 1e3 for q in ok], protocol),
-        late_ms=_summary([(q.sent - q.scheduled) * 1e3 for q in sent], protocol),
+        service_ms=_summary(
+            [(q.done - q.sent) * 1e3 for q in ok if q.done is not None and q.sent is not None], protocol
+        ),
+        late_ms=_summary([(q.sent - q.scheduled) * 1e3 for q in sent if q.sent is not None], protocol),
         server_queue_ms=_summary([q.server_queue_ms for q in ok if q.server_queue_ms is not None], protocol),
         server_compute_ms=_summary([q.server_compute_ms for q in ok if q.server_compute_ms is not None], protocol),
         errors=dict(Counter(q.error for q in queries if q.error is not None)),
@@ -95,7 +99,7 @@ def queue_depth(queries: list[Query], duration: float, points: int = DEPTH_POINT
     return [(float(t), int(d)) for t, d in zip(times, depth)]
 
 
-def _summary(values: list[float], protocol: Protocol) -> LatencySummary | None:
+def _summary(values: Sequence[float], protocol: Protocol) -> LatencySummary | None:
     if not values:
         return None
     return summarize_latency(
@@ -126,8 +130,11 @@ def _streaming(ok: list[Query], duration: float, protocol: Protocol, requested: 
     gaps = [gap * 1e3 for q in streamed for gap in np.diff(q.token_times)]
     tokens = sum(q.output_tokens or len(q.token_times) for q in streamed)
     per_second = tokens / duration if duration > 0 else 0.0
+    ttft = _summary([(q.token_times[0] - q.scheduled) * 1e3 for q in streamed], protocol)
+    if ttft is None:  # not with a streamed query: for the type checker
+        return None
     return StreamingSummary(
-        ttft_ms=_summary([(q.token_times[0] - q.scheduled) * 1e3 for q in streamed], protocol),
+        ttft_ms=ttft,
         tpot_ms=_summary(per_token, protocol),
         itl_ms=_summary(gaps, protocol),
         output_tokens_per_s=per_second,

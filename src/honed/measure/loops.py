@@ -98,9 +98,8 @@ def reset_peaks(handle: Any) -> Any:
     """Reset peak memory before the timed loop; returns torch when the model is on CUDA, else None."""
     from honed.meters.memory import reset_peak_rss
 
-    torch = sys.modules.get("torch")
-    on_cuda = handle.device.startswith("cuda") and torch is not None
-    if on_cuda:
+    torch = sys.modules.get("torch") if handle.device.startswith("cuda") else None
+    if torch is not None:
         torch.cuda.reset_peak_memory_stats(handle.device)
     reset_peak_rss()
-    return torch if on_cuda else None
+    return torch

@@ -7,6 +7,8 @@ we can see, but its own spread is too wide to read a centre from. ``stable`` oth
 
 from __future__ import annotations
 
+from typing import Literal
+
 from honed.records.record import BatchResult, Contention, Measurement, Stability
 
 CONTENDED_SHARE = 0.10  # of the CPUs' capacity taken by other work during the timed windows
@@ -20,8 +22,8 @@ def judge(measurements: list[Measurement], results: list[BatchResult]) -> Stabil
         return None
     other_share = _share(readings, "other_cpu_s")
     steal_share = _share(readings, "steal_s")
-    measured = [r for r in results if r.latency_ms is not None]
-    worst = max(measured, key=lambda r: r.latency_ms.cv, default=None)
+    measured = [(r.batch_size, r.latency_ms) for r in results if r.latency_ms is not None]
+    worst = max(measured, key=lambda pair: pair[1].cv, default=None)  # (batch size, its latency)
     reasons: list[str] = []
     contended = False
     if other_share is not None and other_share >= CONTENDED_SHARE:
@@ -34,21 +36,21 @@ def judge(measurements: list[Measurement], results: list[BatchResult]) -> Stabil
     if steal_share is not None and steal_share >= CONTENDED_STEAL:
         contended = True
         reasons.append(f"the hypervisor stole {steal_share:.0%} of the CPUs' time")
-    unstable = worst is not None and worst.latency_ms.cv >= UNSTABLE_CV
-    if unstable:
-        latency = worst.latency_ms
-        reasons.append(
-            f"latency CV {latency.cv:.0%} at batch {worst.batch_size} (p99 {latency.p99 / latency.p50:.1f}x p50)"
-        )
+    unstable = worst is not None and worst[1].cv >= UNSTABLE_CV
+    if worst is not None and unstable:
+        batch, latency = worst
+        reasons.append(f"latency CV {latency.cv:.0%} at batch {batch} (p99 {latency.p99 / latency.p50:.1f}x p50)")
     if other_share is None:
         reasons.append("other processes' CPU time could not be read (no /proc/stat): judged on spread alone")
-    verdict = "contended" if contended else "unstable" if unstable else "stable"
+    verdict: Literal["stable", "contended", "unstable"] = (
+        "contended" if contended else "unstable" if unstable else "stable"
+    )
     return Stability(
         verdict=verdict,
         reasons=reasons,
         other_share=other_share,
         steal_share=steal_share,
-        worst_cv=worst.latency_ms.cv if worst else None,
+        worst_cv=worst[1].cv if worst else None,
     )
 
 

@@ -84,15 +84,15 @@ def _energy(ok: list[Measurement], batch_size: int) -> EnergySummary | None:
         first = readings[0][1]
         return EnergySummary(status="unavailable", source=first.source, reason=first.reason)
     items = sum(batch_size * len(m.samples_ns) for m, _ in measured)
-    joules = sum(e.joules for _, e in measured)
-    seconds = sum(e.seconds for _, e in measured)
-    above = [e.joules_above_idle for _, e in measured]
+    joules = sum(e.joules for _, e in measured if e.joules is not None)  # a measured reading has both
+    seconds = sum(e.seconds for _, e in measured if e.seconds is not None)
+    above = [a for _, e in measured if (a := e.joules_above_idle) is not None]
     idle = [e.idle_watts for _, e in measured if e.idle_watts is not None]
     return EnergySummary(
         status="measured",
         source=measured[0][1].source,
         joules_per_item=joules / items,
-        joules_per_item_above_idle=sum(above) / items if all(a is not None for a in above) else None,
+        joules_per_item_above_idle=sum(above) / items if len(above) == len(measured) else None,
         idle_watts=float(np.mean(idle)) if idle else None,
         mean_watts=joules / seconds if seconds else None,
     )

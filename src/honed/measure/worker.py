@@ -96,10 +96,12 @@ def assess(job: Job) -> dict[str, Any]:
 
     started = time.perf_counter()
     random.seed(job.protocol.seed)
-    task = build_task(job.task)
+    spec = job.task
+    assert spec is not None, "a quality job has a task"
+    task = build_task(spec)
     task.bind(job.inputs)
     handle = load_model(job.model, job.device, job.protocol.threads, job.protocol.seed)
-    size, limit = job.task.batch_size, job.task.limit
+    size, limit = spec.batch_size, spec.limit
     base_outputs = task.outputs(handle, size, limit) if job.recipe and task.supports_agreement else None
     if job.recipe:  # untimed here, so this worker also finds what each step changed
         handle = _optimized(handle, job, coverage=True)
@@ -110,7 +112,11 @@ def assess(job: Job) -> dict[str, Any]:
         if base_outputs is not None
         else {}
     )
-    scope = f"{task.output_name} on {task.agreement_items(len(base_outputs))}" if agreement else None
+    scope = (
+        f"{task.output_name} on {task.agreement_items(len(base_outputs))}"
+        if agreement and base_outputs is not None
+        else None
+    )
     timing = dict(result.timing)
     if job.protocol.scope == "generate" and (rate := decode_rate(handle, job.inputs, job.protocol)) is not None:
         timing["decode_tokens_per_s"] = rate  # what a tune's screen ranks a generate-scope recipe by
@@ -123,8 +129,8 @@ def assess(job: Job) -> dict[str, Any]:
             "coverage": handle.coverage,
         }
     )
-    if job.task.expect and not job.recipe:  # the base model: does it score what the spec expects?
-        quality = against_expectation(quality, job.task.expect)
+    if spec.expect and not job.recipe:  # the base model: does it score what the spec expects?
+        quality = against_expectation(quality, spec.expect)
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
@@ -142,6 +148,7 @@ def _flops(handle: Any, model_batch: Any, model_inputs: Any) -> int | None:
 def _task_sample(job: Job) -> tuple[Any, Any]:
     from honed.tasks import build_task
 
+    assert job.task is not None, "a timed job with a task draws its items from it"
     task = build_task(job.task)
     task.bind(job.inputs)
     return task, task.sample(job.batch_size, job.protocol.seed)

@@ -72,6 +72,9 @@ class SentenceTransformerHandle(TorchBackedHandle):
         return ModelOutput(features["sentence_embedding"], "sentence_embedding", extras)
 
     def run_pipeline(self, raw: list[str]) -> torch.Tensor:
+        if self.grad_mode == "no_grad":  # encode enters inference_mode itself, which quanto's int4 cannot run in
+            with self.inference_context():
+                return self.forward(self.preprocess(raw)).main.cpu()  # encode's one batch: the same modules
         return self.module.encode(raw, batch_size=len(raw), convert_to_tensor=True, show_progress_bar=False).cpu()
 
     def deploy_files(self, directory: Path) -> list[str]:

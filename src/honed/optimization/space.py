@@ -55,6 +55,13 @@ class Knob:
         kept = tuple(c for c in self.choices if c not in refused)
         return replace(self, choices=kept, ladder=tuple(v for v in self.ladder if v not in refused), unsuited=())
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """A range's (low, high)."""
+        if self.low is None or self.high is None:
+            raise ValueError(f"knob {self.field!r} is a choice, not a range")
+        return self.low, self.high
+
     def rung(self, value: Any) -> int:
         """A value's place on the ladder: -1 below its first rung (a value it does not rank)."""
         return self.ladder.index(value) if value in self.ladder else -1

@@ -22,14 +22,14 @@ class TrialCache:
     def sweep_id(self, protocol: Protocol, settings: Any) -> str:
         return digest("sweep", self.identity, protocol.model_dump(mode="json"), settings.model_dump(mode="json"))[:32]
 
-    def key(self, protocol: Protocol, recipe_key: str, screen_limit: int | None, code: dict[str, str]) -> str:
+    def key(self, protocol: Protocol, recipe_key: str, screen: object, code: dict[str, str]) -> str:
         # No code (the baseline): the key is what it was before the algorithms' source counted.
         return digest(
             "trial",
             self.identity,
             protocol.model_dump(mode="json"),
             recipe_key,
-            screen_limit,
+            screen,  # how the trial was screened (Search._screen_identity)
             *([code] if code else []),
         )[:32]
 

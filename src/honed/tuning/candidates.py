@@ -42,7 +42,9 @@ def single_candidates(
         return [], {step_label(s): f"works on torch models; this model is {model_kind!r}" for s in steps}
     here = {a.name for a in available(device)}
     skipped = {
-        step_label(s): "excluded" if s.algorithm in exclude else ALGORITHMS.get(s.algorithm).unavailable_reason(device)
+        step_label(s): "excluded"
+        if s.algorithm in exclude
+        else ALGORITHMS.get(s.algorithm).unavailable_reason(device) or "unavailable"
         for s in steps
         if s.algorithm not in here or s.algorithm in exclude
     }

@@ -44,7 +44,7 @@ def knob_importance(result: TuneResult) -> list[KnobImportance]:
             ("speed-up", {t.key: gains.get(t.key) for t in trials}),
         ):
             space = algorithm.space
-            rows = [(knob_values(space, t.recipe[0]), values[t.key]) for t in trials if values[t.key] is not None]
+            rows = [(knob_values(space, t.recipe[0]), v) for t in trials if (v := values[t.key]) is not None]
             if len(rows) >= MIN_POINTS and (shares := _fanova(algorithm.space, rows)):
                 found.append(KnobImportance(name, target, len(rows), shares))
     return found
@@ -77,9 +77,10 @@ def _fanova(space: tuple[Knob, ...], rows: list[tuple[dict[str, Any], float]]) -
             extra = [NOT_APPLICABLE] if NOT_APPLICABLE in columns[knob.field] else []
             distributions[knob.field] = CategoricalDistribution([*knob.choices, *extra])
         elif knob.integer:
-            distributions[knob.field] = IntDistribution(int(knob.low), int(knob.high), log=knob.log)
+            low, high = knob.bounds
+            distributions[knob.field] = IntDistribution(int(low), int(high), log=knob.log)
         else:
-            distributions[knob.field] = FloatDistribution(knob.low, knob.high, log=knob.log)
+            distributions[knob.field] = FloatDistribution(*knob.bounds, log=knob.log)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study()
     for index, (_, value) in enumerate(rows):

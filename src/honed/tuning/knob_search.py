@@ -148,8 +148,9 @@ class KnobSearch(Search):
             return None
         reference = self._trial_of(best.trial)
         rate, best_rate = _rate(trial, self._rate_key), _rate(reference, self._rate_key)
-        gain = self._gain(reference) if reference is not None and rate and best_rate else None
-        return gain * rate / best_rate if gain else None
+        if reference is None or not rate or not best_rate or not (gain := self._gain(reference)):
+            return None
+        return gain * rate / best_rate
 
     @property
     def _rate_key(self) -> str:

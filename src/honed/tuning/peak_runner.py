@@ -64,7 +64,9 @@ class PeakRunner(WorkerRunner):
                 "an SLO the served model meets at some rate",
                 hint=f"every rate tried, down to {search.steps[-1].qps:.3g} q/s, missed it",
             )
+        load = record.load
+        assert load is not None, "find_peak returns a load run"
         record = record.model_copy(
-            update={"load": record.load.model_copy(update={"peak": search}), "quality": quality, "inputs": self.inputs}
+            update={"load": load.model_copy(update={"peak": search}), "quality": quality, "inputs": self.inputs}
         )
         return keep_run(record, self.store, False)

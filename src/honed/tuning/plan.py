@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from honed.core.errors import SpecError
-from honed.core.protocol import ModelRef, RunSpec
+from honed.core.protocol import ModelRef, RunSpec, TaskSpec
 from honed.optimization import Recipe
 from honed.run.plan import RunPlan, plan_run
 from honed.tuning.candidates import single_candidates
@@ -22,6 +22,12 @@ class SweepPlan:
     skipped: dict[str, str]  # candidate label -> why it is not tried
     metric: str  # the guardrail's metric: the one named, else the task's primary
     held_out: str | None = None  # which of the task's items calibrate and train, unscored (hold_out.py)
+
+    @property
+    def task(self) -> TaskSpec:
+        """The sweep's task: ``plan_run(..., sweep=True)`` always gives one (agreement when none was named)."""
+        assert self.run.task is not None, "a sweep's plan has a task"
+        return self.run.task
 
 
 def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepPlan:
@@ -39,17 +45,21 @@ def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepP
         raise SpecError("target.price_per_hour", None, "a price (USD per hour) when the objective is cost")
     from honed.tasks import TASKS
 
-    task_class = TASKS.get(run.task.name)
+    sweep_task = run.task
+    assert sweep_task is not None, "plan_run(..., sweep=True) gives a sweep a task"
+    task_class = TASKS.get(sweep_task.name)
     metric = settings.guardrail.metric or task_class.primary
     if metric not in task_class.metrics:
         raise SpecError(
-            "guardrail.metric", metric, f"a metric of task {run.task.name!r}: {', '.join(task_class.metrics)}"
+            "guardrail.metric", metric, f"a metric of task {sweep_task.name!r}: {', '.join(task_class.metrics)}"
         )
     singles, skipped = single_candidates(
         run.device, model.kind, settings.candidates, settings.exclude, run.capabilities
     )
-    unfit = {recipe.label: error.hint for recipe in singles if (error := run.unfit(recipe.steps)) is not None}
+    unfit = {
+        recipe.label: error.hint or str(error) for recipe in singles if (error := run.unfit(recipe.steps)) is not None
+    }
     candidates = tuple(r for r in singles if r.label not in unfit)
     learning = learners([r.steps[0] for r in candidates], knob_search=settings.search != "list")
-    task, note = held_out(run.task, learning, settings.hold_out)
+    task, note = held_out(sweep_task, learning, settings.hold_out)
     return SweepPlan(replace(run, task=task), candidates, {**skipped, **unfit}, metric, note)

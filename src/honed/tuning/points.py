@@ -83,10 +83,10 @@ def trial_points(trial: Trial, record: RunRecord, settings: TuneSettings, metric
 def trial_gain(points: list[Point], base: str, key: str, objective: Objective) -> float | None:
     """Trial ``key``'s best objective against trial ``base``'s, as ``objective.gain`` says (> 1: the
     trial is better); None where either has no point or a value that is not positive."""
-    a, b = ([p.objective for p in points if p.trial == k] for k in (base, key))
-    if not a or not b:
+    ours, theirs = ([p.objective for p in points if p.trial == k] for k in (base, key))
+    if not ours or not theirs:
         return None
-    a, b = objective.best(a), objective.best(b)
+    a, b = objective.best(ours), objective.best(theirs)
     return objective.gain(a, b) if a > 0 and b > 0 else None
 
 
@@ -95,6 +95,8 @@ def pareto_front(points: list[Point], objective: Objective, quality: Objective) 
     scored = [p for p in points if p.quality is not None]
 
     def dominates(a: Point, b: Point) -> bool:
+        if a.quality is None or b.quality is None:  # not among the scored
+            return False
         no_worse = not objective.beats(b.objective, a.objective) and not quality.beats(b.quality, a.quality)
         return no_worse and (objective.beats(a.objective, b.objective) or quality.beats(a.quality, b.quality))
 

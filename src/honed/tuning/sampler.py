@@ -25,7 +25,7 @@ import math
 import random
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from honed.core.protocol import Step
 from honed.models.capabilities import Capability
@@ -116,7 +116,10 @@ class KnobSampler:
             trial = self.study.ask()
             algorithm = trial.suggest_categorical("algorithm", list(self.algorithms))
             params = params_of(self.spaces[algorithm], lambda knob: _suggest(trial, algorithm, knob))
-            threads = trial.suggest_categorical("threads", self.threads) if len(self.threads) > 1 else self.threads[0]
+            threads = cast(
+                "int | None",
+                trial.suggest_categorical("threads", self.threads) if len(self.threads) > 1 else self.threads[0],
+            )
         if (index := trial.user_attrs.get("point")) is not None:
             step, threads = self.points[index]
             return Proposal(trial, step, threads)
@@ -202,9 +205,10 @@ def _suggest(trial: Any, algorithm: str, knob: Knob) -> Any:
     name = f"{algorithm}.{knob.field}"
     if knob.choices:
         return trial.suggest_categorical(name, list(knob.choices))
+    low, high = knob.bounds
     if knob.integer:
-        return trial.suggest_int(name, int(knob.low), int(knob.high), log=knob.log)
-    return float(f"{trial.suggest_float(name, knob.low, knob.high, log=knob.log):.3g}")  # a label a person reads
+        return trial.suggest_int(name, int(low), int(high), log=knob.log)
+    return float(f"{trial.suggest_float(name, low, high, log=knob.log):.3g}")  # a label a person reads
 
 
 def _conditional_grid(knobs: tuple[Knob, ...], chosen: dict[str, Any]) -> list[dict[str, Any]]:

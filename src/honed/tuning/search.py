@@ -49,7 +49,7 @@ def tune(
     spec = spec or RunSpec()
     settings = settings or getattr(spec, "tune", None) or TuneSettings()
     plan = plan or plan_sweep(model, spec, settings)
-    target, protocol, inputs, task = spec.target, spec.protocol, spec.inputs, plan.run.task
+    target, protocol, inputs, task = spec.target, spec.protocol, spec.inputs, plan.task
     cache = TrialCache(
         (
             model_identity(model),

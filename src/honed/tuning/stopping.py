@@ -41,7 +41,7 @@ class StopPolicy:
         # Peaks are fp32 capability, so only an all-fp32 model's efficiency is comparable with them;
         # above 100 % the peaks or the byte count are wrong, which says nothing about the limit.
         fp32 = record is not None and record.model_stats is not None and record.model_stats.dtype == "float32"
-        if fp32 and trial.status == "ok" and trial.recipe:
+        if record is not None and fp32 and trial.status == "ok" and trial.recipe:
             for result in record.results:
                 efficiency = result.efficiency.roofline_efficiency if result.efficiency else None
                 if efficiency is not None and self.settings.efficiency_limit <= efficiency <= 1:
