@@ -101,22 +101,21 @@ def _placed(result: TuneResult) -> tuple[str, dict[str, list[tuple[float, float]
     """Each trial's quality pass (its screen, or its measured run's) as (speed over the base
     model's, quality), by what became of it: the rate is items/s, or the decoding probe's tokens/s
     in the generate scope, as the knob search ranks them."""
-    from honed.tuning.knob_search import NOT_TIMED
+    from honed.tuning.knob_search import NOT_TIMED, RATE_UNITS, quality_rate, rate_key
 
-    generate = result.protocol.scope == "generate"
-    key, label = ("decode_tokens_per_s", "tokens/s decoding") if generate else ("items_per_s", "items/s")
-    base = result.baseline.quality if result.baseline else None
+    key = rate_key(result.protocol.scope)
+    base = result.baseline.quality if result.baseline else None  # its measured run's pass, not a screen
     base_rate = base.timing.get(key) if base is not None and base.status == "ok" else None
     placed: dict[str, list[tuple[float, float]]] = {"timed": [], "not timed": [], "rejected": []}
     if not base_rate:
-        return label, placed
+        return RATE_UNITS[key], placed
     for trial in result.trials:
-        quality = trial.screen or trial.quality
-        if quality is None or quality.status != "ok" or not quality.timing.get(key) or quality.primary_value is None:
+        quality, rate = trial.screen or trial.quality, quality_rate(trial, key)
+        if quality is None or not rate or quality.primary_value is None:
             continue
         status = "timed" if trial.run_id else "not timed" if (trial.reason or "").startswith(NOT_TIMED) else "rejected"
-        placed[status].append((quality.timing[key] / base_rate, quality.primary_value))
-    return label, placed
+        placed[status].append((rate / base_rate, quality.primary_value))
+    return RATE_UNITS[key], placed
 
 
 def _sweep_context(result: TuneResult, store: Store | None) -> dict[str, Any]:

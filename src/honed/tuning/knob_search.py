@@ -28,7 +28,7 @@ from honed.tuning.sampler import KnobSampler, Outcome, Proposal
 
 # The objectives a quality pass's items/s can rank points for.
 _SPEED_OBJECTIVES = {"p50_ms", "p99_ms", "throughput", "peak_qps"}
-_UNITS = {"items_per_s": "items/s", "decode_tokens_per_s": "tokens/s decoding"}
+RATE_UNITS = {"items_per_s": "items/s", "decode_tokens_per_s": "tokens/s decoding"}
 # What a point that passed its screen but could not win is told, and its reason's start.
 PASSED = (-1.0, -1.0, -1.0, -1.0)
 NOT_TIMED = "not timed"
@@ -99,11 +99,12 @@ class KnobSearch(Search):
             moves = closer(space, full, wide=miss >= 1)  # missed by more than the bound's own allowance
         else:
             return
-        steps = [sampler.step_at(step.algorithm, m) for m in moves]
-        chosen = [s for s in steps if (Recipe(steps=(s,)).key, proposal.threads) not in tried][: None if passed else 1]
+        points = [(sampler.step_at(step.algorithm, m), proposal.threads) for m in moves]
+        keyed = [(s, (Recipe(steps=(s,)).key, threads)) for s, threads in points]
+        chosen = [(s, key) for s, key in keyed if key not in tried][: None if passed else 1]
         if passed:
-            self._stepped.update((Recipe(steps=(s,)).key, proposal.threads) for s in chosen)
-        sampler.prefer(chosen, proposal.threads)
+            self._stepped.update(key for _, key in chosen)
+        sampler.prefer([s for s, _ in chosen], proposal.threads)
 
     def _cannot_win(self, steps: list[Step], screen: QualityResult) -> str | None:
         """A point whose quality pass ran over ``screen_margin`` times slower than the best passing
@@ -114,17 +115,17 @@ class KnobSearch(Search):
         margin, best = self.settings.screen_margin, self.stop.best
         if margin is None or best is None or self.settings.objective not in _SPEED_OBJECTIVES:
             return None
-        if any(key == Recipe(steps=tuple(steps)).key for key, _ in self._stepped):
+        if Recipe(steps=tuple(steps)).key in {key for key, _ in self._stepped}:
             return None
         if any(ALGORITHMS.get(s.algorithm).family == "compile" for s in steps):  # its first calls compile
             return None
-        key = self._rate_key
-        best_rate, rate = _rate(self._trial_of(best.trial), key), screen.timing.get(key)
+        key = rate_key(self.result.protocol.scope)
+        best_rate, rate = quality_rate(self._trial_of(best.trial), key), screen.timing.get(key)
         if best_rate is None or rate is None or rate * margin >= best_rate:
             return None
         return (
-            f"{NOT_TIMED}: its quality pass ran {rate:.3g} {_UNITS[key]}, under 1/{margin:g} of the best passing "
-            f"point's ({best_rate:.3g} {_UNITS[key]}, {best.label})"
+            f"{NOT_TIMED}: its quality pass ran {rate:.3g} {RATE_UNITS[key]}, under 1/{margin:g} of the best passing "
+            f"point's ({best_rate:.3g} {RATE_UNITS[key]}, {best.label})"
         )
 
     def _outcome(self, trial: Trial) -> Outcome:
@@ -147,21 +148,22 @@ class KnobSearch(Search):
         if best is None or not (trial.reason or "").startswith(NOT_TIMED):
             return None
         reference = self._trial_of(best.trial)
-        rate, best_rate = _rate(trial, self._rate_key), _rate(reference, self._rate_key)
+        key = rate_key(self.result.protocol.scope)
+        rate, best_rate = quality_rate(trial, key), quality_rate(reference, key)
         if reference is None or not rate or not best_rate or not (gain := self._gain(reference)):
             return None
         return gain * rate / best_rate
-
-    @property
-    def _rate_key(self) -> str:
-        """What ranks a quality pass: its items/s, or in the generate scope its decoding probe's tokens/s."""
-        return "decode_tokens_per_s" if self.result.protocol.scope == "generate" else "items_per_s"
 
     def _trial_of(self, key: str) -> Trial | None:
         return next((t for t in [self.result.baseline, *self.result.trials] if t is not None and t.key == key), None)
 
 
-def _rate(trial: Trial | None, key: str) -> float | None:
+def rate_key(scope: str) -> str:
+    """What ranks a quality pass: its items/s, or in the generate scope its decoding probe's tokens/s."""
+    return "decode_tokens_per_s" if scope == "generate" else "items_per_s"
+
+
+def quality_rate(trial: Trial | None, key: str) -> float | None:
     """A trial's quality pass rate: its screen's, or its measured run's (the base model is not screened)."""
     quality = (trial.screen or trial.quality) if trial is not None else None
     return quality.timing.get(key) if quality is not None and quality.status == "ok" else None
