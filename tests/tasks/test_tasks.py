@@ -274,7 +274,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     handle = load_model(
         ModelRef(kind="transformers", source=str(tiny_whisper_dir), options={"auto_class": "AutoModelForSpeechSeq2Seq"})
     )
-    transcripts = task.outputs(handle, batch_size=5, limit=None)
+    transcripts = task.collect(handle, batch_size=5, limit=None)[0]
     result = evaluate_quality(task, handle, batch_size=5)
     assert result.values["wer"] == pytest.approx(jiwer.wer(task.transcripts, transcripts))
     assert result.values["cer"] == pytest.approx(jiwer.cer(task.transcripts, transcripts))
@@ -293,7 +293,7 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
     assert batch["input_features"].shape == (2, 80, 300) and batch["decoder_input_ids"].shape == (2, 1)
     assert handle.run(batch)["logits"].shape[:2] == (2, 1)
     with pytest.raises(SpecError, match="speech-to-text model"):
-        task.predict(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
+        task.transcribed(load_model(ModelRef(kind="factory", source="honed.zoo:mlp")), task.waveforms[:1])
     # Pipeline scope: raw waveforms in, transcripts out, as the task decodes them; decoding is capped.
     raw = handle.raw_inputs(2, InputSpec(audio_seconds=1.5), seed=0)
     assert [w.shape for w in raw] == [(24_000,), (24_000,)] and raw[0].dtype == np.float32
@@ -411,3 +411,30 @@ def test_a_language_model_is_compared_with_its_base_at_every_position_of_real_te
             parameter.add_(0.05 * torch.randn_like(parameter))
     moved = agreement_of(base, task.outputs(handle, 1, 4), task.agreement_metrics)
     assert moved["top1_agreement"] < 1.0 and moved["logits_kl"] > 1e-4
+
+
+@pytest.mark.parametrize("task_class", ["SegmentationTask", "DepthEstimationTask"])
+def test_generated_images_take_a_square_size_either_way_and_refuse_a_rectangle(task_class):
+    import honed.tasks
+
+    cls = getattr(honed.tasks, task_class)
+    images = [cls.default(count=2, size=size).images for size in (16, [16, 16])]
+    assert images[0].shape[-2:] == (16, 16) and torch.equal(images[0], images[1])
+    with pytest.raises(SpecError, match=r"generated images are square") as refused:
+        cls.default(count=2, size=[16, 24])
+    assert refused.value.field == "task.options.size"
+
+
+def test_a_capability_is_reached_through_its_type_and_a_handle_without_it_is_refused():
+    from honed.models.capabilities import as_decoder, as_scorer, as_transcriber, as_writer
+
+    mlp = load_model(ModelRef(kind="factory", source="honed.zoo:mlp"))
+    for view, needs in [
+        (as_scorer, "scores next tokens"),
+        (as_decoder, "generates tokens"),  # and scores next tokens, or writes text
+        (as_writer, "writes text from text"),
+        (as_transcriber, "transcribes speech"),
+    ]:
+        with pytest.raises(SpecError, match=needs) as refused:
+            view(mlp)
+        assert refused.value.field == "model"

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import Capability, as_decoder
 
 
 def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> int:
@@ -26,10 +26,11 @@ def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> in
             "'model' or 'pipeline' for this model; 'generate' times token-by-token decoding of a causal "
             "language model (AutoModelForCausalLM) or a text encoder-decoder (AutoModelForSeq2SeqLM: T5, BART)",
         )
+    decoder = as_decoder(handle)
     start = time.perf_counter_ns()
-    token, state = handle.greedy_step(batch, None)
+    token, state = decoder.greedy_step(batch, None)
     handle.synchronize()
     first = time.perf_counter_ns() - start
     for _ in range(new_tokens - 1):
-        token, state = handle.greedy_step(token, state)
+        token, state = decoder.greedy_step(token, state)
     return first

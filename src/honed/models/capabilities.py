@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+from honed.core.errors import SpecError
 
 
 class Capability(str, Enum):
@@ -57,6 +59,43 @@ class Transcribes(Protocol):
     def decoder_prefix(self, batch_size: int) -> Any:
         """The decoder's start tokens for a batch: the model scope of a speech model is the
         encoder plus one decoder step."""
+
+
+class HasCapabilities(Protocol):
+    """A loaded model as ``offering`` reads it (``ModelHandle``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]: ...
+
+
+def as_scorer(handle: HasCapabilities) -> ScoresTokens:
+    return cast(ScoresTokens, _declaring(handle, {Capability.TOKENIZES, Capability.SCORES_TOKENS}))
+
+
+def as_decoder(handle: HasCapabilities) -> Decodes:
+    """A causal language model (next-token scores) or a text encoder-decoder (writes text)."""
+    scores = Capability.WRITES_TEXT if Capability.WRITES_TEXT in handle.capabilities else Capability.SCORES_TOKENS
+    return cast(Decodes, _declaring(handle, {Capability.GENERATES, scores}))
+
+
+def as_writer(handle: HasCapabilities) -> WritesText:
+    return cast(WritesText, _declaring(handle, {Capability.WRITES_TEXT}))
+
+
+def as_transcriber(handle: HasCapabilities) -> Transcribes:
+    return cast(Transcribes, _declaring(handle, {Capability.TRANSCRIBES}))
+
+
+def _declaring(handle: HasCapabilities, needs: set[Capability]) -> HasCapabilities:
+    """``handle`` once it declares ``needs``: the ``as_*`` functions above hand it on as the type of
+    what it can do, so a task reaches ``transcribe`` or ``token_ids`` through a type rather than an
+    attribute it hopes is there. A handle that does not declare them is refused, naming them."""
+    if gaps := missing(needs, handle.capabilities):
+        raise SpecError("model", handle.name, describe(needs), hint="it lacks " + ", ".join(c.value for c in gaps))
+    return handle
 
 
 _PHRASES = {

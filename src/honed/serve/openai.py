@@ -18,6 +18,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from honed.models.capabilities import as_decoder
 from honed.models.handle import ModelHandle
 from honed.serve.admission import ClientGone, Expired, Refused, client_gone
 from honed.serve.batcher import DynamicBatcher
@@ -53,10 +54,11 @@ def greedy_pieces(handle: Any, prompt: str, max_tokens: int) -> Iterator[str]:
     tokenizer = handle.tokenizer
     stop = tokenizer.eos_token_id
     new: list[int] = []
+    decoder = as_decoder(handle)
     text, state, step = "", None, handle.prepare(handle.preprocess([prompt]))
     with torch.inference_mode():
         for _ in range(max_tokens):
-            step, state = handle.greedy_step(step, state)
+            step, state = decoder.greedy_step(step, state)
             token = int(step[0, 0])
             if token == stop:
                 return

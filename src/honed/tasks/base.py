@@ -53,7 +53,7 @@ class Task(ABC):
     calibration_part: Task | None = None
 
     @classmethod
-    def default(cls, **options: Any) -> Task:
+    def default(cls, *args: Any, **options: Any) -> Task:  # each task names its own options
         raise SpecError(
             "task",
             cls.name,

@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability, ScoresTokens
+from honed.models.capabilities import Capability, ScoresTokens, as_scorer
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task
 from honed.tasks.data_files import jsonl_rows
@@ -66,18 +66,20 @@ class MultipleChoiceTask(Task):
             chunk = items[start : start + batch_size]
             yield chunk, [item["label"] for item in chunk]
 
-    def predict(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
+    def scores(self, handle: ModelHandle, items: list[dict[str, Any]]) -> list[list[float]]:
+        """Each item's log-likelihood of each ending."""
         self.check_model(handle)
+        scorer = as_scorer(handle)
         with handle.inference_context():
             return [
-                [continuation_loglikelihood(handle, item["ctx"], " " + ending) for ending in item["endings"]]
+                [continuation_loglikelihood(scorer, item["ctx"], " " + ending) for ending in item["endings"]]
                 for item in items
             ]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         predictions, labels = [], []
         for items, gold in self.batches(batch_size, limit):
-            predictions += self.predict(handle, items)
+            predictions += self.scores(handle, items)
             labels += gold
         return predictions, labels
 

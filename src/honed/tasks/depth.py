@@ -18,7 +18,7 @@ import torch
 
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
-from honed.tasks.images import ImageItems, Reading, resized_targets
+from honed.tasks.images import ImageItems, Reading, check_aligned, generated_side, resized_targets
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -32,9 +32,7 @@ class DepthEstimationTask(ImageItems, Task):
     def __init__(
         self, images: torch.Tensor | list[Any], depths: torch.Tensor, min_depth: float = 1e-3, max_depth: float = 80.0
     ):
-        tensors = isinstance(images, torch.Tensor)
-        if len(images) != depths.shape[0] or tensors and images.shape[-2:] != depths.shape[-2:]:
-            raise ValueError(f"{len(images)} images and depths {tuple(depths.shape)} do not match")
+        check_aligned(images, depths, "depths")
         self.images, self.depths, self.min_depth, self.max_depth = images, depths, min_depth, max_depth
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -70,7 +68,7 @@ class DepthEstimationTask(ImageItems, Task):
         ``depth_scale``, 256 as KITTI stores it) or <name>.npy (float metres); 0 is no depth.
         Depths are scored at ``size`` or the first map's size, up to ``max_depth`` metres."""
         if data is None:
-            return cls.scenes(count, size or 32, seed)
+            return cls.scenes(count, generated_side(size), seed)
         reading = Reading.checked(size, mean, std)
         pairs = paired_files(data, "depths", "16-bit PNG of metres x depth_scale, or .npy float metres; 0 = none")
         metres = [_metres(depth, depth_scale) for _, depth in pairs]

@@ -27,6 +27,21 @@ def check_size(size: int | list[int] | None) -> tuple[int, int] | None:
     return pair[0], pair[1]
 
 
+def check_aligned(images: torch.Tensor | list[Any], targets: torch.Tensor, what: str) -> None:
+    """One per-pixel target per image, of the images' size where they are one tensor."""
+    sizes_differ = isinstance(images, torch.Tensor) and images.shape[-2:] != targets.shape[-2:]
+    if len(images) != targets.shape[0] or sizes_differ:
+        raise ValueError(f"{len(images)} images and {what} {tuple(targets.shape)} do not match")
+
+
+def generated_side(size: int | list[int] | None, default: int = 32) -> int:
+    """The side of a task's generated square images: ``size`` once checked, a square [side, side] too."""
+    pair = check_size(size) or (default, default)
+    if pair[0] != pair[1]:
+        raise SpecError("task.options.size", size, "one side: generated images are square ([height, width] reads data)")
+    return pair[0]
+
+
 @dataclass(frozen=True)
 class Reading:
     """What the user said about reading their images (task options ``size``, ``mean``, ``std``);
@@ -40,7 +55,7 @@ class Reading:
     def checked(cls, size: int | list[int] | None, mean: list[float] | None, std: list[float] | None) -> Reading:
         if (mean is None) != (std is None):
             raise SpecError("task.options.mean", mean, "mean and std given together (one number per channel each)")
-        if std is not None and (len(std) != len(mean) or any(s <= 0 for s in std)):
+        if mean is not None and std is not None and (len(std) != len(mean) or any(s <= 0 for s in std)):
             raise SpecError("task.options.std", std, f"{len(mean)} positive numbers, one per channel of mean")
         return cls(check_size(size), mean, std)
 

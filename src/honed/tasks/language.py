@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import Capability, as_scorer
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import texts
@@ -75,11 +75,12 @@ class LanguageModelingTask(Task):
     def scored(self, handle: ModelHandle, limit: int | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Each text's logits at every position that predicts a next token, and those tokens."""
         self.check_model(handle)
+        scorer = as_scorer(handle)
         logits, targets = [], []
         with handle.inference_context():
             for text in self.texts[:limit]:
-                ids = handle.token_ids(text)
-                logits.append(handle.next_token_logits(ids)[:-1].float().cpu())
+                ids = scorer.token_ids(text)
+                logits.append(scorer.next_token_logits(ids)[:-1].float().cpu())
                 targets.append(torch.tensor(ids[1:]))
         self.texts_scored = len(logits)
         return logits, targets

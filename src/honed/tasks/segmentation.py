@@ -16,7 +16,7 @@ import torch
 from honed.core.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
-from honed.tasks.images import ImageItems, Reading, resized_targets
+from honed.tasks.images import ImageItems, Reading, check_aligned, generated_side, resized_targets
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -30,9 +30,7 @@ class SegmentationTask(ImageItems, Task):
     def __init__(
         self, images: torch.Tensor | list[Any], masks: torch.Tensor, num_classes: int, ignore_index: int = 255
     ):
-        tensors = isinstance(images, torch.Tensor)
-        if len(images) != masks.shape[0] or tensors and images.shape[-2:] != masks.shape[-2:]:
-            raise ValueError(f"{len(images)} images and masks {tuple(masks.shape)} do not match")
+        check_aligned(images, masks, "masks")
         self.images, self.masks, self.num_classes, self.ignore_index = images, masks, num_classes, ignore_index
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
@@ -68,7 +66,7 @@ class SegmentationTask(ImageItems, Task):
         number (``ignore_index`` unlabelled), masks scored at ``size`` or the first mask's size;
         ``num_classes`` defaults to the largest class number found plus one."""
         if data is None:
-            return cls.shapes(count, size or 32, seed)
+            return cls.shapes(count, generated_side(size), seed)
         reading = Reading.checked(size, mean, std)
         pairs = paired_files(data, "masks", "each pixel's class number")
         masks = resized_targets([read_image(mask, mode=None) for _, mask in pairs], reading.size, 1.0, torch.long)

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import Capability, Transcribes, as_transcriber
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import jsonl_rows
@@ -89,30 +89,33 @@ class SpeechRecognitionTask(Task):
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[np.ndarray], list[str]]]:
         return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)
 
-    def _check(self, handle: ModelHandle) -> None:
+    def _check(self, handle: ModelHandle) -> Transcribes:
         self.check_model(handle)
-        if handle.sampling_rate != self.sampling_rate:
+        speech = as_transcriber(handle)
+        if speech.sampling_rate != self.sampling_rate:
             raise SpecError(
                 "task.sampling_rate",
                 self.sampling_rate,
-                f"{handle.sampling_rate} Hz, the rate the model's feature extractor expects",
+                f"{speech.sampling_rate} Hz, the rate the model's feature extractor expects",
             )
+        return speech
 
     def model_inputs(self, handle: ModelHandle, raw: list[np.ndarray]) -> dict[str, Any]:
         """Features of real utterances plus the decoder's start token: the encoder and one decoder step."""
-        self._check(handle)
-        return {**handle.preprocess(raw), "decoder_input_ids": handle.decoder_prefix(len(raw))}
+        speech = self._check(handle)
+        return {**handle.preprocess(raw), "decoder_input_ids": speech.decoder_prefix(len(raw))}
 
-    def predict(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> list[str]:
-        self._check(handle)
+    def transcribed(self, handle: ModelHandle, waveforms: list[np.ndarray]) -> list[str]:
+        """Each recording's transcript, normalised as the references are."""
+        speech = self._check(handle)
         with handle.inference_context():
-            return [normalise(text) for text in handle.transcribe(waveforms, self.max_new_tokens)]
-
-    def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> list[str]:
-        return [text for waveforms, _ in self.batches(batch_size, limit) for text in self.predict(handle, waveforms)]
+            return [normalise(text) for text in speech.transcribe(waveforms, self.max_new_tokens)]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
-        return self.outputs(handle, batch_size, limit), self.transcripts[:limit]
+        texts = [
+            text for waveforms, _ in self.batches(batch_size, limit) for text in self.transcribed(handle, waveforms)
+        ]
+        return texts, self.transcripts[:limit]
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
         audio_seconds = sum(len(w) for w in self.waveforms[:limit]) / self.sampling_rate

@@ -13,7 +13,7 @@ from importlib import resources
 from typing import Any
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability
+from honed.models.capabilities import Capability, as_writer
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import jsonl_rows
@@ -57,13 +57,12 @@ class TranslationTask(Task):
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
         return aligned_batches(self.sources, self.targets, batch_size, limit)
 
-    def predict(self, handle: ModelHandle, texts: list[str]) -> list[str]:
+    def written(self, handle: ModelHandle, texts: list[str]) -> list[str]:
+        """Each source text's output text."""
         self.check_model(handle)
         with handle.inference_context():
-            return handle.write(texts, self.max_new_tokens)
-
-    def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> list[str]:
-        return [text for sources, _ in self.batches(batch_size, limit) for text in self.predict(handle, sources)]
+            return as_writer(handle).write(texts, self.max_new_tokens)
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
-        return self.outputs(handle, batch_size, limit), self.targets[:limit]
+        texts = [text for sources, _ in self.batches(batch_size, limit) for text in self.written(handle, sources)]
+        return texts, self.targets[:limit]

@@ -5,6 +5,7 @@ clamped to [min_depth, max_depth], then averaged over images."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
 import torch
 
@@ -45,7 +46,8 @@ def _delta(power: int) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     return lambda p, g: (torch.maximum(g / p, p / g) < 1.25**power).double().mean()
 
 
-for _name, _better, _unit, _summary, _statistic in (
+Statistic = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+_METRICS: tuple[tuple[str, Literal["higher", "lower"], str, str, Statistic], ...] = (
     ("abs_rel", "lower", "fraction", "mean |gt - pred| / gt", lambda p, g: ((g - p).abs() / g).mean()),
     ("sq_rel", "lower", "depth units", "mean (gt - pred)^2 / gt", lambda p, g: ((g - p) ** 2 / g).mean()),
     ("rmse", "lower", "depth units", "sqrt(mean (gt - pred)^2)", lambda p, g: ((g - p) ** 2).mean().sqrt()),
@@ -59,5 +61,6 @@ for _name, _better, _unit, _summary, _statistic in (
     ("delta1", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25", _delta(1)),
     ("delta2", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25^2", _delta(2)),
     ("delta3", "higher", "fraction", "share of pixels with max(gt/pred, pred/gt) < 1.25^3", _delta(3)),
-):
+)
+for _name, _better, _unit, _summary, _statistic in _METRICS:
     register_metric(_name, _better, _unit, _summary, REFERENCE)(_per_image(_statistic))
