@@ -35,7 +35,7 @@ browser:
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # ruff: lint (pycodestyle, pyflakes, bugbear), import order and the format check; line length 120.
-# mypy: the packages pyproject.toml's [tool.mypy] lists (those that type-check clean so far).
+# mypy: the whole package, src/honed (pyproject.toml's [tool.mypy]).
 LINTED := src tests bench tools
 lint: install
 	$(BIN)/ruff check $(LINTED)

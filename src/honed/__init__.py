@@ -16,7 +16,7 @@ from honed.core import moved as _moved
 # lock held at fork) and the run never ended, and a measurement tool must not reach the network.
 # Both fall back to their own no-op stubs when the package cannot be imported: honed makes it so,
 # unless the process imported it already.
-sys.modules.setdefault("openvino_telemetry", None)
+sys.modules.setdefault("openvino_telemetry", None)  # type: ignore[arg-type]  # None blocks an import
 
 __version__ = "0.2.0.dev0"
 

@@ -142,6 +142,8 @@ def convert(path: Path, directory: Path) -> dict[str, Any]:
     facts = json.loads((path / "config.json").read_text())
     ids = Tokenizer.from_file(str(path / "tokenizer.json")).token_to_id
     end, start = ids("<|endoftext|>"), ids("<|startoftranscript|>")
+    if end is None or start is None:
+        raise ModelLoadError(f"model.source: {path}'s tokenizer.json has no Whisper <|startoftranscript|> token")
     embeddings = variables["decoder/embeddings/weight"]
     vocab_size, d_model = embeddings.shape
     ffn = variables["encoder/layer_0/ffn/linear_0/weight"].shape[0]
@@ -184,7 +186,7 @@ def whisper_tokenizer(directory: Path) -> Any:
     import transformers
 
     end = "<|endoftext|>"
-    return transformers.WhisperTokenizerFast(
+    return transformers.WhisperTokenizer(  # the fast one: transformers 5 has no other
         tokenizer_file=str(directory / "tokenizer.json"), unk_token=end, bos_token=end, eos_token=end, pad_token=end
     )
 
@@ -195,7 +197,12 @@ def generation_config(config: Any, facts: dict[str, Any], ids: Any) -> Any:
     import transformers
 
     multilingual = config.vocab_size >= 51865  # the English-only models have one token fewer
-    generation = transformers.GenerationConfig(
+    languages = {
+        "lang_to_id": {f"<|{code}|>": ids(f"<|{code}|>") for code in _languages(facts, ids)},
+        "task_to_id": {"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")},
+        "task": "transcribe",  # else generate() leaves the task token out of the prompt
+    }
+    return transformers.GenerationConfig(
         decoder_start_token_id=config.decoder_start_token_id,
         bos_token_id=config.bos_token_id,
         eos_token_id=config.eos_token_id,
@@ -208,12 +215,8 @@ def generation_config(config: Any, facts: dict[str, Any], ids: Any) -> Any:
         alignment_heads=facts.get("alignment_heads"),
         is_multilingual=multilingual,
         return_timestamps=False,
+        **(languages if multilingual else {}),
     )
-    if multilingual:
-        generation.lang_to_id = {f"<|{code}|>": ids(f"<|{code}|>") for code in _languages(facts, ids)}
-        generation.task_to_id = {"transcribe": ids("<|transcribe|>"), "translate": ids("<|translate|>")}
-        generation.task = "transcribe"  # else generate() leaves the task token out of the prompt
-    return generation
 
 
 def _languages(facts: dict[str, Any], ids: Any) -> list[str]:

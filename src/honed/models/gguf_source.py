@@ -37,7 +37,7 @@ def convert(path: Path, directory: Path) -> dict[str, Any]:
 
     where, name = str(path.parent), path.name
     try:
-        model = transformers.AutoModelForCausalLM.from_pretrained(where, gguf_file=name, dtype=torch.float32)
+        model: Any = transformers.AutoModelForCausalLM.from_pretrained(where, gguf_file=name, dtype=torch.float32)
         tokenizer = transformers.AutoTokenizer.from_pretrained(where, gguf_file=name)
     except (ImportError, OSError, ValueError, KeyError, NotImplementedError) as error:
         # transformers reads the architectures its GGUF mapping knows (Llama, Mistral, Qwen2, ...)

@@ -78,7 +78,7 @@ def model_class(config: Any, auto_class_name: str) -> Any:
     """The transformers class that ``auto_class_name`` builds for ``config``, or None."""
     import transformers
 
-    auto = getattr(transformers, auto_class_name, None)
+    auto: Any = getattr(transformers, auto_class_name, None)
     try:
         return auto._model_mapping[type(config)]
     except (KeyError, AttributeError, TypeError):

@@ -1,7 +1,7 @@
 """Greedy decoding of a transformers model one token at a time with its KV cache (the ``Decodes``
 protocol): a causal language model (prefill = the prompt) or an encoder-decoder such as T5, BART
 or Marian (prefill = the encoder once, then the decoder's first step; later steps read the
-encoder's output and the cache, as ``generate`` does)."""
+encoder's output and the cache, as ``generate`` does). ``module`` is a transformers model."""
 
 from __future__ import annotations
 
@@ -11,23 +11,23 @@ from typing import Any
 import torch
 
 
-def takes_logits_to_keep(module: torch.nn.Module) -> bool:
+def takes_logits_to_keep(module: Any) -> bool:
     """Whether the model's forward can project only some positions onto the vocabulary
     (transformers' own check, as generate() makes it; False for a model without it)."""
     return bool(getattr(module, "_supports_logits_to_keep", lambda: False)())
 
 
-def is_encoder_decoder(module: torch.nn.Module) -> bool:
+def is_encoder_decoder(module: Any) -> bool:
     return bool(getattr(getattr(module, "config", None), "is_encoder_decoder", False))
 
 
-def decoder_start(module: torch.nn.Module, batch_size: int, device: Any) -> torch.Tensor:
+def decoder_start(module: Any, batch_size: int, device: Any) -> torch.Tensor:
     """The decoder's start token for each sequence of a batch ([batch, 1])."""
     start = module.config.decoder_start_token_id
     return torch.full((batch_size, 1), start, dtype=torch.long, device=device)
 
 
-def greedy_step(module: torch.nn.Module, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
+def greedy_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
     """The next token of each sequence and the state to pass back (see ``Decodes.greedy_step``)."""
     if is_encoder_decoder(module):
         return _seq2seq_step(module, inputs, state)
@@ -43,7 +43,7 @@ def greedy_step(module: torch.nn.Module, inputs: Any, state: Any | None) -> tupl
     return output.logits[:, -1:].argmax(-1), (output.past_key_values, mask)
 
 
-def _seq2seq_step(module: torch.nn.Module, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
+def _seq2seq_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
     """State is (cache, the source's attention mask, the encoder's output): the source is encoded once."""
     if state is None:
         mask = inputs.get("attention_mask")

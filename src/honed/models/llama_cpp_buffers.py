@@ -121,7 +121,8 @@ def amx_safe_weight_buffers(path: str, repack: bool = True) -> Iterator[None]:
 
     original = high_level.llama_cpp.llama_model_default_params
     names = _repacked(path) if repack else []
-    array = _overrides(names, repack_buffer_type()) if names else None
+    buffer = repack_buffer_type() if names else None  # None: this llama.cpp has no CPU_REPACK
+    array = _overrides(names, buffer) if names and buffer is not None else None
     if array is not None:
         _KEPT.append(array)  # llama.cpp keeps a copy of the model parameters, pointer included
 

@@ -60,5 +60,5 @@ class ModelOutput:
     def of_arrays(cls, names: list[str], arrays: list[np.ndarray]) -> ModelOutput:
         """A graph runtime's outputs (onnxruntime, OpenVINO), in the graph's order, as tensors
         sharing the arrays' memory."""
-        tensors = [torch.from_numpy(a) if a.dtype != object else a for a in arrays]
+        tensors: list[Any] = [torch.from_numpy(a) if a.dtype != object else a for a in arrays]
         return cls(tensors[0], names[0], dict(zip(names[1:], tensors[1:])))

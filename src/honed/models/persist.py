@@ -66,7 +66,7 @@ def check_manifest(directory: Path, manifest: dict[str, Any], trusted: bool) -> 
         raise SpecError(f"{MANIFEST}.factory", None, "'package.module:function' that builds the saved torch module")
     if saved.factory is not None:
         check_factory(saved.factory, trusted, where)
-        _check_architecture_size(directory, saved)
+        _check_architecture_size(directory, saved.factory, saved.kwargs)
     for name in saved.files:
         contained_path(directory, name, f"{MANIFEST}.files")
     if saved.artifact is not None:
@@ -74,16 +74,16 @@ def check_manifest(directory: Path, manifest: dict[str, Any], trusted: bool) -> 
     return saved
 
 
-def _check_architecture_size(directory: Path, saved: SavedManifest) -> None:
+def _check_architecture_size(directory: Path, factory: str, kwargs: dict[str, Any]) -> None:
     """The manifest's kwargs must not describe a model far larger than the weights saved beside it:
     data could otherwise make honed allocate without bound before the weights fail to fit."""
     from honed.models.torch_module import meta_state_bytes
 
     weights = directory / "model.safetensors"
-    needed = meta_state_bytes(saved.factory, saved.kwargs)
+    needed = meta_state_bytes(factory, kwargs)
     if needed is not None and weights.is_file() and needed > 2 * weights.stat().st_size + (1 << 20):
         raise ModelLoadError(
-            f"{MANIFEST}: factory {saved.factory!r} with kwargs {saved.kwargs} builds "
+            f"{MANIFEST}: factory {factory!r} with kwargs {kwargs} builds "
             f"{needed} bytes of weights, but {weights.name} holds {weights.stat().st_size}"
         )
 

@@ -22,6 +22,7 @@ from honed.models.torch_common import TorchBackedHandle, prepare_torch, to_devic
 class SentenceTransformerHandle(TorchBackedHandle):
     kind = "sentence-transformers"
     source_kind = "path-or-hub"
+    module: Any  # a sentence_transformers.SentenceTransformer: encode, preprocess and save
 
     def __init__(self, ref: ModelRef, device: str, module: torch.nn.Module):
         super().__init__(ref, device)

@@ -87,7 +87,7 @@ def _storage(tensor: torch.Tensor) -> list[torch.Tensor]:
     flatten = getattr(type(tensor), "__tensor_flatten__", None)
     if flatten is None or type(tensor) in (torch.Tensor, torch.nn.Parameter):
         return [tensor.int_repr() if tensor.is_quantized else tensor]
-    names, _ = tensor.__tensor_flatten__()
+    names, _ = flatten(tensor)
     return [inner for name in names for inner in _storage(getattr(tensor, name))]
 
 

@@ -89,7 +89,7 @@ class TorchModuleHandle(TorchBackedHandle):
         factory = ref.options.get("factory") if ref.kind == "torch" else ref.source
         kwargs = ref.options.get("kwargs", {})
         if ref.kind == "factory":
-            module = build_from_factory(factory, kwargs)
+            module = build_from_factory(ref.source, kwargs)
             if ref.options.get("weights"):
                 load_safetensors_into(module, ref.options["weights"])
             return cls(ref, device, module)

@@ -37,6 +37,7 @@ class TransformersHandle(TorchBackedHandle):
 
     kind = "transformers"
     source_kind = "path-or-hub"
+    module: Any  # a transformers PreTrainedModel: its config, generate and save_pretrained
 
     def __init__(
         self,
@@ -199,7 +200,7 @@ class TransformersHandle(TorchBackedHandle):
     def sampling_rate(self) -> int:
         return int(getattr(self.feature_extractor, "sampling_rate", 16_000))
 
-    def preprocess(self, raw: list[str] | list[np.ndarray] | list[Any]) -> dict[str, torch.Tensor]:
+    def preprocess(self, raw: list[Any]) -> dict[str, torch.Tensor]:  # texts, waveforms or images
         """Texts, waveforms or (PIL) images as the model's inputs, through its own pre-processing."""
         if self.feature_extractor is not None:  # waveforms -> log-mel features
             features = self.feature_extractor(raw, sampling_rate=self.sampling_rate, return_tensors="pt").input_features
@@ -209,14 +210,19 @@ class TransformersHandle(TorchBackedHandle):
                 raise SpecError("inputs", "images", "model-scope tensors (this model has no image processor)")
             pixels = self.image_processor(raw, return_tensors="pt")["pixel_values"]
             return {"pixel_values": pixels.to(device=self.device, dtype=self.float_dtype)}
+        return self._with_decoder_prefix(self._tokenized(raw))
+
+    @property
+    def _text_tokenizer(self) -> Any:
+        """The tokenizer, for what reads or writes text (a model without one is refused)."""
         if self.tokenizer is None:
             raise SpecError("inputs", "text", "model-scope tensors (this model has no tokenizer)")
-        return self._with_decoder_prefix(self._tokenized(raw))
+        return self.tokenizer
 
     def _tokenized(self, texts: list[str]) -> dict[str, torch.Tensor]:
         """What the tokenizer gives that the model's forward names (a T5 given a BERT tokenizer
         reads no token_type_ids)."""
-        batch = self.tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
+        batch = self._text_tokenizer(texts, padding=True, truncation=True, return_tensors="pt")
         accepted = inspect.signature(self.module.forward).parameters
         return to_device({name: value for name, value in batch.items() if name in accepted}, self.device)
 
@@ -226,7 +232,7 @@ class TransformersHandle(TorchBackedHandle):
         return self.feature_extractor is not None and self.tokenizer is not None and hasattr(self.module, "generate")
 
     def token_ids(self, text: str, special_tokens: bool = True) -> list[int]:
-        return list(self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"])
+        return list(self._text_tokenizer(text, add_special_tokens=special_tokens)["input_ids"])
 
     def next_token_logits(self, ids: list[int]) -> torch.Tensor:
         batch = torch.tensor([ids], device=self.device)
@@ -243,14 +249,14 @@ class TransformersHandle(TorchBackedHandle):
         ids = self.module.generate(
             **self._tokenized(texts), max_new_tokens=max_new_tokens, do_sample=False, num_beams=1
         )
-        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return self._text_tokenizer.batch_decode(ids, skip_special_tokens=True)
 
     def transcribe(self, waveforms: list[np.ndarray], max_new_tokens: int) -> list[str]:
         """Speech to text, as deployed: features, greedy autoregressive decoding, detokenised text."""
         ids = self.module.generate(**self.preprocess(waveforms), max_new_tokens=max_new_tokens, do_sample=False)
-        return self.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return self._text_tokenizer.batch_decode(ids, skip_special_tokens=True)
 
-    def run_pipeline(self, raw: list[str] | list[np.ndarray]) -> Any:
+    def run_pipeline(self, raw: list[Any]) -> Any:  # texts or waveforms
         if self.transcribes:
             return self.transcribe(raw, self.max_new_tokens)
         if Capability.WRITES_TEXT in self.capabilities:

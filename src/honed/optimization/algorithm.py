@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -18,6 +18,8 @@ from honed.core.installed import installed
 from honed.core.protocol import InputSpec, TaskSpec
 from honed.core.registry import Registry
 from honed.models.capabilities import KEPT_BY_EXPORT, Capability
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.space import Knob
 
 # Families apply in this order whatever order a recipe lists them in.
@@ -115,13 +117,19 @@ class Variant:
         return self.needs <= capabilities and not self.excludes & capabilities
 
 
+P = TypeVar("P", bound=Params)
+# What an algorithm does: a torch model (optimize()'s private copy), its checked params, the run's
+# context -> the optimised model (the same handle changed in place, or a new one for another runtime).
+Transform = Callable[[TorchBackedHandle, P, Context], ModelHandle]
+
+
 @dataclass(frozen=True)
 class Algorithm:
     name: str
     family: str
     summary: str
     params: type[Params]
-    apply: Callable[[Any, Params, Context], Any]
+    apply: Transform[Any]  # the recipe step's params, checked as ``params``
     targets: frozenset[str] = frozenset({"cpu", "cuda"})
     requires: tuple[str, ...] = ()
     extra: str = "optimize"  # the honed extra that installs ``requires``
@@ -189,12 +197,18 @@ def list_algorithms() -> list[Algorithm]:
     return ALGORITHMS.values()
 
 
-def register_algorithm(name: str, family: str, summary: str, params: type[Params] = Params, **options: Any):
+def register_algorithm(
+    name: str,
+    family: str,
+    summary: str,
+    params: type[P] = Params,  # type: ignore[assignment]  # P is Params itself when none is given
+    **options: Any,
+) -> Callable[[Transform[P]], Transform[P]]:
     """Decorator: ``@register_algorithm("svd-lowrank", "factorize", "...", SvdParams)`` on apply."""
     if family not in FAMILIES:
         raise ValueError(f"family {family!r} is not one of {FAMILIES}")
 
-    def decorator(apply: Callable[[Any, Params, Context], Any]) -> Callable[[Any, Params, Context], Any]:
+    def decorator(apply: Transform[P]) -> Transform[P]:
         options.setdefault("conflicts", frozenset())
         options["conflicts"] = frozenset(options["conflicts"])
         ALGORITHMS.register(name)(

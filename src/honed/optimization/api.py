@@ -49,11 +49,13 @@ def optimize(
     inputs = inputs or handle.optimize_inputs or InputSpec()
     task = task or handle.optimize_task
     context = Context(target=target, inputs=inputs, task=task)
-    result = handle.with_module(copy.deepcopy(handle.module))
+    result: ModelHandle = handle.with_module(copy.deepcopy(handle.module))
     flops = _flops(handle, inputs) if coverage else {}
     covered = []
     for index, (algorithm, params) in enumerate(steps):
-        before = snapshot(result.module) if coverage and hasattr(result, "module") else None
+        if not isinstance(result, TorchBackedHandle):  # resolve_recipe puts a runtime step last
+            raise RecipeError(f"{algorithm.name} after a runtime step: recipes end in the runtime they run on")
+        before = snapshot(result.module) if coverage else None
         step_kept = _step_directory(kept, index, algorithm.name)
         result = algorithm.apply(
             result, params, dataclasses.replace(context, kept=step_kept)

@@ -52,15 +52,16 @@ def export(handle: ModelHandle, directory: str | Path) -> list[str]:
     origin = handle.base or handle
     if handle.ref.kind != origin.ref.kind:
         files += origin.deploy_preprocessing(directory)  # a runtime export still needs the tokenizer
+    files = sorted(set(files))
     description = {
         "kind": handle.kind,
-        "files": sorted(set(files)),
+        "files": files,
         "recipe": [step.model_dump(mode="json") for step in handle.recipe],
         "load_options": handle.deploy_options(),
         "base": {"kind": origin.ref.kind, "source": origin.ref.source, "name": origin.name},
     }
     (directory / EXPORT_FILE).write_text(EXPORT_DOCUMENT.dump(description, indent=2, sort_keys=True))
-    return description["files"]
+    return files
 
 
 def check_output(directory: Path) -> None:

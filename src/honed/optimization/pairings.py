@@ -8,10 +8,12 @@ where its adapter can build it that way (factories, transformers directories); o
 
 from __future__ import annotations
 
+from typing import Any
+
 from honed.core.protocol import ModelRef, Step
 
 # (algorithm, params that must match, layer kind holding most parameters, what was measured)
-KNOWN_BAD = (
+KNOWN_BAD: tuple[tuple[str, dict[str, Any], str, str], ...] = (
     (
         "onnxruntime",
         {"quantization": "dynamic-int8"},
@@ -51,7 +53,7 @@ def dominant_layers(ref: ModelRef) -> str | None:
             counts["convolution"] += sum(p.numel() for p in layer.parameters(recurse=False))
         elif isinstance(layer, torch.nn.Linear):
             counts["linear"] += sum(p.numel() for p in layer.parameters(recurse=False))
-    return max(counts, key=counts.get) if any(counts.values()) else None
+    return max(counts, key=lambda kind: counts[kind]) if any(counts.values()) else None
 
 
 def pairing_warnings(name: str, layers: str | None, steps: list[Step]) -> list[str]:

@@ -45,7 +45,8 @@ class Knob:
         """Whether ``value`` is in this knob's domain."""
         if self.choices:
             return value in self.choices
-        return isinstance(value, (int, float)) and self.low <= value <= self.high
+        low, high = self.bounds
+        return isinstance(value, (int, float)) and low <= value <= high
 
     def for_model(self, capabilities: frozenset[Capability] | None) -> Knob:
         """This knob without the values a model of ``capabilities`` refuses (all kept when unknown)."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal, cast
 
 import torch
 
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
@@ -25,8 +27,8 @@ class CompileParams(Params):
         "loaded model"
     ),
 )
-def torch_compile(handle, params: CompileParams, context: Context):
-    return handle.with_module(torch.compile(handle.module, mode=params.mode, dynamic=params.dynamic))
+def torch_compile(handle: TorchBackedHandle, params: CompileParams, context: Context) -> ModelHandle:
+    return handle.with_module(_compiled(handle.module, mode=params.mode, dynamic=params.dynamic))
 
 
 @register_algorithm(
@@ -37,5 +39,10 @@ def torch_compile(handle, params: CompileParams, context: Context):
     typical_min_cosine=0.999,
     export_note="CUDA graphs are captured where the model runs: write the recipe without it",
 )
-def cuda_graphs(handle, params: Params, context: Context):
-    return handle.with_module(torch.compile(handle.module, mode="reduce-overhead"))
+def cuda_graphs(handle: TorchBackedHandle, params: Params, context: Context) -> ModelHandle:
+    return handle.with_module(_compiled(handle.module, mode="reduce-overhead"))
+
+
+def _compiled(module: torch.nn.Module, **options: Any) -> torch.nn.Module:
+    """torch.compile of a module is a module (an OptimizedModule), whatever its stubs say."""
+    return cast(torch.nn.Module, torch.compile(module, **options))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -19,6 +19,7 @@ from honed.core.errors import SpecError
 from honed.core.protocol import ModelRef
 from honed.models.capabilities import Capability
 from honed.models.ctranslate2_model import TRANSCRIBES, CTranslate2WhisperHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.algorithms.runtime import NOT_EXPORTABLE
 from honed.optimization.kept_files import keep, reuse
@@ -36,7 +37,7 @@ class CTranslate2Params(Params):
     )
 
 
-def _converted(handle: Any, context: Context) -> tuple[tempfile.TemporaryDirectory, Path]:
+def _converted(handle: TorchBackedHandle, context: Context) -> tuple[tempfile.TemporaryDirectory, Path]:
     """The handle written with save_pretrained and converted by CTranslate2 (kept for the run's
     other workers, which load it without converting again); where the converted files are."""
     import ctranslate2
@@ -78,7 +79,7 @@ def _converted(handle: Any, context: Context) -> tuple[tempfile.TemporaryDirecto
         ),
     ),
 )
-def to_ctranslate2(handle: Any, params: CTranslate2Params, context: Context) -> CTranslate2WhisperHandle:
+def to_ctranslate2(handle: TorchBackedHandle, params: CTranslate2Params, context: Context) -> CTranslate2WhisperHandle:
     if Capability.TRANSCRIBES not in handle.capabilities or handle.kind != "transformers":
         raise SpecError(
             "algorithm ctranslate2: model",

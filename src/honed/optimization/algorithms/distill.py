@@ -11,7 +11,9 @@ from pydantic import Field
 
 from honed.core.errors import SpecError
 from honed.models.capabilities import Capability
+from honed.models.handle import ModelHandle
 from honed.models.hf_decoding import is_encoder_decoder
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 TRAINING_SEEDS = 100_000
@@ -50,8 +52,8 @@ def kept_indices(count: int, keep: float) -> list[int]:
     return sorted({round(i * (count - 1) / (kept - 1)) for i in range(kept)})
 
 
-def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
-    parent, name, blocks = repeated_blocks(module)
+def _shrink(module: torch.nn.Module, found: tuple[torch.nn.Module, str, torch.nn.ModuleList], keep: list[int]) -> None:
+    parent, name, blocks = found
     student = torch.nn.ModuleList([blocks[i] for i in keep])
     for index, block in enumerate(student):
         attention = getattr(block, "self_attn", None)
@@ -76,7 +78,7 @@ def _shrink(module: torch.nn.Module, keep: list[int]) -> None:
     export="weights",
     learns=lambda params: True,  # trains the student on the task's items
 )  # MiniLM, 3 of 6 layers, 60 steps: see NOTES.md
-def layer_distill(handle, params: LayerDistillParams, context: Context):
+def layer_distill(handle: TorchBackedHandle, params: LayerDistillParams, context: Context) -> ModelHandle:
     found = repeated_blocks(handle.module)
     if is_encoder_decoder(handle.module):  # a bare T5Model has no capability that ``excludes`` names
         raise SpecError(
@@ -90,7 +92,7 @@ def layer_distill(handle, params: LayerDistillParams, context: Context):
             "recipe.layer-distill", handle.name, "a model built from a list of repeated blocks (transformer layers)"
         )
     teacher = handle.with_module(copy.deepcopy(handle.module).eval())  # handle.module is optimize()'s private copy
-    _shrink(handle.module, kept_indices(len(found[2]), params.keep))
+    _shrink(handle.module, found, kept_indices(len(found[2]), params.keep))
     _train(handle, teacher, params, context)
     return handle
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from pydantic import Field, model_validator
 
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.space import float_range
 
@@ -77,7 +79,7 @@ def factorize_linear(layer: torch.nn.Linear, params: SvdParams) -> torch.nn.Modu
 )
 # MiniLM (trained, no fine-tuning), worst item: energy 0.97 -> cosine 0.997 (-0.04 % parameters);
 # 0.96 -> 0.899; 0.95 -> 0.708 (-1.7 %). Its weights are near full rank: low rank needs fine-tuning.
-def svd_lowrank(handle, params: SvdParams, context: Context):
+def svd_lowrank(handle: TorchBackedHandle, params: SvdParams, context: Context) -> ModelHandle:
     for parent in list(handle.module.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, torch.nn.Linear):

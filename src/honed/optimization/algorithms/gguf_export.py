@@ -62,7 +62,7 @@ def write_gguf(module: torch.nn.Module, path: Path) -> Path:
     """Write ``module`` (a transformers Llama-family causal LM) as an f32 GGUF file at ``path``."""
     import gguf
 
-    config = module.config
+    config: Any = module.config  # a transformers PretrainedConfig
     if config.model_type not in LLAMA_FAMILY:
         raise SpecError(
             "algorithm llama-cpp: model",

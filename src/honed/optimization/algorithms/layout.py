@@ -11,6 +11,8 @@ from pydantic import Field
 from torch import nn
 
 from honed.core.errors import SpecError
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 
 
@@ -69,12 +71,12 @@ def _to_channels_last(_: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, d
         "without it and convert the loaded model"
     ),
 )
-def channels_last(handle, params: ChannelsLastParams, context: Context):
+def channels_last(handle: TorchBackedHandle, params: ChannelsLastParams, context: Context) -> ModelHandle:
     if not any(isinstance(m, nn.Conv2d) for m in handle.module.modules()):
         raise SpecError(
             "algorithm channels-last", handle.name, "a model with 2-D convolutions (it changes their layout)"
         )
     module = fold_batch_norm(handle.module) if params.fold_batch_norm else handle.module
-    module = module.to(memory_format=torch.channels_last)
+    module = module.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch's stubs omit it
     module.register_forward_pre_hook(_to_channels_last, with_kwargs=True)
     return handle.with_module(module)

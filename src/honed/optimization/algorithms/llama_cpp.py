@@ -18,9 +18,11 @@ from honed.core.errors import SpecError
 from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, Capability
 from honed.models.gguf_model import DEFAULT_CONTEXT, GgufHandle, load_llama
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, Variant, register_algorithm
+from honed.optimization.algorithms.exported import ExportedDecoder
 from honed.optimization.algorithms.gguf_export import write_gguf
-from honed.optimization.algorithms.runtime import NOT_EXPORTABLE, ExportedDecoder
+from honed.optimization.algorithms.runtime import NOT_EXPORTABLE
 from honed.optimization.kept_files import keep, reuse
 from honed.optimization.space import choice
 
@@ -137,13 +139,14 @@ LM_Q8_F16_TABLE = Variant(
     variants=(LM_Q8_F16_TABLE,),
     space=SPACE,
 )
-def to_llama_cpp(handle: Any, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
+def to_llama_cpp(handle: TorchBackedHandle, params: LlamaCppParams, context: Context) -> ExportedGgufHandle:
     if Capability.SCORES_TOKENS not in handle.capabilities:
         raise SpecError("algorithm llama-cpp: model", handle.name, "a causal language model (AutoModelForCausalLM)")
     output = "" if params.output_type == "default" else f"-output-{params.output_type}"
     name = f"model-{params.quantization}{output}.gguf"
+    kept = context.kept
     files, path = (
-        (None, context.kept / name) if reuse(context.kept) is not None else _written(handle, params, name, context)
+        (None, kept / name) if kept is not None and reuse(kept) is not None else _written(handle, params, name, context)
     )
     threads = torch.get_num_threads() or None
     size = min(params.context, int(getattr(handle.module.config, "max_position_embeddings", params.context)))

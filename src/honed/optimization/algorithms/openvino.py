@@ -11,7 +11,9 @@ from typing import Any
 from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, register_algorithm
+from honed.optimization.algorithms.exported import SourceInputs
 from honed.optimization.algorithms.openvino_decoder import StatefulDecoderHandle, export_stateful_decoder
 from honed.optimization.algorithms.openvino_params import SPACE, TEXT_ENCODER_INT8, OpenVinoParams
 from honed.optimization.algorithms.openvino_quantize import quantize
@@ -20,7 +22,6 @@ from honed.optimization.algorithms.openvino_speech_export import export_speech
 from honed.optimization.algorithms.runtime import (
     NOT_EXPORTABLE,
     OnnxExport,
-    SourceInputs,
     convert_pytorch,
     export_onnx,
     keep_export,
@@ -64,7 +65,7 @@ class ExportedOpenVinoHandle(SourceInputs, OpenVinoHandle):
     space=SPACE,
     learns=lambda params: params.quantization in ("int8", "int8-mixed"),  # activation ranges from task items
 )  # MiniLM b8: f32 1.0000, bf16 0.99998, int8 0.992
-def to_openvino(handle: Any, params: OpenVinoParams, context: Context) -> ExportedOpenVinoHandle:
+def to_openvino(handle: TorchBackedHandle, params: OpenVinoParams, context: Context) -> OpenVinoHandle:
     import openvino as ov
     import torch
 
@@ -102,7 +103,7 @@ def _converted(
     return keep_export(export, context, "model.xml", ["model.xml", "model.bin"], notes), notes
 
 
-def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDecoderHandle:
+def _speech(handle: TorchBackedHandle, params: OpenVinoParams, context: Context) -> SpeechDecoderHandle:
     """A speech-to-text model: its encoder and its stateful decoder step, each compressed alike."""
     import openvino as ov
     import torch
@@ -115,7 +116,9 @@ def _speech(handle: Any, params: OpenVinoParams, context: Context) -> SpeechDeco
     return SpeechDecoderHandle(ref, encoder, decoder, params.precision, handle, export, torch.get_num_threads() or None)
 
 
-def _converted_speech(handle: Any, params: OpenVinoParams, context: Context) -> tuple[OnnxExport, dict[str, Any]]:
+def _converted_speech(
+    handle: TorchBackedHandle, params: OpenVinoParams, context: Context
+) -> tuple[OnnxExport, dict[str, Any]]:
     """Encoder and decoder step converted (and compressed) to encoder.xml and decoder.xml, kept
     for the run's other workers."""
     import openvino as ov

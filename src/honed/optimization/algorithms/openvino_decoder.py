@@ -18,7 +18,9 @@ from honed.models.graph_inputs import token_feed
 from honed.models.hf_decoding import takes_logits_to_keep
 from honed.models.openvino_model import OpenVinoHandle, Precision
 from honed.models.output import ModelOutput
-from honed.optimization.algorithms.runtime import ExportedDecoder, OnnxExport
+from honed.models.torch_common import TorchBackedHandle
+from honed.optimization.algorithms.exported import ExportedDecoder
+from honed.optimization.algorithms.runtime import OnnxExport
 
 _PAST_LENGTH = 3  # the traced example's cache length: not 0 or 1, which torch.export would specialise
 
@@ -28,6 +30,8 @@ class _DecoderStep(torch.nn.Module):
     (logits, present key/value per layer): the cache as plain tensors, the shape an exporter can
     trace. logit_positions (the new tokens' positions whose logits are wanted, transformers'
     logits_to_keep as indices) where the model takes it: a prompt needs its last position's only."""
+
+    module: Any  # a transformers causal LM (its config, its forward's keywords)
 
     def __init__(self, module: torch.nn.Module, layers: int, keeps_logits: bool):
         super().__init__()
@@ -53,13 +57,13 @@ class _DecoderStep(torch.nn.Module):
         return (output.logits, *(t for layer in output.past_key_values.layers for t in (layer.keys, layer.values)))
 
 
-def export_stateful_decoder(handle: Any, opset: int) -> tuple[Any, OnnxExport]:
+def export_stateful_decoder(handle: TorchBackedHandle, opset: int) -> tuple[Any, OnnxExport]:
     """The handle's causal LM as a stateful OpenVINO model with inputs input_ids, attention_mask
     (the whole sequence so far), position_ids and, where the model has logits_to_keep,
     logit_positions; and one output, logits."""
     import openvino as ov
 
-    module = handle.module
+    module: Any = handle.module  # a transformers causal LM
     ids = torch.randint(0, int(module.config.vocab_size), (2, 5), generator=torch.Generator().manual_seed(0))
     with torch.no_grad():  # the cache's layout (layers, heads, head size) as this model makes it
         layers = module(input_ids=ids[:, :_PAST_LENGTH], use_cache=True).past_key_values.layers

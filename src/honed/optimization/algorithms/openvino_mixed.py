@@ -58,7 +58,7 @@ def item_outputs(compiled: Any, feeds: list[dict[str, np.ndarray]]) -> list[torc
     """The main output of every item of ``feeds``, one flat vector each: batches of texts may
     differ in length, so items are compared one by one; a token output's padding is zeroed
     (what it holds is no part of the answer)."""
-    items = []
+    items: list[torch.Tensor] = []
     for feed in feeds:
         output = torch.from_numpy(np.asarray(compiled(feed)[compiled.output(0)])).double()
         mask = feed.get("attention_mask")
@@ -118,7 +118,7 @@ def quantize_by_sensitivity(
     if cosine >= min_cosine or not spans:
         return result((), candidate, cosine)
     gain = {index: quantized((index,))[1] for index in range(len(spans))}
-    order = tuple(sorted(gain, key=gain.get, reverse=True))  # most sensitive first
+    order = tuple(sorted(gain, key=lambda index: gain[index], reverse=True))  # most sensitive first
     # Bisect on how many of the most sensitive spans stay float; all of them is the float model.
     low, high = 0, len(order)  # low fails (measured); high is the float model
     while high - low > 1:

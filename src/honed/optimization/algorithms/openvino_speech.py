@@ -24,8 +24,9 @@ from honed.core.protocol import ModelRef
 from honed.models.capabilities import KEPT_BY_SPEECH_EXPORT, Capability
 from honed.models.openvino_model import OpenVinoHandle, Precision, compile_cpu
 from honed.models.output import ModelOutput
+from honed.optimization.algorithms.exported import SourceInputs
 from honed.optimization.algorithms.openvino_decoder import cache_names
-from honed.optimization.algorithms.runtime import OnnxExport, SourceInputs
+from honed.optimization.algorithms.runtime import OnnxExport
 
 
 def _cross_in_bf16(encoder: Any, decoder: Any) -> tuple[Any, Any]:
@@ -152,7 +153,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
     def run_pipeline(self, raw: Any) -> Any:
         return self.transcribe(raw, self.max_new_tokens)
 
-    def _route_generate(self, module: torch.nn.Module) -> None:
+    def _route_generate(self, module: Any) -> None:  # a transformers WhisperForConditionalGeneration
         """generate() on the source model (its weights freed) calls the encoder once and the
         model once per step; both go to OpenVINO, the decoder's cache in an infer request per generation."""
         from transformers.modeling_outputs import Seq2SeqLMOutput
@@ -164,7 +165,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
             return encoded_type(last_hidden_state=torch.from_numpy(hidden), cross=cross)
 
         class Encoder(torch.nn.Module):
-            def __init__(self, original: torch.nn.Module):
+            def __init__(self, original: Any):  # the model's WhisperEncoder
                 super().__init__()
                 # generate() reads their strides, and takes the model's device from its first
                 # parameter: these two (unused, uninitialised) say "cpu" where the rest is on meta.
@@ -188,6 +189,7 @@ class SpeechDecoderHandle(SourceInputs, OpenVinoHandle):
             # OpenVINO's) and only the tokens the cache has not seen; a call without one, e.g.
             # language detection (a multilingual model's first call, given the features), stands alone.
             if encoder_outputs is None:
+                assert input_features is not None, "a step without encoder outputs is given the features"
                 encoder_outputs = encoded(input_features)
             if past_key_values is None or getattr(state, "cache", None) is not past_key_values:
                 state.request, state.cache = handle._start(encoder_outputs.cross), past_key_values

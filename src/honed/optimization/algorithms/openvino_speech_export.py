@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from honed.core.protocol import InputSpec
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithms.openvino_decoder import cache_names, make_stateful
 from honed.optimization.algorithms.runtime import OnnxExport
 
@@ -21,7 +22,7 @@ class _EncoderWithCrossCache(torch.nn.Module):
     """input_features -> (last hidden state, cross key and value per decoder layer, [batch, heads,
     frames, head size]): each layer's encoder_attn k_proj/v_proj laid out as WhisperAttention does."""
 
-    def __init__(self, model: torch.nn.Module):
+    def __init__(self, model: Any):  # a transformers WhisperForConditionalGeneration
         super().__init__()
         self.encoder, self.layers = model.get_encoder(), model.get_decoder().layers
 
@@ -41,6 +42,8 @@ class _EncoderWithCrossCache(torch.nn.Module):
 class _DecoderStep(torch.nn.Module):
     """(input_ids, cross key/value per layer, past self key/value per layer) -> (logits, present
     self key/value per layer), through transformers' own decoder and an EncoderDecoderCache."""
+
+    model: Any  # a transformers WhisperForConditionalGeneration (its config, decoder and proj_out)
 
     def __init__(self, model: torch.nn.Module, layers: int):
         super().__init__()
@@ -77,13 +80,14 @@ def _filled(tensors: tuple[torch.Tensor, ...]) -> Any:
     return cache
 
 
-def export_speech(handle: Any) -> tuple[Any, Any, OnnxExport]:
+def export_speech(handle: TorchBackedHandle) -> tuple[Any, Any, OnnxExport]:
     """The encoder and the stateful decoder step, both converted by OpenVINO's PyTorch frontend
     (the decoder from torch.export, for its dynamic token and cache lengths), so attention stays
     one fused operation that reads the cross keys and values where they lie."""
     import openvino as ov
 
-    module, config = handle.module, handle.module.config
+    module: Any = handle.module  # a transformers WhisperForConditionalGeneration
+    config = module.config
     features = handle.example_inputs(1, InputSpec(), seed=0)["input_features"]
     layers = len(module.get_decoder().layers)
     cross_names, past_names, present_names = (cache_names(prefix, layers) for prefix in ("cross", "past", "present"))

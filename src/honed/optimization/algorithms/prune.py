@@ -9,6 +9,8 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.space import float_range
 
@@ -26,7 +28,7 @@ class MagnitudeParams(Params):
     typical_min_cosine=0.95,
     export="weights",
 )  # MiniLM: 0.974 at 20 %
-def magnitude_prune(handle, params: MagnitudeParams, context: Context):
+def magnitude_prune(handle: TorchBackedHandle, params: MagnitudeParams, context: Context) -> ModelHandle:
     from torch.nn.utils import prune
 
     kinds = (torch.nn.Linear, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
@@ -80,7 +82,7 @@ _FFN_EXPANSION = re.compile(
         "load the weights; export with onnxruntime or openvino after it"
     ),
 )  # MiniLM: 0.873 at 10 %, no fine-tuning
-def structured_prune(handle, params: StructuredParams, context: Context):
+def structured_prune(handle: TorchBackedHandle, params: StructuredParams, context: Context) -> ModelHandle:
     import torch_pruning as tp
 
     module = handle.module

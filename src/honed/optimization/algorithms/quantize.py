@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
 
+from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
 from honed.optimization.space import choice
 
 
-def _torchao(handle, config):
+def _torchao(handle: TorchBackedHandle, config: Any) -> ModelHandle:
     from torchao.quantization import quantize_
 
     quantize_(handle.module, config)  # mutates: applied to optimize()'s private copy only
@@ -29,7 +31,7 @@ def _torchao(handle, config):
         "openvino:quantization=int8-weights is the exportable int8"
     ),
 )
-def torchao_int8_weight_only(handle, params: Params, context: Context):
+def torchao_int8_weight_only(handle: TorchBackedHandle, params: Params, context: Context) -> ModelHandle:
     from torchao.quantization import Int8WeightOnlyConfig
 
     return _torchao(handle, Int8WeightOnlyConfig())
@@ -46,7 +48,7 @@ def torchao_int8_weight_only(handle, params: Params, context: Context):
         "onnxruntime:quantization=dynamic-int8 is the exportable int8"
     ),
 )
-def torchao_int8_dynamic(handle, params: Params, context: Context):
+def torchao_int8_dynamic(handle: TorchBackedHandle, params: Params, context: Context) -> ModelHandle:
     from torchao.quantization import Int8DynamicActivationInt8WeightConfig
 
     return _torchao(handle, Int8DynamicActivationInt8WeightConfig())
@@ -77,7 +79,7 @@ class Int4Params(Params):
         ),
     ),
 )
-def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
+def torchao_int4_weight_only(handle: TorchBackedHandle, params: Int4Params, context: Context) -> ModelHandle:
     from torchao.quantization import Int4WeightOnlyConfig
 
     return _torchao(handle, Int4WeightOnlyConfig(group_size=params.group_size))
@@ -92,7 +94,7 @@ def torchao_int4_weight_only(handle, params: Int4Params, context: Context):
     typical_min_cosine=0.98,
     export_note="torchao's float8 tensors are not written in a format that loads without torchao yet",
 )
-def fp8_dynamic(handle, params: Params, context: Context):
+def fp8_dynamic(handle: TorchBackedHandle, params: Params, context: Context) -> ModelHandle:
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig
 
     return _torchao(handle, Float8DynamicActivationFloat8WeightConfig())
@@ -110,7 +112,7 @@ def fp8_dynamic(handle, params: Params, context: Context):
         "int8 is the exportable int8"
     ),
 )  # MiniLM: 0.968
-def torch_ao_dynamic_int8(handle, params: Params, context: Context):
+def torch_ao_dynamic_int8(handle: TorchBackedHandle, params: Params, context: Context) -> ModelHandle:
     from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     module = quantize_dynamic(handle.module, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
@@ -139,7 +141,7 @@ class QuantoParams(Params):
         ),
     ),
 )
-def quanto_weights(handle, params: QuantoParams, context: Context):
+def quanto_weights(handle: TorchBackedHandle, params: QuantoParams, context: Context) -> ModelHandle:
     from optimum.quanto import freeze, qint4, qint8, quantize
 
     quantize(handle.module, weights={"int8": qint8, "int4": qint4}[params.weights])

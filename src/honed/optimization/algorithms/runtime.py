@@ -12,12 +12,12 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from honed.core.errors import SpecError
-from honed.core.protocol import InputSpec, ModelRef
-from honed.models.capabilities import KEPT_BY_DECODER_EXPORT, KEPT_BY_EXPORT, Capability
+from honed.core.protocol import ModelRef
 from honed.models.graph_inputs import graph_feed
 from honed.models.onnx_model import OnnxHandle, cuda_refusal, execution
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
+from honed.optimization.algorithms.exported import SourceInputs
 from honed.optimization.algorithms.onnx_quantize import quantize_onnx
 from honed.optimization.kept_files import keep, reuse
 from honed.optimization.space import choice
@@ -87,50 +87,6 @@ def _split(batch: Any) -> tuple[list[str], list[torch.Tensor], dict[str, Any]]:
     return names, [batch[k] for k in names], {k: v for k, v in batch.items() if not isinstance(v, torch.Tensor)}
 
 
-class SourceInputs:
-    """Inputs and pre-processing of an exported model come from the torch handle it was exported
-    from (real tokenized text for language models), whose weights were moved to the meta device."""
-
-    source: Any
-
-    def _exported_from(self, source: Any, export: Any) -> None:
-        self.source = source
-        self._export = export  # the exported files (an OnnxExport, a temporary directory) live as long as this handle
-
-    def example_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> dict[str, np.ndarray]:
-        return self.prepare(self.source.example_inputs(batch_size, inputs, seed))
-
-    def raw_inputs(self, batch_size: int, inputs: InputSpec, seed: int) -> Any:
-        raise SpecError("protocol.scope", "pipeline", f"'model' for a model exported to {self.kind}")
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        return self.source.capabilities & KEPT_BY_EXPORT
-
-    def preprocess(self, raw: Any) -> dict[str, np.ndarray]:
-        """The source model's pre-processing (e.g. its tokenizer), as the exported graph's feed."""
-        return self.prepare(self.source.preprocess(raw))
-
-    def run_pipeline(self, raw: Any) -> torch.Tensor:
-        return self.run(self.preprocess(raw)).main
-
-
-class ExportedDecoder(SourceInputs):
-    """A causal LM exported to a runtime that decodes: it keeps its source's tokenizer, scores
-    tokens and generates."""
-
-    @property
-    def capabilities(self) -> frozenset[Capability]:
-        return self.source.capabilities & KEPT_BY_DECODER_EXPORT
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.source.tokenizer
-
-    def token_ids(self, text: str, special_tokens: bool = True) -> list[int]:
-        return self.source.token_ids(text, special_tokens)
-
-
 class ExportedOnnxHandle(SourceInputs, OnnxHandle):
     def __init__(self, ref: ModelRef, device: str, session: Any, source: Any, export: OnnxExport):
         super().__init__(ref, device, session)
@@ -149,7 +105,7 @@ class OnnxExport:
 
     @property
     def directory(self) -> Path:
-        return Path(self.files.name)
+        return Path(self.files.name) if self.files is not None else self.path.parent
 
     def calibration_feeds(
         self, handle: Any, context: Context, batches: int, half: int | None = None
@@ -179,7 +135,7 @@ def kept_export(context: Context) -> tuple[OnnxExport, dict[str, Any]] | None:
     return None if note is None else (OnnxExport(None, context.kept / note["path"], note["names"]), note["notes"])
 
 
-def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
+def export_onnx(handle: TorchBackedHandle, context: Context, opset: int) -> OnnxExport:
     """torch.export the handle's model to ONNX with dynamic batch (and sequence) dimensions."""
     names, tensors, constants = _split(handle.example_inputs(2, context.inputs, seed=0))
     batch, sequence = torch.export.Dim("batch", min=1, max=4096), torch.export.Dim("sequence", min=2, max=8192)
@@ -202,7 +158,7 @@ def export_onnx(handle: Any, context: Context, opset: int) -> OnnxExport:
     return OnnxExport(files, path, names)
 
 
-def convert_pytorch(handle: Any, context: Context) -> tuple[Any, OnnxExport]:
+def convert_pytorch(handle: TorchBackedHandle, context: Context) -> tuple[Any, OnnxExport]:
     """The handle's model converted by OpenVINO's PyTorch frontend, inputs named as the handle's,
     batch (and token sequence) dimensions dynamic. Unlike the ONNX export, it keeps
     scaled_dot_product_attention one operation, the CPU plugin's fused kernel: the ONNX graph
@@ -226,7 +182,7 @@ def convert_pytorch(handle: Any, context: Context) -> tuple[Any, OnnxExport]:
     return model, OnnxExport(files, Path(files.name) / "model.xml", names)
 
 
-def _exported(handle: Any, params: OnnxRuntimeParams, context: Context) -> OnnxExport:
+def _exported(handle: TorchBackedHandle, params: OnnxRuntimeParams, context: Context) -> OnnxExport:
     """The ONNX file the session runs (quantized as asked, at ``path``), kept for the run's other workers."""
     export = export_onnx(handle, context, params.opset)
     path = export.path
@@ -285,7 +241,7 @@ SPACE = (  # what a knob search walks (tune --search)
     learns=lambda params: params.quantization == "static-int8",  # activation ranges from task items
     refuses=cuda_refusal,
 )  # MiniLM: 1.0000 fp32, 0.986 dynamic-int8
-def to_onnxruntime(handle: Any, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
+def to_onnxruntime(handle: TorchBackedHandle, params: OnnxRuntimeParams, context: Context) -> ExportedOnnxHandle:
     import onnxruntime as ort
 
     export, _ = kept_export(context) or (_exported(handle, params, context), {})
