@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
 
 from honed.core.protocol import InputSpec, Protocol
+from honed.models.handle import ModelHandle
 
 PROBE_TOKENS = 16  # per call, at most the protocol's new_tokens
 PROBE_CALLS = 3
 
 
-def decode_rate(handle: Any, inputs: InputSpec, protocol: Protocol) -> float | None:
+def decode_rate(handle: ModelHandle, inputs: InputSpec, protocol: Protocol) -> float | None:
     """Tokens per second of a call of ``min(new_tokens, PROBE_TOKENS)`` greedy tokens after the
     run's prompt at batch 1, prefill included as in the generate scope; None for a model that
     does not decode."""

@@ -14,9 +14,10 @@ from typing import Any
 
 from honed.core.errors import SpecError
 from honed.models.capabilities import Capability, as_decoder
+from honed.models.handle import ModelHandle
 
 
-def greedy_generation(handle: Any, batch: dict[str, Any], new_tokens: int) -> int:
+def greedy_generation(handle: ModelHandle, batch: dict[str, Any], new_tokens: int) -> int:
     """Generate ``new_tokens`` tokens greedily; return nanoseconds to the first token."""
     decodes = Capability.SCORES_TOKENS in handle.capabilities or Capability.WRITES_TEXT in handle.capabilities
     if not (decodes and Capability.GENERATES in handle.capabilities) or "input_ids" not in batch:

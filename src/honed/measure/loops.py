@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from honed.core.protocol import Protocol
+from honed.models.handle import ModelHandle
 
 
 def timed_loop(timer: Any, call: Any, protocol: Protocol) -> tuple[list[int], float]:
@@ -75,7 +76,7 @@ def warm_up(call: Any, sync: Any, protocol: Protocol) -> int:
     return count
 
 
-def timed_window(handle: Any, call: Callable[[], Any], protocol: Protocol):
+def timed_window(handle: ModelHandle, call: Callable[[], Any], protocol: Protocol):
     """The timed window, energy and contention metered around it and peak memory reset before it."""
     from honed.measure.contention import ContentionMeter
     from honed.meters.energy import meter_for
@@ -94,7 +95,7 @@ def timed_window(handle: Any, call: Callable[[], Any], protocol: Protocol):
     return timer, samples, seconds, meter, contention, torch
 
 
-def reset_peaks(handle: Any) -> Any:
+def reset_peaks(handle: ModelHandle) -> Any:
     """Reset peak memory before the timed loop; returns torch when the model is on CUDA, else None."""
     from honed.meters.memory import reset_peak_rss
 

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict  # noqa: E402
 
 from honed.core.protocol import InputSpec, ModelRef, Protocol, Step, TaskSpec  # noqa: E402
 from honed.measure.loops import timed_window, warm_up  # noqa: E402
+from honed.models.handle import ModelHandle  # noqa: E402
 
 WEIGHTLESS = "not loaded: the recipe ran the files the run's first worker converted"
 
@@ -55,7 +56,7 @@ def _seconds_since(start_ns: int, now_ns: int | None = None) -> float:
     return ((now_ns or time.monotonic_ns()) - start_ns) / 1e9
 
 
-def _optimized(handle: Any, job: Job, coverage: bool = False) -> Any:
+def _optimized(handle: ModelHandle, job: Job, coverage: bool = False) -> Any:
     # The recipe is replayed on the base model: deterministic, and recorded in the run.
     from honed.optimization import Recipe, optimize
 
@@ -81,7 +82,7 @@ def _runs_kept_files(job: Job) -> bool:
     return runs_kept_files(Recipe.of(*job.recipe), Path(job.kept))
 
 
-def _is_weightless(handle: Any) -> bool:
+def _is_weightless(handle: ModelHandle) -> bool:
     """Built without its weights (``load_model(weights=False)``): said in the run's runtime facts."""
     parameters = getattr(getattr(handle, "module", None), "parameters", None)
     return parameters is not None and any(p.is_meta for p in parameters())
@@ -134,7 +135,7 @@ def assess(job: Job) -> dict[str, Any]:
     return {"status": "ok", "quality": quality.model_dump(mode="json")}
 
 
-def _flops(handle: Any, model_batch: Any, model_inputs: Any) -> int | None:
+def _flops(handle: ModelHandle, model_batch: Any, model_inputs: Any) -> int | None:
     """FLOPs of one model-scope call; None for a handle that only runs whole pipelines
     (a CTranslate2 Whisper has no model-scope batch to count)."""
     from honed.core.errors import SpecError
@@ -154,7 +155,7 @@ def _task_sample(job: Job) -> tuple[Any, Any]:
     return task, task.sample(job.batch_size, job.protocol.seed)
 
 
-def _input_generator(job: Job, handle: Any) -> Any:
+def _input_generator(job: Job, handle: ModelHandle) -> Any:
     """Model-scope inputs: the model's synthetic generator, or items of the run's task."""
     if job.inputs.source != "task":
         return lambda: handle.example_inputs(job.batch_size, job.inputs, job.protocol.seed)
@@ -166,7 +167,7 @@ def _input_generator(job: Job, handle: Any) -> Any:
     return from_task
 
 
-def _raw_inputs(job: Job, handle: Any) -> Any:
+def _raw_inputs(job: Job, handle: ModelHandle) -> Any:
     if job.inputs.source == "task":
         return _task_sample(job)[1]
     return handle.raw_inputs(job.batch_size, job.inputs, job.protocol.seed)
@@ -230,7 +231,7 @@ def measure(job: Job, spawned_at_ns: int) -> dict[str, Any]:
     }
 
 
-def _scoped_call(job: Job, handle: Any, model_inputs: Callable[[], Any], first_tokens: list[int]):
+def _scoped_call(job: Job, handle: ModelHandle, model_inputs: Callable[[], Any], first_tokens: list[int]):
     """The data and the call that the protocol's scope times: the model on prepared inputs, the
     whole pipeline on raw inputs, or greedy generation (recording each call's first token)."""
     protocol = job.protocol

@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from honed.models.handle import ModelHandle
+
 
 class WallTimer:
     """perf_counter_ns around the call followed by the handle's synchronize()."""
@@ -43,7 +45,7 @@ class CudaEventTimer:
         return int(start.elapsed_time(end) * 1e6)  # ms -> ns
 
 
-def timer_for(handle: Any) -> WallTimer | CudaEventTimer:
+def timer_for(handle: ModelHandle) -> WallTimer | CudaEventTimer:
     if handle.device.startswith("cuda") and hasattr(handle, "module"):
         import torch
 

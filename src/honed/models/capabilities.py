@@ -42,6 +42,15 @@ class Decodes(Protocol):
         the previous step's tokens alone, read against the cache that ``state`` holds."""
 
 
+class TextDecoder(ScoresTokens, Decodes, Protocol):
+    """A causal language model with its tokenizer (TOKENIZES, SCORES_TOKENS and GENERATES): what a
+    server completes prompts with, decoding the new tokens into text as they come."""
+
+    @property
+    def tokenizer(self) -> Any:
+        """The transformers tokenizer: ``decode`` and, where the model has one, ``chat_template``."""
+
+
 class WritesText(Protocol):
     """What a handle with WRITES_TEXT offers (it decodes too: ``Decodes``, prefill = encoder + first step)."""
 
@@ -79,6 +88,11 @@ def as_decoder(handle: HasCapabilities) -> Decodes:
     """A causal language model (next-token scores) or a text encoder-decoder (writes text)."""
     scores = Capability.WRITES_TEXT if Capability.WRITES_TEXT in handle.capabilities else Capability.SCORES_TOKENS
     return cast(Decodes, _declaring(handle, {Capability.GENERATES, scores}))
+
+
+def as_text_decoder(handle: HasCapabilities) -> TextDecoder:
+    needs = {Capability.TOKENIZES, Capability.SCORES_TOKENS, Capability.GENERATES}
+    return cast(TextDecoder, _declaring(handle, needs))
 
 
 def as_writer(handle: HasCapabilities) -> WritesText:

@@ -64,7 +64,7 @@ class Context:
     task: TaskSpec | None = None
     kept: Path | None = None
 
-    def batch(self, handle: Any, batch_size: int, seed: int) -> Any:
+    def batch(self, handle: ModelHandle, batch_size: int, seed: int) -> Any:
         """One batch of model inputs, reproducible from ``seed``: seeded items of the run's task
         where its items are model inputs, else the model's own synthetic inputs (so replays agree)."""
         task = self._task
@@ -72,7 +72,7 @@ class Context:
             return handle.example_inputs(batch_size, self.inputs, seed=seed)
         return task.model_inputs(handle, task.sample(batch_size, seed))
 
-    def half_batches(self, handle: Any, batch_size: int, half: int, batches: int) -> list[Any]:
+    def half_batches(self, handle: ModelHandle, batch_size: int, half: int, batches: int) -> list[Any]:
         """Model inputs from one half of the run's task (``Task.halves``: 0 to calibrate on, 1
         held out from it); without task data, ``batches`` of the model's own synthetic inputs,
         other seeds for each half."""

@@ -11,6 +11,7 @@ from typing import Any
 from honed.core.errors import RecipeError
 from honed.core.protocol import InputSpec, ModelRef, TaskSpec
 from honed.models.handle import ModelHandle
+from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context
 from honed.optimization.coverage import layer_flops, snapshot, step_coverage
 from honed.optimization.kept_files import reuse
@@ -38,7 +39,6 @@ def optimize(
     it there in the next worker instead of converting again.
     """
     from honed.models import load_model
-    from honed.models.torch_common import TorchBackedHandle
 
     if not isinstance(recipe, Recipe):
         recipe = Recipe.of(*recipe)
@@ -85,7 +85,7 @@ def runs_kept_files(recipe: Recipe | Sequence[str | dict[str, Any]], kept: Path 
     return reuse(_step_directory(kept, 0, steps[0][0].name)) is not None
 
 
-def _flops(handle: ModelHandle, inputs: InputSpec) -> dict[str, int]:
+def _flops(handle: TorchBackedHandle, inputs: InputSpec) -> dict[str, int]:
     try:
         batch = handle.example_inputs(1, inputs, 0)
     except Exception:  # no input shape known: coverage falls back to parameter shares

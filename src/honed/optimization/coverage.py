@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from honed.models.torch_common import TorchBackedHandle
 from honed.records.record import StepCoverage
 
 ALMOST_NOTHING = 0.05  # below this share of FLOPs (parameters when FLOPs are unknown) a step is flagged
@@ -36,7 +37,7 @@ def _zeros(tensor: torch.Tensor) -> int:
         return -1
 
 
-def layer_flops(handle: Any, batch: Any) -> dict[str, int]:
+def layer_flops(handle: TorchBackedHandle, batch: Any) -> dict[str, int]:
     """FLOPs of one call per module name (torch's FlopCounterMode), for weighting what changed."""
     from torch.utils.flop_counter import FlopCounterMode
 

@@ -11,6 +11,7 @@ import torch
 from fastapi import HTTPException
 
 from honed.core.protocol import InputSpec
+from honed.models.handle import ModelHandle
 
 KSERVE_TYPES = {
     "FP32": torch.float32,
@@ -36,7 +37,7 @@ class ItemSchema:
     tensors: bool = True
 
     @classmethod
-    def of(cls, handle: Any, inputs: InputSpec, texts: bool) -> ItemSchema:
+    def of(cls, handle: ModelHandle, inputs: InputSpec, texts: bool) -> ItemSchema:
         try:
             example = handle.example_inputs(1, inputs, seed=0)
         except Exception:  # no example without --shape: tensors are taken as sent

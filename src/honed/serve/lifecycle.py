@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from honed.core.protocol import InputSpec
+from honed.models.handle import ModelHandle
 from honed.serve.admission import default_max_queue
 from honed.serve.batcher import DynamicBatcher
 
@@ -50,7 +51,7 @@ async def warm_up(batcher: DynamicBatcher, inputs: InputSpec) -> Warmth:
     return warmth
 
 
-def _timed_batches(handle: Any, max_batch: int, inputs: InputSpec) -> float:
+def _timed_batches(handle: ModelHandle, max_batch: int, inputs: InputSpec) -> float:
     batch = handle.example_inputs(max_batch, inputs, seed=0)
     elapsed = 0.0
     for _ in range(WARMUP_CALLS):

@@ -18,7 +18,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from honed.models.capabilities import as_decoder
+from honed.models.capabilities import as_text_decoder
 from honed.models.handle import ModelHandle
 from honed.serve.admission import ClientGone, Expired, Refused, client_gone
 from honed.serve.batcher import DynamicBatcher
@@ -45,16 +45,16 @@ class ChatRequest(BaseModel):
     stream: bool = False
 
 
-def greedy_pieces(handle: Any, prompt: str, max_tokens: int) -> Iterator[str]:
+def greedy_pieces(handle: ModelHandle, prompt: str, max_tokens: int) -> Iterator[str]:
     """The text each new token adds, one string per token (empty while a character split across
     tokens is incomplete: the new tokens are decoded as a whole), greedy with the KV cache, until
     ``max_tokens`` or the end-of-sequence token."""
     import torch
 
-    tokenizer = handle.tokenizer
+    decoder = as_text_decoder(handle)
+    tokenizer = decoder.tokenizer
     stop = tokenizer.eos_token_id
     new: list[int] = []
-    decoder = as_decoder(handle)
     text, state, step = "", None, handle.prepare(handle.preprocess([prompt]))
     with torch.inference_mode():
         for _ in range(max_tokens):
@@ -68,11 +68,12 @@ def greedy_pieces(handle: Any, prompt: str, max_tokens: int) -> Iterator[str]:
             text = decoded if decoded.startswith(text) else text
 
 
-def chat_prompt(handle: Any, messages: list[ChatMessage]) -> str:
+def chat_prompt(handle: ModelHandle, messages: list[ChatMessage]) -> str:
     """The tokenizer's chat template where it has one, else the messages as ``role: content`` lines."""
     rows = [message.model_dump() for message in messages]
-    if getattr(handle.tokenizer, "chat_template", None):
-        return handle.tokenizer.apply_chat_template(rows, tokenize=False, add_generation_prompt=True)
+    tokenizer = as_text_decoder(handle).tokenizer
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(rows, tokenize=False, add_generation_prompt=True)
     return "\n".join(f"{row['role']}: {row['content']}" for row in rows) + "\nassistant:"
 
 
@@ -90,7 +91,7 @@ def add_routes(app: FastAPI, handle: ModelHandle, batcher: DynamicBatcher, serve
 
 
 async def _respond(job: _Generation, served_as: str, stream: bool, request: Request, chat: bool) -> Any:
-    reply = _Reply(served_as, chat, len(job.handle.token_ids(job.prompt)))
+    reply = _Reply(served_as, chat, len(as_text_decoder(job.handle).token_ids(job.prompt)))
     job.start()  # admitted, or refused (503), before any decoding
     pieces = job.pieces()
     if stream:  # a stream closed early stops the decode (pieces' finally)
@@ -115,7 +116,7 @@ class _Generation:
     """One greedy decode on the model thread, with the request's deadline: not started once it has
     passed (504), cut short when it passes mid-way or when the client goes (a stream closed early)."""
 
-    def __init__(self, batcher: DynamicBatcher, handle: Any, prompt: str, max_tokens: int, timeout_s: float):
+    def __init__(self, batcher: DynamicBatcher, handle: ModelHandle, prompt: str, max_tokens: int, timeout_s: float):
         self.batcher, self.handle, self.prompt, self.max_tokens = batcher, handle, prompt, max_tokens
         self.deadline = time.perf_counter() + timeout_s
         self.stop = threading.Event()

@@ -71,10 +71,11 @@ def _quantize(source: Path, target: Path, quantization: str, output_type: str = 
 
 
 def _written(
-    handle: Any, params: LlamaCppParams, name: str, context: Context
+    handle: TorchBackedHandle, params: LlamaCppParams, name: str, context: Context
 ) -> tuple[tempfile.TemporaryDirectory, Path]:
     """The GGUF file, written and quantized, kept for the run's other workers; where it is."""
-    width = handle.module.get_input_embeddings().weight.shape[-1]
+    module: Any = handle.module  # a transformers causal LM
+    width = module.get_input_embeddings().weight.shape[-1]
     if params.output_type == "q6_k" and width % 256:  # llama.cpp's k-quant blocks are 256 wide
         raise SpecError(
             "algorithm llama-cpp: output_type",

@@ -84,7 +84,7 @@ def to_openvino(handle: TorchBackedHandle, params: OpenVinoParams, context: Cont
 
 
 def _converted(
-    handle: Any, params: OpenVinoParams, context: Context, decoder: bool
+    handle: TorchBackedHandle, params: OpenVinoParams, context: Context, decoder: bool
 ) -> tuple[OnnxExport, dict[str, Any]]:
     """The model converted (and quantized) to an IR at model.xml, kept for the run's other workers."""
     import openvino as ov

@@ -8,12 +8,15 @@ import logging
 from typing import Any
 
 from honed.core.errors import SpecError
+from honed.models.handle import ModelHandle
 from honed.optimization.algorithm import Context
 from honed.optimization.algorithms.openvino_mixed import quantize_by_sensitivity
 from honed.optimization.algorithms.runtime import OnnxExport
 
 
-def quantize(model: Any, params: Any, export: OnnxExport, handle: Any, context: Context, notes: dict[str, Any]) -> Any:
+def quantize(
+    model: Any, params: Any, export: OnnxExport, handle: ModelHandle, context: Context, notes: dict[str, Any]
+) -> Any:
     """``model`` compressed or quantized as ``params`` (OpenVinoParams) say; what int8-mixed chose
     goes into ``notes`` for the run record."""
     import nncf

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from honed.core.protocol import ModelRef
 from honed.models.graph_inputs import graph_feed
+from honed.models.handle import ModelHandle
 from honed.models.onnx_model import OnnxHandle, cuda_refusal, execution
 from honed.models.torch_common import TorchBackedHandle
 from honed.optimization.algorithm import Context, Params, register_algorithm
@@ -70,7 +71,7 @@ class OnnxRuntimeParams(Params):
 class _Exported(torch.nn.Module):
     """Positional tensors in, one tensor out: the shape torch.onnx.export wants."""
 
-    def __init__(self, handle: Any, names: list[str], constants: dict[str, Any]):
+    def __init__(self, handle: TorchBackedHandle, names: list[str], constants: dict[str, Any]):
         super().__init__()
         self.handle, self.names, self.constants = handle, names, constants
         self.module = handle.module  # registered, so export sees the parameters
@@ -108,7 +109,7 @@ class OnnxExport:
         return Path(self.files.name) if self.files is not None else self.path.parent
 
     def calibration_feeds(
-        self, handle: Any, context: Context, batches: int, half: int | None = None
+        self, handle: ModelHandle, context: Context, batches: int, half: int | None = None
     ) -> list[dict[str, np.ndarray]]:
         """Deterministic calibration data: batches of 2 items of the run's task, or of the model's
         own synthetic inputs without one, so a replay in any worker agrees. ``half`` 0: every even
