@@ -5,7 +5,8 @@ any worker starts): an unreadable file fails naming it, in one line.
   sorted name order (as torchvision's ImageFolder and Hugging Face's imagefolder number them);
 - segmentation and depth: ``DIR/images/<name>.<ext>`` beside ``DIR/<targets>/<name>.<ext>``, paired by
   file stem;
-- speech: WAV files (PCM, any rate, mono or stereo), resampled to 16 kHz mono.
+- speech: WAV files (PCM, any rate, mono or stereo), or FLAC and the other formats libsndfile reads
+  (the ``audio`` extra, soundfile), resampled to 16 kHz mono.
 """
 
 from __future__ import annotations
@@ -103,7 +104,32 @@ def read_wav(path: Path, sampling_rate: int, field: str = FIELD) -> np.ndarray:
         raise SpecError(where, f"{8 * width}-bit", "a PCM WAV file of 8, 16 or 32-bit samples")
     dtype, offset, scale = kinds[width]
     samples = ((np.frombuffer(frames, dtype=dtype).astype(np.float32) - offset) / scale).reshape(-1, channels)
-    mono = samples.mean(axis=1)
+    return _resampled(samples.mean(axis=1), rate, sampling_rate)
+
+
+def read_audio(path: Path, sampling_rate: int, field: str = FIELD) -> np.ndarray:
+    """An audio file as float32 mono samples at ``sampling_rate``: WAV read here, FLAC (LibriSpeech's
+    format) and the rest of what libsndfile reads through soundfile."""
+    if path.suffix.lower() == ".wav":
+        return read_wav(path, sampling_rate, field)
+    where = f"{field} ({path.name})"
+    if not path.is_file():
+        raise SpecError(where, str(path), "an existing audio file")
+    try:
+        import soundfile
+    except ImportError:
+        raise SpecError(
+            where, path.suffix, "WAV, or install honed[audio] (soundfile) to read FLAC and others"
+        ) from None
+    try:
+        samples, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError) as error:
+        raise SpecError(where, str(path), "an audio file libsndfile reads (FLAC, WAV, OGG)", hint=str(error)) from None
+    return _resampled(samples.mean(axis=1), rate, sampling_rate)
+
+
+def _resampled(mono: np.ndarray, rate: int, sampling_rate: int) -> np.ndarray:
+    """``mono`` at ``sampling_rate``, through a polyphase filter (scipy's) where ``rate`` differs."""
     if rate != sampling_rate:
         from scipy.signal import resample_poly
 

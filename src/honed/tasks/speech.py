@@ -9,8 +9,7 @@ transcripts. Models are sequence-to-sequence speech models such as Whisper (tran
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,13 +22,11 @@ from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import jsonl_rows
 from honed.tasks.media_files import read_wav
+from honed.tasks.speech_data import basic, read_librispeech
+from honed.tasks.speech_data import normaliser as _normaliser
 
 SAMPLING_RATE = 16_000
-
-
-def normalise(text: str) -> str:
-    """Lower case, punctuation dropped, single spaces: both sides are scored this way."""
-    return " ".join(re.sub(r"[^\w\s']", " ", text.lower()).split())
+normalise = basic  # the default normaliser (its 0.1 name)
 
 
 @TASKS.register("speech-recognition")
@@ -47,30 +44,47 @@ class SpeechRecognitionTask(Task):
         transcripts: list[str],
         sampling_rate: int = SAMPLING_RATE,
         max_new_tokens: int = 64,
+        normalise: Callable[[str], str] = basic,
     ):
         if len(waveforms) != len(transcripts):
             raise ValueError(f"{len(waveforms)} waveforms but {len(transcripts)} transcripts")
         self.waveforms, self.sampling_rate, self.max_new_tokens = waveforms, sampling_rate, max_new_tokens
+        self.normalise = normalise  # references and transcripts alike, before WER
         self.transcripts = [normalise(t) for t in transcripts]
 
     @classmethod
     def default(
-        cls, max_new_tokens: int | None = None, joined: bool = False, data: str | None = None
+        cls,
+        max_new_tokens: int | None = None,
+        joined: bool = False,
+        data: str | None = None,
+        normaliser: str = "basic",
+        spellings: str | None = None,
     ) -> SpeechRecognitionTask:
         """10 shipped English utterances (espeak-ng, 16 kHz) with transcripts; Whisper-style models.
         ``joined``: one 26 s recording of all ten (see ``joined_up``), 160 new tokens by default.
         ``data``: a JSONL file of {"audio": "clip.wav", "text": "..."}, audio paths relative to it
-        (PCM WAV, any rate, resampled to 16 kHz mono)."""
+        (PCM WAV, any rate, resampled to 16 kHz mono), or a LibriSpeech directory (a split such as
+        test-clean, as laid out on disk: FLAC beside each chapter's ``*.trans.txt``).
+        ``normaliser``: "basic" or "whisper" (Whisper's English normaliser, what published WERs use;
+        ``spellings``: a Whisper model's normalizer.json), applied to references and transcripts."""
         tokens = max_new_tokens or (160 if joined else 64)
-        task = cls.shipped(tokens) if data is None else cls.read(data, tokens)
+        text = _normaliser(normaliser, spellings)
+        task = cls.shipped(tokens, text) if data is None else cls.read(data, tokens, text)
         return task.joined_up() if joined else task
 
     @classmethod
-    def read(cls, path: str | Path, max_new_tokens: int = 64) -> SpeechRecognitionTask:
+    def read(
+        cls, path: str | Path, max_new_tokens: int = 64, normalise: Callable[[str], str] = basic
+    ) -> SpeechRecognitionTask:
+        """A JSONL file of {"audio", "text"} rows (WAV), or a LibriSpeech directory."""
+        if Path(path).is_dir():
+            waveforms, texts = read_librispeech(Path(path), SAMPLING_RATE)
+            return cls(waveforms, texts, SAMPLING_RATE, max_new_tokens, normalise)
         rows = jsonl_rows(path, {"audio": (str,), "text": (str,)}, '{"audio": "clip.wav", "text": "..."}')
         folder = Path(path).parent
         waveforms = [read_wav(folder / row["audio"], SAMPLING_RATE) for row in rows]
-        return cls(waveforms, [row["text"] for row in rows], SAMPLING_RATE, max_new_tokens)
+        return cls(waveforms, [row["text"] for row in rows], SAMPLING_RATE, max_new_tokens, normalise)
 
     def joined_up(self, pause_s: float = 0.5) -> SpeechRecognitionTask:
         """One longer recording: every utterance in order with ``pause_s`` of silence between them
@@ -78,13 +92,13 @@ class SpeechRecognitionTask(Task):
         silence = np.zeros(round(pause_s * self.sampling_rate), dtype=np.float32)
         parts = [part for waveform in self.waveforms for part in (waveform, silence)][:-1]
         recording = np.concatenate(parts)
-        return type(self)([recording], [" ".join(self.transcripts)], self.sampling_rate, self.max_new_tokens)
+        joined = " ".join(self.transcripts)
+        return type(self)([recording], [joined], self.sampling_rate, self.max_new_tokens, self.normalise)
 
     @classmethod
-    def shipped(cls, max_new_tokens: int = 64) -> SpeechRecognitionTask:
-        return cls.read(
-            Path(str(resources.files("honed.tasks").joinpath("data/speech/transcripts.jsonl"))), max_new_tokens
-        )
+    def shipped(cls, max_new_tokens: int = 64, normalise: Callable[[str], str] = basic) -> SpeechRecognitionTask:
+        path = Path(str(resources.files("honed.tasks").joinpath("data/speech/transcripts.jsonl")))
+        return cls.read(path, max_new_tokens, normalise)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[np.ndarray], list[str]]]:
         return aligned_batches(self.waveforms, self.transcripts, batch_size, limit)
@@ -109,7 +123,7 @@ class SpeechRecognitionTask(Task):
         """Each recording's transcript, normalised as the references are."""
         speech = self._check(handle)
         with handle.inference_context():
-            return [normalise(text) for text in speech.transcribe(waveforms, self.max_new_tokens)]
+            return [self.normalise(text) for text in speech.transcribe(waveforms, self.max_new_tokens)]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         texts = [
