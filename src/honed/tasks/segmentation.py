@@ -16,6 +16,7 @@ import torch
 from honed.core.errors import SpecError
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
+from honed.tasks.cityscapes import CLASSES, IGNORED, cityscapes_pairs, train_ids
 from honed.tasks.images import ImageItems, Reading, check_aligned, generated_side, resized_targets
 from honed.tasks.media_files import paired_files, read_image
 
@@ -60,14 +61,21 @@ class SegmentationTask(ImageItems, Task):
         ignore_index: int = 255,
         mean: list[float] | None = None,
         std: list[float] | None = None,
+        layout: str = "folders",
+        split: str = "val",
     ) -> SegmentationTask:
         """Generated 3x32x32 images of a rectangle and a disc on a background (3 classes); or
         ``data``: DIR/images/<name>.png with DIR/masks/<name>.png holding each pixel's class
         number (``ignore_index`` unlabelled), masks scored at ``size`` or the first mask's size;
-        ``num_classes`` defaults to the largest class number found plus one."""
+        ``num_classes`` defaults to the largest class number found plus one. ``layout =
+        "cityscapes"``: a Cityscapes directory's ``split``, scored on its 19 classes (cityscapes.py)."""
         if data is None:
             return cls.shapes(count, generated_side(size), seed)
         reading = Reading.checked(size, mean, std)
+        if layout == "cityscapes":
+            return cls._cityscapes(data, split, reading, num_classes)
+        if layout != "folders":
+            raise SpecError("task.options.layout", layout, "'folders' (DIR/images beside DIR/masks) or 'cityscapes'")
         pairs = paired_files(data, "masks", "each pixel's class number")
         masks = resized_targets([read_image(mask, mode=None) for _, mask in pairs], reading.size, 1.0, torch.long)
         labelled = masks[masks != ignore_index]
@@ -79,6 +87,17 @@ class SegmentationTask(ImageItems, Task):
                 "task.options.num_classes", num_classes, f"at least {found}: the masks hold class {found - 1}"
             )
         task = cls([read_image(image) for image, _ in pairs], masks, num_classes or found, ignore_index)
+        task.reading = reading
+        return task
+
+    @classmethod
+    def _cityscapes(cls, data: str, split: str, reading: Reading, num_classes: int | None) -> SegmentationTask:
+        if num_classes not in (None, CLASSES):
+            raise SpecError("task.options.num_classes", num_classes, f"{CLASSES}, the classes Cityscapes scores")
+        pairs = cityscapes_pairs(data, split)
+        labels = [train_ids(read_image(labels, mode=None)) for _, labels in pairs]
+        task = cls([read_image(image) for image, _ in pairs], resized_targets(labels, reading.size, 1.0, torch.long),
+                   CLASSES, IGNORED)  # fmt: skip
         task.reading = reading
         return task
 
