@@ -19,6 +19,7 @@ import torch
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.images import ImageItems, Reading, check_aligned, generated_side, resized_targets
+from honed.tasks.kitti import crop_mask, split_pairs
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -34,6 +35,8 @@ class DepthEstimationTask(ImageItems, Task):
     ):
         check_aligned(images, depths, "depths")
         self.images, self.depths, self.min_depth, self.max_depth = images, depths, min_depth, max_depth
+        self.crop: str | None = None  # kitti.CROPS: the part of each map scored
+        self.median_scaling = False  # for models that predict depth up to a scale
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return aligned_batches(self.images, self.depths, batch_size, limit)
@@ -49,7 +52,9 @@ class DepthEstimationTask(ImageItems, Task):
         return depth
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
-        return {name: {"min_depth": self.min_depth, "max_depth": self.max_depth} for name in self.metrics}
+        count, height, width = self.depths[:limit].shape
+        options = {"min_depth": self.min_depth, "max_depth": self.max_depth, "median_scaling": self.median_scaling}
+        return {name: {**options, "mask": crop_mask(self.crop, count, height, width)} for name in self.metrics}
 
     @classmethod
     def default(
@@ -62,19 +67,30 @@ class DepthEstimationTask(ImageItems, Task):
         max_depth: float = 80.0,
         mean: list[float] | None = None,
         std: list[float] | None = None,
+        split_file: str | None = None,
+        depth_data: str | None = None,
+        crop: str | None = None,
+        median_scaling: bool = False,
     ) -> DepthEstimationTask:
         """Generated 3x32x32 scenes (ground, boxes, sky) with exact depth in metres, capped at 20;
         or ``data``: DIR/images/<name>.png with DIR/depths/<name>.png (16-bit, metres x
         ``depth_scale``, 256 as KITTI stores it) or <name>.npy (float metres); 0 is no depth.
-        Depths are scored at ``size`` or the first map's size, up to ``max_depth`` metres."""
+        Depths are scored at ``size`` or the first map's size, up to ``max_depth`` metres.
+        KITTI's Eigen split as the papers score it (kitti.py): ``split_file`` lists the frames
+        (images under ``data``, ground truth under ``depth_data``), ``crop`` "garg" or "eigen",
+        ``median_scaling`` for a model that predicts relative depth."""
         if data is None:
             return cls.scenes(count, generated_side(size), seed)
         reading = Reading.checked(size, mean, std)
-        pairs = paired_files(data, "depths", "16-bit PNG of metres x depth_scale, or .npy float metres; 0 = none")
+        if split_file is not None:
+            pairs = split_pairs(split_file, data, depth_data)
+        else:
+            pairs = paired_files(data, "depths", "16-bit PNG of metres x depth_scale, or .npy float metres; 0 = none")
         metres = [_metres(depth, depth_scale) for _, depth in pairs]
         depths = resized_targets(metres, reading.size, 1.0, torch.float32)
         task = cls([read_image(image) for image, _ in pairs], depths, min_depth=1e-3, max_depth=max_depth)
-        task.reading = reading
+        crop_mask(crop, 0, 1, 1)  # a crop the task does not know is refused now, not when scoring
+        task.reading, task.crop, task.median_scaling = reading, crop, median_scaling
         return task
 
     @classmethod

@@ -21,6 +21,7 @@ def _per_image(statistic: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
         min_depth: float = 1e-3,
         max_depth: float = 80.0,
         mask: torch.Tensor | None = None,
+        median_scaling: bool = False,
     ) -> float:
         pred, gt = predictions.double(), references.double()
         if pred.shape != gt.shape:
@@ -34,7 +35,10 @@ def _per_image(statistic: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]):
             if mask is not None:
                 valid &= mask[i].bool()
             if valid.any():
-                values.append(statistic(pred[i][valid].clamp(min_depth, max_depth), gt[i][valid]))
+                scored, truth = pred[i][valid], gt[i][valid]
+                if median_scaling:  # a relative-depth model's scale, taken from each image's ground truth
+                    scored = scored * truth.median() / scored.median()
+                values.append(statistic(scored.clamp(min_depth, max_depth), truth))
         if not values:
             raise ValueError("no valid pixels: every ground-truth depth is outside (min_depth, max_depth) or masked")
         return torch.stack(values).mean().item()
