@@ -21,16 +21,6 @@ settings.register_profile("full", max_examples=1000, deadline=None, derandomize=
 settings.register_profile("fast", max_examples=60, deadline=None, derandomize=True)
 settings.load_profile("full")
 
-# Fast protocol for tests that run worker processes: the statistics are not the point there.
-FAST = dict(
-    warmup_iterations=2,
-    warmup_min_seconds=0.0,
-    min_samples=10,
-    min_seconds=0.1,
-    energy_idle_seconds=0.0,
-    bootstrap_resamples=300,
-)
-
 
 @pytest.fixture(scope="session")
 def minilm_path() -> str:

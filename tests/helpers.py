@@ -20,6 +20,16 @@ from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.measure.summary import summarize
 from honed.records.record import Measurement, RunRecord
 
+# Fast protocol for tests that run worker processes: the statistics are not the point there.
+FAST = dict(
+    warmup_iterations=2,
+    warmup_min_seconds=0.0,
+    min_samples=10,
+    min_seconds=0.1,
+    energy_idle_seconds=0.0,
+    bootstrap_resamples=300,
+)
+
 
 def synthetic_record(
     samples_ms: list[np.ndarray],

@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-from conftest import FAST
-from helpers import noisy, synthetic_record
+from helpers import FAST, noisy, synthetic_record
 from honed.core.errors import EnvironmentMismatchError
 from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.measure.contention import _Snapshot, contention_between

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from conftest import FAST
+from helpers import FAST
 from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.run.evaluation import evaluate
 

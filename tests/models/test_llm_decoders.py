@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FAST
+from helpers import FAST
 from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec, TaskSpec
 from honed.measure.decode_probe import decode_rate

@@ -8,7 +8,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from conftest import FAST
+from helpers import FAST
 from honed.core.protocol import InputSpec, ModelRef, Protocol, TargetSpec
 from honed.records.comparison import NO_DIFFERENCE, compare
 from honed.run.evaluation import evaluate

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import FAST
+from helpers import FAST
 from honed.core.errors import SpecError, UnknownNameError
 from honed.core.protocol import InputSpec, Protocol, RunSpec, TargetSpec, TaskSpec
 from honed.models import load_model

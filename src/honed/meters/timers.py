@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
-
-from honed.models.handle import ModelHandle
+from typing import Any, Protocol
 
 
 class WallTimer:
@@ -45,7 +43,16 @@ class CudaEventTimer:
         return int(start.elapsed_time(end) * 1e6)  # ms -> ns
 
 
-def timer_for(handle: ModelHandle) -> WallTimer | CudaEventTimer:
+class Timed(Protocol):
+    """What a timer reads of a loaded model (a ModelHandle: meters sit below models)."""
+
+    @property
+    def device(self) -> str: ...
+
+    def synchronize(self) -> None: ...
+
+
+def timer_for(handle: Timed) -> WallTimer | CudaEventTimer:
     if handle.device.startswith("cuda") and hasattr(handle, "module"):
         import torch
 

@@ -1,7 +1,8 @@
 """OpenAI-compatible completions for a served causal language model: ``/v1/completions`` and
 ``/v1/chat/completions``, whole or streamed as server-sent events. Decoding is greedy with the
 KV cache, one request at a time on the model thread (the server's batching is for forward
-passes; continuous batching of generations is what dedicated LLM servers add)."""
+passes; continuous batching of generations is what dedicated LLM servers add). A request asking
+for sampling, several answers or an option honed does not serve is refused naming the field."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from honed.models.capabilities import as_text_decoder
 from honed.models.handle import ModelHandle
@@ -26,11 +27,40 @@ from honed.serve.batcher import DynamicBatcher
 MAX_TOKENS = 4096
 
 
-class CompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")  # sampling options other servers take are accepted, not used
-    prompt: str
+class _Decoding(BaseModel):
+    """What a request asks of the decoding. honed decodes greedily: a sampling option is taken at
+    the value that means greedy and refused (422, naming it) at any other; an option not listed
+    here is refused too, never accepted and ignored."""
+
+    model_config = ConfigDict(extra="forbid")
     max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS)
     stream: bool = False
+    model: str | None = None  # the one model served answers whatever name is asked for
+    user: str | None = None
+    seed: int | None = None  # greedy decoding is the same for every seed
+    temperature: float | None = None
+    top_p: float | None = None
+    n: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+
+    @field_validator("temperature", "presence_penalty", "frequency_penalty")
+    @classmethod
+    def _zero(cls, value: float | None) -> float | None:
+        if value not in (None, 0):
+            raise ValueError("0 or absent: honed serve decodes greedily (sampling is not served)")
+        return value
+
+    @field_validator("top_p", "n")
+    @classmethod
+    def _one(cls, value: float | None) -> float | None:
+        if value not in (None, 1):
+            raise ValueError("1 or absent: honed serve decodes greedily, one answer a request")
+        return value
+
+
+class CompletionRequest(_Decoding):
+    prompt: str
 
 
 class ChatMessage(BaseModel):
@@ -38,11 +68,8 @@ class ChatMessage(BaseModel):
     content: str
 
 
-class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+class ChatRequest(_Decoding):
     messages: list[ChatMessage] = Field(min_length=1)
-    max_tokens: int = Field(default=16, ge=1, le=MAX_TOKENS)
-    stream: bool = False
 
 
 def greedy_pieces(handle: ModelHandle, prompt: str, max_tokens: int) -> Iterator[str]:
