@@ -97,6 +97,18 @@ def _chrf_by_hand(hypothesis: str, reference: str, order: int = 6, beta: float =
 CASES["chrf"] = (["abcdefg hij"], ["abcdxfg hik"], {}, _chrf_by_hand("abcdefg hij", "abcdxfg hik"))
 
 
+def _harnessed():
+    from honed.tasks.lm_eval_task import Harnessed
+
+    return Harnessed(4, {"acc": 0.5, "acc_norm": 0.75})
+
+
+# lm-eval computes these itself (tests/tasks/test_lm_eval.py checks them against its own model);
+# honed passes its aggregates on.
+CASES["acc"] = (_harnessed(), None, {}, 0.5)
+CASES["acc_norm"] = (_harnessed(), None, {}, 0.75)
+
+
 def test_every_registered_metric_has_a_checked_case():
     # honed's own metrics; other test modules register their own (checked where they are defined).
     assert {m.name for m in list_metrics() if m.compute.__module__.startswith("honed.")} == set(CASES)

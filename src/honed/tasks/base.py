@@ -273,6 +273,7 @@ TASKS: Registry[type[Task]] = Registry(
             "embedding",
             "fidelity",
             "language",
+            "lm_eval_task",
             "segmentation",
             "speech",
             "translation",

@@ -34,7 +34,7 @@ METRICS: Registry[Metric] = Registry(
     entry_point_group="honed.metrics",
     builtins=tuple(
         f"honed.tasks.metrics.{module}"
-        for module in ("agreement", "choice", "classification", "depth", "retrieval", "segmentation", "text")
+        for module in ("agreement", "choice", "classification", "depth", "harness", "retrieval", "segmentation", "text")
     ),
 )
 
