@@ -88,3 +88,11 @@ def test_an_lm_eval_task_scores_a_handle_as_lm_evals_own_model_does(tmp_path, sm
     with pytest.raises(SpecError) as refused:
         evaluate_quality(build_task(TaskSpec(name="lm-eval", options={"task": "no_such_task"})), handle)
     assert refused.value.field == "task.options.task"
+
+
+def test_an_lm_eval_task_is_refused_naming_the_option_before_anything_loads():
+    for options, field in [({}, "task.options.task"), ({"task": "hellaswag", "limit": 0}, "task.options.limit"),
+                           ({"tasks": ["hellaswag"]}, "task.options")]:  # fmt: skip
+        with pytest.raises(SpecError) as refused:
+            build_task(TaskSpec(name="lm-eval", options=options))
+        assert refused.value.field == field

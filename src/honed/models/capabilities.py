@@ -71,7 +71,7 @@ class Transcribes(Protocol):
 
 
 class HasCapabilities(Protocol):
-    """A loaded model as ``offering`` reads it (``ModelHandle``)."""
+    """A loaded model as the ``as_*`` functions read it (a ``ModelHandle``)."""
 
     @property
     def name(self) -> str: ...

@@ -42,8 +42,11 @@ class LmEvalTask(Task):
         self.task, self.limit, self.include_path, self.num_fewshot = task, limit, include_path, num_fewshot
 
     @classmethod
-    def default(cls, *args: Any, **options: Any) -> LmEvalTask:
-        return cls(*args, **options)
+    def default(
+        cls, task: str = "", limit: int | None = None, include_path: str | None = None, num_fewshot: int = 0
+    ) -> LmEvalTask:
+        """``task``: an lm-eval task name; ``include_path``: a folder of lm-eval task YAMLs (local data)."""
+        return cls(task, limit, include_path, num_fewshot)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         raise SpecError("inputs.source", "task", "'synthetic': lm-eval's documents are prompts it builds itself")
