@@ -13,21 +13,23 @@ import time
 from typing import Any
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability, as_decoder
+from honed.models.capabilities import as_decoder
 from honed.models.handle import ModelHandle
 
 
 def greedy_generation(handle: ModelHandle, batch: dict[str, Any], new_tokens: int) -> int:
     """Generate ``new_tokens`` tokens greedily; return nanoseconds to the first token."""
-    decodes = Capability.SCORES_TOKENS in handle.capabilities or Capability.WRITES_TEXT in handle.capabilities
-    if not (decodes and Capability.GENERATES in handle.capabilities) or "input_ids" not in batch:
+    try:  # what decodes is as_decoder's to say; the scope is what the user chose
+        decoder = as_decoder(handle)
+    except SpecError:
+        decoder = None
+    if decoder is None or "input_ids" not in batch:  # a decoder's batch is a mapping
         raise SpecError(
             "protocol.scope",
             "generate",
             "'model' or 'pipeline' for this model; 'generate' times token-by-token decoding of a causal "
             "language model (AutoModelForCausalLM) or a text encoder-decoder (AutoModelForSeq2SeqLM: T5, BART)",
         )
-    decoder = as_decoder(handle)
     start = time.perf_counter_ns()
     token, state = decoder.greedy_step(batch, None)
     handle.synchronize()

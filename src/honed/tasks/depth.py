@@ -19,7 +19,7 @@ import torch
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.images import ImageItems, Reading, check_aligned, generated_side, resized_targets
-from honed.tasks.kitti import crop_mask, split_pairs
+from honed.tasks.kitti import check_crop, crop_mask, split_pairs
 from honed.tasks.media_files import paired_files, read_image
 
 
@@ -89,8 +89,7 @@ class DepthEstimationTask(ImageItems, Task):
         metres = [_metres(depth, depth_scale) for _, depth in pairs]
         depths = resized_targets(metres, reading.size, 1.0, torch.float32)
         task = cls([read_image(image) for image, _ in pairs], depths, min_depth=1e-3, max_depth=max_depth)
-        crop_mask(crop, 0, 1, 1)  # a crop the task does not know is refused now, not when scoring
-        task.reading, task.crop, task.median_scaling = reading, crop, median_scaling
+        task.reading, task.crop, task.median_scaling = reading, check_crop(crop), median_scaling
         return task
 
     @classmethod

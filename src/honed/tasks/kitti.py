@@ -52,12 +52,17 @@ def split_pairs(split_file: str, data: str, depth_data: str | None) -> list[tupl
     return pairs
 
 
+def check_crop(crop: str | None) -> str | None:
+    if crop is not None and crop not in CROPS:
+        raise SpecError("task.options.crop", crop, " or ".join(repr(c) for c in CROPS) + ", or none")
+    return crop
+
+
 def crop_mask(crop: str | None, count: int, height: int, width: int) -> torch.Tensor | None:
     """The pixels a crop scores, for ``count`` maps of ``height`` x ``width`` (None: all)."""
+    crop = check_crop(crop)
     if crop is None:
         return None
-    if crop not in CROPS:
-        raise SpecError("task.options.crop", crop, " or ".join(repr(c) for c in CROPS) + ", or none")
     top, bottom, left, right = CROPS[crop]
     mask = torch.zeros(count, height, width, dtype=torch.bool)
     mask[:, int(top * height) : int(bottom * height), int(left * width) : int(right * width)] = True
