@@ -145,11 +145,12 @@ def isa_of(flags: list[str] | set[str]) -> str:
 
 
 def _cpu() -> dict[str, Any]:
-    import cpuinfo
     import psutil
 
-    info = cpuinfo.get_cpu_info()
-    flags = set(info.get("flags", []))
+    from honed.core.cpu_info import cpu_info
+
+    info = cpu_info()
+    flags = set(info.get("flags") or [])
     freq = psutil.cpu_freq()
     governor_path = "/sys/devices/system/cpu/cpu0/cpufreq/scaling_governor"
     governor = open(governor_path).read().strip() if os.path.exists(governor_path) else None
