@@ -49,6 +49,8 @@ def test_a_client_may_lower_its_deadline_never_raise_it():
         ("serve.instances", {"instances": 0}),
         ("serve.drain_seconds", {"drain_seconds": -1}),
         ("serve.max_batch", {"max_batch": 0}),
+        ("serve.slo_ms", {"slo_ms": 0}),
+        ("serve.queue_order", {"queue_order": "lifo"}),
     ],
 )
 def test_bad_serve_settings_name_the_field(field, settings):
@@ -61,6 +63,16 @@ def test_max_queue_0_means_no_bound_and_none_means_measured():
     assert not ServeSettings(max_queue=0).admission().queue_from_warmup
     assert ServeSettings().admission().queue_from_warmup
     assert ServeSettings(max_queue=7).admission().max_queue == 7
+
+
+def test_an_slo_sets_the_deadline_the_budget_and_when_the_queue_turns_newest_first():
+    admission = ServeSettings(slo_ms=250).admission()
+    assert admission.timeout_s == 0.25 and admission.budget_s == 0.25 and admission.standing_s == 0.125
+    assert ServeSettings(slo_ms=250, request_timeout_ms=100).admission().timeout_s == 0.1  # the lower one
+    plain = ServeSettings().admission()
+    assert plain.timeout_s == 30 and plain.budget_s == 0.5 and plain.standing_s == 0.25 and plain.order == "adaptive"
+    # 10 ms batches of 8: 25 batches in 250 ms.
+    assert default_max_queue(8, 0.0, 0.010, 1, admission.budget_s) == 200
 
 
 def test_outputs_json_cannot_carry_become_null():

@@ -55,7 +55,7 @@ def serve(
         Optional[int],
         typer.Option(
             help="items admitted and waiting at most; past it 503 with Retry-After. Default: what the copies run "
-            "in 0.5 s, from the warm-up batch's time; 0: no bound",
+            "within --slo-ms (else 0.5 s), from the warm-up batch's time; 0: no bound",
             min=0,
         ),
     ] = None,
@@ -66,6 +66,21 @@ def serve(
             "(a client may lower it with the x-honed-timeout-ms header)"
         ),
     ] = 30_000.0,
+    slo_ms: Annotated[
+        Optional[float],
+        typer.Option(
+            help="the latency objective: each request's deadline (an item the queue would keep past it is "
+            "refused at once, 503), and the queue bound; once the oldest queued item has waited half of it "
+            "the queue serves the newest first. Default: none (the bound holds 0.5 s of batches)",
+        ),
+    ] = None,
+    queue_order: Annotated[
+        str,
+        typer.Option(
+            help="adaptive: oldest first until a queue stands, then newest first (answers stay within the SLO "
+            "under overload); fifo: always oldest first"
+        ),
+    ] = "adaptive",
     drain_seconds: Annotated[
         float, typer.Option(help="on SIGTERM, how long admitted requests have to be answered before exit")
     ] = 30.0,
@@ -88,7 +103,8 @@ def serve(
     POST /v1/predict {"inputs": [...]} or {"text": "..."}, and KServe v2's /v2/models/NAME/infer; a causal
     language model also answers OpenAI's /v1/completions and /v1/chat/completions (greedy, streamed or not).
     GET /health (alive), /ready (warmed up, not draining), /metrics (Prometheus), /v1/stats. Past --max-queue
-    the server sheds load with 503; SIGTERM drains what was admitted, then exits 0."""
+    the server sheds load with 503, and once a queue stands it serves the newest first so answers stay within
+    --slo-ms; SIGTERM drains what was admitted, then exits 0."""
     from honed.serve.server import ServeJob, ServeSettings, is_loopback
     from honed.serve.server import serve as run_server
 
@@ -114,6 +130,8 @@ def serve(
         max_wait_ms=max_wait_ms,
         max_queue=max_queue,
         request_timeout_ms=request_timeout_ms,
+        slo_ms=slo_ms,
+        queue_order=queue_order,  # type: ignore[arg-type]  # checked by Admission, naming the field
         drain_seconds=drain_seconds,
         watchdog_seconds=watchdog_seconds,
         instances=instances,

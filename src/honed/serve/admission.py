@@ -1,5 +1,7 @@
-"""Who gets in, and for how long: the queue bound, the per-request deadline, and the answers a
-server gives when it sheds load (503 with Retry-After) or runs out of time (504)."""
+"""Who gets in, and for how long: the queue bound, the per-request deadline, the order the queue
+is served in, and the answers a server gives when it sheds load (503 with Retry-After) or runs
+out of time (504). With an SLO (``--slo-ms``) the bound, the deadline and the point at which the
+queue turns to newest first all follow from it; without one, from ``QUEUE_BUDGET_S``."""
 
 from __future__ import annotations
 
@@ -8,10 +10,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from honed.core.errors import SpecError
+from honed.serve.waiting_line import ORDERS, Order
 
-# The default queue holds what the server can run in this long: an admitted item waits about
-# this at most, and a client learns "overloaded" at once instead of after seconds in a queue.
+# Without an SLO, the default queue holds what the server can run in this long: an admitted item
+# waits about this at most, and a client learns "overloaded" at once instead of after seconds.
 QUEUE_BUDGET_S = 0.5
+# The queue serves the newest first once its oldest item has waited this share of the budget:
+# past it, first-in first-out would answer everything behind that item late too.
+STANDING_SHARE = 0.5
 UNMEASURED_BATCHES = 16  # queued batches allowed when the service time could not be measured
 MAX_QUEUE = 100_000
 TIMEOUT_HEADER = "x-honed-timeout-ms"  # a client may lower its own deadline (never raise it)
@@ -39,6 +45,10 @@ class TooLate(Refused):
     reason = "would_expire"
 
 
+class Evicted(Refused):
+    reason = "evicted"  # under overload a newer item took its place: it would have been late
+
+
 class NotReady(Refused):
     reason = "not_ready"
 
@@ -58,12 +68,16 @@ class ClientGone(Refused):
 @dataclass(frozen=True)
 class Admission:
     """The server's limits: ``max_queue`` None admits without bound (what ``--max-queue 0`` asks),
-    unless ``queue_from_warmup``: then warming up sets it from the batch time it measured."""
+    unless ``queue_from_warmup``: then warming up sets it from the batch time it measured and the
+    budget (the SLO, else ``QUEUE_BUDGET_S``). ``order``: "adaptive" serves the newest first once
+    a queue stands, "fifo" always the oldest."""
 
     max_queue: int | None
     timeout_s: float
     watchdog_s: float
     queue_from_warmup: bool = False
+    slo_s: float | None = None
+    order: Order = "adaptive"
 
     def __post_init__(self) -> None:
         if self.max_queue is not None and not 1 <= self.max_queue <= MAX_QUEUE:
@@ -72,6 +86,20 @@ class Admission:
             raise SpecError("serve.request_timeout_ms", self.timeout_s * 1e3, "milliseconds above 0, at most 3600000")
         if not 0 < self.watchdog_s <= 86_400:
             raise SpecError("serve.watchdog_seconds", self.watchdog_s, "seconds above 0, at most 86400")
+        if self.slo_s is not None and not 0 < self.slo_s <= 3600:
+            raise SpecError("serve.slo_ms", self.slo_s * 1e3, "milliseconds above 0, at most 3600000")
+        if self.order not in ORDERS:
+            raise SpecError("serve.queue_order", self.order, " or ".join(ORDERS))
+
+    @property
+    def budget_s(self) -> float:
+        """How long an admitted item may take in all: the SLO, else the default budget."""
+        return self.slo_s or QUEUE_BUDGET_S
+
+    @property
+    def standing_s(self) -> float:
+        """The oldest item's wait past which the queue stands (and is served newest first)."""
+        return STANDING_SHARE * self.budget_s
 
     def timeout_of(self, headers: Any) -> float:
         """The seconds a request with these HTTP headers may take (``deadline_s`` of its header)."""
@@ -97,12 +125,14 @@ async def client_gone(receive: Any) -> None:
         pass
 
 
-def default_max_queue(max_batch: int, max_wait_s: float, batch_s: float | None, instances: int) -> int:
-    """Items the copies run in ``QUEUE_BUDGET_S``: a full batch takes ``batch_s`` plus, at worst,
-    ``max_wait_s`` gathering; never less than one batch per copy."""
+def default_max_queue(
+    max_batch: int, max_wait_s: float, batch_s: float | None, instances: int, budget_s: float = QUEUE_BUDGET_S
+) -> int:
+    """Items the copies run in ``budget_s`` (the SLO): a full batch takes ``batch_s`` plus, at
+    worst, ``max_wait_s`` gathering; never less than one batch per copy."""
     if batch_s is None:
         return max_batch * instances * UNMEASURED_BATCHES
-    batches = math.floor(QUEUE_BUDGET_S / (batch_s + max_wait_s)) * instances
+    batches = math.floor(budget_s / (batch_s + max_wait_s)) * instances
     return min(MAX_QUEUE, max(max_batch * instances, batches * max_batch))
 
 

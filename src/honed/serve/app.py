@@ -21,10 +21,11 @@ from honed.core.protocol import InputSpec
 from honed.models.capabilities import Capability
 from honed.models.handle import ModelHandle
 from honed.serve.admission import Refused, client_gone
-from honed.serve.batcher import Answer, DynamicBatcher, Pending
+from honed.serve.batcher import Answer, DynamicBatcher
 from honed.serve.items import ItemSchema, output_list
 from honed.serve.lifecycle import Warmth, warm_up
 from honed.serve.metrics import CONTENT_TYPE, BodyTooLarge, CountRequests
+from honed.serve.waiting_line import Pending
 
 MAX_BODY_BYTES = 16 * 1024 * 1024
 

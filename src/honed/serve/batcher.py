@@ -1,7 +1,8 @@
 """Dynamic batching with admission control: queries wait until ``max_batch`` items are queued or
 the first has waited ``max_wait_ms``, then run as one batch on a model copy's own thread (the event
-loop stays free). The queue is bounded; an item whose deadline passed or whose client went away is
-dropped before the model runs it; a model call that hangs past the watchdog fails its items."""
+loop stays free). The queue is bounded and served newest first once it stands (``waiting_line``);
+an item whose deadline passed or whose client went away is dropped before the model runs it; a
+model call that hangs past the watchdog fails its items."""
 
 from __future__ import annotations
 
@@ -10,27 +11,28 @@ import contextlib
 import time
 from collections.abc import Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from honed.models.handle import ModelHandle
-from honed.serve.admission import Admission, ClientGone, Expired, ModelHung, NotReady, QueueFull, Refused, TooLate
+from honed.serve.admission import (
+    Admission,
+    ClientGone,
+    Evicted,
+    Expired,
+    ModelHung,
+    NotReady,
+    QueueFull,
+    Refused,
+    TooLate,
+)
 from honed.serve.calls import run_batch
 from honed.serve.metrics import ServeMetrics
+from honed.serve.waiting_line import Pending, WaitingLine
 
 UNBOUNDED = Admission(max_queue=None, timeout_s=3600, watchdog_s=86_400)
-
-
-@dataclass(eq=False)
-class Pending:
-    item: Any  # a tensor of one item (no batch dimension), a mapping of them, or a text
-    deadline: float  # perf_counter seconds
-    arrived: float = field(default_factory=time.perf_counter)
-    future: asyncio.Future = field(default_factory=lambda: asyncio.get_running_loop().create_future())
-    taken: bool = False  # in a batch (run or about to be)
-    dropped: str | None = None  # why it will never run
 
 
 @dataclass(frozen=True)
@@ -68,7 +70,7 @@ class DynamicBatcher:
             Copy(h, ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"honed-model-{i}"))
             for i, h in enumerate([handle, *copies])
         ]
-        self._queue: asyncio.Queue[Pending] = asyncio.Queue()
+        self._queue = WaitingLine(admission.standing_s, admission.order)
         self._tasks: list[asyncio.Task] = []
         self.waiting = 0  # admitted, not yet in a batch, not dropped
         self.warming: str | None = "warming up"  # why not ready yet; None once warm
@@ -79,6 +81,11 @@ class DynamicBatcher:
     def max_queue(self) -> int | None:
         return self.admission.max_queue
 
+    def limit(self, admission: Admission) -> None:
+        """New limits (warming up sets the queue bound it measured)."""
+        self.admission = admission
+        self._queue.standing_s, self._queue.order = admission.standing_s, admission.order
+
     def start(self) -> None:
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._work(copy)) for copy in self.copies]
@@ -86,8 +93,8 @@ class DynamicBatcher:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        while not self._queue.empty():  # the drain ran out of time: nobody will run these
-            self._fail([self._queue.get_nowait()], NotReady("the server stopped before running this item"))
+        while (pending := self._queue.get_nowait()) is not None:  # the drain ran out of time: nobody runs these
+            self._fail([pending], NotReady("the server stopped before running this item"))
         for copy in self.copies:
             copy.thread.shutdown(wait=False, cancel_futures=True)
 
@@ -97,6 +104,9 @@ class DynamicBatcher:
             return "draining: the server is shutting down"
         if self.warming:
             return self.warming
+        if stopped := [task for task in self._tasks if task.done()]:
+            why = "cancelled" if stopped[0].cancelled() else repr(stopped[0].exception())
+            return f"a batching task stopped ({why}): restart the server"
         if all(copy.hung for copy in self.copies):
             return f"a model call has run past the watchdog ({self.admission.watchdog_s:g} s)"
         return None
@@ -107,10 +117,17 @@ class DynamicBatcher:
 
     def admit(self, item: Any, timeout_s: float | None = None) -> Pending:
         """Queue one item, or refuse it (503) when the server is not ready, the queue is full,
-        or the queue ahead of it would outlast its deadline (it would only be answered 504)."""
+        or the queue ahead of it would outlast its deadline (it would only be answered 504).
+        While the queue stands it is served newest first: a new item goes ahead of the others,
+        and takes the oldest one's place when the queue is full (that one is answered 503)."""
         timeout_s = timeout_s or self.admission.timeout_s
+        newest_first = self._queue.newest_first()
+        self.metrics.newest_first.set(int(newest_first))
+        if newest_first and self.max_queue is not None and self.waiting >= self.max_queue and self.not_ready() is None:
+            if (oldest := self._queue.oldest()) is not None:
+                self._drop(oldest, Evicted("overloaded: newer requests were served first", self._retry_s()))
         self.reserve()
-        expected_s = self.expected_wait_s()
+        expected_s = None if newest_first else self.expected_wait_s()
         if expected_s is not None and expected_s > timeout_s:
             self.release()
             self.metrics.rejected.labels(reason=TooLate.reason).inc()
@@ -120,7 +137,7 @@ class DynamicBatcher:
                 max(1.0, expected_s),
             )
         pending = Pending(item, time.perf_counter() + timeout_s)
-        self._queue.put_nowait(pending)
+        self._queue.put(pending)
         return pending
 
     def expected_wait_s(self) -> float | None:
@@ -137,7 +154,7 @@ class DynamicBatcher:
     def reserve(self) -> None:
         """A place in the queue, or a refusal (503): for an item, or for work that waits for the
         model thread outside the batch queue (a generation) and ``release``s it when it starts."""
-        retry_s = max(1.0, self.max_wait_s + 0.1)
+        retry_s = self._retry_s()
         reason = self.not_ready()
         if reason is not None:
             self.metrics.rejected.labels(reason=NotReady.reason).inc()
@@ -146,6 +163,9 @@ class DynamicBatcher:
             self.metrics.rejected.labels(reason=QueueFull.reason).inc()
             raise QueueFull(f"overloaded: {self.waiting} items already queued (--max-queue {self.max_queue})", retry_s)
         self._waiting(+1)
+
+    def _retry_s(self) -> float:
+        return max(1.0, self.max_wait_s + 0.1)
 
     def release(self, dropped: str | None = None) -> None:
         """The reserved place is left: the work started, or was dropped (``dropped``: why)."""
@@ -247,8 +267,8 @@ class DynamicBatcher:
             return group
         deadline = group[0].arrived + self.max_wait_s
         while len(group) < self.max_batch:
-            if not self._queue.empty():
-                pending = self._queue.get_nowait()
+            if (waiting := self._queue.get_nowait()) is not None:
+                pending = waiting
             else:
                 left = deadline - time.perf_counter()
                 if left <= 0:
@@ -270,4 +290,5 @@ class DynamicBatcher:
             return None
         pending.taken = True
         self._waiting(-1)
+        self.metrics.taken.labels(order=self._queue.last_order).inc()
         return pending

@@ -43,8 +43,11 @@ async def warm_up(batcher: DynamicBatcher, inputs: InputSpec) -> Warmth:
     except Exception as error:  # a model without example items (no --shape) still serves
         warmth.note = f"no warm-up batch ({type(error).__name__}: {error})"
     if batcher.admission.queue_from_warmup:
-        bound = default_max_queue(batcher.max_batch, batcher.max_wait_s, warmth.batch_s, len(batcher.copies))
-        batcher.admission = dataclasses.replace(batcher.admission, max_queue=bound, queue_from_warmup=False)
+        admission = batcher.admission
+        bound = default_max_queue(
+            batcher.max_batch, batcher.max_wait_s, warmth.batch_s, len(batcher.copies), admission.budget_s
+        )
+        batcher.limit(dataclasses.replace(admission, max_queue=bound, queue_from_warmup=False))
     warmth.max_queue = batcher.max_queue
     batcher.warming = None
     batcher.mark_readiness()
@@ -64,9 +67,17 @@ def _timed_batches(handle: ModelHandle, max_batch: int, inputs: InputSpec) -> fl
 
 
 def describe(warmth: Warmth, batcher: DynamicBatcher) -> str:
+    """The startup line: what warming up measured, and the limits that follow from it."""
+    admission = batcher.admission
     batch = f"a batch of {batcher.max_batch} in {warmth.batch_s * 1e3:.1f} ms" if warmth.batch_s else warmth.note
-    queue = "no queue bound" if warmth.max_queue is None else f"queue bound {warmth.max_queue}"
-    return f"ready: {batch}; {queue}; request timeout {batcher.admission.timeout_s:g} s"
+    budget = f"SLO {admission.slo_s * 1e3:g} ms" if admission.slo_s else f"{admission.budget_s:g} s, no --slo-ms"
+    queue = "no queue bound" if warmth.max_queue is None else f"queue bound {warmth.max_queue} ({budget})"
+    order = (
+        "oldest first always (--queue-order fifo)"
+        if admission.order == "fifo"
+        else f"newest first once the oldest has waited {admission.standing_s * 1e3:g} ms"
+    )
+    return f"ready: {batch}; {queue}; {order}; request timeout {admission.timeout_s:g} s"
 
 
 def draining_server(config: Any, batcher: DynamicBatcher) -> Any:

@@ -53,10 +53,18 @@ class ServeMetrics:
             "honed_rejected", "Items refused at admission (503), by reason", ["reason"], registry=registry
         )
         self.dropped = Counter(
-            "honed_dropped", "Admitted items never run: deadline passed or client gone", ["reason"], registry=registry
-        )
+            "honed_dropped", "Admitted items never run: deadline passed, client gone, or evicted by a newer one",
+            ["reason"], registry=registry,
+        )  # fmt: skip
         self.failed = Counter(
             "honed_failed", "Items whose model call failed or hung, by reason", ["reason"], registry=registry
+        )
+        self.taken = Counter(
+            "honed_taken", "Items taken for a batch, by the queue's order then (newest first once it stands)",
+            ["order"], registry=registry,
+        )  # fmt: skip
+        self.newest_first = Gauge(
+            "honed_queue_newest_first", "1 while the queue stands and is served newest first", registry=registry
         )
         self.ready = Gauge("honed_ready", "1 when the server takes traffic (/ready answers 200)", registry=registry)
         self.items = 0  # items run and batches run, for /v1/stats
@@ -77,11 +85,13 @@ class ServeMetrics:
             "rejected": self._totals(self.rejected),
             "dropped": self._totals(self.dropped),
             "failed": self._totals(self.failed),
+            "taken": self._totals(self.taken),
         }
 
     def _totals(self, counter: Counter) -> dict[str, int]:
+        """The counter's totals by its one label's value."""
         return {
-            sample.labels["reason"]: int(sample.value)
+            next(iter(sample.labels.values())): int(sample.value)
             for metric in counter.collect()
             for sample in metric.samples
             if sample.name.endswith("_total")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from honed.core.errors import SpecError
 from honed.core.protocol import InputSpec, ModelRef, Step
 from honed.serve.admission import Admission
+from honed.serve.waiting_line import Order
 
 
 class ServeJob(BaseModel):
@@ -50,8 +51,10 @@ class ServeSettings:
     port: int = 8000
     max_batch: int = 8
     max_wait_ms: float = 2.0
-    max_queue: int | None = None  # None: from the warm-up batch's time; 0: no bound
+    max_queue: int | None = None  # None: from the warm-up batch's time and the SLO; 0: no bound
     request_timeout_ms: float = 30_000.0
+    slo_ms: float | None = None  # also each request's deadline, when below request_timeout_ms
+    queue_order: Order = "adaptive"
     drain_seconds: float = 30.0
     watchdog_seconds: float = 120.0
     instances: int = 1
@@ -69,11 +72,14 @@ class ServeSettings:
         self.admission()  # its own checks name the fields
 
     def admission(self) -> Admission:
+        timeout_ms = min(self.request_timeout_ms, self.slo_ms or self.request_timeout_ms)
         return Admission(
             max_queue=self.max_queue or None,
-            timeout_s=self.request_timeout_ms / 1e3,
+            timeout_s=timeout_ms / 1e3,
             watchdog_s=self.watchdog_seconds,
             queue_from_warmup=self.max_queue is None,
+            slo_s=self.slo_ms / 1e3 if self.slo_ms is not None else None,
+            order=self.queue_order,
         )
 
     def threads_per_copy(self) -> int | None:
