@@ -1,7 +1,9 @@
 """Language modelling: perplexity of a causal LM on shipped text (torchmetrics' Perplexity).
 
 Each text is scored on its own (no packing): targets are the next tokens, the first token
-has no prediction, and padding is ignored (-100).
+has no prediction, and padding is ignored (-100). With ``context`` the text is scored as
+llama.cpp's perplexity tool scores it instead: one token stream in fixed windows, the second
+half of each counted (``perplexity_windows``), as on WikiText-2's raw files.
 
 An optimised model is also compared with its base on the same texts, position by position, with
 the measures llama.cpp's own perplexity tool reports: the mean KL divergence of the next-token
@@ -24,6 +26,7 @@ from honed.models.capabilities import Capability, as_scorer
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import texts
+from honed.tasks.perplexity_windows import check_context, is_raw, raw_text, scored_half, windows
 
 IGNORE = -100
 
@@ -39,18 +42,24 @@ class LanguageModelingTask(Task):
     agreement_metrics = ("top1_agreement", "logits_kl")  # per position; logits have no useful cosine
     output_name = "next-token logits at each position"
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], context: int | None = None):
         if not texts:
             raise SpecError("texts", texts, "at least one text")
         self.texts = texts
+        self.context = None if context is None else check_context(context)
         self.texts_scored = len(texts)  # how many the last scoring read (a screen reads fewer)
 
     @classmethod
-    def default(cls, data: str | None = None) -> LanguageModelingTask:
+    def default(cls, data: str | None = None, context: int | None = None) -> LanguageModelingTask:
         """The 24 shipped retrieval passages and 12 multiple-choice contexts, as plain text; or
-        ``data``: a .txt file (one text per line) or a .jsonl file of {"text": ...}."""
+        ``data``: a .txt file (one text per line), a .jsonl file of {"text": ...}, or a WikiText
+        raw file (``wiki.test.raw``, or its directory), read whole. ``context``: score as
+        llama-perplexity does, in windows of this many tokens (its ``-c``; 512 by default there);
+        a WikiText file is always scored so, 512 unless said."""
+        if data is not None and is_raw(data):  # its lines, joined back to the file's text when scored
+            return cls(raw_text(data).split("\n"), context or 512)
         if data is not None:
-            return cls(texts(data))
+            return cls(texts(data), context)
         folder = resources.files("honed.tasks").joinpath("data")
         passages = [
             json.loads(line)["passage"]
@@ -62,7 +71,7 @@ class LanguageModelingTask(Task):
             for line in folder.joinpath("multiple_choice.jsonl").read_text().splitlines()
             if line.strip()
         ]
-        return cls(passages + contexts)
+        return cls(passages + contexts, context)
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[list[str], list[str]]]:
         return aligned_batches(self.texts, self.texts, batch_size, limit)
@@ -73,11 +82,19 @@ class LanguageModelingTask(Task):
         )
 
     def scored(self, handle: ModelHandle, limit: int | None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Each text's logits at every position that predicts a next token, and those tokens."""
+        """Each text's logits at every position that predicts a next token, and those tokens; with
+        ``context``, each window's second half (``limit`` counts windows then)."""
         self.check_model(handle)
         scorer = as_scorer(handle)
         logits, targets = [], []
         with handle.inference_context():
+            if self.context is not None:
+                for window in windows(scorer, "\n".join(self.texts), self.context)[:limit]:
+                    window_logits, window_targets = scored_half(scorer, window)
+                    logits.append(window_logits)
+                    targets.append(window_targets)
+                self.texts_scored = len(logits)
+                return logits, targets
             for text in self.texts[:limit]:
                 ids = scorer.token_ids(text)
                 logits.append(scorer.next_token_logits(ids)[:-1].float().cpu())
@@ -90,7 +107,8 @@ class LanguageModelingTask(Task):
         return torch.cat(self.scored(handle, limit)[0])
 
     def agreement_items(self, count: int) -> str:
-        return f"{count} token positions of {self.texts_scored} texts of the task"
+        pieces = "texts" if self.context is None else f"windows of {self.context} tokens"
+        return f"{count} token positions of {self.texts_scored} {pieces} of the task"
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[torch.Tensor, torch.Tensor]:
         logits, targets = self.scored(handle, limit)
