@@ -177,6 +177,52 @@ def test_a_gguf_export_decodes_in_llama_cpp_without_honed(tiny_llama_dir, tmp_pa
         np.testing.assert_allclose(logits, expected, rtol=1e-3, atol=1e-3)
 
 
+def test_a_saved_gguf_takes_text_and_completes_as_the_recipe_did(tiny_llama_dir, tmp_path):
+    """Loaded back by honed, the written GGUF finds its tokenizer beside it: it scores text and
+    completes prompts (honed serve's OpenAI routes) token for token as the recipe's handle did, with
+    torch's thread count (llama-cpp-python's own default is half the CPUs)."""
+    from honed.models import load_model
+    from honed.models.capabilities import Capability, as_text_decoder
+    from honed.serve.openai import greedy_pieces
+
+    step = {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}
+    handle = optimize(ModelRef(kind="transformers", source=str(tiny_llama_dir)), [step], "cpu", InputSpec(seq_len=8))
+    export(handle, tmp_path / "out")
+    saved = load_model(ModelRef(kind="gguf", source=str(tmp_path / "out" / "model.gguf")))
+    assert Capability.TOKENIZES in saved.capabilities and saved.runtime_info()["threads"] == torch.get_num_threads()
+    assert as_text_decoder(saved).token_ids("the cat sat") == handle.token_ids("the cat sat")
+    assert list(greedy_pieces(saved, "the cat sat", 6)) == list(greedy_pieces(handle, "the cat sat", 6))
+    bare = tmp_path / "bare.gguf"
+    bare.write_bytes((tmp_path / "out" / "model.gguf").read_bytes())  # no tokenizer beside it: token ids only
+    assert Capability.TOKENIZES not in load_model(ModelRef(kind="gguf", source=str(bare))).capabilities
+
+
+@pytest.mark.slow
+def test_a_gguf_written_from_a_gguf_keeps_its_vocabulary_for_llama_cpps_own_tools(smollm2_ref, tmp_path):
+    """SmolLM2 comes as a GGUF: the q8_0 file honed writes carries its vocabulary across, so llama.cpp
+    itself (llama-cli, llama-cpp-python's server) tokenizes text and completes as honed does."""
+    from gguf import GGUFReader
+
+    from honed.serve.openai import greedy_pieces
+
+    step = {"algorithm": "llama-cpp", "params": {"quantization": "q8_0", "output_type": "f16"}}
+    handle = optimize(smollm2_ref, [step], "cpu", InputSpec(seq_len=8))
+    export(handle, tmp_path / "out")
+    fields = GGUFReader(tmp_path / "out" / "model.gguf").fields
+    assert (
+        fields["tokenizer.ggml.model"].contents() == "gpt2" and len(fields["tokenizer.ggml.tokens"].contents()) == 49152
+    )
+    import llama_cpp
+
+    if b"AMX_INT8 = 1" in llama_cpp.llama_print_system_info():
+        return  # llama.cpp built with AMX crashes on a plain Llama's first decode (ggml-org/llama.cpp#20824)
+    llm = llama_cpp.Llama(str(tmp_path / "out" / "model.gguf"), n_ctx=256, verbose=False)
+    prompt = "The capital of France is"
+    assert llm.tokenize(prompt.encode(), add_bos=False, special=True) == handle.token_ids(prompt)
+    theirs = llm.create_completion(prompt, max_tokens=12, temperature=0)["choices"][0]["text"]
+    assert theirs == "".join(greedy_pieces(handle, prompt, 12))
+
+
 def test_optimize_refuses_a_step_it_cannot_write_before_any_work(tmp_path):
     out = tmp_path / "out"
     done = honed(

@@ -1,7 +1,8 @@
 """GGUF files run by llama.cpp (llama-cpp-python) on the CPU: token ids in, logits out, and greedy
-decoding with llama.cpp's own KV cache. Decoding goes through llama.cpp's C API (one batch per
-call, logits asked for only where they are read) rather than ``Llama.eval``, which keeps no
-logits unless every position's are kept."""
+decoding with llama.cpp's own KV cache; text in too where a Hugging Face tokenizer was saved beside
+the file (what ``honed optimize -o`` writes for a llama-cpp recipe). Decoding goes through
+llama.cpp's C API (one batch per call, logits asked for only where they are read) rather than
+``Llama.eval``, which keeps no logits unless every position's are kept."""
 
 from __future__ import annotations
 
@@ -21,11 +22,16 @@ from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 
 DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must fit
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
 def load_llama(path: str, threads: int | None, context: int) -> Any:
     import llama_cpp
+    import torch
 
+    # llama-cpp-python's own default is half the logical CPUs (1 of 2 here): honed's other
+    # runtimes, and the llama-cpp recipe, take torch's thread count.
+    threads = threads or torch.get_num_threads() or None
     # Elsewhere llama.cpp's own choice (its extra buffers are the CPU repack) is the fast one.
     guard = amx_safe_weight_buffers(path) if built_with_amx() else contextlib.nullcontext()
     try:
@@ -64,11 +70,15 @@ class GgufHandle(ModelHandle):
         if not Path(ref.source).is_file():
             raise ModelLoadError(f"model.source: no such GGUF file {ref.source!r}")
         context = int(ref.options.get("context", DEFAULT_CONTEXT))
-        return cls(ref, load_llama(ref.source, threads, context), context)
+        llama = load_llama(ref.source, threads, context)
+        if _tokenizer_beside(ref.source):
+            return TokenizedGgufHandle(ref, llama, context, _load_tokenizer(Path(ref.source).parent))
+        return cls(ref, llama, context)
 
     @classmethod
     def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:
-        return frozenset({Capability.SCORES_TOKENS, Capability.GENERATES})
+        tokenizes = {Capability.TOKENIZES} if _tokenizer_beside(ref.source) else set()
+        return frozenset({Capability.SCORES_TOKENS, Capability.GENERATES, *tokenizes})
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -203,3 +213,38 @@ class GgufHandle(ModelHandle):
             options={"quantization": manifest.get("precision")},
         )
         return cls.load(ref, device, threads)
+
+
+class TokenizedGgufHandle(GgufHandle):
+    """A GGUF file with its Hugging Face tokenizer beside it: prompts in as text, so it completes
+    (``honed serve``'s OpenAI routes) and scores text (perplexity) as the model it came from did."""
+
+    def __init__(self, ref: ModelRef, llama: Any, context: int, tokenizer: Any):
+        super().__init__(ref, llama, context)
+        self.tokenizer = tokenizer
+
+    def token_ids(self, text: str, special_tokens: bool = True) -> list[int]:
+        return list(self.tokenizer(text, add_special_tokens=special_tokens)["input_ids"])
+
+    def preprocess(self, raw: Any) -> dict[str, np.ndarray]:
+        texts = [raw] if isinstance(raw, str) else list(raw)
+        return token_feed(dict(self.tokenizer(texts, padding=len(texts) > 1, return_tensors="np")))
+
+
+def _tokenizer_beside(source: str) -> bool:
+    folder = Path(source).parent
+    return Path(source).suffix == ".gguf" and any((folder / name).is_file() for name in TOKENIZER_FILES)
+
+
+def _load_tokenizer(folder: Path) -> Any:
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        raise ModelLoadError(
+            f"model.source: {folder} holds a tokenizer for its GGUF; reading it needs transformers "
+            "(pip install 'honed[transformers]')"
+        ) from None
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    if tokenizer.pad_token is None:  # a batch of prompts is padded (the mask keeps padding out)
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer

@@ -1,8 +1,10 @@
 """A transformers Llama-family causal LM written as a GGUF file for llama.cpp, with the `gguf`
 library's writer and tensor-name map, following llama.cpp's convert_hf_to_gguf.py for Llama:
 q/k projections permuted to GGML's rotary layout, Llama-3 rope scaling as a rope_freqs tensor.
-No vocabulary is written ("none"): honed tokenizes with the source model's tokenizer and hands
-llama.cpp token ids, so any tokenizer works."""
+honed tokenizes with the source model's tokenizer and hands llama.cpp token ids, so any tokenizer
+works; where the source was itself a GGUF file (SmolLM2's), its vocabulary is copied across, so
+llama.cpp's own tools (llama-cli, llama-cpp-python's server) take text too. Otherwise no vocabulary
+is written ("none"): converting a Hugging Face tokenizer is llama.cpp's convert_hf_to_gguf.py's job."""
 
 from __future__ import annotations
 
@@ -58,8 +60,25 @@ def _rope_theta(config: Any) -> float:
     return float(parameters.get("rope_theta", getattr(config, "rope_theta", 10000.0)))
 
 
-def write_gguf(module: torch.nn.Module, path: Path) -> Path:
-    """Write ``module`` (a transformers Llama-family causal LM) as an f32 GGUF file at ``path``."""
+def _copy_vocabulary(writer: Any, source: str | None, vocab_size: int) -> bool:
+    """The source GGUF's ``tokenizer.*`` fields, when it has a vocabulary of the model's size."""
+    import gguf
+
+    if source is None or Path(source).suffix != ".gguf" or not Path(source).is_file():
+        return False
+    fields = {name: field for name, field in gguf.GGUFReader(source).fields.items() if name.startswith("tokenizer.")}
+    tokens = fields.get("tokenizer.ggml.tokens")
+    if tokens is None or len(tokens.contents()) != vocab_size:
+        return False
+    for name, field in fields.items():
+        sub_type = field.types[-1] if field.types[0] == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(name, field.contents(), field.types[0], sub_type=sub_type)
+    return True
+
+
+def write_gguf(module: torch.nn.Module, path: Path, vocabulary_from: str | None = None) -> Path:
+    """Write ``module`` (a transformers Llama-family causal LM) as an f32 GGUF file at ``path``,
+    with the vocabulary of the GGUF file ``vocabulary_from`` when it has one of the model's size."""
     import gguf
 
     config: Any = module.config  # a transformers PretrainedConfig
@@ -83,7 +102,8 @@ def write_gguf(module: torch.nn.Module, path: Path) -> Path:
     writer.add_layer_norm_rms_eps(config.rms_norm_eps)
     writer.add_vocab_size(config.vocab_size)
     writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tokenizer_model("none")
+    if not _copy_vocabulary(writer, vocabulary_from, config.vocab_size):
+        writer.add_tokenizer_model("none")
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
     state = module.state_dict()
     if getattr(config, "tie_word_embeddings", False):

@@ -83,7 +83,7 @@ def _written(
             f"default, f16 or q8_0 for a model whose hidden size ({width}) is not a multiple of 256 (q6_k's block)",
         )
     files = tempfile.TemporaryDirectory(prefix="honed-gguf-")
-    path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf")
+    path = write_gguf(handle.module, Path(files.name) / "model-f32.gguf", vocabulary_from=handle.ref.source)
     if params.quantization != "f32":
         _quantize(path, Path(files.name) / name, params.quantization, params.output_type)
         path.unlink()  # the f32 file is as large as the torch weights
