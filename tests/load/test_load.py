@@ -227,6 +227,19 @@ def test_a_streamed_completion_gives_time_to_first_token_and_per_token(streaming
     assert "secret-value" not in record.to_json()  # headers come from the environment and stay there
 
 
+def test_multi_stream_token_streams_are_summarised_request_by_request(streaming_server):
+    """Each of a multi-stream query's requests is its own token stream: its first token and its
+    gaps are read apart from the others' (interleaved, the gaps would shrink to a few ms)."""
+    load = run_load(
+        Endpoint(f"{streaming_server}/v1/completions", "openai-completions", {"prompt": "hello"}, stream=True),
+        LoadSettings(scenario="multi-stream", samples_per_query=3, queries=4, warmup_queries=0),
+        {"Authorization": "Bearer secret-value"},
+    ).load
+    streaming = load.streaming
+    assert load.queries_ok == 4 and streaming.output_tokens == 4 * 3 * 8
+    assert 50 <= streaming.ttft_ms.p50 < 120 and 9 <= streaming.itl_ms.p50 < 20  # 10 ms between a stream's tokens
+
+
 def test_effective_rate_counts_answers_at_their_requested_length(streaming_server):
     """The server stops every answer at 8 tokens; queries that asked for 16 are worth half a
     full-length query each, whatever the raw rate says."""

