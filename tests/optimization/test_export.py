@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from helpers import honed
-from honed.core.errors import RecipeError
+from honed.core.errors import ModelLoadError, RecipeError
 from honed.core.protocol import InputSpec, ModelRef, Step
 from honed.optimization import list_algorithms, optimize
 from honed.optimization.export import check_exportable, export, read_export
@@ -195,6 +195,14 @@ def test_a_saved_gguf_takes_text_and_completes_as_the_recipe_did(tiny_llama_dir,
     bare = tmp_path / "bare.gguf"
     bare.write_bytes((tmp_path / "out" / "model.gguf").read_bytes())  # no tokenizer beside it: token ids only
     assert Capability.TOKENIZES not in load_model(ModelRef(kind="gguf", source=str(bare))).capabilities
+    other = tmp_path / "other"  # another model's tokenizer (more tokens than the GGUF has) is refused
+    other.mkdir()
+    (other / "model.gguf").write_bytes(bare.read_bytes())
+    bigger = handle.tokenizer
+    bigger.add_tokens([f"<extra-{i}>" for i in range(8)])
+    bigger.save_pretrained(other)
+    with pytest.raises(ModelLoadError, match="not this model's"):
+        load_model(ModelRef(kind="gguf", source=str(other / "model.gguf")))
 
 
 @pytest.mark.slow

@@ -66,10 +66,10 @@ def test_an_lm_eval_task_scores_a_handle_as_lm_evals_own_model_does(tmp_path, sm
     handle = load_model(smollm2_ref)
     reference = HFLM(pretrained=handle.module, tokenizer=handle.tokenizer, batch_size=1)
     scored = {}
+    manager = TaskManager(include_path=str(folder))  # indexing lm-eval's tasks takes seconds: once
     for name in ("honed_mc", "hellaswag_local"):
         task = build_task(TaskSpec(name="lm-eval", options={"task": name, "include_path": str(folder)}))
         quality = evaluate_quality(task, handle)
-        manager = TaskManager(include_path=str(folder))
         theirs = lm_eval.simple_evaluate(model=reference, tasks=[name], task_manager=manager, bootstrap_iters=0)
         theirs = theirs["results"][name]
         assert quality.items == 12 and quality.primary == "acc_norm"

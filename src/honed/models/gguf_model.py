@@ -71,9 +71,15 @@ class GgufHandle(ModelHandle):
             raise ModelLoadError(f"model.source: no such GGUF file {ref.source!r}")
         context = int(ref.options.get("context", DEFAULT_CONTEXT))
         llama = load_llama(ref.source, threads, context)
-        if _tokenizer_beside(ref.source):
-            return TokenizedGgufHandle(ref, llama, context, _load_tokenizer(Path(ref.source).parent))
-        return cls(ref, llama, context)
+        if not _tokenizer_beside(ref.source):
+            return cls(ref, llama, context)
+        tokenizer = _load_tokenizer(Path(ref.source).parent)
+        if len(tokenizer) > llama.n_vocab():  # another model's tokenizer in the same folder
+            raise ModelLoadError(
+                f"model.source: the tokenizer beside {ref.source} has {len(tokenizer)} tokens, the GGUF "
+                f"{llama.n_vocab()}: not this model's; move it, or the GGUF, to a folder of its own"
+            )
+        return TokenizedGgufHandle(ref, llama, context, tokenizer)
 
     @classmethod
     def static_capabilities(cls, ref: ModelRef) -> frozenset[Capability]:

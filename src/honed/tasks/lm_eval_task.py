@@ -8,6 +8,7 @@ only, so far."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
@@ -53,11 +54,10 @@ class LmEvalTask(Task):
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
         import lm_eval
-        from lm_eval.tasks import TaskManager
 
         from honed.tasks.lm_eval_model import harness_model
 
-        manager = TaskManager(include_path=self.include_path, verbosity="ERROR")
+        manager = _task_manager(self.include_path)
         if self.task not in manager.all_tasks:
             raise SpecError("task.options.task", self.task, "a task lm-eval knows (lm_eval --tasks list)")
         results = lm_eval.simple_evaluate(
@@ -77,3 +77,12 @@ class LmEvalTask(Task):
         if set(values) != set(self.metrics):
             raise SpecError("task.options.task", self.task, "a multiple-choice lm-eval task (it reports acc, acc_norm)")
         return Harnessed(int(results["n-samples"][self.task]["effective"]), values), None
+
+
+@functools.lru_cache(maxsize=4)
+def _task_manager(include_path: str | None) -> Any:
+    """lm-eval's index of its tasks (and of ``include_path``'s): reading its ~15,000 task YAMLs takes
+    6-11 s, so a process that scores several times (a tune's screens, the tests) reads them once."""
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(include_path=include_path, verbosity="ERROR")
