@@ -88,7 +88,7 @@ def test_a_t5_evaluates_on_translation_and_times_its_decoding_with_no_extra_opti
 
 @pytest.mark.slow
 def test_a_t5_tunes_with_no_extra_options(tiny_t5_dir, tmp_path):
-    done = honed("tune", "--model", str(tiny_t5_dir), "--kind", "transformers", "-c", "bf16", "-c", "openvino",
+    done = honed("tune", "--model", str(tiny_t5_dir), "--kind", "transformers", "-c", "openvino",
                  "-b", "1", "--repetitions", "1", store=tmp_path / "runs.db")  # fmt: skip
     assert "recommended" in done.stdout and "failed" not in done.stdout  # openvino traced the encoder-decoder
 
