@@ -50,6 +50,7 @@ def test_a_client_may_lower_its_deadline_never_raise_it():
         ("serve.drain_seconds", {"drain_seconds": -1}),
         ("serve.max_batch", {"max_batch": 0}),
         ("serve.slo_ms", {"slo_ms": 0}),
+        ("serve.slo_ms", {"slo_ms": -5}),  # not the request timeout it lowers
         ("serve.queue_order", {"queue_order": "lifo"}),
     ],
 )

@@ -82,12 +82,12 @@ class Admission:
     def __post_init__(self) -> None:
         if self.max_queue is not None and not 1 <= self.max_queue <= MAX_QUEUE:
             raise SpecError("serve.max_queue", self.max_queue, f"0 (no bound) or an integer from 1 to {MAX_QUEUE}")
+        if self.slo_s is not None and not 0 < self.slo_s <= 3600:
+            raise SpecError("serve.slo_ms", self.slo_s * 1e3, "milliseconds above 0, at most 3600000")
         if not 0 < self.timeout_s <= 3600:
             raise SpecError("serve.request_timeout_ms", self.timeout_s * 1e3, "milliseconds above 0, at most 3600000")
         if not 0 < self.watchdog_s <= 86_400:
             raise SpecError("serve.watchdog_seconds", self.watchdog_s, "seconds above 0, at most 86400")
-        if self.slo_s is not None and not 0 < self.slo_s <= 3600:
-            raise SpecError("serve.slo_ms", self.slo_s * 1e3, "milliseconds above 0, at most 3600000")
         if self.order not in ORDERS:
             raise SpecError("serve.queue_order", self.order, " or ".join(ORDERS))
 
