@@ -18,15 +18,12 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
-
 from honed.load.endpoints import Endpoint
 from honed.load.run import LoadSettings, run_load
-from honed.load.served import free_port, served
+from honed.load.served import free_port, served, wait_ready
 from honed.zoo.shipped import smollm2_gguf
 
 RECIPE = "llama-cpp:quantization=q8_0,output_type=f16"
@@ -54,14 +51,7 @@ def _llama_cpp_server(gguf: Path, threads: int) -> Iterator[str]:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/v1/models", timeout=2).status_code == 200:
-                    break
-            if process.poll() is not None:
-                raise SystemExit("llama_cpp.server exited: pip install 'llama-cpp-python[server]'")
-            time.sleep(0.5)
+        wait_ready(process, f"{base}/v1/models", 120, "llama_cpp.server (pip install 'llama-cpp-python[server]')")
         yield base
     finally:
         process.terminate()

@@ -50,7 +50,7 @@ def served_process(serve_args: list[str], timeout_s: float = START_TIMEOUT_S) ->
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(process, base, timeout_s)
+        wait_ready(process, f"{base}/ready", timeout_s)
         yield base, process
     finally:
         process.terminate()
@@ -80,16 +80,17 @@ def synthetic_body(shape: tuple[int, ...] | None) -> dict[str, Any] | None:
     return {"inputs": torch.randn(shape, generator=torch.Generator().manual_seed(0)).tolist()}
 
 
-def _wait_healthy(process: subprocess.Popen, base: str, timeout_s: float) -> None:
+def wait_ready(process: subprocess.Popen, url: str, timeout_s: float, name: str = "honed serve") -> None:
+    """Until ``url`` answers 200 (a server's readiness), or the process exits, or ``timeout_s``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if process.poll() is not None:
             reason = (process.stderr.read() if process.stderr else "").strip().splitlines()
             raise ModelLoadError(
-                f"honed serve exited ({process.returncode}) before serving: {reason[-1] if reason else 'no message'}"
+                f"{name} exited ({process.returncode}) before serving: {reason[-1] if reason else 'no message'}"
             )
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{base}/ready", timeout=1.0).status_code == 200:
+            if httpx.get(url, timeout=1.0).status_code == 200:
                 return
         time.sleep(0.2)
-    raise ModelLoadError(f"honed serve was not ready on {base}/ready within {timeout_s:g} s")
+    raise ModelLoadError(f"{name} was not ready on {url} within {timeout_s:g} s")

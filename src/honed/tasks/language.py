@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from honed.core.errors import SpecError
-from honed.models.capabilities import Capability, as_scorer
+from honed.models.capabilities import Capability, ScoresTokens, as_scorer
 from honed.models.handle import ModelHandle
 from honed.tasks.base import TASKS, Task, aligned_batches
 from honed.tasks.data_files import texts
@@ -86,21 +86,13 @@ class LanguageModelingTask(Task):
         ``context``, each window's second half (``limit`` counts windows then)."""
         self.check_model(handle)
         scorer = as_scorer(handle)
-        logits, targets = [], []
         with handle.inference_context():
             if self.context is not None:
-                for window in windows(scorer, "\n".join(self.texts), self.context)[:limit]:
-                    window_logits, window_targets = scored_half(scorer, window)
-                    logits.append(window_logits)
-                    targets.append(window_targets)
-                self.texts_scored = len(logits)
-                return logits, targets
-            for text in self.texts[:limit]:
-                ids = scorer.token_ids(text)
-                logits.append(scorer.next_token_logits(ids)[:-1].float().cpu())
-                targets.append(torch.tensor(ids[1:]))
-        self.texts_scored = len(logits)
-        return logits, targets
+                pairs = [scored_half(scorer, w) for w in windows(scorer, "\n".join(self.texts), self.context)[:limit]]
+            else:
+                pairs = [_scored_whole(scorer, text) for text in self.texts[:limit]]
+        self.texts_scored = len(pairs)
+        return [logits for logits, _ in pairs], [targets for _, targets in pairs]
 
     def outputs(self, handle: ModelHandle, batch_size: int, limit: int | None) -> torch.Tensor:
         """Every scored position of every text, one row each: [positions, vocabulary]."""
@@ -123,3 +115,9 @@ class LanguageModelingTask(Task):
 
     def metric_options(self, limit: int | None = None) -> dict[str, dict[str, Any]]:
         return {"perplexity": {"ignore_index": IGNORE}}
+
+
+def _scored_whole(scorer: ScoresTokens, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A text's logits at every position that predicts a next token, and those tokens."""
+    ids = scorer.token_ids(text)
+    return scorer.next_token_logits(ids)[:-1].float().cpu(), torch.tensor(ids[1:])
