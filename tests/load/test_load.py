@@ -418,7 +418,7 @@ def test_a_peak_search_cut_short_after_a_step_down_answers_a_rate_that_was_run(m
 @pytest.mark.slow
 def test_the_peak_search_finds_the_highest_rate_that_meets_the_slo(sleeper_one_at_a_time):
     endpoint = Endpoint(f"{sleeper_one_at_a_time}/v1/predict", body=_item())
-    quiet = run_load(endpoint, LoadSettings(qps=10.0, queries=100, seed=9)).load
+    quiet = run_load(endpoint, LoadSettings(qps=10.0, queries=50, seed=9)).load  # 5 s: the service time
     service_ms = quiet.server_compute_ms.mean
     overhead_ms = quiet.latency_ms.p50 - quiet.server_queue_ms.p50 - quiet.server_compute_ms.p50  # HTTP, both ends
     from honed.load.peak import PeakSettings, find_peak
