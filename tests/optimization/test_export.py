@@ -205,6 +205,31 @@ def test_a_saved_gguf_takes_text_and_completes_as_the_recipe_did(tiny_llama_dir,
         load_model(ModelRef(kind="gguf", source=str(other / "model.gguf")))
 
 
+def test_llama_cpps_flash_attention_reaches_its_context_and_is_kept_with_the_written_model(tiny_llama_dir, tmp_path):
+    """The llama-cpp recipe's flash_attention knob is llama.cpp's own setting (its context says so),
+    it moves the logits only a little, and the written model loads with it, so what is served
+    (each served sequence's context copies the handle's) is what was measured."""
+    from honed.models import load_model
+
+    source = ModelRef(kind="transformers", source=str(tiny_llama_dir))
+    runs = {}
+    for flash in (False, True):
+        step = {"algorithm": "llama-cpp", "params": {"quantization": "q8_0", "flash_attention": flash}}
+        runs[flash] = optimize(source, [step], "cpu", InputSpec(seq_len=8))
+        assert runs[flash].llama.context_params.flash_attn_type == int(flash)
+        assert runs[flash].runtime_info()["flash_attention"] is flash
+    ids = runs[True].token_ids("the cat sat on the mat")
+    off, on = (runs[flash].next_token_logits(ids).numpy() for flash in (False, True))
+    np.testing.assert_allclose(on, off, atol=0.05)
+    export(runs[True], tmp_path / "out")
+    assert read_export(tmp_path / "out")["load_options"] == {"flash_attention": True}
+    saved = load_model(ModelRef(kind="gguf", source=str(tmp_path / "out" / "model.gguf")))  # as honed serve DIR
+    assert saved.llama.context_params.flash_attn_type == 1
+    served = saved.parallel_sequences(2)  # honed serve's sequences: the same numbers as the measured handle
+    np.testing.assert_array_equal(served.start({0: ids})[0], saved.next_token_logits(ids).numpy()[-1])
+    np.testing.assert_array_equal(saved.next_token_logits(ids).numpy(), on)
+
+
 @pytest.mark.slow
 def test_a_gguf_written_from_a_gguf_keeps_its_vocabulary_for_llama_cpps_own_tools(smollm2_ref, tmp_path):
     """SmolLM2 comes as a GGUF: the q8_0 file honed writes carries its vocabulary across, so llama.cpp

@@ -41,6 +41,10 @@ class Decodes(Protocol):
         with ``state`` None, ``inputs`` is a prepared prompt batch (prefill); after that it is
         the previous step's tokens alone, read against the cache that ``state`` holds."""
 
+    def logits_step(self, inputs: Any, state: Any | None) -> tuple[Any, Any]:
+        """As ``greedy_step``, but the last position's float logits of each sequence ([batch,
+        vocabulary]) in place of its token: what a sampler chooses from."""
+
 
 class TextDecoder(ScoresTokens, Decodes, Protocol):
     """A causal language model with its tokenizer (TOKENIZES, SCORES_TOKENS and GENERATES): what a

@@ -18,6 +18,7 @@ from honed.models.capabilities import Capability
 from honed.models.graph_inputs import token_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
 from honed.models.llama_cpp_buffers import amx_safe_weight_buffers, built_with_amx, weight_buffers
+from honed.models.manifest import EXPORT_DOCUMENT, EXPORT_FILE
 from honed.models.output import ModelOutput
 from honed.models.registry import ADAPTERS
 
@@ -25,7 +26,7 @@ DEFAULT_CONTEXT = 1024  # tokens of KV cache: a prompt plus its new tokens must 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
-def load_llama(path: str, threads: int | None, context: int) -> Any:
+def load_llama(path: str, threads: int | None, context: int, flash_attention: bool = False) -> Any:
     import llama_cpp
     import torch
 
@@ -42,6 +43,7 @@ def load_llama(path: str, threads: int | None, context: int) -> Any:
                 n_batch=min(context, 512),
                 n_threads=threads,
                 n_threads_batch=threads,
+                flash_attn=flash_attention,
                 verbose=False,
             )
     except ValueError as error:  # llama-cpp-python reports an unreadable file as ValueError
@@ -70,7 +72,7 @@ class GgufHandle(ModelHandle):
         if not Path(ref.source).is_file():
             raise ModelLoadError(f"model.source: no such GGUF file {ref.source!r}")
         context = int(ref.options.get("context", DEFAULT_CONTEXT))
-        llama = load_llama(ref.source, threads, context)
+        llama = load_llama(ref.source, threads, context, _flash_attention(ref))
         if not _tokenizer_beside(ref.source):
             return cls(ref, llama, context)
         tokenizer = _load_tokenizer(Path(ref.source).parent)
@@ -164,6 +166,10 @@ class GgufHandle(ModelHandle):
 
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
         """Decodes: state is the token ids fed so far (one sequence: llama.cpp here has one)."""
+        logits, state = self.logits_step(inputs, state)
+        return np.array([[int(logits[0].argmax())]], dtype=np.int64), state
+
+    def logits_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
         if state is None:
             sequences = self._sequences(self.prepare(inputs))
             if len(sequences) != 1:
@@ -175,8 +181,14 @@ class GgufHandle(ModelHandle):
             tokens = sequences[0]
         else:
             tokens = state + [int(np.asarray(inputs).reshape(-1)[0])]
-        token = int(self._feed(tokens, all_logits=False, resume=state is not None)[-1].argmax())
-        return np.array([[token]], dtype=np.int64), tokens
+        return self._feed(tokens, all_logits=False, resume=state is not None), tokens
+
+    def parallel_sequences(self, slots: int) -> Any:
+        """A decoder of up to ``slots`` sequences at once, each with this handle's context length
+        (``honed serve``'s concurrent completions): a llama.cpp context of its own."""
+        from honed.models.gguf_sequences import LlamaSequences
+
+        return LlamaSequences(self.llama, slots, self.context)
 
     def stats(self) -> ModelStats:
         import llama_cpp
@@ -200,13 +212,18 @@ class GgufHandle(ModelHandle):
             "llama_cpp": llama_cpp.__version__,
             "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
             "llama_cpp_weight_buffers": weight_buffers(self.ref.source),
+            "flash_attention": _flash_attention(self.ref),
         }
+
+    def deploy_options(self) -> dict[str, Any]:
+        return {"flash_attention": True} if _flash_attention(self.ref) else {}
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         import shutil
 
         shutil.copyfile(self.ref.source, directory / "model.gguf")
-        return {"files": ["model.gguf"], "precision": self.ref.options.get("quantization")}
+        flash = _flash_attention(self.ref)
+        return {"files": ["model.gguf"], "precision": self.ref.options.get("quantization"), "flash_attention": flash}
 
     @classmethod
     def load_saved(
@@ -216,7 +233,7 @@ class GgufHandle(ModelHandle):
             kind="gguf",
             source=str(directory / "model.gguf"),
             name=manifest.get("name"),
-            options={"quantization": manifest.get("precision")},
+            options={"quantization": manifest.get("precision"), "flash_attention": manifest.get("flash_attention")},
         )
         return cls.load(ref, device, threads)
 
@@ -235,6 +252,18 @@ class TokenizedGgufHandle(GgufHandle):
     def preprocess(self, raw: Any) -> dict[str, np.ndarray]:
         texts = [raw] if isinstance(raw, str) else list(raw)
         return token_feed(dict(self.tokenizer(texts, padding=len(texts) > 1, return_tensors="np")))
+
+
+def _flash_attention(ref: ModelRef) -> bool:
+    """llama.cpp's fused attention: the model's option, else what ``honed optimize -o`` measured the
+    file with (its honed-export.json beside it), else off (llama-cpp-python's default)."""
+    if ref.options.get("flash_attention") is not None:
+        return bool(ref.options["flash_attention"])
+    export = Path(ref.source).parent / EXPORT_FILE
+    if Path(ref.source).suffix == ".gguf" and export.is_file():
+        options = EXPORT_DOCUMENT.load(export.read_bytes(), str(export)).get("load_options", {})
+        return bool(options.get("flash_attention", False))
+    return False
 
 
 def _tokenizer_beside(source: str) -> bool:

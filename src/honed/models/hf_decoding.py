@@ -29,6 +29,13 @@ def decoder_start(module: Any, batch_size: int, device: Any) -> torch.Tensor:
 
 def greedy_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
     """The next token of each sequence and the state to pass back (see ``Decodes.greedy_step``)."""
+    logits, state = logits_step(module, inputs, state)
+    return logits.argmax(-1, keepdim=True), state
+
+
+def logits_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
+    """The last position's logits of each sequence ([batch, vocabulary]) and the state to pass
+    back (see ``Decodes.logits_step``)."""
     if is_encoder_decoder(module):
         return _seq2seq_step(module, inputs, state)
     if state is None:  # the prompt: only its last position's logits, as generate() asks (logits_to_keep=1)
@@ -37,10 +44,11 @@ def greedy_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tens
         output = module(input_ids=inputs["input_ids"], attention_mask=mask, use_cache=True, **keep)
     else:
         cache, mask = state
+        inputs = _token_tensor(inputs, module)
         if mask is not None:
             mask = torch.cat([mask, torch.ones_like(inputs)], dim=1)
         output = module(input_ids=inputs, attention_mask=mask, past_key_values=cache, use_cache=True)
-    return output.logits[:, -1:].argmax(-1), (output.past_key_values, mask)
+    return output.logits[:, -1], (output.past_key_values, mask)
 
 
 def _seq2seq_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
@@ -54,6 +62,7 @@ def _seq2seq_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Te
         output = module(encoder_outputs=encoded, attention_mask=mask, decoder_input_ids=prefix, use_cache=True)
     else:
         cache, mask, encoded = state
+        inputs = _token_tensor(inputs, module)
         output = module(
             encoder_outputs=encoded,
             attention_mask=mask,
@@ -61,4 +70,11 @@ def _seq2seq_step(module: Any, inputs: Any, state: Any | None) -> tuple[torch.Te
             past_key_values=cache,
             use_cache=True,
         )
-    return output.logits[:, -1:].argmax(-1), (output.past_key_values, mask, encoded)
+    return output.logits[:, -1], (output.past_key_values, mask, encoded)
+
+
+def _token_tensor(tokens: Any, module: Any) -> torch.Tensor:
+    """A step's tokens as the model takes them: a server's sampler chooses them as integers."""
+    if isinstance(tokens, torch.Tensor):
+        return tokens
+    return torch.as_tensor(tokens, dtype=torch.long, device=next(module.parameters()).device)

@@ -241,6 +241,9 @@ class TransformersHandle(TorchBackedHandle):
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
         return hf_decoding.greedy_step(self.module, inputs, state)
 
+    def logits_step(self, inputs: Any, state: Any | None) -> tuple[torch.Tensor, Any]:
+        return hf_decoding.logits_step(self.module, inputs, state)
+
     def decoder_prefix(self, batch_size: int) -> torch.Tensor:
         return hf_decoding.decoder_start(self.module, batch_size, self.device)
 

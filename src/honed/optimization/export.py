@@ -11,16 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from honed.core.documents import DocumentKind
 from honed.core.errors import RecipeError, SpecError
 from honed.core.protocol import Step
 from honed.models.handle import ModelHandle
+from honed.models.manifest import EXPORT_DOCUMENT, EXPORT_FILE
 from honed.optimization.algorithm import ALGORITHMS
-
-# What honed writes beside the artifact: the recipe that made it and how to load it.
-EXPORT_FILE = "honed-export.json"
-EXPORT_DOCUMENT = DocumentKind("honed.export", 1, "export", max_bytes=1 << 20)
-
 
 # The file a runtime's artifact is loaded from (the other kinds load the directory itself).
 MAIN_FILE = {"onnx": "model.onnx", "openvino": "model.xml", "gguf": "model.gguf"}
@@ -92,12 +87,13 @@ def loading_hint(kind: str, directory: str | Path, options: dict[str, Any] | Non
     file = MAIN_FILE.get(kind)
     path = json.dumps(str(where / file) if file else str(where))
     compute_type = json.dumps((options or {}).get("compute_type", "default"))
+    flash = ", flash_attn=True" if (options or {}).get("flash_attention") else ""
     return {
         "transformers": f"transformers.AutoModel.from_pretrained({path}, dtype='auto')  # or its head's Auto class",
         "sentence-transformers": f"sentence_transformers.SentenceTransformer({path})",
         "onnx": f"onnxruntime.InferenceSession({path})",
         "openvino": f"openvino.Core().compile_model({path}, 'CPU', {json.dumps(options or {})})",
-        "gguf": f"llama_cpp.Llama(model_path={path})",
+        "gguf": f"llama_cpp.Llama(model_path={path}{flash})",
         "ctranslate2": f"faster_whisper.WhisperModel({path}, compute_type={compute_type})  # or ctranslate2",
     }.get(kind, f"safetensors.torch.load_model(your_module, {json.dumps(str(where / 'model.safetensors'))})")
 

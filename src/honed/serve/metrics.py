@@ -67,8 +67,37 @@ class ServeMetrics:
             "honed_queue_newest_first", "1 while the queue stands and is served newest first", registry=registry
         )
         self.ready = Gauge("honed_ready", "1 when the server takes traffic (/ready answers 200)", registry=registry)
+        self._generation_metrics(registry, max_batch)
         self.items = 0  # items run and batches run, for /v1/stats
         self.batches = 0
+
+    def _generation_metrics(self, registry: CollectorRegistry, max_batch: int) -> None:
+        """Completions (the OpenAI routes): what LLM servers report (vLLM's time to first token and
+        time per output token)."""
+        self.first_token_seconds = Histogram(
+            "honed_time_to_first_token_seconds", "A completion's arrival to its first token chosen",
+            buckets=LATENCY_BUCKETS, registry=registry,
+        )  # fmt: skip
+        self.inter_token_seconds = Histogram(
+            "honed_inter_token_seconds", "Between two tokens of one completion", buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )  # fmt: skip
+        self.generated_tokens = Counter(
+            "honed_generated_tokens", "Tokens generated, all completions", registry=registry
+        )
+        self.sequences = Gauge("honed_sequences_running", "Completions being decoded now", registry=registry)
+        self.decode_batch = Histogram(
+            "honed_decode_batch_size", "Sequences decoded in one step", buckets=batch_buckets(max_batch),
+            registry=registry,
+        )  # fmt: skip
+        self.decode_seconds = Histogram(
+            "honed_decode_step_seconds", "One decoding step of every running sequence", buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )  # fmt: skip
+
+    def decode_step(self, sequences: int, seconds: float) -> None:
+        self.decode_batch.observe(sequences)
+        self.decode_seconds.observe(seconds)
 
     def ran(self, size: int, compute_s: float) -> None:
         self.items += size

@@ -179,6 +179,15 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
 
     def greedy_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
         """Decodes: state is (infer request holding the cache, attention mask so far)."""
+        logits, state = self._step(inputs, state)
+        return np.asarray(logits.argmax(-1)[:, None], dtype=np.int64), state
+
+    def logits_step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
+        logits, state = self._step(inputs, state)
+        return np.array(logits), state  # a copy: the request's buffer is reused
+
+    def _step(self, inputs: Any, state: Any | None) -> tuple[np.ndarray, Any]:
+        """The last position's logits, in the infer request's own buffer, and the state."""
         if state is None:
             request, feed = self.compiled.create_infer_request(), self.prompt_feed(inputs)
             mask = feed["attention_mask"]
@@ -187,5 +196,4 @@ class StatefulDecoderHandle(ExportedDecoder, OpenVinoHandle):
             tokens = np.asarray(inputs, dtype=np.int64)
             mask = np.concatenate([mask, np.ones_like(tokens)], axis=1)
             feed = self.step_feed(tokens, mask)
-        logits = request.infer(feed)[0]
-        return np.asarray(logits[:, -1:].argmax(-1), dtype=np.int64), (request, mask)
+        return request.infer(feed)[0][:, -1], (request, mask)
