@@ -97,3 +97,15 @@ def test_an_lm_eval_task_is_refused_naming_the_option_before_anything_loads():
         with pytest.raises(SpecError) as refused:
             build_task(TaskSpec(name="lm-eval", options=options))
         assert refused.value.field == field
+
+
+def test_lm_eval_colon_a_task_is_short_for_the_lm_eval_task_with_that_option():
+    from honed.core.validation import build
+    from honed.spec.build import build_spec
+
+    short = TaskSpec(name="lm-eval:hellaswag", options={"num_fewshot": 5})
+    assert short.name == "lm-eval" and short.options == {"num_fewshot": 5, "task": "hellaswag"}
+    given = build_spec(model="honed.zoo:mlp", kind="factory", task="lm-eval:arc_easy", task_limit=3)
+    assert given.task.name == "lm-eval" and given.task.options == {"task": "arc_easy"} and given.task.limit == 3
+    with pytest.raises(SpecError, match="name two lm-eval tasks"):
+        build(TaskSpec, {"name": "lm-eval:arc_easy", "options": {"task": "hellaswag"}}, where="task")

@@ -227,6 +227,18 @@ class TaskSpec(Frozen):
         "model reproduced it",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lm_eval_shorthand(cls, data: Any) -> Any:
+        """``lm-eval:hellaswag`` (the CLI's ``--task``) is name "lm-eval" with options.task "hellaswag"."""
+        name = data.get("name") if isinstance(data, dict) else None
+        if not isinstance(name, str) or not name.startswith("lm-eval:"):
+            return data
+        options, task = dict(data.get("options") or {}), name.split(":", 1)[1]
+        if options.get("task", task) != task:
+            raise ValueError(f"name {name!r} and options.task {options['task']!r} name two lm-eval tasks: give one")
+        return {**data, "name": "lm-eval", "options": {**options, "task": task}}
+
     @field_validator("expect")
     @classmethod
     def _expectation(cls, value: dict[str, float] | None) -> dict[str, float] | None:

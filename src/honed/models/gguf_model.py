@@ -212,18 +212,23 @@ class GgufHandle(ModelHandle):
             "llama_cpp": llama_cpp.__version__,
             "llama_cpp_system": llama_cpp.llama_print_system_info().decode(),
             "llama_cpp_weight_buffers": weight_buffers(self.ref.source),
-            "flash_attention": _flash_attention(self.ref),
+            "flash_attention": self.flash_attention,
         }
 
+    @property
+    def flash_attention(self) -> bool:
+        """Whether llama.cpp runs this model with its fused attention (what its context was built with)."""
+        return int(self.llama.context_params.flash_attn_type) == 1
+
     def deploy_options(self) -> dict[str, Any]:
-        return {"flash_attention": True} if _flash_attention(self.ref) else {}
+        return {"flash_attention": True} if self.flash_attention else {}
 
     def save_files(self, directory: Path) -> dict[str, Any]:
         import shutil
 
         shutil.copyfile(self.ref.source, directory / "model.gguf")
-        flash = _flash_attention(self.ref)
-        return {"files": ["model.gguf"], "precision": self.ref.options.get("quantization"), "flash_attention": flash}
+        precision = self.ref.options.get("quantization")
+        return {"files": ["model.gguf"], "precision": precision, "flash_attention": self.flash_attention}
 
     @classmethod
     def load_saved(

@@ -132,8 +132,8 @@ class DecodeLoop:
                     decoder.free(slot)
                     self._end(generation, error)
                 first = {}
+            running.update({slot: joined[slot] for slot in first})  # running before any token: a failure ends them too
             for slot, logits in first.items():
-                running[slot] = joined[slot]
                 self._chosen(decoder, running, slot, logits)
         self.metrics.sequences.set(len(running))
 
