@@ -17,6 +17,7 @@ from honed.core.protocol import InputSpec, ModelRef
 from honed.models.capabilities import Capability
 from honed.models.graph_inputs import token_feed
 from honed.models.handle import ModelHandle, ModelStats, sha256_of_files
+from honed.models.llama_cpp_batch import decode_batch
 from honed.models.llama_cpp_buffers import amx_safe_weight_buffers, built_with_amx, weight_buffers
 from honed.models.manifest import EXPORT_DOCUMENT, EXPORT_FILE
 from honed.models.output import ModelOutput
@@ -133,20 +134,8 @@ class GgufHandle(ModelHandle):
         return np.concatenate(rows) if all_logits else rows[-1]
 
     def _decode(self, chunk: list[int], start: int, wanted: set[int]) -> np.ndarray:
-        import llama_cpp
-
-        batch = llama_cpp.llama_batch_init(len(chunk), 0, 1)
-        try:
-            for i, token in enumerate(chunk):
-                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, start + i, 1
-                batch.seq_id[i][0], batch.logits[i] = 0, i in wanted
-            batch.n_tokens = len(chunk)
-            if llama_cpp.llama_decode(self.llama.ctx, batch) != 0:
-                raise RuntimeError(f"llama.cpp could not decode {len(chunk)} tokens at position {start}")
-            logits = llama_cpp.llama_get_logits(self.llama.ctx)
-            return np.ctypeslib.as_array(logits, shape=(len(wanted), self.vocabulary)).copy()
-        finally:
-            llama_cpp.llama_batch_free(batch)
+        entries = [(token, start + i, 0, i in wanted) for i, token in enumerate(chunk)]
+        return decode_batch(self.llama.ctx, entries, self.vocabulary)
 
     def _sequences(self, prepared: dict[str, np.ndarray]) -> list[list[int]]:
         return [ids[mask == 1].tolist() for ids, mask in zip(prepared["input_ids"], prepared["attention_mask"])]

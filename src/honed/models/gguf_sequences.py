@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from honed.core.errors import SpecError
+from honed.models.llama_cpp_batch import decode_batch
 
 
 class LlamaSequences:
@@ -83,19 +84,4 @@ class LlamaSequences:
         self.close()
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> list[np.ndarray]:
-        """Feed (token, position, slot, wants logits) entries in one batch: the logits asked for, in order."""
-        import llama_cpp
-
-        batch = llama_cpp.llama_batch_init(len(entries), 0, 1)
-        try:
-            for i, (token, position, slot, wanted) in enumerate(entries):
-                batch.token[i], batch.pos[i], batch.n_seq_id[i] = token, position, 1
-                batch.seq_id[i][0], batch.logits[i] = slot, wanted
-            batch.n_tokens = len(entries)
-            if llama_cpp.llama_decode(self.ctx, batch) != 0:
-                raise RuntimeError(f"llama.cpp could not decode a batch of {len(entries)} tokens")
-            rows = sum(1 for entry in entries if entry[3])
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self.ctx), shape=(rows, self.vocabulary))
-            return list(logits.copy())
-        finally:
-            llama_cpp.llama_batch_free(batch)
+        return list(decode_batch(self.ctx, entries, self.vocabulary))

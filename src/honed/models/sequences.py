@@ -1,7 +1,7 @@
 """Several generations decoded at once, each joining and leaving between decoding steps (what LLM
 servers call continuous batching): the ``SequenceDecoder`` that ``honed serve`` drives. A GGUF
 model decodes every running sequence's next token in one llama.cpp batch (its parallel sequences,
-each in its own cells of one KV cache: ``gguf_sequences``); any other text decoder steps its
+each with a KV cache of its own: ``gguf_sequences``); any other text decoder steps its
 sequences in turn, each with its own cache (``InterleavedSequences``): the same scheduling, a
 request never waits for another to finish, without sharing the weights' reads between them."""
 

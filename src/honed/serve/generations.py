@@ -99,8 +99,8 @@ class DecodeLoop:
                 self._release("model_error")
             for generation in [*running.values(), *waiting]:
                 self._end(generation, error)
-            for slot in running:
-                if self._decoder is not None:
+            if self._decoder is not None:
+                for slot in running:
                     self._decoder.free(slot)
         finally:
             self.metrics.sequences.set(0)
