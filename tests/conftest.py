@@ -157,6 +157,15 @@ def digits_cnn(tmp_path_factory):
     )
 
 
+@pytest.fixture(scope="module")
+def tiny_llama_handle(tiny_llama_dir):
+    """The tiny language model as a PyTorch handle."""
+    from honed.core.protocol import ModelRef
+    from honed.models import load_model
+
+    return load_model(ModelRef(source=str(tiny_llama_dir), kind="transformers"))
+
+
 @pytest.fixture(scope="session")
 def tiny_whisper_dir(tmp_path_factory) -> Path:
     """A Whisper-architecture model built from a config (random weights), with a byte-level

@@ -2,8 +2,10 @@
 filled by real `honed evaluate` runs, driven by headless Chromium (Debian's chromium and
 chromium-driver, through Selenium), plus its security over plain HTTP.
 
-The store holds two series of the 10 ms sleeper: an A/A series ("steady", three identical runs)
-and a seeded regression ("seeded": 10, 10, then 13 ms per call)."""
+The store holds two series of the 40 ms sleeper: an A/A series ("steady", three identical runs)
+and a seeded regression ("seeded": 40, 40, then 52 ms per call). 40 ms, not 10: a sleep wakes late
+by a fraction of a millisecond more when the machine is busy, 2.4 % of 10 ms on a shared CI runner
+(over the 2 % a verdict needs), under 1 % of 40 ms."""
 
 from __future__ import annotations
 
@@ -51,14 +53,16 @@ def filled(tmp_path_factory) -> dict:
     store = root / "runs.db"
     steady, seeded = [], []
     for _ in range(2):
-        steady.append(_run_id(honed("evaluate", str(_spec(root, "steady", 10.0)), store=store)))
-        seeded.append(_run_id(honed("evaluate", str(_spec(root, "seeded", 10.0)), store=store)))
-    same = honed(
-        "evaluate", str(_spec(root, "steady", 10.0)), "--baseline", "latest", "--fail-on-regression", store=store
-    )
+        steady.append(_run_id(honed("evaluate", str(_spec(root, "steady", 40.0)), store=store)))
+        seeded.append(_run_id(honed("evaluate", str(_spec(root, "seeded", 40.0)), store=store)))
+    # The gate as on a shared runner: only a change of 20 % or more counts (a p99 of 45 calls is
+    # their slowest: a late wake-up of a few ms moves it by 10 % even at 40 ms).
+    steady_spec = str(_spec(root, "steady", 40.0))
+    gate = ("--baseline", "latest", "--fail-on-regression", "--min-effect", "0.2")
+    same = honed("evaluate", steady_spec, *gate, store=store)
     slower = honed(
         "evaluate",
-        str(_spec(root, "seeded", 13.0)),
+        str(_spec(root, "seeded", 52.0)),
         "--baseline",
         "latest",
         "--fail-on-regression",
@@ -81,7 +85,7 @@ def site(filled) -> Iterator[str]:
 
 def test_a_slower_run_fails_against_the_latest_baseline_and_an_identical_one_passes(filled):
     assert "regression:" in filled["slower"].stdout and "latency_p50 at batch 1 slower" in filled["slower"].stdout
-    assert "regression:" not in filled["same"].stdout
+    assert "regression:" not in filled["same"].stdout and "|change| >= 20%" in filled["same"].stdout
     assert f"against baseline run {filled['steady'][1][:12]}" in filled["same"].stdout
 
 
@@ -103,6 +107,9 @@ def test_a_tag_names_a_baseline(filled):
         check_code=2,
     )
     assert "--baseline" in refused.stderr
+    noisy = ("--baseline", "latest", "--min-effect", "1.5")
+    nonsense = honed("evaluate", str(filled["root"] / "steady-40.toml"), *noisy, store=store, check_code=2)
+    assert "min_effect" in nonsense.stderr and "[0, 1)" in nonsense.stderr
 
 
 # --- pages in a browser -----------------------------------------------------------------------
@@ -119,7 +126,7 @@ def test_the_runs_page_lists_every_run_and_filters_by_model(site, browser, fille
     wait_for(lambda: browser.find_element(By.ID, "count").text.startswith("3 runs"))
     rows = browser.find_elements(By.CSS_SELECTOR, "tr.run-row")
     assert len(rows) == 3 and all("seeded" in row.text for row in rows)
-    assert "regression" in rows[0].text  # newest first: the 13 ms run
+    assert "regression" in rows[0].text  # newest first: the 52 ms run
 
 
 def test_a_run_page_shows_percentiles_the_cdf_and_the_environment(site, browser, filled):
@@ -129,7 +136,7 @@ def test_a_run_page_shows_percentiles_the_cdf_and_the_environment(site, browser,
     browser.get(f"{site}/runs")
     click_and_load(browser, browser.find_element(By.LINK_TEXT, run_id[:12]))
     results = browser.find_element(By.ID, "results").text
-    assert "10." in results and "3 ok" in results  # p50 of a 10 ms sleeper, three worker processes
+    assert "40." in results and "3 ok" in results  # p50 of a 40 ms sleeper, three worker processes
     wait_for(lambda: browser.find_element(By.ID, "cdf").get_attribute("data-drawn") == "true")
     assert browser.find_elements(By.CSS_SELECTOR, "#cdf .scatterlayer .trace")  # plotly drew the line
     assert "torch" in browser.find_element(By.ID, "environment").text

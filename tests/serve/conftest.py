@@ -19,11 +19,6 @@ def sleeper_client():
 
 
 @pytest.fixture(scope="module")
-def tiny_llama_handle(tiny_llama_dir):
-    return load_model(ModelRef(source=str(tiny_llama_dir), kind="transformers"))
-
-
-@pytest.fixture(scope="module")
 def llm_client(tiny_llama_handle):
     with ready_client(tiny_llama_handle, None) as client:
         yield client

@@ -109,3 +109,117 @@ def test_lm_eval_colon_a_task_is_short_for_the_lm_eval_task_with_that_option():
     assert given.task.name == "lm-eval" and given.task.options == {"task": "arc_easy"} and given.task.limit == 3
     with pytest.raises(SpecError, match="name two lm-eval tasks"):
         build(TaskSpec, {"name": "lm-eval:arc_easy", "options": {"task": "hellaswag"}}, where="task")
+
+
+PASSAGES = os.path.join(os.path.dirname(SHIPPED), "retrieval_pairs.jsonl")
+
+
+def _rolling_and_generating_tasks(folder):
+    """lm-eval's own wikitext task (its detokenizer, its word and byte counts) on honed's shipped
+    passages as four documents, and a greedy generation task over their questions."""
+    import lm_eval
+
+    folder.mkdir()
+    rows = [json.loads(line) for line in open(PASSAGES)]
+    with open(folder / "pages.jsonl", "w") as out:
+        for start in range(0, 24, 6):
+            out.write(json.dumps({"page": " ".join(row["passage"] for row in rows[start : start + 6])}) + "\n")
+    wikitext = os.path.join(os.path.dirname(lm_eval.__file__), "tasks", "wikitext", "wikitext.yaml")
+    (folder / "wiki_local.yaml").write_text(f"""include: {wikitext}
+task: wiki_local
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {folder / "pages.jsonl"}
+training_split: null
+validation_split: null
+""")
+    (folder / "honed_gen.yaml").write_text(f"""task: honed_gen
+dataset_path: json
+dataset_kwargs:
+  data_files:
+    test: {PASSAGES}
+test_split: test
+output_type: generate_until
+doc_to_text: "Question: {{{{query}}}}\\nAnswer:"
+doc_to_target: " {{{{passage}}}}"
+generation_kwargs:
+  until: ["\\n", "?"]
+  max_gen_toks: 12
+  do_sample: false
+metric_list:
+  - metric: exact_match
+""")
+    return folder
+
+
+@pytest.mark.slow
+def test_perplexity_and_generation_tasks_score_a_handle_as_lm_evals_own_model_does(tmp_path, smollm2_ref, monkeypatch):
+    import lm_eval
+    from lm_eval.models.huggingface import HFLM
+
+    from honed.models import load_model
+    from honed.tasks import lm_eval_model
+    from honed.tasks.lm_eval_task import LmEvalTask, _task_manager
+
+    folder = _rolling_and_generating_tasks(tmp_path / "tasks")
+    # Windows of 48 tokens: each 60-token document is scored in two, as lm-eval rolls a long one.
+    monkeypatch.setattr(lm_eval_model, "MAX_LENGTH", 48)
+    handle = load_model(smollm2_ref)
+    reference = HFLM(pretrained=handle.module, tokenizer=handle.tokenizer, batch_size=1, max_length=48)
+    manager = _task_manager(str(folder))
+    options = {"task": "wiki_local", "include_path": str(folder)}
+    assert LmEvalTask.primary_of(options) == "word_perplexity"  # what a tune's guardrail holds by default
+    task = build_task(TaskSpec(name="lm-eval", options=options))
+    quality = evaluate_quality(task, handle)
+    theirs = lm_eval.simple_evaluate(model=reference, tasks=["wiki_local"], task_manager=manager, bootstrap_iters=0)
+    theirs = theirs["results"]["wiki_local"]
+    assert quality.items == 4 and quality.primary == "word_perplexity"
+    assert quality.better["word_perplexity"] == "lower" and 1 < quality.values["word_perplexity"] < 1000
+    for metric in ("word_perplexity", "byte_perplexity", "bits_per_byte"):
+        assert quality.values[metric] == pytest.approx(theirs[f"{metric},none"], rel=1e-4), metric
+
+    generation = {"task": "honed_gen", "include_path": str(folder), "limit": 4}
+    assert LmEvalTask.primary_of(generation) == "exact_match"
+    mine = lm_eval.simple_evaluate(
+        model=lm_eval_model.harness_model(handle), tasks=["honed_gen"], task_manager=manager, limit=4, log_samples=True
+    )
+    theirs = lm_eval.simple_evaluate(
+        model=reference, tasks=["honed_gen"], task_manager=manager, limit=4, log_samples=True
+    )
+    answers = [sample["resps"][0][0] for sample in mine["samples"]["honed_gen"]]
+    assert answers == [sample["resps"][0][0] for sample in theirs["samples"]["honed_gen"]]
+    # Cut at the first stop string (three of SmolLM2's answers begin with a line break: empty).
+    assert any(answers) and not [a for a in answers if "\n" in a or "?" in a], answers
+    scored = evaluate_quality(build_task(TaskSpec(name="lm-eval", options=generation)), handle)
+    assert scored.items == 4 and scored.primary == "exact_match" and scored.values == {"exact_match": 0.0}
+
+
+@pytest.mark.parametrize("model", ["gguf", "torch"])
+def test_lm_eval_generation_decodes_as_honed_serve_does_on_each_runtime(model, request):
+    """lm-eval's generate_until requests through the runtime's own decoder (llama.cpp's sequences
+    for a GGUF): the tokens the handle's own greedy steps make from the prompt's tokens (without
+    special tokens, as lm-eval encodes), cut at the first stop string."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from honed.models.capabilities import as_text_decoder
+    from honed.tasks.lm_eval_model import harness_model
+
+    handle = request.getfixturevalue("tiny_gguf_handle" if model == "gguf" else "tiny_llama_handle")
+    decoder = as_text_decoder(handle)
+    ids = np.array([decoder.token_ids("the quick brown", special_tokens=False)])
+    step, state, made = handle.prepare({"input_ids": ids, "attention_mask": np.ones_like(ids)}), None, []
+    for _ in range(6):
+        step, state = decoder.greedy_step(step, state)
+        made.append(int(step[0, 0]))
+    served = decoder.tokenizer.decode(made)
+    lm = harness_model(handle)
+    asked = [SimpleNamespace(args=("the quick brown", {"until": ["\u2603"], "max_gen_toks": 6, "do_sample": False}))]
+    assert lm.generate_until(asked) == [served]
+    stop = served[len(served) // 2 :][:2]  # a stop string inside what it writes: the text ends before it
+    cut = [SimpleNamespace(args=("the quick brown", {"until": [stop], "max_gen_toks": 6}))]
+    assert lm.generate_until(cut) == [served.split(stop)[0]]
+    with pytest.raises(SpecError, match="greedily"):
+        lm.generate_until([SimpleNamespace(args=("x", {"do_sample": True, "temperature": 0.7}))])

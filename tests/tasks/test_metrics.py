@@ -100,13 +100,15 @@ CASES["chrf"] = (["abcdefg hij"], ["abcdxfg hik"], {}, _chrf_by_hand("abcdefg hi
 def _harnessed():
     from honed.tasks.lm_eval_task import Harnessed
 
-    return Harnessed(4, {"acc": 0.5, "acc_norm": 0.75})
+    return Harnessed(4, dict(HARNESSED))
 
 
 # lm-eval computes these itself (tests/tasks/test_lm_eval.py checks them against its own model);
-# honed passes its aggregates on.
-CASES["acc"] = (_harnessed(), None, {}, 0.5)
-CASES["acc_norm"] = (_harnessed(), None, {}, 0.75)
+# honed passes its aggregates on, each under its own name.
+HARNESSED = {"acc": 0.5, "acc_norm": 0.75, "word_perplexity": 31.5, "byte_perplexity": 2.25}
+HARNESSED |= {"bits_per_byte": 1.17, "exact_match": 0.25}
+for _name, _value in HARNESSED.items():
+    CASES[_name] = (_harnessed(), None, {}, _value)
 
 
 def test_every_registered_metric_has_a_checked_case():
@@ -146,10 +148,10 @@ def test_direction_decides_what_a_drop_is():
 def test_users_register_their_own_metrics():
     code = (
         "from honed.tasks.metrics import register_metric, get_metric\n"
-        "@register_metric('exact_match', 'higher', 'fraction', 'identical strings', 'hand')\n"
+        "@register_metric('same_string', 'higher', 'fraction', 'identical strings', 'hand')\n"
         "def exact(p, r): return sum(a == b for a, b in zip(p, r)) / len(r)\n"
-        "print(get_metric('exact_match')(['a', 'b'], ['a', 'c']))\n"
-        "try:\n    get_metric('exact_mach')\nexcept KeyError as e:\n    print(e)\n"
+        "print(get_metric('same_string')(['a', 'b'], ['a', 'c']))\n"
+        "try:\n    get_metric('same_strng')\nexcept KeyError as e:\n    print(e)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.splitlines()[0] == "0.5" and "did you mean 'exact_match'" in done.stdout
+    assert done.stdout.splitlines()[0] == "0.5" and "did you mean 'same_string'" in done.stdout

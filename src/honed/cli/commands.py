@@ -68,6 +68,7 @@ def evaluate(
         ),
     ] = None,
     fail_on_regression: opt.FailOnRegression = False,
+    min_effect: opt.MinEffect = 0.02,
     tag: Annotated[Optional[str], typer.Option(help="tag the stored run (`honed compare TAG_A TAG_B`)")] = None,
     store: opt.Store = None,
 ) -> None:
@@ -79,6 +80,9 @@ def evaluate(
         from honed.core.errors import SpecError
 
         raise SpecError("fail_on_regression", True, "together with --baseline latest|RUN_ID|TAG (what to compare with)")
+    from honed.records.comparison import check_min_effect
+
+    check_min_effect(min_effect)
     if dry_run:
         show_preflight(spec)
         return
@@ -96,7 +100,7 @@ def evaluate(
         if record.status != "ok":
             raise typer.Exit(EXIT_MEASUREMENT_FAILED)
         if baseline is not None:
-            compare_with_baseline(db, record, baseline, fail_on_regression)
+            compare_with_baseline(db, record, baseline, fail_on_regression, min_effect)
 
 
 @app.command()

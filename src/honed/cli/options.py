@@ -49,6 +49,10 @@ DryRun = Annotated[
 FailOnRegression = Annotated[
     bool, typer.Option(help="exit 5 when a performance metric got significantly worse or a quality metric got worse")
 ]
+MinEffect = Annotated[
+    float,
+    typer.Option(help="smallest relative change called significant (raise it where timing is noisy, e.g. shared CI)"),
+]
 TaskData = Annotated[
     Optional[Path],
     typer.Option(

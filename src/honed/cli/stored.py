@@ -17,7 +17,7 @@ from honed.cli.flows import show_run, write_report
 def compare(
     before: Annotated[str, typer.Argument(help="run id (or unique prefix, or tag) measured before")],
     after: Annotated[str, typer.Argument(help="run id (or unique prefix, or tag) measured after")],
-    min_effect: Annotated[float, typer.Option(help="smallest relative change called significant")] = 0.02,
+    min_effect: opt.MinEffect = 0.02,
     strict: Annotated[
         bool,
         typer.Option(
@@ -46,7 +46,7 @@ def report(
     write_report(sweep_or_run, output, open_store(store))
 
 
-def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -> None:
+def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool, min_effect: float = 0.02) -> None:
     """``evaluate --baseline``: ``latest`` is the last comparable run stored before this one (same
     model, recipe, target and scenario); with none, this run becomes the first of its series."""
     from honed.core.errors import SpecError
@@ -61,7 +61,7 @@ def compare_with_baseline(db, record, baseline: str, fail_on_regression: bool) -
         if before.id == record.id:
             raise SpecError("baseline", baseline, "a run other than the one just measured (or latest)")
     out.print(f"against baseline run {before.id[:12]} ({before.created_at:%Y-%m-%d %H:%M} UTC):")
-    _judge(before, record, fail_on_regression)
+    _judge(before, record, fail_on_regression, min_effect=min_effect)
 
 
 def _judge(before, after, fail_on_regression: bool, json: bool = False, **options) -> None:

@@ -81,12 +81,17 @@ class Comparison(BaseModel):
         return [q for q in self.quality if q.verdict == "worse"]
 
 
-def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool = False) -> Comparison:
-    """Compare run ``b`` (after) against run ``a`` (before)."""
+def check_min_effect(min_effect: float) -> None:
+    """Refuse a smallest significant change outside [0, 1) (before any measuring, where a command can)."""
     if not 0 <= min_effect < 1:
         from honed.core.errors import SpecError
 
         raise SpecError("min_effect", min_effect, "a fraction in [0, 1), e.g. 0.02 for 2 %")
+
+
+def compare(a: RunRecord, b: RunRecord, min_effect: float = 0.02, strict: bool = False) -> Comparison:
+    """Compare run ``b`` (after) against run ``a`` (before)."""
+    check_min_effect(min_effect)
     differences = a.fingerprint.differences(b.fingerprint)
     warnings = [f"environment differs: {field}: {va!r} vs {vb!r}" for field, (va, vb) in differences.items()]
     warnings += [

@@ -61,6 +61,12 @@ class Task(ABC):
             "and pass it to honed.tasks.evaluate_quality",
         )
 
+    @classmethod
+    def primary_of(cls, options: dict[str, Any]) -> str:
+        """The primary metric with these options, before the task is built (a tune's guardrail
+        metric): ``primary`` unless the options choose another kind of scoring (lm-eval's tasks)."""
+        return cls.primary
+
     @abstractmethod
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         """(model-scope inputs, references) batches over the task's data, in a fixed order."""

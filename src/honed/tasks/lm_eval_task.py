@@ -3,8 +3,10 @@
 the handle through ``lm_eval_model.harness_model``; its acc and acc_norm become honed's quality
 metrics, so a guardrail can hold them. Data stays local through lm-eval's own means: a folder of
 task YAMLs (``include_path``), e.g. one that includes lm-eval's hellaswag.yaml and sets
-``dataset_path: json`` with ``dataset_kwargs.data_files``. Multiple-choice (log-likelihood) tasks
-only, so far."""
+``dataset_path: json`` with ``dataset_kwargs.data_files``. Every kind of lm-eval task: multiple
+choice (acc, acc_norm), perplexity (word_perplexity, byte_perplexity, bits_per_byte, as on
+wikitext) and greedy generation (exact_match; where a task filters its answers, as gsm8k does,
+the first filter it lists)."""
 
 from __future__ import annotations
 
@@ -26,11 +28,22 @@ class Harnessed(list):  # type: ignore[type-arg]
         self.values = values
 
 
+# Each kind of lm-eval request: the metrics honed reads from its results, the first one the primary.
+METRICS_OF = {
+    "multiple_choice": ("acc_norm", "acc"),
+    "loglikelihood": ("acc",),  # its perplexity is not honed's (that name is the language-modeling task's)
+    "loglikelihood_rolling": ("word_perplexity", "byte_perplexity", "bits_per_byte"),
+    "generate_until": ("exact_match",),
+}
+
+
 @TASKS.register("lm-eval")
 class LmEvalTask(Task):
     name = "lm-eval"
     requires = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS})
-    metrics = ("acc", "acc_norm")
+    # Every metric an lm-eval task may report here (a guardrail may name any); once scored, the
+    # instance keeps those its task reported, and its kind's primary.
+    metrics: tuple[str, ...] = ("acc", "acc_norm", "word_perplexity", "byte_perplexity", "bits_per_byte", "exact_match")
     primary = "acc_norm"
     supports_agreement = False  # lm-eval's aggregates, not one output per item
     item_inputs = False
@@ -48,6 +61,16 @@ class LmEvalTask(Task):
     ) -> LmEvalTask:
         """``task``: an lm-eval task name; ``include_path``: a folder of lm-eval task YAMLs (local data)."""
         return cls(task, limit, include_path, num_fewshot)
+
+    @classmethod
+    def primary_of(cls, options: dict[str, Any]) -> str:
+        """The primary metric of the named lm-eval task's kind (read from lm-eval's task index)."""
+        manager = _task_manager(options.get("include_path"))
+        task = options.get("task", "")
+        if task not in manager.all_tasks:
+            raise SpecError("task.options.task", task, "a task lm-eval knows (lm_eval --tasks list)")
+        kind = (manager.task_index[task].cfg or {}).get("output_type", "multiple_choice")  # lm-eval's default
+        return METRICS_OF.get(kind, (cls.primary,))[0]
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         raise SpecError("inputs.source", "task", "'synthetic': lm-eval's documents are prompts it builds itself")
@@ -72,10 +95,21 @@ class LmEvalTask(Task):
             torch_random_seed=0,
             fewshot_random_seed=0,
         )
+        config = results["configs"][self.task]
+        kind = config.get("output_type", "multiple_choice")
+        filters = [f["name"] for f in config.get("filter_list") or []] or ["none"]
         scored = results["results"][self.task]
-        values = {metric: float(scored[f"{metric},none"]) for metric in self.metrics if f"{metric},none" in scored}
-        if set(values) != set(self.metrics):
-            raise SpecError("task.options.task", self.task, "a multiple-choice lm-eval task (it reports acc, acc_norm)")
+        wanted = METRICS_OF.get(kind, ())
+        values = {m: float(scored[f"{m},{filters[0]}"]) for m in wanted if f"{m},{filters[0]}" in scored}
+        if not values:
+            reported = sorted(key for key in scored if "," in key and "_stderr" not in key)
+            raise SpecError(
+                "task.options.task",
+                self.task,
+                f"a task reporting {', '.join(self.metrics)}",
+                hint=f"it reports {reported}",
+            )
+        self.metrics, self.primary = tuple(values), next(iter(values))
         return Harnessed(int(results["n-samples"][self.task]["effective"]), values), None
 
 

@@ -48,7 +48,7 @@ def plan_sweep(model: ModelRef, spec: RunSpec, settings: TuneSettings) -> SweepP
     sweep_task = run.task
     assert sweep_task is not None, "plan_run(..., sweep=True) gives a sweep a task"
     task_class = TASKS.get(sweep_task.name)
-    metric = settings.guardrail.metric or task_class.primary
+    metric = settings.guardrail.metric or task_class.primary_of(dict(sweep_task.options))
     if metric not in task_class.metrics:
         raise SpecError(
             "guardrail.metric", metric, f"a metric of task {sweep_task.name!r}: {', '.join(task_class.metrics)}"
