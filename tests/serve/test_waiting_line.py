@@ -105,3 +105,28 @@ def test_a_full_standing_queue_evicts_its_oldest_for_a_new_item():
         assert batcher._queue.get_nowait() is newcomer  # and the newest is served first
 
     asyncio.run(run())
+
+
+def test_an_item_whose_deadline_is_nearer_than_a_batch_is_dropped_before_the_model_runs_it():
+    """CoDel's early drop, judged by each item's own deadline: taken for a batch with less time left
+    than a batch takes, it would be answered late anyway (504 now, counted as cannot_finish)."""
+    from honed.serve.admission import CannotFinish, Expired, too_late
+
+    handle = load_model(ModelRef(source="honed.zoo:sleeper", kind="factory", options={"kwargs": {"milliseconds": 0}}))
+
+    async def run() -> None:
+        batcher = DynamicBatcher(handle, 1, 0.0, admission=Admission(max_queue=8, timeout_s=60.0, watchdog_s=60.0))
+        batcher.warming = None
+        # Admitted while the batch time was unknown (or short: newest first, admission does not
+        # check it), then batches turned out to take 2 s.
+        doomed, able = batcher.admit(0, timeout_s=1.0), batcher.admit(1, timeout_s=30.0)
+        batcher.timed(2.0)
+        assert batcher._take(batcher._queue.get_nowait()) is None  # not started: taken by hand
+        with pytest.raises(CannotFinish, match="2000 ms"):
+            doomed.future.result()
+        assert CannotFinish.status == 504 and batcher._take(batcher._queue.get_nowait()) is able
+        assert batcher.metrics.stats()["dropped"] == {"cannot_finish": 1} and batcher.waiting == 0
+
+    asyncio.run(run())
+    assert too_late(0.5, None) is None and too_late(0.5, 0.2) is None  # no estimate yet, or time enough
+    assert isinstance(too_late(0.1, 0.2), CannotFinish) and isinstance(too_late(-0.1, 0.2), Expired)

@@ -284,6 +284,10 @@ def test_shipped_speech_scored_by_jiwer_with_the_real_time_factor(tiny_whisper_d
         timing["real_time_factor"] == pytest.approx(timing["seconds"] / timing["audio_seconds"])
         and timing["seconds"] > 0
     )
+    # Per batch of five: the median and 90th percentile of two factors lie between them.
+    assert len(task.batch_factors) == 2
+    assert min(task.batch_factors) <= timing["real_time_factor_p50"] <= timing["real_time_factor_p90"]
+    assert timing["real_time_factor_p90"] <= max(task.batch_factors)
     # Scored against its own transcripts, a model is perfect: predictions and references line up item by item.
     own = SpeechRecognitionTask(task.waveforms, transcripts, max_new_tokens=16)
     assert evaluate_quality(own, handle, batch_size=3).values == {"wer": 0.0, "cer": 0.0}

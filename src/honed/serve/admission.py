@@ -57,6 +57,25 @@ class Expired(Refused):
     status, reason = 504, "expired"
 
 
+class CannotFinish(Refused):
+    # Taken for a batch with less time left than a batch takes: it would be answered past its
+    # deadline, so the model does not run it (CoDel's early drop, by the item's own deadline).
+    status, reason = 504, "cannot_finish"
+
+
+def too_late(left_s: float, batch_s: float | None) -> Refused | None:
+    """Why an item about to join a batch, ``left_s`` before its deadline, must not run: its
+    deadline passed, or is nearer than a batch takes (``batch_s``); None when it may run."""
+    if left_s <= 0:
+        return Expired("the request's deadline passed before its batch")
+    if batch_s is not None and left_s < batch_s:
+        return CannotFinish(
+            f"the request's deadline is {left_s * 1e3:.0f} ms away and a batch takes about "
+            f"{batch_s * 1e3:.0f} ms: it could not be answered in time"
+        )
+    return None
+
+
 class ModelHung(Refused):
     status, reason = 504, "hung"
 

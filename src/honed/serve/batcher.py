@@ -1,8 +1,8 @@
 """Dynamic batching with admission control: queries wait until ``max_batch`` items are queued or
 the first has waited ``max_wait_ms``, then run as one batch on a model copy's own thread (the event
 loop stays free). The queue is bounded and served newest first once it stands (``waiting_line``);
-an item whose deadline passed or whose client went away is dropped before the model runs it; a
-model call that hangs past the watchdog fails its items."""
+an item whose client went away, whose deadline passed, or whose deadline is nearer than a batch's
+time is dropped before the model runs it; a model call that hangs past the watchdog fails its items."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from honed.serve.admission import (
     QueueFull,
     Refused,
     TooLate,
+    too_late,
 )
 from honed.serve.calls import run_batch
 from honed.serve.metrics import ServeMetrics
@@ -282,11 +283,12 @@ class DynamicBatcher:
         return group
 
     def _take(self, pending: Pending) -> Pending | None:
-        """The item for a batch, or None: dropped already, or its deadline has passed (dropped now)."""
+        """The item for a batch, or None: dropped already, or its deadline has passed or will
+        before a batch could answer it (dropped now, so the model's time goes to items that can)."""
         if pending.dropped is not None or pending.future.done():
             return None
-        if time.perf_counter() >= pending.deadline:
-            self._drop(pending, Expired("the request's deadline passed before its batch"))
+        if (late := too_late(pending.deadline - time.perf_counter(), self.batch_s)) is not None:
+            self._drop(pending, late)
             return None
         pending.taken = True
         self._waiting(-1)

@@ -51,6 +51,7 @@ class SpeechRecognitionTask(Task):
         self.waveforms, self.sampling_rate, self.max_new_tokens = waveforms, sampling_rate, max_new_tokens
         self.normalise = normalise  # references and transcripts alike, before WER
         self.transcripts = [normalise(t) for t in transcripts]
+        self.batch_factors: list[float] = []  # the last scoring's real-time factor of each batch
 
     @classmethod
     def default(
@@ -126,15 +127,28 @@ class SpeechRecognitionTask(Task):
             return [self.normalise(text) for text in speech.transcribe(waveforms, self.max_new_tokens)]
 
     def collect(self, handle: ModelHandle, batch_size: int, limit: int | None) -> tuple[Any, Any]:
-        texts = [
-            text for waveforms, _ in self.batches(batch_size, limit) for text in self.transcribed(handle, waveforms)
-        ]
+        import time
+
+        texts, self.batch_factors = [], []
+        for waveforms, _ in self.batches(batch_size, limit):
+            started = time.perf_counter()
+            texts += self.transcribed(handle, waveforms)
+            audio_seconds = sum(len(w) for w in waveforms) / self.sampling_rate
+            self.batch_factors.append((time.perf_counter() - started) / audio_seconds)
         return texts, self.transcripts[:limit]
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
+        """The real-time factor over the set, and its median and 90th percentile over the batches
+        (over the utterances at batch size 1): one long recording does not hide slow short ones."""
         audio_seconds = sum(len(w) for w in self.waveforms[:limit]) / self.sampling_rate
+        spread = (
+            {f"real_time_factor_p{q}": float(np.percentile(self.batch_factors, q)) for q in (50, 90)}
+            if self.batch_factors
+            else {}
+        )
         return {
             **super().timing(seconds, items, limit),
             "audio_seconds": audio_seconds,
             "real_time_factor": seconds / audio_seconds,
+            **spread,
         }
