@@ -50,14 +50,19 @@ def _written(folder: Path, flash: bool) -> Path:
 @contextlib.contextmanager
 def _llama_cpp_server(gguf: Path, threads: int, flash: bool) -> Iterator[str]:
     port = free_port()
+    # --interrupt_requests False: by default the server ends a running stream ([DONE]) as soon as
+    # another request waits for the model, so its completions come back short under concurrency.
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--port", str(port),
-               "--n_threads", str(threads), "--n_ctx", "1024", "--flash_attn", str(flash)]  # fmt: skip
+               "--n_threads", str(threads), "--n_ctx", "1024", "--flash_attn", str(flash),
+               "--interrupt_requests", "False"]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_ready(process, f"{base}/v1/models", 120, "llama_cpp.server (pip install 'llama-cpp-python[server]')")
         yield base
     finally:
+        if (code := process.poll()) is not None:  # it died under load (-11: a segmentation fault)
+            print(f"llama_cpp.server exited with code {code} during the run")
         process.terminate()
         process.wait(timeout=30)
 
@@ -74,7 +79,9 @@ def _row(label: str, base: str, streams: int, seconds: float, max_tokens: int) -
     if stream is None:
         raise SystemExit(f"{label}: no tokens streamed ({load.errors})")
     itl = f"{stream.itl_ms.p50:.1f}" if stream.itl_ms else "-"
-    print(f"{label:<22}{streams:>8}{stream.output_tokens_per_s:>12.1f}{stream.ttft_ms.p50:>12.0f}{itl:>10}", end="")
+    each = stream.output_tokens / stream.ttft_ms.n  # tokens a completion: max_tokens unless cut short
+    print(f"{label:<22}{streams:>8}{stream.output_tokens_per_s:>12.1f}{each:>8.0f}{stream.ttft_ms.p50:>12.0f}{itl:>10}",
+          end="")  # fmt: skip
     return stream.output_tokens_per_s
 
 
@@ -88,9 +95,10 @@ def _poisson_row(label: str, base: str, rate: float, seconds: float, max_tokens:
     load = run_load(endpoint, settings).load
     stream = load.streaming
     tokens = f"{stream.output_tokens_per_s:.1f}" if stream else "-"
+    each = f"{stream.output_tokens / stream.ttft_ms.n:.0f}" if stream else "-"
     ttft = f"{stream.ttft_ms.p99:.0f}" if stream else "-"
     p99 = f"{load.latency_ms.p99:.0f}" if load.latency_ms else "-"
-    print(f"{label:<22}{rate:>8.1f}{tokens:>12}{ttft:>12}{p99:>12}{sum(load.errors.values()):>8}")
+    print(f"{label:<22}{rate:>8.1f}{tokens:>12}{each:>8}{ttft:>12}{p99:>12}{sum(load.errors.values()):>8}")
 
 
 def main() -> None:
@@ -105,7 +113,7 @@ def main() -> None:
         folder = _written(Path(scratch) / "smollm2-q8_0", args.flash)
         print(f"{RECIPE} of SmolLM2-135M, {args.threads} threads, {args.max_tokens} new tokens a completion, "
               f"flash attention {'on' if args.flash else 'off'}")  # fmt: skip
-        print(f"{'server':<22}{'streams':>8}{'tokens/s':>12}{'TTFT p50':>12}{'ITL p50':>10}{'vs 1':>8}")
+        print(f"{'server':<22}{'streams':>8}{'tokens/s':>12}{'each':>8}{'TTFT p50':>12}{'ITL p50':>10}{'vs 1':>8}")
         servers = (
             ("honed serve", lambda: served([str(folder), "--threads", str(args.threads)])),
             ("llama_cpp.server", lambda: _llama_cpp_server(folder / "model.gguf", args.threads, args.flash)),
@@ -118,7 +126,7 @@ def main() -> None:
                     rate = _row(label, base, streams, args.seconds, args.max_tokens)
                     alone = alone or rate
                     print(f"{rate / alone:>7.2f}x")
-                print(f"{'':<22}{'per s':>8}{'tokens/s':>12}{'TTFT p99':>12}{'p99 ms':>12}{'errors':>8}")
+                print(f"{'':<22}{'per s':>8}{'tokens/s':>12}{'each':>8}{'TTFT p99':>12}{'p99 ms':>12}{'errors':>8}")
                 for rate in rates:
                     _poisson_row(label, base, rate, args.seconds, args.max_tokens)
 

@@ -65,6 +65,10 @@ class LmEvalTask(Task):
     @classmethod
     def primary_of(cls, options: dict[str, Any]) -> str:
         """The primary metric of the named lm-eval task's kind (read from lm-eval's task index)."""
+        from honed.core.installed import installed
+
+        if not installed("lm_eval"):
+            raise SpecError("task", "lm-eval", "an installed lm-evaluation-harness: pip install 'honed[lm-eval]'")
         manager = _task_manager(options.get("include_path"))
         task = options.get("task", "")
         if task not in manager.all_tasks:
