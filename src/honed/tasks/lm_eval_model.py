@@ -81,7 +81,7 @@ def harness_model(handle: ModelHandle) -> Any:
                 options = normalize_gen_kwargs(options, MAX_GENERATED)
                 if options.get("do_sample"):
                     raise SpecError(
-                        "task.options.task", options, "a task that generates greedily (honed scores do_sample=false)"
+                        "generation_kwargs.do_sample", True, "false: honed scores lm-eval's generation tasks greedily"
                     )
                 until, most = handle_stop_sequences(options["until"], eos=end), options["max_gen_toks"]
                 tokens = self.tok_encode(context)[-(MAX_LENGTH - most) :]

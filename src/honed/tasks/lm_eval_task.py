@@ -1,7 +1,7 @@
 """lm-evaluation-harness as a task source: ``[task] name = "lm-eval", options = { task =
 "hellaswag", limit = 100 }``. lm-eval loads the task (its prompts, its data, its metrics) and scores
-the handle through ``lm_eval_model.harness_model``; its acc and acc_norm become honed's quality
-metrics, so a guardrail can hold them. Data stays local through lm-eval's own means: a folder of
+the handle through ``lm_eval_model.harness_model``; its metrics become honed's quality metrics,
+so a guardrail can hold them. Data stays local through lm-eval's own means: a folder of
 task YAMLs (``include_path``), e.g. one that includes lm-eval's hellaswag.yaml and sets
 ``dataset_path: json`` with ``dataset_kwargs.data_files``. Every kind of lm-eval task: multiple
 choice (acc, acc_norm), perplexity (word_perplexity, byte_perplexity, bits_per_byte, as on
