@@ -16,10 +16,20 @@ from honed.tasks import build_task, evaluate_quality
 SHIPPED = os.path.join(os.path.dirname(__import__("honed.tasks").tasks.__file__), "data", "multiple_choice.jsonl")
 
 
+def _local(folder, shipped: str, task: str, split: str, data, more: str = "") -> None:
+    """lm-eval's own ``shipped`` task (its prompts, its metrics) as ``task`` on a local JSON file."""
+    import lm_eval
+
+    config = os.path.join(os.path.dirname(lm_eval.__file__), "tasks", shipped, f"{shipped}.yaml")
+    (folder / f"{task}.yaml").write_text(
+        f"include: {config}\ntask: {task}\ndataset_path: json\n"
+        f"dataset_kwargs:\n  data_files:\n    {split}: {data}\ntraining_split: null\n{more}"
+    )
+
+
 def _tasks(folder):
     """Two local lm-eval tasks: honed's twelve shipped items as a plain multiple-choice task, and the
     same items in Hellaswag's own format under lm-eval's hellaswag.yaml (its prompt processing)."""
-    import lm_eval
 
     folder.mkdir()
     (folder / "honed_mc.yaml").write_text(f"""task: honed_mc
@@ -42,15 +52,7 @@ metric_list:
             label, context = str(row["label"]), row["ctx"]
             document = {"activity_label": "Everyday life", "ctx_a": context, "ctx_b": "", "ctx": context}
             out.write(json.dumps({**document, "endings": row["endings"], "label": label}) + "\n")
-    hellaswag = os.path.join(os.path.dirname(lm_eval.__file__), "tasks", "hellaswag", "hellaswag.yaml")
-    (folder / "hellaswag_local.yaml").write_text(f"""include: {hellaswag}
-task: hellaswag_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    validation: {folder / "hellaswag.jsonl"}
-training_split: null
-""")
+    _local(folder, "hellaswag", "hellaswag_local", "validation", folder / "hellaswag.jsonl")
     return folder
 
 
@@ -117,23 +119,13 @@ PASSAGES = os.path.join(os.path.dirname(SHIPPED), "retrieval_pairs.jsonl")
 def _rolling_and_generating_tasks(folder):
     """lm-eval's own wikitext task (its detokenizer, its word and byte counts) on honed's shipped
     passages as four documents, and a greedy generation task over their questions."""
-    import lm_eval
 
     folder.mkdir()
     rows = [json.loads(line) for line in open(PASSAGES)]
     with open(folder / "pages.jsonl", "w") as out:
         for start in range(0, 24, 6):
             out.write(json.dumps({"page": " ".join(row["passage"] for row in rows[start : start + 6])}) + "\n")
-    wikitext = os.path.join(os.path.dirname(lm_eval.__file__), "tasks", "wikitext", "wikitext.yaml")
-    (folder / "wiki_local.yaml").write_text(f"""include: {wikitext}
-task: wiki_local
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {folder / "pages.jsonl"}
-training_split: null
-validation_split: null
-""")
+    _local(folder, "wikitext", "wiki_local", "test", folder / "pages.jsonl", "validation_split: null\n")
     (folder / "honed_gen.yaml").write_text(f"""task: honed_gen
 dataset_path: json
 dataset_kwargs:
