@@ -37,13 +37,19 @@ METRICS_OF = {
 }
 
 
+def _metrics_of(config: dict[str, Any]) -> tuple[str, ...]:
+    """The metrics honed reads for a task of this lm-eval config (its kind's; multiple choice when
+    the config does not say, as lm-eval defaults)."""
+    return METRICS_OF.get(config.get("output_type", "multiple_choice"), ())
+
+
 @TASKS.register("lm-eval")
 class LmEvalTask(Task):
     name = "lm-eval"
     requires = frozenset({Capability.TOKENIZES, Capability.SCORES_TOKENS})
     # Every metric an lm-eval task may report here (a guardrail may name any); once scored, the
     # instance keeps those its task reported, and its kind's primary.
-    metrics: tuple[str, ...] = ("acc", "acc_norm", "word_perplexity", "byte_perplexity", "bits_per_byte", "exact_match")
+    metrics: tuple[str, ...] = tuple(dict.fromkeys(m for kind in METRICS_OF.values() for m in kind))
     primary = "acc_norm"
     supports_agreement = False  # lm-eval's aggregates, not one output per item
     item_inputs = False
@@ -73,8 +79,7 @@ class LmEvalTask(Task):
         task = options.get("task", "")
         if task not in manager.all_tasks:
             raise SpecError("task.options.task", task, "a task lm-eval knows (lm_eval --tasks list)")
-        kind = (manager.task_index[task].cfg or {}).get("output_type", "multiple_choice")  # lm-eval's default
-        return METRICS_OF.get(kind, (cls.primary,))[0]
+        return (*_metrics_of(manager.task_index[task].cfg or {}), cls.primary)[0]
 
     def batches(self, batch_size: int, limit: int | None = None) -> Iterator[tuple[Any, Any]]:
         raise SpecError("inputs.source", "task", "'synthetic': lm-eval's documents are prompts it builds itself")
@@ -100,11 +105,9 @@ class LmEvalTask(Task):
             fewshot_random_seed=0,
         )
         config = results["configs"][self.task]
-        kind = config.get("output_type", "multiple_choice")
         filters = [f["name"] for f in config.get("filter_list") or []] or ["none"]
         scored = results["results"][self.task]
-        wanted = METRICS_OF.get(kind, ())
-        values = {m: float(scored[f"{m},{filters[0]}"]) for m in wanted if f"{m},{filters[0]}" in scored}
+        values = {m: float(scored[f"{m},{filters[0]}"]) for m in _metrics_of(config) if f"{m},{filters[0]}" in scored}
         if not values:
             reported = sorted(key for key in scored if "," in key and "_stderr" not in key)
             raise SpecError(

@@ -133,14 +133,16 @@ class SpeechRecognitionTask(Task):
         for waveforms, _ in self.batches(batch_size, limit):
             started = time.perf_counter()
             texts += self.transcribed(handle, waveforms)
-            audio_seconds = sum(len(w) for w in waveforms) / self.sampling_rate
-            self.batch_factors.append((time.perf_counter() - started) / audio_seconds)
+            self.batch_factors.append((time.perf_counter() - started) / self._seconds_of(waveforms))
         return texts, self.transcripts[:limit]
+
+    def _seconds_of(self, waveforms: list[np.ndarray]) -> float:
+        return sum(len(w) for w in waveforms) / self.sampling_rate
 
     def timing(self, seconds: float, items: int, limit: int | None) -> dict[str, float]:
         """The real-time factor over the set, and its median and 90th percentile over the batches
         (over the utterances at batch size 1): one long recording does not hide slow short ones."""
-        audio_seconds = sum(len(w) for w in self.waveforms[:limit]) / self.sampling_rate
+        audio_seconds = self._seconds_of(self.waveforms[:limit])
         spread = (
             {f"real_time_factor_p{q}": float(np.percentile(self.batch_factors, q)) for q in (50, 90)}
             if self.batch_factors
